@@ -1,0 +1,59 @@
+import { execa } from 'execa';
+
+/**
+ * The one way this project runs a host command: an argument array (never a shell string), a timeout,
+ * and stderr carried in the error. Adapters take a Runner so tests can substitute a fake.
+ */
+export interface RunResult {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+}
+
+export class CommandError extends Error {
+  constructor(
+    readonly command: string,
+    readonly args: readonly string[],
+    readonly exitCode: number | undefined,
+    readonly stderr: string,
+  ) {
+    super(`${command} ${args.join(' ')} failed (exit ${exitCode ?? 'none'}): ${stderr.trim().slice(0, 2000)}`);
+    this.name = 'CommandError';
+  }
+}
+
+export type Runner = (
+  command: string,
+  args: readonly string[],
+  opts?: { timeoutMs?: number; input?: string | Buffer; allowFailure?: boolean },
+) => Promise<RunResult>;
+
+export const run: Runner = async (command, args, opts = {}) => {
+  for (const a of args) {
+    if (typeof a !== 'string') throw new TypeError(`argument to ${command} is not a string`);
+    if (a.includes('\0')) throw new TypeError(`argument to ${command} contains NUL`);
+  }
+  const result = await execa(command, [...args], {
+    timeout: opts.timeoutMs ?? 60_000,
+    input: opts.input,
+    reject: false,
+    stripFinalNewline: false,
+  });
+  const out: RunResult = {
+    stdout: String(result.stdout ?? ''),
+    stderr: String(result.stderr ?? ''),
+    exitCode: result.exitCode ?? -1,
+  };
+  if (out.exitCode !== 0 && !opts.allowFailure) {
+    throw new CommandError(command, args, result.exitCode, out.stderr || String(result.message ?? ''));
+  }
+  return out;
+};
+
+/** Names that reach a host command: letters, digits, and - _ . only, not starting with '-'. */
+const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+
+export function assertSafeName(kind: string, value: string): string {
+  if (!SAFE_NAME.test(value)) throw new TypeError(`unsafe ${kind} name: ${JSON.stringify(value)}`);
+  return value;
+}

@@ -1,0 +1,35 @@
+/** Chooses the adapters named by the configuration. Only the entry point and tests call this. */
+import type { Config } from '../config/index.js';
+import type { ComputeBackend, NetworkBackend, StorageBackend } from '../ports/index.js';
+import { NoopComputeBackend, NoopNetworkBackend, NoopStorageBackend } from './noop/index.js';
+import { OvsNetworkBackend } from './ovs/index.js';
+
+export async function createBackends(config: Config): Promise<{ compute: ComputeBackend; storage: StorageBackend; network: NetworkBackend }> {
+  return {
+    compute: await createCompute(config),
+    storage: createStorage(config),
+    network: config.networkBackend === 'ovs' ? new OvsNetworkBackend() : new NoopNetworkBackend(),
+  };
+}
+
+async function createCompute(config: Config): Promise<ComputeBackend> {
+  switch (config.computeBackend) {
+    case 'noop':
+      return new NoopComputeBackend();
+    case 'docker': {
+      const { DockerComputeBackend } = await import('./docker/index.js');
+      return new DockerComputeBackend({ socketPath: config.dockerSocket });
+    }
+    case 'libvirt': {
+      const { LibvirtComputeBackend } = await import('./libvirt/index.js');
+      return new LibvirtComputeBackend({ uri: config.libvirtUri });
+    }
+  }
+}
+
+function createStorage(config: Config): StorageBackend {
+  if (config.storageBackend === 'lvm') {
+    throw new Error('STORAGE_BACKEND=lvm is not built yet; use STORAGE_BACKEND=noop');
+  }
+  return new NoopStorageBackend();
+}

@@ -1,0 +1,132 @@
+/**
+ * The noop adapters: the whole API works, nothing on the host changes. The compute one keeps an in-memory
+ * picture of its "instances" so that states, console output and reconciliation behave as with a real backend.
+ */
+import { randomBytes } from 'node:crypto';
+import type {
+  BackendImageInfo,
+  BackendInstanceInfo,
+  BackendState,
+  ComputeBackend,
+  InstanceSpec,
+  NetworkBackend,
+  ProbeResult,
+  SecurityRule,
+  StorageBackend,
+} from '../../ports/index.js';
+
+interface NoopInstance {
+  spec: InstanceSpec;
+  state: BackendState;
+  console: string[];
+  vcpus: number;
+  memoryMiB: number;
+  booted: boolean;
+}
+
+export class NoopComputeBackend implements ComputeBackend {
+  readonly name = 'noop' as const;
+  private readonly instances = new Map<string, NoopInstance>();
+  private readonly images = new Set<string>(['noop:base']);
+
+  async create(spec: InstanceSpec): Promise<{ backendId: string }> {
+    const backendId = `noop-${randomBytes(6).toString('hex')}`;
+    this.instances.set(backendId, { spec, state: 'stopped', console: [], vcpus: spec.vcpus, memoryMiB: spec.memoryMiB, booted: false });
+    await this.start(backendId);
+    return { backendId };
+  }
+
+  private get(id: string): NoopInstance {
+    const i = this.instances.get(id);
+    if (!i) throw new Error(`noop instance ${id} does not exist`);
+    return i;
+  }
+
+  async start(backendId: string): Promise<void> {
+    const i = this.get(backendId);
+    i.state = 'running';
+    i.console.push(`[noop] booting ${i.spec.instanceId} (${i.vcpus} vCPU, ${i.memoryMiB} MiB)`);
+    if (!i.booted && i.spec.firstBootScript) i.console.push('[noop] first-boot script accepted (not run: noop backend)');
+    i.booted = true;
+  }
+
+  async stop(backendId: string): Promise<void> {
+    this.get(backendId).state = 'stopped';
+  }
+
+  async reboot(backendId: string): Promise<void> {
+    this.get(backendId).console.push('[noop] reboot');
+  }
+
+  async destroy(backendId: string): Promise<void> {
+    this.instances.delete(backendId);
+  }
+
+  async state(backendId: string): Promise<BackendState> {
+    return this.instances.get(backendId)?.state ?? 'missing';
+  }
+
+  async list(): Promise<BackendInstanceInfo[]> {
+    return [...this.instances.entries()].map(([backendId, i]) => ({
+      backendId,
+      instanceId: i.spec.instanceId,
+      accountId: i.spec.accountId,
+      state: i.state,
+    }));
+  }
+
+  async consoleOutput(backendId: string): Promise<string> {
+    return this.get(backendId).console.join('\n') + '\n';
+  }
+
+  async resize(backendId: string, vcpus: number, memoryMiB: number): Promise<void> {
+    const i = this.get(backendId);
+    i.vcpus = vcpus;
+    i.memoryMiB = memoryMiB;
+  }
+
+  async inspectImage(location: string): Promise<BackendImageInfo> {
+    return { ref: location, architecture: 'x86_64', sizeGiB: 8 };
+  }
+
+  async captureImage(_backendId: string, imageId: string): Promise<BackendImageInfo> {
+    const ref = `noop:${imageId}`;
+    this.images.add(ref);
+    return { ref, architecture: 'x86_64', sizeGiB: 8 };
+  }
+
+  async deleteImage(ref: string): Promise<void> {
+    this.images.delete(ref);
+  }
+
+  async probe(): Promise<ProbeResult> {
+    return { ok: true, detail: 'noop backend: nothing on the host' };
+  }
+}
+
+export class NoopStorageBackend implements StorageBackend {
+  readonly name = 'noop' as const;
+  async createVolume(volumeId: string): Promise<{ devicePath: string }> {
+    return { devicePath: `/dev/null#${volumeId}` };
+  }
+  async deleteVolume(): Promise<void> {}
+  async resizeVolume(): Promise<void> {}
+  async createSnapshot(): Promise<void> {}
+  async deleteSnapshot(): Promise<void> {}
+  async restoreSnapshot(): Promise<void> {}
+  async probe(): Promise<ProbeResult> {
+    return { ok: true, detail: 'noop backend: nothing on the host' };
+  }
+}
+
+export class NoopNetworkBackend implements NetworkBackend {
+  readonly name = 'noop' as const;
+  async ensureVpc(): Promise<void> {}
+  async deleteVpc(): Promise<void> {}
+  async ensureSubnet(): Promise<void> {}
+  async deleteSubnet(): Promise<void> {}
+  async applySecurityRules(_interfaceId: string, _rules: SecurityRule[]): Promise<void> {}
+  async probe(): Promise<ProbeResult> {
+    return { ok: true, detail: 'noop backend: nothing on the host' };
+  }
+}

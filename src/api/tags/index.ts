@@ -1,0 +1,62 @@
+import { defineHandler } from '../../server/registry.js';
+import { describe, validateDescribe, type DescribeSpec } from '../../describe/index.js';
+import { Ec2Error, missingParameter } from '../../errors/index.js';
+import type { TagRow } from '../../db/repositories/tags.js';
+import { validateTags } from '../../services/tags/index.js';
+
+export const createTags = defineHandler('CreateTags', {
+  async validate(input, ctx) {
+    if (!input.Resources.length) throw missingParameter('ResourceId');
+    if (!input.Tags.length) throw missingParameter('Tag');
+    validateTags(input.Tags.map((t) => ({ key: t.Key ?? '', value: t.Value ?? '' })));
+    await ctx.services.tags.checkResources(ctx.accountId, input.Resources);
+  },
+  async handle(input, ctx) {
+    const resources = await ctx.services.tags.checkResources(ctx.accountId, input.Resources);
+    await ctx.services.tags.create(ctx.accountId, resources, input.Tags.map((t) => ({ key: t.Key ?? '', value: t.Value ?? '' })));
+    return {} as never;
+  },
+});
+
+export const deleteTags = defineHandler('DeleteTags', {
+  async validate(input, ctx) {
+    if (!input.Resources.length) throw missingParameter('ResourceId');
+    await ctx.services.tags.checkResources(ctx.accountId, input.Resources);
+  },
+  async handle(input, ctx) {
+    await ctx.services.tags.delete(
+      ctx.accountId,
+      input.Resources,
+      input.Tags?.map((t) => ({ key: t.Key ?? '', value: t.Value })),
+    );
+    return {} as never;
+  },
+});
+
+const tagSpec: DescribeSpec<TagRow> = {
+  id: (t) => `${t.resource_id}\u0000${t.key}`,
+  filters: {
+    key: (t) => t.key,
+    value: (t) => t.value,
+    'resource-id': (t) => t.resource_id,
+    'resource-type': (t) => t.resource_type,
+    tag: (t) => t.key,
+  },
+  // DescribeTags has no id list; kept for the engine's contract.
+  notFound: () => new Ec2Error('InvalidParameterValue', 'not found'),
+  maxResults: { min: 5, max: 1000 },
+};
+
+export const describeTags = defineHandler('DescribeTags', {
+  validate(input) {
+    validateDescribe(tagSpec, { filters: input.Filters, maxResults: input.MaxResults, nextToken: input.NextToken });
+  },
+  async handle(input, ctx) {
+    const rows = await ctx.services.tags.all(ctx.accountId);
+    const page = describe(tagSpec, rows, { filters: input.Filters, maxResults: input.MaxResults, nextToken: input.NextToken });
+    return {
+      Tags: page.items.map((t) => ({ ResourceId: t.resource_id, ResourceType: t.resource_type, Key: t.key, Value: t.value })),
+      NextToken: page.nextToken,
+    };
+  },
+});

@@ -1,0 +1,35 @@
+/**
+ * The database: a Sequelize connection to PostgreSQL (DATABASE_URL, or the embedded server), with the
+ * versioned migrations under ./migrations applied at start-up by umzug.
+ */
+import { Sequelize } from 'sequelize';
+import { Umzug, SequelizeStorage } from 'umzug';
+import * as m001 from './migrations/001-base.js';
+
+/** Migrations in order; a new one is appended here with the next number. */
+const MIGRATIONS = [{ name: '001-base', ...m001 }];
+
+export async function connect(url: string): Promise<Sequelize> {
+  const sequelize = new Sequelize(url, {
+    dialect: 'postgres',
+    logging: false,
+    pool: { max: 10, min: 0, idle: 10_000 },
+  });
+  await sequelize.authenticate();
+  return sequelize;
+}
+
+export async function migrate(sequelize: Sequelize): Promise<string[]> {
+  const umzug = new Umzug({
+    migrations: MIGRATIONS.map((m) => ({ name: m.name, up: m.up, down: m.down })),
+    context: sequelize.getQueryInterface(),
+    storage: new SequelizeStorage({ sequelize, tableName: 'schema_migrations' }),
+    logger: undefined,
+  });
+  // Two servers starting on one database must not run the same migration twice.
+  return sequelize.transaction(async (t) => {
+    await sequelize.query('SELECT pg_advisory_xact_lock(727271)', { transaction: t });
+    const done = await umzug.up();
+    return done.map((d) => d.name);
+  });
+}

@@ -1,0 +1,104 @@
+/**
+ * ComputeBackend: the port through which the instance service turns an EC2 instance into something real
+ * (a Docker container, a libvirt domain, or nothing at all for the noop adapter).
+ *
+ * Rules every adapter keeps:
+ * - Every backend object carries the EC2 instance id and account id (Docker labels, libvirt metadata), so that
+ *   `list()` can reconcile records with what exists on the host after a crash.
+ * - A method that cannot do what it says throws; it never returns as if it had worked.
+ * - Names that reach a host command are validated by the adapter (see src/adapters/exec).
+ */
+
+/** What the backend reports of an instance's real state. */
+export type BackendState = 'pending' | 'running' | 'stopping' | 'stopped' | 'missing';
+
+export interface NetworkAttachment {
+  /** EC2 subnet id, e.g. subnet-0123456789abcdef0 */
+  subnetId: string;
+  /** EC2 VPC id */
+  vpcId: string;
+  /** The subnet's IPv4 CIDR, e.g. 172.31.0.0/20 */
+  cidr: string;
+  /** The gateway (the subnet's first usable address, as the VPC router is on AWS) */
+  gateway: string;
+  /** The primary private IPv4 address the instance must have */
+  privateIp: string;
+  /** MAC address chosen by the service (stable across stop/start) */
+  macAddress: string;
+}
+
+export interface InstanceSpec {
+  instanceId: string;
+  accountId: string;
+  /** The backend's own reference of the image: a Docker image reference, a libvirt volume name ... */
+  imageRef: string;
+  vcpus: number;
+  memoryMiB: number;
+  hostname: string;
+  /**
+   * A POSIX shell script to run once, at first boot, as root; its output must reach the console log.
+   * Already rendered from the user's user data (a #! script, #cloud-config or multipart) by the service.
+   * Undefined when there is nothing to run.
+   */
+  firstBootScript?: string;
+  /** The raw user data, for backends that hand it to the guest's own cloud-init (NoCloud seed). */
+  userData?: Buffer;
+  /** OpenSSH public keys to install for the image's login user (and root). */
+  publicKeys: string[];
+  network?: NetworkAttachment;
+}
+
+export interface BackendInstanceInfo {
+  backendId: string;
+  instanceId: string;
+  accountId: string;
+  state: BackendState;
+}
+
+export interface BackendImageInfo {
+  /** The backend's reference for the image */
+  ref: string;
+  architecture: 'x86_64' | 'arm64';
+  /** Size of the root device in GiB (at least 1) */
+  sizeGiB: number;
+}
+
+export interface ConsoleInfo {
+  /** e.g. vnc://127.0.0.1:5900, or undefined where the backend has no graphical console */
+  vncUrl?: string;
+}
+
+export interface ComputeBackend {
+  readonly name: 'docker' | 'libvirt' | 'noop';
+  /** Creates the instance's backend object and starts it. Returns the backend's id for it. */
+  create(spec: InstanceSpec): Promise<{ backendId: string }>;
+  start(backendId: string): Promise<void>;
+  /** Graceful stop (SIGTERM / ACPI) then a hard stop after a timeout; `force` stops at once. */
+  stop(backendId: string, opts: { force: boolean }): Promise<void>;
+  reboot(backendId: string): Promise<void>;
+  /** Removes the backend object and everything it owns (disks, seeds). Idempotent: a missing object is fine. */
+  destroy(backendId: string): Promise<void>;
+  state(backendId: string): Promise<BackendState>;
+  /** Everything on the host that carries this project's labels/metadata. */
+  list(): Promise<BackendInstanceInfo[]>;
+  /** The console (serial/stdout) output so far, as text. */
+  consoleOutput(backendId: string): Promise<string>;
+  /** A PNG or JPEG screenshot of the graphical console, where the backend has one. */
+  consoleScreenshot?(backendId: string): Promise<Buffer>;
+  consoleInfo?(backendId: string): Promise<ConsoleInfo>;
+  /** Applies a new vCPU and memory size to a stopped instance. */
+  resize(backendId: string, vcpus: number, memoryMiB: number): Promise<void>;
+  /** Looks up (and for Docker, pulls where a registry is reachable) an image the user registers. */
+  inspectImage(location: string): Promise<BackendImageInfo>;
+  /** Makes a new image from an instance (docker commit / copy of the root disk). */
+  captureImage(backendId: string, imageId: string): Promise<BackendImageInfo>;
+  /** Removes an image made by captureImage. Idempotent. */
+  deleteImage(ref: string): Promise<void>;
+  /** For `doctor`: is the host dependency reachable? Never throws. */
+  probe(): Promise<ProbeResult>;
+}
+
+export interface ProbeResult {
+  ok: boolean;
+  detail: string;
+}

@@ -1,0 +1,3 @@
+export * from './compute.js';
+export * from './storage.js';
+export * from './network.js';

@@ -1,0 +1,152 @@
+/**
+ * The Koa application: one middleware chain for every action.
+ *   envelope (request id, error XML, logging) -> read params -> authenticate -> dispatch (parse, validate,
+ *   DryRun, handle, serialize)
+ * The outermost middleware catches everything: a client sees an EC2 error document, never Koa's text/plain.
+ */
+import Koa from 'koa';
+import { randomUUID } from 'node:crypto';
+import { Ec2Error, internalError, invalidAction, dryRunOperation, missingParameter } from '../errors/index.js';
+import { model } from '../protocol/model.js';
+import { parseInput, paramsFromSearch, type Params } from '../protocol/query-parser.js';
+import { serializeError, serializeResult } from '../protocol/serializer.js';
+import { verifySigV4 } from '../protocol/sigv4.js';
+import type { Registry, RequestContext } from './registry.js';
+import type { Services } from '../services/index.js';
+import type { Logger } from './log.js';
+
+export interface AppOptions {
+  registry: Registry;
+  services: Services;
+  region: string;
+  authEnabled: boolean;
+  /** The account used when authentication is off. */
+  defaultAccountId: string;
+  lookupCredentials: (accessKeyId: string) => Promise<{ accountId: string; secretAccessKey: string } | undefined>;
+  log: Logger;
+  maxBodyBytes?: number;
+}
+
+interface State {
+  requestId: string;
+  params: Params;
+  rawBody: string;
+  accountId?: string;
+  action?: string;
+}
+
+async function readBody(req: Koa.Request['req'], limit: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) throw new Ec2Error('RequestEntityTooLarge', 'Request body is too large', 413);
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export function createApp(opts: AppOptions): Koa {
+  const app = new Koa();
+  app.proxy = false;
+  const { log } = opts;
+
+  // 1. Envelope: request id, error document, access log.
+  app.use(async (ctx, next) => {
+    const state = ctx.state as State;
+    state.requestId = randomUUID();
+    const started = process.hrtime.bigint();
+    ctx.set('x-amzn-requestid', state.requestId);
+    try {
+      await next();
+    } catch (err) {
+      const e = err instanceof Ec2Error ? err : internalError();
+      if (!(err instanceof Ec2Error)) {
+        log.error('internal error', { requestId: state.requestId, action: state.action, error: (err as Error)?.stack ?? String(err) });
+      }
+      ctx.status = e.status;
+      ctx.type = 'text/xml;charset=UTF-8';
+      ctx.body = serializeError(e.code, e.message, state.requestId);
+      ctx.state.errorCode = e.code;
+    } finally {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      log.debug('request', { requestId: state.requestId, action: state.action, status: ctx.status, code: ctx.state.errorCode, ms: Math.round(ms * 10) / 10 });
+    }
+  });
+
+  // 2. Parameters: POST form body or GET query string.
+  app.use(async (ctx, next) => {
+    const state = ctx.state as State;
+    if (ctx.method !== 'POST' && ctx.method !== 'GET') {
+      throw new Ec2Error('InvalidHttpRequest', `The HTTP method ${ctx.method} is not supported`, 405);
+    }
+    if (ctx.path !== '/') throw new Ec2Error('InvalidHttpRequest', `Unknown path ${ctx.path}`, 404);
+    state.rawBody = ctx.method === 'POST' ? await readBody(ctx.req, opts.maxBodyBytes ?? 10 * 1024 * 1024) : '';
+    const search = new URLSearchParams(ctx.querystring);
+    if (ctx.method === 'POST') for (const [k, v] of new URLSearchParams(state.rawBody)) search.append(k, v);
+    state.params = paramsFromSearch(search);
+    state.action = state.params.get('Action');
+    await next();
+  });
+
+  // 3. Authentication: SigV4 (header or presigned), attributing the request to an account.
+  app.use(async (ctx, next) => {
+    const state = ctx.state as State;
+    if (!opts.authEnabled) {
+      state.accountId = opts.defaultAccountId;
+      return next();
+    }
+    let accountId: string | undefined;
+    await verifySigV4(
+      {
+        method: ctx.method,
+        path: ctx.path,
+        query: ctx.querystring,
+        headers: ctx.headers,
+        body: state.rawBody,
+      },
+      {
+        lookup: async (akid) => {
+          const c = await opts.lookupCredentials(akid);
+          accountId = c?.accountId;
+          return c && { accessKeyId: akid, secretAccessKey: c.secretAccessKey };
+        },
+      },
+    );
+    state.accountId = accountId;
+    return next();
+  });
+
+  // 4. Dispatch.
+  app.use(async (ctx) => {
+    const state = ctx.state as State;
+    const action = state.action;
+    if (!action) throw missingParameter('Action');
+    const handler = opts.registry.get(action);
+    const op = model.operations[action];
+    if (!handler || !op) throw invalidAction(action);
+    const input = parseInput(op.input, state.params) as Record<string, unknown>;
+    const rctx: RequestContext = {
+      requestId: state.requestId,
+      accountId: state.accountId!,
+      region: opts.region,
+      services: opts.services,
+      log: (level, msg, extra) => log[level](msg, { requestId: state.requestId, action, ...extra }),
+    };
+    const h = handler as unknown as {
+      validate?: (i: unknown, c: RequestContext) => Promise<void> | void;
+      handle: (i: unknown, c: RequestContext) => Promise<unknown>;
+    };
+    if (h.validate) await h.validate(input, rctx);
+    if (input.DryRun === true) throw dryRunOperation();
+    const result = await h.handle(input, rctx);
+    ctx.status = 200;
+    ctx.type = 'text/xml;charset=UTF-8';
+    ctx.body = serializeResult(action, op.output, result, state.requestId);
+  });
+
+  app.on('error', () => {
+    /* every error is answered by the envelope above; Koa's own printer would only add noise */
+  });
+  return app;
+}

@@ -1,0 +1,93 @@
+/**
+ * Wiring: the only place that knows every layer. Builds the database, adapters, services and the Koa app
+ * from a Config, so that src/main.ts and the tests start the very same server.
+ */
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Config } from '../config/index.js';
+import { connect, migrate } from '../db/index.js';
+import { Db } from '../db/sql.js';
+import { startEmbeddedPostgres, type EmbeddedDatabase } from '../db/embedded.js';
+import { AccountRepository } from '../db/repositories/accounts.js';
+import { TagRepository } from '../db/repositories/tags.js';
+import { NetworkRepository } from '../db/repositories/network.js';
+import { AccountService } from '../services/accounts/index.js';
+import { CatalogService } from '../services/catalog/index.js';
+import { NetworkService } from '../services/network/index.js';
+import { TagService } from '../services/tags/index.js';
+import type { Services } from '../services/index.js';
+import { buildRegistry } from '../api/index.js';
+import { createApp } from './app.js';
+import { createLogger, type Logger } from './log.js';
+import { createBackends } from '../adapters/index.js';
+
+export interface Running {
+  url: string;
+  port: number;
+  services: Services;
+  db: Db;
+  log: Logger;
+  close(): Promise<void>;
+}
+
+export async function resolveDatabaseUrl(config: Config, log: Logger): Promise<{ url: string; embedded?: EmbeddedDatabase }> {
+  if (config.databaseUrl) return { url: config.databaseUrl };
+  const embedded = await startEmbeddedPostgres(config.dataDir, (m) => log.info(m));
+  return { url: embedded.url, embedded };
+}
+
+export async function startServer(config: Config, opts: { log?: Logger; databaseUrl?: string } = {}): Promise<Running> {
+  const log = opts.log ?? createLogger(config.logLevel);
+  const { url, embedded } = opts.databaseUrl ? { url: opts.databaseUrl, embedded: undefined } : await resolveDatabaseUrl(config, log);
+  const sequelize = await connect(url);
+  const applied = await migrate(sequelize);
+  if (applied.length) log.info('migrations applied', { applied });
+  const db = new Db(sequelize);
+
+  const backends = await createBackends(config);
+  const catalog = new CatalogService(config.region);
+  const networkRepo = new NetworkRepository(db);
+  const tags = new TagService(new TagRepository(db));
+  const network = new NetworkService(networkRepo, catalog, backends.network, log);
+  const accounts = new AccountService(new AccountRepository(db));
+  const services: Services = { accounts, catalog, network, tags, backends };
+
+  tags.register('vpc', async (acct, ids) => new Set((await network.vpcs(acct)).filter((v) => ids.includes(v.id)).map((v) => v.id)));
+  tags.register('subnet', async (acct, ids) => new Set((await network.subnets(acct)).filter((v) => ids.includes(v.id)).map((v) => v.id)));
+  tags.register('securityGroup', async (acct, ids) => new Set((await network.securityGroups(acct)).filter((v) => ids.includes(v.id)).map((v) => v.id)));
+
+  await accounts.seed(config.accounts);
+  for (const a of config.accounts) await network.ensureDefaults(a.accountId);
+
+  const app = createApp({
+    registry: buildRegistry(),
+    services,
+    region: config.region,
+    authEnabled: config.authEnabled,
+    defaultAccountId: config.accounts[0]!.accountId,
+    lookupCredentials: (akid) => accounts.lookup(akid),
+    log,
+  });
+  const server: Server = await new Promise((resolve, reject) => {
+    const s = app.listen(config.port, config.host, () => resolve(s));
+    s.once('error', reject);
+  });
+  server.keepAliveTimeout = 65_000;
+  const port = (server.address() as AddressInfo).port;
+  const shownHost = config.host === '0.0.0.0' ? 'localhost' : config.host;
+  log.info('listening', { url: `http://${shownHost}:${port}`, compute: backends.compute.name, storage: backends.storage.name, network: backends.network.name });
+
+  return {
+    url: `http://${shownHost === 'localhost' ? '127.0.0.1' : shownHost}:${port}`,
+    port,
+    services,
+    db,
+    log,
+    async close() {
+      await new Promise<void>((r) => server.close(() => r()));
+      server.closeAllConnections?.();
+      await db.close();
+      if (embedded) await embedded.stop();
+    },
+  };
+}

@@ -1,0 +1,14 @@
+/** The services container handed to every handler. Built once by the entry point (src/main.ts). */
+import type { AccountService } from './accounts/index.js';
+import type { CatalogService } from './catalog/index.js';
+import type { NetworkService } from './network/index.js';
+import type { TagService } from './tags/index.js';
+import type { ComputeBackend, NetworkBackend, StorageBackend } from '../ports/index.js';
+
+export interface Services {
+  accounts: AccountService;
+  catalog: CatalogService;
+  network: NetworkService;
+  tags: TagService;
+  backends: { compute: ComputeBackend; storage: StorageBackend; network: NetworkBackend };
+}

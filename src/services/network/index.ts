@@ -1,0 +1,150 @@
+/**
+ * EC2 network records: each account's default VPC (172.31.0.0/16) with a default subnet per availability zone
+ * and a default security group, and the per-subnet IP allocator. The full VPC API builds on these records.
+ */
+import { newId } from '../../ids/index.js';
+import type { NetworkRepository, SubnetRow, VpcRow, SecurityGroupRow, SecurityGroupRuleRow } from '../../db/repositories/network.js';
+import type { NetworkBackend } from '../../ports/index.js';
+import type { CatalogService } from '../catalog/index.js';
+import { Ec2Error } from '../../errors/index.js';
+import type { Logger } from '../../server/log.js';
+
+export const DEFAULT_VPC_CIDR = '172.31.0.0/16';
+
+/** The n-th /20 of 172.31.0.0/16, as AWS lays out default subnets. */
+export function defaultSubnetCidr(n: number): string {
+  return `172.31.${n * 16}.0/20`;
+}
+
+export function cidrContains(cidr: string, ip: string): boolean {
+  const [base, bits] = cidr.split('/') as [string, string];
+  const mask = Number(bits) === 0 ? 0 : (~0 << (32 - Number(bits))) >>> 0;
+  return ((ipToInt(base) & mask) >>> 0) === ((ipToInt(ip) & mask) >>> 0);
+}
+
+export function ipToInt(ip: string): number {
+  return ip.split('.').reduce((acc, o) => ((acc << 8) + Number(o)) >>> 0, 0);
+}
+
+export function intToIp(n: number): string {
+  return [24, 16, 8, 0].map((s) => (n >>> s) & 255).join('.');
+}
+
+export function isIpv4(s: string): boolean {
+  return /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/.test(s);
+}
+
+/** Addresses a subnet offers: its size less AWS's five reserved (network, router, DNS, future, broadcast). */
+export function subnetCapacity(cidr: string): number {
+  return 2 ** (32 - Number(cidr.split('/')[1])) - 5;
+}
+
+export class NetworkService {
+  constructor(
+    private readonly repo: NetworkRepository,
+    private readonly catalog: CatalogService,
+    private readonly backend: NetworkBackend,
+    private readonly log: Pick<Logger, 'warn'>,
+  ) {}
+
+  /** Creates the account's default VPC, subnets and security group once (idempotent, safe under concurrency). */
+  async ensureDefaults(accountId: string): Promise<void> {
+    const made = await this.repo.tx(async (t) => {
+      await this.repo.lockAccount(accountId, t);
+      if (await this.repo.defaultVpc(accountId, t)) return undefined;
+      const vpcId = newId('vpc');
+      await this.repo.insertVpc({ id: vpcId, account_id: accountId, cidr_block: DEFAULT_VPC_CIDR, is_default: true, state: 'available', instance_tenancy: 'default' }, t);
+      const subnets: { id: string; cidr: string }[] = [];
+      for (const [i, zone] of this.catalog.zones().entries()) {
+        const id = newId('subnet');
+        const cidr = defaultSubnetCidr(i);
+        subnets.push({ id, cidr });
+        await this.repo.insertSubnet(
+          { id, account_id: accountId, vpc_id: vpcId, cidr_block: cidr, availability_zone: zone.name, default_for_az: true, map_public_ip_on_launch: true, state: 'available' },
+          t,
+        );
+      }
+      const sgId = newId('securityGroup');
+      await this.repo.insertSecurityGroup({ id: sgId, account_id: accountId, vpc_id: vpcId, group_name: 'default', description: 'default VPC security group' }, t);
+      // AWS's default group: all traffic from members of the group itself, all traffic out.
+      await this.repo.insertRule({ id: newId('securityGroupRule'), group_id: sgId, account_id: accountId, is_egress: false, ip_protocol: '-1', from_port: null, to_port: null, cidr_ipv4: null, referenced_group_id: sgId, description: null }, t);
+      await this.repo.insertRule({ id: newId('securityGroupRule'), group_id: sgId, account_id: accountId, is_egress: true, ip_protocol: '-1', from_port: null, to_port: null, cidr_ipv4: '0.0.0.0/0', referenced_group_id: null, description: null }, t);
+      return { vpcId, subnets };
+    });
+    if (made) await this.realise(made.vpcId, DEFAULT_VPC_CIDR, made.subnets);
+  }
+
+  /**
+   * Makes the recorded VPC exist on the network backend. The records are committed first, so a backend that
+   * is down leaves a record that `reconcile` realises later instead of failing the account's set-up.
+   */
+  private async realise(vpcId: string, cidr: string, subnets: { id: string; cidr: string }[]): Promise<void> {
+    try {
+      await this.backend.ensureVpc(vpcId, cidr);
+      for (const s of subnets) await this.backend.ensureSubnet(vpcId, s.id, s.cidr);
+    } catch (e) {
+      this.log.warn('network backend could not realise VPC; will retry', { vpcId, error: (e as Error).message });
+    }
+  }
+
+  /** Re-applies every recorded VPC and subnet to the network backend (start-up, after a backend outage). */
+  async reconcile(accountId: string): Promise<void> {
+    const subnets = await this.repo.subnets(accountId);
+    for (const v of await this.repo.vpcs(accountId)) {
+      await this.realise(v.id, v.cidr_block, subnets.filter((s) => s.vpc_id === v.id).map((s) => ({ id: s.id, cidr: s.cidr_block })));
+    }
+  }
+
+  vpcs(accountId: string): Promise<VpcRow[]> {
+    return this.repo.vpcs(accountId);
+  }
+
+  subnets(accountId: string): Promise<SubnetRow[]> {
+    return this.repo.subnets(accountId);
+  }
+
+  subnet(accountId: string, id: string): Promise<SubnetRow | undefined> {
+    return this.repo.subnet(accountId, id);
+  }
+
+  async defaultSubnet(accountId: string, zone?: string): Promise<SubnetRow> {
+    const all = (await this.repo.subnets(accountId)).filter((s) => s.default_for_az).sort((a, b) => a.availability_zone.localeCompare(b.availability_zone));
+    const s = zone ? all.find((x) => x.availability_zone === zone) : all[0];
+    if (!s) throw new Ec2Error('MissingInput', 'No subnets found for the default VPC. Please specify a subnet.');
+    return s;
+  }
+
+  securityGroups(accountId: string): Promise<SecurityGroupRow[]> {
+    return this.repo.securityGroups(accountId);
+  }
+
+  rules(accountId: string): Promise<SecurityGroupRuleRow[]> {
+    return this.repo.rules(accountId);
+  }
+
+  /** Gives `ownerId` an address of the subnet: the one asked for, or the lowest free one. */
+  async allocateIp(subnet: SubnetRow, ownerId: string, wanted?: string): Promise<string> {
+    if (wanted) {
+      if (!isIpv4(wanted) || !cidrContains(subnet.cidr_block, wanted)) {
+        throw new Ec2Error('InvalidParameterValue', `Address ${wanted} does not fall within the subnet's address range`);
+      }
+      const base = ipToInt(subnet.cidr_block.split('/')[0]!);
+      const offset = ipToInt(wanted) - base;
+      if (offset < 4 || offset >= subnetCapacity(subnet.cidr_block) + 4) {
+        throw new Ec2Error('InvalidParameterValue', `Address ${wanted} is in subnet's reserved address range`);
+      }
+      const ip = await this.repo.allocateIp(subnet.id, ownerId, wanted);
+      if (!ip) throw new Ec2Error('InvalidIPAddress.InUse', `Address ${wanted} is in use.`);
+      return ip;
+    }
+    const ip = await this.repo.allocateIp(subnet.id, ownerId);
+    if (!ip) {
+      throw new Ec2Error('InsufficientFreeAddressesInSubnet', `There are not enough free addresses in subnet '${subnet.id}' to satisfy the requested number of instances.`);
+    }
+    return ip;
+  }
+
+  releaseIps(ownerId: string): Promise<void> {
+    return this.repo.releaseIps(ownerId);
+  }
+}
