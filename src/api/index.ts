@@ -7,6 +7,16 @@ import { createTags, deleteTags, describeTags } from './tags/index.js';
 import { describeVpcs } from './vpcs/index.js';
 import { describeSubnets } from './subnets/index.js';
 import { describeSecurityGroups } from './security-groups/index.js';
+import { describeInstances, describeInstanceStatus } from './instances/describe.js';
+import { runInstances, startInstances, stopInstances, rebootInstances, terminateInstances } from './instances/lifecycle.js';
+import {
+  describeInstanceAttribute,
+  modifyInstanceAttribute,
+  getConsoleOutput,
+  describeInstanceCreditSpecifications,
+} from './instances/attributes.js';
+import { describeImages, registerImage, createImage, deregisterImage, describeImageAttribute } from './images/index.js';
+import { createKeyPair, importKeyPair, describeKeyPairs, deleteKeyPair } from './key-pairs/index.js';
 
 export function buildRegistry(): Registry {
   return new Registry().add(
@@ -20,5 +30,25 @@ export function buildRegistry(): Registry {
     describeVpcs,
     describeSubnets,
     describeSecurityGroups,
+    describeInstances,
+    describeInstanceStatus,
+    runInstances,
+    startInstances,
+    stopInstances,
+    rebootInstances,
+    terminateInstances,
+    describeInstanceAttribute,
+    modifyInstanceAttribute,
+    getConsoleOutput,
+    describeInstanceCreditSpecifications,
+    describeImages,
+    registerImage,
+    createImage,
+    deregisterImage,
+    describeImageAttribute,
+    createKeyPair,
+    importKeyPair,
+    describeKeyPairs,
+    deleteKeyPair,
   );
 }

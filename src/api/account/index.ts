@@ -7,7 +7,7 @@ export const describeAccountAttributes = defineHandler('DescribeAccountAttribute
     const attributes: [string, string[]][] = [
       ['supported-platforms', ['VPC']],
       ['default-vpc', [defaultVpc]],
-      ['max-instances', ['20']],
+      ['max-instances', [String(ctx.services.instances.maxInstances)]],
       ['vpc-max-security-groups-per-interface', ['5']],
       ['max-elastic-ips', ['5']],
       ['vpc-max-elastic-ips', ['5']],

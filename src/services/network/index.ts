@@ -144,6 +144,10 @@ export class NetworkService {
     return ip;
   }
 
+  async ipsOf(ownerId: string): Promise<string[]> {
+    return (await this.repo.ipsOf(ownerId)).map((r) => r.ip);
+  }
+
   releaseIps(ownerId: string): Promise<void> {
     return this.repo.releaseIps(ownerId);
   }

@@ -1,0 +1,169 @@
+import { defineHandler } from '../../server/registry.js';
+import { describe, validateDescribe, type DescribeSpec, type Tag } from '../../describe/index.js';
+import { Ec2Error, notFound } from '../../errors/index.js';
+import { parseId } from '../../ids/index.js';
+import type { ImageRow } from '../../db/repositories/compute.js';
+import { describeRequest, parseIds, tagsFromSpecs, toTagList } from '../common.js';
+import { validateTags } from '../../services/tags/index.js';
+import type * as Ec2 from '../../protocol/generated/types.js';
+
+type Row = ImageRow & { tags: Tag[] };
+
+const imageSpec: DescribeSpec<Row> = {
+  id: (i) => i.id,
+  tags: (i) => i.tags,
+  filters: {
+    'image-id': (i) => i.id,
+    name: (i) => i.name,
+    description: (i) => i.description,
+    state: (i) => i.state,
+    'owner-id': (i) => i.owner_id.trim(),
+    'owner-alias': (i) => i.owner_alias,
+    architecture: (i) => i.architecture,
+    'is-public': (i) => i.is_public,
+    'image-type': () => 'machine',
+    'root-device-type': () => 'ebs',
+    'root-device-name': (i) => i.root_device_name,
+    'virtualization-type': () => 'hvm',
+    hypervisor: () => 'xen',
+    'platform-details': () => 'Linux/UNIX',
+    'manifest-location': (i) => i.image_location,
+    'creation-date': (i) => i.created_at.toISOString(),
+    'block-device-mapping.device-name': (i) => i.root_device_name,
+    'block-device-mapping.volume-size': (i) => i.size_gib,
+  },
+  notFound: (ids) => new Ec2Error('InvalidAMIID.NotFound', `The image id '[${ids.join(', ')}]' does not exist`),
+  maxResults: { min: 5, max: 1000 },
+};
+
+function toImage(i: Row): Ec2.Image {
+  return {
+    ImageId: i.id,
+    ImageLocation: i.image_location ?? `${i.owner_id.trim()}/${i.name}`,
+    State: i.state,
+    OwnerId: i.owner_id.trim(),
+    ImageOwnerAlias: i.owner_alias ?? undefined,
+    CreationDate: i.created_at.toISOString(),
+    Public: i.is_public,
+    Architecture: i.architecture,
+    ImageType: 'machine',
+    Name: i.name,
+    Description: i.description ?? undefined,
+    RootDeviceType: 'ebs',
+    RootDeviceName: i.root_device_name,
+    BlockDeviceMappings: [
+      { DeviceName: i.root_device_name, Ebs: { DeleteOnTermination: true, VolumeSize: i.size_gib, VolumeType: 'gp2', Encrypted: false } },
+    ],
+    VirtualizationType: 'hvm',
+    Hypervisor: 'xen',
+    EnaSupport: true,
+    SriovNetSupport: 'simple',
+    PlatformDetails: 'Linux/UNIX',
+    UsageOperation: 'RunInstances',
+    BootMode: 'legacy-bios',
+    Tags: toTagList(i.tags),
+    StateReason: i.state === 'failed' ? { Code: 'Client.ImageCaptureFailed', Message: 'The image could not be captured from the instance' } : undefined,
+  };
+}
+
+export const describeImages = defineHandler('DescribeImages', {
+  validate(input) {
+    validateDescribe(imageSpec, describeRequest(input, parseIds('image', input.ImageIds)));
+  },
+  async handle(input, ctx) {
+    const [images, tags] = await Promise.all([ctx.services.images.list(ctx.accountId), ctx.services.tags.byResource(ctx.accountId)]);
+    let rows: Row[] = images.map((i) => ({ ...i, tags: tags.get(i.id) ?? [] }));
+    if (input.Owners?.length) {
+      const owners = input.Owners;
+      rows = rows.filter((i) =>
+        owners.some((o) => (o === 'self' ? i.owner_id.trim() === ctx.accountId : o === i.owner_id.trim() || o === i.owner_alias || (o === 'amazon' && i.owner_alias === 'thecloud'))),
+      );
+    }
+    if (input.ExecutableUsers?.length) {
+      rows = rows.filter((i) => i.is_public || input.ExecutableUsers!.some((u) => u === 'self' ? i.owner_id.trim() === ctx.accountId : u === 'all' ? i.is_public : false));
+    }
+    const page = describe(imageSpec, rows, describeRequest(input, input.ImageIds));
+    return { Images: page.items.map(toImage), NextToken: page.nextToken };
+  },
+});
+
+export const registerImage = defineHandler('RegisterImage', {
+  async validate(input, ctx) {
+    validateTags(tagsFromSpecs(input.TagSpecifications, 'image'));
+    await ctx.services.images.checkNewName(ctx.accountId, input.Name);
+    if (!input.ImageLocation) {
+      throw new Ec2Error('InvalidParameterValue', 'Value () for parameter ImageLocation is invalid. Give the backend image to register (for Docker, an image reference such as busybox:latest).');
+    }
+  },
+  async handle(input, ctx) {
+    const img = await ctx.services.images.register(ctx.accountId, input.Name, input.ImageLocation, input.Description);
+    const tags = tagsFromSpecs(input.TagSpecifications, 'image');
+    if (tags.length) await ctx.services.tags.create(ctx.accountId, [{ id: img.id, type: 'image' }], tags);
+    return { ImageId: img.id };
+  },
+});
+
+export const createImage = defineHandler('CreateImage', {
+  async validate(input, ctx) {
+    const [row] = await ctx.services.instances.get(ctx.accountId, [parseId('instance', input.InstanceId)]);
+    if (row!.state !== 'running' && row!.state !== 'stopped') {
+      throw new Ec2Error('IncorrectInstanceState', `The instance '${row!.id}' is not in the 'running' or 'stopped' state.`);
+    }
+    if (!row!.backend_id) throw new Ec2Error('IncorrectInstanceState', `The instance '${row!.id}' is not ready yet.`);
+    await ctx.services.images.checkNewName(ctx.accountId, input.Name);
+    validateTags(tagsFromSpecs(input.TagSpecifications, 'image'));
+  },
+  async handle(input, ctx) {
+    const [row] = await ctx.services.instances.get(ctx.accountId, [input.InstanceId]);
+    const source = await ctx.services.images.visible(ctx.accountId, row!.image_id).catch(() => undefined);
+    const img = await ctx.services.images.createFromInstance(ctx.accountId, input.Name, input.Description, row!.id, row!.backend_id!, source?.architecture ?? 'x86_64');
+    const tags = tagsFromSpecs(input.TagSpecifications, 'image');
+    if (tags.length) await ctx.services.tags.create(ctx.accountId, [{ id: img.id, type: 'image' }], tags);
+    return { ImageId: img.id };
+  },
+});
+
+export const deregisterImage = defineHandler('DeregisterImage', {
+  async validate(input, ctx) {
+    const img = await ctx.services.images.visible(ctx.accountId, parseId('image', input.ImageId));
+    if (img.owner_id.trim() !== ctx.accountId) throw new Ec2Error('AuthFailure', `Not authorized for image:${img.id}`, 400);
+  },
+  async handle(input, ctx) {
+    await ctx.services.images.deregister(ctx.accountId, input.ImageId);
+    return {} as never;
+  },
+});
+
+const IMAGE_ATTRIBUTES = ['description', 'kernel', 'ramdisk', 'launchPermission', 'productCodes', 'blockDeviceMapping', 'sriovNetSupport', 'bootMode', 'imdsSupport', 'lastLaunchedTime', 'deregistrationProtection', 'uefiData', 'tpmSupport'];
+
+export const describeImageAttribute = defineHandler('DescribeImageAttribute', {
+  async validate(input, ctx) {
+    if (!IMAGE_ATTRIBUTES.includes(input.Attribute)) {
+      throw new Ec2Error('InvalidRequest', `Value (${input.Attribute}) for parameter attribute is invalid. Unknown attribute.`);
+    }
+    await ctx.services.images.visible(ctx.accountId, parseId('image', input.ImageId));
+  },
+  async handle(input, ctx) {
+    const img = await ctx.services.images.visible(ctx.accountId, input.ImageId);
+    const out: Ec2.ImageAttribute = { ImageId: img.id };
+    switch (input.Attribute) {
+      case 'description': out.Description = img.description ? { Value: img.description } : {}; break;
+      case 'kernel': out.KernelId = {}; break;
+      case 'ramdisk': out.RamdiskId = {}; break;
+      case 'launchPermission': out.LaunchPermissions = img.is_public ? [{ Group: 'all' }] : []; break;
+      case 'productCodes': out.ProductCodes = []; break;
+      case 'blockDeviceMapping':
+        out.BlockDeviceMappings = [{ DeviceName: img.root_device_name, Ebs: { DeleteOnTermination: true, VolumeSize: img.size_gib, VolumeType: 'gp2', Encrypted: false } }];
+        break;
+      case 'sriovNetSupport': out.SriovNetSupport = { Value: 'simple' }; break;
+      case 'bootMode': out.BootMode = { Value: 'legacy-bios' }; break;
+      case 'imdsSupport': out.ImdsSupport = {}; break;
+      case 'lastLaunchedTime': out.LastLaunchedTime = {}; break;
+      case 'deregistrationProtection': out.DeregistrationProtection = { Value: 'disabled' }; break;
+      default: break;
+    }
+    return out;
+  },
+});
+
+export { notFound };

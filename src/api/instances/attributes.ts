@@ -1,0 +1,143 @@
+import { defineHandler } from '../../server/registry.js';
+import { Ec2Error, invalidParameterCombination, missingParameter } from '../../errors/index.js';
+import { parseId } from '../../ids/index.js';
+import { instanceType } from '../../domain/instance-types.js';
+import { decodeUserData } from '../../services/instances/launch.js';
+import type * as Ec2 from '../../protocol/generated/types.js';
+
+const ATTRIBUTES = [
+  'instanceType', 'kernel', 'ramdisk', 'userData', 'disableApiTermination', 'instanceInitiatedShutdownBehavior',
+  'rootDeviceName', 'blockDeviceMapping', 'productCodes', 'sourceDestCheck', 'groupSet', 'ebsOptimized',
+  'sriovNetSupport', 'enaSupport', 'enclaveOptions', 'disableApiStop',
+];
+
+export const describeInstanceAttribute = defineHandler('DescribeInstanceAttribute', {
+  async validate(input, ctx) {
+    if (!ATTRIBUTES.includes(input.Attribute)) {
+      throw new Ec2Error('InvalidParameterValue', `Value (${input.Attribute}) for parameter attribute is invalid. Unknown attribute.`);
+    }
+    await ctx.services.instances.get(ctx.accountId, [parseId('instance', input.InstanceId)]);
+  },
+  async handle(input, ctx) {
+    const [row] = await ctx.services.instances.get(ctx.accountId, [input.InstanceId]);
+    const i = row!;
+    const out: Ec2.InstanceAttribute = { InstanceId: i.id };
+    switch (input.Attribute) {
+      case 'instanceType': out.InstanceType = { Value: i.instance_type }; break;
+      case 'kernel': out.KernelId = {}; break;
+      case 'ramdisk': out.RamdiskId = {}; break;
+      case 'userData': out.UserData = i.user_data ? { Value: i.user_data.toString('base64') } : {}; break;
+      case 'disableApiTermination': out.DisableApiTermination = { Value: i.disable_api_termination }; break;
+      case 'disableApiStop': out.DisableApiStop = { Value: i.disable_api_stop }; break;
+      case 'instanceInitiatedShutdownBehavior': out.InstanceInitiatedShutdownBehavior = { Value: i.shutdown_behavior }; break;
+      case 'rootDeviceName': out.RootDeviceName = { Value: '/dev/xvda' }; break;
+      case 'blockDeviceMapping': out.BlockDeviceMappings = []; break;
+      case 'productCodes': out.ProductCodes = []; break;
+      case 'sourceDestCheck': out.SourceDestCheck = { Value: true }; break;
+      case 'groupSet': {
+        const groups = await ctx.services.network.securityGroups(ctx.accountId);
+        out.Groups = i.security_group_ids.map((id) => ({ GroupId: id, GroupName: groups.find((g) => g.id === id)?.group_name }));
+        break;
+      }
+      case 'ebsOptimized': out.EbsOptimized = { Value: false }; break;
+      case 'sriovNetSupport': out.SriovNetSupport = {}; break;
+      case 'enaSupport': out.EnaSupport = { Value: true }; break;
+      case 'enclaveOptions': out.EnclaveOptions = { Enabled: false }; break;
+    }
+    return out;
+  },
+});
+
+interface Change {
+  instanceType?: string;
+  userData?: Buffer | null;
+  disableApiTermination?: boolean;
+  disableApiStop?: boolean;
+  shutdownBehavior?: string;
+}
+
+/** ModifyInstanceAttribute takes either one typed member or the Attribute/Value pair; exactly one change. */
+function changeOf(input: Ec2.ModifyInstanceAttributeRequest): Change {
+  const c: Change = {};
+  if (input.InstanceType?.Value !== undefined) c.instanceType = input.InstanceType.Value;
+  if (input.UserData) c.userData = input.UserData.Value?.length ? decodeUserDataBlob(input.UserData.Value) : null;
+  if (input.DisableApiTermination?.Value !== undefined) c.disableApiTermination = input.DisableApiTermination.Value;
+  if (input.DisableApiStop?.Value !== undefined) c.disableApiStop = input.DisableApiStop.Value;
+  if (input.InstanceInitiatedShutdownBehavior?.Value !== undefined) c.shutdownBehavior = input.InstanceInitiatedShutdownBehavior.Value;
+  if (input.Attribute) {
+    const v = input.Value;
+    if (v === undefined) throw missingParameter('Value');
+    const bool = (x: string) => {
+      if (x !== 'true' && x !== 'false') throw new Ec2Error('InvalidParameterValue', `Value (${x}) for parameter ${input.Attribute} is invalid.`);
+      return x === 'true';
+    };
+    switch (input.Attribute) {
+      case 'instanceType': c.instanceType = v; break;
+      case 'userData': c.userData = decodeUserData(v) ?? null; break;
+      case 'disableApiTermination': c.disableApiTermination = bool(v); break;
+      case 'disableApiStop': c.disableApiStop = bool(v); break;
+      case 'instanceInitiatedShutdownBehavior': c.shutdownBehavior = v; break;
+      default:
+        throw new Ec2Error('InvalidParameterValue', `Value (${input.Attribute}) for parameter attribute is invalid. Modifying this attribute is not supported.`);
+    }
+  }
+  const n = Object.keys(c).length;
+  if (n === 0) throw missingParameter('Attribute');
+  if (n > 1) throw invalidParameterCombination('Only one attribute can be modified at a time');
+  if (c.instanceType !== undefined && !instanceType(c.instanceType)) {
+    throw new Ec2Error('InvalidParameterValue', `Invalid value '${c.instanceType}' for InstanceType.`);
+  }
+  return c;
+}
+
+/** The SDKs send UserData.Value as a blob that holds the base64 text of the user data. */
+function decodeUserDataBlob(v: Buffer): Buffer | null {
+  const text = v.toString('utf8');
+  return /^[A-Za-z0-9+/\s]*={0,2}\s*$/.test(text) ? (decodeUserData(text) ?? null) : v;
+}
+
+export const modifyInstanceAttribute = defineHandler('ModifyInstanceAttribute', {
+  async validate(input, ctx) {
+    const [row] = await ctx.services.instances.get(ctx.accountId, [parseId('instance', input.InstanceId)]);
+    const c = changeOf(input);
+    if ((c.instanceType !== undefined || c.userData !== undefined) && row!.state !== 'stopped') {
+      throw new Ec2Error('IncorrectInstanceState', `The instance '${row!.id}' is not in the 'stopped' state.`);
+    }
+    if (input.Groups?.length) throw new Ec2Error('UnsupportedOperation', 'Changing security groups is not supported yet.');
+  },
+  async handle(input, ctx) {
+    const [row] = await ctx.services.instances.get(ctx.accountId, [input.InstanceId]);
+    await ctx.services.instances.modify(row!, changeOf(input));
+    return {} as never;
+  },
+});
+
+export const getConsoleOutput = defineHandler('GetConsoleOutput', {
+  async validate(input, ctx) {
+    await ctx.services.instances.get(ctx.accountId, [parseId('instance', input.InstanceId)]);
+  },
+  async handle(input, ctx) {
+    const [row] = await ctx.services.instances.get(ctx.accountId, [input.InstanceId]);
+    const text = await ctx.services.instances.consoleOutput(row!);
+    // AWS returns at most the last 64 KiB of the console.
+    const buf = Buffer.from(text, 'utf8');
+    const tail = buf.length > 65536 ? buf.subarray(buf.length - 65536) : buf;
+    return { InstanceId: row!.id, Timestamp: new Date(), Output: tail.length ? tail.toString('base64') : undefined };
+  },
+});
+
+export const describeInstanceCreditSpecifications = defineHandler('DescribeInstanceCreditSpecifications', {
+  async validate(input, ctx) {
+    if (input.InstanceIds?.length) await ctx.services.instances.get(ctx.accountId, input.InstanceIds.map((id) => parseId('instance', id)));
+  },
+  async handle(input, ctx) {
+    const rows = input.InstanceIds?.length
+      ? await ctx.services.instances.get(ctx.accountId, input.InstanceIds)
+      : (await ctx.services.instances.list(ctx.accountId)).filter((r) => r.state !== 'terminated');
+    return {
+      InstanceCreditSpecifications: rows
+        .filter((r) => instanceType(r.instance_type)?.burstable)
+        .map((r) => ({ InstanceId: r.id, CpuCredits: r.instance_type.startsWith('t2.') ? 'standard' : 'unlimited' })),
+    };
+  },
+});

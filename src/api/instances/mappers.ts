@@ -1,0 +1,113 @@
+import type * as Ec2 from '../../protocol/generated/types.js';
+import type { InstanceRow } from '../../db/repositories/compute.js';
+import type { SecurityGroupRow } from '../../db/repositories/network.js';
+import { stateOf } from '../../domain/instance-state.js';
+import { instanceType } from '../../domain/instance-types.js';
+import { toTagList } from '../common.js';
+import type { Tag } from '../../describe/index.js';
+
+export type InstanceView = InstanceRow & { tags: Tag[]; groups: SecurityGroupRow[]; architecture: string };
+
+export function privateDnsName(ip: string, region: string): string {
+  const host = `ip-${ip.replace(/\./g, '-')}`;
+  return region === 'us-east-1' ? `${host}.ec2.internal` : `${host}.${region}.compute.internal`;
+}
+
+export function toInstance(i: InstanceView, region: string): Ec2.Instance {
+  const t = instanceType(i.instance_type);
+  const dns = privateDnsName(i.private_ip, region);
+  const groups = i.groups.map((g) => ({ GroupId: g.id, GroupName: g.group_name }));
+  const stateReason = i.state_reason_code ? { Code: i.state_reason_code, Message: i.state_reason_message ?? i.state_reason_code } : undefined;
+  const attached = i.state !== 'terminated';
+  return {
+    InstanceId: i.id,
+    ImageId: i.image_id,
+    State: stateOf(i.state),
+    PrivateDnsName: attached ? dns : '',
+    PublicDnsName: '',
+    StateTransitionReason: i.state_transition_reason,
+    KeyName: i.key_name ?? undefined,
+    AmiLaunchIndex: i.launch_index,
+    ProductCodes: [],
+    InstanceType: i.instance_type,
+    LaunchTime: i.launch_time,
+    Placement: { AvailabilityZone: i.availability_zone, GroupName: '', Tenancy: 'default' },
+    Monitoring: { State: 'disabled' },
+    SubnetId: attached ? i.subnet_id : undefined,
+    VpcId: attached ? i.vpc_id : undefined,
+    PrivateIpAddress: attached ? i.private_ip : undefined,
+    StateReason: stateReason,
+    Architecture: i.architecture,
+    RootDeviceType: 'ebs',
+    RootDeviceName: '/dev/xvda',
+    BlockDeviceMappings: [],
+    VirtualizationType: 'hvm',
+    ClientToken: i.client_token ?? '',
+    Tags: i.tags.length ? toTagList(i.tags) : undefined,
+    SecurityGroups: groups,
+    SourceDestCheck: true,
+    Hypervisor: 'xen',
+    EbsOptimized: false,
+    EnaSupport: true,
+    NetworkInterfaces: attached
+      ? [
+          {
+            NetworkInterfaceId: i.eni_id,
+            SubnetId: i.subnet_id,
+            VpcId: i.vpc_id,
+            Description: '',
+            OwnerId: i.account_id,
+            Status: 'in-use',
+            MacAddress: i.mac_address,
+            PrivateIpAddress: i.private_ip,
+            PrivateDnsName: dns,
+            SourceDestCheck: true,
+            Groups: groups,
+            Attachment: {
+              AttachmentId: i.eni_id.replace(/^eni-/, 'eni-attach-'),
+              DeviceIndex: 0,
+              NetworkCardIndex: 0,
+              Status: 'attached',
+              AttachTime: i.launch_time,
+              DeleteOnTermination: true,
+            },
+            PrivateIpAddresses: [{ Primary: true, PrivateIpAddress: i.private_ip, PrivateDnsName: dns }],
+            Ipv6Addresses: [],
+            InterfaceType: 'interface',
+          },
+        ]
+      : [],
+    CpuOptions: { CoreCount: Math.max(1, Math.floor((t?.vcpus ?? 1) / 2)), ThreadsPerCore: (t?.vcpus ?? 1) > 1 ? 2 : 1 },
+    CapacityReservationSpecification: { CapacityReservationPreference: 'open' },
+    HibernationOptions: { Configured: false },
+    MetadataOptions: {
+      State: 'applied',
+      HttpTokens: 'optional',
+      HttpPutResponseHopLimit: 1,
+      HttpEndpoint: 'enabled',
+      HttpProtocolIpv6: 'disabled',
+      InstanceMetadataTags: 'disabled',
+    },
+    EnclaveOptions: { Enabled: false },
+    PlatformDetails: 'Linux/UNIX',
+    UsageOperation: 'RunInstances',
+    UsageOperationUpdateTime: i.launch_time,
+    PrivateDnsNameOptions: { HostnameType: 'ip-name', EnableResourceNameDnsARecord: false, EnableResourceNameDnsAAAARecord: false },
+    MaintenanceOptions: { AutoRecovery: 'default' },
+    CurrentInstanceBootMode: 'legacy-bios',
+  };
+}
+
+/** Groups instances into reservations in order of first appearance. */
+export function toReservations(rows: InstanceView[], region: string): Ec2.Reservation[] {
+  const byId = new Map<string, Ec2.Reservation>();
+  for (const r of rows) {
+    let res = byId.get(r.reservation_id);
+    if (!res) {
+      res = { ReservationId: r.reservation_id, OwnerId: r.account_id, Groups: [], Instances: [] };
+      byId.set(r.reservation_id, res);
+    }
+    res.Instances!.push(toInstance(r, region));
+  }
+  return [...byId.values()];
+}

@@ -1,0 +1,205 @@
+import type { Db, Transaction } from '../sql.js';
+
+export interface ImageRow {
+  id: string;
+  owner_id: string;
+  owner_alias: string | null;
+  name: string;
+  description: string | null;
+  backend: string;
+  backend_ref: string;
+  architecture: string;
+  root_device_name: string;
+  size_gib: number;
+  state: string;
+  is_public: boolean;
+  source_instance_id: string | null;
+  image_location: string | null;
+  created_at: Date;
+}
+
+export interface KeyPairRow {
+  id: string;
+  account_id: string;
+  name: string;
+  key_type: string;
+  fingerprint: string;
+  public_key: string;
+  created_at: Date;
+}
+
+export interface InstanceRow {
+  id: string;
+  account_id: string;
+  reservation_id: string;
+  launch_index: number;
+  image_id: string;
+  instance_type: string;
+  key_name: string | null;
+  state: string;
+  state_reason_code: string | null;
+  state_reason_message: string | null;
+  state_transition_reason: string;
+  subnet_id: string;
+  vpc_id: string;
+  availability_zone: string;
+  private_ip: string;
+  mac_address: string;
+  eni_id: string;
+  security_group_ids: string[];
+  user_data: Buffer | null;
+  client_token: string | null;
+  block_device_mappings: unknown[];
+  disable_api_termination: boolean;
+  disable_api_stop: boolean;
+  shutdown_behavior: string;
+  backend: string;
+  backend_id: string | null;
+  launch_time: Date;
+  terminated_at: Date | null;
+  updated_at: Date;
+}
+
+const INSTANCE_COLUMNS = `id, account_id, reservation_id, launch_index, image_id, instance_type, key_name, state, state_reason_code,
+  state_reason_message, state_transition_reason, subnet_id, vpc_id, availability_zone, host(private_ip) AS private_ip, mac_address,
+  eni_id, security_group_ids, user_data, client_token, block_device_mappings, disable_api_termination, disable_api_stop,
+  shutdown_behavior, backend, backend_id, launch_time, terminated_at, updated_at`;
+
+export class ComputeRepository {
+  constructor(private readonly db: Db) {}
+
+  tx<T>(fn: (t: Transaction) => Promise<T>): Promise<T> {
+    return this.db.tx(fn);
+  }
+
+  // ---- images
+  images(accountId: string): Promise<ImageRow[]> {
+    return this.db.rows<ImageRow>(
+      `SELECT * FROM images WHERE state <> 'deregistered' AND (owner_id = $1 OR is_public)`,
+      [accountId],
+    );
+  }
+  image(id: string): Promise<ImageRow | undefined> {
+    return this.db.one<ImageRow>(`SELECT * FROM images WHERE id = $1 AND state <> 'deregistered'`, [id]);
+  }
+  async insertImage(i: Omit<ImageRow, 'created_at'>): Promise<void> {
+    await this.db.exec(
+      `INSERT INTO images (id, owner_id, owner_alias, name, description, backend, backend_ref, architecture, root_device_name,
+         size_gib, state, is_public, source_instance_id, image_location)
+       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)
+       ON CONFLICT (id) DO UPDATE SET backend_ref = EXCLUDED.backend_ref, state = EXCLUDED.state, size_gib = EXCLUDED.size_gib`,
+      [i.id, i.owner_id, i.owner_alias, i.name, i.description, i.backend, i.backend_ref, i.architecture, i.root_device_name,
+        i.size_gib, i.state, i.is_public, i.source_instance_id, i.image_location],
+    );
+  }
+  async setImageState(id: string, state: string, backendRef?: string, sizeGib?: number): Promise<void> {
+    await this.db.exec(
+      'UPDATE images SET state = $2, backend_ref = COALESCE($3, backend_ref), size_gib = COALESCE($4, size_gib) WHERE id = $1',
+      [id, state, backendRef ?? null, sizeGib ?? null],
+    );
+  }
+
+  // ---- key pairs
+  keyPairs(accountId: string): Promise<KeyPairRow[]> {
+    return this.db.rows<KeyPairRow>('SELECT * FROM key_pairs WHERE account_id = $1', [accountId]);
+  }
+  keyPairByName(accountId: string, name: string): Promise<KeyPairRow | undefined> {
+    return this.db.one<KeyPairRow>('SELECT * FROM key_pairs WHERE account_id = $1 AND name = $2', [accountId, name]);
+  }
+  /** Returns false when the name is taken (the unique constraint decides, also under concurrency). */
+  async insertKeyPair(k: Omit<KeyPairRow, 'created_at'>): Promise<boolean> {
+    const n = await this.db.exec(
+      `INSERT INTO key_pairs (id, account_id, name, key_type, fingerprint, public_key) VALUES ($1,$2,$3,$4,$5,$6)
+       ON CONFLICT (account_id, name) DO NOTHING`,
+      [k.id, k.account_id, k.name, k.key_type, k.fingerprint, k.public_key],
+    );
+    return n > 0;
+  }
+  async deleteKeyPair(accountId: string, id: string): Promise<void> {
+    await this.db.exec('DELETE FROM key_pairs WHERE account_id = $1 AND id = $2', [accountId, id]);
+  }
+
+  // ---- instances
+  instances(accountId: string): Promise<InstanceRow[]> {
+    return this.db.rows<InstanceRow>(`SELECT ${INSTANCE_COLUMNS} FROM instances WHERE account_id = $1`, [accountId]);
+  }
+  instancesByIds(accountId: string, ids: string[]): Promise<InstanceRow[]> {
+    return this.db.rows<InstanceRow>(`SELECT ${INSTANCE_COLUMNS} FROM instances WHERE account_id = $1 AND id = ANY($2)`, [accountId, ids]);
+  }
+  instance(id: string, t?: Transaction): Promise<InstanceRow | undefined> {
+    return this.db.one<InstanceRow>(`SELECT ${INSTANCE_COLUMNS} FROM instances WHERE id = $1`, [id], t);
+  }
+  /** Every instance that is not terminated, across accounts: what reconciliation looks at. */
+  liveInstances(): Promise<InstanceRow[]> {
+    return this.db.rows<InstanceRow>(`SELECT ${INSTANCE_COLUMNS} FROM instances WHERE state <> 'terminated'`);
+  }
+  allInstanceIds(): Promise<{ id: string }[]> {
+    return this.db.rows<{ id: string }>('SELECT id FROM instances');
+  }
+  byClientToken(accountId: string, token: string): Promise<InstanceRow[]> {
+    return this.db.rows<InstanceRow>(
+      `SELECT ${INSTANCE_COLUMNS} FROM instances WHERE account_id = $1 AND client_token = $2 ORDER BY launch_index`,
+      [accountId, token],
+    );
+  }
+  async insertInstance(i: Omit<InstanceRow, 'launch_time' | 'terminated_at' | 'updated_at'>, t: Transaction): Promise<void> {
+    await this.db.exec(
+      `INSERT INTO instances (id, account_id, reservation_id, launch_index, image_id, instance_type, key_name, state,
+         state_reason_code, state_reason_message, state_transition_reason, subnet_id, vpc_id, availability_zone, private_ip,
+         mac_address, eni_id, security_group_ids, user_data, client_token, block_device_mappings, disable_api_termination,
+         disable_api_stop, shutdown_behavior, backend, backend_id)
+       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26)`,
+      [i.id, i.account_id, i.reservation_id, i.launch_index, i.image_id, i.instance_type, i.key_name, i.state,
+        i.state_reason_code, i.state_reason_message, i.state_transition_reason, i.subnet_id, i.vpc_id, i.availability_zone,
+        i.private_ip, i.mac_address, i.eni_id, i.security_group_ids, i.user_data, i.client_token,
+        JSON.stringify(i.block_device_mappings), i.disable_api_termination, i.disable_api_stop, i.shutdown_behavior, i.backend, i.backend_id],
+      t,
+    );
+  }
+
+  /**
+   * Moves an instance to a new state only if it is still in one of `from` (a compare-and-set, so two
+   * requests racing on one instance cannot both win). Returns whether it moved.
+   */
+  async transition(
+    id: string,
+    from: string[],
+    to: string,
+    extra: { reasonCode?: string | null; reasonMessage?: string | null; transitionReason?: string; backendId?: string | null } = {},
+  ): Promise<boolean> {
+    const n = await this.db.exec(
+      `UPDATE instances SET state = $3,
+         state_reason_code = CASE WHEN $4::boolean THEN $5 ELSE state_reason_code END,
+         state_reason_message = CASE WHEN $4::boolean THEN $6 ELSE state_reason_message END,
+         state_transition_reason = COALESCE($7, state_transition_reason),
+         backend_id = CASE WHEN $8::boolean THEN $9 ELSE backend_id END,
+         terminated_at = CASE WHEN $3 = 'terminated' THEN now() ELSE terminated_at END,
+         launch_time = CASE WHEN $3 = 'pending' AND state = 'stopped' THEN now() ELSE launch_time END,
+         updated_at = now()
+       WHERE id = $1 AND state = ANY($2)`,
+      [id, from, to, extra.reasonCode !== undefined, extra.reasonCode ?? null, extra.reasonMessage ?? null,
+        extra.transitionReason ?? null, extra.backendId !== undefined, extra.backendId ?? null],
+    );
+    return n > 0;
+  }
+
+  async setBackendId(id: string, backendId: string): Promise<void> {
+    await this.db.exec('UPDATE instances SET backend_id = $2, updated_at = now() WHERE id = $1', [id, backendId]);
+  }
+
+  async updateAttributes(id: string, attrs: Partial<Pick<InstanceRow, 'instance_type' | 'user_data' | 'disable_api_termination' | 'disable_api_stop' | 'shutdown_behavior'>>): Promise<void> {
+    const cols = Object.keys(attrs);
+    if (!cols.length) return;
+    const sets = cols.map((c, i) => `${c} = $${i + 2}`).join(', ');
+    await this.db.exec(`UPDATE instances SET ${sets}, updated_at = now() WHERE id = $1`, [id, ...cols.map((c) => (attrs as Record<string, unknown>)[c])]);
+  }
+
+  /** Removes terminated instances older than the cut-off; returns their ids. */
+  async purgeTerminated(before: Date): Promise<string[]> {
+    const rows = await this.db.rows<{ id: string }>(
+      `DELETE FROM instances WHERE state = 'terminated' AND terminated_at < $1 RETURNING id`,
+      [before],
+    );
+    return rows.map((r) => r.id);
+  }
+}

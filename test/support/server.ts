@@ -1,0 +1,69 @@
+/**
+ * Starts the real server in-process for tests: the same bootstrap as `npm start`, on a free port, with a
+ * fresh database of its own in one PostgreSQL shared by the whole run (DATABASE_URL's server when set,
+ * otherwise an embedded one under a temporary directory).
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { loadConfig } from '../../src/config/index.js';
+import { startServer, type Running } from '../../src/server/bootstrap.js';
+import { startEmbeddedPostgres, type EmbeddedDatabase } from '../../src/db/embedded.js';
+import { createLogger } from '../../src/server/log.js';
+
+let cluster: Promise<{ adminUrl: string; embedded?: EmbeddedDatabase }> | undefined;
+
+function startCluster() {
+  cluster ??= (async () => {
+    if (process.env.DATABASE_URL) return { adminUrl: process.env.DATABASE_URL };
+    const dir = mkdtempSync(join(tmpdir(), 'thecloud-test-'));
+    const embedded = await startEmbeddedPostgres(dir, () => {});
+    return { adminUrl: embedded.url, embedded };
+  })();
+  return cluster;
+}
+
+export async function stopCluster(): Promise<void> {
+  if (!cluster) return;
+  const c = await cluster;
+  cluster = undefined;
+  await c.embedded?.stop();
+}
+
+/** A new empty database on the shared cluster; returns its URL. */
+export async function freshDatabase(): Promise<string> {
+  const { adminUrl } = await startCluster();
+  const name = `t_${randomBytes(6).toString('hex')}`;
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  await client.query(`CREATE DATABASE ${name}`);
+  await client.end();
+  const u = new URL(adminUrl);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+export interface TestServer extends Running {
+  databaseUrl: string;
+}
+
+export const SECOND_ACCOUNT = { accountId: '111111111111', accessKeyId: 'AKIDSECOND', secretAccessKey: 'second-secret' };
+
+export async function startTestServer(env: Record<string, string> = {}, databaseUrl?: string): Promise<TestServer> {
+  const url = databaseUrl ?? (await freshDatabase());
+  const config = loadConfig({
+    PORT: '0',
+    HOST: '127.0.0.1',
+    COMPUTE_BACKEND: 'noop',
+    NETWORK_BACKEND: 'noop',
+    STORAGE_BACKEND: 'noop',
+    THECLOUD_ACCOUNTS: `${SECOND_ACCOUNT.accountId}:${SECOND_ACCOUNT.accessKeyId}:${SECOND_ACCOUNT.secretAccessKey}`,
+    ...env,
+  });
+  const logs: string[] = [];
+  const log = createLogger(process.env.TEST_LOG ? 'debug' : 'info', (l) => (process.env.TEST_LOG ? console.error(l) : logs.push(l)));
+  const running = await startServer(config, { log, databaseUrl: url });
+  return Object.assign(running, { databaseUrl: url, logs });
+}
