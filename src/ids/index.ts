@@ -8,7 +8,7 @@ export const ID_KINDS = {
   image: { prefix: 'ami', code: 'InvalidAMIID', noun: 'ami-...' },
   vpc: { prefix: 'vpc', code: 'InvalidVpcID', noun: 'vpc-...' },
   subnet: { prefix: 'subnet', code: 'InvalidSubnetID', noun: 'subnet-...' },
-  securityGroup: { prefix: 'sg', code: 'InvalidGroupId', noun: 'sg-...' },
+  securityGroup: { prefix: 'sg', code: 'InvalidGroupId', noun: 'sg-...', notFoundCode: 'InvalidGroup' },
   securityGroupRule: { prefix: 'sgr', code: 'InvalidSecurityGroupRuleId', noun: 'sgr-...' },
   keyPair: { prefix: 'key', code: 'InvalidKeyPair', noun: 'key-...' },
   volume: { prefix: 'vol', code: 'InvalidVolumeID', noun: 'vol-...' },
@@ -22,6 +22,12 @@ export const ID_KINDS = {
 } as const;
 
 export type IdKind = keyof typeof ID_KINDS;
+
+/** The prefix of a kind's `.NotFound` code (security groups answer InvalidGroup.NotFound but InvalidGroupId.Malformed). */
+export function notFoundCode(kind: IdKind): string {
+  const def = ID_KINDS[kind] as { code: string; notFoundCode?: string };
+  return def.notFoundCode ?? def.code;
+}
 
 const HEX17 = /^[0-9a-f]{17}$/;
 const HEX8 = /^[0-9a-f]{8}$/; // ids made before 2016 are 8 hex digits; accepted when looking up

@@ -64,7 +64,7 @@ export async function up({ context: qi }: { context: QueryInterface }): Promise<
     -- even when two launches race.
     CREATE TABLE ip_allocations (
       subnet_id      text NOT NULL REFERENCES subnets(id),
-      ip             inet NOT NULL,
+      ip             inet NOT NULL CHECK (masklen(ip) = 32),
       owner_id       text NOT NULL,
       allocated_at   timestamptz NOT NULL DEFAULT now(),
       PRIMARY KEY (subnet_id, ip)

@@ -133,7 +133,7 @@ export class NetworkRepository {
       const r = await this.db.rows<{ ip: string }>(
         `WITH s AS (SELECT cidr_block AS c FROM subnets WHERE id = $1),
               candidates AS (
-                SELECT (network(s.c) + g) AS ip
+                SELECT set_masklen(network(s.c)::inet + g, 32) AS ip
                 FROM s, generate_series(4::bigint, (2::bigint ^ (32 - masklen(s.c)))::bigint - 2) AS g
               )
          INSERT INTO ip_allocations (subnet_id, ip, owner_id)

@@ -3,7 +3,7 @@
  * (answering that resource's own NotFound code), DescribeTags lists them through the describe engine.
  */
 import { Ec2Error, invalidParameterValue, notFound } from '../../errors/index.js';
-import { ID_KINDS, kindOfId, type IdKind } from '../../ids/index.js';
+import { ID_KINDS, kindOfId, notFoundCode, type IdKind } from '../../ids/index.js';
 import type { TagRepository, TagRow } from '../../db/repositories/tags.js';
 
 /** DescribeTags' resource-type names. */
@@ -52,7 +52,7 @@ export class TagService {
     for (const [kind, ids] of byKind) {
       const found = await this.checks.get(kind)!(accountId, ids);
       const missing = ids.filter((i) => !found.has(i));
-      if (missing.length) throw notFound(ID_KINDS[kind].code, nounOf(kind), missing);
+      if (missing.length) throw notFound(notFoundCode(kind), nounOf(kind), missing);
     }
     return resourceIds.map((id) => ({ id, type: RESOURCE_TYPES[kindOfId(id)!]! }));
   }
@@ -84,7 +84,7 @@ function nounOf(kind: IdKind): string {
     image: 'image id',
     vpc: 'vpc ID',
     subnet: 'subnet ID',
-    securityGroup: 'security group',
+    securityGroup: 'security group ID',
     keyPair: 'key pair',
     volume: 'volume',
     snapshot: 'snapshot',

@@ -1,0 +1,115 @@
+/**
+ * First boot, the way cloud-init does it on EC2, for any image that has /bin/sh: before a container's first
+ * start the adapter copies an init wrapper and the instance's files into /.thecloud, and makes the wrapper the
+ * container's entrypoint (with the image's own entrypoint + command as its arguments).
+ *
+ * The per-instance files live in /.thecloud/<instance id>/, and the "first boot done" marker too, because an
+ * image captured from an instance carries that instance's /.thecloud: a new instance from it must neither
+ * skip its own first boot nor run the old instance's script.
+ */
+import { tar } from './tar.js';
+import type { InstanceSpec } from '../../ports/index.js';
+
+export const INIT_PATH = '/.thecloud/init';
+
+/** Runs as root on every start. Output goes to the container log, which is the console output. */
+const INIT_SCRIPT = `# The Cloud init wrapper (src/adapters/docker/boot.ts), run by Docker on every start of this container.
+set -u
+dir=/.thecloud/__INSTANCE_ID__
+say() { echo "thecloud-init: $*"; }
+
+# Per-instance SSH host keys, as cloud-init makes them: keys baked into a captured image must not be shared.
+host_keys() {
+  if command -v dropbearkey >/dev/null 2>&1; then
+    mkdir -p /etc/dropbear
+    rm -f /etc/dropbear/dropbear_*_host_key
+    for t in ed25519 ecdsa; do
+      f=/etc/dropbear/dropbear_"$t"_host_key
+      dropbearkey -t "$t" -f "$f" >/dev/null 2>&1 &&
+        say "SSH host key $t $(dropbearkey -y -f "$f" | sed -n 's/^Fingerprint: //p')"
+    done
+  fi
+  if command -v ssh-keygen >/dev/null 2>&1 && [ -d /etc/ssh ]; then
+    rm -f /etc/ssh/ssh_host_*
+    ssh-keygen -A >/dev/null 2>&1 && say "OpenSSH host keys generated"
+  fi
+}
+
+add_keys() { # home uid:gid
+  [ -d "$1" ] || return 0
+  mkdir -p "$1/.ssh" && cat "$dir/authorized_keys" >>"$1/.ssh/authorized_keys" &&
+    chmod 700 "$1/.ssh" && chmod 600 "$1/.ssh/authorized_keys" && chown "$2" "$1/.ssh" "$1/.ssh/authorized_keys" &&
+    say "public keys installed in $1/.ssh/authorized_keys"
+}
+
+# The key pair's public keys, for root and for the image's login user (the usual cloud image user names).
+install_keys() {
+  [ -s "$dir/authorized_keys" ] || return 0
+  add_keys /root 0:0
+  for u in ec2-user ubuntu admin debian fedora centos alpine cloud-user; do
+    line=$(grep "^$u:" /etc/passwd 2>/dev/null) || continue
+    IFS=: read -r _ _ uid gid _ home _ <<EOF
+$line
+EOF
+    [ "$home" != / ] && add_keys "$home" "$uid:$gid"
+  done
+}
+
+start_sshd() {
+  if command -v dropbear >/dev/null 2>&1; then
+    mkdir -p /etc/dropbear
+    # -R creates a missing host key on first use (an image with dropbear but without dropbearkey).
+    if dropbear -R -p 22; then say "dropbear SSH server started"; else say "dropbear failed to start"; fi
+  elif [ -x /usr/sbin/sshd ]; then
+    mkdir -p /run/sshd
+    if /usr/sbin/sshd; then say "OpenSSH server started"; else say "sshd failed to start"; fi
+  fi
+}
+
+# A script with a #! line runs under its interpreter, anything else under /bin/sh.
+run_script() {
+  [ -f "$dir/user-script" ] || return 0
+  say "running the first-boot script"
+  first=
+  read -r first <"$dir/user-script" || true
+  case "$first" in
+    '#!'*) (cd / && "$dir/user-script" </dev/null) ;;
+    *) (cd / && /bin/sh "$dir/user-script" </dev/null) ;;
+  esac
+  say "first-boot script exited with status $?"
+}
+
+if [ ! -e "$dir/boot-done" ]; then
+  # Marked before anything runs: the script runs once even if this first boot is cut short.
+  : >"$dir/boot-done"
+  host_keys
+  install_keys
+  start_sshd
+  run_script
+else
+  start_sshd
+fi
+
+if [ "$#" -gt 0 ]; then exec "$@"; fi
+say "the image has no command; idling"
+trap 'exit 0' TERM INT
+while :; do sleep 3600 & wait $!; done
+`;
+
+/** The tar archive to extract at / of the container before its first start. */
+export function bootArchive(spec: InstanceSpec): Buffer {
+  const dir = `.thecloud/${spec.instanceId}/`;
+  const entries = [
+    { name: '.thecloud/', mode: 0o700 },
+    { name: '.thecloud/init', mode: 0o700, content: INIT_SCRIPT.replace('__INSTANCE_ID__', spec.instanceId) },
+    { name: dir, mode: 0o700 },
+    { name: dir + 'instance-id', mode: 0o644, content: spec.instanceId + '\n' },
+  ];
+  if (spec.firstBootScript !== undefined) {
+    entries.push({ name: dir + 'user-script', mode: 0o700, content: spec.firstBootScript });
+  }
+  if (spec.publicKeys.length) {
+    entries.push({ name: dir + 'authorized_keys', mode: 0o600, content: spec.publicKeys.map((k) => k.trim() + '\n').join('') });
+  }
+  return tar(entries);
+}

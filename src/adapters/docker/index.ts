@@ -1,0 +1,266 @@
+/**
+ * Docker compute adapter: an EC2 instance is a container named by the instance id, labelled with the
+ * instance and account ids. The container's entrypoint is an init wrapper (boot.ts) that does the first-boot
+ * work and then runs the image's own command; its log is the instance's console output.
+ */
+import Docker from 'dockerode';
+import type {
+  BackendImageInfo,
+  BackendInstanceInfo,
+  BackendState,
+  ComputeBackend,
+  InstanceSpec,
+  ProbeResult,
+} from '../../ports/index.js';
+import * as check from './names.js';
+import { LABEL_ACCOUNT, LABEL_INSTANCE, LABEL_MANAGED, LABEL_SUBNET, LABEL_VPC } from './names.js';
+import { INIT_PATH, bootArchive } from './boot.js';
+import { SubnetNetworks } from './network.js';
+import { DockerImages } from './images.js';
+import { demuxLogs } from './logs.js';
+import { dockerMessage, isStatus } from './errors.js';
+
+export interface DockerComputeOptions {
+  /** The daemon's socket; default: DOCKER_HOST or /var/run/docker.sock, as the docker CLI does. */
+  socketPath?: string;
+}
+
+/** Seconds a graceful stop or reboot waits for the instance before killing it. */
+const STOP_TIMEOUT_S = 10;
+const MiB = 1024 * 1024;
+
+export class DockerComputeBackend implements ComputeBackend {
+  readonly name = 'docker' as const;
+  private readonly docker: Docker;
+  private readonly networks: SubnetNetworks;
+  private readonly images: DockerImages;
+  private host?: { cpus: number; apiVersion: string };
+
+  constructor(opts: DockerComputeOptions | Docker = {}) {
+    this.docker = opts instanceof Docker ? opts : new Docker(opts.socketPath ? { socketPath: opts.socketPath } : undefined);
+    this.networks = new SubnetNetworks(this.docker);
+    this.images = new DockerImages(this.docker);
+  }
+
+  async create(spec: InstanceSpec): Promise<{ backendId: string }> {
+    check.spec(spec);
+    const image = await this.images.config(spec.imageRef);
+    const limits = await this.limits(spec.vcpus, spec.memoryMiB);
+    // Before API 1.44 Docker takes the MAC from the container config; later versions from the endpoint.
+    const macInConfig = olderThan((await this.hostInfo()).apiVersion, 1, 44);
+    const container = await this.networks.locked(async () => {
+      const network = spec.network ? await this.networks.ensure(spec.network) : 'bridge';
+      try {
+        return await this.docker.createContainer(containerConfig(spec, image, network, limits, macInConfig));
+      } catch (e) {
+        if (spec.network) await this.networks.pruneUnused().catch(() => undefined); // a network made just now
+        if (isStatus(e, 409)) throw new Error(`a container named ${spec.instanceId} already exists`, { cause: e });
+        throw e;
+      }
+    });
+    try {
+      await container.putArchive(bootArchive(spec), { path: '/' });
+      await container.start();
+    } catch (e) {
+      // No half-made instance is left behind: the caller sees the failure and owns nothing.
+      await this.destroy(container.id).catch(() => undefined);
+      throw new Error(`cannot start instance ${spec.instanceId}: ${dockerMessage(e)}`, { cause: e });
+    }
+    return { backendId: container.id };
+  }
+
+  async start(backendId: string): Promise<void> {
+    await ignoring(304, this.container(backendId).start()); // 304: running already
+  }
+
+  async stop(backendId: string, opts: { force: boolean }): Promise<void> {
+    const container = this.container(backendId);
+    if (!opts.force) {
+      await ignoring(304, container.stop({ t: STOP_TIMEOUT_S })); // 304: stopped already
+      return;
+    }
+    try {
+      await container.kill();
+    } catch (e) {
+      if (isStatus(e, 409)) return; // not running
+      throw e;
+    }
+    // kill only sends the signal; stop() promises a stopped instance.
+    await container.wait({ condition: 'not-running' });
+  }
+
+  async reboot(backendId: string): Promise<void> {
+    await this.container(backendId).restart({ t: STOP_TIMEOUT_S });
+  }
+
+  async destroy(backendId: string): Promise<void> {
+    const container = this.container(backendId);
+    let subnet: string | undefined;
+    try {
+      subnet = (await container.inspect()).Config.Labels?.[LABEL_SUBNET];
+      await container.remove({ force: true, v: true });
+    } catch (e) {
+      if (!isStatus(e, 404)) throw e;
+    }
+    if (subnet) await this.networks.locked(() => this.networks.pruneUnused());
+  }
+
+  async state(backendId: string): Promise<BackendState> {
+    try {
+      return toState((await this.container(backendId).inspect()).State.Status);
+    } catch (e) {
+      if (isStatus(e, 404)) return 'missing';
+      throw e;
+    }
+  }
+
+  async list(): Promise<BackendInstanceInfo[]> {
+    const containers = await this.docker.listContainers({ all: true, filters: { label: [`${LABEL_MANAGED}=true`] } });
+    return containers.map((c) => ({
+      backendId: c.Id,
+      instanceId: c.Labels[LABEL_INSTANCE] ?? '',
+      accountId: c.Labels[LABEL_ACCOUNT] ?? '',
+      state: toState(c.State),
+    }));
+  }
+
+  async consoleOutput(backendId: string): Promise<string> {
+    const raw = await this.container(backendId).logs({ stdout: true, stderr: true, follow: false });
+    return demuxLogs(raw);
+  }
+
+  async resize(backendId: string, vcpus: number, memoryMiB: number): Promise<void> {
+    check.size(vcpus, memoryMiB);
+    const container = this.container(backendId);
+    await container.update(await this.limits(vcpus, memoryMiB));
+  }
+
+  inspectImage(location: string): Promise<BackendImageInfo> {
+    return this.images.inspect(location);
+  }
+
+  captureImage(backendId: string, imageId: string): Promise<BackendImageInfo> {
+    return this.images.capture(backendId, imageId);
+  }
+
+  deleteImage(ref: string): Promise<void> {
+    return this.images.delete(ref);
+  }
+
+  async probe(): Promise<ProbeResult> {
+    // docker-modem keeps the socket as a string, or as a function when it picks the default one itself.
+    const { socketPath, host } = this.docker.modem as { socketPath?: unknown; host?: unknown };
+    const where = typeof socketPath === 'string' ? socketPath : typeof host === 'string' ? host : 'the default Docker socket';
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('no answer within 5 s')), 5000);
+    });
+    try {
+      const v = await Promise.race([this.docker.version(), timeout]);
+      return { ok: true, detail: `Docker ${v.Version} (API ${v.ApiVersion}) at ${where}` };
+    } catch (e) {
+      return { ok: false, detail: `Docker does not answer at ${where}: ${dockerMessage(e)}` };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private container(backendId: string): Docker.Container {
+    // Checked in its own statement: `docker.getContainer(check(...))` would touch Docker before checking.
+    const id = check.containerId(backendId);
+    return this.docker.getContainer(id);
+  }
+
+  private async hostInfo(): Promise<{ cpus: number; apiVersion: string }> {
+    if (!this.host) {
+      const [info, version] = await Promise.all([this.docker.info(), this.docker.version()]);
+      this.host = { cpus: Number(info.NCPU), apiVersion: version.ApiVersion };
+    }
+    return this.host;
+  }
+
+  /** Docker refuses more CPUs than the host has, so the vCPU count is capped there. */
+  private async limits(vcpus: number, memoryMiB: number): Promise<Limits> {
+    const { cpus } = await this.hostInfo();
+    const memory = memoryMiB * MiB;
+    // MemorySwap equal to Memory: no swap, as on EC2 (ignored by Docker where swap accounting is off).
+    return { NanoCpus: Math.min(vcpus, cpus) * 1e9, Memory: memory, MemorySwap: memory };
+  }
+}
+
+interface Limits {
+  NanoCpus: number;
+  Memory: number;
+  MemorySwap: number;
+}
+
+function containerConfig(
+  spec: InstanceSpec,
+  image: Docker.ImageInspectInfo,
+  network: string,
+  limits: Limits,
+  macInConfig: boolean,
+): Docker.ContainerCreateOptions {
+  const net = spec.network;
+  const labels: Record<string, string> = {
+    [LABEL_MANAGED]: 'true',
+    [LABEL_INSTANCE]: spec.instanceId,
+    [LABEL_ACCOUNT]: spec.accountId,
+  };
+  if (net) Object.assign(labels, { [LABEL_SUBNET]: net.subnetId, [LABEL_VPC]: net.vpcId });
+  return {
+    name: spec.instanceId,
+    Image: check.imageRef(spec.imageRef),
+    Hostname: spec.hostname,
+    // The wrapper runs as root (first boot needs it), then execs the image's entrypoint + command, which
+    // therefore run as root too: an image's USER is not applied to instances (a captured image keeps it).
+    User: '0',
+    Entrypoint: ['/bin/sh', INIT_PATH],
+    Cmd: [...(image.Config.Entrypoint ?? []), ...(image.Config.Cmd ?? [])],
+    Labels: labels,
+    ...(net && macInConfig ? { MacAddress: net.macAddress } : {}),
+    HostConfig: {
+      ...limits,
+      // docker-init as PID 1: signals reach the wrapper / image command, and orphans (SSH sessions) are reaped.
+      Init: true,
+      NetworkMode: network,
+      RestartPolicy: { Name: 'no' },
+      LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '2' } },
+    },
+    ...(net
+      ? {
+          NetworkingConfig: {
+            EndpointsConfig: { [network]: { IPAMConfig: { IPv4Address: net.privateIp }, MacAddress: net.macAddress } },
+          },
+        }
+      : {}),
+  };
+}
+
+function toState(status: string): BackendState {
+  switch (status) {
+    case 'created':
+    case 'restarting':
+      return 'pending';
+    case 'running':
+    case 'paused': // the processes exist and hold their resources; EC2 has no paused state
+      return 'running';
+    case 'removing':
+      return 'stopping';
+    default: // exited, dead
+      return 'stopped';
+  }
+}
+
+function olderThan(apiVersion: string, major: number, minor: number): boolean {
+  const [a = 0, b = 0] = apiVersion.split('.').map(Number);
+  return a < major || (a === major && b < minor);
+}
+
+async function ignoring(status: number, p: Promise<unknown>): Promise<void> {
+  try {
+    await p;
+  } catch (e) {
+    if (!isStatus(e, status)) throw e;
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * One Docker bridge network per EC2 subnet, `thecloud-<subnet id>`, with the subnet's CIDR and gateway, so
+ * that an instance gets its EC2 private IP and MAC and the host reaches it there (the gateway address sits
+ * on the host's side of the bridge).
+ *
+ * A network is created on first use and removed when no managed container (running or not) refers to its
+ * subnet any more: Docker refuses overlapping networks, so a leftover network would block a later subnet
+ * with the same CIDR. Stopped containers count, because a container whose network was removed cannot start.
+ * Within this process, creation and removal are serialised so that a destroy cannot remove a network that
+ * a concurrent create is about to use.
+ */
+import type Docker from 'dockerode';
+import type { NetworkAttachment } from '../../ports/index.js';
+import { LABEL_MANAGED, LABEL_SUBNET, LABEL_VPC, networkName } from './names.js';
+import { dockerMessage, isStatus } from './errors.js';
+
+export class SubnetNetworks {
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly docker: Docker) {}
+
+  /** Runs `fn` after every earlier locked call has finished. */
+  locked<T>(fn: () => Promise<T>): Promise<T> {
+    const result = this.queue.then(fn, fn);
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  /** Makes sure the subnet's network exists with the right CIDR; returns its name. Call inside `locked`. */
+  async ensure(net: NetworkAttachment): Promise<string> {
+    const name = networkName(net.subnetId);
+    try {
+      return this.check(name, net, await this.docker.getNetwork(name).inspect());
+    } catch (e) {
+      if (!isStatus(e, 404)) throw e;
+    }
+    try {
+      await this.create(name, net);
+    } catch (e) {
+      // A leftover network of a deleted subnet with the same CIDR (a crash between destroy and cleanup):
+      // remove unused networks and try once more.
+      if (!/overlap/i.test(dockerMessage(e))) throw e;
+      await this.pruneUnused();
+      await this.create(name, net);
+    }
+    return name;
+  }
+
+  private async create(name: string, net: NetworkAttachment): Promise<void> {
+    try {
+      await this.docker.createNetwork({
+        Name: name,
+        Driver: 'bridge',
+        CheckDuplicate: true,
+        // Not internal: like a default VPC subnet, instances reach the outside through the host (NAT).
+        Internal: false,
+        IPAM: { Driver: 'default', Config: [{ Subnet: net.cidr, Gateway: net.gateway }] },
+        Labels: { [LABEL_MANAGED]: 'true', [LABEL_SUBNET]: net.subnetId, [LABEL_VPC]: net.vpcId },
+      });
+    } catch (e) {
+      throw new Error(`cannot create Docker network ${name} for ${net.cidr}: ${dockerMessage(e)}`, { cause: e });
+    }
+  }
+
+  private check(name: string, net: NetworkAttachment, info: Docker.NetworkInspectInfo): string {
+    const subnets = (info.IPAM?.Config ?? []).map((c) => c.Subnet);
+    if (!subnets.includes(net.cidr)) {
+      throw new Error(`Docker network ${name} exists with subnet ${subnets.join(', ') || 'none'}, not ${net.cidr}`);
+    }
+    return name;
+  }
+
+  /** Removes every managed network that no managed container refers to. Call inside `locked`. */
+  async pruneUnused(): Promise<void> {
+    const [networks, containers] = await Promise.all([
+      this.docker.listNetworks({ filters: { label: [`${LABEL_MANAGED}=true`] } }),
+      this.docker.listContainers({ all: true, filters: { label: [`${LABEL_MANAGED}=true`] } }),
+    ]);
+    const inUse = new Set(containers.map((c) => c.Labels[LABEL_SUBNET]).filter(Boolean));
+    for (const n of networks) {
+      const subnet = n.Labels?.[LABEL_SUBNET];
+      if (!subnet || inUse.has(subnet)) continue;
+      try {
+        await this.docker.getNetwork(n.Id).remove();
+      } catch (e) {
+        // 404: gone already. 403/409: something else (not ours) is still attached; leave it.
+        if (!isStatus(e, 404) && !isStatus(e, 403) && !isStatus(e, 409)) throw e;
+      }
+    }
+  }
+}

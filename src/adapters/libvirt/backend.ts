@@ -1,0 +1,523 @@
+import { mkdir, mkdtemp, open, readFile, rm, stat } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { assertSafeName, run as defaultRunner, type Runner } from '../exec/index.js';
+import type {
+  BackendImageInfo,
+  BackendInstanceInfo,
+  BackendState,
+  ComputeBackend,
+  ConsoleInfo,
+  InstanceSpec,
+  ProbeResult,
+} from '../../ports/compute.js';
+import { detectDomainType } from './hostcaps.js';
+import { assertSafePath, formatImageRef, parseImageRef, type ImageRef } from './imageref.js';
+import { readMetadata } from './metadata.js';
+import { screenshotToPng } from './png.js';
+import { StoragePool } from './pool.js';
+import { buildSeedIso, seedFiles } from './seed.js';
+import { renderDiskXml, renderDomainXml, type BootParams, type DiskParams, type DomainParams, type InterfaceParams } from './templates.js';
+import { Virsh } from './virsh.js';
+
+export interface LibvirtOptions {
+  /** libvirt connection URI (default: LIBVIRT_URI, else qemu:///system) */
+  uri?: string;
+  /** Storage pool for root disks, seeds and base images (default thecloud, created on first use) */
+  poolName?: string;
+  /** Directory of that pool when the adapter creates it (default /var/lib/thecloud/pool) */
+  poolPath?: string;
+  runner?: Runner;
+  /** Where serial console logs go, one <instance id>.log per domain (default /var/lib/thecloud/console) */
+  consoleDir?: string;
+  /** How long a graceful stop waits for the guest to power off before pulling the plug (default 30 s) */
+  stopTimeoutMs?: number;
+  /** Address VNC listens on (default: VNC_LISTEN, else 127.0.0.1) */
+  vncListen?: string;
+  /** Size of the blank root disk a kernel+initrd instance gets (default 1 GiB; qcow2, so thin) */
+  rootDiskGiB?: number;
+  /** Forces the domain type instead of probing the host (default: LIBVIRT_DOMAIN_TYPE, else probed) */
+  domainType?: 'kvm' | 'qemu';
+  /** Host bridge an instance with a network attachment is plugged into (default: LIBVIRT_BRIDGE, else br-thecloud) */
+  bridge?: string;
+  /** That bridge is Open vSwitch (default true; LIBVIRT_BRIDGE_OVS=0 for a Linux bridge) */
+  openvswitch?: boolean;
+}
+
+export class DomainNotFoundError extends Error {
+  constructor(readonly backendId: string) {
+    super(`libvirt domain ${backendId} does not exist`);
+    this.name = 'DomainNotFoundError';
+  }
+}
+
+/** Volumes an instance owns in the pool, named after its instance id (which is also the domain name). */
+const rootVolume = (id: string): string => `${id}-root.qcow2`;
+const seedVolume = (id: string): string => `${id}-seed.iso`;
+/** Base volumes: imported user images and captured instances. */
+const capturedVolume = (imageId: string): string => `img-${imageId}.qcow2`;
+
+/** The guest's serial port is also the kernel console; tty0 (VNC) gets the kernel messages too. */
+const BASE_CMDLINE = 'console=tty0 console=ttyS0,115200n8 panic=-1';
+/** consoleOutput returns at most this much of the end of the log. */
+const CONSOLE_TAIL_BYTES = 1 << 20;
+
+export function mapDomainState(virshState: string | undefined): BackendState {
+  switch (virshState) {
+    case undefined:
+      return 'missing';
+    case 'running':
+    case 'idle':
+    case 'blocked':
+      return 'running';
+    case 'in shutdown':
+    case 'dying':
+      return 'stopping';
+    case 'shut off':
+    case 'crashed':
+      return 'stopped';
+    default:
+      // paused (by libvirt, e.g. on a disk I/O error), pmsuspended: the domain exists but does not run.
+      return 'pending';
+  }
+}
+
+/**
+ * ComputeBackend on libvirt/QEMU: an instance is a domain named by its instance id, with a qcow2 root disk and
+ * a NoCloud seed ISO in a libvirt storage pool, its serial console logged to a file, and VNC on localhost.
+ * All host commands go through the project's runner (virsh, qemu-img, genisoimage); see imageref.ts for the
+ * image reference format.
+ */
+export class LibvirtComputeBackend implements ComputeBackend {
+  readonly name = 'libvirt' as const;
+  readonly uri: string;
+  private readonly runner: Runner;
+  private readonly virsh: Virsh;
+  private readonly pool: StoragePool;
+  private readonly consoleDir: string;
+  private readonly stopTimeoutMs: number;
+  private readonly vncListen: string;
+  private readonly rootDiskGiB: number;
+  private readonly bridge: string;
+  private readonly openvswitch: boolean;
+  private domainType?: Promise<'kvm' | 'qemu'>;
+  private isoTool?: Promise<'genisoimage' | 'xorriso'>;
+
+  constructor(opts: LibvirtOptions = {}) {
+    this.uri = opts.uri ?? process.env.LIBVIRT_URI ?? 'qemu:///system';
+    this.runner = opts.runner ?? defaultRunner;
+    this.virsh = new Virsh(this.uri, this.runner);
+    this.pool = new StoragePool(this.virsh, this.runner, opts.poolName ?? 'thecloud', opts.poolPath ?? '/var/lib/thecloud/pool');
+    this.consoleDir = assertSafePath('console log directory', opts.consoleDir ?? '/var/lib/thecloud/console');
+    this.stopTimeoutMs = opts.stopTimeoutMs ?? 30_000;
+    this.vncListen = opts.vncListen ?? process.env.VNC_LISTEN ?? '127.0.0.1';
+    this.rootDiskGiB = opts.rootDiskGiB ?? 1;
+    this.bridge = assertSafeName('bridge', opts.bridge ?? process.env.LIBVIRT_BRIDGE ?? 'br-thecloud');
+    this.openvswitch = opts.openvswitch ?? process.env.LIBVIRT_BRIDGE_OVS !== '0';
+    if (opts.domainType) this.domainType = Promise.resolve(opts.domainType);
+  }
+
+  // --- lifecycle ------------------------------------------------------------------------------------------------
+
+  async create(spec: InstanceSpec): Promise<{ backendId: string }> {
+    const name = assertSafeName('instance', spec.instanceId);
+    if ((await this.virsh.domstate(name)) !== undefined) throw new Error(`libvirt domain ${name} already exists`);
+    const image = parseImageRef(spec.imageRef);
+    const boot = await this.bootParams(image);
+    const basePath = image.baseVolume === undefined ? undefined : await this.baseVolumePath(image.baseVolume);
+    try {
+      const rootPath = await this.pool.createDisk(rootVolume(name), this.rootDiskGiB, basePath);
+      const seedPath = await this.pool.volumePath(seedVolume(name));
+      await buildSeedIso(this.runner, seedFiles(spec), seedPath, await this.seedTool());
+      await this.pool.refresh();
+      await mkdir(this.consoleDir, { recursive: true });
+      await rm(this.consoleLog(name), { force: true }); // a log left by an earlier domain of that name
+
+      const disks: DiskParams[] = [
+        { type: 'file', device: 'disk', format: 'qcow2', source: rootPath, target: 'vda', bus: 'virtio', serial: 'root', bootOrder: boot.kind === 'disk' ? 1 : undefined },
+        { type: 'file', device: 'cdrom', format: 'raw', source: seedPath, target: 'hdc', bus: 'ide', readonly: true },
+      ];
+      const interfaces: InterfaceParams[] = spec.network
+        ? [{ mac: spec.network.macAddress, bridge: this.bridge, openvswitch: this.openvswitch, targetDev: tapName(name) }]
+        : [];
+      await this.defineAndStart({
+        name,
+        instanceId: spec.instanceId,
+        accountId: spec.accountId,
+        imageRef: spec.imageRef,
+        vcpus: spec.vcpus,
+        memoryMiB: spec.memoryMiB,
+        boot,
+        disks,
+        interfaces,
+        consoleLog: this.consoleLog(name),
+        vncListen: this.vncListen,
+      });
+    } catch (e) {
+      await this.destroy(name).catch(() => undefined); // leave nothing half-made behind
+      throw e;
+    }
+    return { backendId: name };
+  }
+
+  async start(backendId: string): Promise<void> {
+    const name = assertSafeName('instance', backendId);
+    const state = await this.virsh.domstate(name);
+    if (state === undefined) throw new DomainNotFoundError(name);
+    if (mapDomainState(state) === 'running') return;
+    await this.virsh.run(['start', name]);
+  }
+
+  async stop(backendId: string, opts: { force: boolean }): Promise<void> {
+    const name = assertSafeName('instance', backendId);
+    let state = await this.virsh.domstate(name);
+    if (state === undefined) throw new DomainNotFoundError(name);
+    if (mapDomainState(state) === 'stopped') return;
+    if (!opts.force) {
+      // ACPI power button. A guest still booting may not listen yet (the event is lost), so press it again every
+      // few seconds until the guest is off or the time is up.
+      const deadline = Date.now() + this.stopTimeoutMs;
+      let nextPress = 0;
+      while (Date.now() < deadline) {
+        if (Date.now() >= nextPress) {
+          await this.virsh.run(['shutdown', name], { allowFailure: true });
+          nextPress = Date.now() + 5_000;
+        }
+        await sleep(250);
+        state = await this.virsh.domstate(name);
+        if (state === undefined || mapDomainState(state) === 'stopped') return;
+      }
+    }
+    await this.virsh.run(['destroy', name], { allowFailure: true });
+    state = await this.virsh.domstate(name);
+    if (state !== undefined && mapDomainState(state) !== 'stopped') throw new Error(`libvirt domain ${name} does not stop (${state})`);
+  }
+
+  /**
+   * A graceful stop (ACPI, hard after the stop timeout, as EC2 does for a guest that ignores the reboot) and a
+   * start. `virsh reboot` alone only asks the guest and cannot tell whether it listened.
+   */
+  async reboot(backendId: string): Promise<void> {
+    const name = assertSafeName('instance', backendId);
+    const state = await this.virsh.domstate(name);
+    if (state === undefined) throw new DomainNotFoundError(name);
+    if (mapDomainState(state) !== 'running') throw new Error(`libvirt domain ${name} is not running (${state})`);
+    await this.stop(name, { force: false });
+    await this.start(name);
+  }
+
+  async destroy(backendId: string): Promise<void> {
+    const name = assertSafeName('instance', backendId);
+    const state = await this.virsh.domstate(name);
+    if (state !== undefined) {
+      // Only ever remove what this adapter made: a same-named domain without our metadata is someone else's.
+      if ((await readMetadata(this.virsh, name)) === undefined) {
+        throw new Error(`libvirt domain ${name} does not carry The Cloud's metadata; not destroying it`);
+      }
+      if (mapDomainState(state) !== 'stopped') await this.virsh.run(['destroy', name], { allowFailure: true });
+      const undefine = await this.virsh.run(['undefine', name, '--managed-save', '--snapshots-metadata', '--nvram'], {
+        allowFailure: true,
+      });
+      if (undefine.exitCode !== 0 && (await this.virsh.domstate(name)) !== undefined) {
+        throw new Error(`cannot undefine libvirt domain ${name}: ${undefine.stderr.trim()}`);
+      }
+    }
+    await this.pool.deleteVolume(rootVolume(name));
+    await this.pool.deleteVolume(seedVolume(name));
+    await rm(this.consoleLog(name), { force: true });
+  }
+
+  async state(backendId: string): Promise<BackendState> {
+    return mapDomainState(await this.virsh.domstate(assertSafeName('instance', backendId)));
+  }
+
+  async list(): Promise<BackendInstanceInfo[]> {
+    const names = (await this.virsh.run(['list', '--all', '--name'])).stdout
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean);
+    const found = await Promise.all(
+      names.map(async (name): Promise<BackendInstanceInfo | undefined> => {
+        const meta = await readMetadata(this.virsh, name);
+        if (meta === undefined) return undefined;
+        const state = mapDomainState(await this.virsh.domstate(name));
+        return state === 'missing' ? undefined : { backendId: name, instanceId: meta.instanceId, accountId: meta.accountId, state };
+      }),
+    );
+    return found.filter((x): x is BackendInstanceInfo => x !== undefined);
+  }
+
+  // --- consoles -----------------------------------------------------------------------------------------------------
+
+  /** The serial console log (virtlogd appends to it across stop/start), its last MiB at most. */
+  async consoleOutput(backendId: string): Promise<string> {
+    const name = assertSafeName('instance', backendId);
+    let file;
+    try {
+      file = await open(this.consoleLog(name), 'r');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      if ((await this.virsh.domstate(name)) === undefined) throw new DomainNotFoundError(name);
+      return ''; // defined but never started
+    }
+    try {
+      const { size } = await file.stat();
+      const length = Math.min(size, CONSOLE_TAIL_BYTES);
+      const buf = Buffer.alloc(length);
+      await file.read(buf, 0, length, size - length);
+      return buf.toString('utf8');
+    } finally {
+      await file.close();
+    }
+  }
+
+  /** The VNC address of a running domain (autoport: known only once QEMU runs); {} when it is not running. */
+  async consoleInfo(backendId: string): Promise<ConsoleInfo> {
+    const name = assertSafeName('instance', backendId);
+    const state = await this.virsh.domstate(name);
+    if (state === undefined) throw new DomainNotFoundError(name);
+    if (mapDomainState(state) !== 'running') return {};
+    const xml = (await this.virsh.run(['dumpxml', name])).stdout;
+    const graphics = /<graphics\s+type='vnc'([^>]*)>/.exec(xml)?.[1] ?? '';
+    const port = Number(/\sport='(\d+)'/.exec(graphics)?.[1] ?? -1);
+    if (!(port > 0)) return {};
+    const listen = /\slisten='([^']+)'/.exec(graphics)?.[1] ?? this.vncListen;
+    const host = listen.includes(':') ? `[${listen}]` : listen === '0.0.0.0' ? '127.0.0.1' : listen;
+    return { vncUrl: `vnc://${host}:${port}` };
+  }
+
+  /** The graphical console as PNG (`virsh screenshot` gives PPM from QEMU; png.ts converts it). */
+  async consoleScreenshot(backendId: string): Promise<Buffer> {
+    const name = assertSafeName('instance', backendId);
+    const state = await this.virsh.domstate(name);
+    if (state === undefined) throw new DomainNotFoundError(name);
+    if (mapDomainState(state) !== 'running') throw new Error(`libvirt domain ${name} is not running (${state}): no screen`);
+    const dir = await mkdtemp(join(tmpdir(), 'thecloud-screenshot-'));
+    try {
+      const file = join(dir, 'screen');
+      await this.virsh.run(['screenshot', name, '--file', file]);
+      return screenshotToPng(await readFile(file));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  // --- changes to a stopped instance ---------------------------------------------------------------------------------
+
+  async resize(backendId: string, vcpus: number, memoryMiB: number): Promise<void> {
+    const name = await this.requireStopped(backendId);
+    if (!Number.isInteger(vcpus) || vcpus < 1 || !Number.isInteger(memoryMiB) || memoryMiB < 1) {
+      throw new RangeError(`bad size: ${vcpus} vCPUs, ${memoryMiB} MiB`);
+    }
+    // Maximum first: raising it allows the new current value, lowering it lowers the current value with it.
+    await this.virsh.run(['setvcpus', name, String(vcpus), '--config', '--maximum']);
+    await this.virsh.run(['setvcpus', name, String(vcpus), '--config']);
+    await this.virsh.run(['setmaxmem', name, `${memoryMiB}MiB`, '--config']);
+    await this.virsh.run(['setmem', name, `${memoryMiB}MiB`, '--config']);
+  }
+
+  /**
+   * Plugs a raw block device (an EBS volume: an LVM logical volume) into the domain as a virtio disk, live when
+   * the domain runs and in its persistent definition in any case. Beyond the port: the volume service calls it.
+   */
+  async attachBlockDevice(backendId: string, devicePath: string, targetDev: string, opts: { serial?: string } = {}): Promise<void> {
+    const name = assertSafeName('instance', backendId);
+    const xml = renderDiskXml({
+      type: 'block',
+      device: 'disk',
+      format: 'raw',
+      source: assertSafeDevicePath(devicePath),
+      target: assertTargetDev(targetDev),
+      bus: 'virtio',
+      serial: opts.serial === undefined ? undefined : assertSafeName('disk serial', opts.serial),
+    });
+    const flags = await this.liveFlags(name);
+    await this.virsh.withXmlFile(xml, (path) => this.virsh.run(['attach-device', name, path, ...flags]));
+  }
+
+  async detachBlockDevice(backendId: string, targetDev: string): Promise<void> {
+    const name = assertSafeName('instance', backendId);
+    const flags = await this.liveFlags(name);
+    await this.virsh.run(['detach-disk', name, assertTargetDev(targetDev), ...flags]);
+  }
+
+  // --- images ---------------------------------------------------------------------------------------------------------
+
+  /**
+   * Accepts an imageRef (kernel:..., disk:...), a directory holding vmlinuz + initrd.img (a kernel image), or the
+   * path of a disk image file (qcow2, raw ...), which is copied into the pool as a qcow2 base volume. Importing
+   * the same file again (same path, size and mtime) reuses the earlier copy.
+   */
+  async inspectImage(location: string): Promise<BackendImageInfo> {
+    if (/^(kernel|disk):/.test(location)) return this.describeImage(parseImageRef(location));
+    const path = assertSafePath('image', location.replace(/\/+$/, ''));
+    const st = await stat(path);
+    if (st.isDirectory()) return this.describeImage({ kind: 'kernel', dir: path });
+    if (!st.isFile()) throw new Error(`${path} is neither an image file nor a kernel image directory`);
+    const digest = createHash('sha256').update(`${path}\0${st.size}\0${st.mtimeMs}`).digest('hex').slice(0, 20);
+    const volume = `import-${digest}.qcow2`;
+    if (!(await this.pool.exists(volume))) await this.pool.importImage(path, volume);
+    return this.describeImage({ kind: 'disk', baseVolume: volume });
+  }
+
+  /** Copies a stopped instance's root disk (its whole backing chain, flattened) into a new base volume. */
+  async captureImage(backendId: string, imageId: string): Promise<BackendImageInfo> {
+    const name = await this.requireStopped(backendId);
+    const volume = capturedVolume(assertSafeName('image', imageId));
+    const meta = await readMetadata(this.virsh, name);
+    if (meta === undefined) throw new Error(`libvirt domain ${name} has no metadata of ours`);
+    const source = parseImageRef(meta.imageRef);
+    await this.pool.importImage(await this.pool.volumePath(rootVolume(name)), volume);
+    const ref: ImageRef = source.kind === 'kernel' ? { kind: 'kernel', dir: source.dir, baseVolume: volume } : { kind: 'disk', baseVolume: volume };
+    return this.describeImage(ref);
+  }
+
+  /**
+   * Removes the image's base volume (a kernel image's directory is not ours: it stays). A base that an
+   * instance's root disk still builds on cannot go: the instance's disk would break, so this throws.
+   */
+  async deleteImage(ref: string): Promise<void> {
+    const image = parseImageRef(ref);
+    if (image.baseVolume === undefined) return;
+    const basePath = await this.pool.volumePath(image.baseVolume);
+    for (const vol of await this.pool.volumes()) {
+      if (!vol.endsWith('-root.qcow2')) continue;
+      const info = await this.pool.info(await this.pool.volumePath(vol)).catch(() => undefined);
+      if (info?.backingFile === basePath) {
+        throw new Error(`image ${ref} is the base of ${vol.replace(/-root\.qcow2$/, '')}'s root disk; destroy that instance first`);
+      }
+    }
+    await this.pool.deleteVolume(image.baseVolume);
+  }
+
+  // --- health ---------------------------------------------------------------------------------------------------------
+
+  async probe(): Promise<ProbeResult> {
+    try {
+      const version = await this.virsh.run(['version'], { timeoutMs: 10_000 });
+      const lib = /Using library: libvirt ([\d.]+)/.exec(version.stdout)?.[1] ?? '?';
+      const hv = /Running hypervisor: (.+)/.exec(version.stdout)?.[1]?.trim() ?? '?';
+      const qemuImg = await this.runner('qemu-img', ['--version'], { allowFailure: true }).catch(() => undefined);
+      if (qemuImg?.exitCode !== 0) return { ok: false, detail: 'qemu-img is not installed (qemu-utils)' };
+      const iso = await this.seedTool().catch(() => undefined);
+      if (iso === undefined) return { ok: false, detail: 'neither genisoimage nor xorriso is installed (NoCloud seeds)' };
+      const type = await this.getDomainType();
+      return { ok: true, detail: `${this.uri}: libvirt ${lib}, ${hv}, domain type ${type}, seeds by ${iso}` };
+    } catch (e) {
+      return { ok: false, detail: `${this.uri}: ${e instanceof Error ? e.message : String(e)}` };
+    }
+  }
+
+  // --- internals ------------------------------------------------------------------------------------------------------
+
+  private consoleLog(name: string): string {
+    return join(this.consoleDir, `${name}.log`);
+  }
+
+  private getDomainType(): Promise<'kvm' | 'qemu'> {
+    this.domainType ??= detectDomainType(this.virsh);
+    return this.domainType;
+  }
+
+  private seedTool(): Promise<'genisoimage' | 'xorriso'> {
+    this.isoTool ??= (async () => {
+      const has = async (cmd: string, arg: string): Promise<boolean> =>
+        (await this.runner(cmd, [arg], { allowFailure: true }).catch(() => undefined))?.exitCode === 0;
+      if (await has('genisoimage', '--version')) return 'genisoimage' as const;
+      if (await has('xorriso', '-version')) return 'xorriso' as const;
+      this.isoTool = undefined;
+      throw new Error('neither genisoimage nor xorriso is installed: cannot make NoCloud seeds');
+    })();
+    return this.isoTool;
+  }
+
+  private async defineAndStart(params: Omit<DomainParams, 'domainType'>): Promise<void> {
+    const type = await this.getDomainType();
+    await this.virsh.define(renderDomainXml({ ...params, domainType: type }));
+    try {
+      await this.virsh.run(['start', params.name]);
+    } catch (e) {
+      if (type !== 'kvm' || !/kvm/i.test(e instanceof Error ? e.message : String(e))) throw e;
+      // The probe said kvm but QEMU could not use it (permissions, a broken nested setup): emulate from now on.
+      this.domainType = Promise.resolve('qemu');
+      await this.virsh.run(['undefine', params.name]);
+      await this.virsh.define(renderDomainXml({ ...params, domainType: 'qemu' }));
+      await this.virsh.run(['start', params.name]);
+    }
+  }
+
+  private async bootParams(image: ImageRef): Promise<BootParams> {
+    if (image.kind === 'disk') return { kind: 'disk' };
+    const kernel = join(image.dir, 'vmlinuz');
+    const initrd = join(image.dir, 'initrd.img');
+    for (const f of [kernel, initrd]) {
+      if (!(await stat(f).catch(() => undefined))?.isFile()) throw new Error(`kernel image ${image.dir} has no ${f}`);
+    }
+    const extra = (await readFile(join(image.dir, 'cmdline'), 'utf8').catch(() => '')).trim();
+    return { kind: 'kernel', kernel, initrd, cmdline: extra ? `${BASE_CMDLINE} ${extra}` : BASE_CMDLINE };
+  }
+
+  private async baseVolumePath(volume: string): Promise<string> {
+    if (!(await this.pool.exists(volume))) throw new Error(`base image volume ${volume} is not in storage pool ${this.pool.name}`);
+    return this.pool.volumePath(volume);
+  }
+
+  private async describeImage(image: ImageRef): Promise<BackendImageInfo> {
+    const ref = formatImageRef(image);
+    let sizeBytes = this.rootDiskGiB * 2 ** 30;
+    if (image.kind === 'kernel') {
+      await this.bootParams(image); // both files are there
+      const header = Buffer.alloc(0x206);
+      const fh = await open(join(image.dir, 'vmlinuz'), 'r');
+      try {
+        await fh.read(header, 0, header.length, 0);
+      } finally {
+        await fh.close();
+      }
+      // x86 boot protocol kernels carry "HdrS" at 0x202; this adapter only runs x86_64 guests.
+      if (header.toString('latin1', 0x202, 0x206) !== 'HdrS') throw new Error(`${image.dir}/vmlinuz is not an x86 kernel`);
+    }
+    if (image.baseVolume !== undefined) {
+      const info = await this.pool.info(await this.baseVolumePath(image.baseVolume));
+      sizeBytes = Math.max(sizeBytes, info.virtualSizeBytes);
+    }
+    // Disk images are taken to be x86_64: the only architecture the domain template emulates.
+    return { ref, architecture: 'x86_64', sizeGiB: Math.max(1, Math.ceil(sizeBytes / 2 ** 30)) };
+  }
+
+  private async requireStopped(backendId: string): Promise<string> {
+    const name = assertSafeName('instance', backendId);
+    const state = await this.virsh.domstate(name);
+    if (state === undefined) throw new DomainNotFoundError(name);
+    if (mapDomainState(state) !== 'stopped') throw new Error(`libvirt domain ${name} must be stopped (it is ${state})`);
+    return name;
+  }
+
+  /** attach/detach flags: the persistent definition always, the running guest too when it runs. */
+  private async liveFlags(name: string): Promise<string[]> {
+    const state = await this.virsh.domstate(name);
+    if (state === undefined) throw new DomainNotFoundError(name);
+    return mapDomainState(state) === 'running' ? ['--config', '--live'] : ['--config'];
+  }
+}
+
+/**
+ * Host-side tap device of an instance's interface: "tc" + the last 13 hex digits of the instance id, within
+ * Linux's 15 characters and stable across stop/start, so the network adapter can find the port by name.
+ */
+export function tapName(instanceId: string): string {
+  return `tc${instanceId.replace(/^i-/, '').slice(-13)}`;
+}
+
+function assertSafeDevicePath(path: string): string {
+  if (!path.startsWith('/dev/')) throw new TypeError(`not a device path: ${JSON.stringify(path)}`);
+  return assertSafePath('block device', path);
+}
+
+function assertTargetDev(dev: string): string {
+  if (!/^vd[a-z]{1,2}$/.test(dev)) throw new TypeError(`bad virtio target device ${JSON.stringify(dev)} (vdb, vdc ...)`);
+  if (dev === 'vda') throw new TypeError('vda is the root disk');
+  return dev;
+}

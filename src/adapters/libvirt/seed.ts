@@ -1,0 +1,104 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Runner } from '../exec/index.js';
+import type { InstanceSpec, NetworkAttachment } from '../../ports/compute.js';
+
+/**
+ * The NoCloud seed of an instance: an ISO 9660 image labelled "cidata" holding meta-data, user-data and
+ * network-config, which cloud-init (and the test image's /init) reads at boot. The file contents are made by
+ * pure functions here; the ISO by genisoimage (or xorriso's mkisofs emulation).
+ */
+
+export interface SeedFiles {
+  'meta-data': string;
+  'user-data': Buffer;
+  'network-config': string;
+  /** The service's rendering of non-script user data, for images without cloud-init (the test image). */
+  'firstboot.sh'?: string;
+}
+
+/** YAML double-quoted scalar: JSON's string syntax is a subset of it, and it keeps every value on one line. */
+const yamlString = (s: string): string => JSON.stringify(s);
+
+function validKey(key: string): string {
+  const k = key.trim();
+  if (k === '' || /[\r\n\0]/.test(k)) throw new Error('a public key must be one non-empty line');
+  return k;
+}
+
+export function metaData(spec: Pick<InstanceSpec, 'instanceId' | 'hostname' | 'publicKeys'>): string {
+  const lines = [`instance-id: ${yamlString(spec.instanceId)}`, `local-hostname: ${yamlString(spec.hostname)}`];
+  if (spec.publicKeys.length > 0) {
+    lines.push('public-keys:', ...spec.publicKeys.map((k) => `  - ${yamlString(validKey(k))}`));
+  }
+  return lines.join('\n') + '\n';
+}
+
+/**
+ * user-data: the user's raw bytes when there are any (cloud-init handles #!, #cloud-config, multipart itself);
+ * else the service's first-boot script, made a #! script so that any NoCloud reader runs it; else empty.
+ */
+export function userData(spec: Pick<InstanceSpec, 'userData' | 'firstBootScript'>): Buffer {
+  if (spec.userData !== undefined && spec.userData.length > 0) return spec.userData;
+  if (spec.firstBootScript !== undefined && spec.firstBootScript !== '') return Buffer.from(asScript(spec.firstBootScript));
+  return Buffer.alloc(0);
+}
+
+function asScript(script: string): string {
+  return script.startsWith('#!') ? script : `#!/bin/sh\n${script}`;
+}
+
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
+/** cloud-init network config version 2: the one interface, matched by MAC, with its static address and route. */
+export function networkConfig(net: NetworkAttachment | undefined): string {
+  if (net === undefined) return 'version: 2\nethernets: {}\n';
+  const prefix = /^[\d.]+\/(\d{1,2})$/.exec(net.cidr)?.[1];
+  if (prefix === undefined || Number(prefix) > 32) throw new Error(`bad subnet CIDR ${net.cidr}`);
+  for (const [what, ip] of [['private IP', net.privateIp], ['gateway', net.gateway]] as const) {
+    if (!IPV4.test(ip)) throw new Error(`bad ${what} ${ip}`);
+  }
+  if (!/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(net.macAddress)) throw new Error(`bad MAC address ${net.macAddress}`);
+  return [
+    'version: 2',
+    'ethernets:',
+    '  eth0:',
+    '    match:',
+    `      macaddress: ${yamlString(net.macAddress.toLowerCase())}`,
+    '    set-name: eth0',
+    '    addresses:',
+    `      - ${net.privateIp}/${prefix}`,
+    '    routes:',
+    '      - to: 0.0.0.0/0',
+    `        via: ${net.gateway}`,
+    '',
+  ].join('\n');
+}
+
+export function seedFiles(spec: InstanceSpec): SeedFiles {
+  const files: SeedFiles = {
+    'meta-data': metaData(spec),
+    'user-data': userData(spec),
+    'network-config': networkConfig(spec.network),
+  };
+  // With raw user data present, firstBootScript is the service's rendering of it; cloud-init images ignore it.
+  if (spec.userData !== undefined && spec.userData.length > 0 && spec.firstBootScript) {
+    files['firstboot.sh'] = asScript(spec.firstBootScript);
+  }
+  return files;
+}
+
+/** Writes the seed ISO to `isoPath` with the first ISO tool found (genisoimage, else xorriso). */
+export async function buildSeedIso(runner: Runner, files: SeedFiles, isoPath: string, tool: 'genisoimage' | 'xorriso'): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'thecloud-seed-'));
+  try {
+    const names = Object.keys(files) as (keyof SeedFiles)[];
+    for (const name of names) await writeFile(join(dir, name), files[name]!, { mode: 0o600 });
+    const mkisofs = ['-quiet', '-output', isoPath, '-volid', 'cidata', '-joliet', '-rock', ...names.map((n) => join(dir, n))];
+    if (tool === 'genisoimage') await runner('genisoimage', mkisofs);
+    else await runner('xorriso', ['-as', 'mkisofs', ...mkisofs]);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
