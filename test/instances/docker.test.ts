@@ -1,0 +1,114 @@
+import assert from 'node:assert/strict';
+import { writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect } from 'node:net';
+import { execa } from 'execa';
+import {
+  RunInstancesCommand,
+  CreateKeyPairCommand,
+  DescribeImagesCommand,
+  TerminateInstancesCommand,
+  waitUntilInstanceRunning,
+  waitUntilInstanceTerminated,
+  GetConsoleOutputCommand,
+} from '@aws-sdk/client-ec2';
+import Docker from 'dockerode';
+import { instanceSuite } from './suite.js';
+import { needBackend } from '../support/backends.js';
+import { DockerComputeBackend } from '../../src/adapters/docker/index.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+import { sdk } from '../support/clients.js';
+
+const probe = () => new DockerComputeBackend().probe();
+
+instanceSuite({
+  backend: 'docker',
+  imageName: 'thecloud-busybox',
+  runsUserData: true,
+  waitSeconds: 60,
+  before: (ctx) => needBackend(ctx, 'docker', probe),
+});
+
+async function tcpReply(host: string, port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const sock = connect({ host, port, timeout: 3000 });
+    let data = '';
+    sock.on('data', (d) => (data += d.toString()));
+    sock.on('end', () => resolve(data));
+    sock.on('timeout', () => sock.destroy(new Error('timeout')));
+    sock.on('error', reject);
+  });
+}
+
+async function eventually<T>(what: string, f: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
+  const end = Date.now() + ms;
+  let last: unknown;
+  while (Date.now() < end) {
+    try {
+      const v = await f();
+      if (v !== undefined) return v;
+    } catch (e) {
+      last = e;
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`${what} did not happen in time: ${String(last)}`);
+}
+
+describe('docker instances a user can reach', function () {
+  this.timeout(180_000);
+  let s: TestServer;
+  before(async function () {
+    await needBackend(this, 'docker', probe);
+    s = await startTestServer({ COMPUTE_BACKEND: 'docker' });
+  });
+  after(async () => s?.close());
+
+  it('serves TCP on its private IP, accepts SSH with the key pair, runs #cloud-config, and leaves no container behind', async () => {
+    const ec2 = sdk(s.url);
+    const key = await ec2.send(new CreateKeyPairCommand({ KeyName: 'reach', KeyType: 'ed25519' }));
+    const dir = mkdtempSync(join(tmpdir(), 'thecloud-ssh-'));
+    const keyFile = join(dir, 'key.pem');
+    writeFileSync(keyFile, key.KeyMaterial! + '\n', { mode: 0o600 });
+    const image = (await ec2.send(new DescribeImagesCommand({ Filters: [{ Name: 'name', Values: ['thecloud-busybox'] }] }))).Images![0]!;
+    const userData = [
+      '#cloud-config',
+      'write_files:',
+      '  - path: /srv/hello.txt',
+      '    content: hello from cloud-config',
+      'runcmd:',
+      '  - [sh, -c, "sh -c \'while true; do nc -l -p 8080 < /srv/hello.txt; done\' >/dev/null 2>&1 &"]',
+      '  - echo cloud-config-done',
+    ].join('\n');
+    const r = await ec2.send(new RunInstancesCommand({
+      ImageId: image.ImageId, MinCount: 1, MaxCount: 1, InstanceType: 't3.nano', KeyName: 'reach',
+      UserData: Buffer.from(userData).toString('base64'),
+    }));
+    const inst = r.Instances![0]!;
+    await waitUntilInstanceRunning({ client: ec2, maxWaitTime: 60, minDelay: 1, maxDelay: 2 }, { InstanceIds: [inst.InstanceId!] });
+
+    const c = await new Docker().getContainer(inst.InstanceId!).inspect();
+    assert.equal(c.Config.Labels['thecloud.instance-id'], inst.InstanceId);
+    assert.equal(c.HostConfig.Memory, 512 * 1024 * 1024, 't3.nano memory is enforced');
+
+    const reply = await eventually('TCP reply from the instance', async () => {
+      const t = await tcpReply(inst.PrivateIpAddress!, 8080);
+      return t.includes('hello') ? t : undefined;
+    });
+    assert.equal(reply.trim(), 'hello from cloud-config');
+
+    const who = await eventually('SSH login', async () => {
+      const res = await execa('ssh', ['-i', keyFile, '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=3', `ec2-user@${inst.PrivateIpAddress}`, 'id -un'], { reject: false });
+      return res.exitCode === 0 ? res.stdout.trim() : undefined;
+    });
+    assert.equal(who, 'ec2-user');
+
+    const out = await ec2.send(new GetConsoleOutputCommand({ InstanceId: inst.InstanceId }));
+    assert.match(Buffer.from(out.Output!, 'base64').toString(), /cloud-config-done/);
+
+    await ec2.send(new TerminateInstancesCommand({ InstanceIds: [inst.InstanceId!] }));
+    await waitUntilInstanceTerminated({ client: ec2, maxWaitTime: 60, minDelay: 1, maxDelay: 2 }, { InstanceIds: [inst.InstanceId!] });
+    await assert.rejects(new Docker().getContainer(inst.InstanceId!).inspect(), /404|no such container/i);
+  });
+});
