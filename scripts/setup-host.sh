@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Prepares this host for every real backend: Docker (with the base image), Open vSwitch, libvirt/QEMU
+# (with the test VM image). Idempotent and non-interactive; run as root. Each step can also run alone.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# apt needs its package lists once on a fresh machine.
+if [ -z "$(ls -A /var/lib/apt/lists 2>/dev/null | grep -v -e lock -e partial)" ]; then
+  apt-get update -qq
+fi
+
+bash scripts/setup-docker.sh
+bash scripts/setup-ovs.sh
+bash scripts/setup-libvirt.sh
