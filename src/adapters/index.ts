@@ -4,21 +4,25 @@ import type { ComputeBackend, NetworkBackend, StorageBackend } from '../ports/in
 import { NoopComputeBackend, NoopNetworkBackend, NoopStorageBackend } from './noop/index.js';
 import { OvsNetworkBackend } from './ovs/index.js';
 
-export async function createBackends(config: Config): Promise<{ compute: ComputeBackend; storage: StorageBackend; network: NetworkBackend }> {
+/** `cloudId` is the installation's id (from the database); backends mark and scope their objects with it. */
+export async function createBackends(
+  config: Config,
+  cloudId?: string,
+): Promise<{ compute: ComputeBackend; storage: StorageBackend; network: NetworkBackend }> {
   return {
-    compute: await createCompute(config),
+    compute: await createCompute(config, cloudId),
     storage: createStorage(config),
     network: config.networkBackend === 'ovs' ? new OvsNetworkBackend() : new NoopNetworkBackend(),
   };
 }
 
-async function createCompute(config: Config): Promise<ComputeBackend> {
+async function createCompute(config: Config, cloudId?: string): Promise<ComputeBackend> {
   switch (config.computeBackend) {
     case 'noop':
       return new NoopComputeBackend();
     case 'docker': {
       const { DockerComputeBackend } = await import('./docker/index.js');
-      return new DockerComputeBackend({ socketPath: config.dockerSocket });
+      return new DockerComputeBackend({ socketPath: config.dockerSocket, cloudId });
     }
     case 'libvirt': {
       const { LibvirtComputeBackend } = await import('./libvirt/index.js');

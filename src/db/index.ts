@@ -6,11 +6,13 @@ import { Sequelize } from 'sequelize';
 import { Umzug, SequelizeStorage } from 'umzug';
 import * as m001 from './migrations/001-base.js';
 import * as m002 from './migrations/002-compute.js';
+import * as m003 from './migrations/003-installation.js';
 
 /** Migrations in order; a new one is appended here with the next number. */
 const MIGRATIONS = [
   { name: '001-base', ...m001 },
   { name: '002-compute', ...m002 },
+  { name: '003-installation', ...m003 },
 ];
 
 export async function connect(url: string): Promise<Sequelize> {
@@ -36,4 +38,10 @@ export async function migrate(sequelize: Sequelize): Promise<string[]> {
     const done = await umzug.up();
     return done.map((d) => d.name);
   });
+}
+
+/** This database's installation id (see migration 003). */
+export async function installationId(sequelize: Sequelize): Promise<string> {
+  const [rows] = (await sequelize.query('SELECT id FROM installation')) as [{ id: string }[], unknown];
+  return rows[0]!.id;
 }

@@ -3,8 +3,9 @@
  * (a Docker container, a libvirt domain, or nothing at all for the noop adapter).
  *
  * Rules every adapter keeps:
- * - Every backend object carries the EC2 instance id and account id (Docker labels, libvirt metadata), so that
- *   `list()` can reconcile records with what exists on the host after a crash.
+ * - Every backend object carries the EC2 instance id, the account id and the installation's cloud id (Docker
+ *   labels, libvirt metadata), so that `list()` can reconcile records with what exists on the host after a
+ *   crash, and never sees the objects of another installation sharing the host.
  * - A method that cannot do what it says throws; it never returns as if it had worked.
  * - Names that reach a host command are validated by the adapter (see src/adapters/exec).
  */
@@ -79,7 +80,7 @@ export interface ComputeBackend {
   /** Removes the backend object and everything it owns (disks, seeds). Idempotent: a missing object is fine. */
   destroy(backendId: string): Promise<void>;
   state(backendId: string): Promise<BackendState>;
-  /** Everything on the host that carries this project's labels/metadata. */
+  /** Everything on the host that carries this installation's labels/metadata (its cloud id). */
   list(): Promise<BackendInstanceInfo[]>;
   /** The console (serial/stdout) output so far, as text. */
   consoleOutput(backendId: string): Promise<string>;

@@ -5,7 +5,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../config/index.js';
-import { connect, migrate } from '../db/index.js';
+import { connect, migrate, installationId } from '../db/index.js';
 import { Db } from '../db/sql.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../db/embedded.js';
 import { AccountRepository } from '../db/repositories/accounts.js';
@@ -48,7 +48,8 @@ export async function startServer(config: Config, opts: { log?: Logger; database
   if (applied.length) log.info('migrations applied', { applied });
   const db = new Db(sequelize);
 
-  const backends = await createBackends(config);
+  const cloudId = await installationId(sequelize);
+  const backends = await createBackends(config, cloudId);
   const catalog = new CatalogService(config.region);
   const networkRepo = new NetworkRepository(db);
   const tags = new TagService(new TagRepository(db));

@@ -13,7 +13,7 @@ import type {
   ProbeResult,
 } from '../../ports/index.js';
 import * as check from './names.js';
-import { LABEL_ACCOUNT, LABEL_INSTANCE, LABEL_MANAGED, LABEL_SUBNET, LABEL_VPC } from './names.js';
+import { LABEL_ACCOUNT, LABEL_CLOUD, LABEL_INSTANCE, LABEL_MANAGED, LABEL_SUBNET, LABEL_VPC } from './names.js';
 import { INIT_PATH, bootArchive } from './boot.js';
 import { SubnetNetworks } from './network.js';
 import { DockerImages } from './images.js';
@@ -23,6 +23,11 @@ import { dockerMessage, isStatus } from './errors.js';
 export interface DockerComputeOptions {
   /** The daemon's socket; default: DOCKER_HOST or /var/run/docker.sock, as the docker CLI does. */
   socketPath?: string;
+  /**
+   * The installation's id: written on every container and required by list(), so that reconciliation by
+   * one installation never touches the containers of another sharing the same Docker engine.
+   */
+  cloudId?: string;
 }
 
 /** Seconds a graceful stop or reboot waits for the instance before killing it. */
@@ -36,8 +41,11 @@ export class DockerComputeBackend implements ComputeBackend {
   private readonly images: DockerImages;
   private host?: { cpus: number; apiVersion: string };
 
+  private readonly cloudId?: string;
+
   constructor(opts: DockerComputeOptions | Docker = {}) {
     this.docker = opts instanceof Docker ? opts : new Docker(opts.socketPath ? { socketPath: opts.socketPath } : undefined);
+    this.cloudId = opts instanceof Docker ? undefined : opts.cloudId && check.cloudId(opts.cloudId);
     this.networks = new SubnetNetworks(this.docker);
     this.images = new DockerImages(this.docker);
   }
@@ -51,7 +59,7 @@ export class DockerComputeBackend implements ComputeBackend {
     const container = await this.networks.locked(async () => {
       const network = spec.network ? await this.networks.ensure(spec.network) : 'bridge';
       try {
-        return await this.docker.createContainer(containerConfig(spec, image, network, limits, macInConfig));
+        return await this.docker.createContainer(containerConfig(spec, image, network, limits, macInConfig, this.cloudId));
       } catch (e) {
         if (spec.network) await this.networks.pruneUnused().catch(() => undefined); // a network made just now
         if (isStatus(e, 409)) throw new Error(`a container named ${spec.instanceId} already exists`, { cause: e });
@@ -115,7 +123,8 @@ export class DockerComputeBackend implements ComputeBackend {
   }
 
   async list(): Promise<BackendInstanceInfo[]> {
-    const containers = await this.docker.listContainers({ all: true, filters: { label: [`${LABEL_MANAGED}=true`] } });
+    const label = [`${LABEL_MANAGED}=true`, ...(this.cloudId ? [`${LABEL_CLOUD}=${this.cloudId}`] : [])];
+    const containers = await this.docker.listContainers({ all: true, filters: { label } });
     return containers.map((c) => ({
       backendId: c.Id,
       instanceId: c.Labels[LABEL_INSTANCE] ?? '',
@@ -200,10 +209,12 @@ function containerConfig(
   network: string,
   limits: Limits,
   macInConfig: boolean,
+  cloudId: string | undefined,
 ): Docker.ContainerCreateOptions {
   const net = spec.network;
   const labels: Record<string, string> = {
     [LABEL_MANAGED]: 'true',
+    ...(cloudId ? { [LABEL_CLOUD]: cloudId } : {}),
     [LABEL_INSTANCE]: spec.instanceId,
     [LABEL_ACCOUNT]: spec.accountId,
   };

@@ -8,6 +8,8 @@ import { assertSafeName } from '../exec/index.js';
 import type { InstanceSpec, NetworkAttachment } from '../../ports/index.js';
 
 export const LABEL_MANAGED = 'thecloud.managed';
+/** Which installation (database) owns the container: servers on other databases leave it alone. */
+export const LABEL_CLOUD = 'thecloud.cloud-id';
 export const LABEL_INSTANCE = 'thecloud.instance-id';
 export const LABEL_ACCOUNT = 'thecloud.account-id';
 export const LABEL_SUBNET = 'thecloud.subnet-id';
@@ -104,4 +106,10 @@ export function spec(s: InstanceSpec): InstanceSpec {
   }
   if (s.network) network(s.network);
   return s;
+}
+
+/** An installation id: lowercase hex, as the database generates it. */
+export function cloudId(v: string): string {
+  if (!/^[0-9a-f]{8,64}$/.test(v)) throw new TypeError(`unsafe cloud id: ${JSON.stringify(v)}`);
+  return v;
 }

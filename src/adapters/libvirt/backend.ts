@@ -1,5 +1,4 @@
-import { mkdir, mkdtemp, open, readFile, rm, stat } from 'node:fs/promises';
-import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -13,14 +12,16 @@ import type {
   InstanceSpec,
   ProbeResult,
 } from '../../ports/compute.js';
+import { readLogTail, vncUrlFromDomainXml } from './console.js';
 import { detectDomainType } from './hostcaps.js';
-import { assertSafePath, formatImageRef, parseImageRef, type ImageRef } from './imageref.js';
+import { assertSafePath, parseImageRef } from './imageref.js';
+import { ImageStore } from './images.js';
 import { readMetadata } from './metadata.js';
 import { screenshotToPng } from './png.js';
-import { StoragePool } from './pool.js';
+import { rootVolume, seedVolume, StoragePool } from './pool.js';
 import { buildSeedIso, seedFiles } from './seed.js';
-import { renderDiskXml, renderDomainXml, type BootParams, type DiskParams, type DomainParams, type InterfaceParams } from './templates.js';
-import { Virsh } from './virsh.js';
+import { renderDiskXml, renderDomainXml, type DiskParams, type DomainParams, type InterfaceParams } from './templates.js';
+import { domainName, Virsh } from './virsh.js';
 
 export interface LibvirtOptions {
   /** libvirt connection URI (default: LIBVIRT_URI, else qemu:///system) */
@@ -53,14 +54,6 @@ export class DomainNotFoundError extends Error {
   }
 }
 
-/** Volumes an instance owns in the pool, named after its instance id (which is also the domain name). */
-const rootVolume = (id: string): string => `${id}-root.qcow2`;
-const seedVolume = (id: string): string => `${id}-seed.iso`;
-/** Base volumes: imported user images and captured instances. */
-const capturedVolume = (imageId: string): string => `img-${imageId}.qcow2`;
-
-/** The guest's serial port is also the kernel console; tty0 (VNC) gets the kernel messages too. */
-const BASE_CMDLINE = 'console=tty0 console=ttyS0,115200n8 panic=-1';
 /** consoleOutput returns at most this much of the end of the log. */
 const CONSOLE_TAIL_BYTES = 1 << 20;
 
@@ -96,6 +89,7 @@ export class LibvirtComputeBackend implements ComputeBackend {
   private readonly runner: Runner;
   private readonly virsh: Virsh;
   private readonly pool: StoragePool;
+  private readonly images: ImageStore;
   private readonly consoleDir: string;
   private readonly stopTimeoutMs: number;
   private readonly vncListen: string;
@@ -114,6 +108,7 @@ export class LibvirtComputeBackend implements ComputeBackend {
     this.stopTimeoutMs = opts.stopTimeoutMs ?? 30_000;
     this.vncListen = opts.vncListen ?? process.env.VNC_LISTEN ?? '127.0.0.1';
     this.rootDiskGiB = opts.rootDiskGiB ?? 1;
+    this.images = new ImageStore(this.pool, this.rootDiskGiB);
     this.bridge = assertSafeName('bridge', opts.bridge ?? process.env.LIBVIRT_BRIDGE ?? 'br-thecloud');
     this.openvswitch = opts.openvswitch ?? process.env.LIBVIRT_BRIDGE_OVS !== '0';
     if (opts.domainType) this.domainType = Promise.resolve(opts.domainType);
@@ -122,15 +117,16 @@ export class LibvirtComputeBackend implements ComputeBackend {
   // --- lifecycle ------------------------------------------------------------------------------------------------
 
   async create(spec: InstanceSpec): Promise<{ backendId: string }> {
-    const name = assertSafeName('instance', spec.instanceId);
+    const name = domainName(spec.instanceId);
     if ((await this.virsh.domstate(name)) !== undefined) throw new Error(`libvirt domain ${name} already exists`);
     const image = parseImageRef(spec.imageRef);
-    const boot = await this.bootParams(image);
-    const basePath = image.baseVolume === undefined ? undefined : await this.baseVolumePath(image.baseVolume);
+    const boot = await this.images.bootParams(image);
+    const basePath = image.baseVolume === undefined ? undefined : await this.images.baseVolumePath(image.baseVolume);
+    const seed = seedFiles(spec); // validates keys and network before anything is made
     try {
       const rootPath = await this.pool.createDisk(rootVolume(name), this.rootDiskGiB, basePath);
       const seedPath = await this.pool.volumePath(seedVolume(name));
-      await buildSeedIso(this.runner, seedFiles(spec), seedPath, await this.seedTool());
+      await buildSeedIso(this.runner, seed, seedPath, await this.seedTool());
       await this.pool.refresh();
       await mkdir(this.consoleDir, { recursive: true });
       await rm(this.consoleLog(name), { force: true }); // a log left by an earlier domain of that name
@@ -163,7 +159,7 @@ export class LibvirtComputeBackend implements ComputeBackend {
   }
 
   async start(backendId: string): Promise<void> {
-    const name = assertSafeName('instance', backendId);
+    const name = domainName(backendId);
     const state = await this.virsh.domstate(name);
     if (state === undefined) throw new DomainNotFoundError(name);
     if (mapDomainState(state) === 'running') return;
@@ -171,7 +167,7 @@ export class LibvirtComputeBackend implements ComputeBackend {
   }
 
   async stop(backendId: string, opts: { force: boolean }): Promise<void> {
-    const name = assertSafeName('instance', backendId);
+    const name = domainName(backendId);
     let state = await this.virsh.domstate(name);
     if (state === undefined) throw new DomainNotFoundError(name);
     if (mapDomainState(state) === 'stopped') return;
@@ -200,7 +196,7 @@ export class LibvirtComputeBackend implements ComputeBackend {
    * start. `virsh reboot` alone only asks the guest and cannot tell whether it listened.
    */
   async reboot(backendId: string): Promise<void> {
-    const name = assertSafeName('instance', backendId);
+    const name = domainName(backendId);
     const state = await this.virsh.domstate(name);
     if (state === undefined) throw new DomainNotFoundError(name);
     if (mapDomainState(state) !== 'running') throw new Error(`libvirt domain ${name} is not running (${state})`);
@@ -209,7 +205,7 @@ export class LibvirtComputeBackend implements ComputeBackend {
   }
 
   async destroy(backendId: string): Promise<void> {
-    const name = assertSafeName('instance', backendId);
+    const name = domainName(backendId);
     const state = await this.virsh.domstate(name);
     if (state !== undefined) {
       // Only ever remove what this adapter made: a same-named domain without our metadata is someone else's.
@@ -230,7 +226,7 @@ export class LibvirtComputeBackend implements ComputeBackend {
   }
 
   async state(backendId: string): Promise<BackendState> {
-    return mapDomainState(await this.virsh.domstate(assertSafeName('instance', backendId)));
+    return mapDomainState(await this.virsh.domstate(domainName(backendId)));
   }
 
   async list(): Promise<BackendInstanceInfo[]> {
@@ -253,44 +249,26 @@ export class LibvirtComputeBackend implements ComputeBackend {
 
   /** The serial console log (virtlogd appends to it across stop/start), its last MiB at most. */
   async consoleOutput(backendId: string): Promise<string> {
-    const name = assertSafeName('instance', backendId);
-    let file;
-    try {
-      file = await open(this.consoleLog(name), 'r');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-      if ((await this.virsh.domstate(name)) === undefined) throw new DomainNotFoundError(name);
-      return ''; // defined but never started
-    }
-    try {
-      const { size } = await file.stat();
-      const length = Math.min(size, CONSOLE_TAIL_BYTES);
-      const buf = Buffer.alloc(length);
-      await file.read(buf, 0, length, size - length);
-      return buf.toString('utf8');
-    } finally {
-      await file.close();
-    }
+    const name = domainName(backendId);
+    const text = await readLogTail(this.consoleLog(name), CONSOLE_TAIL_BYTES);
+    if (text !== undefined) return text;
+    if ((await this.virsh.domstate(name)) === undefined) throw new DomainNotFoundError(name);
+    return ''; // defined but never started
   }
 
   /** The VNC address of a running domain (autoport: known only once QEMU runs); {} when it is not running. */
   async consoleInfo(backendId: string): Promise<ConsoleInfo> {
-    const name = assertSafeName('instance', backendId);
+    const name = domainName(backendId);
     const state = await this.virsh.domstate(name);
     if (state === undefined) throw new DomainNotFoundError(name);
     if (mapDomainState(state) !== 'running') return {};
-    const xml = (await this.virsh.run(['dumpxml', name])).stdout;
-    const graphics = /<graphics\s+type='vnc'([^>]*)>/.exec(xml)?.[1] ?? '';
-    const port = Number(/\sport='(\d+)'/.exec(graphics)?.[1] ?? -1);
-    if (!(port > 0)) return {};
-    const listen = /\slisten='([^']+)'/.exec(graphics)?.[1] ?? this.vncListen;
-    const host = listen.includes(':') ? `[${listen}]` : listen === '0.0.0.0' ? '127.0.0.1' : listen;
-    return { vncUrl: `vnc://${host}:${port}` };
+    const vncUrl = vncUrlFromDomainXml((await this.virsh.run(['dumpxml', name])).stdout, this.vncListen);
+    return vncUrl === undefined ? {} : { vncUrl };
   }
 
   /** The graphical console as PNG (`virsh screenshot` gives PPM from QEMU; png.ts converts it). */
   async consoleScreenshot(backendId: string): Promise<Buffer> {
-    const name = assertSafeName('instance', backendId);
+    const name = domainName(backendId);
     const state = await this.virsh.domstate(name);
     if (state === undefined) throw new DomainNotFoundError(name);
     if (mapDomainState(state) !== 'running') throw new Error(`libvirt domain ${name} is not running (${state}): no screen`);
@@ -323,7 +301,7 @@ export class LibvirtComputeBackend implements ComputeBackend {
    * the domain runs and in its persistent definition in any case. Beyond the port: the volume service calls it.
    */
   async attachBlockDevice(backendId: string, devicePath: string, targetDev: string, opts: { serial?: string } = {}): Promise<void> {
-    const name = assertSafeName('instance', backendId);
+    const name = domainName(backendId);
     const xml = renderDiskXml({
       type: 'block',
       device: 'disk',
@@ -338,58 +316,27 @@ export class LibvirtComputeBackend implements ComputeBackend {
   }
 
   async detachBlockDevice(backendId: string, targetDev: string): Promise<void> {
-    const name = assertSafeName('instance', backendId);
+    const name = domainName(backendId);
     const flags = await this.liveFlags(name);
     await this.virsh.run(['detach-disk', name, assertTargetDev(targetDev), ...flags]);
   }
 
-  // --- images ---------------------------------------------------------------------------------------------------------
+  // --- images (images.ts) ------------------------------------------------------------------------------------------
 
-  /**
-   * Accepts an imageRef (kernel:..., disk:...), a directory holding vmlinuz + initrd.img (a kernel image), or the
-   * path of a disk image file (qcow2, raw ...), which is copied into the pool as a qcow2 base volume. Importing
-   * the same file again (same path, size and mtime) reuses the earlier copy.
-   */
-  async inspectImage(location: string): Promise<BackendImageInfo> {
-    if (/^(kernel|disk):/.test(location)) return this.describeImage(parseImageRef(location));
-    const path = assertSafePath('image', location.replace(/\/+$/, ''));
-    const st = await stat(path);
-    if (st.isDirectory()) return this.describeImage({ kind: 'kernel', dir: path });
-    if (!st.isFile()) throw new Error(`${path} is neither an image file nor a kernel image directory`);
-    const digest = createHash('sha256').update(`${path}\0${st.size}\0${st.mtimeMs}`).digest('hex').slice(0, 20);
-    const volume = `import-${digest}.qcow2`;
-    if (!(await this.pool.exists(volume))) await this.pool.importImage(path, volume);
-    return this.describeImage({ kind: 'disk', baseVolume: volume });
+  inspectImage(location: string): Promise<BackendImageInfo> {
+    return this.images.inspect(location);
   }
 
-  /** Copies a stopped instance's root disk (its whole backing chain, flattened) into a new base volume. */
+  /** Copies a stopped instance's root disk into a new base volume (see ImageStore.capture). */
   async captureImage(backendId: string, imageId: string): Promise<BackendImageInfo> {
     const name = await this.requireStopped(backendId);
-    const volume = capturedVolume(assertSafeName('image', imageId));
     const meta = await readMetadata(this.virsh, name);
     if (meta === undefined) throw new Error(`libvirt domain ${name} has no metadata of ours`);
-    const source = parseImageRef(meta.imageRef);
-    await this.pool.importImage(await this.pool.volumePath(rootVolume(name)), volume);
-    const ref: ImageRef = source.kind === 'kernel' ? { kind: 'kernel', dir: source.dir, baseVolume: volume } : { kind: 'disk', baseVolume: volume };
-    return this.describeImage(ref);
+    return this.images.capture(rootVolume(name), meta.imageRef, imageId);
   }
 
-  /**
-   * Removes the image's base volume (a kernel image's directory is not ours: it stays). A base that an
-   * instance's root disk still builds on cannot go: the instance's disk would break, so this throws.
-   */
-  async deleteImage(ref: string): Promise<void> {
-    const image = parseImageRef(ref);
-    if (image.baseVolume === undefined) return;
-    const basePath = await this.pool.volumePath(image.baseVolume);
-    for (const vol of await this.pool.volumes()) {
-      if (!vol.endsWith('-root.qcow2')) continue;
-      const info = await this.pool.info(await this.pool.volumePath(vol)).catch(() => undefined);
-      if (info?.backingFile === basePath) {
-        throw new Error(`image ${ref} is the base of ${vol.replace(/-root\.qcow2$/, '')}'s root disk; destroy that instance first`);
-      }
-    }
-    await this.pool.deleteVolume(image.baseVolume);
+  deleteImage(ref: string): Promise<void> {
+    return this.images.delete(ref);
   }
 
   // --- health ---------------------------------------------------------------------------------------------------------
@@ -448,47 +395,8 @@ export class LibvirtComputeBackend implements ComputeBackend {
     }
   }
 
-  private async bootParams(image: ImageRef): Promise<BootParams> {
-    if (image.kind === 'disk') return { kind: 'disk' };
-    const kernel = join(image.dir, 'vmlinuz');
-    const initrd = join(image.dir, 'initrd.img');
-    for (const f of [kernel, initrd]) {
-      if (!(await stat(f).catch(() => undefined))?.isFile()) throw new Error(`kernel image ${image.dir} has no ${f}`);
-    }
-    const extra = (await readFile(join(image.dir, 'cmdline'), 'utf8').catch(() => '')).trim();
-    return { kind: 'kernel', kernel, initrd, cmdline: extra ? `${BASE_CMDLINE} ${extra}` : BASE_CMDLINE };
-  }
-
-  private async baseVolumePath(volume: string): Promise<string> {
-    if (!(await this.pool.exists(volume))) throw new Error(`base image volume ${volume} is not in storage pool ${this.pool.name}`);
-    return this.pool.volumePath(volume);
-  }
-
-  private async describeImage(image: ImageRef): Promise<BackendImageInfo> {
-    const ref = formatImageRef(image);
-    let sizeBytes = this.rootDiskGiB * 2 ** 30;
-    if (image.kind === 'kernel') {
-      await this.bootParams(image); // both files are there
-      const header = Buffer.alloc(0x206);
-      const fh = await open(join(image.dir, 'vmlinuz'), 'r');
-      try {
-        await fh.read(header, 0, header.length, 0);
-      } finally {
-        await fh.close();
-      }
-      // x86 boot protocol kernels carry "HdrS" at 0x202; this adapter only runs x86_64 guests.
-      if (header.toString('latin1', 0x202, 0x206) !== 'HdrS') throw new Error(`${image.dir}/vmlinuz is not an x86 kernel`);
-    }
-    if (image.baseVolume !== undefined) {
-      const info = await this.pool.info(await this.baseVolumePath(image.baseVolume));
-      sizeBytes = Math.max(sizeBytes, info.virtualSizeBytes);
-    }
-    // Disk images are taken to be x86_64: the only architecture the domain template emulates.
-    return { ref, architecture: 'x86_64', sizeGiB: Math.max(1, Math.ceil(sizeBytes / 2 ** 30)) };
-  }
-
   private async requireStopped(backendId: string): Promise<string> {
-    const name = assertSafeName('instance', backendId);
+    const name = domainName(backendId);
     const state = await this.virsh.domstate(name);
     if (state === undefined) throw new DomainNotFoundError(name);
     if (mapDomainState(state) !== 'stopped') throw new Error(`libvirt domain ${name} must be stopped (it is ${state})`);

@@ -1,8 +1,13 @@
-import { rm } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { assertSafeName, type Runner } from '../exec/index.js';
 import { assertSafePath } from './imageref.js';
 import type { Virsh } from './virsh.js';
+
+/** Volumes an instance owns in the pool, named after its instance id (which is also its domain's name). */
+export const ROOT_VOLUME_SUFFIX = '-root.qcow2';
+export const rootVolume = (instanceId: string): string => `${instanceId}${ROOT_VOLUME_SUFFIX}`;
+export const seedVolume = (instanceId: string): string => `${instanceId}-seed.iso`;
 
 export interface ImageFileInfo {
   format: string;
@@ -114,10 +119,8 @@ export class StoragePool {
     await rm(path, { force: true });
   }
 
-  /** The pool's volumes (file names). */
+  /** The pool's volumes: the files in its directory (libvirt 9's vol-list has no --name). */
   async volumes(): Promise<string[]> {
-    await this.path();
-    const out = await this.virsh.run(['vol-list', '--pool', this.name, '--name']);
-    return out.stdout.split('\n').map((l) => l.trim()).filter(Boolean);
+    return (await readdir(await this.path(), { withFileTypes: true })).filter((e) => e.isFile()).map((e) => e.name);
   }
 }

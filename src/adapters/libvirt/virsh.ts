@@ -1,13 +1,25 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CommandError, type RunResult, type Runner } from '../exec/index.js';
+import { assertSafeName, CommandError, type RunResult, type Runner } from '../exec/index.js';
 
 /** What libvirt says when a domain does not exist (virsh's messages, libvirt 8 to 10). */
 const NOT_FOUND = /failed to get domain|Domain not found|no domain with matching/i;
 
 export function isDomainNotFound(e: unknown): boolean {
   return e instanceof CommandError && NOT_FOUND.test(e.stderr);
+}
+
+/**
+ * A domain name from a backend id (our domains are named by their instance id). virsh takes a domain argument as
+ * an id, a UUID or a name, in that order: a number or a UUID would address some other domain, so neither passes.
+ */
+export function domainName(backendId: string): string {
+  assertSafeName('instance', backendId);
+  if (/^\d+$/.test(backendId) || /^[0-9a-f]{8}-?([0-9a-f]{4}-?){3}[0-9a-f]{12}$/i.test(backendId)) {
+    throw new TypeError(`${JSON.stringify(backendId)} would be read by virsh as a domain id or UUID`);
+  }
+  return backendId;
 }
 
 /** `virsh -c <uri> ...` through the project's runner; the caller validates names (assertSafeName) before. */

@@ -1,0 +1,112 @@
+import { createHash } from 'node:crypto';
+import { open, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { assertSafeName } from '../exec/index.js';
+import type { BackendImageInfo } from '../../ports/compute.js';
+import { assertSafePath, formatImageRef, parseImageRef, type ImageRef } from './imageref.js';
+import { ROOT_VOLUME_SUFFIX, type StoragePool } from './pool.js';
+import type { BootParams } from './templates.js';
+
+/** The guest's serial port is also the kernel console; tty0 (VNC) gets the kernel messages too. */
+export const BASE_CMDLINE = 'console=tty0 console=ttyS0,115200n8 panic=-1';
+
+/** Base volumes made by captureImage. */
+const capturedVolume = (imageId: string): string => `img-${assertSafeName('image', imageId)}.qcow2`;
+
+/**
+ * Images of the libvirt adapter (see imageref.ts for their references): kernel+initrd directories, which stay
+ * where they are, and qcow2 base volumes in the storage pool, imported from a user's file or captured from an
+ * instance's root disk.
+ */
+export class ImageStore {
+  constructor(
+    private readonly pool: StoragePool,
+    /** Size of the blank root disk of a kernel image without a base volume */
+    private readonly rootDiskGiB: number,
+  ) {}
+
+  /** How a domain boots this image; checks that a kernel image's files are there. */
+  async bootParams(image: ImageRef): Promise<BootParams> {
+    if (image.kind === 'disk') return { kind: 'disk' };
+    const kernel = join(image.dir, 'vmlinuz');
+    const initrd = join(image.dir, 'initrd.img');
+    for (const f of [kernel, initrd]) {
+      if (!(await stat(f).catch(() => undefined))?.isFile()) throw new Error(`kernel image ${image.dir} has no ${f}`);
+    }
+    const extra = (await readFile(join(image.dir, 'cmdline'), 'utf8').catch(() => '')).trim();
+    return { kind: 'kernel', kernel, initrd, cmdline: extra ? `${BASE_CMDLINE} ${extra}` : BASE_CMDLINE };
+  }
+
+  async baseVolumePath(volume: string): Promise<string> {
+    if (!(await this.pool.exists(volume))) throw new Error(`base image volume ${volume} is not in storage pool ${this.pool.name}`);
+    return this.pool.volumePath(volume);
+  }
+
+  /**
+   * Accepts an imageRef (kernel:..., disk:...), a directory holding vmlinuz + initrd.img (a kernel image), or the
+   * path of a disk image file (qcow2, raw ...), which is copied into the pool as a qcow2 base volume. Importing
+   * the same file again (same path, size and mtime) reuses the earlier copy.
+   */
+  async inspect(location: string): Promise<BackendImageInfo> {
+    if (/^(kernel|disk):/.test(location)) return this.describe(parseImageRef(location));
+    const path = assertSafePath('image', location.replace(/\/+$/, ''));
+    const st = await stat(path);
+    if (st.isDirectory()) return this.describe({ kind: 'kernel', dir: path });
+    if (!st.isFile()) throw new Error(`${path} is neither an image file nor a kernel image directory`);
+    const digest = createHash('sha256').update(`${path}\0${st.size}\0${st.mtimeMs}`).digest('hex').slice(0, 20);
+    const volume = `import-${digest}.qcow2`;
+    if (!(await this.pool.exists(volume))) await this.pool.importImage(path, volume);
+    return this.describe({ kind: 'disk', baseVolume: volume });
+  }
+
+  /**
+   * Copies a (stopped) instance's root disk, its backing chain flattened, into a new base volume. The new image
+   * boots the way the instance's image did: a kernel image's instance gives kernel:<dir>:<volume>.
+   */
+  async capture(rootVolume: string, instanceImageRef: string, imageId: string): Promise<BackendImageInfo> {
+    const source = parseImageRef(instanceImageRef);
+    const volume = capturedVolume(imageId);
+    await this.pool.importImage(await this.pool.volumePath(rootVolume), volume);
+    return this.describe(source.kind === 'kernel' ? { kind: 'kernel', dir: source.dir, baseVolume: volume } : { kind: 'disk', baseVolume: volume });
+  }
+
+  /**
+   * Removes the image's base volume (a kernel image's directory is not ours: it stays). A base that an
+   * instance's root disk still builds on cannot go, as that disk would break: this throws instead.
+   */
+  async delete(ref: string): Promise<void> {
+    const image = parseImageRef(ref);
+    if (image.baseVolume === undefined) return;
+    const basePath = await this.pool.volumePath(image.baseVolume);
+    for (const vol of await this.pool.volumes()) {
+      if (!vol.endsWith(ROOT_VOLUME_SUFFIX)) continue;
+      const info = await this.pool.info(await this.pool.volumePath(vol)).catch(() => undefined);
+      if (info?.backingFile === basePath) {
+        throw new Error(`image ${ref} is the base of ${vol.slice(0, -ROOT_VOLUME_SUFFIX.length)}'s root disk; destroy that instance first`);
+      }
+    }
+    await this.pool.deleteVolume(image.baseVolume);
+  }
+
+  async describe(image: ImageRef): Promise<BackendImageInfo> {
+    let sizeBytes = this.rootDiskGiB * 2 ** 30;
+    if (image.kind === 'kernel') {
+      await this.bootParams(image); // both files are there
+      const header = Buffer.alloc(0x206);
+      const fh = await open(join(image.dir, 'vmlinuz'), 'r');
+      try {
+        await fh.read(header, 0, header.length, 0);
+      } finally {
+        await fh.close();
+      }
+      // x86 boot protocol kernels carry "HdrS" at 0x202; the domain template only emulates x86_64.
+      if (header.toString('latin1', 0x202, 0x206) !== 'HdrS') throw new Error(`${image.dir}/vmlinuz is not an x86 kernel`);
+    }
+    if (image.baseVolume !== undefined) {
+      const info = await this.pool.info(await this.baseVolumePath(image.baseVolume));
+      sizeBytes = Math.max(sizeBytes, info.virtualSizeBytes);
+    }
+    // Disk images are taken to be x86_64, for the same reason.
+    return { ref: formatImageRef(image), architecture: 'x86_64', sizeGiB: Math.max(1, Math.ceil(sizeBytes / 2 ** 30)) };
+  }
+}
