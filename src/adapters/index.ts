@@ -26,7 +26,7 @@ async function createCompute(config: Config, cloudId?: string): Promise<ComputeB
     }
     case 'libvirt': {
       const { LibvirtComputeBackend } = await import('./libvirt/index.js');
-      return new LibvirtComputeBackend({ uri: config.libvirtUri });
+      return new LibvirtComputeBackend({ uri: config.libvirtUri, cloudId });
     }
   }
 }

@@ -15,6 +15,8 @@ import {
   getConsoleOutput,
   describeInstanceCreditSpecifications,
 } from './instances/attributes.js';
+import { getInstanceUefiData } from './instances/uefi.js';
+import { getConsoleScreenshot } from './instances/console.js';
 import { describeImages, registerImage, createImage, deregisterImage, describeImageAttribute } from './images/index.js';
 import { createKeyPair, importKeyPair, describeKeyPairs, deleteKeyPair } from './key-pairs/index.js';
 
@@ -41,6 +43,8 @@ export function buildRegistry(): Registry {
     modifyInstanceAttribute,
     getConsoleOutput,
     describeInstanceCreditSpecifications,
+    getInstanceUefiData,
+    getConsoleScreenshot,
     describeImages,
     registerImage,
     createImage,

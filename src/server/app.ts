@@ -11,6 +11,7 @@ import { model } from '../protocol/model.js';
 import { parseInput, paramsFromSearch, type Params } from '../protocol/query-parser.js';
 import { serializeError, serializeResult } from '../protocol/serializer.js';
 import { verifySigV4 } from '../protocol/sigv4.js';
+import { parseId } from '../ids/index.js';
 import type { Registry, RequestContext } from './registry.js';
 import type { Services } from '../services/index.js';
 import type { Logger } from './log.js';
@@ -26,6 +27,13 @@ export interface AppOptions {
   log: Logger;
   maxBodyBytes?: number;
 }
+
+/**
+ * The one route beside the EC2 API: where an instance's graphical console (VNC) listens, which EC2 has no
+ * action for. Authenticated like every request (SigV4 headers or a presigned URL), answered as JSON:
+ *   GET /thecloud/v1/instance-console?InstanceId=i-...  ->  {"instanceId":"i-...","vnc":"vnc://127.0.0.1:5901"}
+ */
+export const CONSOLE_PATH = '/thecloud/v1/instance-console';
 
 interface State {
   requestId: string;
@@ -80,7 +88,7 @@ export function createApp(opts: AppOptions): Koa {
     if (ctx.method !== 'POST' && ctx.method !== 'GET') {
       throw new Ec2Error('InvalidHttpRequest', `The HTTP method ${ctx.method} is not supported`, 405);
     }
-    if (ctx.path !== '/') throw new Ec2Error('InvalidHttpRequest', `Unknown path ${ctx.path}`, 404);
+    if (ctx.path !== '/' && ctx.path !== CONSOLE_PATH) throw new Ec2Error('InvalidHttpRequest', `Unknown path ${ctx.path}`, 404);
     state.rawBody = ctx.method === 'POST' ? await readBody(ctx.req, opts.maxBodyBytes ?? 10 * 1024 * 1024) : '';
     const search = new URLSearchParams(ctx.querystring);
     if (ctx.method === 'POST') for (const [k, v] of new URLSearchParams(state.rawBody)) search.append(k, v);
@@ -120,6 +128,13 @@ export function createApp(opts: AppOptions): Koa {
   // 4. Dispatch.
   app.use(async (ctx) => {
     const state = ctx.state as State;
+    if (ctx.path === CONSOLE_PATH) {
+      const id = parseId('instance', state.params.get('InstanceId') ?? '');
+      const info = await opts.services.instances.console(id, state.accountId!);
+      ctx.type = 'application/json';
+      ctx.body = JSON.stringify({ instanceId: id, vnc: info.vncUrl ?? null });
+      return;
+    }
     const action = state.action;
     if (!action) throw missingParameter('Action');
     const handler = opts.registry.get(action);

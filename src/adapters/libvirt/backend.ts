@@ -45,6 +45,11 @@ export interface LibvirtOptions {
   bridge?: string;
   /** That bridge is Open vSwitch (default true; LIBVIRT_BRIDGE_OVS=0 for a Linux bridge) */
   openvswitch?: boolean;
+  /**
+   * The installation's id, written into every domain's metadata; list() then reports only this installation's
+   * domains, so servers on different databases sharing one libvirt host never reconcile each other's away.
+   */
+  cloudId?: string;
 }
 
 export class DomainNotFoundError extends Error {
@@ -97,6 +102,8 @@ export class LibvirtComputeBackend implements ComputeBackend {
   private readonly bridge: string;
   private readonly openvswitch: boolean;
   private domainType?: Promise<'kvm' | 'qemu'>;
+  private readonly cloudId?: string;
+  private bridgeReady?: Promise<void>;
   private isoTool?: Promise<'genisoimage' | 'xorriso'>;
 
   constructor(opts: LibvirtOptions = {}) {
@@ -112,6 +119,23 @@ export class LibvirtComputeBackend implements ComputeBackend {
     this.bridge = assertSafeName('bridge', opts.bridge ?? process.env.LIBVIRT_BRIDGE ?? 'br-thecloud');
     this.openvswitch = opts.openvswitch ?? process.env.LIBVIRT_BRIDGE_OVS !== '0';
     if (opts.domainType) this.domainType = Promise.resolve(opts.domainType);
+    if (opts.cloudId !== undefined && !/^[0-9a-f]{8,64}$/.test(opts.cloudId)) throw new TypeError('unsafe cloud id');
+    this.cloudId = opts.cloudId;
+  }
+
+  /**
+   * The Open vSwitch bridge instances plug into must exist before a domain with an interface starts
+   * (userspace datapath: the host kernel may have no openvswitch module). Made once, on first use.
+   */
+  private ensureBridge(): Promise<void> {
+    if (!this.openvswitch) return Promise.resolve();
+    this.bridgeReady ??= this.runner('ovs-vsctl', ['--may-exist', 'add-br', this.bridge, '--', 'set', 'bridge', this.bridge, 'datapath_type=netdev'])
+      .then(() => undefined)
+      .catch((e) => {
+        this.bridgeReady = undefined;
+        throw e;
+      });
+    return this.bridgeReady;
   }
 
   // --- lifecycle ------------------------------------------------------------------------------------------------
@@ -138,10 +162,12 @@ export class LibvirtComputeBackend implements ComputeBackend {
       const interfaces: InterfaceParams[] = spec.network
         ? [{ mac: spec.network.macAddress, bridge: this.bridge, openvswitch: this.openvswitch, targetDev: tapName(name) }]
         : [];
+      if (interfaces.length) await this.ensureBridge();
       await this.defineAndStart({
         name,
         instanceId: spec.instanceId,
         accountId: spec.accountId,
+        cloudId: this.cloudId,
         imageRef: spec.imageRef,
         vcpus: spec.vcpus,
         memoryMiB: spec.memoryMiB,
@@ -238,6 +264,7 @@ export class LibvirtComputeBackend implements ComputeBackend {
       names.map(async (name): Promise<BackendInstanceInfo | undefined> => {
         const meta = await readMetadata(this.virsh, name);
         if (meta === undefined) return undefined;
+        if (this.cloudId !== undefined && meta.cloudId !== this.cloudId) return undefined;
         const state = mapDomainState(await this.virsh.domstate(name));
         return state === 'missing' ? undefined : { backendId: name, instanceId: meta.instanceId, accountId: meta.accountId, state };
       }),

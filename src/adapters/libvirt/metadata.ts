@@ -9,6 +9,8 @@ import type { Virsh } from './virsh.js';
 export interface DomainMetadata {
   instanceId: string;
   accountId: string;
+  /** '' for domains made without an installation id */
+  cloudId: string;
   imageRef: string;
 }
 
@@ -28,7 +30,7 @@ export function parseMetadata(xml: string): DomainMetadata | undefined {
   const instanceId = field('instance-id');
   const accountId = field('account-id');
   if (instanceId === undefined || accountId === undefined) return undefined;
-  return { instanceId, accountId, imageRef: field('image-ref') ?? '' };
+  return { instanceId, accountId, cloudId: field('cloud-id') ?? '', imageRef: field('image-ref') ?? '' };
 }
 
 /** The domain's metadata, or undefined when it has none of ours (a domain someone else made) or is gone. */

@@ -128,6 +128,8 @@ export interface DomainParams {
   domainType: 'kvm' | 'qemu';
   instanceId: string;
   accountId: string;
+  /** The installation's id (empty when unscoped): list() only reports domains of its own installation. */
+  cloudId?: string;
   imageRef: string;
   vcpus: number;
   memoryMiB: number;
@@ -180,6 +182,7 @@ export function renderDomainXml(p: DomainParams, templates?: string): string {
     name: p.name,
     instanceId: p.instanceId,
     accountId: p.accountId,
+    cloudId: p.cloudId ?? '',
     imageRef: p.imageRef,
     metadataNamespace: METADATA_NAMESPACE,
     memoryMiB: positiveInt('memoryMiB', p.memoryMiB),

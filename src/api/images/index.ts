@@ -116,7 +116,9 @@ export const createImage = defineHandler('CreateImage', {
   async handle(input, ctx) {
     const [row] = await ctx.services.instances.get(ctx.accountId, [input.InstanceId]);
     const source = await ctx.services.images.visible(ctx.accountId, row!.image_id).catch(() => undefined);
-    const img = await ctx.services.images.createFromInstance(ctx.accountId, input.Name, input.Description, row!.id, row!.backend_id!, source?.architecture ?? 'x86_64');
+    const img = await ctx.services.images.createFromInstance(ctx.accountId, input.Name, input.Description, row!.id, source?.architecture ?? 'x86_64', (imageId) =>
+      ctx.services.instances.capture(row!, imageId, input.NoReboot ?? false),
+    );
     const tags = tagsFromSpecs(input.TagSpecifications, 'image');
     if (tags.length) await ctx.services.tags.create(ctx.accountId, [{ id: img.id, type: 'image' }], tags);
     return { ImageId: img.id };

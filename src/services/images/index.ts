@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { Ec2Error, invalidParameterValue } from '../../errors/index.js';
 import { newId } from '../../ids/index.js';
 import type { ComputeRepository, ImageRow } from '../../db/repositories/compute.js';
-import type { ComputeBackend } from '../../ports/index.js';
+import type { BackendImageInfo, ComputeBackend } from '../../ports/index.js';
 import type { Logger } from '../../server/log.js';
 
 export const SYSTEM_OWNER = '999999999999';
@@ -15,7 +15,7 @@ export const SYSTEM_OWNER = '999999999999';
 /** Images every installation offers, per compute backend (built by scripts/). */
 export const BUILTIN_IMAGES: Record<string, { name: string; location: string; description: string }[]> = {
   docker: [{ name: 'thecloud-busybox', location: 'thecloud/busybox:latest', description: 'BusyBox with dropbear SSH (built by scripts/build-base-image.sh)' }],
-  libvirt: [{ name: 'thecloud-tiny-vm', location: process.env.THECLOUD_VM_IMAGE ?? 'kernel:/var/lib/thecloud/images/tiny', description: 'Debian cloud kernel with a BusyBox initramfs (built by scripts/build-vm-image.sh)' }],
+  libvirt: [{ name: 'thecloud-tiny-vm', location: process.env.THECLOUD_VM_IMAGE ?? 'kernel:/var/lib/thecloud/images/thecloud-test', description: 'Debian cloud kernel with a BusyBox initramfs (built by scripts/build-vm-image.sh)' }],
   noop: [{ name: 'thecloud-noop', location: 'noop:base', description: 'Image of the noop backend' }],
 };
 
@@ -87,8 +87,18 @@ export class ImageService {
     return { ...row, created_at: new Date() };
   }
 
-  /** Records a pending image, then captures the instance in the background ('available' or 'failed'). */
-  async createFromInstance(accountId: string, name: string, description: string | undefined, instanceId: string, backendId: string, architecture: string): Promise<ImageRow> {
+  /**
+   * Records a pending image, then captures it in the background with `capture` (which the instance service
+   * sequences with the instance's other operations): 'available' when it succeeds, 'failed' when not.
+   */
+  async createFromInstance(
+    accountId: string,
+    name: string,
+    description: string | undefined,
+    instanceId: string,
+    architecture: string,
+    capture: (imageId: string) => Promise<BackendImageInfo>,
+  ): Promise<ImageRow> {
     await this.checkNewName(accountId, name);
     const id = newId('image');
     const row: Omit<ImageRow, 'created_at'> = {
@@ -97,8 +107,7 @@ export class ImageService {
       source_instance_id: instanceId, image_location: `${accountId}/${name}`,
     };
     await this.insertChecked(row);
-    void this.compute
-      .captureImage(backendId, id)
+    void capture(id)
       .then((info) => this.repo.setImageState(id, 'available', info.ref, info.sizeGiB))
       .catch(async (e) => {
         this.log.error('image capture failed', { imageId: id, error: (e as Error).message });

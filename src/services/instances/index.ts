@@ -11,7 +11,7 @@ import { newId } from '../../ids/index.js';
 import { CAN, STATE_REASONS, userInitiated, type InstanceState } from '../../domain/instance-state.js';
 import { instanceType } from '../../domain/instance-types.js';
 import type { ComputeRepository, InstanceRow } from '../../db/repositories/compute.js';
-import type { ComputeBackend, InstanceSpec } from '../../ports/index.js';
+import type { BackendImageInfo, ComputeBackend, InstanceSpec } from '../../ports/index.js';
 import type { Logger } from '../../server/log.js';
 import type { NetworkService } from '../network/index.js';
 import type { ImageService } from '../images/index.js';
@@ -408,6 +408,44 @@ export class InstanceService {
       ...(attrs.disableApiStop !== undefined ? { disable_api_stop: attrs.disableApiStop } : {}),
       ...(attrs.shutdownBehavior !== undefined ? { shutdown_behavior: attrs.shutdownBehavior } : {}),
     });
+  }
+
+  /**
+   * Captures an instance's disk for CreateImage, in the instance's queue. As on AWS, a running instance is
+   * shut down for a consistent image and started again, unless `noReboot` (then the backend captures it
+   * live where it can). Its EC2 state stays 'running' throughout, as for a reboot.
+   */
+  capture(row: InstanceRow, imageId: string, noReboot: boolean): Promise<BackendImageInfo> {
+    return new Promise((resolve, reject) => {
+      void this.queue.run(
+        row.id,
+        async () => {
+          const backendId = await this.requireBackend(row.id);
+          const running = (await this.compute.state(backendId)) === 'running';
+          if (!running || noReboot) return resolve(await this.compute.captureImage(backendId, imageId));
+          await this.compute.stop(backendId, { force: false });
+          try {
+            resolve(await this.compute.captureImage(backendId, imageId));
+          } finally {
+            await this.compute.start(backendId);
+          }
+        },
+        (e) => reject(e),
+      );
+    });
+  }
+
+  async screenshot(id: string, accountId: string): Promise<Buffer> {
+    const [row] = await this.get(accountId, [id]);
+    if (!this.compute.consoleScreenshot) throw new Ec2Error('UnsupportedOperation', 'This backend has no graphical console.');
+    return this.compute.consoleScreenshot(await this.requireBackend(row!.id));
+  }
+
+  /** Where the instance's graphical console (VNC) listens, for backends that have one. */
+  async console(id: string, accountId: string): Promise<{ vncUrl?: string }> {
+    const [row] = await this.get(accountId, [id]);
+    if (!this.compute.consoleInfo || !row!.backend_id || row!.state !== 'running') return {};
+    return this.compute.consoleInfo(row!.backend_id);
   }
 
   backendIdOf(row: InstanceRow): string | undefined {

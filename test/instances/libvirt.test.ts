@@ -1,0 +1,110 @@
+import { instanceSuite } from './suite.js';
+import { needBackend } from '../support/backends.js';
+import { LibvirtComputeBackend } from '../../src/adapters/libvirt/index.js';
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { execa } from 'execa';
+import { SignatureV4 } from '@smithy/signature-v4';
+import { Sha256 } from '@aws-crypto/sha256-js';
+import {
+  DescribeImagesCommand,
+  DescribeInstancesCommand,
+  GetConsoleScreenshotCommand,
+  ModifyInstanceAttributeCommand,
+  RunInstancesCommand,
+  StartInstancesCommand,
+  StopInstancesCommand,
+  TerminateInstancesCommand,
+  waitUntilInstanceRunning,
+  waitUntilInstanceStopped,
+  waitUntilInstanceTerminated,
+  type EC2Client,
+} from '@aws-sdk/client-ec2';
+import { startTestServer, type TestServer } from '../support/server.js';
+import { sdk } from '../support/clients.js';
+// The same suite as for Docker, served by full VMs under QEMU (TCG here: boots take seconds, not milliseconds).
+instanceSuite({
+  backend: 'libvirt',
+  imageName: 'thecloud-tiny-vm',
+  runsUserData: true,
+  waitSeconds: 120,
+  before: (ctx) => needBackend(ctx, 'libvirt', () => new LibvirtComputeBackend().probe()),
+});
+
+
+async function consoleAddress(url: string, instanceId: string): Promise<{ vnc: string | null }> {
+  const u = new URL(url);
+  const signer = new SignatureV4({ service: 'ec2', region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, sha256: Sha256 });
+  const req = await signer.sign({ method: 'GET', protocol: 'http:', hostname: u.hostname, port: Number(u.port), path: '/thecloud/v1/instance-console', query: { InstanceId: instanceId }, headers: { host: u.host } });
+  const res = await fetch(`${url}/thecloud/v1/instance-console?InstanceId=${instanceId}`, { headers: req.headers as Record<string, string> });
+  assert.equal(res.status, 200, await res.clone().text());
+  return (await res.json()) as { vnc: string | null };
+}
+
+async function rfbBanner(host: string, port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = connect({ host, port, timeout: 5000 });
+    s.once('data', (d) => {
+      resolve(d.toString());
+      s.destroy();
+    });
+    s.on('timeout', () => s.destroy(new Error('timeout')));
+    s.on('error', reject);
+  });
+}
+
+describe('libvirt instances: consoles, resizing and guest power-off through the API', function () {
+  this.timeout(600_000);
+  let s: TestServer;
+  let ec2: EC2Client;
+  let imageId: string;
+  const wait = { maxWaitTime: 180, minDelay: 1, maxDelay: 2 };
+  before(async function () {
+    await needBackend(this, 'libvirt', () => new LibvirtComputeBackend().probe());
+    s = await startTestServer({ COMPUTE_BACKEND: 'libvirt', THECLOUD_RECONCILE_SECONDS: '1' });
+    ec2 = sdk(s.url);
+    imageId = (await ec2.send(new DescribeImagesCommand({ Filters: [{ Name: 'name', Values: ['thecloud-tiny-vm'] }] }))).Images![0]!.ImageId!;
+  });
+  after(async () => s?.close());
+
+  it('exposes a VNC console, a PNG screenshot, and applies a new instance type to the domain', async () => {
+    const r = await ec2.send(new RunInstancesCommand({ ImageId: imageId, MinCount: 1, MaxCount: 1, InstanceType: 't2.micro' }));
+    const id = r.Instances![0]!.InstanceId!;
+    await waitUntilInstanceRunning({ client: ec2, ...wait }, { InstanceIds: [id] });
+
+    const { vnc } = await consoleAddress(s.url, id);
+    const m = /^vnc:\/\/([\d.]+):(\d+)$/.exec(vnc ?? '');
+    assert.ok(m, `a VNC address: ${vnc}`);
+    assert.match(await rfbBanner(m[1]!, Number(m[2])), /^RFB \d{3}\.\d{3}/);
+
+    const shot = await ec2.send(new GetConsoleScreenshotCommand({ InstanceId: id }));
+    const png = Buffer.from(shot.ImageData!, 'base64');
+    assert.deepEqual([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], 'a PNG');
+    assert.ok(png.readUInt32BE(16) > 0 && png.readUInt32BE(20) > 0, 'with a width and a height');
+
+    await ec2.send(new StopInstancesCommand({ InstanceIds: [id] }));
+    await waitUntilInstanceStopped({ client: ec2, ...wait }, { InstanceIds: [id] });
+    await ec2.send(new ModifyInstanceAttributeCommand({ InstanceId: id, InstanceType: { Value: 't3.small' } }));
+    const xml = (await execa('virsh', ['-c', 'qemu:///system', 'dumpxml', '--inactive', id])).stdout;
+    assert.match(xml, /<vcpu[^>]*>2<\/vcpu>/, 't3.small has 2 vCPUs');
+    assert.match(xml, /<memory unit='KiB'>2097152<\/memory>/, 't3.small has 2 GiB');
+    await ec2.send(new StartInstancesCommand({ InstanceIds: [id] }));
+    await waitUntilInstanceRunning({ client: ec2, ...wait }, { InstanceIds: [id] });
+    await ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
+    await waitUntilInstanceTerminated({ client: ec2, ...wait }, { InstanceIds: [id] });
+    const left = (await execa('virsh', ['-c', 'qemu:///system', 'list', '--all', '--name'])).stdout;
+    assert.ok(!left.includes(id), 'the domain is gone after terminate');
+  });
+
+  it('reports a guest that powers itself off as stopped, with the instance-initiated reason', async () => {
+    const userData = Buffer.from('#!/bin/sh\n(sleep 3; poweroff -f) &\n').toString('base64');
+    const r = await ec2.send(new RunInstancesCommand({ ImageId: imageId, MinCount: 1, MaxCount: 1, InstanceType: 't2.micro', UserData: userData }));
+    const id = r.Instances![0]!.InstanceId!;
+    await waitUntilInstanceRunning({ client: ec2, ...wait }, { InstanceIds: [id] });
+    await waitUntilInstanceStopped({ client: ec2, ...wait }, { InstanceIds: [id] });
+    const d = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }));
+    assert.equal(d.Reservations![0]!.Instances![0]!.StateReason?.Code, 'Client.InstanceInitiatedShutdown');
+    await ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
+    await waitUntilInstanceTerminated({ client: ec2, ...wait }, { InstanceIds: [id] });
+  });
+});
