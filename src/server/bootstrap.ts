@@ -55,7 +55,7 @@ export async function startServer(config: Config, opts: { log?: Logger; database
   const tags = new TagService(new TagRepository(db));
   const network = new NetworkService(networkRepo, catalog, backends.network, log);
   const accounts = new AccountService(new AccountRepository(db));
-  const computeRepo = new ComputeRepository(db);
+  const computeRepo = new ComputeRepository(db, backends.compute.name);
   const images = new ImageService(computeRepo, backends.compute, log);
   const keyPairs = new KeyPairService(computeRepo);
   const instances = new InstanceService(computeRepo, network, images, keyPairs, backends.compute, log, {
@@ -80,7 +80,10 @@ export async function startServer(config: Config, opts: { log?: Logger; database
   await images.ensureBuiltins();
   // Reconcile records with the compute backend now and then periodically (a crash, a container that died).
   const reconcile = () =>
-    instances.reconcile().catch((e) => log.error('reconciliation failed', { error: (e as Error).message }));
+    instances
+      .reconcile()
+      .then(() => images.sweep())
+      .catch((e) => log.error('reconciliation failed', { error: (e as Error).message }));
   await reconcile();
   const timer = setInterval(reconcile, config.reconcileIntervalMs);
   timer.unref();

@@ -12,6 +12,9 @@ import {
   waitUntilInstanceRunning,
   waitUntilInstanceTerminated,
   GetConsoleOutputCommand,
+  DescribeInstancesCommand,
+  StartInstancesCommand,
+  waitUntilInstanceStopped,
 } from '@aws-sdk/client-ec2';
 import Docker from 'dockerode';
 import { instanceSuite } from './suite.js';
@@ -110,5 +113,31 @@ describe('docker instances a user can reach', function () {
     await ec2.send(new TerminateInstancesCommand({ InstanceIds: [inst.InstanceId!] }));
     await waitUntilInstanceTerminated({ client: ec2, maxWaitTime: 60, minDelay: 1, maxDelay: 2 }, { InstanceIds: [inst.InstanceId!] });
     await assert.rejects(new Docker().getContainer(inst.InstanceId!).inspect(), /404|no such container/i);
+  });
+});
+
+describe('docker instances whose container dies', function () {
+  this.timeout(120_000);
+  let s: TestServer;
+  before(async function () {
+    await needBackend(this, 'docker', probe);
+    s = await startTestServer({ COMPUTE_BACKEND: 'docker', THECLOUD_RECONCILE_SECONDS: '1' });
+  });
+  after(async () => s?.close());
+
+  it('are reported stopped, and start again', async () => {
+    const ec2 = sdk(s.url);
+    const image = (await ec2.send(new DescribeImagesCommand({ Filters: [{ Name: 'name', Values: ['thecloud-busybox'] }] }))).Images![0]!;
+    const id = (await ec2.send(new RunInstancesCommand({ ImageId: image.ImageId, MinCount: 1, MaxCount: 1, InstanceType: 't3.nano' }))).Instances![0]!.InstanceId!;
+    const wait = { client: ec2, maxWaitTime: 60, minDelay: 1, maxDelay: 1 };
+    await waitUntilInstanceRunning(wait, { InstanceIds: [id] });
+    await new Docker().getContainer(id).kill();
+    await waitUntilInstanceStopped(wait, { InstanceIds: [id] });
+    const d = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }));
+    assert.equal(d.Reservations![0]!.Instances![0]!.StateReason?.Code, 'Client.InstanceInitiatedShutdown');
+    await ec2.send(new StartInstancesCommand({ InstanceIds: [id] }));
+    await waitUntilInstanceRunning(wait, { InstanceIds: [id] });
+    await ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
+    await waitUntilInstanceTerminated(wait, { InstanceIds: [id] });
   });
 });

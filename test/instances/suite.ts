@@ -18,6 +18,7 @@ import {
   DescribeImagesCommand,
   CreateKeyPairCommand,
   CreateImageCommand,
+  DeregisterImageCommand,
   DescribeInstanceCreditSpecificationsCommand,
   waitUntilInstanceRunning,
   waitUntilInstanceStopped,
@@ -168,6 +169,10 @@ export function instanceSuite(o: SuiteOptions): void {
       await ec2.send(new ModifyInstanceAttributeCommand({ InstanceId: id, InstanceType: { Value: 't3.small' } }));
       const attr = await ec2.send(new DescribeInstanceAttributeCommand({ InstanceId: id, Attribute: 'instanceType' }));
       assert.equal(attr.InstanceType?.Value, 't3.small');
+      const newUserData = Buffer.from('#!/bin/sh\necho replaced\n');
+      await ec2.send(new ModifyInstanceAttributeCommand({ InstanceId: id, UserData: { Value: new Uint8Array(Buffer.from(newUserData.toString('base64'))) } }));
+      const ud = await ec2.send(new DescribeInstanceAttributeCommand({ InstanceId: id, Attribute: 'userData' }));
+      assert.equal(Buffer.from(ud.UserData!.Value!, 'base64').toString(), newUserData.toString());
       const d = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }));
       assert.equal(d.Reservations![0]!.Instances![0]!.StateReason?.Code, 'Client.UserInitiatedShutdown');
       const start = await ec2.send(new StartInstancesCommand({ InstanceIds: [id] }));
@@ -241,6 +246,10 @@ export function instanceSuite(o: SuiteOptions): void {
       const child = await launch({ ImageId: img.ImageId });
       await waitUntilInstanceRunning({ client: ec2, ...wait }, { InstanceIds: [child.Instances![0]!.InstanceId!] });
       await ec2.send(new TerminateInstancesCommand({ InstanceIds: [src, child.Instances![0]!.InstanceId!] }));
+      await waitUntilInstanceTerminated({ client: ec2, ...wait }, { InstanceIds: [src, child.Instances![0]!.InstanceId!] });
+      await ec2.send(new DeregisterImageCommand({ ImageId: img.ImageId! }));
+      await expectError(ec2.send(new DescribeImagesCommand({ ImageIds: [img.ImageId!] })), 'InvalidAMIID.NotFound');
+      await expectError(launch({ ImageId: img.ImageId }), 'InvalidAMIID.NotFound');
     });
   });
 }

@@ -66,7 +66,11 @@ const INSTANCE_COLUMNS = `id, account_id, reservation_id, launch_index, image_id
   shutdown_behavior, backend, backend_id, launch_time, terminated_at, updated_at`;
 
 export class ComputeRepository {
-  constructor(private readonly db: Db) {}
+  /** `backend`: the compute backend in use; image sweeps only touch that backend's images. */
+  constructor(
+    private readonly db: Db,
+    private readonly backend: string,
+  ) {}
 
   tx<T>(fn: (t: Transaction) => Promise<T>): Promise<T> {
     return this.db.tx(fn);
@@ -92,6 +96,14 @@ export class ComputeRepository {
         i.size_gib, i.state, i.is_public, i.source_instance_id, i.image_location],
     );
   }
+  /** Deregistered images made by CreateImage whose backend image still exists (backend_ref not cleared). */
+  deregisteredCaptures(): Promise<ImageRow[]> {
+    return this.db.rows<ImageRow>(
+      `SELECT * FROM images WHERE state = 'deregistered' AND source_instance_id IS NOT NULL AND backend_ref <> '' AND backend = $1`,
+      [this.backend],
+    );
+  }
+
   async setImageState(id: string, state: string, backendRef?: string, sizeGib?: number): Promise<void> {
     await this.db.exec(
       'UPDATE images SET state = $2, backend_ref = COALESCE($3, backend_ref), size_gib = COALESCE($4, size_gib) WHERE id = $1',

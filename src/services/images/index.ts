@@ -129,9 +129,22 @@ export class ImageService {
     const img = await this.visible(accountId, id);
     if (img.owner_id.trim() !== accountId) throw new Ec2Error('AuthFailure', `Not authorized for image:${id}`, 400);
     await this.repo.setImageState(id, 'deregistered');
-    // Only images this cloud made (CreateImage) are removed from the backend; a registered one is the user's.
-    if (img.source_instance_id && img.backend_ref) {
-      await this.compute.deleteImage(img.backend_ref).catch((e) => this.log.warn('could not delete backend image', { id, error: (e as Error).message }));
+    await this.sweep();
+  }
+
+  /**
+   * Removes from the backend the images this cloud made (CreateImage) that were deregistered; a registered
+   * image is the user's and stays. A backend may refuse while instances still run on the image (a libvirt
+   * overlay's base): it is tried again on every reconciliation until it goes.
+   */
+  async sweep(): Promise<void> {
+    for (const img of await this.repo.deregisteredCaptures()) {
+      try {
+        await this.compute.deleteImage(img.backend_ref);
+        await this.repo.setImageState(img.id, 'deregistered', '');
+      } catch (e) {
+        this.log.debug('backend image not removable yet', { imageId: img.id, error: (e as Error).message });
+      }
     }
   }
 }

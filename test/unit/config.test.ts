@@ -1,0 +1,52 @@
+import assert from 'node:assert/strict';
+import { execa } from 'execa';
+import { loadConfig, ConfigError } from '../../src/config/index.js';
+
+describe('configuration', () => {
+  it('has the documented defaults', () => {
+    const c = loadConfig({});
+    assert.equal(c.port, 8080);
+    assert.equal(c.computeBackend, 'docker');
+    assert.equal(c.storageBackend, 'noop');
+    assert.equal(c.networkBackend, 'ovs');
+    assert.equal(c.authEnabled, true);
+    assert.deepEqual(c.accounts[0], { accountId: '000000000000', accessKeyId: 'test', secretAccessKey: 'test' });
+  });
+
+  const bad: [string, Record<string, string>, RegExp][] = [
+    ['an unknown compute backend', { COMPUTE_BACKEND: 'vmware' }, /COMPUTE_BACKEND="vmware" is not valid: use one of docker, libvirt, noop/],
+    ['a port out of range', { PORT: '70000' }, /PORT="70000" is not valid/],
+    ['a non-postgres DATABASE_URL', { DATABASE_URL: 'mysql://x' }, /DATABASE_URL must be a postgres:\/\/ URL/],
+    ['a malformed extra account', { THECLOUD_ACCOUNTS: '12:ak' }, /THECLOUD_ACCOUNTS entry "12:ak" is not valid/],
+    ['a bad boolean', { THECLOUD_AUTH: 'maybe' }, /THECLOUD_AUTH="maybe" is not valid: use true or false/],
+  ];
+  for (const [what, env, message] of bad) {
+    it(`refuses ${what} with a message naming the variable`, () => {
+      assert.throws(() => loadConfig(env), (e: unknown) => e instanceof ConfigError && message.test((e as Error).message));
+    });
+  }
+
+  it('stops the server at start-up with that message and exit code 2', async () => {
+    const r = await execa(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env: { COMPUTE_BACKEND: 'vmware' }, reject: false, timeout: 60_000 });
+    assert.equal(r.exitCode, 2);
+    assert.match(r.stderr, /configuration error: COMPUTE_BACKEND="vmware" is not valid/);
+  });
+
+  it('doctor reports each backend and fails when one is unreachable', async () => {
+    const r = await execa(process.execPath, ['--import', 'tsx', 'src/main.ts', 'doctor'], {
+      env: { COMPUTE_BACKEND: 'noop', NETWORK_BACKEND: 'noop', DOCKER_SOCKET: '/nonexistent' },
+      reject: false,
+      timeout: 60_000,
+    });
+    assert.equal(r.exitCode, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /^ok\s+compute\s+noop/m);
+    assert.match(r.stdout, /^ok\s+network\s+noop/m);
+    const bad = await execa(process.execPath, ['--import', 'tsx', 'src/main.ts', 'doctor'], {
+      env: { COMPUTE_BACKEND: 'docker', NETWORK_BACKEND: 'noop', DOCKER_SOCKET: '/nonexistent.sock' },
+      reject: false,
+      timeout: 60_000,
+    });
+    assert.equal(bad.exitCode, 1);
+    assert.match(bad.stdout, /^FAIL\s+compute\s+docker/m);
+  });
+});
