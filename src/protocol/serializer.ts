@@ -2,49 +2,74 @@
  * Serializes an operation's result to EC2's XML, walking the output shape of the service model:
  * element names from locationName, lists as `<xSet><item>..</item></xSet>`, empty lists as empty elements,
  * `<requestId>` first under the root. Also the EC2 error envelope.
+ *
+ * The document is written as one string: the shapes fix every element name, so only text needs escaping,
+ * and building a DOM first (xmlbuilder2) cost about 1 s of CPU for 10,000 tags, blocking every other request.
  */
-import { create } from 'xmlbuilder2';
-import type { XMLBuilder } from 'xmlbuilder2/lib/interfaces.js';
 import { shape, xmlElementName, XML_NAMESPACE, type Shape } from './model.js';
 
-export function serializeResult(
-  operation: string,
-  outputShape: string | undefined,
-  result: unknown,
-  requestId: string,
-): string {
-  const doc = create({ version: '1.0', encoding: 'UTF-8' });
-  const root = doc.ele(XML_NAMESPACE, `${operation}Response`);
-  root.ele('requestId').txt(requestId);
-  if (outputShape && result && typeof result === 'object') writeMembers(root, shape(outputShape), result as Record<string, unknown>);
-  return doc.end({ prettyPrint: false });
+const DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>';
+
+/** Escapes text for an XML element; characters XML 1.0 cannot hold become U+FFFD. */
+export function escapeXml(s: string): string {
+  return s.replace(/[&<>\r]|[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/g, (c) =>
+    c === '&' ? '&amp;' : c === '<' ? '&lt;' : c === '>' ? '&gt;' : c === '\r' ? '&#xD;' : '\ufffd',
+  );
 }
 
-function writeMembers(parent: XMLBuilder, s: Shape, value: Record<string, unknown>): void {
-  for (const [name, ref] of Object.entries(s.members ?? {})) {
+export function serializeResult(operation: string, outputShape: string | undefined, result: unknown, requestId: string): string {
+  const out: string[] = [DECLARATION, `<${operation}Response xmlns="${XML_NAMESPACE}">`, `<requestId>${escapeXml(requestId)}</requestId>`];
+  if (outputShape && result && typeof result === 'object') writeMembers(out, shape(outputShape), result as Record<string, unknown>);
+  out.push(`</${operation}Response>`);
+  return out.join('');
+}
+
+/** Each structure's members as [member name, element name, shape name], worked out once per shape. */
+const memberCache = new Map<Shape, [string, string, string][]>();
+function membersOf(s: Shape): [string, string, string][] {
+  let m = memberCache.get(s);
+  if (!m) {
+    m = Object.entries(s.members ?? {}).map(([name, ref]) => [name, xmlElementName(name, ref), ref.shape]);
+    memberCache.set(s, m);
+  }
+  return m;
+}
+
+function writeMembers(out: string[], s: Shape, value: Record<string, unknown>): void {
+  for (const [name, element, shapeName] of membersOf(s)) {
     const v = value[name];
     if (v === undefined || v === null) continue;
-    writeValue(parent, xmlElementName(name, ref), ref.shape, v);
+    writeValue(out, element, shapeName, v);
   }
 }
 
-function writeValue(parent: XMLBuilder, element: string, shapeName: string, v: unknown): void {
+function writeValue(out: string[], element: string, shapeName: string, v: unknown): void {
   const s = shape(shapeName);
-  const el = parent.ele(element);
   switch (s.type) {
-    case 'structure':
-      writeMembers(el, s, v as Record<string, unknown>);
-      return;
-    case 'list': {
-      const itemName = s.member!.locationName ?? 'member';
-      for (const item of v as unknown[]) {
-        if (item === undefined || item === null) continue;
-        writeValue(el, itemName, s.member!.shape, item);
-      }
+    case 'structure': {
+      const start = out.length;
+      out.push(`<${element}>`);
+      writeMembers(out, s, v as Record<string, unknown>);
+      if (out.length === start + 1) out[start] = `<${element}/>`;
+      else out.push(`</${element}>`);
       return;
     }
-    default:
-      el.txt(scalarText(s, v));
+    case 'list': {
+      const items = (v as unknown[]).filter((x) => x !== undefined && x !== null);
+      if (!items.length) {
+        out.push(`<${element}/>`);
+        return;
+      }
+      const itemName = s.member!.locationName ?? 'member';
+      out.push(`<${element}>`);
+      for (const item of items) writeValue(out, itemName, s.member!.shape, item);
+      out.push(`</${element}>`);
+      return;
+    }
+    default: {
+      const text = scalarText(s, v);
+      out.push(text === '' ? `<${element}/>` : `<${element}>${escapeXml(text)}</${element}>`);
+    }
   }
 }
 
@@ -52,10 +77,8 @@ function scalarText(s: Shape, v: unknown): string {
   switch (s.type) {
     case 'boolean':
       return v ? 'true' : 'false';
-    case 'timestamp': {
-      const d = v instanceof Date ? v : new Date(v as string);
-      return d.toISOString();
-    }
+    case 'timestamp':
+      return (v instanceof Date ? v : new Date(v as string)).toISOString();
     case 'blob':
       return Buffer.isBuffer(v) ? v.toString('base64') : String(v);
     default:
@@ -64,14 +87,8 @@ function scalarText(s: Shape, v: unknown): string {
 }
 
 export function serializeError(code: string, message: string, requestId: string): string {
-  return create({ version: '1.0', encoding: 'UTF-8' })
-    .ele('Response')
-    .ele('Errors')
-    .ele('Error')
-    .ele('Code').txt(code).up()
-    .ele('Message').txt(message).up()
-    .up()
-    .up()
-    .ele('RequestID').txt(requestId).up()
-    .end({ prettyPrint: false });
+  return (
+    `${DECLARATION}<Response><Errors><Error><Code>${escapeXml(code)}</Code><Message>${escapeXml(message)}</Message>` +
+    `</Error></Errors><RequestID>${escapeXml(requestId)}</RequestID></Response>`
+  );
 }

@@ -13,7 +13,9 @@ const regionSpec: DescribeSpec<RegionRow> = {
 
 export const describeRegions = defineHandler('DescribeRegions', {
   async handle(input, ctx) {
-    const page = describe(regionSpec, ctx.services.catalog.regions(), { ids: input.RegionNames, filters: input.Filters });
+    // Regions not opted in are listed only with AllRegions (or when asked for by name), as on AWS.
+    const regions = ctx.services.catalog.regions().filter((r) => input.AllRegions || input.RegionNames?.length || r.optInStatus !== 'not-opted-in');
+    const page = describe(regionSpec, regions, { ids: input.RegionNames, filters: input.Filters });
     return { Regions: page.items.map((r) => ({ RegionName: r.name, Endpoint: r.endpoint, OptInStatus: r.optInStatus })) };
   },
 });

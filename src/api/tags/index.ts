@@ -33,14 +33,17 @@ export const deleteTags = defineHandler('DeleteTags', {
   },
 });
 
-const tagSpec: DescribeSpec<TagRow> = {
+type Row = TagRow & { resourceTags: { key: string; value: string }[] };
+
+/** DescribeTags lists tags; `tag:<key>` selects the tags of resources that carry that tag with a matching value. */
+const tagSpec: DescribeSpec<Row> = {
   id: (t) => `${t.resource_id}\u0000${t.key}`,
+  tags: (t) => t.resourceTags,
   filters: {
     key: (t) => t.key,
     value: (t) => t.value,
     'resource-id': (t) => t.resource_id,
     'resource-type': (t) => t.resource_type,
-    tag: (t) => t.key,
   },
   // DescribeTags has no id list; kept for the engine's contract.
   notFound: () => new Ec2Error('InvalidParameterValue', 'not found'),
@@ -52,7 +55,10 @@ export const describeTags = defineHandler('DescribeTags', {
     validateDescribe(tagSpec, { filters: input.Filters, maxResults: input.MaxResults, nextToken: input.NextToken });
   },
   async handle(input, ctx) {
-    const rows = await ctx.services.tags.all(ctx.accountId);
+    const all = await ctx.services.tags.all(ctx.accountId);
+    const byResource = new Map<string, { key: string; value: string }[]>();
+    for (const t of all) byResource.set(t.resource_id, [...(byResource.get(t.resource_id) ?? []), { key: t.key, value: t.value }]);
+    const rows = all.map((t) => ({ ...t, resourceTags: byResource.get(t.resource_id)! }));
     const page = describe(tagSpec, rows, { filters: input.Filters, maxResults: input.MaxResults, nextToken: input.NextToken });
     return {
       Tags: page.items.map((t) => ({ ResourceId: t.resource_id, ResourceType: t.resource_type, Key: t.key, Value: t.value })),

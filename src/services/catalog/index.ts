@@ -7,6 +7,9 @@ export const REGIONS = [
   'eu-west-3', 'me-south-1', 'sa-east-1', 'us-east-1', 'us-east-2', 'us-west-1', 'us-west-2',
 ];
 
+/** Regions an AWS account must opt in to. */
+const OPT_IN_REGIONS = new Set(['af-south-1', 'ap-east-1', 'eu-south-1', 'me-south-1']);
+
 /** AWS's short region codes, used in zone ids (use1-az1 ...). */
 function regionCode(region: string): string {
   const [geo, dir, n] = region.split('-') as [string, string, string];
@@ -23,9 +26,14 @@ export interface Zone {
 export class CatalogService {
   constructor(readonly region: string) {}
 
+  /** Every region; opt-in regions (as on AWS) are 'not-opted-in' unless this server is one. */
   regions(): { name: string; endpoint: string; optInStatus: string }[] {
     const all = REGIONS.includes(this.region) ? REGIONS : [...REGIONS, this.region].sort();
-    return all.map((name) => ({ name, endpoint: `ec2.${name}.amazonaws.com`, optInStatus: 'opt-in-not-required' }));
+    return all.map((name) => ({
+      name,
+      endpoint: `ec2.${name}.amazonaws.com`,
+      optInStatus: OPT_IN_REGIONS.has(name) ? (name === this.region ? 'opted-in' : 'not-opted-in') : 'opt-in-not-required',
+    }));
   }
 
   zones(): Zone[] {

@@ -59,6 +59,13 @@ export class TagService {
 
   async create(accountId: string, resources: { id: string; type: string }[], tags: { key: string; value: string }[]): Promise<void> {
     validateTags(tags);
+    // AWS's limit is 50 tags per resource, counting the ones it already has (a key that exists is replaced).
+    const existing = await this.repo.byResource(accountId, resources.map((r) => r.id));
+    for (const r of resources) {
+      const keys = new Set((existing.get(r.id) ?? []).map((t) => t.key));
+      for (const t of tags) keys.add(t.key);
+      if (keys.size > MAX_TAGS) throw new Ec2Error('TagLimitExceeded', `The maximum number of Tags for a resource has been reached.`);
+    }
     await this.repo.put(
       accountId,
       resources.flatMap((r) => tags.map((t) => ({ resourceId: r.id, resourceType: r.type, key: t.key, value: t.value }))),
@@ -92,6 +99,8 @@ function nounOf(kind: IdKind): string {
   return n[kind] ?? `${kind} ID`;
 }
 
+const MAX_TAGS = 50;
+
 /** AWS's limits: keys 1-128 characters, values up to 256, no 'aws:' prefix, at most 50 tags per resource. */
 export function validateTags(tags: { key: string; value: string }[]): void {
   for (const t of tags) {
@@ -101,5 +110,5 @@ export function validateTags(tags: { key: string; value: string }[]): void {
       throw invalidParameterValue('Tag.Key', t.key, "Tag keys starting with 'aws:' are reserved for internal use");
     }
   }
-  if (tags.length > 50) throw new Ec2Error('TagLimitExceeded', 'The maximum number of Tags for a resource has been reached.');
+  if (tags.length > MAX_TAGS) throw new Ec2Error('TagLimitExceeded', 'The maximum number of Tags for a resource has been reached.');
 }
