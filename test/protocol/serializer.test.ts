@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { serializeResult, serializeError, escapeXml } from '../../src/protocol/serializer.js';
 
 describe('protocol: XML serializer', () => {
-  it('writes wire names in the model's member order, <item> lists, empty lists and timestamps (golden)', () => {
+  it('writes wire names in the model member order, <item> lists, empty lists and timestamps (golden)', () => {
     const xml = serializeResult(
       'DescribeKeyPairs',
       'DescribeKeyPairsResult',
