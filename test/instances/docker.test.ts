@@ -15,6 +15,8 @@ import {
   DescribeInstancesCommand,
   StartInstancesCommand,
   waitUntilInstanceStopped,
+  RegisterImageCommand,
+  DeregisterImageCommand,
 } from '@aws-sdk/client-ec2';
 import Docker from 'dockerode';
 import { instanceSuite } from './suite.js';
@@ -139,5 +141,33 @@ describe('docker instances whose container dies', function () {
     await waitUntilInstanceRunning(wait, { InstanceIds: [id] });
     await ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
     await waitUntilInstanceTerminated(wait, { InstanceIds: [id] });
+  });
+});
+
+describe('docker images registered by the user', function () {
+  this.timeout(120_000);
+  let s: TestServer;
+  before(async function () {
+    await needBackend(this, 'docker', probe);
+    s = await startTestServer({ COMPUTE_BACKEND: 'docker' });
+  });
+  after(async () => s?.close());
+
+  it('registers a local Docker image as an AMI and launches it; refuses an image that does not exist', async () => {
+    const ec2 = sdk(s.url);
+    const reg = await ec2.send(new RegisterImageCommand({ Name: 'my-busybox', ImageLocation: 'docker:thecloud/busybox:latest', Description: 'mine' }));
+    assert.match(reg.ImageId!, /^ami-[0-9a-f]{17}$/);
+    const img = (await ec2.send(new DescribeImagesCommand({ Owners: ['self'] }))).Images!;
+    assert.deepEqual(img.map((i) => [i.ImageId, i.Name, i.State, i.Architecture]), [[reg.ImageId, 'my-busybox', 'available', 'x86_64']]);
+    await assert.rejects(ec2.send(new RegisterImageCommand({ Name: 'my-busybox', ImageLocation: 'thecloud/busybox:latest' })), { name: 'InvalidAMIName.Duplicate' });
+    await assert.rejects(ec2.send(new RegisterImageCommand({ Name: 'ghost', ImageLocation: 'thecloud/no-such-image:1' })), { name: 'InvalidParameterValue' });
+    const id = (await ec2.send(new RunInstancesCommand({ ImageId: reg.ImageId, MinCount: 1, MaxCount: 1, InstanceType: 't3.nano' }))).Instances![0]!.InstanceId!;
+    const wait = { client: ec2, maxWaitTime: 60, minDelay: 1, maxDelay: 1 };
+    await waitUntilInstanceRunning(wait, { InstanceIds: [id] });
+    await ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
+    await waitUntilInstanceTerminated(wait, { InstanceIds: [id] });
+    await ec2.send(new DeregisterImageCommand({ ImageId: reg.ImageId }));
+    const still = await new Docker().getImage('thecloud/busybox:latest').inspect();
+    assert.ok(still.Id, 'deregistering a registered image leaves the user\'s Docker image alone');
   });
 });

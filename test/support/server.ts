@@ -3,7 +3,7 @@
  * fresh database of its own in one PostgreSQL shared by the whole run (DATABASE_URL's server when set,
  * otherwise an embedded one under a temporary directory).
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -13,14 +13,14 @@ import { startServer, type Running } from '../../src/server/bootstrap.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../../src/db/embedded.js';
 import { createLogger } from '../../src/server/log.js';
 
-let cluster: Promise<{ adminUrl: string; embedded?: EmbeddedDatabase }> | undefined;
+let cluster: Promise<{ adminUrl: string; embedded?: EmbeddedDatabase; dir?: string }> | undefined;
 
 function startCluster() {
   cluster ??= (async () => {
     if (process.env.DATABASE_URL) return { adminUrl: process.env.DATABASE_URL };
     const dir = mkdtempSync(join(tmpdir(), 'thecloud-test-'));
     const embedded = await startEmbeddedPostgres(dir, () => {});
-    return { adminUrl: embedded.url, embedded };
+    return { adminUrl: embedded.url, embedded, dir };
   })();
   return cluster;
 }
@@ -30,6 +30,7 @@ export async function stopCluster(): Promise<void> {
   const c = await cluster;
   cluster = undefined;
   await c.embedded?.stop();
+  if (c.dir) rmSync(c.dir, { recursive: true, force: true });
 }
 
 /** A new empty database on the shared cluster; returns its URL. */
