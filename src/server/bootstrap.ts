@@ -61,6 +61,7 @@ export async function startServer(config: Config, opts: { log?: Logger; database
   const instances = new InstanceService(computeRepo, network, images, keyPairs, backends.compute, log, {
     retentionMs: config.terminatedRetentionMs,
     maxInstances: config.maxInstances,
+    onPurged: (ids) => tags.forget(ids),
   });
   const services: Services = { accounts, catalog, network, tags, images, keyPairs, instances, backends };
 

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import {
   DescribeImagesCommand,
   DescribeInstancesCommand,
+  DescribeTagsCommand,
   RunInstancesCommand,
   TerminateInstancesCommand,
   waitUntilInstanceTerminated,
@@ -18,7 +19,7 @@ describe('terminated instances', () => {
     try {
       const ec2 = sdk(s.url);
       const ami = (await ec2.send(new DescribeImagesCommand({}))).Images![0]!.ImageId;
-      const id = (await ec2.send(new RunInstancesCommand({ ImageId: ami, MinCount: 1, MaxCount: 1 }))).Instances![0]!.InstanceId!;
+      const id = (await ec2.send(new RunInstancesCommand({ ImageId: ami, MinCount: 1, MaxCount: 1, TagSpecifications: [{ ResourceType: 'instance', Tags: [{ Key: 'Name', Value: 'short-lived' }] }] }))).Instances![0]!.InstanceId!;
       await ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
       await waitUntilInstanceTerminated({ client: ec2, maxWaitTime: 20, minDelay: 1, maxDelay: 1 }, { InstanceIds: [id] });
       const d = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }));
@@ -30,6 +31,8 @@ describe('terminated instances', () => {
         gone = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] })).then(() => false, (e) => e.name === 'InvalidInstanceID.NotFound');
       }
       assert.ok(gone, 'the terminated instance is gone after its retention');
+      const tags = await ec2.send(new DescribeTagsCommand({ Filters: [{ Name: 'resource-id', Values: [id] }] }));
+      assert.equal(tags.Tags!.length, 0, 'and so are its tags');
     } finally {
       await s.close();
     }

@@ -1,6 +1,6 @@
 import { defineHandler } from '../../server/registry.js';
 import { describe, validateDescribe, type DescribeSpec, type Tag } from '../../describe/index.js';
-import { Ec2Error, notFound } from '../../errors/index.js';
+import { Ec2Error } from '../../errors/index.js';
 import { parseId } from '../../ids/index.js';
 import type { ImageRow } from '../../db/repositories/compute.js';
 import { describeRequest, parseIds, tagsFromSpecs, toTagList } from '../common.js';
@@ -132,7 +132,7 @@ export const deregisterImage = defineHandler('DeregisterImage', {
   },
   async handle(input, ctx) {
     await ctx.services.images.deregister(ctx.accountId, input.ImageId);
-    return {} as never;
+    return {};
   },
 });
 
@@ -168,4 +168,3 @@ export const describeImageAttribute = defineHandler('DescribeImageAttribute', {
   },
 });
 
-export { notFound };

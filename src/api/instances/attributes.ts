@@ -108,7 +108,7 @@ export const modifyInstanceAttribute = defineHandler('ModifyInstanceAttribute', 
   async handle(input, ctx) {
     const [row] = await ctx.services.instances.get(ctx.accountId, [input.InstanceId]);
     await ctx.services.instances.modify(row!, changeOf(input));
-    return {} as never;
+    return {};
   },
 });
 

@@ -67,7 +67,7 @@ export const rebootInstances = defineHandler('RebootInstances', {
   },
   async handle(input, ctx) {
     await ctx.services.instances.reboot(ctx.accountId, input.InstanceIds);
-    return {} as never;
+    return {};
   },
 });
 

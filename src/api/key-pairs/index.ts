@@ -91,7 +91,10 @@ export const deleteKeyPair = defineHandler('DeleteKeyPair', {
     // As on AWS, deleting a key pair that does not exist succeeds.
     const all = await ctx.services.keyPairs.list(ctx.accountId);
     const k = all.find((x) => (input.KeyPairId ? x.id === input.KeyPairId : x.name === input.KeyName));
-    if (k) await ctx.services.keyPairs.delete(ctx.accountId, k.id);
+    if (k) {
+      await ctx.services.keyPairs.delete(ctx.accountId, k.id);
+      await ctx.services.tags.forget([k.id]);
+    }
     return { Return: true, KeyPairId: k?.id };
   },
 });

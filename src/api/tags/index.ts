@@ -14,7 +14,7 @@ export const createTags = defineHandler('CreateTags', {
   async handle(input, ctx) {
     const resources = await ctx.services.tags.checkResources(ctx.accountId, input.Resources);
     await ctx.services.tags.create(ctx.accountId, resources, input.Tags.map((t) => ({ key: t.Key ?? '', value: t.Value ?? '' })));
-    return {} as never;
+    return {};
   },
 });
 
@@ -29,7 +29,7 @@ export const deleteTags = defineHandler('DeleteTags', {
       input.Resources,
       input.Tags?.map((t) => ({ key: t.Key ?? '', value: t.Value })),
     );
-    return {} as never;
+    return {};
   },
 });
 

@@ -145,9 +145,6 @@ export class ComputeRepository {
   liveInstances(): Promise<InstanceRow[]> {
     return this.db.rows<InstanceRow>(`SELECT ${INSTANCE_COLUMNS} FROM instances WHERE state <> 'terminated'`);
   }
-  allInstanceIds(): Promise<{ id: string }[]> {
-    return this.db.rows<{ id: string }>('SELECT id FROM instances');
-  }
   byClientToken(accountId: string, token: string): Promise<InstanceRow[]> {
     return this.db.rows<InstanceRow>(
       `SELECT ${INSTANCE_COLUMNS} FROM instances WHERE account_id = $1 AND client_token = $2 ORDER BY launch_index`,

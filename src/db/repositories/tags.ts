@@ -45,8 +45,9 @@ export class TagRepository {
     }
   }
 
-  removeAllFor(resourceId: string, t?: Transaction): Promise<number> {
-    return this.db.exec('DELETE FROM tags WHERE resource_id = $1', [resourceId], t);
+  /** Removes every tag of resources that no longer exist. */
+  removeAllFor(resourceIds: string[], t?: Transaction): Promise<number> {
+    return this.db.exec('DELETE FROM tags WHERE resource_id = ANY($1)', [resourceIds], t);
   }
 
   all(accountId: string): Promise<TagRow[]> {
@@ -70,7 +71,4 @@ export class TagRepository {
     return map;
   }
 
-  countFor(resourceId: string): Promise<{ n: string } | undefined> {
-    return this.db.one<{ n: string }>('SELECT count(*) AS n FROM tags WHERE resource_id = $1', [resourceId]);
-  }
 }

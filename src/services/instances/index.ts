@@ -36,7 +36,7 @@ export class InstanceService {
     private readonly keyPairs: KeyPairService,
     private readonly compute: ComputeBackend,
     private readonly log: Logger,
-    private readonly opts: { retentionMs: number; maxInstances: number },
+    private readonly opts: { retentionMs: number; maxInstances: number; onPurged?: (ids: string[]) => Promise<void> },
   ) {}
 
   get maxInstances(): number {
@@ -342,7 +342,6 @@ export class InstanceService {
     const onHost = await this.compute.list();
     const byInstance = new Map(onHost.map((o) => [o.instanceId, o]));
     const rows = await this.repo.liveInstances();
-    const known = new Set((await this.repo.allInstanceIds()).map((r) => r.id));
     for (const row of rows) {
       if (this.queue.busy(row.id)) continue;
       if (row.backend !== this.compute.name) continue;
@@ -375,11 +374,14 @@ export class InstanceService {
       const row = rows.find((r) => r.id === obj.instanceId);
       if (row) continue;
       if (this.queue.busy(obj.instanceId)) continue;
-      this.log.warn('reconcile: removing a backend object that has no live instance record', { instanceId: obj.instanceId, backendId: obj.backendId, known: known.has(obj.instanceId) });
+      this.log.warn('reconcile: removing a backend object that has no live instance record', { instanceId: obj.instanceId, backendId: obj.backendId });
       await this.compute.destroy(obj.backendId).catch((e) => this.log.error('reconcile: remove failed', { backendId: obj.backendId, error: (e as Error).message }));
     }
     const purged = await this.repo.purgeTerminated(new Date(Date.now() - this.opts.retentionMs));
-    if (purged.length) this.log.info('purged terminated instances', { count: purged.length });
+    if (purged.length) {
+      await this.opts.onPurged?.(purged);
+      this.log.info('purged terminated instances', { count: purged.length });
+    }
   }
 
   async consoleOutput(row: InstanceRow): Promise<string> {
@@ -448,9 +450,6 @@ export class InstanceService {
     return this.compute.consoleInfo(row!.backend_id);
   }
 
-  backendIdOf(row: InstanceRow): string | undefined {
-    return row.backend_id ?? undefined;
-  }
 }
 
 /** The VPC router's address: the subnet's first address after the network address. */

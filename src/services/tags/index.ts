@@ -76,6 +76,11 @@ export class TagService {
     return this.repo.remove(accountId, resourceIds, tags);
   }
 
+  /** Forgets the tags of resources that are gone (purged instances, deleted key pairs ...). */
+  async forget(resourceIds: string[]): Promise<void> {
+    if (resourceIds.length) await this.repo.removeAllFor(resourceIds);
+  }
+
   all(accountId: string): Promise<TagRow[]> {
     return this.repo.all(accountId);
   }
