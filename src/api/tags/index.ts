@@ -55,7 +55,20 @@ export const describeTags = defineHandler('DescribeTags', {
     validateDescribe(tagSpec, { filters: input.Filters, maxResults: input.MaxResults, nextToken: input.NextToken });
   },
   async handle(input, ctx) {
-    const all = await ctx.services.tags.all(ctx.accountId);
+    // Exact (wildcard-free) resource-id, key and resource-type filters narrow the query in SQL; the describe
+    // engine still applies every filter, so this only saves loading rows that could not match.
+    const exact = (name: string) => {
+      const f = input.Filters?.filter((x) => x.Name === name);
+      if (!f?.length || f.some((x) => !x.Values?.length || x.Values.some((v) => /[*?\\]/.test(v)))) return undefined;
+      return f.map((x) => x.Values!).reduce((a, b) => a.filter((v) => b.includes(v)));
+    };
+    const hasTagFilter = input.Filters?.some((f) => f.Name?.startsWith('tag:'));
+    const all = await ctx.services.tags.all(ctx.accountId, {
+      resourceIds: exact('resource-id'),
+      // tag:<key> needs all tags of a resource, so keys narrow only when no tag: filter is present.
+      keys: hasTagFilter ? undefined : exact('key'),
+      types: exact('resource-type'),
+    });
     const byResource = new Map<string, { key: string; value: string }[]>();
     for (const t of all) byResource.set(t.resource_id, [...(byResource.get(t.resource_id) ?? []), { key: t.key, value: t.value }]);
     const rows = all.map((t) => ({ ...t, resourceTags: byResource.get(t.resource_id)! }));

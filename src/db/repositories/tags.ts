@@ -50,11 +50,16 @@ export class TagRepository {
     return this.db.exec('DELETE FROM tags WHERE resource_id = ANY($1)', [resourceIds], t);
   }
 
-  all(accountId: string): Promise<TagRow[]> {
-    return this.db.rows<TagRow>(
-      'SELECT resource_id, resource_type, key, value FROM tags WHERE account_id = $1',
-      [accountId],
-    );
+  /** The account's tags, narrowed in SQL by exact resource ids, keys or types where given. */
+  all(accountId: string, narrow: { resourceIds?: string[]; keys?: string[]; types?: string[] } = {}): Promise<TagRow[]> {
+    const where = ['account_id = $1'];
+    const bind: unknown[] = [accountId];
+    for (const [column, values] of [['resource_id', narrow.resourceIds], ['key', narrow.keys], ['resource_type', narrow.types]] as const) {
+      if (!values) continue;
+      bind.push(values);
+      where.push(`${column} = ANY($${bind.length})`);
+    }
+    return this.db.rows<TagRow>(`SELECT resource_id, resource_type, key, value FROM tags WHERE ${where.join(' AND ')}`, bind);
   }
 
   /** Tags of the given resources (or of every resource of the account), grouped by resource id. */

@@ -81,8 +81,8 @@ export class TagService {
     if (resourceIds.length) await this.repo.removeAllFor(resourceIds);
   }
 
-  all(accountId: string): Promise<TagRow[]> {
-    return this.repo.all(accountId);
+  all(accountId: string, narrow?: { resourceIds?: string[]; keys?: string[]; types?: string[] }): Promise<TagRow[]> {
+    return this.repo.all(accountId, narrow);
   }
 
   byResource(accountId: string, ids?: string[]): Promise<Map<string, { key: string; value: string }[]>> {
