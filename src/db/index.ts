@@ -7,12 +7,14 @@ import { Umzug, SequelizeStorage } from 'umzug';
 import * as m001 from './migrations/001-base.js';
 import * as m002 from './migrations/002-compute.js';
 import * as m003 from './migrations/003-installation.js';
+import * as m004 from './migrations/004-launch-fingerprint.js';
 
 /** Migrations in order; a new one is appended here with the next number. */
 const MIGRATIONS = [
   { name: '001-base', ...m001 },
   { name: '002-compute', ...m002 },
   { name: '003-installation', ...m003 },
+  { name: '004-launch-fingerprint', ...m004 },
 ];
 
 export async function connect(url: string): Promise<Sequelize> {

@@ -2,10 +2,11 @@ import assert from 'node:assert/strict';
 import { execa } from 'execa';
 import { OvsNetworkBackend, bridgeName } from '../../src/adapters/ovs/index.js';
 import { needBackend } from '../support/backends.js';
+import type { NetworkBackend } from '../../src/ports/index.js';
 
 describe('ovs network adapter (real Open vSwitch)', function () {
   this.timeout(60_000);
-  const backend = new OvsNetworkBackend();
+  const backend: NetworkBackend = new OvsNetworkBackend();
   const vpcId = `vpc-${Date.now().toString(16).padStart(17, '0').slice(-17)}`;
   before(async function () {
     await needBackend(this, 'ovs', () => backend.probe());

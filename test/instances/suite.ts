@@ -193,6 +193,7 @@ export function instanceSuite(o: SuiteOptions): void {
       const b = await launch({ ClientToken: token });
       assert.equal(b.Instances![0]!.InstanceId, a.Instances![0]!.InstanceId);
       assert.equal(b.ReservationId, a.ReservationId);
+      await expectError(launch({ ClientToken: token, InstanceType: 't3.small' }), 'IdempotentParameterMismatch');
     });
 
     it('reports burstable credit specifications', async () => {

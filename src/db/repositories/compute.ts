@@ -49,6 +49,7 @@ export interface InstanceRow {
   security_group_ids: string[];
   user_data: Buffer | null;
   client_token: string | null;
+  launch_fingerprint: string | null;
   block_device_mappings: unknown[];
   disable_api_termination: boolean;
   disable_api_stop: boolean;
@@ -62,7 +63,7 @@ export interface InstanceRow {
 
 const INSTANCE_COLUMNS = `id, account_id, reservation_id, launch_index, image_id, instance_type, key_name, state, state_reason_code,
   state_reason_message, state_transition_reason, subnet_id, vpc_id, availability_zone, host(private_ip) AS private_ip, mac_address,
-  eni_id, security_group_ids, user_data, client_token, block_device_mappings, disable_api_termination, disable_api_stop,
+  eni_id, security_group_ids, user_data, client_token, launch_fingerprint, block_device_mappings, disable_api_termination, disable_api_stop,
   shutdown_behavior, backend, backend_id, launch_time, terminated_at, updated_at`;
 
 export class ComputeRepository {
@@ -156,12 +157,13 @@ export class ComputeRepository {
       `INSERT INTO instances (id, account_id, reservation_id, launch_index, image_id, instance_type, key_name, state,
          state_reason_code, state_reason_message, state_transition_reason, subnet_id, vpc_id, availability_zone, private_ip,
          mac_address, eni_id, security_group_ids, user_data, client_token, block_device_mappings, disable_api_termination,
-         disable_api_stop, shutdown_behavior, backend, backend_id)
-       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26)`,
+         disable_api_stop, shutdown_behavior, backend, backend_id, launch_fingerprint)
+       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26,$27)`,
       [i.id, i.account_id, i.reservation_id, i.launch_index, i.image_id, i.instance_type, i.key_name, i.state,
         i.state_reason_code, i.state_reason_message, i.state_transition_reason, i.subnet_id, i.vpc_id, i.availability_zone,
         i.private_ip, i.mac_address, i.eni_id, i.security_group_ids, i.user_data, i.client_token,
-        JSON.stringify(i.block_device_mappings), i.disable_api_termination, i.disable_api_stop, i.shutdown_behavior, i.backend, i.backend_id],
+        JSON.stringify(i.block_device_mappings), i.disable_api_termination, i.disable_api_stop, i.shutdown_behavior, i.backend, i.backend_id,
+        i.launch_fingerprint],
       t,
     );
   }

@@ -64,7 +64,7 @@ export class InstanceService {
   async run(accountId: string, plan: LaunchPlan, tags: { key: string; value: string }[], tagWriter: (ids: string[]) => Promise<void>): Promise<InstanceRow[]> {
     if (plan.clientToken) {
       const existing = await this.repo.byClientToken(accountId, plan.clientToken);
-      if (existing.length) return existing;
+      if (existing.length) return this.sameLaunch(existing, plan);
     }
     const reservationId = newId('reservation');
     const ids: string[] = [];
@@ -93,7 +93,7 @@ export class InstanceService {
               state_reason_message: 'pending', state_transition_reason: '', subnet_id: plan.subnet.id, vpc_id: plan.subnet.vpc_id,
               availability_zone: plan.subnet.availability_zone, private_ip: ips.get(id)!, mac_address: randomMac(),
               eni_id: newId('networkInterface'), security_group_ids: plan.securityGroupIds, user_data: plan.userData ?? null,
-              client_token: plan.clientToken ?? null, block_device_mappings: plan.blockDeviceMappings,
+              client_token: plan.clientToken ?? null, launch_fingerprint: plan.fingerprint, block_device_mappings: plan.blockDeviceMappings,
               disable_api_termination: plan.disableApiTermination, disable_api_stop: plan.disableApiStop,
               shutdown_behavior: plan.shutdownBehavior, backend: this.compute.name, backend_id: null,
             },
@@ -106,7 +106,7 @@ export class InstanceService {
       // A concurrent request with the same ClientToken won the race: answer with its instances.
       if (plan.clientToken && /unique|duplicate/i.test((e as Error).message)) {
         const existing = await this.repo.byClientToken(accountId, plan.clientToken);
-        if (existing.length) return existing;
+        if (existing.length) return this.sameLaunch(existing, plan);
       }
       throw e;
     }
@@ -114,6 +114,14 @@ export class InstanceService {
     const rows = await this.repo.instancesByIds(accountId, ids);
     for (const row of rows) this.enqueueLaunch(row);
     return rows.sort((a, b) => a.launch_index - b.launch_index);
+  }
+
+  /** The instances of an earlier launch with this ClientToken, if it asked for the same thing. */
+  private sameLaunch(existing: InstanceRow[], plan: LaunchPlan): InstanceRow[] {
+    if (existing[0]!.launch_fingerprint && existing[0]!.launch_fingerprint !== plan.fingerprint) {
+      throw new Ec2Error('IdempotentParameterMismatch', 'Arguments on this idempotent request are inconsistent with arguments used in previous request(s).');
+    }
+    return existing;
   }
 
   private async specFor(row: InstanceRow): Promise<InstanceSpec> {

@@ -2,7 +2,7 @@
  * RunInstances validation: everything is checked and resolved (image, type, key, subnet, groups, addresses)
  * before anything is written, so DryRun and errors leave no trace.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { Ec2Error, invalidParameterCombination, invalidParameterValue, notFound } from '../../errors/index.js';
 import { parseId } from '../../ids/index.js';
 import { instanceType, DEFAULT_INSTANCE_TYPE, type InstanceTypeSpec } from '../../domain/instance-types.js';
@@ -33,6 +33,8 @@ export interface LaunchRequest {
 }
 
 export interface LaunchPlan {
+  /** Digest of the request's parameters (ClientToken and DryRun left out): a reused token must match it. */
+  fingerprint: string;
   image: ImageRow;
   type: InstanceTypeSpec;
   keyPair?: KeyPairRow;
@@ -59,6 +61,18 @@ export function decodeUserData(value: string | undefined, param = 'UserData'): B
   const data = Buffer.from(clean, 'base64');
   if (data.length > MAX_USER_DATA) throw invalidParameterValue(param, '...', `User data is limited to ${MAX_USER_DATA} bytes.`);
   return data;
+}
+
+/** A stable digest of a launch request: keys sorted at every level, ClientToken and DryRun left out. */
+export function launchFingerprint(req: LaunchRequest): string {
+  const canonical = (v: unknown): unknown =>
+    Array.isArray(v)
+      ? v.map(canonical)
+      : v && typeof v === 'object' && !(v instanceof Date) && !Buffer.isBuffer(v)
+        ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canonical((v as Record<string, unknown>)[k])]))
+        : v;
+  const { ClientToken: _t, DryRun: _d, ...rest } = req as LaunchRequest & { DryRun?: boolean };
+  return createHash('sha256').update(JSON.stringify(canonical(rest))).digest('hex');
 }
 
 export function randomMac(): string {
@@ -134,6 +148,7 @@ export async function planLaunch(
   if (sdb !== 'stop' && sdb !== 'terminate') throw invalidParameterValue('InstanceInitiatedShutdownBehavior', sdb, 'Use stop or terminate.');
 
   return {
+    fingerprint: launchFingerprint(req),
     image,
     type,
     keyPair,

@@ -24,7 +24,7 @@ export class KeyPairService {
   async checkNewName(accountId: string, name: string): Promise<void> {
     checkName(name);
     if (await this.repo.keyPairByName(accountId, name)) {
-      throw new Ec2Error('InvalidKeyPair.Duplicate', `The keypair already exists`);
+      throw new Ec2Error('InvalidKeyPair.Duplicate', `The keypair '${name}' already exists.`);
     }
   }
 
@@ -54,7 +54,7 @@ export class KeyPairService {
 
   private async insert(row: Omit<KeyPairRow, 'created_at'>): Promise<void> {
     checkName(row.name);
-    if (!(await this.repo.insertKeyPair(row))) throw new Ec2Error('InvalidKeyPair.Duplicate', `The keypair already exists`);
+    if (!(await this.repo.insertKeyPair(row))) throw new Ec2Error('InvalidKeyPair.Duplicate', `The keypair '${row.name}' already exists.`);
   }
 
   delete(accountId: string, id: string): Promise<void> {
