@@ -71,7 +71,9 @@ export const describeInstances = defineHandler('DescribeInstances', {
     validateDescribe(instanceSpec, describeRequest(input, parseIds('instance', input.InstanceIds)));
   },
   async handle(input, ctx) {
-    const page = describe(instanceSpec, await instanceViews(ctx), describeRequest(input, input.InstanceIds));
+    // Waiters poll by id: load just those instances (the engine still answers NotFound for any missing).
+    const only = input.InstanceIds?.length ? await ctx.services.instances.byIds(ctx.accountId, input.InstanceIds) : undefined;
+    const page = describe(instanceSpec, await instanceViews(ctx, only), describeRequest(input, input.InstanceIds));
     return { Reservations: toReservations(page.items, ctx.region), NextToken: page.nextToken };
   },
 });

@@ -139,6 +139,11 @@ export class ComputeRepository {
   instancesByIds(accountId: string, ids: string[]): Promise<InstanceRow[]> {
     return this.db.rows<InstanceRow>(`SELECT ${INSTANCE_COLUMNS} FROM instances WHERE account_id = $1 AND id = ANY($2)`, [accountId, ids]);
   }
+  async liveCount(accountId: string): Promise<number> {
+    const r = await this.db.one<{ n: number }>(`SELECT count(*)::int AS n FROM instances WHERE account_id = $1 AND state <> 'terminated'`, [accountId]);
+    return r?.n ?? 0;
+  }
+
   instance(id: string, t?: Transaction): Promise<InstanceRow | undefined> {
     return this.db.one<InstanceRow>(`SELECT ${INSTANCE_COLUMNS} FROM instances WHERE id = $1`, [id], t);
   }

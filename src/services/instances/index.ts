@@ -47,6 +47,11 @@ export class InstanceService {
     return this.repo.instances(accountId);
   }
 
+  /** Those of these ids that exist in the account (no error for the others). */
+  byIds(accountId: string, ids: string[]): Promise<InstanceRow[]> {
+    return this.repo.instancesByIds(accountId, ids);
+  }
+
   /** The account's instances with these ids, or `InvalidInstanceID.NotFound` naming the missing ones. */
   async get(accountId: string, ids: string[]): Promise<InstanceRow[]> {
     const rows = await this.repo.instancesByIds(accountId, ids);
@@ -56,7 +61,7 @@ export class InstanceService {
   }
 
   async plan(accountId: string, req: LaunchRequest): Promise<LaunchPlan> {
-    const live = (await this.repo.instances(accountId)).filter((i) => i.state !== 'terminated').length;
+    const live = await this.repo.liveCount(accountId);
     return planLaunch(accountId, req, { network: this.network, images: this.images, keyPairs: this.keyPairs, maxInstances: this.opts.maxInstances, liveCount: live });
   }
 
