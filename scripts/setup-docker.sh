@@ -80,4 +80,10 @@ else
 fi
 echo "setup-docker: $(docker version --format 'Docker {{.Server.Version}} (API {{.Server.APIVersion}})'), storage driver $(docker info --format '{{.Driver}}')"
 
+# Subnet networks whose instances are gone (a server that was killed): free their address ranges. A network
+# still in use refuses removal, which is what we want; dockerd must be restarted to clear stale endpoints.
+for net in $(docker network ls -q --filter label=thecloud.managed=true); do
+  docker network rm "$net" >/dev/null 2>&1 || true
+done
+
 exec bash "$here/build-base-image.sh"

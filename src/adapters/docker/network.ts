@@ -83,8 +83,10 @@ export class SubnetNetworks {
       try {
         await this.docker.getNetwork(n.Id).remove();
       } catch (e) {
-        // 404: gone already. 403/409: something else (not ours) is still attached; leave it.
+        // 404: gone already. 403/409: something is still attached (or dockerd kept a stale endpoint, which
+        // only a dockerd restart clears): leave it, but say so, since it keeps its address range taken.
         if (!isStatus(e, 404) && !isStatus(e, 403) && !isStatus(e, 409)) throw e;
+        if (!isStatus(e, 404)) console.warn(`thecloud: Docker network ${n.Name} (${subnet}) could not be removed: ${dockerMessage(e)}`);
       }
     }
   }
