@@ -1,13 +1,13 @@
 /**
- * Crash safety with real containers: the server process is killed (SIGKILL) while launches are in flight, and
- * an orphan container is left labelled for this installation with no record. After a restart on the same
- * database: every instance reaches running with exactly one container, the orphan is removed, and the
- * launch's ClientToken still answers with the same instances.
+ * Crash safety with real backends: the server process is killed (SIGKILL) while launches are in flight, and
+ * an orphan (a container or domain marked for this installation, with no record) is left on the host. After a
+ * restart on the same database: every instance reaches running with exactly one backend object, the orphan is
+ * removed, and the launch's ClientToken still answers with the same instances. Backend objects are counted
+ * through the adapter's own list(), which the adapter tests check against `docker` and `virsh`.
  */
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { execa, type ResultPromise } from 'execa';
-import Docker from 'dockerode';
 import pg from 'pg';
 import {
   RunInstancesCommand,
@@ -21,6 +21,8 @@ import { needBackend } from '../support/backends.js';
 import { freshDatabase } from '../support/server.js';
 import { sdk } from '../support/clients.js';
 import { DockerComputeBackend } from '../../src/adapters/docker/index.js';
+import { LibvirtComputeBackend } from '../../src/adapters/libvirt/index.js';
+import type { ComputeBackend } from '../../src/ports/index.js';
 
 async function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -31,8 +33,21 @@ async function freePort(): Promise<number> {
   });
 }
 
-describe('crash safety on the docker backend', function () {
-  this.timeout(240_000);
+interface CrashCase {
+  backend: 'docker' | 'libvirt';
+  imageName: string;
+  imageRef: string;
+  count: number;
+  adapter: (cloudId?: string) => ComputeBackend;
+}
+
+const CASES: CrashCase[] = [
+  { backend: 'docker', imageName: 'thecloud-busybox', imageRef: 'thecloud/busybox:latest', count: 4, adapter: (cloudId) => new DockerComputeBackend({ cloudId }) },
+  { backend: 'libvirt', imageName: 'thecloud-tiny-vm', imageRef: 'kernel:/var/lib/thecloud/images/thecloud-test', count: 2, adapter: (cloudId) => new LibvirtComputeBackend({ cloudId }) },
+];
+
+for (const c of CASES) describe(`crash safety on the ${c.backend} backend`, function () {
+  this.timeout(300_000);
   let dbUrl: string;
   let port: number;
   let child: ResultPromise | undefined;
@@ -40,7 +55,7 @@ describe('crash safety on the docker backend', function () {
   const start = async () => {
     // One process (not npx, which would leave the server running when killed).
     child = execa(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-      env: { PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: dbUrl, COMPUTE_BACKEND: 'docker', NETWORK_BACKEND: 'noop', THECLOUD_RECONCILE_SECONDS: '1' },
+      env: { PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: dbUrl, COMPUTE_BACKEND: c.backend, NETWORK_BACKEND: 'noop', THECLOUD_RECONCILE_SECONDS: '1' },
       reject: false,
       stdio: 'ignore',
     });
@@ -58,7 +73,7 @@ describe('crash safety on the docker backend', function () {
   };
 
   before(async function () {
-    await needBackend(this, 'docker', () => new DockerComputeBackend().probe());
+    await needBackend(this, c.backend, () => c.adapter().probe());
     dbUrl = await freshDatabase();
     port = await freePort();
   });
@@ -69,9 +84,9 @@ describe('crash safety on the docker backend', function () {
 
   it('finishes interrupted launches, removes orphans and keeps ClientToken idempotent after SIGKILL', async () => {
     let ec2 = await start();
-    const image = (await ec2.send(new DescribeImagesCommand({ Filters: [{ Name: 'name', Values: ['thecloud-busybox'] }] }))).Images![0]!;
+    const image = (await ec2.send(new DescribeImagesCommand({ Filters: [{ Name: 'name', Values: [c.imageName] }] }))).Images![0]!;
     const token = `crash-${Date.now()}`;
-    const run = await ec2.send(new RunInstancesCommand({ ImageId: image.ImageId, MinCount: 4, MaxCount: 4, InstanceType: 't3.nano', ClientToken: token }));
+    const run = await ec2.send(new RunInstancesCommand({ ImageId: image.ImageId, MinCount: c.count, MaxCount: c.count, InstanceType: 't3.nano', ClientToken: token }));
     child!.kill('SIGKILL'); // launches are still in flight: some containers exist, some records lack them
     await child;
     const ids = run.Instances!.map((i) => i.InstanceId!).sort();
@@ -82,29 +97,26 @@ describe('crash safety on the docker backend', function () {
     const cloudId = (await client.query('SELECT id FROM installation')).rows[0].id as string;
     await client.end();
     const orphanId = 'i-0000000000000000f';
-    const backend = new DockerComputeBackend({ cloudId });
-    await backend.create({ instanceId: orphanId, accountId: '000000000000', imageRef: 'thecloud/busybox:latest', vcpus: 1, memoryMiB: 128, hostname: 'orphan', publicKeys: [] });
+    const backend = c.adapter(cloudId);
+    await backend.create({ instanceId: orphanId, accountId: '000000000000', imageRef: c.imageRef, vcpus: 1, memoryMiB: 256, hostname: 'orphan', publicKeys: [] });
 
     ec2 = await start();
-    await waitUntilInstanceRunning({ client: ec2, maxWaitTime: 90, minDelay: 1, maxDelay: 2 }, { InstanceIds: ids });
-    const again = await ec2.send(new RunInstancesCommand({ ImageId: image.ImageId, MinCount: 4, MaxCount: 4, InstanceType: 't3.nano', ClientToken: token }));
+    await waitUntilInstanceRunning({ client: ec2, maxWaitTime: 180, minDelay: 1, maxDelay: 2 }, { InstanceIds: ids });
+    const again = await ec2.send(new RunInstancesCommand({ ImageId: image.ImageId, MinCount: c.count, MaxCount: c.count, InstanceType: 't3.nano', ClientToken: token }));
     assert.deepEqual(again.Instances!.map((i) => i.InstanceId!).sort(), ids, 'the ClientToken answers with the same instances');
 
-    const docker = new Docker();
-    const deadline = Date.now() + 30_000;
-    let mine: Docker.ContainerInfo[] = [];
-    for (;;) {
-      mine = await docker.listContainers({ all: true, filters: { label: [`thecloud.cloud-id=${cloudId}`] } });
-      if (!mine.some((c) => c.Labels['thecloud.instance-id'] === orphanId) || Date.now() > deadline) break;
+    const deadline = Date.now() + 60_000;
+    let mine = await backend.list();
+    while (mine.some((o) => o.instanceId === orphanId) && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 500));
+      mine = await backend.list();
     }
-    const perInstance = ids.map((id) => mine.filter((c) => c.Labels['thecloud.instance-id'] === id).length);
-    assert.deepEqual(perInstance, [1, 1, 1, 1], 'exactly one container per instance');
-    assert.ok(!mine.some((c) => c.Labels['thecloud.instance-id'] === orphanId), 'the orphan container was removed');
+    const perInstance = ids.map((id) => mine.filter((o) => o.instanceId === id).length);
+    assert.deepEqual(perInstance, ids.map(() => 1), 'exactly one backend object per instance');
+    assert.ok(!mine.some((o) => o.instanceId === orphanId), 'the orphan was removed');
 
     await ec2.send(new TerminateInstancesCommand({ InstanceIds: ids }));
-    await waitUntilInstanceTerminated({ client: ec2, maxWaitTime: 90, minDelay: 1, maxDelay: 2 }, { InstanceIds: ids });
-    const left = await docker.listContainers({ all: true, filters: { label: [`thecloud.cloud-id=${cloudId}`] } });
-    assert.equal(left.length, 0, 'nothing is leaked on terminate');
+    await waitUntilInstanceTerminated({ client: ec2, maxWaitTime: 180, minDelay: 1, maxDelay: 2 }, { InstanceIds: ids });
+    assert.deepEqual(await backend.list(), [], 'nothing is leaked on terminate');
   });
 });

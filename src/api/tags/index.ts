@@ -69,9 +69,16 @@ export const describeTags = defineHandler('DescribeTags', {
       keys: hasTagFilter ? undefined : exact('key'),
       types: exact('resource-type'),
     });
+    // Each row needs its resource's other tags only for tag:<key> filters.
     const byResource = new Map<string, { key: string; value: string }[]>();
-    for (const t of all) byResource.set(t.resource_id, [...(byResource.get(t.resource_id) ?? []), { key: t.key, value: t.value }]);
-    const rows = all.map((t) => ({ ...t, resourceTags: byResource.get(t.resource_id)! }));
+    if (hasTagFilter) {
+      for (const t of all) {
+        const list = byResource.get(t.resource_id);
+        if (list) list.push({ key: t.key, value: t.value });
+        else byResource.set(t.resource_id, [{ key: t.key, value: t.value }]);
+      }
+    }
+    const rows = all.map((t) => Object.assign(t, { resourceTags: byResource.get(t.resource_id) ?? [] }));
     const page = describe(tagSpec, rows, { filters: input.Filters, maxResults: input.MaxResults, nextToken: input.NextToken });
     return {
       Tags: page.items.map((t) => ({ ResourceId: t.resource_id, ResourceType: t.resource_type, Key: t.key, Value: t.value })),
