@@ -86,6 +86,7 @@ describe('compat: AWS CLI', function () {
         assert.equal(o.Vpcs.length, 1);
         const v = o.Vpcs[0];
         assert.deepEqual([v.VpcId, v.CidrBlock, v.IsDefault, v.State, v.OwnerId], [n.vpcId, '172.31.0.0/16', true, 'available', '000000000000']);
+        assert.equal('Tags' in v, false, 'an untagged VPC has no Tags key, as on AWS');
       }],
       ['describe-vpcs --vpc-ids selects it', (n) => ['describe-vpcs', '--vpc-ids', n.vpcId], (o, n) => {
         assert.deepEqual(o.Vpcs.map((v: any) => v.VpcId), [n.vpcId]);
@@ -118,6 +119,7 @@ describe('compat: AWS CLI', function () {
       ['describe-security-groups --group-ids shows its rules', (n) => ['describe-security-groups', '--group-ids', n.securityGroupId], (o, n) => {
         const g = o.SecurityGroups[0];
         assert.deepEqual(g.IpPermissionsEgress.map((p: any) => [p.IpProtocol, p.IpRanges]), [['-1', [{ CidrIp: '0.0.0.0/0' }]]]);
+        assert.equal('Tags' in g, false, 'an untagged group has no Tags key, as on AWS');
         assert.deepEqual(g.IpPermissions[0].UserIdGroupPairs.map((p: any) => p.GroupId), [n.securityGroupId]);
       }],
       ['describe-instance-types --instance-types gives vCPUs and memory', () => ['describe-instance-types', '--instance-types', 't3.micro', 't2.micro'], (o) => {

@@ -7,6 +7,14 @@ export function toTagList(tags: { key: string; value: string }[] | undefined): E
   return (tags ?? []).map((t) => ({ Key: t.key, Value: t.value }));
 }
 
+/**
+ * A resource's tagSet as AWS writes it in Describe answers of instances, VPCs, subnets, security groups and
+ * images: left out when the resource has no tag (so boto3 and the CLI show no `Tags` key), never `<tagSet/>`.
+ */
+export function tagSetOrNone(tags: { key: string; value: string }[] | undefined): Ec2.Tag[] | undefined {
+  return tags?.length ? toTagList(tags) : undefined;
+}
+
 export function parseIds(kind: IdKind, ids: string[] | undefined): string[] | undefined {
   return ids?.map((id) => parseId(kind, id));
 }

@@ -3,7 +3,7 @@ import { describe, validateDescribe, type DescribeSpec, type Tag } from '../../d
 import { Ec2Error } from '../../errors/index.js';
 import { parseId } from '../../ids/index.js';
 import type { ImageRow } from '../../db/repositories/compute.js';
-import { describeRequest, parseIds, tagsFromSpecs, toTagList } from '../common.js';
+import { describeRequest, parseIds, tagsFromSpecs, tagSetOrNone } from '../common.js';
 import { validateTags } from '../../services/tags/index.js';
 import type * as Ec2 from '../../protocol/generated/types.js';
 
@@ -61,7 +61,7 @@ function toImage(i: Row): Ec2.Image {
     PlatformDetails: 'Linux/UNIX',
     UsageOperation: 'RunInstances',
     BootMode: 'legacy-bios',
-    Tags: toTagList(i.tags),
+    Tags: tagSetOrNone(i.tags),
     StateReason: i.state === 'failed' ? { Code: 'Client.ImageCaptureFailed', Message: 'The image could not be captured from the instance' } : undefined,
   };
 }

@@ -3,7 +3,7 @@ import type { InstanceRow } from '../../db/repositories/compute.js';
 import type { SecurityGroupRow } from '../../db/repositories/network.js';
 import { stateOf } from '../../domain/instance-state.js';
 import { instanceType } from '../../domain/instance-types.js';
-import { toTagList } from '../common.js';
+import { tagSetOrNone } from '../common.js';
 import type { Tag } from '../../describe/index.js';
 
 export type InstanceView = InstanceRow & { tags: Tag[]; groups: SecurityGroupRow[]; architecture: string };
@@ -43,7 +43,7 @@ export function toInstance(i: InstanceView, region: string): Ec2.Instance {
     BlockDeviceMappings: [],
     VirtualizationType: 'hvm',
     ClientToken: i.client_token ?? '',
-    Tags: i.tags.length ? toTagList(i.tags) : undefined,
+    Tags: tagSetOrNone(i.tags),
     SecurityGroups: groups,
     SourceDestCheck: true,
     Hypervisor: 'xen',

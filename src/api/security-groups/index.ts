@@ -2,7 +2,7 @@ import { defineHandler } from '../../server/registry.js';
 import { describe, validateDescribe, type DescribeSpec, type Tag } from '../../describe/index.js';
 import { Ec2Error } from '../../errors/index.js';
 import type { SecurityGroupRow, SecurityGroupRuleRow } from '../../db/repositories/network.js';
-import { describeRequest, parseIds, toTagList } from '../common.js';
+import { describeRequest, parseIds, tagSetOrNone } from '../common.js';
 import type * as Ec2 from '../../protocol/generated/types.js';
 
 type Row = SecurityGroupRow & { tags: Tag[]; rules: SecurityGroupRuleRow[] };
@@ -56,7 +56,7 @@ export function toSecurityGroup(g: Row, region: string): Ec2.SecurityGroup {
     SecurityGroupArn: `arn:aws:ec2:${region}:${g.account_id}:security-group/${g.id}`,
     IpPermissions: toPermissions(ingress(g), g.account_id),
     IpPermissionsEgress: toPermissions(egress(g), g.account_id),
-    Tags: toTagList(g.tags),
+    Tags: tagSetOrNone(g.tags),
   };
 }
 

@@ -3,7 +3,7 @@ import { describe, validateDescribe, type DescribeSpec, type Tag } from '../../d
 import { notFound } from '../../errors/index.js';
 import type { SubnetRow } from '../../db/repositories/network.js';
 import { subnetCapacity } from '../../services/network/index.js';
-import { describeRequest, parseIds, toTagList } from '../common.js';
+import { describeRequest, parseIds, tagSetOrNone } from '../common.js';
 import type * as Ec2 from '../../protocol/generated/types.js';
 
 type Row = SubnetRow & { tags: Tag[]; zoneId: string; region: string };
@@ -53,7 +53,7 @@ function toSubnet(s: Row): Ec2.Subnet {
     EnableDns64: false,
     Ipv6Native: false,
     PrivateDnsNameOptionsOnLaunch: { HostnameType: 'ip-name', EnableResourceNameDnsARecord: false, EnableResourceNameDnsAAAARecord: false },
-    Tags: toTagList(s.tags),
+    Tags: tagSetOrNone(s.tags),
   };
 }
 

@@ -2,7 +2,7 @@ import { defineHandler } from '../../server/registry.js';
 import { describe, validateDescribe, type DescribeSpec, type Tag } from '../../describe/index.js';
 import { notFound } from '../../errors/index.js';
 import type { VpcRow } from '../../db/repositories/network.js';
-import { describeRequest, parseIds, toTagList } from '../common.js';
+import { describeRequest, parseIds, tagSetOrNone } from '../common.js';
 import type * as Ec2 from '../../protocol/generated/types.js';
 
 type Row = VpcRow & { tags: Tag[] };
@@ -38,7 +38,7 @@ export function toVpc(v: Row): Ec2.Vpc {
       { AssociationId: v.id.replace(/^vpc-/, 'vpc-cidr-assoc-'), CidrBlock: v.cidr_block, CidrBlockState: { State: 'associated' } },
     ],
     Ipv6CidrBlockAssociationSet: [],
-    Tags: toTagList(v.tags),
+    Tags: tagSetOrNone(v.tags),
   };
 }
 
