@@ -29,6 +29,7 @@ export const STATE_REASONS = {
   userTerminate: { code: 'Client.UserInitiatedShutdown', message: 'Client.UserInitiatedShutdown: User initiated shutdown' },
   guestShutdown: { code: 'Client.InstanceInitiatedShutdown', message: 'Client.InstanceInitiatedShutdown: Instance initiated shutdown' },
   launchFailed: { code: 'Server.InternalError', message: 'Server.InternalError: Internal error on launch' },
+  noCapacity: { code: 'Server.InsufficientInstanceCapacity', message: 'Server.InsufficientInstanceCapacity: Insufficient capacity to satisfy launch request' },
   missing: { code: 'Server.InternalError', message: 'Server.InternalError: The instance disappeared from its host' },
 };
 

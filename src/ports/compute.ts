@@ -10,6 +10,16 @@
  * - Names that reach a host command are validated by the adapter (see src/adapters/exec).
  */
 
+/**
+ * Thrown by an adapter when the host cannot place an instance for a reason that is not a fault: its address
+ * range is taken on the host by another account's or another installation's network, the host lacks the
+ * memory ... The instance service reports it as AWS reports a launch it cannot place
+ * (`Server.InsufficientInstanceCapacity`), with this message, instead of as an internal error.
+ */
+export class HostCapacityError extends Error {
+  override readonly name = 'HostCapacityError';
+}
+
 /** What the backend reports of an instance's real state. */
 export type BackendState = 'pending' | 'running' | 'stopping' | 'stopped' | 'missing';
 

@@ -17,12 +17,14 @@ import {
   waitUntilInstanceStopped,
   RegisterImageCommand,
   DeregisterImageCommand,
+  DescribeSubnetsCommand,
+  type EC2Client,
 } from '@aws-sdk/client-ec2';
 import Docker from 'dockerode';
 import { instanceSuite } from './suite.js';
 import { needBackend } from '../support/backends.js';
 import { DockerComputeBackend } from '../../src/adapters/docker/index.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { startTestServer, SECOND_ACCOUNT, type TestServer } from '../support/server.js';
 import { sdk } from '../support/clients.js';
 
 const probe = () => new DockerComputeBackend().probe();
@@ -169,5 +171,65 @@ describe('docker images registered by the user', function () {
     await ec2.send(new DeregisterImageCommand({ ImageId: reg.ImageId }));
     const still = await new Docker().getImage('thecloud/busybox:latest').inspect();
     assert.ok(still.Id, 'deregistering a registered image leaves the user\'s Docker image alone');
+  });
+});
+
+describe('docker instances of two accounts in the same zone', function () {
+  this.timeout(180_000);
+  let s: TestServer;
+  before(async function () {
+    await needBackend(this, 'docker', probe);
+    s = await startTestServer({ COMPUTE_BACKEND: 'docker' });
+  });
+  after(async () => {
+    // A failed assertion must not leave a container holding the zone's range for the tests that follow.
+    for (const id of launched) await new Docker().getContainer(id).remove({ force: true }).catch(() => undefined);
+    await s?.close();
+  });
+  const launched: string[] = [];
+
+  const launchIn = async (ec2: EC2Client, zone: string) => {
+    const subnet = (await ec2.send(new DescribeSubnetsCommand({ Filters: [{ Name: 'availability-zone', Values: [zone] }, { Name: 'default-for-az', Values: ['true'] }] }))).Subnets![0]!;
+    const image = (await ec2.send(new DescribeImagesCommand({ Filters: [{ Name: 'name', Values: ['thecloud-busybox'] }] }))).Images![0]!;
+    const r = await ec2.send(new RunInstancesCommand({ ImageId: image.ImageId, MinCount: 1, MaxCount: 1, InstanceType: 't3.nano', SubnetId: subnet.SubnetId }));
+    launched.push(r.Instances![0]!.InstanceId!);
+    return { id: r.Instances![0]!.InstanceId!, cidr: subnet.CidrBlock! };
+  };
+
+  // Both default VPCs are 172.31.0.0/16 and Docker cannot hold two overlapping networks: until VPCs live on
+  // Open vSwitch, the second account's launch cannot be placed. It must say so, not fail as an internal error,
+  // and must not disturb the first account's instance.
+  it('the second launch ends terminated with Server.InsufficientInstanceCapacity naming the range; the first keeps running', async () => {
+    const first = sdk(s.url);
+    const second = sdk(s.url, SECOND_ACCOUNT);
+    const wait = (ec2: EC2Client) => ({ client: ec2, maxWaitTime: 60, minDelay: 1, maxDelay: 1 });
+    const a = await launchIn(first, 'us-east-1c');
+    await waitUntilInstanceRunning(wait(first), { InstanceIds: [a.id] });
+
+    const b = await launchIn(second, 'us-east-1c');
+    assert.equal(b.cidr, a.cidr);
+    // (The SDK's terminated waiter gives up on a pending instance, as it would on AWS: poll instead.)
+    const bi = await eventually('the second launch to end', async () => {
+      const i = (await second.send(new DescribeInstancesCommand({ InstanceIds: [b.id] }))).Reservations![0]!.Instances![0]!;
+      return i.State?.Name === 'pending' ? undefined : i;
+    }, 60_000);
+    assert.equal(bi.State?.Name, 'terminated');
+    assert.equal(bi.StateReason?.Code, 'Server.InsufficientInstanceCapacity');
+    assert.ok(bi.StateReason?.Message?.startsWith('Server.InsufficientInstanceCapacity: Insufficient capacity to satisfy launch request'), bi.StateReason?.Message);
+    assert.ok(bi.StateReason?.Message?.includes(b.cidr), bi.StateReason?.Message);
+    assert.match(bi.StateReason!.Message!, /by network thecloud-subnet-[0-9a-f]{17}/, 'names the network that holds the range');
+    await assert.rejects(new Docker().getContainer(b.id).inspect(), /404|no such container/i, 'nothing is left of the failed launch');
+
+    const ai = (await first.send(new DescribeInstancesCommand({ InstanceIds: [a.id] }))).Reservations![0]!.Instances![0]!;
+    assert.equal(ai.State?.Name, 'running');
+    assert.equal((await new Docker().getContainer(a.id).inspect()).State.Running, true);
+
+    // Once the first account's instance is gone, its network goes with it and the second account can launch.
+    await first.send(new TerminateInstancesCommand({ InstanceIds: [a.id] }));
+    await waitUntilInstanceTerminated(wait(first), { InstanceIds: [a.id] });
+    const b2 = await launchIn(second, 'us-east-1c');
+    await waitUntilInstanceRunning(wait(second), { InstanceIds: [b2.id] });
+    await second.send(new TerminateInstancesCommand({ InstanceIds: [b2.id] }));
+    await waitUntilInstanceTerminated(wait(second), { InstanceIds: [b2.id] });
   });
 });

@@ -10,7 +10,7 @@
  * a concurrent create is about to use.
  */
 import type Docker from 'dockerode';
-import type { NetworkAttachment } from '../../ports/index.js';
+import { HostCapacityError, type NetworkAttachment } from '../../ports/index.js';
 import { LABEL_MANAGED, LABEL_SUBNET, LABEL_VPC, networkName } from './names.js';
 import { dockerMessage, isStatus } from './errors.js';
 
@@ -39,11 +39,27 @@ export class SubnetNetworks {
     } catch (e) {
       // A leftover network of a deleted subnet with the same CIDR (a crash between destroy and cleanup):
       // remove unused networks and try once more.
-      if (!/overlap/i.test(dockerMessage(e))) throw e;
+      if (!isOverlap(e)) throw e;
       await this.pruneUnused();
-      await this.create(name, net);
+      try {
+        await this.create(name, net);
+      } catch (again) {
+        if (!isOverlap(again)) throw again;
+        // Still taken: by a subnet in use on this host (another account's default VPC has the same CIDR, or
+        // another installation shares the Docker engine). Docker cannot hold two overlapping networks.
+        throw new HostCapacityError(await this.overlapMessage(net));
+      }
     }
     return name;
+  }
+
+  private async overlapMessage(net: NetworkAttachment): Promise<string> {
+    const holders = (await this.docker.listNetworks().catch(() => []))
+      .filter((n) => (n.IPAM?.Config ?? []).some((c) => c.Subnet && cidrsOverlap(c.Subnet, net.cidr)))
+      .map((n) => n.Name);
+    return `the address range ${net.cidr} of ${net.subnetId} is taken on this Docker host` +
+      (holders.length ? ` by network ${holders.join(', ')}` : '') +
+      '; Docker cannot hold two overlapping networks';
   }
 
   private async create(name: string, net: NetworkAttachment): Promise<void> {
@@ -90,4 +106,23 @@ export class SubnetNetworks {
       }
     }
   }
+}
+
+function isOverlap(e: unknown): boolean {
+  return /overlap/i.test(e instanceof Error ? `${e.message} ${dockerMessage(e.cause)}` : dockerMessage(e));
+}
+
+/** Whether two IPv4 CIDRs share an address. */
+export function cidrsOverlap(a: string, b: string): boolean {
+  const range = (c: string): [number, number] | undefined => {
+    const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)\/(\d+)$/.exec(c);
+    if (!m) return undefined;
+    const base = ((Number(m[1]) << 24) | (Number(m[2]) << 16) | (Number(m[3]) << 8) | Number(m[4])) >>> 0;
+    const size = 2 ** (32 - Number(m[5]));
+    const start = base - (base % size);
+    return [start, start + size - 1];
+  };
+  const x = range(a);
+  const y = range(b);
+  return !!x && !!y && x[0] <= y[1] && y[0] <= x[1];
 }

@@ -11,7 +11,7 @@ import { newId } from '../../ids/index.js';
 import { CAN, STATE_REASONS, userInitiated, type InstanceState } from '../../domain/instance-state.js';
 import { instanceType } from '../../domain/instance-types.js';
 import type { ComputeRepository, InstanceRow } from '../../db/repositories/compute.js';
-import type { BackendImageInfo, ComputeBackend, InstanceSpec } from '../../ports/index.js';
+import { HostCapacityError, type BackendImageInfo, type ComputeBackend, type InstanceSpec } from '../../ports/index.js';
 import type { Logger } from '../../server/log.js';
 import type { NetworkService } from '../network/index.js';
 import type { ImageService } from '../images/index.js';
@@ -178,7 +178,11 @@ export class InstanceService {
     this.log.error('launch failed', { instanceId: row.id, error: (e as Error)?.message });
     const fresh = await this.repo.instance(row.id);
     if (fresh?.backend_id) await this.compute.destroy(fresh.backend_id).catch(() => undefined);
-    await this.repo.transition(row.id, ['pending'], 'terminated', { reasonCode: STATE_REASONS.launchFailed.code, reasonMessage: STATE_REASONS.launchFailed.message });
+    // A host that cannot place the instance is not an internal fault: say so as AWS does, with the reason.
+    const reason = e instanceof HostCapacityError
+      ? { reasonCode: STATE_REASONS.noCapacity.code, reasonMessage: `${STATE_REASONS.noCapacity.message} (${e.message})` }
+      : { reasonCode: STATE_REASONS.launchFailed.code, reasonMessage: STATE_REASONS.launchFailed.message };
+    await this.repo.transition(row.id, ['pending'], 'terminated', reason);
     await this.network.releaseIps(row.id);
   }
 
