@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Prepares this host for every real backend: Docker (with the base image), Open vSwitch, libvirt/QEMU
-# (with the test VM image). Idempotent and non-interactive; run as root. Each step can also run alone.
+# Prepares this host for every real backend: Docker (with the base image, and a loopback image registry that
+# holds it), Open vSwitch, libvirt/QEMU (with the test VM image). Idempotent and non-interactive; run as root. Each step can also run alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,5 +10,6 @@ if [ -z "$(ls -A /var/lib/apt/lists 2>/dev/null | grep -v -e lock -e partial)" ]
 fi
 
 bash scripts/setup-docker.sh
+bash scripts/setup-registry.sh
 bash scripts/setup-ovs.sh
 bash scripts/setup-libvirt.sh

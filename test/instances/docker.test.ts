@@ -174,6 +174,54 @@ describe('docker images registered by the user', function () {
   });
 });
 
+/** The loopback registry scripts/setup-registry.sh runs, holding thecloud/busybox:latest. */
+const REGISTRY = process.env.THECLOUD_REGISTRY ?? '127.0.0.1:5000';
+const registryProbe = async () => {
+  const r = await fetch(`http://${REGISTRY}/v2/thecloud/busybox/manifests/latest`, {
+    method: 'HEAD', headers: { accept: 'application/vnd.docker.distribution.manifest.v2+json' },
+  }).catch((e: Error) => ({ ok: false, status: e.message }));
+  return { ok: r.ok, detail: `registry ${REGISTRY}: ${r.status} (run scripts/setup-registry.sh)` };
+};
+
+describe('docker images pulled from a registry on first use', function () {
+  this.timeout(180_000);
+  let s: TestServer;
+  const ref = `${REGISTRY}/thecloud/busybox:latest`;
+  const docker = new Docker();
+  const dropLocal = () => docker.getImage(ref).remove().catch((e) => { if (e.statusCode !== 404) throw e; });
+  before(async function () {
+    await needBackend(this, 'docker', probe);
+    await needBackend(this, 'image registry', registryProbe);
+    s = await startTestServer({ COMPUTE_BACKEND: 'docker' });
+  });
+  after(async () => s?.close());
+
+  it('RegisterImage pulls an image this host lacks; RunInstances pulls it again after docker rmi; an unknown one is refused', async () => {
+    const ec2 = sdk(s.url);
+    await dropLocal();
+    await assert.rejects(docker.getImage(ref).inspect(), /404|no such image/i);
+    const reg = await ec2.send(new RegisterImageCommand({ Name: 'from-registry', ImageLocation: `docker:${ref}` }));
+    assert.ok((await docker.getImage(ref).inspect()).Id, 'RegisterImage pulled the image');
+
+    await dropLocal();
+    const id = (await ec2.send(new RunInstancesCommand({ ImageId: reg.ImageId, MinCount: 1, MaxCount: 1, InstanceType: 't3.nano' }))).Instances![0]!.InstanceId!;
+    const wait = { client: ec2, maxWaitTime: 60, minDelay: 1, maxDelay: 1 };
+    try {
+      await waitUntilInstanceRunning(wait, { InstanceIds: [id] });
+      assert.equal((await docker.getContainer(id).inspect()).Config.Image, ref, 'the container runs the pulled image');
+    } finally {
+      await ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
+      await waitUntilInstanceTerminated(wait, { InstanceIds: [id] });
+    }
+
+    await assert.rejects(
+      ec2.send(new RegisterImageCommand({ Name: 'not-there', ImageLocation: `docker:${REGISTRY}/thecloud/not-there:1` })),
+      (e: Error) => e.name === 'InvalidParameterValue' && /could not be pulled/.test(e.message),
+    );
+    await ec2.send(new DeregisterImageCommand({ ImageId: reg.ImageId }));
+  });
+});
+
 describe('docker instances of two accounts in the same zone', function () {
   this.timeout(180_000);
   let s: TestServer;

@@ -18,15 +18,12 @@ export class DockerImages {
     return describe(ref, await this.inspectOrPull(ref));
   }
 
-  /** The image's own configuration (entrypoint, command, user); the image must be on this host. */
+  /**
+   * The image's own configuration (entrypoint, command, user), for a launch. An image that is not on this host
+   * (registered elsewhere, or removed since with `docker rmi`) is pulled first, as on first use.
+   */
   async config(location: string): Promise<Docker.ImageInspectInfo> {
-    const ref = imageRef(location);
-    try {
-      return await this.docker.getImage(ref).inspect();
-    } catch (e) {
-      if (isStatus(e, 404)) throw new Error(`Docker image ${ref} is not on this host`, { cause: e });
-      throw e;
-    }
+    return this.inspectOrPull(imageRef(location));
   }
 
   private async inspectOrPull(ref: string): Promise<Docker.ImageInspectInfo> {
