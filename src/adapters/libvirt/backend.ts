@@ -61,6 +61,8 @@ export class DomainNotFoundError extends Error {
 
 /** consoleOutput returns at most this much of the end of the log. */
 const CONSOLE_TAIL_BYTES = 1 << 20;
+/** How long `virsh event` is given to connect and register before a reboot is requested. */
+const REBOOT_LISTENER_MS = 500;
 
 export function mapDomainState(virshState: string | undefined): BackendState {
   switch (virshState) {
@@ -218,16 +220,31 @@ export class LibvirtComputeBackend implements ComputeBackend {
   }
 
   /**
-   * A graceful stop (ACPI, hard after the stop timeout, as EC2 does for a guest that ignores the reboot) and a
-   * start. `virsh reboot` alone only asks the guest and cannot tell whether it listened.
+   * A reboot in place, as EC2 does it: the guest is asked (ACPI; libvirt powers it back on instead of letting
+   * QEMU exit), and if it has not rebooted when the stop timeout is up, it is reset (a hard reboot). The QEMU
+   * process stays, so the domain id, the VNC port and the console log carry on. Whether the guest listened is
+   * learnt from libvirt's reboot event, which a listener started before the request waits for.
    */
   async reboot(backendId: string): Promise<void> {
     const name = domainName(backendId);
     const state = await this.virsh.domstate(name);
     if (state === undefined) throw new DomainNotFoundError(name);
     if (mapDomainState(state) !== 'running') throw new Error(`libvirt domain ${name} is not running (${state})`);
-    await this.stop(name, { force: false });
-    await this.start(name);
+    const seconds = Math.max(1, Math.ceil(this.stopTimeoutMs / 1000));
+    let rebooted = false;
+    const listener = this.virsh
+      .run(['event', '--domain', name, '--event', 'reboot', '--timeout', String(seconds)], { timeoutMs: (seconds + 10) * 1000, allowFailure: true })
+      .then((r) => (rebooted = r.stdout.includes("event 'reboot'")), () => false);
+    // The listener needs a moment to connect and register before the guest can answer the request.
+    await sleep(REBOOT_LISTENER_MS);
+    // As for a stop, a guest still booting does not hear the button yet: ask again every few seconds.
+    const deadline = Date.now() + this.stopTimeoutMs;
+    while (!rebooted && Date.now() < deadline) {
+      await this.virsh.run(['reboot', name, '--mode', 'acpi'], { allowFailure: true });
+      await Promise.race([listener, sleep(Math.min(5_000, Math.max(0, deadline - Date.now())))]);
+    }
+    if (rebooted) return;
+    await this.virsh.run(['reset', name]);
   }
 
   async destroy(backendId: string): Promise<void> {
