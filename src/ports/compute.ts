@@ -30,6 +30,8 @@ export interface NetworkAttachment {
   vpcId: string;
   /** The subnet's IPv4 CIDR, e.g. 172.31.0.0/20 */
   cidr: string;
+  /** The VPC's IPv4 CIDR, e.g. 172.31.0.0/16: instances of every subnet in it reach each other */
+  vpcCidr: string;
   /** The gateway (the subnet's first usable address, as the VPC router is on AWS) */
   gateway: string;
   /** The primary private IPv4 address the instance must have */

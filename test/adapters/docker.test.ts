@@ -70,7 +70,7 @@ describe('docker adapter: validation (Docker never called)', () => {
         'subnet',
         () =>
           backend.create(
-            spec({ network: { subnetId: `subnet-1${bad}`, vpcId: 'vpc-0123456789abcdef0', cidr: '172.31.250.0/24', gateway: '172.31.250.1', privateIp: '172.31.250.9', macAddress: '0e:00:00:00:00:01' } }),
+            spec({ network: { subnetId: `subnet-1${bad}`, vpcId: 'vpc-0123456789abcdef0', cidr: '172.31.250.0/24', vpcCidr: '172.31.0.0/16', gateway: '172.31.250.1', privateIp: '172.31.250.9', macAddress: '0e:00:00:00:00:01' } }),
           ),
       ],
       ['backend id', () => backend.start(`abc${bad}`)],
@@ -135,6 +135,7 @@ describe('docker adapter (real Docker)', function () {
       subnetId: `subnet-${hex(17)}`,
       vpcId: `vpc-${hex(17)}`,
       cidr: '172.31.250.0/24',
+      vpcCidr: '172.31.0.0/16',
       gateway: '172.31.250.1',
       privateIp: `172.31.250.${10 + (randomBytes(1)[0]! % 200)}`,
       macAddress: `0e:${hex(10).match(/../g)!.join(':')}`,

@@ -82,7 +82,7 @@ describe('libvirt adapter: pure parts', () => {
       hostname: 'ip-172-31-0-10',
       publicKeys: ['ssh-ed25519 AAAA me@"home"'],
       firstBootScript: 'echo hi',
-      network: { subnetId: 's', vpcId: 'v', cidr: '172.31.0.0/20', gateway: '172.31.0.1', privateIp: '172.31.0.10', macAddress: '02:AA:BB:CC:DD:EE' },
+      network: { subnetId: 's', vpcId: 'v', cidr: '172.31.0.0/20', vpcCidr: '172.31.0.0/16', gateway: '172.31.0.1', privateIp: '172.31.0.10', macAddress: '02:AA:BB:CC:DD:EE' },
     };
     assert.equal(
       metaData(spec),
@@ -402,7 +402,7 @@ describe('libvirt adapter: real VMs (scripts/setup-libvirt.sh)', function () {
       await run('ip', ['link', 'set', bridge, 'up']);
       const bridged = new LibvirtComputeBackend({ uri: URI, bridge, openvswitch: false, stopTimeoutMs: 30_000 });
       const mac = '02:00:00:c0:00:0a';
-      const network = { subnetId: 'subnet-0a', vpcId: 'vpc-0a', cidr: '192.0.2.0/24', gateway: '192.0.2.1', privateIp: '192.0.2.10', macAddress: mac };
+      const network = { subnetId: 'subnet-0a', vpcId: 'vpc-0a', cidr: '192.0.2.0/24', vpcCidr: '192.0.2.0/24', gateway: '192.0.2.1', privateIp: '192.0.2.10', macAddress: mac };
       await bridged.create(spec(id, { network }));
       created.push(id);
       await eventually('the network line', 90_000, async () => (await bridged.consoleOutput(id)).includes(`thecloud: network: eth0 ${mac} 192.0.2.10/24 via 192.0.2.1`));

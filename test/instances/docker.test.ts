@@ -174,6 +174,68 @@ describe('docker images registered by the user', function () {
   });
 });
 
+describe('docker instances in two subnets of one VPC', function () {
+  this.timeout(180_000);
+  let s: TestServer;
+  const launched: string[] = [];
+  before(async function () {
+    await needBackend(this, 'docker', probe);
+    s = await startTestServer({ COMPUTE_BACKEND: 'docker' });
+  });
+  after(async () => {
+    for (const id of launched) await new Docker().getContainer(id).remove({ force: true }).catch(() => undefined);
+    await s?.close();
+  });
+
+  // AWS routes every subnet of a VPC to every other (the VPC router's local route), without address
+  // translation: the server sees the client's own private IP.
+  it('reach each other by private IP, each seeing the other\'s own address; the host rules go with the last of them', async () => {
+    const ec2 = sdk(s.url);
+    const image = (await ec2.send(new DescribeImagesCommand({ Filters: [{ Name: 'name', Values: ['thecloud-busybox'] }] }))).Images![0]!;
+    const subnets = (await ec2.send(new DescribeSubnetsCommand({ Filters: [{ Name: 'default-for-az', Values: ['true'] }] }))).Subnets!
+      .sort((a, b) => a.AvailabilityZone!.localeCompare(b.AvailabilityZone!));
+    const server = [
+      '#!/bin/sh',
+      'mkdir -p /www/cgi-bin',
+      "printf '#!/bin/sh\\necho Content-Type: text/plain\\necho\\necho \"$REMOTE_ADDR\"\\n' > /www/cgi-bin/ip",
+      'chmod +x /www/cgi-bin/ip',
+      'httpd -p 8080 -h /www && echo httpd-up',
+    ].join('\n');
+    const run = async (subnetId: string, userData?: string) => {
+      const r = await ec2.send(new RunInstancesCommand({
+        ImageId: image.ImageId, MinCount: 1, MaxCount: 1, InstanceType: 't3.nano', SubnetId: subnetId,
+        UserData: userData && Buffer.from(userData).toString('base64'),
+      }));
+      launched.push(r.Instances![0]!.InstanceId!);
+      return r.Instances![0]!;
+    };
+    const a = await run(subnets[0]!.SubnetId!);
+    const b = await run(subnets[1]!.SubnetId!, server);
+    const wait = { client: ec2, maxWaitTime: 60, minDelay: 1, maxDelay: 1 };
+    await waitUntilInstanceRunning(wait, { InstanceIds: [a.InstanceId!, b.InstanceId!] });
+    assert.notEqual(a.SubnetId, b.SubnetId);
+    await eventually('the server in the second subnet', async () => {
+      const out = await ec2.send(new GetConsoleOutputCommand({ InstanceId: b.InstanceId }));
+      return Buffer.from(out.Output ?? '', 'base64').toString().includes('httpd-up') || undefined;
+    });
+
+    const fetchFromA = async () => {
+      // (busybox nc: its wget crashes with -T here.)
+      const r = await execa('docker', ['exec', a.InstanceId!, 'sh', '-c', `printf 'GET /cgi-bin/ip HTTP/1.0\\r\\n\\r\\n' | nc -w 3 ${b.PrivateIpAddress} 8080`], { reject: false });
+      // httpd writes an IPv4 peer as [::ffff:a.b.c.d].
+      return r.exitCode === 0 && r.stdout.includes('200 OK') ? r.stdout.trim().split('\n').pop()!.trim().replace(/^\[::ffff:(.*)\]$/, '$1') : undefined;
+    };
+    assert.equal(await eventually('A to reach B', fetchFromA), a.PrivateIpAddress, 'B sees A\'s own address');
+
+    const rules = async () => (await execa('iptables', ['-w', '-S', 'DOCKER-USER'])).stdout + (await execa('iptables', ['-w', '-t', 'nat', '-S', 'POSTROUTING'])).stdout;
+    assert.equal((await rules()).split(`thecloud ${a.VpcId}`).length - 1, 2, 'one filter and one nat rule for the VPC');
+
+    await ec2.send(new TerminateInstancesCommand({ InstanceIds: [a.InstanceId!, b.InstanceId!] }));
+    await waitUntilInstanceTerminated(wait, { InstanceIds: [a.InstanceId!, b.InstanceId!] });
+    assert.ok(!(await rules()).includes(`thecloud ${a.VpcId}`), 'no rule is left once the VPC has no instance here');
+  });
+});
+
 /** The loopback registry scripts/setup-registry.sh runs, holding thecloud/busybox:latest. */
 const REGISTRY = process.env.THECLOUD_REGISTRY ?? '127.0.0.1:5000';
 const registryProbe = async () => {

@@ -14,6 +14,7 @@ export const LABEL_INSTANCE = 'thecloud.instance-id';
 export const LABEL_ACCOUNT = 'thecloud.account-id';
 export const LABEL_SUBNET = 'thecloud.subnet-id';
 export const LABEL_VPC = 'thecloud.vpc-id';
+export const LABEL_VPC_CIDR = 'thecloud.vpc-cidr';
 
 /** The repository captured images are committed to: thecloud/ami:<image id>. */
 export const CAPTURE_REPO = 'thecloud/ami';
@@ -65,12 +66,23 @@ export function hostname(v: string): string {
 /** The Docker bridge network of a subnet: `thecloud-<subnet id>`. */
 export const networkName = (subnetId: string) => `thecloud-${assertSafeName('subnet', check('subnet id', subnetId, SUBNET_ID))}`;
 
+/** Every subnet bridge's Linux interface name starts so (iptables rules match `thecl+`). */
+export const BRIDGE_PREFIX = 'thecl';
+
+/** The subnet bridge's Linux interface name: `thecl` + 10 hex digits of the subnet id (15 characters at most). */
+export function bridgeName(subnetId: string): string {
+  const hex = check('subnet id', subnetId, SUBNET_ID).slice('subnet-'.length, 'subnet-'.length + 10);
+  return `${BRIDGE_PREFIX}${hex}`;
+}
+
+export const vpcId = (v: string) => check('vpc id', v, VPC_ID);
+
 function ipv4(kind: string, v: string): string {
   if (isIP(v) !== 4) throw new TypeError(`invalid ${kind}: ${JSON.stringify(v)}`);
   return v;
 }
 
-function cidr(v: string): string {
+export function cidr(v: string): string {
   const [addr, bits, ...rest] = String(v).split('/');
   if (rest.length || !addr || !bits || !/^\d{1,2}$/.test(bits) || Number(bits) > 30 || isIP(addr) !== 4) {
     throw new TypeError(`invalid IPv4 CIDR: ${JSON.stringify(v)}`);
@@ -82,6 +94,7 @@ export function network(n: NetworkAttachment): NetworkAttachment {
   networkName(n.subnetId);
   check('vpc id', n.vpcId, VPC_ID);
   cidr(n.cidr);
+  cidr(n.vpcCidr);
   ipv4('gateway', n.gateway);
   ipv4('private IP', n.privateIp);
   check('MAC address', n.macAddress, MAC);

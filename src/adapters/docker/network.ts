@@ -11,13 +11,17 @@
  */
 import type Docker from 'dockerode';
 import { HostCapacityError, type NetworkAttachment } from '../../ports/index.js';
-import { LABEL_MANAGED, LABEL_SUBNET, LABEL_VPC, networkName } from './names.js';
+import { LABEL_MANAGED, LABEL_SUBNET, LABEL_VPC, LABEL_VPC_CIDR, bridgeName, networkName } from './names.js';
+import { VpcRoutes } from './routing.js';
 import { dockerMessage, isStatus } from './errors.js';
 
 export class SubnetNetworks {
   private queue: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly docker: Docker) {}
+  constructor(
+    private readonly docker: Docker,
+    private readonly routes: VpcRoutes = new VpcRoutes(),
+  ) {}
 
   /** Runs `fn` after every earlier locked call has finished. */
   locked<T>(fn: () => Promise<T>): Promise<T> {
@@ -30,7 +34,9 @@ export class SubnetNetworks {
   async ensure(net: NetworkAttachment): Promise<string> {
     const name = networkName(net.subnetId);
     try {
-      return this.check(name, net, await this.docker.getNetwork(name).inspect());
+      this.check(name, net, await this.docker.getNetwork(name).inspect());
+      await this.routes.ensure(net.vpcId, net.vpcCidr, { moveToTop: false });
+      return name;
     } catch (e) {
       if (!isStatus(e, 404)) throw e;
     }
@@ -50,6 +56,7 @@ export class SubnetNetworks {
         throw new HostCapacityError(await this.overlapMessage(net));
       }
     }
+    await this.routes.ensure(net.vpcId, net.vpcCidr, { moveToTop: true });
     return name;
   }
 
@@ -71,7 +78,8 @@ export class SubnetNetworks {
         // Not internal: like a default VPC subnet, instances reach the outside through the host (NAT).
         Internal: false,
         IPAM: { Driver: 'default', Config: [{ Subnet: net.cidr, Gateway: net.gateway }] },
-        Labels: { [LABEL_MANAGED]: 'true', [LABEL_SUBNET]: net.subnetId, [LABEL_VPC]: net.vpcId },
+        Options: { 'com.docker.network.bridge.name': bridgeName(net.subnetId) },
+        Labels: { [LABEL_MANAGED]: 'true', [LABEL_SUBNET]: net.subnetId, [LABEL_VPC]: net.vpcId, [LABEL_VPC_CIDR]: net.vpcCidr },
       });
     } catch (e) {
       throw new Error(`cannot create Docker network ${name} for ${net.cidr}: ${dockerMessage(e)}`, { cause: e });
@@ -93,9 +101,13 @@ export class SubnetNetworks {
       this.docker.listContainers({ all: true, filters: { label: [`${LABEL_MANAGED}=true`] } }),
     ]);
     const inUse = new Set(containers.map((c) => c.Labels[LABEL_SUBNET]).filter(Boolean));
+    const vpcsLeft = new Set<string>();
     for (const n of networks) {
       const subnet = n.Labels?.[LABEL_SUBNET];
-      if (!subnet || inUse.has(subnet)) continue;
+      if (!subnet || inUse.has(subnet)) {
+        if (n.Labels?.[LABEL_VPC]) vpcsLeft.add(n.Labels[LABEL_VPC]);
+        continue;
+      }
       try {
         await this.docker.getNetwork(n.Id).remove();
       } catch (e) {
@@ -103,8 +115,10 @@ export class SubnetNetworks {
         // only a dockerd restart clears): leave it, but say so, since it keeps its address range taken.
         if (!isStatus(e, 404) && !isStatus(e, 403) && !isStatus(e, 409)) throw e;
         if (!isStatus(e, 404)) console.warn(`thecloud: Docker network ${n.Name} (${subnet}) could not be removed: ${dockerMessage(e)}`);
+        if (n.Labels?.[LABEL_VPC]) vpcsLeft.add(n.Labels[LABEL_VPC]);
       }
     }
+    await this.routes.prune(vpcsLeft);
   }
 }
 

@@ -140,6 +140,8 @@ export class InstanceService {
     }
     const subnet = await this.network.subnet(row.account_id.trim(), row.subnet_id);
     if (!subnet) throw new Error(`subnet ${row.subnet_id} of ${row.id} is gone`);
+    const vpc = (await this.network.vpcs(row.account_id.trim())).find((v) => v.id === subnet.vpc_id);
+    if (!vpc) throw new Error(`VPC ${subnet.vpc_id} of ${row.id} is gone`);
     const userData = row.user_data ?? undefined;
     return {
       instanceId: row.id,
@@ -155,6 +157,7 @@ export class InstanceService {
         subnetId: subnet.id,
         vpcId: subnet.vpc_id,
         cidr: subnet.cidr_block,
+        vpcCidr: vpc.cidr_block,
         gateway: gatewayOf(subnet.cidr_block),
         privateIp: row.private_ip,
         macAddress: row.mac_address,
