@@ -174,9 +174,13 @@ describe('docker images registered by the user', function () {
   });
 });
 
-describe('docker instances in two subnets of one VPC', function () {
-  this.timeout(180_000);
-  let s: TestServer;
+/**
+ * A Docker-backed server for one describe block; the containers of the instances put in `launched` are
+ * removed at the end even when an assertion failed, so that none holds a zone's address range for the tests
+ * that follow.
+ */
+function dockerServerFor(): { server: () => TestServer; launched: string[] } {
+  let s: TestServer | undefined;
   const launched: string[] = [];
   before(async function () {
     await needBackend(this, 'docker', probe);
@@ -186,15 +190,21 @@ describe('docker instances in two subnets of one VPC', function () {
     for (const id of launched) await new Docker().getContainer(id).remove({ force: true }).catch(() => undefined);
     await s?.close();
   });
+  return { server: () => s!, launched };
+}
+
+describe('docker instances in two subnets of one VPC', function () {
+  this.timeout(180_000);
+  const { server, launched } = dockerServerFor();
 
   // AWS routes every subnet of a VPC to every other (the VPC router's local route), without address
   // translation: the server sees the client's own private IP.
   it('reach each other by private IP, each seeing the other\'s own address; the host rules go with the last of them', async () => {
-    const ec2 = sdk(s.url);
+    const ec2 = sdk(server().url);
     const image = (await ec2.send(new DescribeImagesCommand({ Filters: [{ Name: 'name', Values: ['thecloud-busybox'] }] }))).Images![0]!;
     const subnets = (await ec2.send(new DescribeSubnetsCommand({ Filters: [{ Name: 'default-for-az', Values: ['true'] }] }))).Subnets!
       .sort((a, b) => a.AvailabilityZone!.localeCompare(b.AvailabilityZone!));
-    const server = [
+    const httpServer = [
       '#!/bin/sh',
       'mkdir -p /www/cgi-bin',
       "printf '#!/bin/sh\\necho Content-Type: text/plain\\necho\\necho \"$REMOTE_ADDR\"\\n' > /www/cgi-bin/ip",
@@ -210,7 +220,7 @@ describe('docker instances in two subnets of one VPC', function () {
       return r.Instances![0]!;
     };
     const a = await run(subnets[0]!.SubnetId!);
-    const b = await run(subnets[1]!.SubnetId!, server);
+    const b = await run(subnets[1]!.SubnetId!, httpServer);
     const wait = { client: ec2, maxWaitTime: 60, minDelay: 1, maxDelay: 1 };
     await waitUntilInstanceRunning(wait, { InstanceIds: [a.InstanceId!, b.InstanceId!] });
     assert.notEqual(a.SubnetId, b.SubnetId);
@@ -286,17 +296,7 @@ describe('docker images pulled from a registry on first use', function () {
 
 describe('docker instances of two accounts in the same zone', function () {
   this.timeout(180_000);
-  let s: TestServer;
-  before(async function () {
-    await needBackend(this, 'docker', probe);
-    s = await startTestServer({ COMPUTE_BACKEND: 'docker' });
-  });
-  after(async () => {
-    // A failed assertion must not leave a container holding the zone's range for the tests that follow.
-    for (const id of launched) await new Docker().getContainer(id).remove({ force: true }).catch(() => undefined);
-    await s?.close();
-  });
-  const launched: string[] = [];
+  const { server, launched } = dockerServerFor();
 
   const launchIn = async (ec2: EC2Client, zone: string) => {
     const subnet = (await ec2.send(new DescribeSubnetsCommand({ Filters: [{ Name: 'availability-zone', Values: [zone] }, { Name: 'default-for-az', Values: ['true'] }] }))).Subnets![0]!;
@@ -310,8 +310,8 @@ describe('docker instances of two accounts in the same zone', function () {
   // Open vSwitch, the second account's launch cannot be placed. It must say so, not fail as an internal error,
   // and must not disturb the first account's instance.
   it('the second launch ends terminated with Server.InsufficientInstanceCapacity naming the range; the first keeps running', async () => {
-    const first = sdk(s.url);
-    const second = sdk(s.url, SECOND_ACCOUNT);
+    const first = sdk(server().url);
+    const second = sdk(server().url, SECOND_ACCOUNT);
     const wait = (ec2: EC2Client) => ({ client: ec2, maxWaitTime: 60, minDelay: 1, maxDelay: 1 });
     const a = await launchIn(first, 'us-east-1c');
     await waitUntilInstanceRunning(wait(first), { InstanceIds: [a.id] });
