@@ -281,7 +281,11 @@ describe('libvirt adapter: real VMs (scripts/setup-libvirt.sh)', function () {
     await virsh('reset', instanceId);
     const domid = (await virsh('domid', instanceId)).stdout.trim();
     const boots = count(await console_(), 'thecloud: boot number');
+    const presses = count(await console_(), 'thecloud: power button pressed');
+    const t = Date.now();
     await impatient.reboot(instanceId);
+    assert.ok(Date.now() - t >= 2_000, 'it waited the stop timeout for the guest before resetting');
+    assert.equal(count(await console_(), 'thecloud: power button pressed'), presses, 'the guest did not hear the request');
     assert.equal(await backend.state(instanceId), 'running');
     assert.equal((await virsh('domid', instanceId)).stdout.trim(), domid);
     await eventually('the guest to boot again', 90_000, async () => count(await console_(), 'thecloud: boot number') > boots);
