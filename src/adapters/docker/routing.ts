@@ -24,6 +24,8 @@ const COMMENT = 'thecloud';
 
 export class VpcRoutes {
   private usable?: Promise<boolean>;
+  /** VPCs whose rules this process has put in place: a launch into an existing network skips the checks. */
+  private readonly ensured = new Set<string>();
 
   constructor(
     private readonly run: Runner = defaultRun,
@@ -35,6 +37,7 @@ export class VpcRoutes {
    * above the MASQUERADE rule Docker has just inserted.
    */
   async ensure(vpcId: string, vpcCidr: string, opts: { moveToTop: boolean }): Promise<void> {
+    if (!opts.moveToTop && this.ensured.has(vpcId)) return;
     if (!(await this.isUsable())) return;
     const { filter, nat } = rules(checkVpcId(vpcId), checkCidr(vpcCidr));
     if (!(await this.present('filter', filter))) await this.iptables('filter', ['-I', filter[0]!, '1', ...filter.slice(1)]);
@@ -42,10 +45,12 @@ export class VpcRoutes {
       while (await this.present('nat', nat)) await this.iptables('nat', ['-D', ...nat]);
     }
     if (!(await this.present('nat', nat))) await this.iptables('nat', ['-I', nat[0]!, '1', ...nat.slice(1)]);
+    this.ensured.add(vpcId);
   }
 
   /** Removes the rules of every VPC not in `keep` (VPC ids that still have a network on this host). */
   async prune(keep: ReadonlySet<string>): Promise<void> {
+    for (const v of [...this.ensured]) if (!keep.has(v)) this.ensured.delete(v);
     if (!(await this.isUsable())) return;
     for (const [table, chain] of [['filter', 'DOCKER-USER'], ['nat', 'POSTROUTING']] as const) {
       const listed = await this.iptables(table, ['-S', chain]);
