@@ -40,7 +40,14 @@ export async function resolveDatabaseUrl(config: Config, log: Logger): Promise<{
   return { url: embedded.url, embedded };
 }
 
-export async function startServer(config: Config, opts: { log?: Logger; databaseUrl?: string } = {}): Promise<Running> {
+export interface StartOptions {
+  log?: Logger;
+  databaseUrl?: string;
+  /** Adapters to use instead of those the configuration names (tests that need a scripted backend). */
+  backends?: Partial<Awaited<ReturnType<typeof createBackends>>>;
+}
+
+export async function startServer(config: Config, opts: StartOptions = {}): Promise<Running> {
   const log = opts.log ?? createLogger(config.logLevel);
   const { url, embedded } = opts.databaseUrl ? { url: opts.databaseUrl, embedded: undefined } : await resolveDatabaseUrl(config, log);
   const sequelize = await connect(url);
@@ -49,7 +56,7 @@ export async function startServer(config: Config, opts: { log?: Logger; database
   const db = new Db(sequelize);
 
   const cloudId = await installationId(sequelize);
-  const backends = await createBackends(config, cloudId);
+  const backends = { ...(await createBackends(config, cloudId)), ...opts.backends };
   const catalog = new CatalogService(config.region);
   const networkRepo = new NetworkRepository(db);
   const tags = new TagService(new TagRepository(db));

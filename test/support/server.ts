@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { loadConfig } from '../../src/config/index.js';
-import { startServer, type Running } from '../../src/server/bootstrap.js';
+import { startServer, type Running, type StartOptions } from '../../src/server/bootstrap.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../../src/db/embedded.js';
 import { createLogger } from '../../src/server/log.js';
 
@@ -52,7 +52,7 @@ export interface TestServer extends Running {
 
 export const SECOND_ACCOUNT = { accountId: '111111111111', accessKeyId: 'AKIDSECOND', secretAccessKey: 'second-secret' };
 
-export async function startTestServer(env: Record<string, string> = {}, databaseUrl?: string): Promise<TestServer> {
+export async function startTestServer(env: Record<string, string> = {}, databaseUrl?: string, opts: Pick<StartOptions, 'backends'> = {}): Promise<TestServer> {
   const url = databaseUrl ?? (await freshDatabase());
   const config = loadConfig({
     PORT: '0',
@@ -65,6 +65,6 @@ export async function startTestServer(env: Record<string, string> = {}, database
   });
   const logs: string[] = [];
   const log = createLogger(process.env.TEST_LOG ? 'debug' : 'info', (l) => (process.env.TEST_LOG ? console.error(l) : logs.push(l)));
-  const running = await startServer(config, { log, databaseUrl: url });
+  const running = await startServer(config, { log, databaseUrl: url, ...opts });
   return Object.assign(running, { databaseUrl: url, logs });
 }

@@ -177,6 +177,40 @@ export class InstanceService {
     );
   }
 
+  /**
+   * A record without a backend object and no work in flight: a launch interrupted by a crash, or one that only
+   * looked so in reconcile's snapshot (the launch finished between the snapshot and this call; under load that
+   * happens, and acting on the snapshot created a second container). Decided again inside the instance's
+   * queue, on fresh reads: adopt the object a crashed launch left, or launch, or nothing.
+   */
+  private enqueueFinishLaunch(id: string): void {
+    let launching: InstanceRow | undefined;
+    void this.queue.run(
+      id,
+      async () => {
+        const row = await this.repo.instance(id);
+        if (!row || row.backend_id) return;
+        const obj = (await this.compute.list()).find((o) => o.instanceId === id);
+        if (obj) {
+          this.log.info('reconcile: adopting backend object of a launch interrupted by a crash', { instanceId: id });
+          await this.repo.setBackendId(id, obj.backendId);
+          await this.refreshNow(id);
+          return;
+        }
+        if (row.state !== 'pending') return;
+        this.log.info('reconcile: resuming an interrupted launch', { instanceId: id });
+        launching = row;
+        const { backendId } = await this.compute.create(await this.specFor(row));
+        await this.repo.setBackendId(id, backendId);
+        await this.afterBackend(id, backendId, ['pending'], 'running');
+      },
+      async (e) => {
+        if (launching) return this.failLaunch(launching, e);
+        this.log.error('reconcile: could not finish an interrupted launch; will retry', { instanceId: id, error: (e as Error)?.message });
+      },
+    );
+  }
+
   private async failLaunch(row: InstanceRow, e: unknown): Promise<void> {
     this.log.error('launch failed', { instanceId: row.id, error: (e as Error)?.message });
     const fresh = await this.repo.instance(row.id);
@@ -335,8 +369,14 @@ export class InstanceService {
 
   /** Brings one instance's record in line with its backend object. */
   async refresh(id: string): Promise<void> {
+    if (this.queue.busy(id)) return;
+    await this.refreshNow(id);
+  }
+
+  /** `refresh` for a caller that is itself the instance's queued work. */
+  private async refreshNow(id: string): Promise<void> {
     const row = await this.repo.instance(id);
-    if (!row || !row.backend_id || this.queue.busy(id)) return;
+    if (!row || !row.backend_id) return;
     const actual = await this.compute.state(row.backend_id);
     if (actual === 'running' && (row.state === 'pending' || row.state === 'stopped')) {
       await this.repo.transition(id, [row.state], 'running', { reasonCode: null, reasonMessage: null });
@@ -367,16 +407,8 @@ export class InstanceService {
       if (row.backend !== this.compute.name) continue;
       const obj = byInstance.get(row.id);
       if (!row.backend_id) {
-        if (obj) {
-          this.log.info('reconcile: adopting backend object of a launch interrupted by a crash', { instanceId: row.id });
-          await this.repo.setBackendId(row.id, obj.backendId);
-          await this.refresh(row.id);
-        } else if (row.state === 'pending') {
-          this.log.info('reconcile: resuming an interrupted launch', { instanceId: row.id });
-          this.enqueueLaunch(row);
-        } else if (row.state === 'shutting-down') {
-          this.enqueueDestroy(row.id);
-        }
+        if (obj || row.state === 'pending') this.enqueueFinishLaunch(row.id);
+        else if (row.state === 'shutting-down') this.enqueueDestroy(row.id);
         continue;
       }
       if (row.state === 'shutting-down') {
