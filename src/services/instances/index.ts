@@ -415,7 +415,10 @@ export class InstanceService {
         this.enqueueDestroy(row.id);
       } else if (row.state === 'stopping') {
         void this.queue.run(row.id, async () => {
-          await this.compute.stop(row.backend_id!, { force: false });
+          // Fresh read: the snapshot may predate a stop that finished and a start that followed it.
+          const now = await this.repo.instance(row.id);
+          if (now?.state !== 'stopping' || !now.backend_id) return;
+          await this.compute.stop(now.backend_id, { force: false });
           await this.repo.transition(row.id, ['stopping'], 'stopped');
         }, (e) => this.log.error('reconcile: stop failed', { instanceId: row.id, error: (e as Error)?.message }));
       } else {
