@@ -74,6 +74,7 @@ export class InstanceService {
     const reservationId = newId('reservation');
     const ids: string[] = [];
     const allocated: string[] = [];
+    let release: (() => void) | undefined;
     try {
       for (let i = 0; i < plan.count.max; i++) {
         const id = newId('instance');
@@ -89,6 +90,7 @@ export class InstanceService {
       }
       const ips = new Map<string, string>();
       for (const id of ids) ips.set(id, (await this.network.ipsOf(id))[0]!);
+      release = this.queue.reserve(ids);
       await this.repo.tx(async (t) => {
         for (const [i, id] of ids.entries()) {
           await this.repo.insertInstance(
@@ -107,6 +109,7 @@ export class InstanceService {
         }
       });
     } catch (e) {
+      release?.();
       for (const id of allocated) await this.network.releaseIps(id);
       // A concurrent request with the same ClientToken won the race: answer with its instances.
       if (plan.clientToken && /unique|duplicate/i.test((e as Error).message)) {
@@ -115,10 +118,14 @@ export class InstanceService {
       }
       throw e;
     }
-    if (tags.length) await tagWriter(ids);
-    const rows = await this.repo.instancesByIds(accountId, ids);
-    for (const row of rows) this.enqueueLaunch(row);
-    return rows.sort((a, b) => a.launch_index - b.launch_index);
+    try {
+      if (tags.length) await tagWriter(ids);
+      const rows = await this.repo.instancesByIds(accountId, ids);
+      for (const row of rows) this.enqueueLaunch(row);
+      return rows.sort((a, b) => a.launch_index - b.launch_index);
+    } finally {
+      release?.();
+    }
   }
 
   /** The instances of an earlier launch with this ClientToken, if it asked for the same thing. */
@@ -169,6 +176,9 @@ export class InstanceService {
     void this.queue.run(
       row.id,
       async () => {
+        // Queued work that ran before this one may have launched it already (or it was terminated meanwhile).
+        const now = await this.repo.instance(row.id);
+        if (!now || now.state !== 'pending' || now.backend_id) return;
         const { backendId } = await this.compute.create(await this.specFor(row));
         await this.repo.setBackendId(row.id, backendId);
         await this.afterBackend(row.id, backendId, ['pending'], 'running');

@@ -19,6 +19,24 @@ export class InstanceQueue {
     return next;
   }
 
+  /**
+   * Marks instances busy before their records are committed, until `release` is called: reconciliation must not
+   * take a freshly committed launch for an interrupted one in the moment before its work is queued. Work queued
+   * for them meanwhile runs after the release.
+   */
+  reserve(instanceIds: string[]): () => void {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    for (const id of instanceIds) {
+      const prev = this.tails.get(id) ?? Promise.resolve();
+      const tail: Promise<void> = prev.then(() => held).finally(() => {
+        if (this.tails.get(id) === tail) this.tails.delete(id);
+      });
+      this.tails.set(id, tail);
+    }
+    return release;
+  }
+
   busy(instanceId: string): boolean {
     return this.tails.has(instanceId);
   }
