@@ -4,6 +4,7 @@ import {
   DescribeImagesCommand,
   DescribeInstancesCommand,
   DescribeTagsCommand,
+  EC2Client,
   RunInstancesCommand,
   TerminateInstancesCommand,
   waitUntilInstanceTerminated,
@@ -33,6 +34,23 @@ describe('terminated instances', () => {
       assert.ok(gone, 'the terminated instance is gone after its retention');
       const tags = await ec2.send(new DescribeTagsCommand({ Filters: [{ Name: 'resource-id', Values: [id] }] }));
       assert.equal(tags.Tags!.length, 0, 'and so are its tags');
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+describe('instances in a region other than us-east-1', () => {
+  it('are named <ip>.<region>.compute.internal, and the private-dns-name filter finds them by that name', async () => {
+    const s = await startTestServer({ AWS_REGION: 'eu-west-1' });
+    try {
+      const ec2 = new EC2Client({ endpoint: s.url, region: 'eu-west-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+      const ami = (await ec2.send(new DescribeImagesCommand({}))).Images![0]!.ImageId;
+      const inst = (await ec2.send(new RunInstancesCommand({ ImageId: ami, MinCount: 1, MaxCount: 1 }))).Instances![0]!;
+      assert.match(inst.PrivateDnsName!, /^ip-172-31-\d+-\d+\.eu-west-1\.compute\.internal$/);
+      assert.equal(inst.Placement?.AvailabilityZone?.startsWith('eu-west-1'), true);
+      const found = await ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: 'private-dns-name', Values: [inst.PrivateDnsName!] }] }));
+      assert.deepEqual(found.Reservations!.flatMap((r) => r.Instances!.map((i) => i.InstanceId)), [inst.InstanceId]);
     } finally {
       await s.close();
     }

@@ -18,7 +18,7 @@ export const instanceSpec: DescribeSpec<InstanceView> = {
     'key-name': (i) => i.key_name,
     'private-ip-address': (i) => i.private_ip,
     'network-interface.addresses.private-ip-address': (i) => i.private_ip,
-    'private-dns-name': (i) => privateDnsName(i.private_ip, 'us-east-1'),
+    'private-dns-name': (i) => privateDnsName(i.private_ip, i.region),
     'vpc-id': (i) => i.vpc_id,
     'subnet-id': (i) => i.subnet_id,
     'reservation-id': (i) => i.reservation_id,
@@ -63,6 +63,7 @@ export async function instanceViews(ctx: RequestContext, only?: InstanceRow[]): 
     tags: tags.get(r.id) ?? [],
     groups: r.security_group_ids.map((id) => groups.find((g) => g.id === id)).filter((g) => g !== undefined),
     architecture: images.find((im) => im.id === r.image_id)?.architecture ?? 'x86_64',
+    region: ctx.region,
   }));
 }
 

@@ -6,7 +6,7 @@ import { instanceType } from '../../domain/instance-types.js';
 import { tagSetOrNone } from '../common.js';
 import type { Tag } from '../../describe/index.js';
 
-export type InstanceView = InstanceRow & { tags: Tag[]; groups: SecurityGroupRow[]; architecture: string };
+export type InstanceView = InstanceRow & { tags: Tag[]; groups: SecurityGroupRow[]; architecture: string; region: string };
 
 export function privateDnsName(ip: string, region: string): string {
   const host = `ip-${ip.replace(/\./g, '-')}`;
