@@ -40,12 +40,21 @@ export class VpcRoutes {
     if (!opts.moveToTop && this.ensured.has(vpcId)) return;
     if (!(await this.isUsable())) return;
     const { filter, nat } = rules(checkVpcId(vpcId), checkCidr(vpcCidr));
+    try {
+      await this.apply(filter, nat, opts.moveToTop);
+      this.ensured.add(vpcId);
+    } catch (e) {
+      // Instances still work within their subnet: a launch is not failed for this, but it is said.
+      this.warn(`thecloud: iptables rules for ${vpcId} (${vpcCidr}) could not be set: ${(e as Error).message}; its subnets will not reach each other`);
+    }
+  }
+
+  private async apply(filter: string[], nat: string[], moveToTop: boolean): Promise<void> {
     if (!(await this.present('filter', filter))) await this.iptables('filter', ['-I', filter[0]!, '1', ...filter.slice(1)]);
-    if (opts.moveToTop) {
+    if (moveToTop) {
       while (await this.present('nat', nat)) await this.iptables('nat', ['-D', ...nat]);
     }
     if (!(await this.present('nat', nat))) await this.iptables('nat', ['-I', nat[0]!, '1', ...nat.slice(1)]);
-    this.ensured.add(vpcId);
   }
 
   /** Removes the rules of every VPC not in `keep` (VPC ids that still have a network on this host). */
