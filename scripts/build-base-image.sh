@@ -10,24 +10,15 @@
 #
 #   THECLOUD_BASE_IMAGE   image to build (default thecloud/busybox:latest)
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib/apt.sh"
 
 IMAGE="${THECLOUD_BASE_IMAGE:-thecloud/busybox:latest}"
 export DEBIAN_FRONTEND=noninteractive
 
 # busybox-static replaces (conflicts with) Debian's dynamic busybox; nothing on these hosts needs the latter.
 packages=(busybox-static dropbear-bin)
-missing=()
-for p in "${packages[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then missing+=("$p"); fi
-done
-if ((${#missing[@]})); then
-  echo "build-base-image: installing ${missing[*]}"
-  if ! apt-get install -y -q --no-install-recommends "${missing[@]}" >/tmp/build-base-image-apt.log 2>&1; then
-    apt-get update -q >>/tmp/build-base-image-apt.log 2>&1
-    apt-get install -y -q --no-install-recommends "${missing[@]}" >>/tmp/build-base-image-apt.log 2>&1 \
-      || { tail -n 30 /tmp/build-base-image-apt.log >&2; exit 1; }
-  fi
-fi
+mapfile -t missing < <(not_installed "${packages[@]}")
+if ((${#missing[@]})); then apt_install build-base-image "${missing[@]}"; fi
 
 # Inputs: this script and the exact package versions. Anything else that changes the image must live here.
 inputs="$( { cat "${BASH_SOURCE[0]}"; dpkg-query -W "${packages[@]}"; } | sha256sum | cut -c1-32)"

@@ -10,19 +10,13 @@
 #
 #   DOCKERD_LOG   daemon log (default /var/log/thecloud-dockerd.log)
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib/apt.sh"
 
 DOCKERD_LOG="${DOCKERD_LOG:-/var/log/thecloud-dockerd.log}"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 export DEBIAN_FRONTEND=noninteractive
 
-if ! command -v dockerd >/dev/null; then
-  echo "setup-docker: installing docker.io"
-  if ! apt-get install -y -q --no-install-recommends docker.io >/tmp/setup-docker-apt.log 2>&1; then
-    apt-get update -q >>/tmp/setup-docker-apt.log 2>&1
-    apt-get install -y -q --no-install-recommends docker.io >>/tmp/setup-docker-apt.log 2>&1 \
-      || { tail -n 30 /tmp/setup-docker-apt.log >&2; exit 1; }
-  fi
-fi
+command -v dockerd >/dev/null || apt_install setup-docker docker.io
 
 answers() { docker info >/dev/null 2>&1; }
 

@@ -4,6 +4,7 @@
 #
 #   LIBVIRT_URI   libvirt connection to wait for (default qemu:///system)
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib/apt.sh"
 
 LIBVIRT_URI="${LIBVIRT_URI:-qemu:///system}"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -12,21 +13,8 @@ export DEBIAN_FRONTEND=noninteractive
 # Packages: the daemon and virsh, the emulator, qemu-img, and the NoCloud seed ISO tool. (The test image's
 # initramfs is packed by the busybox it contains, so no cpio here.)
 packages=(libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils genisoimage)
-missing=()
-for p in "${packages[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
-    missing+=("$p")
-  fi
-done
-if ((${#missing[@]})); then
-  echo "setup-libvirt: installing ${missing[*]}"
-  # The package lists may be absent on a fresh machine; update once then.
-  if ! apt-get install -y -q --no-install-recommends "${missing[@]}" >/tmp/setup-libvirt-apt.log 2>&1; then
-    apt-get update -q >>/tmp/setup-libvirt-apt.log 2>&1
-    apt-get install -y -q --no-install-recommends "${missing[@]}" >>/tmp/setup-libvirt-apt.log 2>&1 \
-      || { tail -n 30 /tmp/setup-libvirt-apt.log >&2; exit 1; }
-  fi
-fi
+mapfile -t missing < <(not_installed "${packages[@]}")
+if ((${#missing[@]})); then apt_install setup-libvirt "${missing[@]}"; fi
 
 # Without udev nobody gives /dev/kvm its usual group (kvm, 0660, which libvirt-qemu belongs to). libvirt then
 # sees KVM as usable by root but not by QEMU, takes its cached QEMU capabilities for stale, and probes QEMU

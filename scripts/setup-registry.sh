@@ -7,6 +7,7 @@
 #   THECLOUD_REGISTRY       host:port to listen on (default 127.0.0.1:5000; loopback only)
 #   THECLOUD_REGISTRY_DIR   storage and config (default /var/lib/thecloud/registry)
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib/apt.sh"
 
 ADDR="${THECLOUD_REGISTRY:-127.0.0.1:5000}"
 DIR="${THECLOUD_REGISTRY_DIR:-/var/lib/thecloud/registry}"
@@ -22,14 +23,7 @@ fi
 missing=()
 command -v docker-registry >/dev/null || missing+=(docker-registry)
 command -v curl >/dev/null || missing+=(curl)
-if ((${#missing[@]})); then
-  echo "setup-registry: installing ${missing[*]}"
-  if ! apt-get install -y -q --no-install-recommends "${missing[@]}" >/tmp/setup-registry-apt.log 2>&1; then
-    apt-get update -q >>/tmp/setup-registry-apt.log 2>&1
-    apt-get install -y -q --no-install-recommends "${missing[@]}" >>/tmp/setup-registry-apt.log 2>&1 \
-      || { tail -n 30 /tmp/setup-registry-apt.log >&2; exit 1; }
-  fi
-fi
+if ((${#missing[@]})); then apt_install setup-registry "${missing[@]}"; fi
 
 answers() { curl -fsS -o /dev/null "http://$ADDR/v2/" 2>/dev/null; }
 
