@@ -121,7 +121,7 @@ export class InstanceService {
     try {
       if (tags.length) await tagWriter(ids);
       const rows = await this.repo.instancesByIds(accountId, ids);
-      for (const row of rows) this.enqueueLaunch(row);
+      for (const row of rows) this.enqueueLaunch(row.id);
       return rows.sort((a, b) => a.launch_index - b.launch_index);
     } finally {
       release?.();
@@ -172,43 +172,31 @@ export class InstanceService {
     };
   }
 
-  private enqueueLaunch(row: InstanceRow): void {
-    void this.queue.run(
-      row.id,
-      async () => {
-        // Queued work that ran before this one may have launched it already (or it was terminated meanwhile).
-        const now = await this.repo.instance(row.id);
-        if (!now || now.state !== 'pending' || now.backend_id) return;
-        const { backendId } = await this.compute.create(await this.specFor(row));
-        await this.repo.setBackendId(row.id, backendId);
-        await this.afterBackend(row.id, backendId, ['pending'], 'running');
-      },
-      (e) => this.failLaunch(row, e),
-    );
-  }
-
   /**
-   * A record without a backend object and no work in flight: a launch interrupted by a crash, or one that only
-   * looked so in reconcile's snapshot (the launch finished between the snapshot and this call; under load that
-   * happens, and acting on the snapshot created a second container). Decided again inside the instance's
-   * queue, on fresh reads: adopt the object a crashed launch left, or launch, or nothing.
+   * Queues the launch of a pending instance. It is decided inside the instance's queue, on fresh reads, because
+   * what the caller saw may be stale: queued work may have launched or terminated it since, and reconciliation
+   * works from a snapshot (a launch that finished after it was taken looked interrupted and was launched twice).
+   * With `adopt` (reconciliation: no work in flight and no backend id recorded), a backend object a crashed
+   * launch left on the host is adopted instead of creating another.
    */
-  private enqueueFinishLaunch(id: string): void {
+  private enqueueLaunch(id: string, opts: { adopt: boolean } = { adopt: false }): void {
     let launching: InstanceRow | undefined;
     void this.queue.run(
       id,
       async () => {
         const row = await this.repo.instance(id);
         if (!row || row.backend_id) return;
-        const obj = (await this.compute.list()).find((o) => o.instanceId === id);
-        if (obj) {
-          this.log.info('reconcile: adopting backend object of a launch interrupted by a crash', { instanceId: id });
-          await this.repo.setBackendId(id, obj.backendId);
-          await this.refreshNow(id);
-          return;
+        if (opts.adopt) {
+          const obj = (await this.compute.list()).find((o) => o.instanceId === id);
+          if (obj) {
+            this.log.info('reconcile: adopting backend object of a launch interrupted by a crash', { instanceId: id });
+            await this.repo.setBackendId(id, obj.backendId);
+            await this.refreshNow(id);
+            return;
+          }
         }
         if (row.state !== 'pending') return;
-        this.log.info('reconcile: resuming an interrupted launch', { instanceId: id });
+        if (opts.adopt) this.log.info('reconcile: resuming an interrupted launch', { instanceId: id });
         launching = row;
         const { backendId } = await this.compute.create(await this.specFor(row));
         await this.repo.setBackendId(id, backendId);
@@ -216,7 +204,7 @@ export class InstanceService {
       },
       async (e) => {
         if (launching) return this.failLaunch(launching, e);
-        this.log.error('reconcile: could not finish an interrupted launch; will retry', { instanceId: id, error: (e as Error)?.message });
+        this.log.error('could not read or adopt an instance to launch; reconciliation will retry', { instanceId: id, error: (e as Error)?.message });
       },
     );
   }
@@ -417,7 +405,7 @@ export class InstanceService {
       if (row.backend !== this.compute.name) continue;
       const obj = byInstance.get(row.id);
       if (!row.backend_id) {
-        if (obj || row.state === 'pending') this.enqueueFinishLaunch(row.id);
+        if (obj || row.state === 'pending') this.enqueueLaunch(row.id, { adopt: true });
         else if (row.state === 'shutting-down') this.enqueueDestroy(row.id);
         continue;
       }
