@@ -14,7 +14,6 @@ export const LABEL_INSTANCE = 'thecloud.instance-id';
 export const LABEL_ACCOUNT = 'thecloud.account-id';
 export const LABEL_SUBNET = 'thecloud.subnet-id';
 export const LABEL_VPC = 'thecloud.vpc-id';
-export const LABEL_VPC_CIDR = 'thecloud.vpc-cidr';
 
 /** The repository captured images are committed to: thecloud/ami:<image id>. */
 export const CAPTURE_REPO = 'thecloud/ami';

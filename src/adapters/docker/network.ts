@@ -11,7 +11,7 @@
  */
 import type Docker from 'dockerode';
 import { HostCapacityError, type NetworkAttachment } from '../../ports/index.js';
-import { LABEL_MANAGED, LABEL_SUBNET, LABEL_VPC, LABEL_VPC_CIDR, bridgeName, networkName } from './names.js';
+import { LABEL_MANAGED, LABEL_SUBNET, LABEL_VPC, bridgeName, networkName } from './names.js';
 import { VpcRoutes } from './routing.js';
 import { dockerMessage, isStatus } from './errors.js';
 
@@ -79,7 +79,7 @@ export class SubnetNetworks {
         Internal: false,
         IPAM: { Driver: 'default', Config: [{ Subnet: net.cidr, Gateway: net.gateway }] },
         Options: { 'com.docker.network.bridge.name': bridgeName(net.subnetId) },
-        Labels: { [LABEL_MANAGED]: 'true', [LABEL_SUBNET]: net.subnetId, [LABEL_VPC]: net.vpcId, [LABEL_VPC_CIDR]: net.vpcCidr },
+        Labels: { [LABEL_MANAGED]: 'true', [LABEL_SUBNET]: net.subnetId, [LABEL_VPC]: net.vpcId },
       });
     } catch (e) {
       throw new Error(`cannot create Docker network ${name} for ${net.cidr}: ${dockerMessage(e)}`, { cause: e });
@@ -101,11 +101,11 @@ export class SubnetNetworks {
       this.docker.listContainers({ all: true, filters: { label: [`${LABEL_MANAGED}=true`] } }),
     ]);
     const inUse = new Set(containers.map((c) => c.Labels[LABEL_SUBNET]).filter(Boolean));
-    const vpcsLeft = new Set<string>();
+    const kept: Docker.NetworkInspectInfo[] = [];
     for (const n of networks) {
       const subnet = n.Labels?.[LABEL_SUBNET];
       if (!subnet || inUse.has(subnet)) {
-        if (n.Labels?.[LABEL_VPC]) vpcsLeft.add(n.Labels[LABEL_VPC]);
+        kept.push(n);
         continue;
       }
       try {
@@ -114,11 +114,13 @@ export class SubnetNetworks {
         // 404: gone already. 403/409: something is still attached (or dockerd kept a stale endpoint, which
         // only a dockerd restart clears): leave it, but say so, since it keeps its address range taken.
         if (!isStatus(e, 404) && !isStatus(e, 403) && !isStatus(e, 409)) throw e;
-        if (!isStatus(e, 404)) console.warn(`thecloud: Docker network ${n.Name} (${subnet}) could not be removed: ${dockerMessage(e)}`);
-        if (n.Labels?.[LABEL_VPC]) vpcsLeft.add(n.Labels[LABEL_VPC]);
+        if (isStatus(e, 404)) continue;
+        console.warn(`thecloud: Docker network ${n.Name} (${subnet}) could not be removed: ${dockerMessage(e)}`);
+        kept.push(n);
       }
     }
-    await this.routes.prune(vpcsLeft);
+    // The routing rules of a VPC go with its last network on this host.
+    await this.routes.prune(new Set(kept.map((n) => n.Labels?.[LABEL_VPC]).filter((v): v is string => !!v)));
   }
 }
 
