@@ -61,6 +61,8 @@ export class DomainNotFoundError extends Error {
 
 /** consoleOutput returns at most this much of the end of the log. */
 const CONSOLE_TAIL_BYTES = 1 << 20;
+/** A guest still booting does not hear the ACPI button: stop and reboot press it again this often. */
+const ACPI_REPEAT_MS = 5_000;
 /** How long `virsh event` is given to connect and register before a reboot is requested. */
 const REBOOT_LISTENER_MS = 500;
 
@@ -207,7 +209,7 @@ export class LibvirtComputeBackend implements ComputeBackend {
       while (Date.now() < deadline) {
         if (Date.now() >= nextPress) {
           await this.virsh.run(['shutdown', name], { allowFailure: true });
-          nextPress = Date.now() + 5_000;
+          nextPress = Date.now() + ACPI_REPEAT_MS;
         }
         await sleep(250);
         state = await this.virsh.domstate(name);
@@ -241,7 +243,7 @@ export class LibvirtComputeBackend implements ComputeBackend {
     const deadline = Date.now() + this.stopTimeoutMs;
     while (!rebooted && Date.now() < deadline) {
       await this.virsh.run(['reboot', name, '--mode', 'acpi'], { allowFailure: true });
-      await Promise.race([listener, sleep(Math.min(5_000, Math.max(0, deadline - Date.now())))]);
+      await Promise.race([listener, sleep(Math.min(ACPI_REPEAT_MS, Math.max(0, deadline - Date.now())))]);
     }
     if (rebooted) return;
     await this.virsh.run(['reset', name]);
