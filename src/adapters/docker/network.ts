@@ -14,6 +14,7 @@ import { HostCapacityError, type NetworkAttachment } from '../../ports/index.js'
 import { LABEL_MANAGED, LABEL_SUBNET, LABEL_VPC, bridgeName, networkName } from './names.js';
 import { VpcRoutes } from './routing.js';
 import { dockerMessage, isStatus } from './errors.js';
+import { cidrsOverlap } from '../../domain/ipv4.js';
 
 export class SubnetNetworks {
   private queue: Promise<unknown> = Promise.resolve();
@@ -126,19 +127,4 @@ export class SubnetNetworks {
 
 function isOverlap(e: unknown): boolean {
   return /overlap/i.test(e instanceof Error ? `${e.message} ${dockerMessage(e.cause)}` : dockerMessage(e));
-}
-
-/** Whether two IPv4 CIDRs share an address. */
-export function cidrsOverlap(a: string, b: string): boolean {
-  const range = (c: string): [number, number] | undefined => {
-    const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)\/(\d+)$/.exec(c);
-    if (!m) return undefined;
-    const base = ((Number(m[1]) << 24) | (Number(m[2]) << 16) | (Number(m[3]) << 8) | Number(m[4])) >>> 0;
-    const size = 2 ** (32 - Number(m[5]));
-    const start = base - (base % size);
-    return [start, start + size - 1];
-  };
-  const x = range(a);
-  const y = range(b);
-  return !!x && !!y && x[0] <= y[1] && y[0] <= x[1];
 }

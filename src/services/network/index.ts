@@ -7,6 +7,7 @@ import type { NetworkRepository, SubnetRow, VpcRow, SecurityGroupRow, SecurityGr
 import type { NetworkBackend } from '../../ports/index.js';
 import type { CatalogService } from '../catalog/index.js';
 import { Ec2Error } from '../../errors/index.js';
+import { cidrContains, ipToInt, isIpv4 } from '../../domain/ipv4.js';
 import type { Logger } from '../../server/log.js';
 
 export const DEFAULT_VPC_CIDR = '172.31.0.0/16';
@@ -14,24 +15,6 @@ export const DEFAULT_VPC_CIDR = '172.31.0.0/16';
 /** The n-th /20 of 172.31.0.0/16, as AWS lays out default subnets. */
 export function defaultSubnetCidr(n: number): string {
   return `172.31.${n * 16}.0/20`;
-}
-
-export function cidrContains(cidr: string, ip: string): boolean {
-  const [base, bits] = cidr.split('/') as [string, string];
-  const mask = Number(bits) === 0 ? 0 : (~0 << (32 - Number(bits))) >>> 0;
-  return ((ipToInt(base) & mask) >>> 0) === ((ipToInt(ip) & mask) >>> 0);
-}
-
-export function ipToInt(ip: string): number {
-  return ip.split('.').reduce((acc, o) => ((acc << 8) + Number(o)) >>> 0, 0);
-}
-
-export function intToIp(n: number): string {
-  return [24, 16, 8, 0].map((s) => (n >>> s) & 255).join('.');
-}
-
-export function isIpv4(s: string): boolean {
-  return /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/.test(s);
 }
 
 /** Addresses a subnet offers: its size less AWS's five reserved (network, router, DNS, future, broadcast). */
