@@ -18,6 +18,7 @@ import {
 import { getInstanceUefiData } from './instances/uefi.js';
 import { getConsoleScreenshot } from './instances/console.js';
 import { describeImages, registerImage, createImage, deregisterImage, describeImageAttribute } from './images/index.js';
+import { modifyImageAttribute, resetImageAttribute } from './images/attributes.js';
 import { createKeyPair, importKeyPair, describeKeyPairs, deleteKeyPair } from './key-pairs/index.js';
 
 export function buildRegistry(): Registry {
@@ -50,6 +51,8 @@ export function buildRegistry(): Registry {
     createImage,
     deregisterImage,
     describeImageAttribute,
+    modifyImageAttribute,
+    resetImageAttribute,
     createKeyPair,
     importKeyPair,
     describeKeyPairs,

@@ -28,6 +28,22 @@ export interface Config {
   /** The per-account instance limit (AWS's InstanceLimitExceeded), also shown by DescribeAccountAttributes. */
   maxInstances: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** Where accounts may register images from (RegisterImage); see src/services/images/policy.ts. */
+  imagePolicy: ImagePolicyConfig;
+}
+
+/** The operator's image policy: what RegisterImage may name besides the built-in images. */
+export interface ImagePolicyConfig {
+  /** Host directories (absolute) whose disk image files and kernel directories accounts may register. */
+  directories: string[];
+  /**
+   * Docker images accounts may register (and so make the host pull): patterns over the full name
+   * `registry/path` (`docker.io/library/busybox`), `*` any run of characters but `/`, `**` anything; an
+   * entry without `/` names a whole registry.
+   */
+  dockerImages: string[];
+  /** An account that may also register host locations outside those lists (never the cloud's own files). */
+  adminAccountId?: string;
 }
 
 export class ConfigError extends Error {}
@@ -83,11 +99,37 @@ function accounts(env: NodeJS.ProcessEnv): AccountConfig[] {
   return list;
 }
 
+/** A comma-separated list; `none` is the empty list, unset or empty the default. */
+function list(env: NodeJS.ProcessEnv, name: string, dflt: string[], item: RegExp, what: string): string[] {
+  const v = env[name]?.trim();
+  if (v === undefined || v === '') return dflt;
+  if (v === 'none') return [];
+  const items = v.split(',').map((x) => x.trim()).filter(Boolean);
+  for (const x of items) {
+    if (!item.test(x)) throw new ConfigError(`${name} entry ${JSON.stringify(x)} is not valid: use ${what}, comma-separated (or none)`);
+  }
+  return items;
+}
+
+/** The directory scripts/ build the built-in VM images in: importable unless the operator says otherwise. */
+export const BUILTIN_IMAGE_DIR = '/var/lib/thecloud/images';
+
+function imagePolicy(env: NodeJS.ProcessEnv, accountList: AccountConfig[]): ImagePolicyConfig {
+  const directories = list(env, 'THECLOUD_IMAGE_DIRS', [BUILTIN_IMAGE_DIR], /^\/[^\0]*$/, 'absolute directory paths');
+  const dockerImages = list(env, 'THECLOUD_DOCKER_IMAGES', ['docker.io/library/*'], /^[A-Za-z0-9*][A-Za-z0-9.:_*/-]*$/, 'registry/path patterns (* and **)');
+  const adminAccountId = env.THECLOUD_ADMIN_ACCOUNT || undefined;
+  if (adminAccountId !== undefined && !accountList.some((a) => a.accountId === adminAccountId)) {
+    throw new ConfigError(`THECLOUD_ADMIN_ACCOUNT=${JSON.stringify(adminAccountId)} is not valid: use the id of a configured account (THECLOUD_ACCOUNT_ID or THECLOUD_ACCOUNTS)`);
+  }
+  return { directories, dockerImages, adminAccountId };
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const databaseUrl = env.DATABASE_URL || undefined;
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     throw new ConfigError(`DATABASE_URL must be a postgres:// URL`);
   }
+  const accountList = accounts(env);
   return {
     port: integer(env, 'PORT', 8080, 0, 65535),
     host: env.HOST || '0.0.0.0',
@@ -98,7 +140,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     storageBackend: oneOf(env, 'STORAGE_BACKEND', ['lvm', 'noop'] as const, 'noop'),
     networkBackend: oneOf(env, 'NETWORK_BACKEND', ['ovs', 'noop'] as const, 'ovs'),
     authEnabled: bool(env, 'THECLOUD_AUTH', true),
-    accounts: accounts(env),
+    accounts: accountList,
     dockerSocket: env.DOCKER_SOCKET || undefined,
     libvirtUri: env.LIBVIRT_URI || 'qemu:///system',
     volumeGroup: env.THECLOUD_VG || 'thecloud-vg',
@@ -106,5 +148,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     reconcileIntervalMs: integer(env, 'THECLOUD_RECONCILE_SECONDS', 10, 1, 3600) * 1000,
     maxInstances: integer(env, 'THECLOUD_MAX_INSTANCES', 256, 1, 100000),
     logLevel: oneOf(env, 'LOG_LEVEL', ['debug', 'info', 'warn', 'error'] as const, 'info'),
+    imagePolicy: imagePolicy(env, accountList),
   };
 }

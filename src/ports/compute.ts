@@ -74,7 +74,32 @@ export interface BackendImageInfo {
   architecture: 'x86_64' | 'arm64';
   /** Size of the root device in GiB (at least 1) */
   sizeGiB: number;
+  /**
+   * The backend made a copy of the location for this image (a host file imported into its storage pool):
+   * the copy is the cloud's, and deleteImage removes it once no image and no instance uses it.
+   */
+  copy?: boolean;
 }
+
+/**
+ * What a RegisterImage location names, worked out from its text alone: nothing is read and nothing is pulled,
+ * so that the image policy (src/services/images/policy.ts) decides before the backend touches anything.
+ */
+export type ImageSource =
+  /**
+   * A host file (a disk image the backend copies) or directory (a kernel image), `path` absolute as given.
+   * `directoryFiles`: the names under a directory location that the image is read from; `directoryOnly`: the
+   * location must be a directory.
+   */
+  | { kind: 'host-path'; path: string; directoryFiles: string[]; directoryOnly?: boolean }
+  /** An image in a registry: `name` is the full `registry/path`, `location` the exact reference to inspect. */
+  | { kind: 'registry'; name: string; location: string }
+  /** A host image named only by its id (a Docker image id): no registry name to check. */
+  | { kind: 'host-image'; location: string }
+  /** One of the backend's own images or volumes (a captured image, a storage pool volume) by its backend name. */
+  | { kind: 'backend-image'; location: string }
+  /** Nothing on the host (the noop backend). */
+  | { kind: 'virtual'; location: string };
 
 export interface ConsoleInfo {
   /** e.g. vnc://127.0.0.1:5900, or undefined where the backend has no graphical console */
@@ -101,7 +126,17 @@ export interface ComputeBackend {
   consoleInfo?(backendId: string): Promise<ConsoleInfo>;
   /** Applies a new vCPU and memory size to a stopped instance. */
   resize(backendId: string, vcpus: number, memoryMiB: number): Promise<void>;
-  /** Looks up (and for Docker, pulls where a registry is reachable) an image the user registers. */
+  /** What a location names, from its text alone (see ImageSource). Throws a TypeError on a malformed one. */
+  parseImageLocation(location: string): ImageSource;
+  /**
+   * Host directories that hold this backend's own files (its storage pool, console logs, its daemon's state):
+   * never importable as an image, whatever the image policy allows. Never throws.
+   */
+  ownDirectories(): Promise<string[]>;
+  /**
+   * Looks up (and for Docker, pulls where a registry is reachable) an image the user registers. Only called
+   * with a location the image policy admitted.
+   */
   inspectImage(location: string): Promise<BackendImageInfo>;
   /** Makes a new image from an instance (docker commit / copy of the root disk). */
   captureImage(backendId: string, imageId: string): Promise<BackendImageInfo>;

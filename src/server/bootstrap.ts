@@ -16,7 +16,10 @@ import { CatalogService } from '../services/catalog/index.js';
 import { NetworkService } from '../services/network/index.js';
 import { TagService } from '../services/tags/index.js';
 import { ComputeRepository } from '../db/repositories/compute.js';
+import { ImageRepository } from '../db/repositories/images.js';
 import { ImageService } from '../services/images/index.js';
+import { ImagePolicy } from '../services/images/policy.js';
+import { LocalHostFiles } from '../adapters/host/files.js';
 import { KeyPairService } from '../services/key-pairs/index.js';
 import { InstanceService } from '../services/instances/index.js';
 import type { Services } from '../services/index.js';
@@ -62,8 +65,9 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const tags = new TagService(new TagRepository(db));
   const network = new NetworkService(networkRepo, catalog, backends.network, log);
   const accounts = new AccountService(new AccountRepository(db));
-  const computeRepo = new ComputeRepository(db, backends.compute.name);
-  const images = new ImageService(computeRepo, backends.compute, log);
+  const computeRepo = new ComputeRepository(db);
+  const imagePolicy = new ImagePolicy({ config: config.imagePolicy, dataDir: config.dataDir, compute: backends.compute, files: new LocalHostFiles() });
+  const images = new ImageService(new ImageRepository(db, backends.compute.name), backends.compute, imagePolicy, log);
   const keyPairs = new KeyPairService(computeRepo);
   const instances = new InstanceService(computeRepo, network, images, keyPairs, backends.compute, log, {
     retentionMs: config.terminatedRetentionMs,

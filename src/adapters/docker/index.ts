@@ -9,6 +9,7 @@ import type {
   BackendInstanceInfo,
   BackendState,
   ComputeBackend,
+  ImageSource,
   InstanceSpec,
   ProbeResult,
 } from '../../ports/index.js';
@@ -17,6 +18,7 @@ import { LABEL_ACCOUNT, LABEL_CLOUD, LABEL_INSTANCE, LABEL_MANAGED, LABEL_SUBNET
 import { INIT_PATH, bootArchive } from './boot.js';
 import { SubnetNetworks } from './network.js';
 import { DockerImages } from './images.js';
+import { dockerImageSource } from './reference.js';
 import { demuxLogs } from './logs.js';
 import { dockerMessage, isStatus } from './errors.js';
 
@@ -142,6 +144,17 @@ export class DockerComputeBackend implements ComputeBackend {
     check.size(vcpus, memoryMiB);
     const container = this.container(backendId);
     await container.update(await this.limits(vcpus, memoryMiB));
+  }
+
+  parseImageLocation(location: string): ImageSource {
+    return dockerImageSource(location);
+  }
+
+  /** The daemon's data root (images, containers, volumes) and the usual homes of Docker and containerd. */
+  async ownDirectories(): Promise<string[]> {
+    const info = (await this.docker.info().catch(() => undefined)) as { DockerRootDir?: string } | undefined;
+    const dirs = ['/var/lib/docker', '/var/lib/containerd', '/etc/docker', '/run/docker', '/run/containerd'];
+    return info?.DockerRootDir ? [info.DockerRootDir, ...dirs] : dirs;
   }
 
   inspectImage(location: string): Promise<BackendImageInfo> {

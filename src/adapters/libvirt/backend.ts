@@ -9,6 +9,7 @@ import type {
   BackendState,
   ComputeBackend,
   ConsoleInfo,
+  ImageSource,
   InstanceSpec,
   ProbeResult,
 } from '../../ports/compute.js';
@@ -368,6 +369,16 @@ export class LibvirtComputeBackend implements ComputeBackend {
   }
 
   // --- images (images.ts) ------------------------------------------------------------------------------------------
+
+  parseImageLocation(location: string): ImageSource {
+    return this.images.parseLocation(location);
+  }
+
+  /** The storage pool, the console logs, and libvirt's own directories (its images, configuration, logs). */
+  async ownDirectories(): Promise<string[]> {
+    const libvirt = ['/var/lib/libvirt', '/etc/libvirt', '/run/libvirt', '/var/log/libvirt', '/var/cache/libvirt'];
+    return [...(await this.pool.directories()), this.consoleDir, ...libvirt];
+  }
 
   inspectImage(location: string): Promise<BackendImageInfo> {
     return this.images.inspect(location);

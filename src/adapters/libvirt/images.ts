@@ -2,13 +2,16 @@ import { createHash } from 'node:crypto';
 import { open, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { assertSafeName } from '../exec/index.js';
-import type { BackendImageInfo } from '../../ports/compute.js';
+import type { BackendImageInfo, ImageSource } from '../../ports/compute.js';
 import { assertSafePath, formatImageRef, parseImageRef, type ImageRef } from './imageref.js';
 import { ROOT_VOLUME_SUFFIX, type StoragePool } from './pool.js';
 import type { BootParams } from './templates.js';
 
 /** The guest's serial port is also the kernel console; tty0 (VNC) gets the kernel messages too. */
 export const BASE_CMDLINE = 'console=tty0 console=ttyS0,115200n8 panic=-1';
+
+/** The files of a kernel image directory that are read (cmdline is optional). */
+const KERNEL_FILES = ['vmlinuz', 'initrd.img', 'cmdline'] as const;
 
 /** Base volumes made by captureImage. */
 const capturedVolume = (imageId: string): string => `img-${assertSafeName('image', imageId)}.qcow2`;
@@ -56,7 +59,18 @@ export class ImageStore {
     const digest = createHash('sha256').update(`${path}\0${st.size}\0${st.mtimeMs}`).digest('hex').slice(0, 20);
     const volume = `import-${digest}.qcow2`;
     if (!(await this.pool.exists(volume))) await this.pool.importImage(path, volume);
-    return this.describe({ kind: 'disk', baseVolume: volume });
+    return { ...(await this.describe({ kind: 'disk', baseVolume: volume })), copy: true };
+  }
+
+  /** What a RegisterImage location names (see ImageSource): a host path, or a reference to the pool's own volumes. */
+  parseLocation(location: string): ImageSource {
+    if (/^disk:/.test(location) || /^kernel:[^:]*:/.test(location)) return { kind: 'backend-image', location };
+    const kernel = /^kernel:(.*)$/.exec(location);
+    const path = kernel ? kernel[1]! : location;
+    if (!path.startsWith('/') || path.includes('\0')) {
+      throw new TypeError(`not a libvirt image location (an absolute path of a disk image file or kernel directory, or kernel:<dir>): ${JSON.stringify(location)}`);
+    }
+    return { kind: 'host-path', path, directoryFiles: [...KERNEL_FILES], directoryOnly: kernel !== null };
   }
 
   /**

@@ -61,6 +61,16 @@ export class StoragePool {
     return assertSafePath('storage pool', path);
   }
 
+  /**
+   * The directory the pool would be created in and, when the pool exists, the one it has: read only, never
+   * creates the pool, never throws.
+   */
+  async directories(): Promise<string[]> {
+    const xml = await this.virsh.run(['pool-dumpxml', this.name], { allowFailure: true }).catch(() => undefined);
+    const path = xml?.exitCode === 0 ? /<target>\s*<path>([^<]+)<\/path>/.exec(xml.stdout)?.[1] : undefined;
+    return path && path !== this.wantedPath ? [this.wantedPath, path] : [this.wantedPath];
+  }
+
   async volumePath(volume: string): Promise<string> {
     return join(await this.path(), assertSafeName('volume', volume));
   }

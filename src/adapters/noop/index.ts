@@ -8,6 +8,7 @@ import type {
   BackendInstanceInfo,
   BackendState,
   ComputeBackend,
+  ImageSource,
   InstanceSpec,
   NetworkBackend,
   ProbeResult,
@@ -83,6 +84,14 @@ export class NoopComputeBackend implements ComputeBackend {
     const i = this.get(backendId);
     i.vcpus = vcpus;
     i.memoryMiB = memoryMiB;
+  }
+
+  parseImageLocation(location: string): ImageSource {
+    return { kind: 'virtual', location };
+  }
+
+  async ownDirectories(): Promise<string[]> {
+    return [];
   }
 
   async inspectImage(location: string): Promise<BackendImageInfo> {

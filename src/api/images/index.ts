@@ -67,21 +67,15 @@ function toImage(i: Row): Ec2.Image {
 }
 
 export const describeImages = defineHandler('DescribeImages', {
-  validate(input) {
+  validate(input, ctx) {
     validateDescribe(imageSpec, describeRequest(input, parseIds('image', input.ImageIds)));
+    ctx.services.images.checkSelection(ctx.accountId, { owners: input.Owners, executableUsers: input.ExecutableUsers });
   },
   async handle(input, ctx) {
-    const [images, tags] = await Promise.all([ctx.services.images.list(ctx.accountId), ctx.services.tags.byResource(ctx.accountId)]);
-    let rows: Row[] = images.map((i) => ({ ...i, tags: tags.get(i.id) ?? [] }));
-    if (input.Owners?.length) {
-      const owners = input.Owners;
-      rows = rows.filter((i) =>
-        owners.some((o) => (o === 'self' ? i.owner_id.trim() === ctx.accountId : o === i.owner_id.trim() || o === i.owner_alias || (o === 'amazon' && i.owner_alias === 'thecloud'))),
-      );
-    }
-    if (input.ExecutableUsers?.length) {
-      rows = rows.filter((i) => i.is_public || input.ExecutableUsers!.some((u) => u === 'self' ? i.owner_id.trim() === ctx.accountId : u === 'all' ? i.is_public : false));
-    }
+    // Which images the account sees, and Owners / ExecutableUsers: the image service's one visibility rule.
+    const select = { owners: input.Owners, executableUsers: input.ExecutableUsers };
+    const [images, tags] = await Promise.all([ctx.services.images.list(ctx.accountId, select), ctx.services.tags.byResource(ctx.accountId)]);
+    const rows: Row[] = images.map((i) => ({ ...i, tags: tags.get(i.id) ?? [] }));
     const page = describe(imageSpec, rows, describeRequest(input, input.ImageIds));
     return { Images: page.items.map(toImage), NextToken: page.nextToken };
   },
@@ -91,9 +85,8 @@ export const registerImage = defineHandler('RegisterImage', {
   async validate(input, ctx) {
     validateTags(tagsFromSpecs(input.TagSpecifications, 'image'));
     await ctx.services.images.checkNewName(ctx.accountId, input.Name);
-    if (!input.ImageLocation) {
-      throw new Ec2Error('InvalidParameterValue', 'Value () for parameter ImageLocation is invalid. Give the backend image to register (for Docker, an image reference such as busybox:latest).');
-    }
+    // The image policy, before DryRun and before anything is read or pulled.
+    await ctx.services.images.checkLocation(ctx.accountId, input.ImageLocation);
   },
   async handle(input, ctx) {
     const img = await ctx.services.images.register(ctx.accountId, input.Name, input.ImageLocation, input.Description);
@@ -127,8 +120,7 @@ export const createImage = defineHandler('CreateImage', {
 
 export const deregisterImage = defineHandler('DeregisterImage', {
   async validate(input, ctx) {
-    const img = await ctx.services.images.visible(ctx.accountId, parseId('image', input.ImageId));
-    if (img.owner_id.trim() !== ctx.accountId) throw new Ec2Error('AuthFailure', `Not authorized for image:${img.id}`, 400);
+    await ctx.services.images.owned(ctx.accountId, parseId('image', input.ImageId));
   },
   async handle(input, ctx) {
     await ctx.services.images.deregister(ctx.accountId, input.ImageId);
@@ -144,6 +136,8 @@ export const describeImageAttribute = defineHandler('DescribeImageAttribute', {
       throw new Ec2Error('InvalidRequest', `Value (${input.Attribute}) for parameter attribute is invalid. Unknown attribute.`);
     }
     await ctx.services.images.visible(ctx.accountId, parseId('image', input.ImageId));
+    // Who an image is shared with is for its owner to know.
+    if (input.Attribute === 'launchPermission') await ctx.services.images.owned(ctx.accountId, input.ImageId);
   },
   async handle(input, ctx) {
     const img = await ctx.services.images.visible(ctx.accountId, input.ImageId);
@@ -152,7 +146,11 @@ export const describeImageAttribute = defineHandler('DescribeImageAttribute', {
       case 'description': out.Description = img.description ? { Value: img.description } : {}; break;
       case 'kernel': out.KernelId = {}; break;
       case 'ramdisk': out.RamdiskId = {}; break;
-      case 'launchPermission': out.LaunchPermissions = img.is_public ? [{ Group: 'all' }] : []; break;
+      case 'launchPermission': {
+        const p = await ctx.services.images.launchPermissions(ctx.accountId, img.id);
+        out.LaunchPermissions = [...(p.public ? [{ Group: 'all' }] : []), ...p.accounts.map((UserId) => ({ UserId }))];
+        break;
+      }
       case 'productCodes': out.ProductCodes = []; break;
       case 'blockDeviceMapping':
         out.BlockDeviceMappings = [{ DeviceName: img.root_device_name, Ebs: { DeleteOnTermination: true, VolumeSize: img.size_gib, VolumeType: 'gp2', Encrypted: false } }];

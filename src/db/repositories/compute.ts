@@ -1,22 +1,7 @@
 import type { Db, Transaction } from '../sql.js';
 
-export interface ImageRow {
-  id: string;
-  owner_id: string;
-  owner_alias: string | null;
-  name: string;
-  description: string | null;
-  backend: string;
-  backend_ref: string;
-  architecture: string;
-  root_device_name: string;
-  size_gib: number;
-  state: string;
-  is_public: boolean;
-  source_instance_id: string | null;
-  image_location: string | null;
-  created_at: Date;
-}
+// Images live in ./images.ts; the type stays importable from here.
+export type { ImageRow } from './images.js';
 
 export interface KeyPairRow {
   id: string;
@@ -67,49 +52,10 @@ const INSTANCE_COLUMNS = `id, account_id, reservation_id, launch_index, image_id
   shutdown_behavior, backend, backend_id, launch_time, terminated_at, updated_at`;
 
 export class ComputeRepository {
-  /** `backend`: the compute backend in use; image sweeps only touch that backend's images. */
-  constructor(
-    private readonly db: Db,
-    private readonly backend: string,
-  ) {}
+  constructor(private readonly db: Db) {}
 
   tx<T>(fn: (t: Transaction) => Promise<T>): Promise<T> {
     return this.db.tx(fn);
-  }
-
-  // ---- images
-  images(accountId: string): Promise<ImageRow[]> {
-    return this.db.rows<ImageRow>(
-      `SELECT * FROM images WHERE state <> 'deregistered' AND (owner_id = $1 OR is_public)`,
-      [accountId],
-    );
-  }
-  image(id: string): Promise<ImageRow | undefined> {
-    return this.db.one<ImageRow>(`SELECT * FROM images WHERE id = $1 AND state <> 'deregistered'`, [id]);
-  }
-  async insertImage(i: Omit<ImageRow, 'created_at'>): Promise<void> {
-    await this.db.exec(
-      `INSERT INTO images (id, owner_id, owner_alias, name, description, backend, backend_ref, architecture, root_device_name,
-         size_gib, state, is_public, source_instance_id, image_location)
-       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)
-       ON CONFLICT (id) DO UPDATE SET backend_ref = EXCLUDED.backend_ref, state = EXCLUDED.state, size_gib = EXCLUDED.size_gib`,
-      [i.id, i.owner_id, i.owner_alias, i.name, i.description, i.backend, i.backend_ref, i.architecture, i.root_device_name,
-        i.size_gib, i.state, i.is_public, i.source_instance_id, i.image_location],
-    );
-  }
-  /** Deregistered images made by CreateImage whose backend image still exists (backend_ref not cleared). */
-  deregisteredCaptures(): Promise<ImageRow[]> {
-    return this.db.rows<ImageRow>(
-      `SELECT * FROM images WHERE state = 'deregistered' AND source_instance_id IS NOT NULL AND backend_ref <> '' AND backend = $1`,
-      [this.backend],
-    );
-  }
-
-  async setImageState(id: string, state: string, backendRef?: string, sizeGib?: number): Promise<void> {
-    await this.db.exec(
-      'UPDATE images SET state = $2, backend_ref = COALESCE($3, backend_ref), size_gib = COALESCE($4, size_gib) WHERE id = $1',
-      [id, state, backendRef ?? null, sizeGib ?? null],
-    );
   }
 
   // ---- key pairs

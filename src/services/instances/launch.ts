@@ -96,7 +96,8 @@ export async function planLaunch(
   const typeName = req.InstanceType ?? DEFAULT_INSTANCE_TYPE;
   const type = instanceType(typeName);
   if (!type) throw new Ec2Error('InvalidParameterValue', `Invalid value '${typeName}' for InstanceType.`);
-  const image = await deps.images.visible(accountId, req.ImageId);
+  // Launch permissions: own, public or shared images only (AuthFailure for one that exists but is not shared).
+  const image = await deps.images.launchable(accountId, req.ImageId);
   if (image.state !== 'available') throw new Ec2Error('InvalidAMIID.Unavailable', `Image ${image.id} is not available (state: ${image.state})`);
   if (image.architecture !== type.architecture) {
     throw new Ec2Error('InvalidParameterValue', `The architecture '${type.architecture}' of the specified instance type does not match the architecture '${image.architecture}' of the specified AMI.`);
