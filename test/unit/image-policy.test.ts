@@ -167,12 +167,12 @@ describe('image policy: host paths', () => {
 
   it("never admits the cloud's own files, not even to the admin, not even inside an allowed directory", async () => {
     for (const account of [ACCOUNT, ADMIN]) {
-      await refused(policy(), account, join(allowed, 'pool-link', 'i-0123456789abcdef0-root.qcow2'), 'InvalidParameterValue', /own files/);
-      await refused(policy(), account, join(allowed, 'data-link', 'pg_control'), 'InvalidParameterValue', /own files/);
-      await refused(policy(), account, '/proc/self/environ', 'InvalidParameterValue', account === ADMIN ? /own files/ : /only from/);
+      await refused(policy(), account, join(allowed, 'pool-link', 'i-0123456789abcdef0-root.qcow2'), 'InvalidParameterValue', /never importable/);
+      await refused(policy(), account, join(allowed, 'data-link', 'pg_control'), 'InvalidParameterValue', /never importable/);
+      await refused(policy(), account, '/proc/self/environ', 'InvalidParameterValue', account === ADMIN ? /never importable/ : /only from/);
     }
-    await refused(policy(), ADMIN, join(pool, 'i-0123456789abcdef0-root.qcow2'), 'InvalidParameterValue', /own files/);
-    await refused(policy(), ADMIN, join(data, 'pg_control'), 'InvalidParameterValue', /own files/);
+    await refused(policy(), ADMIN, join(pool, 'i-0123456789abcdef0-root.qcow2'), 'InvalidParameterValue', /never importable/);
+    await refused(policy(), ADMIN, join(data, 'pg_control'), 'InvalidParameterValue', /never importable/);
   });
 
   it('sees through a bind mount of the data directory into an allowed one', async () => {
@@ -187,7 +187,7 @@ describe('image policy: host paths', () => {
         return r;
       },
     };
-    await refused(policy(files), ACCOUNT, join(allowed, 'bound', 'pg_control'), 'InvalidParameterValue', /own files/);
+    await refused(policy(files), ACCOUNT, join(allowed, 'bound', 'pg_control'), 'InvalidParameterValue', /never importable/);
   });
 
   it("refuses backend names of images and volumes (another account's capture, an instance's disk) with AuthFailure", async () => {

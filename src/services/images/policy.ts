@@ -89,7 +89,7 @@ export class ImagePolicy {
       ? `Images may be registered only from the operator's image directories: ${allowed.join(', ')}.`
       : 'This cloud does not allow registering host files.');
     const ours = () => invalidParameterValue('ImageLocation', location,
-      "It is part of this cloud's own files (its data, storage pool, console logs or a backend's state), which are never importable.");
+      "Its files are never importable: the host's system files and secrets, this cloud's data, storage pool and console logs, and the backends' state.");
 
     // First the path as written, `..` resolved: nothing outside the allowed directories is even looked at.
     const lexical = resolve(source.path);
