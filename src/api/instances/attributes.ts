@@ -1,8 +1,8 @@
 import { defineHandler } from '../../server/registry.js';
-import { Ec2Error, invalidParameterCombination, missingParameter } from '../../errors/index.js';
+import { Ec2Error, invalidParameterCombination, invalidParameterValue, missingParameter } from '../../errors/index.js';
 import { parseId } from '../../ids/index.js';
 import { instanceType } from '../../domain/instance-types.js';
-import { decodeUserData } from '../../services/instances/launch.js';
+import { decodeUserData, MAX_USER_DATA } from '../../services/instances/launch.js';
 import type * as Ec2 from '../../protocol/generated/types.js';
 
 const ATTRIBUTES = [
@@ -90,10 +90,15 @@ function changeOf(input: Ec2.ModifyInstanceAttributeRequest): Change {
   return c;
 }
 
-/** The SDKs send UserData.Value as a blob that holds the base64 text of the user data. */
+/**
+ * The SDKs send UserData.Value as a blob that holds the base64 text of the user data; a client may also send
+ * the raw bytes. Either way the 16 KB limit of RunInstances holds.
+ */
 function decodeUserDataBlob(v: Buffer): Buffer | null {
   const text = v.toString('utf8');
-  return /^[A-Za-z0-9+/\s]*={0,2}\s*$/.test(text) ? (decodeUserData(text) ?? null) : v;
+  if (/^[A-Za-z0-9+/\s]*={0,2}\s*$/.test(text)) return decodeUserData(text) ?? null;
+  if (v.length > MAX_USER_DATA) throw invalidParameterValue('UserData', '...', `User data is limited to ${MAX_USER_DATA} bytes.`);
+  return v;
 }
 
 export const modifyInstanceAttribute = defineHandler('ModifyInstanceAttribute', {

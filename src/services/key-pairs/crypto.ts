@@ -94,12 +94,20 @@ export interface ImportedKey {
   fingerprint: string;
 }
 
-/** Parses an OpenSSH public key line ("ssh-rsa AAAA... comment"); throws a plain Error on anything else. */
+/**
+ * Parses an OpenSSH public key line ("ssh-rsa AAAA... comment"); throws a plain Error on anything else. The
+ * key kept (it reaches authorized_keys files and NoCloud seeds) is rewritten from what was parsed: the type,
+ * the blob in canonical base64, and the comment with control characters dropped.
+ */
 export function importPublicKey(material: string): ImportedKey {
-  const line = material.trim().split(/\r?\n/)[0] ?? '';
-  const [kind, b64] = line.split(/\s+/);
+  const first = material.trim().split(/\r?\n/)[0] ?? '';
+  const [kind, b64, ...rest] = first.split(/\s+/);
   if (!kind || !b64) throw new Error('Key is not in valid OpenSSH public key format');
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(b64)) throw new Error('Key is not in valid OpenSSH public key format');
   const blob = Buffer.from(b64, 'base64');
+  // eslint-disable-next-line no-control-regex
+  const comment = rest.join(' ').replace(/[\x00-\x1f\x7f]/g, '').slice(0, 1024);
+  const line = `${kind} ${blob.toString('base64')}${comment ? ` ${comment}` : ''}`;
   let [name, off] = readSshString(blob, 0);
   if (name.toString() !== kind) throw new Error('Key is not in valid OpenSSH public key format');
   if (kind === 'ssh-rsa') {
