@@ -1,8 +1,9 @@
 /**
  * The image policy on the libvirt backend, as a second account meets it: host files outside the operator's
  * image directory (/etc/shadow, the data directory, the storage pool), reached directly, through `..`, a
- * symbolic link or a bind mount; a kernel directory outside it or with a file linked out of it; another
- * account's image by its pool volume name. All refused with AWS's codes, the pool unchanged. Then imported
+ * symbolic link or a bind mount; a kernel directory outside it or with a file linked out of it; a disk image
+ * that names other files (backing file, external data file, VMDK extents); another account's image by its
+ * pool volume name. All refused with AWS's codes, the pool unchanged. Then imported
  * copies: one file imported twice shares one copy, which stays while an image or an instance uses it and
  * goes after the last DeregisterImage and the instance's end.
  */
@@ -61,6 +62,10 @@ describe('image policy on libvirt: what a second account may register', function
     await mkdir(join(allowed, 'kernel-sneaky'), { recursive: true });
     await mkdir(join(allowed, 'bound'));
     await run('qemu-img', ['create', '-q', '-f', 'qcow2', join(allowed, 'user.qcow2'), '64M']);
+    // Images that would make the copy read other files: a backing file, an external data file, VMDK extents.
+    await run('qemu-img', ['create', '-q', '-u', '-f', 'qcow2', '-b', '/etc/shadow', '-F', 'raw', join(allowed, 'backed.qcow2'), '1M']);
+    await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-o', `data_file=${join(data, 'external.raw')}`, join(allowed, 'data-file.qcow2'), '1M']);
+    await run('qemu-img', ['create', '-q', '-f', 'vmdk', join(allowed, 'disk.vmdk'), '1M']);
     await symlink('/etc/shadow', join(allowed, 'shadow-link'));
     await symlink(join(BUILTIN_KERNEL_DIR, 'vmlinuz'), join(allowed, 'kernel-sneaky', 'vmlinuz'));
     await symlink('/etc/shadow', join(allowed, 'kernel-sneaky', 'initrd.img'));
@@ -116,6 +121,11 @@ describe('image policy on libvirt: what a second account may register', function
     await refused(`disk:img-${ownerImage}.qcow2`, 'AuthFailure', /Not authorized/);
     await refused(`kernel:${BUILTIN_KERNEL_DIR}:img-${ownerImage}.qcow2`, 'AuthFailure', /Not authorized/);
     await refused('disk:i-0123456789abcdef0-root.qcow2', 'AuthFailure', /Not authorized/);
+
+    // Allowed files that name other files: the copy would read those.
+    await refused(join(allowed, 'backed.qcow2'), 'InvalidParameterValue', /has a backing file/);
+    await refused(join(allowed, 'data-file.qcow2'), 'InvalidParameterValue', /external file/);
+    await refused(join(allowed, 'disk.vmdk'), 'InvalidParameterValue', /is a vmdk image/);
 
     // The data directory bind-mounted into the allowed one: the same files, still refused.
     bound = join(allowed, 'bound');

@@ -13,6 +13,21 @@ export const BASE_CMDLINE = 'console=tty0 console=ttyS0,115200n8 panic=-1';
 /** The files of a kernel image directory that are read (cmdline is optional). */
 const KERNEL_FILES = ['vmlinuz', 'initrd.img', 'cmdline'] as const;
 
+/**
+ * Formats a user's disk image may have. Others can name further files (a VMDK's extents); a qcow2 can too,
+ * through a backing file or an external data file, and is refused when it does: the copy would read those
+ * files, which the image policy never checked.
+ */
+const IMPORTABLE_FORMATS = ['raw', 'qcow2'];
+
+async function userImageFormat(pool: StoragePool, path: string): Promise<string> {
+  const info = await pool.info(path);
+  if (!IMPORTABLE_FORMATS.includes(info.format)) throw new Error(`${path} is a ${info.format} image; import raw or qcow2 images`);
+  if (info.backingFile) throw new Error(`${path} has a backing file; import a standalone image (qemu-img convert flattens one)`);
+  if (info.dataFile) throw new Error(`${path} keeps its data in an external file; import a standalone image`);
+  return info.format;
+}
+
 /** Base volumes made by captureImage. */
 const capturedVolume = (imageId: string): string => `img-${assertSafeName('image', imageId)}.qcow2`;
 
@@ -58,7 +73,7 @@ export class ImageStore {
     if (!st.isFile()) throw new Error(`${path} is neither an image file nor a kernel image directory`);
     const digest = createHash('sha256').update(`${path}\0${st.size}\0${st.mtimeMs}`).digest('hex').slice(0, 20);
     const volume = `import-${digest}.qcow2`;
-    if (!(await this.pool.exists(volume))) await this.pool.importImage(path, volume);
+    if (!(await this.pool.exists(volume))) await this.pool.importImage(path, volume, await userImageFormat(this.pool, path));
     return { ...(await this.describe({ kind: 'disk', baseVolume: volume })), copy: true };
   }
 

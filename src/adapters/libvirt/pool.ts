@@ -13,6 +13,8 @@ export interface ImageFileInfo {
   format: string;
   virtualSizeBytes: number;
   backingFile?: string;
+  /** A qcow2 image's external data file (its contents live there, not in the image file) */
+  dataFile?: string;
 }
 
 /**
@@ -86,8 +88,19 @@ export class StoragePool {
 
   async info(path: string): Promise<ImageFileInfo> {
     const out = await this.runner('qemu-img', ['info', '--output=json', '-U', assertSafePath('image', path)]);
-    const j = JSON.parse(out.stdout) as { format: string; 'virtual-size': number; 'full-backing-filename'?: string; 'backing-filename'?: string };
-    return { format: j.format, virtualSizeBytes: j['virtual-size'], backingFile: j['full-backing-filename'] ?? j['backing-filename'] };
+    const j = JSON.parse(out.stdout) as {
+      format: string;
+      'virtual-size': number;
+      'full-backing-filename'?: string;
+      'backing-filename'?: string;
+      'format-specific'?: { data?: { 'data-file'?: string } };
+    };
+    return {
+      format: j.format,
+      virtualSizeBytes: j['virtual-size'],
+      backingFile: j['full-backing-filename'] ?? j['backing-filename'],
+      dataFile: j['format-specific']?.data?.['data-file'],
+    };
   }
 
   /** A qcow2 copy-on-write overlay on `basePath` (at least `sizeGiB` large), or a blank qcow2 without a base. */
@@ -105,12 +118,16 @@ export class StoragePool {
     return path;
   }
 
-  /** Copies an image (any format qemu-img reads, backing chain flattened) into a new qcow2 volume. */
-  async importImage(sourcePath: string, volume: string): Promise<string> {
+  /**
+   * Copies an image (backing chain flattened) into a new qcow2 volume. `format`: read the source as this format
+   * only (no probing), for a file that is not ours.
+   */
+  async importImage(sourcePath: string, volume: string, format?: string): Promise<string> {
     const path = await this.volumePath(volume);
     if (await this.exists(volume)) throw new Error(`volume ${volume} already exists in pool ${this.name}`);
+    const from = format ? ['-f', format] : [];
     try {
-      await this.runner('qemu-img', ['convert', '-U', '-O', 'qcow2', assertSafePath('image', sourcePath), path], {
+      await this.runner('qemu-img', ['convert', '-U', ...from, '-O', 'qcow2', assertSafePath('image', sourcePath), path], {
         timeoutMs: 30 * 60_000,
       });
     } catch (e) {
