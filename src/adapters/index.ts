@@ -12,7 +12,11 @@ export async function createBackends(
   return {
     compute: await createCompute(config, cloudId),
     storage: createStorage(config),
-    network: config.networkBackend === 'ovs' ? new OvsNetworkBackend() : new NoopNetworkBackend(),
+    network:
+      config.networkBackend === 'ovs'
+        ? // Without an installation id (`doctor`), a throwaway one: probe() touches nothing of anyone's.
+          new OvsNetworkBackend({ cloudId: cloudId ?? '00000000', hostVpcs: config.hostVpcs })
+        : new NoopNetworkBackend(),
   };
 }
 

@@ -17,6 +17,8 @@ export interface Config {
   computeBackend: 'docker' | 'libvirt' | 'noop';
   storageBackend: 'lvm' | 'noop';
   networkBackend: 'ovs' | 'noop';
+  /** VPCs the host reaches through their router (THECLOUD_HOST_VPCS, comma-separated VPC ids). */
+  hostVpcs: string[];
   authEnabled: boolean;
   accounts: AccountConfig[];
   dockerSocket?: string;
@@ -124,6 +126,15 @@ function imagePolicy(env: NodeJS.ProcessEnv, accountList: AccountConfig[]): Imag
   return { directories, dockerImages, adminAccountId };
 }
 
+function vpcList(env: NodeJS.ProcessEnv, name: string): string[] {
+  const ids = (env[name] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  for (const id of ids) {
+    if (!/^vpc-([0-9a-f]{8}|[0-9a-f]{17})$/.test(id)) throw new ConfigError(`${name}: ${JSON.stringify(id)} is not a VPC id`);
+  }
+  if (ids.length > 64) throw new ConfigError(`${name}: at most 64 VPCs`);
+  return ids;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const databaseUrl = env.DATABASE_URL || undefined;
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
@@ -139,6 +150,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     computeBackend: oneOf(env, 'COMPUTE_BACKEND', ['docker', 'libvirt', 'noop'] as const, 'docker'),
     storageBackend: oneOf(env, 'STORAGE_BACKEND', ['lvm', 'noop'] as const, 'noop'),
     networkBackend: oneOf(env, 'NETWORK_BACKEND', ['ovs', 'noop'] as const, 'ovs'),
+    hostVpcs: vpcList(env, 'THECLOUD_HOST_VPCS'),
     authEnabled: bool(env, 'THECLOUD_AUTH', true),
     accounts: accountList,
     dockerSocket: env.DOCKER_SOCKET || undefined,

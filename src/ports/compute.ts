@@ -1,3 +1,5 @@
+import type { Sandbox, VmInterface } from './network.js';
+
 /**
  * ComputeBackend: the port through which the instance service turns an EC2 instance into something real
  * (a Docker container, a libvirt domain, or nothing at all for the noop adapter).
@@ -40,6 +42,23 @@ export interface NetworkAttachment {
   macAddress: string;
 }
 
+/**
+ * A network interface (ENI) the network backend plugs into the instance's sandbox (see NetworkBackend). With
+ * `nics` set, the compute backend makes no network of its own: a container starts with no network (its
+ * sandbox, the netns of its pid, is plugged afterwards), a VM gets one `<interface>` per NIC as `vm` says.
+ */
+export interface NicSpec {
+  eniId: string;
+  deviceIndex: number;
+  mac: string;
+  /** The primary private IP first */
+  ips: string[];
+  subnetCidr: string;
+  gateway: string;
+  /** VMs: the bridge, tap name and OVS interface id, from NetworkBackend.vmInterface */
+  vm?: VmInterface;
+}
+
 export interface InstanceSpec {
   instanceId: string;
   accountId: string;
@@ -58,7 +77,10 @@ export interface InstanceSpec {
   userData?: Buffer;
   /** OpenSSH public keys to install for the image's login user (and root). */
   publicKeys: string[];
+  /** The old per-backend networking (a Docker network per subnet, the shared br-thecloud); until issue 9 lands. */
   network?: NetworkAttachment;
+  /** The instance's ENIs, plugged by the network backend; when set, `network` is ignored. */
+  nics?: NicSpec[];
 }
 
 export interface BackendInstanceInfo {
@@ -109,7 +131,7 @@ export interface ConsoleInfo {
 export interface ComputeBackend {
   readonly name: 'docker' | 'libvirt' | 'noop';
   /** Creates the instance's backend object and starts it. Returns the backend's id for it. */
-  create(spec: InstanceSpec): Promise<{ backendId: string }>;
+  create(spec: InstanceSpec): Promise<{ backendId: string; sandbox?: Sandbox }>;
   start(backendId: string): Promise<void>;
   /** Graceful stop (SIGTERM / ACPI) then a hard stop after a timeout; `force` stops at once. */
   stop(backendId: string, opts: { force: boolean }): Promise<void>;
@@ -142,6 +164,12 @@ export interface ComputeBackend {
   captureImage(backendId: string, imageId: string): Promise<BackendImageInfo>;
   /** Removes an image made by captureImage. Idempotent. */
   deleteImage(ref: string): Promise<void>;
+  /**
+   * Where the network backend plugs a running instance's NICs (spec.nics): a container's network namespace, by
+   * its pid (new at every start). Undefined when it is not running. Backends whose NICs the hypervisor plugs
+   * (libvirt: `ovs-port` sandboxes named by NetworkBackend.vmInterface) do not implement it.
+   */
+  sandbox?(backendId: string): Promise<Sandbox | undefined>;
   /** For `doctor`: is the host dependency reachable? Never throws. */
   probe(): Promise<ProbeResult>;
 }

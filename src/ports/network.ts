@@ -1,24 +1,155 @@
 import type { ProbeResult } from './compute.js';
 
 /**
- * NetworkBackend: VPC isolation on the host (an Open vSwitch bridge or VXLAN key per VPC) and security groups
- * as OpenFlow rules. The compute backend creates the instance; this port plugs it into its VPC.
+ * NetworkBackend: the data plane of VPCs. It owns every *port* (an ENI plugged into a sandbox that the compute
+ * backend made) and programs the switch from the records alone: isolation per VPC, routing between the subnets
+ * of a VPC through the VPC router (the subnet gateway, base + 1), and security groups (stateful).
+ *
+ * Contract (see src/adapters/ovs/README.md for how the instance service calls it):
+ * - `sync(desired)` is the first call after a process start and the way to repair anything (a host reboot that
+ *   left the switch empty, a kill in the middle of a plug): it makes the host match `desired` exactly and
+ *   removes every object of this installation that `desired` does not name. Until the first sync, the calls
+ *   that program ports (plug, unplug, setPortSecurityGroups, setSecurityGroups) throw NetworkNotSyncedError, so
+ *   that a half-known model never rewrites the flows of ports it does not know.
+ * - Every other call is idempotent and changes one object; each one that touches traffic has taken effect on
+ *   the switch when it returns.
+ * - Every host object carries the installation id, so another installation's objects are never touched.
+ * - Bad input (an unsafe id, a bad CIDR or MAC) is refused before any host command runs (TypeError).
+ */
+
+export interface VpcSpec {
+  vpcId: string;
+  /** The VPC's IPv4 CIDR blocks (the primary one first). */
+  cidrs: string[];
+  /** The VPC's VXLAN network identifier (1..16777215), unique per installation: keys tunnels between hosts. */
+  vni: number;
+}
+
+export interface SubnetSpec {
+  vpcId: string;
+  subnetId: string;
+  cidr: string;
+  /** The VPC router's address in the subnet: its base + 1, as on AWS. */
+  gateway: string;
+}
+
+/** An ENI as the data plane needs it. IP allocations belong to the ENI. */
+export interface PortSpec {
+  eniId: string;
+  vpcId: string;
+  subnetId: string;
+  /** 02:xx:... (stable across stop/start) */
+  mac: string;
+  /** The primary private IPv4 address first, then the secondary ones. */
+  ips: string[];
+  /** The subnet's gateway (default route of device index 0). */
+  gateway: string;
+  subnetCidr: string;
+  /** The groups enforced on this port (their rules come from setSecurityGroups). */
+  securityGroupIds: string[];
+  /** 0 for the primary interface (eth0 in a container), 1 for eth1 ... */
+  deviceIndex: number;
+}
+
+/**
+ * What the compute backend made for a port to be plugged into:
+ * - `netns`: a container started with no network; its network namespace is found from its init's pid. A new
+ *   netns (every container start) needs a new plug.
+ * - `ovs-port`: a VM's tap that libvirt adds to the bridge itself (see `vmInterface`); plug programs it once it
+ *   is there (after every start of the domain).
+ */
+export type Sandbox = { kind: 'netns'; pid: number } | { kind: 'ovs-port'; name: string };
+
+/** What a VM's domain definition must say for its interface: `<interface type='bridge'>` on `bridge` ... */
+export interface VmInterface {
+  bridge: string;
+  /** The tap's name (`<target dev=...>`), derived from the ENI id. */
+  portName: string;
+  /** The `<virtualport type='openvswitch'><parameters interfaceid=...>` UUID, derived from the ENI id. */
+  interfaceId: string;
+  mac: string;
+}
+
+/** Where a rule's traffic comes from (ingress) or goes to (egress). */
+export type RulePeer = { cidr: string } | { groupId: string };
+
+/**
+ * One security group rule, as AWS's IpPermission with one peer:
+ * - protocol 'all' (AWS's -1) matches every IPv4 packet; a number matches that IP protocol;
+ * - tcp/udp: `ports` is an inclusive range (absent: every port);
+ * - icmp: `icmp` type and code, -1 meaning any (absent: every ICMP message).
  */
 export interface SecurityRule {
-  direction: 'ingress' | 'egress';
-  protocol: 'tcp' | 'udp' | 'icmp' | 'all';
-  fromPort?: number;
-  toPort?: number;
-  cidr: string;
+  protocol: 'tcp' | 'udp' | 'icmp' | 'all' | number;
+  ports?: { from: number; to: number };
+  icmp?: { type: number; code: number };
+  peer: RulePeer;
+}
+
+export interface SecurityGroupSpec {
+  groupId: string;
+  vpcId: string;
+  ingress: SecurityRule[];
+  egress: SecurityRule[];
+  /**
+   * The private IPs of every ENI in the group (on this host or another): a rule naming this group as its peer
+   * matches exactly these addresses, so source-group rules follow membership.
+   */
+  memberIps: string[];
+}
+
+/** Every security group the plugged ports use or refer to. */
+export interface SecurityModel {
+  groups: SecurityGroupSpec[];
+}
+
+export interface DesiredNetwork {
+  vpcs: VpcSpec[];
+  subnets: SubnetSpec[];
+  /** The ports that must be plugged now (ENIs of running instances), each with its sandbox. */
+  ports: { port: PortSpec; sandbox: Sandbox }[];
+  security: SecurityModel;
+}
+
+/** What this installation has on the host (for reconciliation and for `doctor`). */
+export interface NetworkInventory {
+  vpcs: string[];
+  subnets: string[];
+  ports: { eniId: string; vpcId: string; kind: 'container' | 'vm'; name: string; attached: boolean }[];
+}
+
+export interface SyncReport {
+  /** Host objects of this installation that were removed because `desired` does not name them. */
+  removed: string[];
+}
+
+export class NetworkNotSyncedError extends Error {
+  override readonly name = 'NetworkNotSyncedError';
+  constructor() {
+    super('the network backend has not been synced since it started: call sync(desired) first');
+  }
 }
 
 export interface NetworkBackend {
   readonly name: 'ovs' | 'noop';
-  ensureVpc(vpcId: string, cidr: string): Promise<void>;
+  /** Makes the VPC's isolated segment and its router exist. */
+  ensureVpc(vpc: VpcSpec): Promise<void>;
+  /** Removes the VPC's segment, router and every port still in it. Idempotent. */
   deleteVpc(vpcId: string): Promise<void>;
-  ensureSubnet(vpcId: string, subnetId: string, cidr: string): Promise<void>;
-  deleteSubnet(subnetId: string): Promise<void>;
-  /** Applies the union of the given rules to one interface (replacing what it had). */
-  applySecurityRules(interfaceId: string, rules: SecurityRule[]): Promise<void>;
+  /** Gives the VPC router the subnet's gateway address. The VPC must exist. */
+  ensureSubnet(subnet: SubnetSpec): Promise<void>;
+  deleteSubnet(vpcId: string, subnetId: string): Promise<void>;
+  /** Plugs the ENI into the sandbox (idempotent: a plug of the same port and sandbox changes nothing). */
+  plug(port: PortSpec, sandbox: Sandbox): Promise<void>;
+  /** Removes the ENI's port and its flows. Idempotent. */
+  unplug(eniId: string): Promise<void>;
+  /** Changes the groups enforced on a plugged port (ModifyNetworkInterfaceAttribute / ModifyInstanceAttribute). */
+  setPortSecurityGroups(eniId: string, securityGroupIds: string[]): Promise<void>;
+  /** Replaces every group's rules and members; running ports see the change when this returns. */
+  setSecurityGroups(model: SecurityModel): Promise<void>;
+  /** What a VM's interface definition must say for this port (pure: no host command). */
+  vmInterface(port: PortSpec): VmInterface;
+  list(): Promise<NetworkInventory>;
+  sync(desired: DesiredNetwork): Promise<SyncReport>;
   probe(): Promise<ProbeResult>;
 }

@@ -66,6 +66,23 @@ start_sshd() {
   fi
 }
 
+# A container started with no network is plugged from the host (its netns is new at every start): wait, bounded,
+# for the default route that the plug adds last, so that the first-boot script and the image's command have it.
+has_default_route() {
+  while read -r _ dest _; do [ "$dest" = 00000000 ] && return 0; done </proc/net/route 2>/dev/null
+  return 1
+}
+wait_network() {
+  [ -e "$dir/network-by-host" ] || return 0
+  i=0
+  while [ "$i" -lt 300 ]; do
+    if has_default_route; then say "network is up"; return 0; fi
+    sleep 0.1 2>/dev/null || sleep 1
+    i=$((i + 1))
+  done
+  say "network not plugged after 30 s; going on without it"
+}
+
 # A script with a #! line runs under its interpreter, anything else under /bin/sh.
 run_script() {
   [ -f "$dir/user-script" ] || return 0
@@ -82,11 +99,13 @@ run_script() {
 if [ ! -e "$dir/boot-done" ]; then
   # Marked before anything runs: the script runs once even if this first boot is cut short.
   : >"$dir/boot-done"
+  wait_network
   host_keys
   install_keys
   start_sshd
   run_script
 else
+  wait_network
   start_sshd
 fi
 
@@ -108,6 +127,7 @@ export function bootArchive(spec: InstanceSpec): Buffer {
   if (spec.firstBootScript !== undefined) {
     entries.push({ name: dir + 'user-script', mode: 0o700, content: spec.firstBootScript });
   }
+  if (spec.nics?.length) entries.push({ name: dir + 'network-by-host', mode: 0o644, content: '' });
   if (spec.publicKeys.length) {
     entries.push({ name: dir + 'authorized_keys', mode: 0o600, content: spec.publicKeys.map((k) => k.trim() + '\n').join('') });
   }

@@ -12,6 +12,7 @@ import type {
   ImageSource,
   InstanceSpec,
   ProbeResult,
+  Sandbox,
 } from '../../ports/index.js';
 import * as check from './names.js';
 import { LABEL_ACCOUNT, LABEL_CLOUD, LABEL_INSTANCE, LABEL_MANAGED, LABEL_SUBNET, LABEL_VPC } from './names.js';
@@ -52,18 +53,20 @@ export class DockerComputeBackend implements ComputeBackend {
     this.images = new DockerImages(this.docker);
   }
 
-  async create(spec: InstanceSpec): Promise<{ backendId: string }> {
+  async create(spec: InstanceSpec): Promise<{ backendId: string; sandbox?: Sandbox }> {
     check.spec(spec);
     const image = await this.images.config(spec.imageRef);
     const limits = await this.limits(spec.vcpus, spec.memoryMiB);
     // Before API 1.44 Docker takes the MAC from the container config; later versions from the endpoint.
     const macInConfig = olderThan((await this.hostInfo()).apiVersion, 1, 44);
+    // With NICs the network backend plugs the container's own namespace: no Docker network at all.
+    const legacy = spec.nics ? undefined : spec.network;
     const container = await this.networks.locked(async () => {
-      const network = spec.network ? await this.networks.ensure(spec.network) : 'bridge';
+      const network = spec.nics ? 'none' : legacy ? await this.networks.ensure(legacy) : 'bridge';
       try {
         return await this.docker.createContainer(containerConfig(spec, image, network, limits, macInConfig, this.cloudId));
       } catch (e) {
-        if (spec.network) await this.networks.pruneUnused().catch(() => undefined); // a network made just now
+        if (legacy) await this.networks.pruneUnused().catch(() => undefined); // a network made just now
         if (isStatus(e, 409)) throw new Error(`a container named ${spec.instanceId} already exists`, { cause: e });
         throw e;
       }
@@ -76,7 +79,19 @@ export class DockerComputeBackend implements ComputeBackend {
       await this.destroy(container.id).catch(() => undefined);
       throw new Error(`cannot start instance ${spec.instanceId}: ${dockerMessage(e)}`, { cause: e });
     }
-    return { backendId: container.id };
+    if (!spec.nics) return { backendId: container.id };
+    return { backendId: container.id, sandbox: await this.sandbox(container.id) };
+  }
+
+  /** A running container's network namespace, by its init's pid (a new one at every start). */
+  async sandbox(backendId: string): Promise<Sandbox | undefined> {
+    try {
+      const state = (await this.container(backendId).inspect()).State;
+      return state.Running && state.Pid > 0 ? { kind: 'netns', pid: state.Pid } : undefined;
+    } catch (e) {
+      if (isStatus(e, 404)) return undefined;
+      throw e;
+    }
   }
 
   async start(backendId: string): Promise<void> {
@@ -224,7 +239,7 @@ function containerConfig(
   macInConfig: boolean,
   cloudId: string | undefined,
 ): Docker.ContainerCreateOptions {
-  const net = spec.network;
+  const net = spec.nics ? undefined : spec.network;
   const labels: Record<string, string> = {
     [LABEL_MANAGED]: 'true',
     ...(cloudId ? { [LABEL_CLOUD]: cloudId } : {}),

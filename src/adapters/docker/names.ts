@@ -117,6 +117,7 @@ export function spec(s: InstanceSpec): InstanceSpec {
     if (typeof k !== 'string' || /[\r\n\0]/.test(k)) throw new TypeError('invalid public key: one key per string, no newlines');
   }
   if (s.network) network(s.network);
+  if (s.nics !== undefined && (!Array.isArray(s.nics) || s.nics.length > 8)) throw new TypeError('invalid NIC list');
   return s;
 }
 

@@ -11,6 +11,7 @@ import type {
   ConsoleInfo,
   ImageSource,
   InstanceSpec,
+  NicSpec,
   ProbeResult,
 } from '../../ports/compute.js';
 import { readLogTail, vncUrlFromDomainXml } from './console.js';
@@ -164,10 +165,14 @@ export class LibvirtComputeBackend implements ComputeBackend {
         { type: 'file', device: 'disk', format: 'qcow2', source: rootPath, target: 'vda', bus: 'virtio', serial: 'root', bootOrder: boot.kind === 'disk' ? 1 : undefined },
         { type: 'file', device: 'cdrom', format: 'raw', source: seedPath, target: 'hdc', bus: 'ide', readonly: true },
       ];
-      const interfaces: InterfaceParams[] = spec.network
-        ? [{ mac: spec.network.macAddress, bridge: this.bridge, openvswitch: this.openvswitch, targetDev: tapName(name) }]
-        : [];
-      if (interfaces.length) await this.ensureBridge();
+      // NICs plugged by the network backend sit on their VPC's bridge (which it made), with its tap name and
+      // interface id; the old mode puts the one attachment on the shared bridge.
+      const interfaces: InterfaceParams[] = spec.nics
+        ? spec.nics.map((nic) => vmNic(nic))
+        : spec.network
+          ? [{ mac: spec.network.macAddress, bridge: this.bridge, openvswitch: this.openvswitch, targetDev: tapName(name) }]
+          : [];
+      if (interfaces.length && !spec.nics) await this.ensureBridge();
       await this.defineAndStart({
         name,
         instanceId: spec.instanceId,
@@ -474,6 +479,18 @@ export class LibvirtComputeBackend implements ComputeBackend {
  */
 export function tapName(instanceId: string): string {
   return `tc${instanceId.replace(/^i-/, '').slice(-13)}`;
+}
+
+function vmNic(nic: NicSpec): InterfaceParams {
+  if (!nic.vm) throw new TypeError(`NIC ${nic.eniId} has no VM interface (NetworkBackend.vmInterface)`);
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(nic.vm.interfaceId)) throw new TypeError(`bad OVS interface id ${nic.vm.interfaceId}`);
+  return {
+    mac: nic.mac,
+    bridge: assertSafeName('bridge', nic.vm.bridge),
+    openvswitch: true,
+    targetDev: assertSafeName('tap', nic.vm.portName),
+    interfaceId: nic.vm.interfaceId,
+  };
 }
 
 function assertSafeDevicePath(path: string): string {

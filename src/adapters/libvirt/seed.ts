@@ -76,11 +76,18 @@ export function networkConfig(net: NetworkAttachment | undefined): string {
   ].join('\n');
 }
 
+/** The primary NIC as the network config's one interface (the test image configures one). */
+function nicAttachment(nics: NonNullable<InstanceSpec['nics']>): NetworkAttachment | undefined {
+  const nic = nics.find((n) => n.deviceIndex === 0) ?? nics[0];
+  if (!nic) return undefined;
+  return { subnetId: '', vpcId: '', vpcCidr: nic.subnetCidr, cidr: nic.subnetCidr, gateway: nic.gateway, privateIp: nic.ips[0]!, macAddress: nic.mac };
+}
+
 export function seedFiles(spec: InstanceSpec): SeedFiles {
   const files: SeedFiles = {
     'meta-data': metaData(spec),
     'user-data': userData(spec),
-    'network-config': networkConfig(spec.network),
+    'network-config': networkConfig(spec.nics ? nicAttachment(spec.nics) : spec.network),
   };
   // With raw user data present, firstBootScript is the service's rendering of it; cloud-init images ignore it.
   if (spec.userData !== undefined && spec.userData.length > 0 && spec.firstBootScript) {

@@ -117,6 +117,8 @@ export interface InterfaceParams {
   openvswitch: boolean;
   /** Host-side tap name (at most 15 characters), stable so the network adapter can find the port */
   targetDev: string;
+  /** The OVS port's interface id (a UUID; libvirt writes it as external_ids:iface-id) */
+  interfaceId?: string;
 }
 
 export type BootParams =
@@ -169,7 +171,8 @@ export function renderInterfaceXml(p: InterfaceParams, templates?: string): stri
   return renderTemplate(loadTemplate('interface', templates), {
     mac: p.mac.toLowerCase(),
     bridge: p.bridge,
-    openvswitch: p.openvswitch,
+    openvswitch: p.openvswitch && p.interfaceId === undefined,
+    interfaceId: p.openvswitch ? p.interfaceId : undefined,
     targetDev: p.targetDev,
   });
 }

@@ -12,7 +12,14 @@ import type {
   InstanceSpec,
   NetworkBackend,
   ProbeResult,
-  SecurityRule,
+  PortSpec,
+  Sandbox,
+  SubnetSpec,
+  VpcSpec,
+  VmInterface,
+  NetworkInventory,
+  DesiredNetwork,
+  SyncReport,
   StorageBackend,
 } from '../../ports/index.js';
 
@@ -128,13 +135,53 @@ export class NoopStorageBackend implements StorageBackend {
   }
 }
 
+/** Programs nothing; remembers what is plugged so that list() answers as a real backend would. */
 export class NoopNetworkBackend implements NetworkBackend {
   readonly name = 'noop' as const;
-  async ensureVpc(): Promise<void> {}
-  async deleteVpc(): Promise<void> {}
-  async ensureSubnet(): Promise<void> {}
-  async deleteSubnet(): Promise<void> {}
-  async applySecurityRules(_interfaceId: string, _rules: SecurityRule[]): Promise<void> {}
+  private readonly vpcs = new Set<string>();
+  private readonly subnets = new Map<string, string>();
+  private readonly ports = new Map<string, PortSpec>();
+  async ensureVpc(vpc: VpcSpec): Promise<void> {
+    this.vpcs.add(vpc.vpcId);
+  }
+  async deleteVpc(vpcId: string): Promise<void> {
+    this.vpcs.delete(vpcId);
+    for (const [id, v] of this.subnets) if (v === vpcId) this.subnets.delete(id);
+    for (const [id, p] of this.ports) if (p.vpcId === vpcId) this.ports.delete(id);
+  }
+  async ensureSubnet(subnet: SubnetSpec): Promise<void> {
+    this.subnets.set(subnet.subnetId, subnet.vpcId);
+  }
+  async deleteSubnet(_vpcId: string, subnetId: string): Promise<void> {
+    this.subnets.delete(subnetId);
+  }
+  async plug(port: PortSpec, _sandbox: Sandbox): Promise<void> {
+    this.ports.set(port.eniId, port);
+  }
+  async unplug(eniId: string): Promise<void> {
+    this.ports.delete(eniId);
+  }
+  async setPortSecurityGroups(): Promise<void> {}
+  async setSecurityGroups(): Promise<void> {}
+  vmInterface(port: PortSpec): VmInterface {
+    return { bridge: 'thecloud-noop', portName: `tct${port.eniId.slice(-12)}`, interfaceId: '00000000-0000-4000-8000-000000000000', mac: port.mac };
+  }
+  async list(): Promise<NetworkInventory> {
+    return {
+      vpcs: [...this.vpcs],
+      subnets: [...this.subnets.keys()],
+      ports: [...this.ports.values()].map((p) => ({ eniId: p.eniId, vpcId: p.vpcId, kind: 'container' as const, name: p.eniId, attached: true })),
+    };
+  }
+  async sync(desired: DesiredNetwork): Promise<SyncReport> {
+    this.vpcs.clear();
+    this.subnets.clear();
+    this.ports.clear();
+    for (const v of desired.vpcs) await this.ensureVpc(v);
+    for (const s of desired.subnets) await this.ensureSubnet(s);
+    for (const p of desired.ports) await this.plug(p.port, p.sandbox);
+    return { removed: [] };
+  }
   async probe(): Promise<ProbeResult> {
     return { ok: true, detail: 'noop backend: nothing on the host' };
   }

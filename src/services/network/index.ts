@@ -63,8 +63,13 @@ export class NetworkService {
    */
   private async realise(vpcId: string, cidr: string, subnets: { id: string; cidr: string }[]): Promise<void> {
     try {
-      await this.backend.ensureVpc(vpcId, cidr);
-      for (const s of subnets) await this.backend.ensureSubnet(vpcId, s.id, s.cidr);
+      // Until VPC records carry their own VNI (the VPC API of issue 9), one derived from the id.
+      await this.backend.ensureVpc({ vpcId, cidrs: [cidr], vni: (parseInt(vpcId.slice(-6), 16) % 0xfffffe) + 1 });
+      for (const s of subnets) {
+        const base = ipToInt(s.cidr.split('/')[0]!) + 1;
+        const gateway = [24, 16, 8, 0].map((b) => (base >>> b) & 255).join('.');
+        await this.backend.ensureSubnet({ vpcId, subnetId: s.id, cidr: s.cidr, gateway });
+      }
     } catch (e) {
       this.log.warn('network backend could not realise VPC; will retry', { vpcId, error: (e as Error).message });
     }

@@ -1,0 +1,383 @@
+/**
+ * NetworkBackend on Open vSwitch. One bridge per VPC (userspace datapath where the kernel has no openvswitch
+ * module): isolation is structural (no port, patch or flow joins two VPC bridges), so no packet can cross VPCs
+ * even with the same CIDR; conntrack zones are per port, so the shared userspace conntrack never mixes VPCs
+ * either. A bridge is ready for VXLAN to other hosts: a tunnel port per peer with options:key=<the VPC's VNI>
+ * (kept in the bridge's external_ids).
+ *
+ * The model (VPCs, subnets, plugged ports, groups) lives in memory and is (re)built by `sync` from the
+ * service's records; each change recomputes the flows of the bridges it concerns (flows.ts) and writes them in
+ * one bundle when they differ from what this process last wrote.
+ */
+import { run as defaultRun, type Runner } from '../exec/index.js';
+import {
+  NetworkNotSyncedError,
+  type DesiredNetwork,
+  type NetworkBackend,
+  type NetworkInventory,
+  type PortSpec,
+  type ProbeResult,
+  type Sandbox,
+  type SecurityGroupSpec,
+  type SecurityModel,
+  type SubnetSpec,
+  type SyncReport,
+  type VmInterface,
+  type VpcSpec,
+} from '../../ports/index.js';
+import * as n from './names.js';
+import { EXT, Host, type OvsInterface } from './host.js';
+import { bridgeFlows, type BridgeModel } from './flows.js';
+import { ensureBridge, ensureHostLink, ensureLeg, ensureRouterNetns, removeLeg, removeVpc } from './router.js';
+import { plugContainer, plugVm, unplugPort } from './ports.js';
+
+export interface OvsOptions {
+  /** The installation's id: on every host object, and the scope of list() and sync(). */
+  cloudId: string;
+  runner?: Runner;
+  /** VPCs the host reaches through their router (THECLOUD_HOST_VPCS); their order gives each its /30. */
+  hostVpcs?: string[];
+  /** How long plug waits for a VM's tap to appear (default 15 s). */
+  vmTapWaitMs?: number;
+}
+
+interface PluggedPort {
+  spec: PortSpec;
+  sandbox: Sandbox;
+  zone: number;
+}
+
+export class OvsNetworkBackend implements NetworkBackend {
+  readonly name = 'ovs' as const;
+  readonly cloudId: string;
+  private readonly host: Host;
+  private readonly hostVpcs: string[];
+  private readonly vmTapWaitMs: number;
+  private synced = false;
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly vpcs = new Map<string, VpcSpec>();
+  private readonly subnets = new Map<string, SubnetSpec>();
+  private readonly ports = new Map<string, PluggedPort>();
+  private groups = new Map<string, SecurityGroupSpec>();
+  /** The flows this process last wrote, per bridge: an unchanged model writes nothing. */
+  private readonly written = new Map<string, string>();
+
+  constructor(opts: OvsOptions) {
+    this.cloudId = n.cloudId(opts.cloudId);
+    this.host = new Host(opts.runner ?? defaultRun);
+    this.hostVpcs = (opts.hostVpcs ?? []).map(n.vpcId);
+    this.vmTapWaitMs = opts.vmTapWaitMs ?? 15_000;
+  }
+
+  // --- VPCs and subnets ---------------------------------------------------------------------------------------
+
+  ensureVpc(vpc: VpcSpec): Promise<void> {
+    n.vpcSpec(vpc);
+    return this.locked(async () => {
+      this.vpcs.set(vpc.vpcId, vpc);
+      await this.realiseVpc(vpc);
+      if (this.synced) await this.writeFlows(vpc.vpcId);
+    });
+  }
+
+  deleteVpc(vpcId: string): Promise<void> {
+    n.vpcId(vpcId);
+    return this.locked(async () => {
+      await removeVpc(this.host, this.cloudId, vpcId);
+      this.vpcs.delete(vpcId);
+      for (const [id, s] of this.subnets) if (s.vpcId === vpcId) this.subnets.delete(id);
+      for (const [id, p] of this.ports) if (p.spec.vpcId === vpcId) this.ports.delete(id);
+      this.written.delete(n.bridgeName(this.cloudId, vpcId));
+    });
+  }
+
+  ensureSubnet(subnet: SubnetSpec): Promise<void> {
+    n.subnetSpec(subnet);
+    return this.locked(async () => {
+      if (!this.vpcs.has(subnet.vpcId) && !this.host.netnsExists(n.routerNetns(this.cloudId, subnet.vpcId))) {
+        throw new Error(`VPC ${subnet.vpcId} does not exist on this host: ensureVpc first`);
+      }
+      this.subnets.set(subnet.subnetId, subnet);
+      await ensureLeg(this.host, this.cloudId, subnet);
+      if (this.synced) await this.writeFlows(subnet.vpcId);
+    });
+  }
+
+  deleteSubnet(vpcId: string, subnetId: string): Promise<void> {
+    n.vpcId(vpcId);
+    n.subnetId(subnetId);
+    return this.locked(async () => {
+      await removeLeg(this.host, this.cloudId, vpcId, subnetId);
+      this.subnets.delete(subnetId);
+      if (this.synced) await this.writeFlows(vpcId);
+    });
+  }
+
+  // --- ports ----------------------------------------------------------------------------------------------------
+
+  plug(port: PortSpec, sandbox: Sandbox): Promise<void> {
+    n.portSpec(port);
+    checkSandbox(sandbox);
+    return this.locked(async () => {
+      this.requireSynced();
+      await this.plugOne(port, sandbox, await this.zones());
+      await this.writeFlows(port.vpcId);
+    });
+  }
+
+  unplug(eniId: string): Promise<void> {
+    n.eniId(eniId);
+    return this.locked(async () => {
+      this.requireSynced();
+      const known = this.ports.get(eniId);
+      this.ports.delete(eniId);
+      const onHost = (await this.host.interfaces()).filter((i) => i.ext[EXT.cloud] === this.cloudId && i.ext[EXT.eni] === eniId);
+      for (const i of onHost) await unplugPort(this.host, i.name, i.ext[EXT.kind] === 'vm' ? 'vm' : 'container');
+      // A veth whose OVS port was never made (a kill mid-plug) goes too.
+      await this.host.ip(['link', 'del', n.containerVeth(this.cloudId, eniId)], { allowFailure: true });
+      const vpcs = new Set([known?.spec.vpcId, ...onHost.map((i) => i.ext[EXT.vpc])].filter((v): v is string => !!v && this.vpcs.has(v)));
+      for (const v of vpcs) await this.writeFlows(v);
+    });
+  }
+
+  setPortSecurityGroups(eniId: string, securityGroupIds: string[]): Promise<void> {
+    n.eniId(eniId);
+    securityGroupIds.forEach(n.groupId);
+    return this.locked(async () => {
+      this.requireSynced();
+      const p = this.ports.get(eniId);
+      if (!p) throw new Error(`network interface ${eniId} is not plugged on this host`);
+      p.spec = { ...p.spec, securityGroupIds: [...securityGroupIds] };
+      await this.writeFlows(p.spec.vpcId);
+    });
+  }
+
+  setSecurityGroups(model: SecurityModel): Promise<void> {
+    const groups = checkGroups(model);
+    return this.locked(async () => {
+      this.requireSynced();
+      this.groups = groups;
+      for (const v of this.vpcs.keys()) await this.writeFlows(v);
+    });
+  }
+
+  vmInterface(port: PortSpec): VmInterface {
+    n.portSpec(port);
+    return {
+      bridge: n.bridgeName(this.cloudId, port.vpcId),
+      portName: n.vmTap(this.cloudId, port.eniId),
+      interfaceId: n.interfaceUuid(this.cloudId, port.eniId),
+      mac: port.mac,
+    };
+  }
+
+  // --- reconciliation -----------------------------------------------------------------------------------------
+
+  async list(): Promise<NetworkInventory> {
+    const [bridges, ifaces] = await Promise.all([this.host.bridges(), this.host.interfaces()]);
+    const mine = ifaces.filter((i) => i.ext[EXT.cloud] === this.cloudId);
+    return {
+      vpcs: bridges.filter((b) => b.ext[EXT.cloud] === this.cloudId && b.ext[EXT.vpc]).map((b) => b.ext[EXT.vpc]!),
+      subnets: mine.filter((i) => i.ext[EXT.kind] === 'router').map((i) => i.ext[EXT.subnet]!),
+      ports: mine
+        .filter((i) => i.ext[EXT.kind] === 'container' || i.ext[EXT.kind] === 'vm')
+        .map((i) => ({ eniId: i.ext[EXT.eni]!, vpcId: i.ext[EXT.vpc]!, kind: i.ext[EXT.kind] as 'container' | 'vm', name: i.name, attached: i.ofport !== undefined })),
+    };
+  }
+
+  sync(desired: DesiredNetwork): Promise<SyncReport> {
+    desired.vpcs.forEach(n.vpcSpec);
+    desired.subnets.forEach(n.subnetSpec);
+    for (const p of desired.ports) {
+      n.portSpec(p.port);
+      checkSandbox(p.sandbox);
+    }
+    const groups = checkGroups(desired.security);
+    return this.locked(async () => {
+      this.vpcs.clear();
+      this.subnets.clear();
+      this.ports.clear();
+      this.written.clear();
+      this.groups = groups;
+      for (const v of desired.vpcs) this.vpcs.set(v.vpcId, v);
+      for (const s of desired.subnets) if (this.vpcs.has(s.vpcId)) this.subnets.set(s.subnetId, s);
+      const removed = await this.removeOrphans(desired);
+      const errors: Error[] = [];
+      const attempt = async (what: string, fn: () => Promise<void>) => {
+        try {
+          await fn();
+        } catch (e) {
+          errors.push(new Error(`${what}: ${(e as Error).message}`, { cause: e }));
+        }
+      };
+      for (const v of this.vpcs.values()) await attempt(v.vpcId, () => this.realiseVpc(v));
+      for (const s of this.subnets.values()) await attempt(s.subnetId, () => ensureLeg(this.host, this.cloudId, s));
+      const zones = await this.zones();
+      for (const { port, sandbox } of desired.ports) {
+        if (!this.vpcs.has(port.vpcId)) {
+          errors.push(new Error(`${port.eniId}: its VPC ${port.vpcId} is not in the desired network`));
+          continue;
+        }
+        await attempt(port.eniId, () => this.plugOne(port, sandbox, zones));
+      }
+      for (const v of this.vpcs.keys()) await attempt(`flows of ${v}`, () => this.writeFlows(v));
+      this.synced = true;
+      if (errors.length) throw new AggregateError(errors, `network sync left ${errors.length} problem(s): ${errors.map((e) => e.message).join('; ')}`);
+      return { removed };
+    });
+  }
+
+  async probe(): Promise<ProbeResult> {
+    try {
+      const r = await this.host.vsctl(['--timeout=3', 'show']);
+      const version = r.stdout.split('\n').find((l) => l.includes('ovs_version'))?.trim() ?? 'version unknown';
+      for (const tool of [['ip', '-V'], ['ethtool', '--version'], ['nsenter', '--version'], ['ovs-ofctl', '--version']] as const) {
+        const t = await this.host.has(tool[0], [tool[1]]);
+        if (!t) return { ok: false, detail: `${tool[0]} is not installed (scripts/setup-ovs.sh installs it)` };
+      }
+      return { ok: true, detail: `ovs-vsctl answers (${version})` };
+    } catch (e) {
+      return { ok: false, detail: `ovs-vsctl does not answer: ${(e as Error).message.split('\n')[0]}` };
+    }
+  }
+
+  // --- internals --------------------------------------------------------------------------------------------------
+
+  private locked<T>(fn: () => Promise<T>): Promise<T> {
+    const result = this.queue.then(fn, fn);
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  private requireSynced(): void {
+    if (!this.synced) throw new NetworkNotSyncedError();
+  }
+
+  private async realiseVpc(vpc: VpcSpec): Promise<void> {
+    await ensureBridge(this.host, this.cloudId, vpc);
+    await ensureRouterNetns(this.host, this.cloudId, vpc.vpcId);
+    const index = this.hostVpcs.indexOf(vpc.vpcId);
+    if (index >= 0) await ensureHostLink(this.host, this.cloudId, vpc, index);
+  }
+
+  /** Zones in use on the host (by any installation) and in the model: a new port takes the lowest free one. */
+  private async zones(): Promise<Set<number>> {
+    const used = new Set<number>();
+    for (const i of await this.host.interfaces()) if (i.ext[EXT.zone]) used.add(Number(i.ext[EXT.zone]));
+    for (const p of this.ports.values()) used.add(p.zone);
+    return used;
+  }
+
+  private async plugOne(port: PortSpec, sandbox: Sandbox, used: Set<number>): Promise<void> {
+    if (!this.vpcs.has(port.vpcId)) throw new Error(`VPC ${port.vpcId} of ${port.eniId} is not on this host: ensureVpc first`);
+    if (!this.subnets.has(port.subnetId)) throw new Error(`subnet ${port.subnetId} of ${port.eniId} is not on this host: ensureSubnet first`);
+    const existing = this.ports.get(port.eniId);
+    const onHost = (await this.host.interfaces()).find((i) => i.ext[EXT.cloud] === this.cloudId && i.ext[EXT.eni] === port.eniId);
+    let zone = existing?.zone ?? (onHost?.ext[EXT.zone] ? Number(onHost.ext[EXT.zone]) : 0);
+    if (!zone) {
+      zone = 1;
+      while (used.has(zone)) zone++;
+      if (zone > 65535) throw new Error('no conntrack zone left on this host');
+    }
+    used.add(zone);
+    if (sandbox.kind === 'netns') await plugContainer(this.host, this.cloudId, port, sandbox.pid, zone);
+    else await plugVm(this.host, this.cloudId, port, sandbox.name, zone, this.vmTapWaitMs);
+    this.ports.set(port.eniId, { spec: port, sandbox, zone });
+  }
+
+  /** Recomputes the VPC bridge's flows from the model and the ports' current OpenFlow numbers. */
+  private async writeFlows(vpcId: string): Promise<void> {
+    if (!this.vpcs.has(vpcId)) return;
+    const br = n.bridgeName(this.cloudId, vpcId);
+    const ifaces = new Map<string, OvsInterface>((await this.host.interfaces()).map((i) => [i.name, i]));
+    const subnets = [...this.subnets.values()].filter((s) => s.vpcId === vpcId).sort((a, b) => a.subnetId.localeCompare(b.subnetId));
+    const model: BridgeModel = {
+      subnets: subnets.map((s, i) => ({
+        spec: s,
+        tag: i + 1,
+        legMac: n.routerMac(this.cloudId, s.subnetId),
+        legOfport: ifaces.get(n.routerLeg(this.cloudId, s.subnetId))?.ofport,
+      })),
+      ports: [...this.ports.values()]
+        .filter((p) => p.spec.vpcId === vpcId)
+        .map((p) => {
+          const name = p.sandbox.kind === 'netns' ? n.containerVeth(this.cloudId, p.spec.eniId) : p.sandbox.name;
+          const i = ifaces.get(name);
+          return { spec: p.spec, zone: p.zone, ofport: i && i.ext[EXT.eni] === p.spec.eniId ? i.ofport : undefined };
+        }),
+      groups: this.groups,
+    };
+    const flows = bridgeFlows(model);
+    if (this.written.get(br) === flows) return;
+    await this.host.replaceFlows(br, flows);
+    this.written.set(br, flows);
+  }
+
+  /** Removes every object of this installation that `desired` does not name; returns their names. */
+  private async removeOrphans(desired: DesiredNetwork): Promise<string[]> {
+    const removed: string[] = [];
+    const wantVpcs = new Set(desired.vpcs.map((v) => v.vpcId));
+    const wantSubnets = new Set(desired.subnets.filter((s) => wantVpcs.has(s.vpcId)).map((s) => s.subnetId));
+    const wantPorts = new Map(desired.ports.map((p) => [p.port.eniId, p]));
+    const bridges = await this.host.bridges();
+    for (const b of bridges) {
+      const vpc = b.ext[EXT.vpc];
+      if (b.ext[EXT.cloud] !== this.cloudId || !vpc || wantVpcs.has(vpc)) continue;
+      await removeVpc(this.host, this.cloudId, vpc);
+      removed.push(b.name);
+    }
+    for (const ns of this.host.netnsList()) {
+      const m = n.ROUTER_NETNS.exec(ns);
+      if (!m || m[1] !== this.cloudId || wantVpcs.has(m[2]!)) continue;
+      await removeVpc(this.host, this.cloudId, m[2]!);
+      removed.push(ns);
+    }
+    for (const i of await this.host.interfaces()) {
+      if (i.ext[EXT.cloud] !== this.cloudId) continue;
+      const kind = i.ext[EXT.kind];
+      if (kind === 'router' && !wantSubnets.has(i.ext[EXT.subnet] ?? '')) {
+        await removeLeg(this.host, this.cloudId, i.ext[EXT.vpc]!, i.ext[EXT.subnet]!);
+        removed.push(i.name);
+      } else if ((kind === 'container' || kind === 'vm') && !wantPorts.has(i.ext[EXT.eni] ?? '')) {
+        await unplugPort(this.host, i.name, kind);
+        removed.push(i.name);
+      }
+    }
+    // Veths of ours that no OVS port holds any more (a kill mid-plug, a bridge deleted by hand) and that the
+    // desired state does not name; the desired ones are rebuilt or re-added below.
+    const wantLinks = new Set<string>([
+      ...[...wantPorts.keys()].map((e) => n.containerVeth(this.cloudId, e)),
+      ...[...wantSubnets].map((s) => n.routerLeg(this.cloudId, s)),
+      ...this.hostVpcs.filter((v) => wantVpcs.has(v)).map((v) => n.hostLink(this.cloudId, v)),
+    ]);
+    for (const l of await this.host.links()) {
+      if (!n.OWN_IFNAME.test(l.name) || !n.ownAlias(this.cloudId, l.alias) || wantLinks.has(l.name)) continue;
+      await this.host.ip(['link', 'del', l.name], { allowFailure: true });
+      removed.push(l.name);
+    }
+    return removed;
+  }
+}
+
+function checkSandbox(s: Sandbox): void {
+  if (s.kind === 'netns') {
+    if (!Number.isInteger(s.pid) || s.pid < 2) throw new TypeError(`invalid sandbox pid ${s.pid}`);
+  } else if (s.kind === 'ovs-port') {
+    n.ifname(s.name);
+  } else {
+    throw new TypeError(`unknown sandbox kind ${JSON.stringify((s as { kind: unknown }).kind)}`);
+  }
+}
+
+function checkGroups(model: SecurityModel): Map<string, SecurityGroupSpec> {
+  const groups = new Map<string, SecurityGroupSpec>();
+  for (const g of model.groups) {
+    n.groupId(g.groupId);
+    n.vpcId(g.vpcId);
+    g.ingress.forEach(n.rule);
+    g.egress.forEach(n.rule);
+    g.memberIps.forEach((ip) => n.ipv4('member IP', ip));
+    groups.set(g.groupId, g);
+  }
+  return groups;
+}

@@ -1,0 +1,87 @@
+/**
+ * Plugging an ENI into a sandbox.
+ * - A container (a network namespace, found from its pid): a veth pair made with its far end already inside
+ *   the namespace (named eth<device index>, so no half-plugged name ever appears there), given the ENI's MAC and
+ *   addresses, a default route via the subnet gateway for device 0; the near end `tcv…` joins the VPC's bridge
+ *   with external_ids naming the ENI. A re-plug (the container started again: a new namespace) finds the old
+ *   pair gone with the old namespace, or not facing this namespace, and makes it anew.
+ * - A VM: libvirt adds the tap `tct…` to the bridge when the domain starts (see vmInterface); plug waits for it
+ *   and marks it with external_ids, so its flows can be written.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { PortSpec } from '../../ports/index.js';
+import { EXT, type Host, type OvsInterface } from './host.js';
+import { bridgeName, containerVeth, ifalias, insideName, prefixOf, vmTap } from './names.js';
+
+function portIds(cloud: string, port: PortSpec, kind: 'container' | 'vm', zone: number): string[] {
+  return [
+    `external_ids:${EXT.cloud}=${cloud}`, `external_ids:${EXT.vpc}=${port.vpcId}`, `external_ids:${EXT.kind}=${kind}`,
+    `external_ids:${EXT.eni}=${port.eniId}`, `external_ids:${EXT.subnet}=${port.subnetId}`, `external_ids:${EXT.zone}=${zone}`,
+  ];
+}
+
+export async function plugContainer(host: Host, cloud: string, port: PortSpec, pid: number, zone: number): Promise<void> {
+  const outside = containerVeth(cloud, port.eniId);
+  const inside = insideName(port.deviceIndex);
+  const where = { pid };
+  const out = (await host.links()).find((l) => l.name === outside);
+  const inn = (await host.links(where)).find((l) => l.name === inside);
+  if (!out || !inn || out.linkIndex !== inn.ifindex || inn.linkIndex !== out.ifindex) {
+    if (out) {
+      await host.vsctl(['--if-exists', 'del-port', outside]);
+      await host.ip(['link', 'del', outside], { allowFailure: true });
+    }
+    if (inn) throw new Error(`the sandbox of ${port.eniId} (pid ${pid}) already has an ${inside} that is not this port's`);
+    await host.ipBatch([
+      ['link', 'add', outside, 'type', 'veth', 'peer', 'name', inside, 'netns', String(pid)],
+      ['link', 'set', outside, 'alias', ifalias(cloud, port.eniId)],
+    ]);
+    await host.noTxOffload(outside);
+    await host.noTxOffload(inside, where);
+  }
+  await host.ipBatch([['link', 'set', outside, 'up']]);
+  const len = prefixOf(port.subnetCidr);
+  await host.ipBatch(
+    [
+      ['link', 'set', 'lo', 'up'],
+      ['link', 'set', inside, 'address', port.mac],
+      ...port.ips.map((ip) => ['addr', 'replace', `${ip}/${len}`, 'dev', inside]),
+      ['link', 'set', inside, 'up'],
+      // Last: the instance's init waits for its default route as the sign that the network is there.
+      ...(port.deviceIndex === 0 ? [['route', 'replace', 'default', 'via', port.gateway, 'dev', inside]] : []),
+    ],
+    where,
+  );
+  await host.vsctl(['--may-exist', 'add-port', bridgeName(cloud, port.vpcId), outside, '--', 'set', 'Interface', outside, ...portIds(cloud, port, 'container', zone)]);
+}
+
+/** Waits (bounded) for libvirt's tap on the bridge, then marks it as this ENI's port. */
+export async function plugVm(host: Host, cloud: string, port: PortSpec, name: string, zone: number, waitMs = 15_000): Promise<void> {
+  const expected = vmTap(cloud, port.eniId);
+  if (name !== expected) throw new TypeError(`the tap of ${port.eniId} is ${expected}, not ${JSON.stringify(name)}`);
+  const br = bridgeName(cloud, port.vpcId);
+  const deadline = Date.now() + waitMs;
+  let found: OvsInterface | undefined;
+  for (;;) {
+    const onBridge = await host.vsctl(['port-to-br', name], { allowFailure: true });
+    if (onBridge.exitCode === 0) {
+      if (onBridge.stdout.trim() !== br) throw new Error(`the tap ${name} of ${port.eniId} is on bridge ${onBridge.stdout.trim()}, not ${br}`);
+      found = (await host.interfaces()).find((i) => i.name === name && i.ofport !== undefined);
+      if (found) break;
+    }
+    if (Date.now() > deadline) throw new Error(`the tap ${name} of ${port.eniId} did not appear on ${br} within ${waitMs} ms (is the VM running?)`);
+    await sleep(200);
+  }
+  await host.vsctl(['set', 'Interface', name, ...portIds(cloud, port, 'vm', zone)]);
+}
+
+/** Removes a port: the OVS port and, for a container, the veth (its peer goes with it). */
+export async function unplugPort(host: Host, name: string, kind: 'container' | 'vm'): Promise<void> {
+  if (kind === 'vm') {
+    // libvirt owns the tap and its port: only our marks go (its traffic is dropped without them).
+    await host.vsctl(['--if-exists', 'remove', 'Interface', name, 'external_ids', EXT.cloud, EXT.vpc, EXT.kind, EXT.eni, EXT.subnet, EXT.zone], { allowFailure: true });
+    return;
+  }
+  await host.vsctl(['--if-exists', 'del-port', name]);
+  await host.ip(['link', 'del', name], { allowFailure: true });
+}
