@@ -71,7 +71,7 @@ export class OvsNetworkBackend implements NetworkBackend {
 
   // --- VPCs and subnets ---------------------------------------------------------------------------------------
 
-  ensureVpc(vpc: VpcSpec): Promise<void> {
+  async ensureVpc(vpc: VpcSpec): Promise<void> {
     n.vpcSpec(vpc);
     return this.locked(async () => {
       this.vpcs.set(vpc.vpcId, vpc);
@@ -80,7 +80,7 @@ export class OvsNetworkBackend implements NetworkBackend {
     });
   }
 
-  deleteVpc(vpcId: string): Promise<void> {
+  async deleteVpc(vpcId: string): Promise<void> {
     n.vpcId(vpcId);
     return this.locked(async () => {
       await removeVpc(this.host, this.cloudId, vpcId);
@@ -91,7 +91,7 @@ export class OvsNetworkBackend implements NetworkBackend {
     });
   }
 
-  ensureSubnet(subnet: SubnetSpec): Promise<void> {
+  async ensureSubnet(subnet: SubnetSpec): Promise<void> {
     n.subnetSpec(subnet);
     return this.locked(async () => {
       if (!this.vpcs.has(subnet.vpcId) && !this.host.netnsExists(n.routerNetns(this.cloudId, subnet.vpcId))) {
@@ -103,7 +103,7 @@ export class OvsNetworkBackend implements NetworkBackend {
     });
   }
 
-  deleteSubnet(vpcId: string, subnetId: string): Promise<void> {
+  async deleteSubnet(vpcId: string, subnetId: string): Promise<void> {
     n.vpcId(vpcId);
     n.subnetId(subnetId);
     return this.locked(async () => {
@@ -115,7 +115,7 @@ export class OvsNetworkBackend implements NetworkBackend {
 
   // --- ports ----------------------------------------------------------------------------------------------------
 
-  plug(port: PortSpec, sandbox: Sandbox): Promise<void> {
+  async plug(port: PortSpec, sandbox: Sandbox): Promise<void> {
     n.portSpec(port);
     checkSandbox(sandbox);
     return this.locked(async () => {
@@ -125,7 +125,7 @@ export class OvsNetworkBackend implements NetworkBackend {
     });
   }
 
-  unplug(eniId: string): Promise<void> {
+  async unplug(eniId: string): Promise<void> {
     n.eniId(eniId);
     return this.locked(async () => {
       this.requireSynced();
@@ -140,7 +140,7 @@ export class OvsNetworkBackend implements NetworkBackend {
     });
   }
 
-  setPortSecurityGroups(eniId: string, securityGroupIds: string[]): Promise<void> {
+  async setPortSecurityGroups(eniId: string, securityGroupIds: string[]): Promise<void> {
     n.eniId(eniId);
     securityGroupIds.forEach(n.groupId);
     return this.locked(async () => {
@@ -152,7 +152,7 @@ export class OvsNetworkBackend implements NetworkBackend {
     });
   }
 
-  setSecurityGroups(model: SecurityModel): Promise<void> {
+  async setSecurityGroups(model: SecurityModel): Promise<void> {
     const groups = checkGroups(model);
     return this.locked(async () => {
       this.requireSynced();
@@ -185,7 +185,7 @@ export class OvsNetworkBackend implements NetworkBackend {
     };
   }
 
-  sync(desired: DesiredNetwork): Promise<SyncReport> {
+  async sync(desired: DesiredNetwork): Promise<SyncReport> {
     desired.vpcs.forEach(n.vpcSpec);
     desired.subnets.forEach(n.subnetSpec);
     for (const p of desired.ports) {

@@ -11,7 +11,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { PortSpec } from '../../ports/index.js';
 import { EXT, type Host, type OvsInterface } from './host.js';
-import { bridgeName, containerVeth, ifalias, insideName, prefixOf, vmTap } from './names.js';
+import { bridgeName, containerVeth, ifalias, insideName, interfaceUuid, prefixOf, vmTap } from './names.js';
 
 function portIds(cloud: string, port: PortSpec, kind: 'container' | 'vm', zone: number): string[] {
   return [
@@ -58,12 +58,19 @@ export async function plugContainer(host: Host, cloud: string, port: PortSpec, p
 /** Waits (bounded) for libvirt's tap on the bridge, then marks it as this ENI's port. */
 export async function plugVm(host: Host, cloud: string, port: PortSpec, name: string, zone: number, waitMs = 15_000): Promise<void> {
   const expected = vmTap(cloud, port.eniId);
+  const interfaceId = interfaceUuid(cloud, port.eniId);
   if (name !== expected) throw new TypeError(`the tap of ${port.eniId} is ${expected}, not ${JSON.stringify(name)}`);
   const br = bridgeName(cloud, port.vpcId);
   const deadline = Date.now() + waitMs;
   let found: OvsInterface | undefined;
   for (;;) {
     const onBridge = await host.vsctl(['port-to-br', name], { allowFailure: true });
+    if (onBridge.exitCode !== 0 && (await host.links()).some((l) => l.name === name)) {
+      // The tap exists but is on no bridge: OVS lost it (restarted empty, bridge rebuilt) while the VM ran.
+      // Add it back as libvirt does.
+      await host.vsctl(['--may-exist', 'add-port', br, name, '--', 'set', 'Interface', name, `external_ids:iface-id=${interfaceId}`, `external_ids:attached-mac=${port.mac}`, 'external_ids:iface-status=active']);
+      continue;
+    }
     if (onBridge.exitCode === 0) {
       if (onBridge.stdout.trim() !== br) throw new Error(`the tap ${name} of ${port.eniId} is on bridge ${onBridge.stdout.trim()}, not ${br}`);
       found = (await host.interfaces()).find((i) => i.name === name && i.ofport !== undefined);
