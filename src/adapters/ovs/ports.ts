@@ -27,10 +27,10 @@ export async function plugContainer(host: Host, cloud: string, port: PortSpec, p
   const out = (await host.links()).find((l) => l.name === outside);
   const inn = (await host.links(where)).find((l) => l.name === inside);
   if (!out || !inn || out.linkIndex !== inn.ifindex || inn.linkIndex !== out.ifindex) {
-    if (out) {
-      await host.vsctl(['--if-exists', 'del-port', outside]);
-      await host.ip(['link', 'del', outside], { allowFailure: true });
-    }
+    // The old port (its device went with the old namespace) is dropped from OVS too: a port whose device
+    // vanished and came back under the same name is not always reopened by the userspace datapath.
+    await host.vsctl(['--if-exists', 'del-port', outside]);
+    if (out) await host.ip(['link', 'del', outside], { allowFailure: true });
     if (inn) throw new Error(`the sandbox of ${port.eniId} (pid ${pid}) already has an ${inside} that is not this port's`);
     await host.ipBatch([
       ['link', 'add', outside, 'type', 'veth', 'peer', 'name', inside, 'netns', String(pid)],
