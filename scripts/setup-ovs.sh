@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Installs Open vSwitch and starts its daemons without systemd. The host kernel may lack the openvswitch
-# module, so bridges use the userspace datapath (datapath_type=netdev); the adapter sets that per bridge.
+# module, so bridges use the userspace datapath (datapath_type=netdev, with its own conntrack); the adapter sets
+# that per bridge. Besides OVS the adapter runs ip (iproute2: veths, the VPC routers' namespaces), nsenter
+# (util-linux: into a container's namespace by its pid) and ethtool (checksum offload off on its veths: the
+# userspace datapath reads them through AF_PACKET, which leaves offloaded checksums unfilled, and its conntrack
+# drops such packets). After a host reboot OVS starts here empty; the server's network sync rebuilds the rest.
 # Idempotent: does nothing that is already done.
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib/apt.sh"
 
-if ! command -v ovs-vsctl >/dev/null || ! command -v ovs-vswitchd >/dev/null; then
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q openvswitch-switch >/dev/null
-fi
+mapfile -t missing < <(not_installed openvswitch-switch iproute2 util-linux ethtool)
+if ((${#missing[@]})); then apt_install setup-ovs "${missing[@]}"; fi
 
 RUN=/var/run/openvswitch
 DB=/etc/openvswitch/conf.db

@@ -188,6 +188,16 @@ describe('ovs network adapter: real traffic (Open vSwitch, Docker, libvirt)', fu
     await net.sync({ vpcs: [], subnets: [], ports: [], security: { groups: [] } }).catch((e: unknown) => console.log(`      cleanup network: ${String(e)}`));
   });
 
+  it('starts a container with no network; its first boot waits for the plug', async () => {
+    const log = await docker.consoleOutput(web.backendId!);
+    const up = log.indexOf('thecloud-init: network is up');
+    assert.ok(up >= 0 && up < log.indexOf('running the first-boot script'), log);
+    const links = await exec(web, ['ip', '-o', 'link']);
+    assert.deepEqual(links.split('\n').filter(Boolean).map((l) => l.split(':')[1]!.trim().split('@')[0]), ['lo', 'eth0'], 'no Docker interface');
+    assert.match(await exec(web, ['ip', '-o', 'addr', 'show', 'eth0']), /inet 10\.77\.1\.10\/24/);
+    assert.match(await exec(web, ['ip', 'link', 'show', 'eth0']), new RegExp(web.port.mac));
+  });
+
   it('carries traffic within a subnet; the subnet gateway answers ping', async () => {
     assert.deepEqual(await whoSees(client, '10.77.1.10'), { host: 'web', peer: '10.77.1.11' });
     assert.ok(await ping(client, '10.77.1.1'), 'the gateway of subnet 1 answers');

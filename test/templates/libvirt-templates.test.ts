@@ -82,6 +82,13 @@ describe('libvirt XML templates (golden)', () => {
     );
   });
 
+  it('renders a NIC of the OVS data plane: its VPC bridge, the ENI tap and interface id, checksums by the guest', () => {
+    matchesGolden(
+      'interface-ovs-port.xml',
+      renderInterfaceXml({ mac: '02:00:00:12:34:56', bridge: 'tcb0123456789ab', openvswitch: true, targetDev: 'tct0123456789ab', interfaceId: '0b1c2d3e-4f50-5617-8899-aabbccddeeff' }),
+    );
+  });
+
   it('escapes every value, so that a value cannot add XML', () => {
     const xml = renderDomainXml({ ...kernelDomain, accountId: `<x a='1' b="2">&amp;</x>`, boot: { ...kernelDomain.boot, cmdline: "a='b' c<d" } as DomainParams['boot'] });
     matchesGolden('domain-escaped.xml', xml);
