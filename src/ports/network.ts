@@ -5,7 +5,25 @@ import type { ProbeResult } from './compute.js';
  * backend made) and programs the switch from the records alone: isolation per VPC, routing between the subnets
  * of a VPC through the VPC router (the subnet gateway, base + 1), and security groups (stateful).
  *
- * Contract (see src/adapters/ovs/README.md for how the instance service calls it):
+ * How the services call it (the records come first, in a transitional state, as everywhere):
+ * - CreateVpc / CreateSubnet / Delete*: ensureVpc, ensureSubnet, deleteSubnet, deleteVpc (after the records say
+ *   so; DependencyViolation is the service's business).
+ * - launch: allocate the ENI (record: MAC, IPs, groups); a container: compute.create(spec with `nics`) returns
+ *   its sandbox, then plug(port, sandbox); a VM: spec.nics[i].vm = vmInterface(port), compute.create, then
+ *   plug(port, { kind: 'ovs-port', name: vmInterface(port).portName }). Undo in reverse: unplug, destroy.
+ *   Then setSecurityGroups(model) when the new ENI joined groups (other ports' source-group rules see it).
+ * - start / reboot: a container's namespace is new: plug(port, await compute.sandbox(id)) for each ENI; a VM:
+ *   plug(port, { kind: 'ovs-port', ... }) after the domain started.
+ * - stop: unplug(eniId) for each ENI (the sandbox is gone or going); terminate: unplug, then free the ENI and
+ *   setSecurityGroups(model without its IPs).
+ * - rule or membership changes (Authorize/Revoke*, ModifySecurityGroupRules, Create/Delete groups, an ENI
+ *   joining or leaving): setSecurityGroups(the whole model); a port's own groups changing (ModifyInstanceAttribute,
+ *   ModifyNetworkInterfaceAttribute): setPortSecurityGroups(eniId, groups) and setSecurityGroups(model).
+ * - reconcile (start-up first, then periodically or after a backend failure): sync(desired) with every VPC and
+ *   subnet record, the ENIs of running instances with their sandboxes (compute.sandbox / the VM tap name) and
+ *   the whole security model; it retries what failed, and throws an AggregateError naming what is still wrong.
+ *
+ * Contract:
  * - `sync(desired)` is the first call after a process start and the way to repair anything (a host reboot that
  *   left the switch empty, a kill in the middle of a plug): it makes the host match `desired` exactly and
  *   removes every object of this installation that `desired` does not name. Until the first sync, the calls
