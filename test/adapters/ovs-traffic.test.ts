@@ -127,8 +127,9 @@ describe('ovs network adapter: real traffic (Open vSwitch, Docker, libvirt)', fu
   /** The address the server at `to`:7000 saw the connection come from, and the server's hostname. */
   const whoSees = async (from: Instance, to: string) => {
     const out = await tcp(from, to, 7000);
-    // (Its state may be CLOSE_WAIT already: the client's nc closes its side when its stdin ends.)
-    const peer = out.split('\n').find((l) => /:7000\s+\S+\s+[A-Z_]+\s*$/.test(l))?.trim().split(/\s+/)[4]?.replace(/^::ffff:/, '').split(':')[0];
+    // (Its state may be CLOSE_WAIT already: the client's nc closes its side when its stdin ends. Earlier ones,
+    // closed by the server, linger in TIME_WAIT.)
+    const peer = out.split('\n').find((l) => /:7000\s+\S+\s+(ESTABLISHED|CLOSE_WAIT)\s*$/.test(l))?.trim().split(/\s+/)[4]?.replace(/^::ffff:/, '').split(':')[0];
     return { host: out.split('\n')[0]?.trim() ?? '', peer };
   };
 

@@ -9,6 +9,8 @@ describe('configuration', () => {
     assert.equal(c.computeBackend, 'docker');
     assert.equal(c.storageBackend, 'noop');
     assert.equal(c.networkBackend, 'ovs');
+    assert.deepEqual(c.hostVpcs, []);
+    assert.deepEqual(loadConfig({ THECLOUD_HOST_VPCS: ' vpc-0123456789abcdef0, vpc-01234567' }).hostVpcs, ['vpc-0123456789abcdef0', 'vpc-01234567']);
     assert.equal(c.authEnabled, true);
     assert.deepEqual(c.accounts[0], { accountId: '000000000000', accessKeyId: 'test', secretAccessKey: 'test' });
   });
@@ -19,6 +21,7 @@ describe('configuration', () => {
     ['a non-postgres DATABASE_URL', { DATABASE_URL: 'mysql://x' }, /DATABASE_URL must be a postgres:\/\/ URL/],
     ['a malformed extra account', { THECLOUD_ACCOUNTS: '12:ak' }, /THECLOUD_ACCOUNTS entry "12:ak" is not valid/],
     ['a bad boolean', { THECLOUD_AUTH: 'maybe' }, /THECLOUD_AUTH="maybe" is not valid: use true or false/],
+    ['a host VPC that is not a VPC id', { THECLOUD_HOST_VPCS: 'vpc-0123456789abcdef0,br0' }, /THECLOUD_HOST_VPCS: "br0" is not a VPC id/],
   ];
   for (const [what, env, message] of bad) {
     it(`refuses ${what} with a message naming the variable`, () => {

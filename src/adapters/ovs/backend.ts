@@ -120,7 +120,8 @@ export class OvsNetworkBackend implements NetworkBackend {
     checkSandbox(sandbox);
     return this.locked(async () => {
       this.requireSynced();
-      await this.plugOne(port, sandbox, await this.zones());
+      const ifaces = await this.host.interfaces();
+      await this.plugOne(port, sandbox, this.zones(ifaces), ifaces);
       await this.writeFlows(port.vpcId);
     });
   }
@@ -212,13 +213,14 @@ export class OvsNetworkBackend implements NetworkBackend {
       };
       for (const v of this.vpcs.values()) await attempt(v.vpcId, () => this.realiseVpc(v));
       for (const s of this.subnets.values()) await attempt(s.subnetId, () => ensureLeg(this.host, this.cloudId, s));
-      const zones = await this.zones();
+      const ifaces = await this.host.interfaces();
+      const zones = this.zones(ifaces);
       for (const { port, sandbox } of desired.ports) {
         if (!this.vpcs.has(port.vpcId)) {
           errors.push(new Error(`${port.eniId}: its VPC ${port.vpcId} is not in the desired network`));
           continue;
         }
-        await attempt(port.eniId, () => this.plugOne(port, sandbox, zones));
+        await attempt(port.eniId, () => this.plugOne(port, sandbox, zones, ifaces));
       }
       for (const v of this.vpcs.keys()) await attempt(`flows of ${v}`, () => this.writeFlows(v));
       this.synced = true;
@@ -261,18 +263,18 @@ export class OvsNetworkBackend implements NetworkBackend {
   }
 
   /** Zones in use on the host (by any installation) and in the model: a new port takes the lowest free one. */
-  private async zones(): Promise<Set<number>> {
+  private zones(ifaces: OvsInterface[]): Set<number> {
     const used = new Set<number>();
-    for (const i of await this.host.interfaces()) if (i.ext[EXT.zone]) used.add(Number(i.ext[EXT.zone]));
+    for (const i of ifaces) if (i.ext[EXT.zone]) used.add(Number(i.ext[EXT.zone]));
     for (const p of this.ports.values()) used.add(p.zone);
     return used;
   }
 
-  private async plugOne(port: PortSpec, sandbox: Sandbox, used: Set<number>): Promise<void> {
+  private async plugOne(port: PortSpec, sandbox: Sandbox, used: Set<number>, ifaces: OvsInterface[]): Promise<void> {
     if (!this.vpcs.has(port.vpcId)) throw new Error(`VPC ${port.vpcId} of ${port.eniId} is not on this host: ensureVpc first`);
     if (!this.subnets.has(port.subnetId)) throw new Error(`subnet ${port.subnetId} of ${port.eniId} is not on this host: ensureSubnet first`);
     const existing = this.ports.get(port.eniId);
-    const onHost = (await this.host.interfaces()).find((i) => i.ext[EXT.cloud] === this.cloudId && i.ext[EXT.eni] === port.eniId);
+    const onHost = ifaces.find((i) => i.ext[EXT.cloud] === this.cloudId && i.ext[EXT.eni] === port.eniId);
     let zone = existing?.zone ?? (onHost?.ext[EXT.zone] ? Number(onHost.ext[EXT.zone]) : 0);
     if (!zone) {
       zone = 1;
@@ -280,7 +282,10 @@ export class OvsNetworkBackend implements NetworkBackend {
       if (zone > 65535) throw new Error('no conntrack zone left on this host');
     }
     used.add(zone);
-    if (sandbox.kind === 'netns') await plugContainer(this.host, this.cloudId, port, sandbox.pid, zone);
+    if (sandbox.kind === 'netns') {
+      const veth = n.containerVeth(this.cloudId, port.eniId);
+      await plugContainer(this.host, this.cloudId, port, sandbox.pid, zone, ifaces.some((i) => i.name === veth));
+    }
     else await plugVm(this.host, this.cloudId, port, sandbox.name, zone, this.vmTapWaitMs);
     this.ports.set(port.eniId, { spec: port, sandbox, zone });
   }

@@ -102,6 +102,18 @@ export class Host {
     return rows.map((l) => ({ name: l.ifname, ifindex: l.ifindex, linkIndex: l.link_index, alias: l.ifalias, address: l.address }));
   }
 
+  /** One link by name, or undefined when there is none. */
+  async link(name: string, where: { netns?: string; pid?: number } = {}): Promise<HostLink | undefined> {
+    const args = ['-j', 'link', 'show', 'dev', name];
+    const r =
+      where.pid !== undefined
+        ? await this.run('nsenter', ['-t', String(where.pid), '-n', 'ip', ...args], { timeoutMs: 30_000, allowFailure: true })
+        : await this.ip([...(where.netns ? ['-n', where.netns] : []), ...args], { allowFailure: true });
+    if (r.exitCode !== 0) return undefined;
+    const [l] = JSON.parse(r.stdout || '[]') as { ifname: string; ifindex: number; link_index?: number; ifalias?: string; address?: string }[];
+    return l && { name: l.ifname, ifindex: l.ifindex, linkIndex: l.link_index, alias: l.ifalias, address: l.address };
+  }
+
   /** Checksums computed by the sender: the userspace datapath reads veths through AF_PACKET, which does not. */
   async noTxOffload(ifname: string, where: { netns?: string; pid?: number } = {}): Promise<void> {
     const args = ['-K', ifname, 'tx', 'off'];

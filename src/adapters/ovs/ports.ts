@@ -20,26 +20,28 @@ function portIds(cloud: string, port: PortSpec, kind: 'container' | 'vm', zone: 
   ];
 }
 
-export async function plugContainer(host: Host, cloud: string, port: PortSpec, pid: number, zone: number): Promise<void> {
+/** `onOvs`: OVS has a port of that name already (then a new veth first drops it). */
+export async function plugContainer(host: Host, cloud: string, port: PortSpec, pid: number, zone: number, onOvs: boolean): Promise<void> {
   const outside = containerVeth(cloud, port.eniId);
   const inside = insideName(port.deviceIndex);
   const where = { pid };
-  const out = (await host.links()).find((l) => l.name === outside);
-  const inn = (await host.links(where)).find((l) => l.name === inside);
-  if (!out || !inn || out.linkIndex !== inn.ifindex || inn.linkIndex !== out.ifindex) {
-    // The old port (its device went with the old namespace) is dropped from OVS too: a port whose device
-    // vanished and came back under the same name is not always reopened by the userspace datapath.
-    await host.vsctl(['--if-exists', 'del-port', outside]);
+  const out = await host.link(outside);
+  const inn = out ? await host.link(inside, where) : undefined;
+  const fresh = !out || !inn || out.linkIndex !== inn.ifindex || inn.linkIndex !== out.ifindex;
+  if (fresh) {
+    // The old port (its device went with the old namespace) goes first, in its own transaction: a port whose
+    // device vanished and came back under its name is not reopened by the userspace datapath.
+    if (onOvs) await host.vsctl(['--if-exists', 'del-port', outside]);
     if (out) await host.ip(['link', 'del', outside], { allowFailure: true });
     if (inn) throw new Error(`the sandbox of ${port.eniId} (pid ${pid}) already has an ${inside} that is not this port's`);
+    // Made with its far end inside already: a failure here leaves at most our named veth, which sync removes.
     await host.ipBatch([
       ['link', 'add', outside, 'type', 'veth', 'peer', 'name', inside, 'netns', String(pid)],
       ['link', 'set', outside, 'alias', ifalias(cloud, port.eniId)],
+      ['link', 'set', outside, 'up'],
     ]);
-    await host.noTxOffload(outside);
-    await host.noTxOffload(inside, where);
+    await Promise.all([host.noTxOffload(outside), host.noTxOffload(inside, where)]);
   }
-  await host.ipBatch([['link', 'set', outside, 'up']]);
   const len = prefixOf(port.subnetCidr);
   await host.ipBatch(
     [

@@ -46,10 +46,8 @@ export async function ensureLeg(host: Host, cloud: string, subnet: SubnetSpec): 
   const outside = routerLeg(cloud, subnet.subnetId);
   const inside = routerLegInside(cloud, subnet.subnetId);
   const br = bridgeName(cloud, subnet.vpcId);
-  const insideLinks = await host.links({ netns: ns });
-  const hostLinks = await host.links();
-  const out = hostLinks.find((l) => l.name === outside);
-  const inn = insideLinks.find((l) => l.name === inside);
+  const out = await host.link(outside);
+  const inn = await host.link(inside, { netns: ns });
   if (!out || !inn || out.linkIndex !== inn.ifindex || inn.linkIndex !== out.ifindex) {
     if (out) await host.ip(['link', 'del', outside], { allowFailure: true });
     if (inn) await host.ip(['-n', ns, 'link', 'del', inside], { allowFailure: true });
@@ -94,8 +92,8 @@ export async function ensureHostLink(host: Host, cloud: string, vpc: VpcSpec, in
   const ns = routerNetns(cloud, vpc.vpcId);
   const outside = hostLink(cloud, vpc.vpcId);
   const { host: hostIp, router } = hostLinkAddresses(index);
-  const out = (await host.links()).find((l) => l.name === outside);
-  const inn = (await host.links({ netns: ns })).find((l) => l.name === 'host0');
+  const out = await host.link(outside);
+  const inn = await host.link('host0', { netns: ns });
   if (!out || !inn || out.linkIndex !== inn.ifindex) {
     if (out) await host.ip(['link', 'del', outside], { allowFailure: true });
     if (inn) await host.ip(['-n', ns, 'link', 'del', 'host0'], { allowFailure: true });
