@@ -83,7 +83,10 @@ export class OvsNetworkBackend implements NetworkBackend {
   async deleteVpc(vpcId: string): Promise<void> {
     n.vpcId(vpcId);
     return this.locked(async () => {
+      // Container veths do not go with the bridge: they are removed with it.
+      const veths = (await this.host.interfaces()).filter((i) => i.ext[EXT.cloud] === this.cloudId && i.ext[EXT.vpc] === vpcId && i.ext[EXT.kind] === 'container');
       await removeVpc(this.host, this.cloudId, vpcId);
+      for (const v of veths) await this.host.ip(['link', 'del', v.name], { allowFailure: true });
       this.vpcs.delete(vpcId);
       for (const [id, s] of this.subnets) if (s.vpcId === vpcId) this.subnets.delete(id);
       for (const [id, p] of this.ports) if (p.spec.vpcId === vpcId) this.ports.delete(id);
