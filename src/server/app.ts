@@ -9,7 +9,8 @@ import { randomUUID } from 'node:crypto';
 import { Ec2Error, internalError, invalidAction, dryRunOperation, missingParameter } from '../errors/index.js';
 import { model } from '../protocol/model.js';
 import { parseInput, paramsFromSearch, type Params } from '../protocol/query-parser.js';
-import { serializeError, serializeResult } from '../protocol/serializer.js';
+import { hasStreamedList, serializeError, serializeResult, serializeResultStream } from '../protocol/serializer.js';
+import { Readable } from 'node:stream';
 import { verifySigV4 } from '../protocol/sigv4.js';
 import { parseId } from '../ids/index.js';
 import type { Registry, RequestContext } from './registry.js';
@@ -52,6 +53,38 @@ async function readBody(req: Koa.Request['req'], limit: number): Promise<string>
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Up to this much of a streamed answer is gathered first: a smaller answer is sent whole, as any other. */
+const STREAM_AFTER_CHARS = 1024 * 1024;
+
+/**
+ * The body of an answer with a streamed list. Its first MiB is written before anything is sent, so a small
+ * answer goes out whole (with its length) and a failure there is still an EC2 error document; a larger one is
+ * sent as it is written, a chunk at a time as the client reads. A failure after that can only cut the
+ * connection (the client sees a truncated answer, never a complete-looking wrong one) and is logged.
+ */
+async function streamBody(chunks: AsyncGenerator<string>, onError: (e: Error) => void): Promise<string | Readable> {
+  const head: string[] = [];
+  let size = 0;
+  for (;;) {
+    const next = await chunks.next();
+    if (next.done) return head.join('');
+    head.push(next.value);
+    size += next.value.length;
+    if (size >= STREAM_AFTER_CHARS) break;
+  }
+  async function* rest(): AsyncGenerator<Buffer> {
+    yield Buffer.from(head.join(''), 'utf8');
+    head.length = 0;
+    try {
+      for await (const c of { [Symbol.asyncIterator]: () => chunks }) yield Buffer.from(c, 'utf8');
+    } catch (e) {
+      onError(e as Error);
+      throw e;
+    }
+  }
+  return Readable.from(rest(), { objectMode: false });
 }
 
 export function createApp(opts: AppOptions): Koa {
@@ -155,9 +188,15 @@ export function createApp(opts: AppOptions): Koa {
     if (h.validate) await h.validate(input, rctx);
     if (input.DryRun === true) throw dryRunOperation();
     const result = await h.handle(input, rctx);
+    if (hasStreamedList(result)) {
+      ctx.body = await streamBody(serializeResultStream(action, op.output, result, state.requestId), (e) =>
+        log.error('response failed while streaming', { requestId: state.requestId, action, error: e.stack ?? String(e) }),
+      );
+    } else {
+      ctx.body = serializeResult(action, op.output, result, state.requestId);
+    }
     ctx.status = 200;
     ctx.type = 'text/xml;charset=UTF-8';
-    ctx.body = serializeResult(action, op.output, result, state.requestId);
   });
 
   app.on('error', () => {

@@ -23,6 +23,7 @@ import { LocalHostFiles } from '../adapters/host/files.js';
 import { KeyPairService } from '../services/key-pairs/index.js';
 import { InstanceService } from '../services/instances/index.js';
 import type { Services } from '../services/index.js';
+import { DescribeEngine } from '../describe/index.js';
 import { buildRegistry } from '../api/index.js';
 import { createApp } from './app.js';
 import { createLogger, type Logger } from './log.js';
@@ -74,7 +75,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     maxInstances: config.maxInstances,
     onPurged: (ids) => tags.forget(ids),
   });
-  const services: Services = { accounts, catalog, network, tags, images, keyPairs, instances, backends };
+  const services: Services = { accounts, catalog, network, tags, images, keyPairs, instances, backends, describe: new DescribeEngine(db) };
 
   tags.register('vpc', async (acct, ids) => new Set((await network.vpcs(acct)).filter((v) => ids.includes(v.id)).map((v) => v.id)));
   tags.register('subnet', async (acct, ids) => new Set((await network.subnets(acct)).filter((v) => ids.includes(v.id)).map((v) => v.id)));

@@ -1,42 +1,57 @@
 import { defineHandler } from '../../server/registry.js';
-import { describe, validateDescribe, type DescribeSpec, type Tag } from '../../describe/index.js';
+import { column, constant, isoTime, sqlText, text, validateRequest, type Resource, type Sql, type Tag } from '../../describe/index.js';
+import { streamed } from '../../protocol/serializer.js';
 import { Ec2Error } from '../../errors/index.js';
 import { parseId } from '../../ids/index.js';
-import type { ImageRow } from '../../db/repositories/compute.js';
+import { imageScopeConditions, imageVisibleTo, type ImageRow } from '../../db/repositories/images.js';
+import { describeScope } from '../../services/images/sharing.js';
 import { describeRequest, parseIds, tagsFromSpecs, tagSetOrNone } from '../common.js';
 import { validateTags } from '../../services/tags/index.js';
 import type * as Ec2 from '../../protocol/generated/types.js';
 
 type Row = ImageRow & { tags: Tag[] };
 
-const imageSpec: DescribeSpec<Row> = {
-  id: (i) => i.id,
-  tags: (i) => i.tags,
+/** DescribeImages over the images table: the images the caller sees (the image repository's one rule), not deregistered. */
+export const imageResource: Resource<Row> = {
+  from: 'images',
+  id: 'id',
+  scope: (c) => sqlText((param) => `r.state <> 'deregistered' AND ${imageVisibleTo(param(c.accountId), 'r')}`),
+  tags: { type: 'image' },
   filters: {
-    'image-id': (i) => i.id,
-    name: (i) => i.name,
-    description: (i) => i.description,
-    state: (i) => i.state,
-    'owner-id': (i) => i.owner_id.trim(),
-    'owner-alias': (i) => i.owner_alias,
-    architecture: (i) => i.architecture,
-    'is-public': (i) => i.is_public,
-    'image-type': () => 'machine',
-    'root-device-type': () => 'ebs',
-    'root-device-name': (i) => i.root_device_name,
-    'virtualization-type': () => 'hvm',
-    hypervisor: () => 'xen',
-    'platform-details': () => 'Linux/UNIX',
-    'manifest-location': (i) => i.image_location,
-    'creation-date': (i) => i.created_at.toISOString(),
-    'block-device-mapping.device-name': (i) => i.root_device_name,
-    'block-device-mapping.volume-size': (i) => i.size_gib,
+    'image-id': column('id'),
+    name: column('name'),
+    description: column('description'),
+    state: column('state'),
+    'owner-id': text('r.owner_id::text'),
+    'owner-alias': column('owner_alias'),
+    architecture: column('architecture'),
+    'is-public': text('r.is_public::text'),
+    'image-type': constant('machine'),
+    'root-device-type': constant('ebs'),
+    'root-device-name': column('root_device_name'),
+    'virtualization-type': constant('hvm'),
+    hypervisor: constant('xen'),
+    'platform-details': constant('Linux/UNIX'),
+    'manifest-location': column('image_location'),
+    'creation-date': text(isoTime('r.created_at')),
+    'block-device-mapping.device-name': column('root_device_name'),
+    'block-device-mapping.volume-size': text('r.size_gib::text'),
   },
   notFound: (ids) => new Ec2Error('InvalidAMIID.NotFound', `The image id '[${ids.join(', ')}]' does not exist`),
   maxResults: { min: 5, max: 1000 },
 };
 
-function toImage(i: Row): Ec2.Image {
+/**
+ * Owners and ExecutableUsers narrow the images before ids and filters (an id outside them is NotFound), as the
+ * image service resolves them (describeScope) and the image repository writes them in SQL.
+ */
+function ownersAndUsers(input: Ec2.DescribeImagesRequest, accountId: string): Sql | undefined {
+  const scope = describeScope(accountId, input.Owners, input.ExecutableUsers);
+  const conds = sqlText((param) => imageScopeConditions(scope, param(accountId), param, 'r').join(' AND '));
+  return scope.owners || scope.executableBy ? conds : undefined;
+}
+
+export function toImage(i: Row): Ec2.Image {
   return {
     ImageId: i.id,
     ImageLocation: i.image_location ?? `${i.owner_id.trim()}/${i.name}`,
@@ -68,16 +83,12 @@ function toImage(i: Row): Ec2.Image {
 
 export const describeImages = defineHandler('DescribeImages', {
   validate(input, ctx) {
-    validateDescribe(imageSpec, describeRequest(input, parseIds('image', input.ImageIds)));
+    validateRequest(imageResource, describeRequest(input, parseIds('image', input.ImageIds)));
     ctx.services.images.checkSelection(ctx.accountId, { owners: input.Owners, executableUsers: input.ExecutableUsers });
   },
   async handle(input, ctx) {
-    // Which images the account sees, and Owners / ExecutableUsers: the image service's one visibility rule.
-    const select = { owners: input.Owners, executableUsers: input.ExecutableUsers };
-    const [images, tags] = await Promise.all([ctx.services.images.list(ctx.accountId, select), ctx.services.tags.byResource(ctx.accountId)]);
-    const rows: Row[] = images.map((i) => ({ ...i, tags: tags.get(i.id) ?? [] }));
-    const page = describe(imageSpec, rows, describeRequest(input, input.ImageIds));
-    return { Images: page.items.map(toImage), NextToken: page.nextToken };
+    const page = await ctx.services.describe.page(imageResource, describeRequest(input, input.ImageIds), ctx, { where: ownersAndUsers(input, ctx.accountId) });
+    return { Images: streamed(page.rows, (rows) => rows.map(toImage)), NextToken: page.nextToken };
   },
 });
 

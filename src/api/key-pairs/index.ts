@@ -1,5 +1,6 @@
 import { defineHandler } from '../../server/registry.js';
-import { describe, validateDescribe, type DescribeSpec, type Tag } from '../../describe/index.js';
+import { column, sql, validateRequest, type Resource, type Tag } from '../../describe/index.js';
+import { streamed } from '../../protocol/serializer.js';
 import { Ec2Error, missingParameter } from '../../errors/index.js';
 import type { KeyPairRow } from '../../db/repositories/compute.js';
 import { tagsFromSpecs, toTagList } from '../common.js';
@@ -8,15 +9,17 @@ import { parseId } from '../../ids/index.js';
 
 type Row = KeyPairRow & { tags: Tag[] };
 
-const keyPairSpec: DescribeSpec<Row> = {
-  id: (k) => k.name,
-  sortKey: (k) => k.name,
-  tags: (k) => k.tags,
+/** DescribeKeyPairs over the key_pairs table: selected and ordered by name (KeyName); tags are on the key pair id. */
+export const keyPairResource: Resource<Row> = {
+  from: 'key_pairs',
+  id: 'name',
+  scope: (c) => sql`r.account_id = ${c.accountId}`,
+  tags: { type: 'key-pair', resourceId: 'id' },
   filters: {
-    'key-name': (k) => k.name,
-    'key-pair-id': (k) => k.id,
-    fingerprint: (k) => k.fingerprint,
-    'key-type': (k) => k.key_type,
+    'key-name': column('name'),
+    'key-pair-id': column('id'),
+    fingerprint: column('fingerprint'),
+    'key-type': column('key_type'),
   },
   notFound: (ids) => new Ec2Error('InvalidKeyPair.NotFound', `The key pair '${ids[0]}' does not exist`),
 };
@@ -50,26 +53,22 @@ export const importKeyPair = defineHandler('ImportKeyPair', {
   },
 });
 
-async function rows(ctx: Parameters<typeof createKeyPair.handle>[1]): Promise<Row[]> {
-  const [keys, tags] = await Promise.all([ctx.services.keyPairs.list(ctx.accountId), ctx.services.tags.byResource(ctx.accountId)]);
-  return keys.map((k) => ({ ...k, tags: tags.get(k.id) ?? [] }));
-}
-
 export const describeKeyPairs = defineHandler('DescribeKeyPairs', {
   validate(input) {
     for (const id of input.KeyPairIds ?? []) parseId('keyPair', id);
-    validateDescribe(keyPairSpec, { filters: input.Filters });
+    validateRequest(keyPairResource, { filters: input.Filters });
   },
   async handle(input, ctx) {
-    let all = await rows(ctx);
+    const engine = ctx.services.describe;
+    let where;
     if (input.KeyPairIds?.length) {
-      const missing = input.KeyPairIds.filter((id) => !all.some((k) => k.id === id));
+      const missing = await engine.missing(keyPairResource, input.KeyPairIds, ctx, { column: 'id' });
       if (missing.length) throw new Ec2Error('InvalidKeyPair.NotFound', `The key pair '${missing[0]}' does not exist`);
-      all = all.filter((k) => input.KeyPairIds!.includes(k.id));
+      where = sql`r.id = ANY(${input.KeyPairIds}::text[])`;
     }
-    const page = describe(keyPairSpec, all, { ids: input.KeyNames, filters: input.Filters });
+    const page = await engine.page(keyPairResource, { ids: input.KeyNames, filters: input.Filters }, ctx, { where });
     return {
-      KeyPairs: page.items.map((k) => ({
+      KeyPairs: streamed(page.rows, (rows) => rows.map((k) => ({
         KeyPairId: k.id,
         KeyName: k.name,
         KeyFingerprint: k.fingerprint,
@@ -77,7 +76,7 @@ export const describeKeyPairs = defineHandler('DescribeKeyPairs', {
         CreateTime: k.created_at,
         Tags: toTagList(k.tags),
         PublicKey: input.IncludePublicKey ? k.public_key : undefined,
-      })),
+      }))),
     };
   },
 });

@@ -1,5 +1,7 @@
 import { defineHandler } from '../../server/registry.js';
-import { describe, validateDescribe, type DescribeSpec, type Tag } from '../../describe/index.js';
+import { column, join, sql, text, validateRequest, type Resource, type Tag } from '../../describe/index.js';
+import { streamed } from '../../protocol/serializer.js';
+import { vpcResource } from '../vpcs/index.js';
 import { Ec2Error } from '../../errors/index.js';
 import type { SecurityGroupRow, SecurityGroupRuleRow } from '../../db/repositories/network.js';
 import { describeRequest, parseIds, tagSetOrNone } from '../common.js';
@@ -10,24 +12,37 @@ type Row = SecurityGroupRow & { tags: Tag[]; rules: SecurityGroupRuleRow[] };
 const ingress = (g: Row) => g.rules.filter((r) => !r.is_egress);
 const egress = (g: Row) => g.rules.filter((r) => r.is_egress);
 
-export const securityGroupSpec: DescribeSpec<Row> = {
-  id: (g) => g.id,
-  tags: (g) => g.tags,
+/** A group's rules as the rule repository reads them (ordered by id), for the answer. */
+const RULES = `COALESCE((SELECT json_agg(x ORDER BY x.id) FROM (SELECT id, group_id, account_id, is_egress, ip_protocol, from_port,
+  to_port, cidr_ipv4, referenced_group_id, description
+  FROM security_group_rules WHERE group_id = r.id AND account_id = r.account_id) x), '[]')`;
+
+/** A filter on the group's ingress (or egress) rules. */
+const rule = (egress: boolean, value: string) =>
+  join<Row>('security_group_rules sr', `sr.group_id = r.id AND sr.account_id = r.account_id AND ${egress ? '' : 'NOT '}sr.is_egress`, value);
+
+/** DescribeSecurityGroups over the security_groups table. */
+export const securityGroupResource: Resource<Row> = {
+  from: 'security_groups',
+  id: 'id',
+  scope: (c) => sql`r.account_id = ${c.accountId}`,
+  columns: `r.*, ${RULES} AS rules`,
+  tags: { type: 'security-group' },
   filters: {
-    'group-id': (g) => g.id,
-    'group-name': (g) => g.group_name,
-    description: (g) => g.description,
-    'vpc-id': (g) => g.vpc_id,
-    'owner-id': (g) => g.account_id,
-    'ip-permission.protocol': (g) => ingress(g).map((r) => r.ip_protocol),
-    'ip-permission.from-port': (g) => ingress(g).map((r) => r.from_port),
-    'ip-permission.to-port': (g) => ingress(g).map((r) => r.to_port),
-    'ip-permission.cidr': (g) => ingress(g).map((r) => r.cidr_ipv4),
-    'ip-permission.group-id': (g) => ingress(g).map((r) => r.referenced_group_id),
-    'egress.ip-permission.protocol': (g) => egress(g).map((r) => r.ip_protocol),
-    'egress.ip-permission.cidr': (g) => egress(g).map((r) => r.cidr_ipv4),
-    'egress.ip-permission.from-port': (g) => egress(g).map((r) => r.from_port),
-    'egress.ip-permission.to-port': (g) => egress(g).map((r) => r.to_port),
+    'group-id': column('id'),
+    'group-name': column('group_name'),
+    description: column('description'),
+    'vpc-id': column('vpc_id'),
+    'owner-id': text('r.account_id::text'),
+    'ip-permission.protocol': rule(false, 'sr.ip_protocol'),
+    'ip-permission.from-port': rule(false, 'sr.from_port::text'),
+    'ip-permission.to-port': rule(false, 'sr.to_port::text'),
+    'ip-permission.cidr': rule(false, 'sr.cidr_ipv4::text'),
+    'ip-permission.group-id': rule(false, 'sr.referenced_group_id'),
+    'egress.ip-permission.protocol': rule(true, 'sr.ip_protocol'),
+    'egress.ip-permission.cidr': rule(true, 'sr.cidr_ipv4::text'),
+    'egress.ip-permission.from-port': rule(true, 'sr.from_port::text'),
+    'egress.ip-permission.to-port': rule(true, 'sr.to_port::text'),
   },
   notFound: (ids) =>
     new Ec2Error('InvalidGroup.NotFound', `The security group${ids.length > 1 ? 's' : ''} '${ids.join("', '")}' ${ids.length > 1 ? 'do' : 'does'} not exist`),
@@ -62,27 +77,21 @@ export function toSecurityGroup(g: Row, region: string): Ec2.SecurityGroup {
 
 export const describeSecurityGroups = defineHandler('DescribeSecurityGroups', {
   validate(input) {
-    validateDescribe(securityGroupSpec, describeRequest(input, parseIds('securityGroup', input.GroupIds)));
+    validateRequest(securityGroupResource, describeRequest(input, parseIds('securityGroup', input.GroupIds)));
   },
   async handle(input, ctx) {
-    const [groups, rules, tags, vpcs] = await Promise.all([
-      ctx.services.network.securityGroups(ctx.accountId),
-      ctx.services.network.rules(ctx.accountId),
-      ctx.services.tags.byResource(ctx.accountId),
-      ctx.services.network.vpcs(ctx.accountId),
-    ]);
-    let rows: Row[] = groups.map((g) => ({ ...g, tags: tags.get(g.id) ?? [], rules: rules.filter((r) => r.group_id === g.id) }));
+    const engine = ctx.services.describe;
+    let where;
     if (input.GroupNames?.length) {
       // Names are looked up in the default VPC, as on AWS.
-      const defaultVpc = vpcs.find((v) => v.is_default);
-      const inDefault = rows.filter((g) => g.vpc_id === defaultVpc?.id);
-      const missing = input.GroupNames.filter((n) => !inDefault.some((g) => g.group_name === n));
+      const vpc = (await engine.select(vpcResource, { filters: [{ Name: 'is-default', Values: ['true'] }] }, ctx)).keys[0]?.key[0];
+      const missing = await engine.missing(securityGroupResource, input.GroupNames, ctx, { column: 'group_name', where: sql`r.vpc_id = ${vpc ?? null}` });
       if (missing.length) {
-        throw new Ec2Error('InvalidGroup.NotFound', `The security group '${missing[0]}' does not exist in default VPC '${defaultVpc?.id ?? 'none'}'`);
+        throw new Ec2Error('InvalidGroup.NotFound', `The security group '${missing[0]}' does not exist in default VPC '${vpc ?? 'none'}'`);
       }
-      rows = inDefault.filter((g) => input.GroupNames!.includes(g.group_name));
+      where = sql`r.vpc_id = ${vpc} AND r.group_name = ANY(${input.GroupNames}::text[])`;
     }
-    const page = describe(securityGroupSpec, rows, describeRequest(input, input.GroupIds));
-    return { SecurityGroups: page.items.map((g) => toSecurityGroup(g, ctx.region)), NextToken: page.nextToken };
+    const page = await engine.page(securityGroupResource, describeRequest(input, input.GroupIds), ctx, { where });
+    return { SecurityGroups: streamed(page.rows, (rows) => rows.map((g) => toSecurityGroup(g, ctx.region))), NextToken: page.nextToken };
   },
 });

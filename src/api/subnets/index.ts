@@ -1,5 +1,7 @@
 import { defineHandler } from '../../server/registry.js';
-import { describe, validateDescribe, type DescribeSpec, type Tag } from '../../describe/index.js';
+import { column, joinSql, sql, text, validateRequest, type DescribeContext, type Resource, type Tag } from '../../describe/index.js';
+import { streamed } from '../../protocol/serializer.js';
+import { CatalogService } from '../../services/catalog/index.js';
 import { notFound } from '../../errors/index.js';
 import type { SubnetRow } from '../../db/repositories/network.js';
 import { subnetCapacity } from '../../services/network/index.js';
@@ -8,25 +10,38 @@ import type * as Ec2 from '../../protocol/generated/types.js';
 
 type Row = SubnetRow & { tags: Tag[]; zoneId: string; region: string };
 
-export const subnetSpec: DescribeSpec<Row> = {
-  id: (s) => s.id,
-  tags: (s) => s.tags,
+/** Addresses handed out in the subnet. */
+const USED = '(SELECT count(*) FROM ip_allocations a WHERE a.subnet_id = r.id)::int';
+
+/** The zone's id, from the catalogue of this server's region. */
+const zoneIdOf = (c: DescribeContext) => {
+  const zones = new CatalogService(c.region).zones();
+  return sql`CASE r.availability_zone ${joinSql(zones.map((z) => sql`WHEN ${z.name}::text THEN ${z.zoneId}::text`), ' ')} ELSE '' END`;
+};
+
+/** DescribeSubnets over the subnets table. */
+export const subnetResource: Resource<SubnetRow & { tags: Tag[] }> = {
+  from: 'subnets',
+  id: 'id',
+  scope: (c) => sql`r.account_id = ${c.accountId}`,
+  columns: `r.*, ${USED} AS used`,
+  tags: { type: 'subnet' },
   filters: {
-    'subnet-id': (s) => s.id,
-    'vpc-id': (s) => s.vpc_id,
-    'cidr-block': (s) => s.cidr_block,
-    cidr: (s) => s.cidr_block,
-    cidrBlock: (s) => s.cidr_block,
-    'availability-zone': (s) => s.availability_zone,
-    availabilityZone: (s) => s.availability_zone,
-    'availability-zone-id': (s) => s.zoneId,
-    'default-for-az': (s) => s.default_for_az,
-    defaultForAz: (s) => s.default_for_az,
-    'map-public-ip-on-launch': (s) => s.map_public_ip_on_launch,
-    state: (s) => s.state,
-    'owner-id': (s) => s.account_id,
-    'available-ip-address-count': (s) => subnetCapacity(s.cidr_block) - s.used,
-    'subnet-arn': (s) => arn(s),
+    'subnet-id': column('id'),
+    'vpc-id': column('vpc_id'),
+    'cidr-block': text('r.cidr_block::text'),
+    cidr: text('r.cidr_block::text'),
+    cidrBlock: text('r.cidr_block::text'),
+    'availability-zone': column('availability_zone'),
+    availabilityZone: column('availability_zone'),
+    'availability-zone-id': text(zoneIdOf),
+    'default-for-az': text('r.default_for_az::text'),
+    defaultForAz: text('r.default_for_az::text'),
+    'map-public-ip-on-launch': text('r.map_public_ip_on_launch::text'),
+    state: column('state'),
+    'owner-id': text('r.account_id::text'),
+    'available-ip-address-count': text(`((2::bigint ^ (32 - masklen(r.cidr_block)))::bigint - 5 - ${USED})::text`),
+    'subnet-arn': text((c) => sql`'arn:aws:ec2:' || ${c.region}::text || ':' || r.account_id::text || ':subnet/' || r.id`),
   },
   notFound: (ids) => notFound('InvalidSubnetID', 'subnet ID', ids),
   maxResults: { min: 5, max: 1000 },
@@ -34,7 +49,7 @@ export const subnetSpec: DescribeSpec<Row> = {
 
 const arn = (s: Row) => `arn:aws:ec2:${s.region}:${s.account_id}:subnet/${s.id}`;
 
-function toSubnet(s: Row): Ec2.Subnet {
+export function toSubnet(s: Row): Ec2.Subnet {
   return {
     SubnetId: s.id,
     SubnetArn: arn(s),
@@ -59,16 +74,14 @@ function toSubnet(s: Row): Ec2.Subnet {
 
 export const describeSubnets = defineHandler('DescribeSubnets', {
   validate(input) {
-    validateDescribe(subnetSpec, describeRequest(input, parseIds('subnet', input.SubnetIds)));
+    validateRequest(subnetResource, describeRequest(input, parseIds('subnet', input.SubnetIds)));
   },
   async handle(input, ctx) {
-    const [rows, tags] = await Promise.all([ctx.services.network.subnets(ctx.accountId), ctx.services.tags.byResource(ctx.accountId)]);
     const zones = new Map(ctx.services.catalog.zones().map((z) => [z.name, z.zoneId]));
-    const page = describe(
-      subnetSpec,
-      rows.map((s) => ({ ...s, tags: tags.get(s.id) ?? [], zoneId: zones.get(s.availability_zone) ?? '', region: ctx.region })),
-      describeRequest(input, input.SubnetIds),
-    );
-    return { Subnets: page.items.map(toSubnet), NextToken: page.nextToken };
+    const page = await ctx.services.describe.page(subnetResource, describeRequest(input, input.SubnetIds), ctx);
+    return {
+      Subnets: streamed(page.rows, (rows) => rows.map((s) => toSubnet({ ...s, zoneId: zones.get(s.availability_zone) ?? '', region: ctx.region }))),
+      NextToken: page.nextToken,
+    };
   },
 });

@@ -1,5 +1,6 @@
 import { defineHandler } from '../../server/registry.js';
-import { describe, validateDescribe, type DescribeSpec, type Tag } from '../../describe/index.js';
+import { column, constant, sql, text, validateRequest, type Resource, type Tag } from '../../describe/index.js';
+import { streamed } from '../../protocol/serializer.js';
 import { notFound } from '../../errors/index.js';
 import type { VpcRow } from '../../db/repositories/network.js';
 import { describeRequest, parseIds, tagSetOrNone } from '../common.js';
@@ -7,19 +8,22 @@ import type * as Ec2 from '../../protocol/generated/types.js';
 
 type Row = VpcRow & { tags: Tag[] };
 
-export const vpcSpec: DescribeSpec<Row> = {
-  id: (v) => v.id,
-  tags: (v) => v.tags,
+/** DescribeVpcs over the vpcs table. */
+export const vpcResource: Resource<Row> = {
+  from: 'vpcs',
+  id: 'id',
+  scope: (c) => sql`r.account_id = ${c.accountId}`,
+  tags: { type: 'vpc' },
   filters: {
-    'vpc-id': (v) => v.id,
-    cidr: (v) => v.cidr_block,
-    'cidr-block-association.cidr-block': (v) => v.cidr_block,
-    'cidr-block-association.state': () => 'associated',
-    'is-default': (v) => v.is_default,
-    isDefault: (v) => v.is_default,
-    state: (v) => v.state,
-    'owner-id': (v) => v.account_id,
-    'dhcp-options-id': () => 'default',
+    'vpc-id': column('id'),
+    cidr: text('r.cidr_block::text'),
+    'cidr-block-association.cidr-block': text('r.cidr_block::text'),
+    'cidr-block-association.state': constant('associated'),
+    'is-default': text('r.is_default::text'),
+    isDefault: text('r.is_default::text'),
+    state: column('state'),
+    'owner-id': text('r.account_id::text'),
+    'dhcp-options-id': constant('default'),
   },
   notFound: (ids) => notFound('InvalidVpcID', 'vpc ID', ids),
   maxResults: { min: 5, max: 1000 },
@@ -44,11 +48,10 @@ export function toVpc(v: Row): Ec2.Vpc {
 
 export const describeVpcs = defineHandler('DescribeVpcs', {
   validate(input) {
-    validateDescribe(vpcSpec, describeRequest(input, parseIds('vpc', input.VpcIds)));
+    validateRequest(vpcResource, describeRequest(input, parseIds('vpc', input.VpcIds)));
   },
   async handle(input, ctx) {
-    const [rows, tags] = await Promise.all([ctx.services.network.vpcs(ctx.accountId), ctx.services.tags.byResource(ctx.accountId)]);
-    const page = describe(vpcSpec, rows.map((v) => ({ ...v, tags: tags.get(v.id) ?? [] })), describeRequest(input, input.VpcIds));
-    return { Vpcs: page.items.map(toVpc), NextToken: page.nextToken };
+    const page = await ctx.services.describe.page(vpcResource, describeRequest(input, input.VpcIds), ctx);
+    return { Vpcs: streamed(page.rows, (rows) => rows.map(toVpc)), NextToken: page.nextToken };
   },
 });

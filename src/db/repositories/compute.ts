@@ -46,7 +46,8 @@ export interface InstanceRow {
   updated_at: Date;
 }
 
-const INSTANCE_COLUMNS = `id, account_id, reservation_id, launch_index, image_id, instance_type, key_name, state, state_reason_code,
+/** Every column of an instance as InstanceRow has it (the describe engine reads rows with it too). */
+export const INSTANCE_COLUMNS = `id, account_id, reservation_id, launch_index, image_id, instance_type, key_name, state, state_reason_code,
   state_reason_message, state_transition_reason, subnet_id, vpc_id, availability_zone, host(private_ip) AS private_ip, mac_address,
   eni_id, security_group_ids, user_data, client_token, launch_fingerprint, block_device_mappings, disable_api_termination, disable_api_stop,
   shutdown_behavior, backend, backend_id, launch_time, terminated_at, updated_at`;

@@ -23,11 +23,12 @@ export interface ImageRow {
 /**
  * The one rule of who sees an image and may launch it, as on AWS: its owner, every account when it is public
  * (launch permission group `all`), and the accounts it is shared with (launch permission user ids).
- * `account` is the SQL placeholder of the account asking, e.g. '$1'.
+ * `account` is the SQL of the account asking (a placeholder such as '$1', or a column); `table` the images
+ * table's name or alias in the query.
  */
-export function imageVisibleTo(account: string): string {
-  return `(images.owner_id = ${account} OR images.is_public OR EXISTS (
-    SELECT 1 FROM image_launch_permissions p WHERE p.image_id = images.id AND p.account_id = ${account}))`;
+export function imageVisibleTo(account: string, table = 'images'): string {
+  return `(${table}.owner_id = ${account} OR ${table}.is_public OR EXISTS (
+    SELECT 1 FROM image_launch_permissions p WHERE p.image_id = ${table}.id AND p.account_id = ${account}))`;
 }
 
 /** DescribeImages' Owners and ExecutableUsers, resolved by the image service. */
@@ -43,6 +44,24 @@ export interface ImageScope {
 
 const LIVE = `images.state <> 'deregistered'`;
 
+/**
+ * Owners and ExecutableUsers as SQL conditions (ANDed), for ImageRepository.images and DescribeImages' describe
+ * resource alike. `account` is the SQL of the caller's account, `param(v)` a placeholder for a value.
+ */
+export function imageScopeConditions(scope: ImageScope, account: string, param: (v: unknown) => string, table = 'images'): string[] {
+  const where: string[] = [];
+  if (scope.owners) {
+    where.push(`(${table}.owner_id = ANY(${param(scope.owners.accountIds)}::text[]) OR ${table}.owner_alias = ANY(${param(scope.owners.aliases)}::text[]))`);
+  }
+  if (scope.executableBy) {
+    const e = scope.executableBy;
+    where.push(`((${param(e.public)}::boolean AND ${table}.is_public)
+      OR (${param(e.caller)}::boolean AND EXISTS (SELECT 1 FROM image_launch_permissions p WHERE p.image_id = ${table}.id AND p.account_id = ${account}))
+      OR (${table}.owner_id = ${account} AND EXISTS (SELECT 1 FROM image_launch_permissions p WHERE p.image_id = ${table}.id AND p.account_id = ANY(${param(e.accounts)}::text[]))))`);
+  }
+  return where;
+}
+
 export class ImageRepository {
   /** `backend`: the compute backend in use; sweeps only touch that backend's images. */
   constructor(
@@ -53,19 +72,8 @@ export class ImageRepository {
   /** The images the account sees, narrowed by `scope`. */
   images(accountId: string, scope: ImageScope = {}): Promise<ImageRow[]> {
     const bind: unknown[] = [accountId];
-    const where = [LIVE, imageVisibleTo('$1')];
-    if (scope.owners) {
-      bind.push(scope.owners.accountIds, scope.owners.aliases);
-      where.push(`(images.owner_id = ANY($${bind.length - 1}::text[]) OR images.owner_alias = ANY($${bind.length}::text[]))`);
-    }
-    if (scope.executableBy) {
-      const e = scope.executableBy;
-      bind.push(e.public, e.caller, e.accounts);
-      const [pub, caller, others] = [bind.length - 2, bind.length - 1, bind.length].map((n) => `$${n}`);
-      where.push(`((${pub}::boolean AND images.is_public)
-        OR (${caller}::boolean AND EXISTS (SELECT 1 FROM image_launch_permissions p WHERE p.image_id = images.id AND p.account_id = $1))
-        OR (images.owner_id = $1 AND EXISTS (SELECT 1 FROM image_launch_permissions p WHERE p.image_id = images.id AND p.account_id = ANY(${others}::text[]))))`);
-    }
+    const param = (v: unknown) => `$${bind.push(v)}`;
+    const where = [LIVE, imageVisibleTo('$1'), ...imageScopeConditions(scope, '$1', param)];
     return this.db.rows<ImageRow>(`SELECT images.* FROM images WHERE ${where.join(' AND ')} ORDER BY images.id`, bind);
   }
 

@@ -1,0 +1,89 @@
+/** DescribeInstances and DescribeInstanceStatus as describe-engine resources: what each filter reads in SQL. */
+import { column, constant, isoTime, join, list, sql, text, type Filter, type Resource, type DescribeContext } from '../../describe/index.js';
+import { notFound } from '../../errors/index.js';
+import { STATE_CODES } from '../../domain/instance-state.js';
+import { INSTANCE_COLUMNS } from '../../db/repositories/compute.js';
+import { imageVisibleTo } from '../../db/repositories/images.js';
+import type { InstanceView } from './mappers.js';
+
+/** An instance as the engine reads it: its row, its AMI's architecture and its security groups (InstanceView less region). */
+export type InstanceRead = Omit<InstanceView, 'region'>;
+
+/** The AMI's architecture when the caller can still see the AMI (the image repository's rule), else x86_64. */
+const ARCHITECTURE = `COALESCE((SELECT im.architecture FROM images im WHERE im.id = r.image_id AND im.state <> 'deregistered'
+  AND ${imageVisibleTo('r.account_id', 'im')}), 'x86_64')`;
+
+/** The account's security groups named in security_group_ids, in that order. */
+const GROUPS = `COALESCE((SELECT json_agg(json_build_object('id', g.id, 'account_id', g.account_id, 'vpc_id', g.vpc_id,
+  'group_name', g.group_name, 'description', g.description) ORDER BY u.n)
+  FROM unnest(r.security_group_ids) WITH ORDINALITY AS u(gid, n) JOIN security_groups g ON g.id = u.gid AND g.account_id = r.account_id), '[]')`;
+
+const GROUP_JOIN = ['security_groups g', 'g.id = ANY(r.security_group_ids) AND g.account_id = r.account_id'] as const;
+
+const STATE_CODE = `CASE r.state ${Object.entries(STATE_CODES).map(([n, c]) => `WHEN '${n}' THEN '${c}'`).join(' ')} END`;
+
+type F = Filter<InstanceRead, DescribeContext>;
+
+export const instanceResource: Resource<InstanceRead> = {
+  from: 'instances',
+  id: 'id',
+  scope: (c) => sql`r.account_id = ${c.accountId}`,
+  columns: `${INSTANCE_COLUMNS}, ${ARCHITECTURE} AS architecture, ${GROUPS} AS groups`,
+  tags: { type: 'instance' },
+  filters: {
+    'instance-id': column('id'),
+    'instance-state-name': column('state'),
+    'instance-state-code': text(STATE_CODE),
+    'image-id': column('image_id'),
+    'instance-type': column('instance_type'),
+    'key-name': column('key_name'),
+    'private-ip-address': text('host(r.private_ip)'),
+    'network-interface.addresses.private-ip-address': text('host(r.private_ip)'),
+    'private-dns-name': text((c) => {
+      const suffix = c.region === 'us-east-1' ? '.ec2.internal' : `.${c.region}.compute.internal`;
+      return sql`'ip-' || replace(host(r.private_ip), '.', '-') || ${suffix}::text`;
+    }),
+    'vpc-id': column('vpc_id'),
+    'subnet-id': column('subnet_id'),
+    'reservation-id': column('reservation_id'),
+    'availability-zone': column('availability_zone'),
+    'owner-id': text('r.account_id::text'),
+    'launch-time': text(isoTime('r.launch_time')),
+    'ami-launch-index': text('r.launch_index::text'),
+    architecture: text(ARCHITECTURE),
+    'client-token': column('client_token'),
+    'instance.group-id': list('security_group_ids'),
+    'instance.group-name': join(...GROUP_JOIN, 'g.group_name'),
+    'group-id': list('security_group_ids'),
+    'group-name': join(...GROUP_JOIN, 'g.group_name'),
+    'network-interface.network-interface-id': column('eni_id'),
+    'network-interface.mac-address': column('mac_address'),
+    'root-device-type': constant('ebs'),
+    'root-device-name': constant('/dev/xvda'),
+    'virtualization-type': constant('hvm'),
+    hypervisor: constant('xen'),
+    tenancy: constant('default'),
+    'platform-details': constant('Linux/UNIX'),
+    'state-reason-code': column('state_reason_code'),
+    'dns-name': constant(''),
+    'monitoring-state': constant('disabled'),
+  } satisfies Record<string, F>,
+  notFound: (ids) => notFound('InvalidInstanceID', 'instance ID', ids),
+  maxResults: { min: 5, max: 1000 },
+  idsExcludeMaxResults: 'instancesSet',
+};
+
+const RUNNING_OR = (ok: string) => text<InstanceRead>(`CASE WHEN r.state = 'running' THEN '${ok}' ELSE 'not-applicable' END`);
+
+/** DescribeInstanceStatus: the instance filters, and its status filters (ok and passed while running). */
+export const instanceStatusResource: Resource<InstanceRead> = {
+  ...instanceResource,
+  filters: {
+    ...instanceResource.filters,
+    'instance-status.status': RUNNING_OR('ok'),
+    'system-status.status': RUNNING_OR('ok'),
+    'instance-status.reachability': RUNNING_OR('passed'),
+    'system-status.reachability': RUNNING_OR('passed'),
+  },
+  idsExcludeMaxResults: undefined,
+};
