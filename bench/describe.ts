@@ -3,6 +3,7 @@
  * stored, and what the server's memory does while it answers. See bench/README.md ("Describe at scale").
  *
  *   npx tsx bench/describe.ts [--sizes 1000,10000,100000] [--requests 5] [--all-requests 2] [--only page,state,...]
+ *                             [--explain]
  *
  * It starts bench/describe-server.ts in a child process (noop backends, fresh database on an embedded
  * PostgreSQL), inserts instances and tags straight into its database (growing from one size to the next in
@@ -15,6 +16,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { createHash } from 'node:crypto';
 import pg from 'pg';
+import { explainInstances } from './explain.js';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { Sha256 } from '@aws-crypto/sha256-js';
 
@@ -26,6 +28,7 @@ const SIZES = (arg('--sizes') ?? '1000,10000,100000').split(',').map(Number);
 const REQUESTS = Number(arg('--requests') ?? 5);
 const ALL_REQUESTS = Number(arg('--all-requests') ?? 2);
 const ONLY = arg('--only')?.split(',');
+const EXPLAIN = process.argv.includes('--explain');
 /** Tags on other (synthetic) resources, so that the tag table holds at least this many rows at every size. */
 const FILLER_TAGS = Number(arg('--filler-tags') ?? 100_000);
 if (SIZES.some((n) => !Number.isInteger(n) || n < 1) || SIZES.some((n, i) => i > 0 && n <= SIZES[i - 1]!)) {
@@ -248,6 +251,22 @@ async function main(): Promise<void> {
         const row = { size, title: s.title, items: warm.items, kib: warm.bytes / 1024, p50: median(times), max: Math.max(...times), peakMiB };
         rows.push(row);
         process.stderr.write(`  ${s.title}: ${row.items} items, ${row.kib.toFixed(0)} KiB, median ${row.p50.toFixed(1)} ms, peak RSS ${peakMiB.toFixed(0)} MiB\n`);
+      }
+      if (EXPLAIN) {
+        const f1 = (name: string, value: string) => [{ Name: name, Values: [value] }];
+        const plans = await explainInstances(db, info.accountId, [
+          { title: `${size}: MaxResults=50`, req: { maxResults: 50 } },
+          { title: `${size}: MaxResults=50 after a token`, req: { maxResults: 50, nextToken: token } },
+          { title: `${size}: instance-state-name=stopped`, req: { maxResults: 50, filters: f1('instance-state-name', 'stopped') } },
+          { title: `${size}: tag:team=t7`, req: { maxResults: 50, filters: f1('tag:team', 't7') } },
+          { title: `${size}: subnet-id`, req: { maxResults: 50, filters: f1('subnet-id', f.subnets[1]!.id) } },
+          { title: `${size}: tag:Name=web-1*`, req: { maxResults: 50, filters: f1('tag:Name', 'web-1*') } },
+          { title: `${size}: tag:Name=*77?`, req: { maxResults: 50, filters: f1('tag:Name', '*77?') } },
+          { title: `${size}: tag:Name=web-42`, req: { maxResults: 50, filters: f1('tag:Name', 'web-42') } },
+          { title: `${size}: InstanceId`, req: { ids: ['i-' + instanceId(size - 1)] } },
+          { title: `${size}: all (keys)`, req: {} },
+        ]);
+        process.stdout.write(`\n${plans}\n\n`);
       }
     }
     process.stdout.write(table(rows) + '\n');

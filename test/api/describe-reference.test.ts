@@ -245,7 +245,8 @@ describe('the SQL describe engine against the in-memory reference, on random dat
 
       it('DescribeInstanceStatus: running instances (or all), by id without NotFound for those not running', async () => {
         const d = new Dice(prng(seed * 100 + 51));
-        const c: Case<any, any> = { ...cases[0]!, spec: ref.instanceStatusSpec, resource: instanceStatusResource, opts: {} };
+        const status = (rows: { id: string; state: string; availability_zone: string }[]) => rows.map((i) => [i.id, i.state, i.availability_zone]);
+        const c: Case<any, any> = { ...cases[0]!, spec: ref.instanceStatusSpec, resource: instanceStatusResource, opts: {}, renderRef: status, renderSql: status };
         for (let n = 0; n < 30; n++) {
           const account = d.pick(ACCOUNTS);
           const includeAll = d.chance(0.5);
