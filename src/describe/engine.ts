@@ -1,17 +1,20 @@
 /**
- * The describe engine over PostgreSQL. A request is answered in two steps:
- *   1. select: one query over the resource's declaration (./resource.ts) finds the keys of the answer: scope,
- *      ids, every filter, the keyset position of NextToken, the order and MaxResults + 1, all in SQL, so an
- *      index walk stops after the page. Ids that are not there answer the resource's NotFound first.
- *   2. rows: the selected rows are read by key a batch at a time (with their tags), in the selected order, for
- *      the handler to map and the serializer to write while the next batch is read.
- * Results, NotFound and page tokens are those of the in-memory engine (./memory.ts), which a test holds it to.
+ * The describe engine over PostgreSQL. From a resource's declaration (./resource.ts) a request becomes one
+ * keyset query: scope, ids, every filter, the position of NextToken, the order and MaxResults + 1, all in SQL,
+ * so an index walk stops after the page. Ids that are not there answer the resource's NotFound first (one more
+ * query, only when ids are given).
+ *   - A page (MaxResults, or an id list) is read with its rows and tags in that one query.
+ *   - A whole answer selects the keys first, then reads the rows by key BATCH at a time, as the serializer
+ *     asks for them while it writes (src/protocol/serializer.ts `streamed`), so it is never whole in memory.
+ * Results, NotFound and page tokens are those of the in-memory engine (./memory.ts), which a test holds it to
+ * (test/describe/reference.test.ts).
  */
-import { invalidFilter, invalidPaginationToken } from '../errors/index.js';
-import { decodeToken, encodeToken, validateDescribe, wildcard, type DescribeRequest, type FieldValue, type FilterInput } from './memory.js';
-import { matchAny } from './pattern.js';
-import { orderOf, type DescribeContext, type Filter, type Resource } from './resource.js';
+import { encodeToken, type DescribeRequest } from './memory.js';
+import { compileFilters, ordered, positionOf, TOKEN_SEPARATOR, validateRequest } from './compile.js';
+import { orderOf, type DescribeContext, type Resource } from './resource.js';
 import { and, join as joinSql, raw, render, sql, type Sql } from './sql.js';
+
+export { validateRequest };
 
 /** What the engine needs of the database: parameterised reads (src/db/sql.ts's Db is one). */
 export interface SqlReader {
@@ -48,100 +51,6 @@ export interface SelectOptions {
 export const BATCH = 500;
 /** How many rows a memory filter (the named exception) looks at per query. */
 const MEMORY_CHUNK = 500;
-
-const TOKEN_SEPARATOR = '\u0000';
-
-/** Request checks made before anything is read (the dispatcher's validate step), as the in-memory engine makes them. */
-export function validateRequest<Row, C extends DescribeContext>(resource: Resource<Row, C>, req: DescribeRequest): void {
-  validateDescribe(
-    { id: () => '', tags: resource.tags ? () => [] : undefined, filters: filterNamesOf(resource), notFound: resource.notFound, maxResults: resource.maxResults, idsExcludeMaxResults: resource.idsExcludeMaxResults },
-    req,
-  );
-  if (req.nextToken) positionOf(resource as Resource<unknown, never>, req.nextToken);
-}
-
-function filterNamesOf<Row, C extends DescribeContext>(resource: Resource<Row, C>): Record<string, () => undefined> {
-  return Object.fromEntries(Object.keys(resource.filters).map((n) => [n, () => undefined]));
-}
-
-/** The order key a token names; a token of another resource (wrong number of parts) is refused. */
-function positionOf(resource: Resource<unknown, never>, token: string): string[] {
-  const after = decodeToken(token);
-  const n = orderOf(resource).length;
-  if (n === 1) return [after];
-  const parts = after.split(TOKEN_SEPARATOR);
-  if (parts.length !== n) throw invalidPaginationToken(token);
-  return parts;
-}
-
-const ordered = (cols: string[]) => cols.map((c) => raw(`(r.${c}) COLLATE "C"`));
-
-interface Compiled<Row> {
-  where: Sql[];
-  /** Filters of the named exception, tested on loaded rows. */
-  memory: ((row: Row) => boolean)[];
-}
-
-function asStrings(v: FieldValue | FieldValue[]): string[] {
-  return (Array.isArray(v) ? v : [v]).filter((x) => x !== undefined && x !== null).map((x) => String(x));
-}
-
-function compileFilters<Row, C extends DescribeContext>(resource: Resource<Row, C>, filters: FilterInput[], ctx: C): Compiled<Row> {
-  const where: Sql[] = [];
-  const memory: ((row: Row) => boolean)[] = [];
-  for (const f of filters) {
-    const name = f.Name ?? '';
-    const values = f.Values ?? [];
-    const tagCond = tagFilter(resource, name, values, ctx);
-    if (tagCond) {
-      where.push(tagCond);
-      continue;
-    }
-    const filter = resource.filters[name];
-    if (!filter) throw invalidFilter(name);
-    if (filter.kind === 'memory') {
-      const patterns = values.map(wildcard);
-      memory.push((row) => asStrings(filter.value(row)).some((v) => patterns.some((p) => p.test(v))));
-    } else {
-      where.push(filterSql(filter, values, ctx));
-    }
-  }
-  return { where, memory };
-}
-
-function filterSql<Row, C>(f: Exclude<Filter<Row, C>, { kind: 'memory' }>, values: string[], ctx: C): Sql {
-  const expr = (e: Sql | ((c: C) => Sql)) => (typeof e === 'function' ? e(ctx) : e);
-  switch (f.kind) {
-    case 'value':
-      return matchAny(expr(f.expr), values);
-    case 'list': {
-      const arr = expr(f.expr);
-      return sql`EXISTS (SELECT 1 FROM unnest(${arr}) AS x(v) WHERE ${matchAny(raw('x.v'), values)})`;
-    }
-    case 'join':
-      return sql`EXISTS (SELECT 1 FROM ${raw(f.from)} WHERE ${raw(f.on)} AND ${matchAny(raw(f.value), values)})`;
-    case 'json':
-      return sql`EXISTS (SELECT 1 FROM jsonb_path_query(r.${raw(f.column)}, ${f.path}::jsonpath) AS j(v) WHERE ${matchAny(raw(`j.v #>> '{}'`), values)})`;
-    case 'constant': {
-      const patterns = values.map(wildcard);
-      return raw(asStrings(f.value).some((v) => patterns.some((p) => p.test(v))) ? 'TRUE' : 'FALSE');
-    }
-  }
-}
-
-/** `tag:Key`, `tag-key`, `tag-value`: an EXISTS over the caller's tags of the row's resource (index tags_key_value). */
-function tagFilter<Row, C extends DescribeContext>(resource: Resource<Row, C>, name: string, values: string[], ctx: C): Sql | undefined {
-  const t = resource.tags;
-  if (!t) return undefined;
-  let cond: Sql;
-  if (name.startsWith('tag:')) cond = sql`(t.key) COLLATE "C" = ${name.slice(4)} AND ${matchAny(raw('t.value'), values)}`;
-  else if (name === 'tag-key') cond = matchAny(raw('t.key'), values);
-  else if (name === 'tag-value') cond = matchAny(raw('t.value'), values);
-  else return undefined;
-  const rid = raw(`r.${t.resourceId ?? resource.id}`);
-  const type = t.type ? sql` AND t.resource_type = ${t.type}` : raw('');
-  return sql`EXISTS (SELECT 1 FROM tags t WHERE t.account_id = ${ctx.accountId} AND t.resource_id = ${rid}${type} AND ${cond})`;
-}
 
 export class DescribeEngine {
   private readonly batch: number;
@@ -196,11 +105,12 @@ export class DescribeEngine {
   }
 
   /** The keyset query: keys (k0..) and extra columns of the rows after `after`, in order, at most `limit`. */
-  private keysSql(resource: Resource<unknown, never>, p: { conds: Sql[]; order: string[]; extra: string[] }, after: string[] | undefined, limit: number | undefined): Sql {
+  private keysSql(resource: Resource<unknown, never>, p: { conds: Sql[]; order: string[]; extra: string[] }, after: string[] | undefined, limit: number | undefined, columns?: Sql): Sql {
     const conds = [...p.conds];
     if (after) conds.push(sql`(${joinSql(ordered(p.order), ', ')}) > (${joinSql(after.map((v) => sql`${v}`), ', ')})`);
-    const cols = [...p.order.map((c, i) => `r.${c} AS __k${i}`), ...p.extra.map((c) => `r.${c} AS ${c}`)].join(', ');
-    return sql`SELECT ${raw(cols)} FROM ${raw(resource.from)} r WHERE ${and(conds)} ORDER BY ${joinSql(ordered(p.order), ', ')}${limit !== undefined ? sql` LIMIT ${limit}` : raw('')}`;
+    const keys = raw([...p.order.map((c, i) => `r.${c} AS __k${i}`), ...p.extra.map((c) => `r.${c} AS ${c}`)].join(', '));
+    return sql`SELECT ${columns ? sql`${columns}, ` : raw('')}${keys} FROM ${raw(resource.from)} r WHERE ${and(conds)}
+      ORDER BY ${joinSql(ordered(p.order), ', ')}${limit !== undefined ? sql` LIMIT ${limit}` : raw('')}`;
   }
 
   /** The select list of a whole row: the resource's columns and, when it has them, its tags. */
@@ -271,12 +181,9 @@ export class DescribeEngine {
       return { rows: this.batches(resource, groups, !opts.groupBy, ctx), nextToken: sel.nextToken };
     }
     const p = await this.prepare(resource, req, ctx, opts);
-    const R = resource as Resource<unknown, never>;
-    const on = and([resource.scope(ctx), ...p.order.map((c, i) => raw(`r.${c} = k.__k${i}`))]);
+    // One query: PostgreSQL computes the row's columns (subqueries, tags) only for the rows LIMIT lets through.
     const found = await this.query<Record<string, unknown>>(
-      sql`SELECT ${this.rowColumns(resource, ctx)}, ${raw(p.order.map((_, i) => `k.__k${i}`).join(', '))}
-          FROM (${this.keysSql(R, { ...p, extra: [] }, p.after, p.limit)}) k JOIN ${raw(resource.from)} r ON ${on}
-          ORDER BY ${joinSql(p.order.map((_, i) => raw(`k.__k${i} COLLATE "C"`)), ', ')}`,
+      this.keysSql(resource as Resource<unknown, never>, { ...p, extra: [] }, p.after, p.limit, this.rowColumns(resource, ctx)),
     );
     const keyed = found.map((row) => ({ row, key: takeKey(row, p.order.length).split(TOKEN_SEPARATOR) }));
     const page = trim(keyed, req.maxResults, (x) => x.key);

@@ -1,7 +1,7 @@
 /**
  * The in-memory describe engine: the same semantics as the SQL engine (./engine.ts), over rows already in
  * memory. It serves fixed catalogues that live in code, not in the database (regions, zones, instance types),
- * and it is the reference the SQL engine is tested against (test/unit/describe-sql.test.ts). A resource kept in
+ * and it is the reference the SQL engine is tested against (test/describe/reference.test.ts). A resource kept in
  * PostgreSQL never loads its rows to come here: it declares a `Resource` (./resource.ts) instead.
  *
  * Semantics: id selection, `...NotFound` for ids that are not there, filters (wildcards `*` and `?`, `\`

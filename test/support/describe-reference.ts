@@ -1,7 +1,7 @@
 /**
  * The describe filters as they were before the engine moved to SQL (issue 12): every resource's filters as
  * functions of a row loaded in memory, with the rows loaded the way the handlers loaded them (everything of
- * the account). test/api/describe-reference.test.ts holds the SQL engine to these, on random data.
+ * the account). test/describe/reference.test.ts holds the SQL engine to these, on random data.
  * Kept here, verbatim in behaviour, as the reference; nothing in src/ uses them.
  */
 import { type DescribeSpec, type Tag } from '../../src/describe/index.js';

@@ -46,6 +46,16 @@ export async function freshDatabase(): Promise<string> {
   return u.toString();
 }
 
+/** Drops a database freshDatabase made (its server closed): a test that wrote many rows leaves no work to autovacuum. */
+export async function dropDatabase(url: string): Promise<void> {
+  const { adminUrl } = await startCluster();
+  const name = new URL(url).pathname.slice(1);
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await client.end();
+}
+
 export interface TestServer extends Running {
   databaseUrl: string;
 }

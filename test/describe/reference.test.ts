@@ -18,7 +18,7 @@ import { vpcResource, toVpc } from '../../src/api/vpcs/index.js';
 import { subnetResource, toSubnet } from '../../src/api/subnets/index.js';
 import { securityGroupResource, toSecurityGroup } from '../../src/api/security-groups/index.js';
 import { tagResource } from '../../src/api/tags/index.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { dropDatabase, startTestServer, type TestServer } from '../support/server.js';
 import { ACCOUNTS, Dice, prng, randomCloud, TAG_KEYS, type Cloud } from '../support/random-cloud.js';
 import * as ref from '../support/describe-reference.js';
 
@@ -178,7 +178,12 @@ describe('the SQL describe engine against the in-memory reference, on random dat
         all = {};
         for (const a of ACCOUNTS) all[a] = await ref.loadAll(s.services, a, REGION);
       });
-      after(async () => s?.close());
+      after(async () => {
+        all = {};
+        engines = [];
+        await s?.close();
+        if (s) await dropDatabase(s.databaseUrl);
+      });
 
       for (const [ci, c] of cases.entries()) {
         it(`${c.name}: same items, order and tokens for ${REQUESTS_PER_RESOURCE} random requests`, async () => {
