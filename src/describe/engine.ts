@@ -105,11 +105,11 @@ export class DescribeEngine {
   }
 
   /** The keyset query: keys (k0..) and extra columns of the rows after `after`, in order, at most `limit`. */
-  private keysSql(resource: Resource<unknown, never>, p: { conds: Sql[]; order: string[]; extra: string[] }, after: string[] | undefined, limit: number | undefined, columns?: Sql): Sql {
+  private keysSql(resource: Resource<unknown, never>, p: { conds: Sql[]; order: string[]; extra: string[] }, after: string[] | undefined, limit: number | undefined): Sql {
     const conds = [...p.conds];
     if (after) conds.push(sql`(${joinSql(ordered(p.order), ', ')}) > (${joinSql(after.map((v) => sql`${v}`), ', ')})`);
     const keys = raw([...p.order.map((c, i) => `r.${c} AS __k${i}`), ...p.extra.map((c) => `r.${c} AS ${c}`)].join(', '));
-    return sql`SELECT ${columns ? sql`${columns}, ` : raw('')}${keys} FROM ${raw(resource.from)} r WHERE ${and(conds)}
+    return sql`SELECT ${keys} FROM ${raw(resource.from)} r WHERE ${and(conds)}
       ORDER BY ${joinSql(ordered(p.order), ', ')}${limit !== undefined ? sql` LIMIT ${limit}` : raw('')}`;
   }
 
@@ -181,9 +181,15 @@ export class DescribeEngine {
       return { rows: this.batches(resource, groups, !opts.groupBy, ctx), nextToken: sel.nextToken };
     }
     const p = await this.prepare(resource, req, ctx, opts);
-    // One query: PostgreSQL computes the row's columns (subqueries, tags) only for the rows LIMIT lets through.
+    // One query. The keys are found by an index walk that reads no row it does not keep (an index-only scan
+    // when it can); each kept key's row is then read by a LATERAL lookup (its LIMIT 1 keeps PostgreSQL from
+    // flattening it into a join it might hash), so columns, subqueries and tags are computed for the page only.
+    const on = and([resource.scope(ctx), ...p.order.map((c, i) => raw(`r.${c} = k.__k${i}`))]);
     const found = await this.query<Record<string, unknown>>(
-      this.keysSql(resource as Resource<unknown, never>, { ...p, extra: [] }, p.after, p.limit, this.rowColumns(resource, ctx)),
+      sql`SELECT x.* FROM (${this.keysSql(resource as Resource<unknown, never>, { ...p, extra: [] }, p.after, p.limit)}) k,
+          LATERAL (SELECT ${this.rowColumns(resource, ctx)}, ${raw(p.order.map((_, i) => `k.__k${i}`).join(', '))}
+                   FROM ${raw(resource.from)} r WHERE ${on} LIMIT 1) x
+          ORDER BY ${joinSql(p.order.map((_, i) => raw(`k.__k${i} COLLATE "C"`)), ', ')}`,
     );
     const keyed = found.map((row) => ({ row, key: takeKey(row, p.order.length).split(TOKEN_SEPARATOR) }));
     const page = trim(keyed, req.maxResults, (x) => x.key);
