@@ -95,7 +95,9 @@ function tagFilter<Row, C extends DescribeContext>(resource: Resource<Row, C>, n
   const t = resource.tags;
   if (!t) return undefined;
   let cond: Sql;
-  if (name.startsWith('tag:')) cond = sql`(t.key) COLLATE "C" = ${name.slice(4)} AND ${matchAny(raw('t.value'), values)}`;
+  // The key in the database's collation (equality is the same in all), as the primary key (resource_id, key) and
+  // tags_key_value have it: a probe from a resource's row reads its one tag, not all of them.
+  if (name.startsWith('tag:')) cond = sql`t.key = ${name.slice(4)} AND ${matchAny(raw('t.value'), values)}`;
   else if (name === 'tag-key') cond = matchAny(raw('t.key'), values);
   else if (name === 'tag-value') cond = matchAny(raw('t.value'), values);
   else return undefined;

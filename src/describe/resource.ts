@@ -28,12 +28,16 @@
  *   validate: (input) => validateRequest(volumeResource, describeRequest(input, parseIds('volume', input.VolumeIds))),
  *   async handle(input, ctx) {
  *     const page = await ctx.services.describe.page(volumeResource, describeRequest(input, input.VolumeIds), ctx);
- *     return { Volumes: streamed(page.rows, toVolume), NextToken: page.nextToken };
+ *     return { Volumes: streamed(page.rows, (rows) => rows.map(toVolume)), NextToken: page.nextToken };
  *   },
  *
  * and, in a migration, an index on (account_id, id COLLATE "C") for the order, plus one on (account_id,
  * <column> COLLATE "C", id COLLATE "C") for each filter that is often used alone with paging (state, vpc-id...).
- * Filter values are always bound, never pasted; the SQL text in a declaration is written here, in code.
+ * Filters compare in the "C" collation, so an index serves them only if its columns are "C" too. Filter values
+ * are always bound, never pasted; the SQL text in a declaration is written in code. A handler with more to say
+ * before ids are checked (DescribeImages' Owners) passes `where`; one whose rows come in groups (instances in
+ * reservations) passes `groupBy`. test/describe/reference.test.ts shows how to hold a declaration to the
+ * in-memory semantics on random data: add the new resource's case there.
  */
 import type { Ec2Error } from '../errors/index.js';
 import { raw, type Sql } from './sql.js';

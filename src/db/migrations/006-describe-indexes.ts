@@ -4,9 +4,10 @@ import type { QueryInterface } from 'sequelize';
  * Indexes for the describe engine (src/describe): each Describe* orders and pages by (account, id) in the "C"
  * collation (byte order, the order of page tokens), and the filters used most with paging have an index that
  * gives their rows already in that order, so a page of 50 reads about 50 index entries however many rows the
- * account has. Every comparison of a filter is made in "C" too (equality is the same in any collation, and LIKE
- * can use a "C" index for its prefix). Tag filters (`tag:Key=value`, wildcards on the value) start from
- * tags_key_value, or probe the primary key (resource_id, key) while walking the resource in order; an infix
+ * account has. Filters compare in "C" too (equality is the same in any collation, and LIKE can use a "C" index
+ * for its prefix), but for the tag key of `tag:Key`, compared in the database's collation like the primary key
+ * (resource_id, key): a tag filter either starts from tags_key_value (account, key, value) or, walking the
+ * resource in order, probes that primary key with both columns; an infix
  * wildcard (`*web*`) uses a trigram index where the pg_trgm extension can be had (it ships with PostgreSQL,
  * but a database user without the right to create it simply goes without).
  */
@@ -22,7 +23,7 @@ export async function up({ context: qi }: { context: QueryInterface }): Promise<
 
     DROP INDEX IF EXISTS tags_account;
     CREATE INDEX tags_account_resource ON tags (account_id, resource_id COLLATE "C", key COLLATE "C");
-    CREATE INDEX tags_key_value ON tags (account_id, key COLLATE "C", value COLLATE "C") INCLUDE (resource_id, resource_type);
+    CREATE INDEX tags_key_value ON tags (account_id, key, value COLLATE "C") INCLUDE (resource_id, resource_type);
     CREATE INDEX tags_value ON tags (account_id, value COLLATE "C") INCLUDE (resource_id, resource_type);
 
     CREATE INDEX key_pairs_account_name ON key_pairs (account_id, name COLLATE "C");
@@ -42,7 +43,7 @@ export async function up({ context: qi }: { context: QueryInterface }): Promise<
     END $$;
     DO $$ BEGIN
       IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm') THEN
-        CREATE INDEX tags_value_trgm ON tags USING gin (value gin_trgm_ops);
+        CREATE INDEX tags_value_trgm ON tags USING gin (value COLLATE "C" gin_trgm_ops);
       END IF;
     END $$;
   `);
