@@ -148,6 +148,12 @@ export async function randomCloud(db: Db, seed: number): Promise<Cloud> {
     // Tags on resources that do not exist (DescribeTags lists them all the same).
     for (let i = 0; i < 3; i++) tagged.push({ id: `vpc-${d.hex(17)}`, type: 'vpc', account });
   }
+  // Some images are shared with the other account (launch permissions), one way or both.
+  for (const id of ids.image) {
+    for (const account of ACCOUNTS) {
+      if (d.chance(0.25)) await db.exec('INSERT INTO image_launch_permissions (image_id, account_id) VALUES ($1, $2) ON CONFLICT DO NOTHING', [id, account]);
+    }
+  }
   // Now and then an account tags another's public image: each account sees only its own tags.
   for (const id of ids.image) tagged.push({ id, type: 'image', account: d.pick(ACCOUNTS) });
   const seen = new Set<string>();

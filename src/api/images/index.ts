@@ -45,7 +45,7 @@ export const imageResource: Resource<Row> = {
  * Owners and ExecutableUsers narrow the images before ids and filters (an id outside them is NotFound), as the
  * image service resolves them (describeScope) and the image repository writes them in SQL.
  */
-function ownersAndUsers(input: Ec2.DescribeImagesRequest, accountId: string): Sql | undefined {
+export function ownersAndUsers(input: Ec2.DescribeImagesRequest, accountId: string): Sql | undefined {
   const scope = describeScope(accountId, input.Owners, input.ExecutableUsers);
   const conds = sqlText((param) => imageScopeConditions(scope, param(accountId), param, 'r').join(' AND '));
   return scope.owners || scope.executableBy ? conds : undefined;
