@@ -11,7 +11,7 @@ export async function createBackends(
 ): Promise<{ compute: ComputeBackend; storage: StorageBackend; network: NetworkBackend }> {
   return {
     compute: await createCompute(config, cloudId),
-    storage: createStorage(config),
+    storage: await createStorage(config, cloudId),
     network:
       config.networkBackend === 'ovs'
         ? // Without an installation id (`doctor`), a throwaway one: probe() touches nothing of anyone's.
@@ -35,9 +35,18 @@ async function createCompute(config: Config, cloudId?: string): Promise<ComputeB
   }
 }
 
-function createStorage(config: Config): StorageBackend {
-  if (config.storageBackend === 'lvm') {
-    throw new Error('STORAGE_BACKEND=lvm is not built yet; use STORAGE_BACKEND=noop');
-  }
-  return new NoopStorageBackend();
+async function createStorage(config: Config, cloudId?: string): Promise<StorageBackend> {
+  if (config.storageBackend === 'noop') return new NoopStorageBackend();
+  const { LvmStorageBackend } = await import('./lvm/index.js');
+  const { localHost, sshHost } = await import('./exec/hosts.js');
+  const s = config.storage;
+  const host = s.host === 'local' ? localHost() : sshHost({ url: s.host, identityFile: s.sshKey, knownHostsFile: s.sshKnownHosts });
+  return new LvmStorageBackend({
+    host,
+    vg: s.volumeGroup,
+    pool: s.thinPool,
+    cloudId,
+    nbd: { firstPort: s.nbdFirstPort, lastPort: s.nbdLastPort, bind: s.nbdBind, address: s.nbdAddress },
+    oversubscription: s.oversubscription,
+  });
 }

@@ -23,7 +23,8 @@ export interface Config {
   accounts: AccountConfig[];
   dockerSocket?: string;
   libvirtUri: string;
-  volumeGroup: string;
+  /** EBS on LVM (STORAGE_BACKEND=lvm): where the volume group is and how its volumes reach instances. */
+  storage: StorageConfig;
   /** How long terminated instances stay visible, as on AWS (about an hour). */
   terminatedRetentionMs: number;
   reconcileIntervalMs: number;
@@ -46,6 +47,27 @@ export interface ImagePolicyConfig {
   dockerImages: string[];
   /** An account that may also register host locations outside those lists (never the cloud's own files). */
   adminAccountId?: string;
+}
+
+export interface StorageConfig {
+  /** THECLOUD_VG */
+  volumeGroup: string;
+  /** THECLOUD_THIN_POOL: the thin pool in it that holds every volume, snapshot and image disk */
+  thinPool: string;
+  /** THECLOUD_STORAGE_HOST: 'local' (the VG is on this machine) or ssh://user@host:port */
+  host: string;
+  /** THECLOUD_STORAGE_SSH_KEY / THECLOUD_STORAGE_SSH_KNOWN_HOSTS: login to an ssh:// storage host */
+  sshKey: string;
+  sshKnownHosts: string;
+  /** THECLOUD_STORAGE_NBD_ADDRESS: where compute hosts reach the storage host's NBD exports */
+  nbdAddress: string;
+  /** THECLOUD_STORAGE_NBD_BIND: the address the exports listen on, on the storage host */
+  nbdBind: string;
+  /** THECLOUD_STORAGE_NBD_PORTS: FIRST-LAST, one port per exported volume */
+  nbdFirstPort: number;
+  nbdLastPort: number;
+  /** THECLOUD_STORAGE_OVERSUBSCRIPTION: volumes' total size may reach the thin pool's size times this */
+  oversubscription: number;
 }
 
 export class ConfigError extends Error {}
@@ -135,6 +157,57 @@ function vpcList(env: NodeJS.ProcessEnv, name: string): string[] {
   return ids;
 }
 
+/** The defaults point at the storage-host guest that scripts/setup-storage-host.sh boots. */
+const STORAGE_HOST_DIR = '/var/lib/thecloud/storage-host';
+
+function storage(env: NodeJS.ProcessEnv): StorageConfig {
+  const lvmName = (name: string, dflt: string) => {
+    const v = env[name] || dflt;
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.+-]{0,62}$/.test(v)) {
+      throw new ConfigError(`${name}=${JSON.stringify(v)} is not valid: an LVM name (letters, digits, _ . + -)`);
+    }
+    return v;
+  };
+  const host = env.THECLOUD_STORAGE_HOST || 'ssh://root@127.0.0.1:10022';
+  const ssh = /^ssh:\/\/(?:[a-z_][a-z0-9_-]{0,31}@)?([A-Za-z0-9.-]{1,253}|\[[0-9a-fA-F:]+\])(?::(\d{1,5}))?\/?$/.exec(host);
+  if (host !== 'local' && (!ssh || Number(ssh[2] ?? 22) > 65535 || ssh[1]!.startsWith('-'))) {
+    throw new ConfigError(`THECLOUD_STORAGE_HOST=${JSON.stringify(host)} is not valid: use local or ssh://[user@]host[:port]`);
+  }
+  const ports = env.THECLOUD_STORAGE_NBD_PORTS || '10810-10841';
+  const range = /^(\d{1,5})-(\d{1,5})$/.exec(ports);
+  if (!range || Number(range[1]) < 1 || Number(range[2]) > 65535 || Number(range[1]) > Number(range[2])) {
+    throw new ConfigError(`THECLOUD_STORAGE_NBD_PORTS=${JSON.stringify(ports)} is not valid: use FIRST-LAST, e.g. 10810-10841`);
+  }
+  const address = (name: string, dflt: string) => {
+    const v = env[name] || dflt;
+    if (!/^([A-Za-z0-9.-]{1,253}|[0-9a-fA-F:]+)$/.test(v) || v.startsWith('-')) {
+      throw new ConfigError(`${name}=${JSON.stringify(v)} is not valid: a host name or IP address`);
+    }
+    return v;
+  };
+  const ratio = env.THECLOUD_STORAGE_OVERSUBSCRIPTION || '1';
+  if (!/^\d+(\.\d+)?$/.test(ratio) || Number(ratio) < 0.1 || Number(ratio) > 100) {
+    throw new ConfigError(`THECLOUD_STORAGE_OVERSUBSCRIPTION=${JSON.stringify(ratio)} is not valid: a number from 0.1 to 100`);
+  }
+  const path = (name: string, dflt: string) => {
+    const v = env[name] || dflt;
+    if (!v.startsWith('/') || /[\0\n]/.test(v)) throw new ConfigError(`${name}=${JSON.stringify(v)} is not valid: an absolute path`);
+    return v;
+  };
+  return {
+    volumeGroup: lvmName('THECLOUD_VG', 'thecloud-vg'),
+    thinPool: lvmName('THECLOUD_THIN_POOL', 'thecloud-pool'),
+    host,
+    sshKey: path('THECLOUD_STORAGE_SSH_KEY', `${STORAGE_HOST_DIR}/id_ed25519`),
+    sshKnownHosts: path('THECLOUD_STORAGE_SSH_KNOWN_HOSTS', `${STORAGE_HOST_DIR}/known_hosts`),
+    nbdAddress: address('THECLOUD_STORAGE_NBD_ADDRESS', ssh ? ssh[1]!.replace(/^\[|\]$/g, '') : '127.0.0.1'),
+    nbdBind: address('THECLOUD_STORAGE_NBD_BIND', '0.0.0.0'),
+    nbdFirstPort: Number(range[1]),
+    nbdLastPort: Number(range[2]),
+    oversubscription: Number(ratio),
+  };
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const databaseUrl = env.DATABASE_URL || undefined;
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
@@ -155,7 +228,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     accounts: accountList,
     dockerSocket: env.DOCKER_SOCKET || undefined,
     libvirtUri: env.LIBVIRT_URI || 'qemu:///system',
-    volumeGroup: env.THECLOUD_VG || 'thecloud-vg',
+    storage: storage(env),
     terminatedRetentionMs: integer(env, 'THECLOUD_TERMINATED_RETENTION_SECONDS', 3600, 0, 86400 * 7) * 1000,
     reconcileIntervalMs: integer(env, 'THECLOUD_RECONCILE_SECONDS', 10, 1, 3600) * 1000,
     maxInstances: integer(env, 'THECLOUD_MAX_INSTANCES', 256, 1, 100000),

@@ -15,6 +15,19 @@ describe('configuration', () => {
     assert.deepEqual(c.accounts[0], { accountId: '000000000000', accessKeyId: 'test', secretAccessKey: 'test' });
   });
 
+  it('points storage at the storage-host guest by default, and at a real host when told', () => {
+    const d = loadConfig({}).storage;
+    assert.equal(d.volumeGroup, 'thecloud-vg');
+    assert.equal(d.host, 'ssh://root@127.0.0.1:10022');
+    assert.equal(d.nbdAddress, '127.0.0.1');
+    assert.deepEqual([d.nbdFirstPort, d.nbdLastPort], [10810, 10841]);
+    const r = loadConfig({ THECLOUD_VG: 'data', THECLOUD_STORAGE_HOST: 'ssh://admin@storage1.lan:2200', THECLOUD_STORAGE_NBD_PORTS: '20000-20099' }).storage;
+    assert.equal(r.volumeGroup, 'data');
+    assert.equal(r.nbdAddress, 'storage1.lan');
+    assert.equal(r.nbdLastPort, 20099);
+    assert.equal(loadConfig({ THECLOUD_STORAGE_HOST: 'local' }).storage.nbdAddress, '127.0.0.1');
+  });
+
   const bad: [string, Record<string, string>, RegExp][] = [
     ['an unknown compute backend', { COMPUTE_BACKEND: 'vmware' }, /COMPUTE_BACKEND="vmware" is not valid: use one of docker, libvirt, noop/],
     ['a port out of range', { PORT: '70000' }, /PORT="70000" is not valid/],
@@ -22,6 +35,11 @@ describe('configuration', () => {
     ['a malformed extra account', { THECLOUD_ACCOUNTS: '12:ak' }, /THECLOUD_ACCOUNTS entry "12:ak" is not valid/],
     ['a bad boolean', { THECLOUD_AUTH: 'maybe' }, /THECLOUD_AUTH="maybe" is not valid: use true or false/],
     ['a host VPC that is not a VPC id', { THECLOUD_HOST_VPCS: 'vpc-0123456789abcdef0,br0' }, /THECLOUD_HOST_VPCS: "br0" is not a VPC id/],
+    ['a volume group name with shell syntax', { THECLOUD_VG: 'vg;reboot' }, /THECLOUD_VG="vg;reboot" is not valid/],
+    ['a storage host that is not local or ssh://', { THECLOUD_STORAGE_HOST: 'http://x' }, /THECLOUD_STORAGE_HOST="http:\/\/x" is not valid/],
+    ['a storage host that reads as an ssh option', { THECLOUD_STORAGE_HOST: 'ssh://-oProxyCommand=x' }, /THECLOUD_STORAGE_HOST=.* is not valid/],
+    ['a reversed NBD port range', { THECLOUD_STORAGE_NBD_PORTS: '10900-10800' }, /THECLOUD_STORAGE_NBD_PORTS="10900-10800" is not valid/],
+    ['an over-subscription that is not a number', { THECLOUD_STORAGE_OVERSUBSCRIPTION: 'lots' }, /THECLOUD_STORAGE_OVERSUBSCRIPTION="lots" is not valid/],
   ];
   for (const [what, env, message] of bad) {
     it(`refuses ${what} with a message naming the variable`, () => {

@@ -3,6 +3,7 @@
  * picture of its "instances" so that states, console output and reconciliation behave as with a real backend.
  */
 import { randomBytes } from 'node:crypto';
+export { NoopStorageBackend } from './storage.js';
 import type {
   BackendImageInfo,
   BackendInstanceInfo,
@@ -20,7 +21,6 @@ import type {
   NetworkInventory,
   DesiredNetwork,
   SyncReport,
-  StorageBackend,
 } from '../../ports/index.js';
 
 interface NoopInstance {
@@ -115,21 +115,6 @@ export class NoopComputeBackend implements ComputeBackend {
     this.images.delete(ref);
   }
 
-  async probe(): Promise<ProbeResult> {
-    return { ok: true, detail: 'noop backend: nothing on the host' };
-  }
-}
-
-export class NoopStorageBackend implements StorageBackend {
-  readonly name = 'noop' as const;
-  async createVolume(volumeId: string): Promise<{ devicePath: string }> {
-    return { devicePath: `/dev/null#${volumeId}` };
-  }
-  async deleteVolume(): Promise<void> {}
-  async resizeVolume(): Promise<void> {}
-  async createSnapshot(): Promise<void> {}
-  async deleteSnapshot(): Promise<void> {}
-  async restoreSnapshot(): Promise<void> {}
   async probe(): Promise<ProbeResult> {
     return { ok: true, detail: 'noop backend: nothing on the host' };
   }

@@ -1,0 +1,105 @@
+/**
+ * One command runner per host. A host is this machine (commands run through execa) or a remote machine reached
+ * over SSH (OpenSSH's client, key login, a pinned host key). Both take an argument array; over SSH every argument
+ * is checked and then quoted for the remote POSIX shell, so that what runs there is exactly that array.
+ */
+import { mkdirSync } from 'node:fs';
+import { CommandError, run as localRun, type RunResult, type Runner } from './index.js';
+
+export interface HostRunner {
+  /** 'local', or ssh://user@host:port */
+  readonly location: string;
+  /** True when commands run on the machine this process runs on (a device path there is a device path here). */
+  readonly local: boolean;
+  /** The host's address as other machines reach it (for exports); 127.0.0.1 for this machine. */
+  readonly address: string;
+  readonly run: Runner;
+}
+
+/** Thrown when SSH cannot reach the host or log in (ssh exits 255 with one of its own messages). */
+export class HostUnreachableError extends Error {
+  override readonly name = 'HostUnreachableError';
+}
+
+export function localHost(runner: Runner = localRun): HostRunner {
+  return { location: 'local', local: true, address: '127.0.0.1', run: runner };
+}
+
+/** A program name or absolute path that may be run remotely: no shell syntax, nothing that reads as an option. */
+const COMMAND = /^(\/[A-Za-z0-9._+-]+)*\/?[A-Za-z0-9][A-Za-z0-9._+-]*$/;
+
+/**
+ * Quotes one argument for a POSIX shell: inside single quotes nothing is special, and a single quote is written
+ * as '\'' (close, escaped quote, reopen). NUL cannot be passed at all; everything else (newlines, $, `, ;) passes
+ * through literally.
+ */
+export function shellQuote(arg: string): string {
+  if (typeof arg !== 'string') throw new TypeError('a command argument is not a string');
+  if (arg.includes('\0')) throw new TypeError('a command argument contains NUL');
+  return `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The remote command line for `command args...`: the command checked, every argument quoted. */
+export function remoteCommandLine(command: string, args: readonly string[]): string {
+  if (!COMMAND.test(command)) throw new TypeError(`unsafe command name: ${JSON.stringify(command)}`);
+  return [command, ...args.map(shellQuote)].join(' ');
+}
+
+export interface SshHostOptions {
+  /** ssh://user@host:port (user and port optional: root, 22) */
+  url: string;
+  /** Private key file to log in with */
+  identityFile: string;
+  /** known_hosts file that must hold the host's key (StrictHostKeyChecking=yes: an unknown key is refused) */
+  knownHostsFile: string;
+  /** Directory for the connection-sharing socket (default /tmp/thecloud-ssh); one login serves many commands. */
+  controlDir?: string;
+  /** Runs the local ssh client (tests substitute a fake). */
+  runner?: Runner;
+}
+
+const SSH_URL = /^ssh:\/\/(?:([a-z_][a-z0-9_-]{0,31})@)?([A-Za-z0-9.-]{1,253}|\[[0-9a-fA-F:]+\])(?::(\d{1,5}))?\/?$/;
+
+export function parseSshUrl(url: string): { user: string; host: string; port: number } {
+  const m = SSH_URL.exec(url);
+  const port = Number(m?.[3] ?? 22);
+  if (!m || port < 1 || port > 65535 || m[2]!.startsWith('-')) throw new TypeError(`not an ssh://[user@]host[:port] URL: ${JSON.stringify(url)}`);
+  return { user: m[1] ?? 'root', host: m[2]!.replace(/^\[|\]$/g, ''), port };
+}
+
+/** ssh's own failures (exit 255) that mean the host was not reached or refused the login. */
+const SSH_FAILURE = /ssh: |Connection (refused|closed|reset|timed out)|Could not resolve|Host key verification failed|Permission denied|kex_exchange|No route to host|Network is unreachable|Control socket/i;
+
+export function sshHost(opts: SshHostOptions): HostRunner {
+  const { user, host, port } = parseSshUrl(opts.url);
+  const controlDir = opts.controlDir ?? '/tmp/thecloud-ssh';
+  const ssh = opts.runner ?? localRun;
+  const base = [
+    '-i', opts.identityFile,
+    '-p', String(port),
+    '-o', `UserKnownHostsFile=${opts.knownHostsFile}`,
+    '-o', 'StrictHostKeyChecking=yes',
+    '-o', 'BatchMode=yes',
+    '-o', 'ConnectTimeout=10',
+    '-o', 'ServerAliveInterval=5',
+    '-o', 'ServerAliveCountMax=3',
+    '-o', 'LogLevel=ERROR',
+    // One SSH login shared by every command for a minute after the last (a login costs far more than a command).
+    '-o', 'ControlMaster=auto',
+    '-o', `ControlPath=${controlDir}/%C`,
+    '-o', 'ControlPersist=60',
+    '-T',
+  ];
+  const run: Runner = async (command, args, runOpts = {}) => {
+    const line = remoteCommandLine(command, args);
+    mkdirSync(controlDir, { recursive: true, mode: 0o700 });
+    let result: RunResult;
+    result = await ssh('ssh', [...base, `${user}@${host}`, '--', line], { ...runOpts, allowFailure: true });
+    if (result.exitCode === 255 && SSH_FAILURE.test(result.stderr)) {
+      throw new HostUnreachableError(`storage host ${opts.url} is not reachable over SSH: ${result.stderr.trim().slice(0, 500)}`);
+    }
+    if (result.exitCode !== 0 && !runOpts.allowFailure) throw new CommandError(command, args, result.exitCode, result.stderr);
+    return result;
+  };
+  return { location: `ssh://${user}@${host.includes(':') ? `[${host}]` : host}:${port}`, local: false, address: host, run };
+}
