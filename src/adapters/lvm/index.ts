@@ -82,7 +82,7 @@ export class LvmStorageBackend implements StorageBackend {
 
   // --- volumes ----------------------------------------------------------------------------------------------------
 
-  createVolume(volumeId: string, sizeGiB: number, source?: VolumeSource): Promise<void> {
+  async createVolume(volumeId: string, sizeGiB: number, source?: VolumeSource): Promise<void> {
     names.volumeId(volumeId);
     names.sizeGiB(sizeGiB);
     const from = names.sourceId(source);
@@ -114,12 +114,12 @@ export class LvmStorageBackend implements StorageBackend {
     });
   }
 
-  deleteVolume(volumeId: string): Promise<void> {
+  async deleteVolume(volumeId: string): Promise<void> {
     names.volumeId(volumeId);
     return this.serial(() => this.remove(volumeId));
   }
 
-  resizeVolume(volumeId: string, sizeGiB: number): Promise<void> {
+  async resizeVolume(volumeId: string, sizeGiB: number): Promise<void> {
     names.volumeId(volumeId);
     names.sizeGiB(sizeGiB);
     return this.serial(async () => {
@@ -134,7 +134,7 @@ export class LvmStorageBackend implements StorageBackend {
 
   // --- snapshots --------------------------------------------------------------------------------------------------
 
-  createSnapshot(volumeId: string, snapshotId: string): Promise<void> {
+  async createSnapshot(volumeId: string, snapshotId: string): Promise<void> {
     names.volumeId(volumeId);
     names.snapshotId(snapshotId);
     return this.serial(async () => {
@@ -152,12 +152,12 @@ export class LvmStorageBackend implements StorageBackend {
     });
   }
 
-  deleteSnapshot(snapshotId: string): Promise<void> {
+  async deleteSnapshot(snapshotId: string): Promise<void> {
     names.snapshotId(snapshotId);
     return this.serial(() => this.remove(snapshotId));
   }
 
-  restoreSnapshotInPlace(snapshotId: string, volumeId: string): Promise<void> {
+  async restoreSnapshotInPlace(snapshotId: string, volumeId: string): Promise<void> {
     names.snapshotId(snapshotId);
     names.volumeId(volumeId);
     return this.serial(async () => {
@@ -173,7 +173,7 @@ export class LvmStorageBackend implements StorageBackend {
 
   // --- images -----------------------------------------------------------------------------------------------------
 
-  createImage(imageId: string, sizeGiB: number): Promise<void> {
+  async createImage(imageId: string, sizeGiB: number): Promise<void> {
     names.imageId(imageId);
     names.sizeGiB(sizeGiB);
     return this.serial(async () => {
@@ -188,14 +188,14 @@ export class LvmStorageBackend implements StorageBackend {
     });
   }
 
-  deleteImage(imageId: string): Promise<void> {
+  async deleteImage(imageId: string): Promise<void> {
     names.imageId(imageId);
     return this.serial(() => this.remove(imageId));
   }
 
   // --- exports ----------------------------------------------------------------------------------------------------
 
-  export(diskId: string, forHost: ComputeHost): Promise<DiskExport> {
+  async export(diskId: string, forHost: ComputeHost): Promise<DiskExport> {
     names.diskId(diskId);
     return this.serial(async () => {
       const lv = this.find(await this.lvs(), diskId);
@@ -205,7 +205,7 @@ export class LvmStorageBackend implements StorageBackend {
     });
   }
 
-  unexport(diskId: string): Promise<void> {
+  async unexport(diskId: string): Promise<void> {
     names.diskId(diskId);
     return this.serial(() => this.nbd.stop(diskId));
   }

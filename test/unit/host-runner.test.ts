@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import { run, type Runner } from '../../src/adapters/exec/index.js';
+import { HostUnreachableError, parseSshUrl, remoteCommandLine, shellQuote, sshHost } from '../../src/adapters/exec/hosts.js';
+
+/** Arguments a remote shell must receive exactly as given. */
+const NASTY = [
+  '',
+  ' ',
+  "it's",
+  "''",
+  '"$(reboot)"',
+  '`id`',
+  '$HOME ${PATH} $((1+1))',
+  'a;b|c&d>e<f',
+  '\\',
+  '\\\'',
+  'line1\nline2',
+  '\t*?[a-z]~#!',
+  '-n',
+  '--',
+  'ünïcødé ✓',
+];
+
+describe('host runners: quoting for a remote shell', () => {
+  it('quotes every argument so that sh receives exactly the array', async () => {
+    // What sshd does with the command line: hand it to the login shell as one string.
+    const line = remoteCommandLine('printf', ['%s\\0', ...NASTY]);
+    const r = await run('sh', ['-c', line]);
+    assert.deepEqual(r.stdout.split('\0').slice(0, -1), NASTY);
+  });
+
+  it('refuses NUL, non-strings and command names with shell syntax', () => {
+    assert.throws(() => shellQuote('a\0b'), /NUL/);
+    assert.throws(() => shellQuote(1 as unknown as string), /not a string/);
+    for (const bad of ['ls;reboot', '$(id)', '-rf', 'a b', '../x', '']) {
+      assert.throws(() => remoteCommandLine(bad, []), /unsafe command name/, bad);
+    }
+    assert.equal(remoteCommandLine('/usr/sbin/lvs', ['a']), "/usr/sbin/lvs 'a'");
+  });
+
+  it('parses ssh:// URLs and refuses what would read as an ssh option', () => {
+    assert.deepEqual(parseSshUrl('ssh://127.0.0.1:10022'), { user: 'root', host: '127.0.0.1', port: 10022 });
+    assert.deepEqual(parseSshUrl('ssh://admin@storage-1.lan'), { user: 'admin', host: 'storage-1.lan', port: 22 });
+    for (const bad of ['ssh://-oProxyCommand=x', 'ssh://h:99999', 'http://h', 'ssh://u;x@h']) {
+      assert.throws(() => parseSshUrl(bad), /not an ssh:/, bad);
+    }
+  });
+
+  it('runs ssh with the pinned host key, the destination, then one quoted command line', async () => {
+    const calls: Array<readonly string[]> = [];
+    const fake: Runner = async (command, args) => {
+      calls.push([command, ...args]);
+      return { stdout: 'ok\n', stderr: '', exitCode: 0 };
+    };
+    const host = sshHost({ url: 'ssh://root@10.0.0.5:2222', identityFile: '/k', knownHostsFile: '/kh', runner: fake, controlDir: '/tmp/thecloud-ssh-test' });
+    assert.equal(host.local, false);
+    assert.equal(host.address, '10.0.0.5');
+    await host.run('lvs', ['vg/a b']);
+    const argv = calls[0]!;
+    assert.equal(argv[0], 'ssh');
+    assert.ok(argv.includes('StrictHostKeyChecking=yes') && argv.includes('UserKnownHostsFile=/kh'));
+    assert.deepEqual(argv.slice(-3), ['root@10.0.0.5', '--', "lvs 'vg/a b'"]);
+  });
+
+  it("tells an unreachable host (ssh's exit 255) from a failing command", async () => {
+    const answer = (exitCode: number, stderr: string): Runner => async () => ({ stdout: '', stderr, exitCode });
+    const opts = { url: 'ssh://h', identityFile: '/k', knownHostsFile: '/kh', controlDir: '/tmp/thecloud-ssh-test' };
+    await assert.rejects(sshHost({ ...opts, runner: answer(255, 'ssh: connect to host h port 22: Connection refused') }).run('true', []), HostUnreachableError);
+    await assert.rejects(sshHost({ ...opts, runner: answer(5, 'Failed to find logical volume') }).run('lvs', []), /lvs .*failed \(exit 5\)/);
+    const allowed = await sshHost({ ...opts, runner: answer(5, 'x') }).run('lvs', [], { allowFailure: true });
+    assert.equal(allowed.exitCode, 5);
+  });
+});
