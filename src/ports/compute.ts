@@ -22,6 +22,16 @@ export class HostCapacityError extends Error {
   override readonly name = 'HostCapacityError';
 }
 
+import type { DiskExport } from './storage.js';
+
+/** An EBS volume to plug into an instance: its export (from the storage backend) and the name the user asked for. */
+export interface VolumeAttachment {
+  volumeId: string;
+  /** /dev/sdf, /dev/xvdf ...: Docker makes both names; libvirt's guest finds the disk by its serial, the volume id */
+  deviceName: string;
+  export: DiskExport;
+}
+
 /** What the backend reports of an instance's real state. */
 export type BackendState = 'pending' | 'running' | 'stopping' | 'stopped' | 'missing';
 
@@ -170,6 +180,13 @@ export interface ComputeBackend {
    * (libvirt: `ovs-port` sandboxes named by NetworkBackend.vmInterface) do not implement it.
    */
   sandbox?(backendId: string): Promise<Sandbox | undefined>;
+  /**
+   * Plugs a volume into the instance: live when it runs (no restart), and at every later start. Idempotent for
+   * the same volume and device name; an error when the device name is taken or the volume is attached elsewhere.
+   */
+  attachVolume(backendId: string, attachment: VolumeAttachment): Promise<void>;
+  /** Unplugs the volume and releases whatever the host held for it (loop device, NBD connection). Idempotent. */
+  detachVolume(backendId: string, volumeId: string): Promise<void>;
   /** For `doctor`: is the host dependency reachable? Never throws. */
   probe(): Promise<ProbeResult>;
 }

@@ -8,6 +8,7 @@ import {
   renderTemplate,
   type DomainParams,
 } from '../../src/adapters/libvirt/templates.js';
+import { targetFor, targetOfVolume, volumeDiskXml } from '../../src/adapters/libvirt/volumes.js';
 
 /**
  * Golden tests: the libvirt XML rendered from templates/ is compared with the checked-in files in golden/.
@@ -73,6 +74,27 @@ describe('libvirt XML templates (golden)', () => {
       'disk-block.xml',
       renderDiskXml({ type: 'block', device: 'disk', format: 'raw', source: '/dev/thecloud/vol-0a', target: 'vdc', bus: 'virtio' }),
     );
+  });
+
+  it('renders an EBS volume from an NBD export as a virtio disk whose serial is the volume id', () => {
+    const xml = volumeDiskXml({
+      volumeId: 'vol-0123456789abcdef0',
+      deviceName: '/dev/sdf',
+      export: { kind: 'nbd', host: '127.0.0.1', port: 10810, exportName: 'vol-0123456789abcdef0' },
+    });
+    matchesGolden('disk-nbd-volume.xml', xml);
+    assert.equal(targetOfVolume(`<domain><devices>${xml}</devices></domain>`, 'vol-0123456789abcdef0'), 'vdf');
+    assert.equal(targetFor('/dev/xvdg'), 'vdg');
+    assert.throws(() => targetFor('/dev/sdf1; reboot'), /invalid device name/);
+    assert.throws(
+      () => volumeDiskXml({ volumeId: 'vol-0123456789abcdef0', deviceName: '/dev/sdf', export: { kind: 'nbd', host: "x'/><evil", port: 1, exportName: 'vol-0123456789abcdef0' } }),
+      /bad NBD host/,
+    );
+  });
+
+  it('renders an EBS volume on this host as a raw block disk', () => {
+    const xml = volumeDiskXml({ volumeId: 'vol-0123456789abcdef0', deviceName: '/dev/xvdh', export: { kind: 'block', devicePath: '/dev/thecloud-vg/vol-0123456789abcdef0' } });
+    matchesGolden('disk-block-volume.xml', xml);
   });
 
   it('renders an interface on a Linux bridge', () => {

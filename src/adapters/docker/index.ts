@@ -13,7 +13,11 @@ import type {
   InstanceSpec,
   ProbeResult,
   Sandbox,
+  VolumeAttachment,
 } from '../../ports/index.js';
+import { LocalBlockDevices } from '../blockdev/index.js';
+import { run as defaultRunner, type Runner } from '../exec/index.js';
+import { ContainerVolumes } from './volumes.js';
 import * as check from './names.js';
 import { LABEL_ACCOUNT, LABEL_CLOUD, LABEL_INSTANCE, LABEL_MANAGED, LABEL_SUBNET, LABEL_VPC } from './names.js';
 import { INIT_PATH, bootArchive } from './boot.js';
@@ -31,6 +35,9 @@ export interface DockerComputeOptions {
    * one installation never touches the containers of another sharing the same Docker engine.
    */
   cloudId?: string;
+  /** Where attached volumes' local block devices are kept track of (default /run/thecloud/volumes) */
+  volumeDir?: string;
+  runner?: Runner;
 }
 
 /** Seconds a graceful stop or reboot waits for the instance before killing it. */
@@ -42,6 +49,7 @@ export class DockerComputeBackend implements ComputeBackend {
   private readonly docker: Docker;
   private readonly networks: SubnetNetworks;
   private readonly images: DockerImages;
+  private readonly volumes: ContainerVolumes;
   private host?: { cpus: number; apiVersion: string };
 
   private readonly cloudId?: string;
@@ -51,6 +59,9 @@ export class DockerComputeBackend implements ComputeBackend {
     this.cloudId = opts instanceof Docker ? undefined : opts.cloudId && check.cloudId(opts.cloudId);
     this.networks = new SubnetNetworks(this.docker);
     this.images = new DockerImages(this.docker);
+    const o = opts instanceof Docker ? {} : opts;
+    const runner = o.runner ?? defaultRunner;
+    this.volumes = new ContainerVolumes(new LocalBlockDevices(o.volumeDir, runner), runner);
   }
 
   async create(spec: InstanceSpec): Promise<{ backendId: string; sandbox?: Sandbox }> {
@@ -96,6 +107,7 @@ export class DockerComputeBackend implements ComputeBackend {
 
   async start(backendId: string): Promise<void> {
     await ignoring(304, this.container(backendId).start()); // 304: running already
+    await this.replugVolumes(backendId);
   }
 
   async stop(backendId: string, opts: { force: boolean }): Promise<void> {
@@ -116,14 +128,41 @@ export class DockerComputeBackend implements ComputeBackend {
 
   async reboot(backendId: string): Promise<void> {
     await this.container(backendId).restart({ t: STOP_TIMEOUT_S });
+    await this.replugVolumes(backendId);
+  }
+
+  // --- volumes (volumes.ts) -----------------------------------------------------------------------------------------
+
+  async attachVolume(backendId: string, attachment: VolumeAttachment): Promise<void> {
+    const { id, pid } = await this.running(backendId);
+    await this.volumes.attach(id, pid, attachment);
+  }
+
+  async detachVolume(backendId: string, volumeId: string): Promise<void> {
+    const { id, pid } = await this.running(backendId);
+    await this.volumes.detach(id, pid, volumeId);
+  }
+
+  /** A new container process has a fresh device cgroup and /dev: the attached volumes are plugged in again. */
+  private async replugVolumes(backendId: string): Promise<void> {
+    const { id, pid } = await this.running(backendId);
+    if (pid) await this.volumes.replug(id, pid);
+  }
+
+  /** The container's full id, and its init's pid when it runs. */
+  private async running(backendId: string): Promise<{ id: string; pid?: number }> {
+    const info = await this.container(backendId).inspect();
+    return { id: info.Id, pid: info.State.Running && info.State.Pid > 0 ? info.State.Pid : undefined };
   }
 
   async destroy(backendId: string): Promise<void> {
     const container = this.container(backendId);
     let subnet: string | undefined;
     try {
-      subnet = (await container.inspect()).Config.Labels?.[LABEL_SUBNET];
+      const info = await container.inspect();
+      subnet = info.Config.Labels?.[LABEL_SUBNET];
       await container.remove({ force: true, v: true });
+      await this.volumes.releaseAll(info.Id);
     } catch (e) {
       if (!isStatus(e, 404)) throw e;
     }

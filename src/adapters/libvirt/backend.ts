@@ -13,7 +13,9 @@ import type {
   InstanceSpec,
   NicSpec,
   ProbeResult,
+  VolumeAttachment,
 } from '../../ports/compute.js';
+import { targetFor, targetOfVolume, volumeDiskXml } from './volumes.js';
 import { readLogTail, vncUrlFromDomainXml } from './console.js';
 import { detectDomainType } from './hostcaps.js';
 import { assertSafePath, parseImageRef } from './imageref.js';
@@ -371,6 +373,35 @@ export class LibvirtComputeBackend implements ComputeBackend {
     const name = domainName(backendId);
     const flags = await this.liveFlags(name);
     await this.virsh.run(['detach-disk', name, assertTargetDev(targetDev), ...flags]);
+  }
+
+  // --- EBS volumes (volumes.ts) -------------------------------------------------------------------------------------
+
+  async attachVolume(backendId: string, attachment: VolumeAttachment): Promise<void> {
+    const name = domainName(backendId);
+    const xml = volumeDiskXml(attachment);
+    const current = (await this.virsh.run(['dumpxml', '--inactive', name])).stdout;
+    const target = targetOfVolume(current, attachment.volumeId);
+    if (target === targetFor(attachment.deviceName)) return; // attached already
+    if (target) throw new Error(`${attachment.volumeId} is already attached to ${name} as ${target}`);
+    if (current.includes(`<target dev='${targetFor(attachment.deviceName)}'`)) throw new Error(`${attachment.deviceName} is in use on ${name}`);
+    const flags = await this.liveFlags(name);
+    await this.virsh.withXmlFile(xml, (path) => this.virsh.run(['attach-device', name, path, ...flags]));
+  }
+
+  async detachVolume(backendId: string, volumeId: string): Promise<void> {
+    const name = domainName(backendId);
+    const flags = await this.liveFlags(name);
+    const live = flags.includes('--live') ? targetOfVolume((await this.virsh.run(['dumpxml', name])).stdout, volumeId) : undefined;
+    const persistent = targetOfVolume((await this.virsh.run(['dumpxml', '--inactive', name])).stdout, volumeId);
+    if (live) await this.virsh.run(['detach-disk', name, live, '--live']);
+    if (persistent) await this.virsh.run(['detach-disk', name, persistent, '--config']);
+    // A live unplug completes when the guest lets go of the disk: wait until the running domain no longer has it.
+    for (let i = 0; live && i < 100; i++) {
+      if (!targetOfVolume((await this.virsh.run(['dumpxml', name])).stdout, volumeId)) return;
+      await sleep(200);
+    }
+    if (live) throw new Error(`${volumeId} is still plugged into ${name}: the guest did not release it`);
   }
 
   // --- images (images.ts) ------------------------------------------------------------------------------------------

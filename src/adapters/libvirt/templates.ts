@@ -93,8 +93,11 @@ export function loadTemplate(name: 'domain' | 'disk' | 'interface', dir = proces
 // --- the three kinds of XML ---------------------------------------------------------------------------------------
 
 export interface DiskParams {
-  /** 'file' for an image file (qcow2 overlay, seed ISO), 'block' for a raw block device such as an LVM volume */
-  type: 'file' | 'block';
+  /**
+   * 'file' for an image file (qcow2 overlay, seed ISO), 'block' for a raw block device such as an LVM volume,
+   * 'network' for an NBD export (source unused; nbd says where)
+   */
+  type: 'file' | 'block' | 'network';
   device: 'disk' | 'cdrom';
   format: 'qcow2' | 'raw';
   /** Absolute path of the file or block device */
@@ -107,6 +110,8 @@ export interface DiskParams {
   serial?: string;
   /** Boot from this disk (images that boot from their disk); kernel+initrd domains need none */
   bootOrder?: number;
+  /** For type 'network': the NBD server and export */
+  nbd?: { host: string; port: number; exportName: string };
 }
 
 export interface InterfaceParams {
@@ -150,10 +155,19 @@ function positiveInt(name: string, n: number): number {
 }
 
 export function renderDiskXml(p: DiskParams, templates?: string): string {
-  if (!p.source.startsWith('/')) throw new Error(`disk source must be an absolute path: ${p.source}`);
+  const nbd = p.type === 'network' ? p.nbd : undefined;
+  if (p.type === 'network') {
+    if (!nbd || !Number.isInteger(nbd.port) || nbd.port < 1 || nbd.port > 65535) throw new Error('a network disk needs an NBD host, port and export');
+  } else if (!p.source.startsWith('/')) throw new Error(`disk source must be an absolute path: ${p.source}`);
   return renderTemplate(loadTemplate('disk', templates), {
     type: p.type,
     block: p.type === 'block',
+    file: p.type === 'file',
+    network: p.type === 'network',
+    direct: p.type === 'block',
+    host: nbd?.host,
+    port: nbd?.port,
+    exportName: nbd?.exportName,
     device: p.device,
     format: p.format,
     source: p.source,

@@ -21,6 +21,7 @@ import type {
   NetworkInventory,
   DesiredNetwork,
   SyncReport,
+  VolumeAttachment,
 } from '../../ports/index.js';
 
 interface NoopInstance {
@@ -30,6 +31,8 @@ interface NoopInstance {
   vcpus: number;
   memoryMiB: number;
   booted: boolean;
+  /** Attached volumes by device name */
+  volumes: Map<string, VolumeAttachment>;
 }
 
 export class NoopComputeBackend implements ComputeBackend {
@@ -39,7 +42,7 @@ export class NoopComputeBackend implements ComputeBackend {
 
   async create(spec: InstanceSpec): Promise<{ backendId: string }> {
     const backendId = `noop-${randomBytes(6).toString('hex')}`;
-    this.instances.set(backendId, { spec, state: 'stopped', console: [], vcpus: spec.vcpus, memoryMiB: spec.memoryMiB, booted: false });
+    this.instances.set(backendId, { spec, state: 'stopped', console: [], vcpus: spec.vcpus, memoryMiB: spec.memoryMiB, booted: false, volumes: new Map() });
     await this.start(backendId);
     return { backendId };
   }
@@ -113,6 +116,29 @@ export class NoopComputeBackend implements ComputeBackend {
 
   async deleteImage(ref: string): Promise<void> {
     this.images.delete(ref);
+  }
+
+  async attachVolume(backendId: string, a: VolumeAttachment): Promise<void> {
+    const i = this.get(backendId);
+    const taken = i.volumes.get(a.deviceName);
+    if (taken && taken.volumeId !== a.volumeId) throw new Error(`${a.deviceName} is in use by ${taken.volumeId}`);
+    for (const [other, instance] of this.instances) {
+      if (other !== backendId && [...instance.volumes.values()].some((v) => v.volumeId === a.volumeId)) {
+        throw new Error(`${a.volumeId} is attached to another instance`);
+      }
+    }
+    i.volumes.set(a.deviceName, a);
+    i.console.push(`[noop] ${a.volumeId} attached at ${a.deviceName}`);
+  }
+
+  async detachVolume(backendId: string, volumeId: string): Promise<void> {
+    const i = this.get(backendId);
+    for (const [name, v] of i.volumes) if (v.volumeId === volumeId) i.volumes.delete(name);
+  }
+
+  /** For tests: the volumes attached to an instance, by device name. */
+  attachedVolumes(backendId: string): Map<string, VolumeAttachment> {
+    return this.get(backendId).volumes;
   }
 
   async probe(): Promise<ProbeResult> {
