@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Prepares this host for every real backend: Docker (with the base image, and a loopback image registry that
-# holds it), Open vSwitch, libvirt/QEMU (with the test VM image). Idempotent and non-interactive; run as root. Each step can also run alone.
+# holds it), Open vSwitch, libvirt/QEMU (with the test VM image), and the storage host for EBS on LVM. Idempotent and non-interactive; run as root. Each step can also run alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,3 +13,4 @@ bash scripts/setup-docker.sh
 bash scripts/setup-registry.sh
 bash scripts/setup-ovs.sh
 bash scripts/setup-libvirt.sh
+bash scripts/setup-storage-host.sh

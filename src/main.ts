@@ -5,7 +5,7 @@
  */
 import { loadConfig, ConfigError, type Config } from './config/index.js';
 import { startServer } from './server/bootstrap.js';
-import { createBackends } from './adapters/index.js';
+import { createBackends, createStorage } from './adapters/index.js';
 import { createLogger } from './server/log.js';
 
 async function doctor(config: Config): Promise<number> {
@@ -15,6 +15,12 @@ async function doctor(config: Config): Promise<number> {
     const r = await backend.probe();
     ok &&= r.ok;
     console.log(`${r.ok ? 'ok  ' : 'FAIL'} ${kind.padEnd(8)} ${backend.name.padEnd(8)} ${r.detail}`);
+  }
+  if (config.storageBackend !== 'lvm') {
+    // Not in use, so not a failure; but whether STORAGE_BACKEND=lvm would work is worth knowing.
+    const lvm = await createStorage({ ...config, storageBackend: 'lvm' });
+    const r = await lvm.probe();
+    console.log(`info lvm      ${r.ok ? 'answers' : 'does not answer'}: ${r.detail}`);
   }
   const db = config.databaseUrl ? `DATABASE_URL (${config.databaseUrl.replace(/:[^:@/]*@/, ':***@')})` : `embedded PostgreSQL in ${config.dataDir}/postgres`;
   console.log(`info database ${db}`);

@@ -35,7 +35,7 @@ async function createCompute(config: Config, cloudId?: string): Promise<ComputeB
   }
 }
 
-async function createStorage(config: Config, cloudId?: string): Promise<StorageBackend> {
+export async function createStorage(config: Config, cloudId?: string): Promise<StorageBackend> {
   if (config.storageBackend === 'noop') return new NoopStorageBackend();
   const { LvmStorageBackend } = await import('./lvm/index.js');
   const { localHost, sshHost } = await import('./exec/hosts.js');
