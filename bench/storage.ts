@@ -151,7 +151,7 @@ async function dd(): Promise<void> {
   const script = `#!/bin/sh
 for i in $(seq 1 600); do
   for d in /sys/block/vd*; do
-    if [ "$(cat $d/serial 2>/dev/null)" = "${v}" ]; then
+    if [ "$(cat $d/serial 2>/dev/null)" = "${v.replace('-', '')}" ]; then
       n=/dev/\${d##*/}
       echo "BENCH-WRITE $(dd if=/dev/zero of=$n bs=1M count=${MIB} oflag=direct 2>&1 | tail -n 1)"
       echo "BENCH-READ $(dd if=$n of=/dev/null bs=1M count=${MIB} iflag=direct 2>&1 | tail -n 1)"

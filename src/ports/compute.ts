@@ -27,7 +27,7 @@ import type { DiskExport } from './storage.js';
 /** An EBS volume to plug into an instance: its export (from the storage backend) and the name the user asked for. */
 export interface VolumeAttachment {
   volumeId: string;
-  /** /dev/sdf, /dev/xvdf ...: Docker makes both names; libvirt's guest finds the disk by its serial, the volume id */
+  /** /dev/sdf, /dev/xvdf ...: Docker makes both names; libvirt's guest finds the disk by its serial, the volume id without its hyphen (as on Nitro) */
   deviceName: string;
   export: DiskExport;
 }

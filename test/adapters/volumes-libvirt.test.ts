@@ -1,6 +1,6 @@
 /**
  * The EBS data path into a libvirt VM: a volume exported over NBD is hot-plugged into a running VM as a virtio
- * disk whose serial is the volume id; the guest finds it by that serial, writes to it and prints a checksum; the
+ * disk whose serial is the volume id (without its hyphen, as on Nitro); the guest finds it by that serial, writes to it and prints a checksum; the
  * volume is unplugged, snapshotted and deleted, the snapshot restored into a new volume, and that one plugged into
  * the same running VM, which reads it back by its own serial. The guest's script (user data, run once at boot by
  * the test image's init) reports on the serial console.
@@ -57,11 +57,11 @@ describe('EBS volumes in libvirt VMs (real LVM + libvirt)', function () {
     await storage.createVolume(vol, 1);
     const script = `#!/bin/sh
 ${FIND}
-dev=$(find_disk ${vol}) || { echo "VOLTEST no disk ${vol}"; exit 1; }
+dev=$(find_disk ${vol.replace('-', '')}) || { echo "VOLTEST no disk ${vol}"; exit 1; }
 dd if=/dev/urandom of=/tmp/d bs=1M count=1 2>/dev/null
 dd if=/tmp/d of=$dev bs=1M oflag=direct conv=fsync 2>/dev/null
 echo "VOLTEST wrote $(md5sum </tmp/d | cut -d' ' -f1) on $dev"
-dev=$(find_disk ${restored}) || { echo "VOLTEST no disk ${restored}"; exit 1; }
+dev=$(find_disk ${restored.replace('-', '')}) || { echo "VOLTEST no disk ${restored}"; exit 1; }
 echo "VOLTEST read $(dd if=$dev bs=1M count=1 iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1) on $dev"
 `;
     await compute.create({

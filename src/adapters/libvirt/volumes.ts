@@ -1,6 +1,7 @@
 /**
- * EBS volumes in libvirt domains: a raw virtio disk whose serial is the volume id (so the guest finds it as Nitro
- * shows it: `lsblk -o +SERIAL`, /dev/disk/by-id/virtio-vol-…), plugged live and into the persistent definition.
+ * EBS volumes in libvirt domains: a raw virtio disk whose serial is the volume id as Nitro shows it, without the
+ * hyphen (vol0123456789abcdef0: virtio-blk serials hold 20 bytes, as NVMe's do; `lsblk -o +SERIAL`,
+ * /sys/block/vdX/serial), plugged live and into the persistent definition.
  * An NBD export is opened by QEMU itself (no device on this host); an export of kind 'block' is the local device.
  * The guest-side name is vd<letters of the requested name> (/dev/sdf -> vdf): the guest kernel names disks in
  * the order it finds them, so the serial is what identifies the volume, as on EC2's Nitro instances.
@@ -19,9 +20,14 @@ export function targetFor(deviceName: string): string {
   return `vd${m[2]}`;
 }
 
+/** The disk serial of a volume: its id without the hyphen, as EBS volumes show on Nitro (20 characters). */
+export function volumeSerial(volumeId: string): string {
+  return checkVolumeId(volumeId).replace('-', '');
+}
+
 export function volumeDiskXml(a: VolumeAttachment): string {
   checkVolumeId(a.volumeId);
-  const base = { device: 'disk', format: 'raw', target: targetFor(a.deviceName), bus: 'virtio', serial: a.volumeId } as const;
+  const base = { device: 'disk', format: 'raw', target: targetFor(a.deviceName), bus: 'virtio', serial: volumeSerial(a.volumeId) } as const;
   let params: DiskParams;
   if (a.export.kind === 'nbd') {
     const { host, port, exportName } = a.export;
@@ -38,7 +44,7 @@ export function volumeDiskXml(a: VolumeAttachment): string {
 /** The target (vdX) of the domain's disk whose serial is the volume id, from `virsh dumpxml`. */
 export function targetOfVolume(domainXml: string, volumeId: string): string | undefined {
   for (const disk of domainXml.match(/<disk\b[\s\S]*?<\/disk>/g) ?? []) {
-    if (new RegExp(`<serial>${checkVolumeId(volumeId)}</serial>`).test(disk)) return /<target dev='([a-z]+)'/.exec(disk)?.[1];
+    if (disk.includes(`<serial>${volumeSerial(volumeId)}</serial>`)) return /<target dev='([a-z]+)'/.exec(disk)?.[1];
   }
   return undefined;
 }
