@@ -41,10 +41,10 @@ function line(what: string, xs: number[], baseline?: number[]): void {
   console.log(`${what.padEnd(58)} median ${ms(median(xs))}  min ${ms(Math.min(...xs))}  max ${ms(Math.max(...xs))}${ratio}`);
 }
 
-/** busybox/coreutils dd's summary: MB/s from "N bytes ... copied, S s". */
+/** MiB/s of a `time dd ... count=MIB` (busybox's dd prints no rate; its `time` prints "real 0m 1.23s"). */
 function ddRate(text: string): string {
-  const m = /(\d+) bytes .*copied, ([\d.]+) s/.exec(text);
-  return m ? `${(Number(m[1]) / 1024 ** 2 / Number(m[2])).toFixed(1)} MiB/s` : `? (${text.trim().split('\n').pop()})`;
+  const m = /real\s+(\d+)m\s*([\d.]+)s/.exec(text);
+  return m ? `${(MIB / (Number(m[1]) * 60 + Number(m[2]))).toFixed(1)} MiB/s`.padStart(12) : `? (${text.trim().split('\n').pop()})`;
 }
 
 async function ops(): Promise<void> {
@@ -112,8 +112,8 @@ async function dd(): Promise<void> {
   console.log(`\n== dd of ${MIB} MiB (O_DIRECT, 1 MiB blocks): on the LV itself vs through an attached volume`);
   const v = volId();
   await s.createVolume(v, 1);
-  const w = await rawRun('dd', ['if=/dev/zero', `of=${dev(v)}`, 'bs=1M', `count=${MIB}`, 'oflag=direct']);
-  const r = await rawRun('dd', [`if=${dev(v)}`, 'of=/dev/null', 'bs=1M', `count=${MIB}`, 'iflag=direct']);
+  const w = await rawRun('time', ['dd', 'if=/dev/zero', `of=${dev(v)}`, 'bs=1M', `count=${MIB}`, 'oflag=direct']);
+  const r = await rawRun('time', ['dd', `if=${dev(v)}`, 'of=/dev/null', 'bs=1M', `count=${MIB}`, 'iflag=direct']);
   console.log(`${'on the storage host, the LV itself'.padEnd(48)} write ${ddRate(w.stderr)}   read ${ddRate(r.stderr)}`);
 
   const docker = new Docker();
@@ -131,8 +131,8 @@ async function dd(): Promise<void> {
         await new Promise((res) => { stream.on('data', (c: Buffer) => chunks.push(c)); stream.on('end', res); });
         return demuxLogs(Buffer.concat(chunks));
       };
-      const cw = await sh(`dd if=/dev/zero of=/dev/sdf bs=1M count=${MIB} oflag=direct 2>&1`);
-      const cr = await sh(`dd if=/dev/sdf of=/dev/null bs=1M count=${MIB} iflag=direct 2>&1`);
+      const cw = await sh(`time dd if=/dev/zero of=/dev/sdf bs=1M count=${MIB} oflag=direct 2>&1`);
+      const cr = await sh(`time dd if=/dev/sdf of=/dev/null bs=1M count=${MIB} iflag=direct 2>&1`);
       console.log(`${'in a container (NBD -> FUSE -> loop)'.padEnd(48)} write ${ddRate(cw)}   read ${ddRate(cr)}`);
       await compute.detachVolume(backendId, v);
     } finally {
@@ -153,8 +153,8 @@ for i in $(seq 1 600); do
   for d in /sys/block/vd*; do
     if [ "$(cat $d/serial 2>/dev/null)" = "${v.replace('-', '')}" ]; then
       n=/dev/\${d##*/}
-      echo "BENCH-WRITE $(dd if=/dev/zero of=$n bs=1M count=${MIB} oflag=direct 2>&1 | tail -n 1)"
-      echo "BENCH-READ $(dd if=$n of=/dev/null bs=1M count=${MIB} iflag=direct 2>&1 | tail -n 1)"
+      echo "BENCH-WRITE $( (time dd if=/dev/zero of=$n bs=1M count=${MIB} oflag=direct) 2>&1 | grep real)"
+      echo "BENCH-READ $( (time dd if=$n of=/dev/null bs=1M count=${MIB} iflag=direct) 2>&1 | grep real)"
       echo BENCH-DONE
       exit 0
     fi
