@@ -5,7 +5,7 @@
  * container and read back equal (checksums). Detach leaves no loop device, FUSE mount or daemon behind.
  */
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import Docker from 'dockerode';
 import { DockerComputeBackend } from '../../src/adapters/docker/index.js';
 import { demuxLogs } from '../../src/adapters/docker/logs.js';
@@ -31,6 +31,7 @@ describe('EBS volumes in Docker containers (real LVM + Docker)', function () {
   after(async () => {
     for (const id of containers) await compute.destroy(id).catch(() => undefined);
     await t.cleanup();
+    await rm(VOLUME_DIR, { recursive: true, force: true });
   });
 
   async function launch(): Promise<string> {

@@ -62,6 +62,8 @@ describe('configuration', () => {
     assert.equal(r.exitCode, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /^ok\s+compute\s+noop/m);
     assert.match(r.stdout, /^ok\s+network\s+noop/m);
+    // Storage is noop here, but doctor still says whether the LVM volume group would answer.
+    assert.match(r.stdout, /^info lvm\s+(answers|does not answer): volume group thecloud-vg on ssh:\/\/root@127\.0\.0\.1:10022/m);
     const bad = await execa(process.execPath, ['--import', 'tsx', 'src/main.ts', 'doctor'], {
       env: { COMPUTE_BACKEND: 'docker', NETWORK_BACKEND: 'noop', DOCKER_SOCKET: '/nonexistent.sock' },
       reject: false,

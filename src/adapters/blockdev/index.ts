@@ -10,7 +10,7 @@
  * closes every inherited descriptor (a caller's `flock` would otherwise live on in the daemon).
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DiskExport } from '../../ports/storage.js';
@@ -83,7 +83,6 @@ export class LocalBlockDevices {
 
   /** Volume ids that have a directory here (connected, or recorded by an adapter). */
   async volumes(): Promise<string[]> {
-    const { readdir } = await import('node:fs/promises');
     return (await readdir(this.dir).catch(() => [] as string[])).filter((n) => /^(vol|ami)-[0-9a-f]+$/.test(n));
   }
 
