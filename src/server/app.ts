@@ -182,12 +182,12 @@ export function createApp(opts: AppOptions): Koa {
       log: (level, msg, extra) => log[level](msg, { requestId: state.requestId, action, ...extra }),
     };
     const h = handler as unknown as {
-      validate?: (i: unknown, c: RequestContext) => Promise<void> | void;
-      handle: (i: unknown, c: RequestContext) => Promise<unknown>;
+      validate?: (i: unknown, c: RequestContext) => Promise<unknown> | unknown;
+      handle: (i: unknown, c: RequestContext, validated: unknown) => Promise<unknown>;
     };
-    if (h.validate) await h.validate(input, rctx);
+    const validated = h.validate ? await h.validate(input, rctx) : undefined;
     if (input.DryRun === true) throw dryRunOperation();
-    const result = await h.handle(input, rctx);
+    const result = await h.handle(input, rctx, validated);
     if (hasStreamedList(result)) {
       ctx.body = await streamBody(serializeResultStream(action, op.output, result, state.requestId), (e) =>
         log.error('response failed while streaming', { requestId: state.requestId, action, error: e.stack ?? String(e) }),

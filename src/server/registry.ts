@@ -3,9 +3,9 @@
  * parsed and typed the input from the service model and will serialize the output from it, so a handler
  * holds no parsing or XML code.
  *
- * The dispatcher runs `validate` (shape checks, id checks, existence and permission checks), then answers
- * DryRunOperation when DryRun=true, and only otherwise runs `handle`. So every implemented action honours
- * DryRun with no side effect.
+ * The dispatcher runs `validate` (shape checks, id checks, existence, state and permission checks), then
+ * answers DryRunOperation when DryRun=true, and only otherwise runs `handle` with what `validate` returned. So
+ * every implemented action honours DryRun with no side effect, and refuses a DryRun as it would the real call.
  */
 import type { Operations, OperationName } from '../protocol/generated/types.js';
 import type { Services } from '../services/index.js';
@@ -18,17 +18,23 @@ export interface RequestContext {
   log: (level: 'debug' | 'info' | 'warn' | 'error', msg: string, extra?: Record<string, unknown>) => void;
 }
 
-export interface Handler<Op extends OperationName> {
+/**
+ * `validate` may return what it loaded and checked (the instances of the request, a launch plan ...); the
+ * dispatcher hands it to `handle` as its third argument, so that a rule is checked in one place and the real
+ * call and its DryRun are refused alike.
+ */
+export interface Handler<Op extends OperationName, V = void> {
   operation: Op;
-  validate?: (input: Operations[Op]['input'], ctx: RequestContext) => Promise<void> | void;
-  handle: (input: Operations[Op]['input'], ctx: RequestContext) => Promise<Operations[Op]['output']>;
+  validate?: (input: Operations[Op]['input'], ctx: RequestContext) => Promise<V> | V;
+  handle: (input: Operations[Op]['input'], ctx: RequestContext, validated: V) => Promise<Operations[Op]['output']>;
 }
 
 export type AnyHandler = {
-  [Op in OperationName]: Handler<Op>;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  [Op in OperationName]: Handler<Op, any>;
 }[OperationName];
 
-export function defineHandler<Op extends OperationName>(operation: Op, h: Omit<Handler<Op>, 'operation'>): Handler<Op> {
+export function defineHandler<Op extends OperationName, V = void>(operation: Op, h: Omit<Handler<Op, V>, 'operation'>): Handler<Op, V> {
   return { operation, ...h };
 }
 

@@ -104,15 +104,13 @@ function decodeUserDataBlob(v: Buffer): Buffer | null {
 export const modifyInstanceAttribute = defineHandler('ModifyInstanceAttribute', {
   async validate(input, ctx) {
     const [row] = await ctx.services.instances.get(ctx.accountId, [parseId('instance', input.InstanceId)]);
-    const c = changeOf(input);
-    if ((c.instanceType !== undefined || c.userData !== undefined) && row!.state !== 'stopped') {
-      throw new Ec2Error('IncorrectInstanceState', `The instance '${row!.id}' is not in the 'stopped' state.`);
-    }
+    const change = changeOf(input);
+    ctx.services.instances.checkModify(row!, change);
     if (input.Groups?.length) throw new Ec2Error('UnsupportedOperation', 'Changing security groups is not supported yet.');
+    return { row: row!, change };
   },
-  async handle(input, ctx) {
-    const [row] = await ctx.services.instances.get(ctx.accountId, [input.InstanceId]);
-    await ctx.services.instances.modify(row!, changeOf(input));
+  async handle(_input, ctx, { row, change }) {
+    await ctx.services.instances.modify(row, change);
     return {};
   },
 });

@@ -5,6 +5,7 @@ import { validateTags } from '../../services/tags/index.js';
 import { instanceViews } from './describe.js';
 import { toInstance } from './mappers.js';
 import type { StateChange } from '../../services/instances/index.js';
+import type { UserAction } from '../../domain/instance-transitions.js';
 import type * as Ec2 from '../../protocol/generated/types.js';
 
 const changes = (list: StateChange[]): Ec2.InstanceStateChange[] =>
@@ -18,16 +19,14 @@ function launchTags(input: Ec2.RunInstancesRequest) {
 
 export const runInstances = defineHandler('RunInstances', {
   async validate(input, ctx) {
-    launchTags(input);
-    await ctx.services.instances.plan(ctx.accountId, input);
-  },
-  async handle(input, ctx) {
-    const s = ctx.services;
     const tags = launchTags(input);
-    const plan = await s.instances.plan(ctx.accountId, input);
-    const rows = await s.instances.run(ctx.accountId, plan, tags, (ids) =>
-      s.tags.create(ctx.accountId, ids.map((id) => ({ id, type: 'instance' })), tags),
-    );
+    return { tags, plan: await ctx.services.instances.plan(ctx.accountId, input) };
+  },
+  async handle(input, ctx, { tags, plan }) {
+    const s = ctx.services;
+    const rows = await s.instances.run(ctx.accountId, plan, tags.length
+      ? (ids) => s.tags.create(ctx.accountId, ids.map((id) => ({ id, type: 'instance' })), tags)
+      : undefined);
     const views = await instanceViews(ctx, rows);
     return {
       ReservationId: rows[0]!.reservation_id,
@@ -38,44 +37,36 @@ export const runInstances = defineHandler('RunInstances', {
   },
 });
 
-async function rowsOf(ctx: RequestContext, ids: string[]) {
-  return ctx.services.instances.get(ctx.accountId, parseIds('instance', ids)!);
-}
+// validate loads the instances and checks every rule of the action; handle acts on what validate checked, so a
+// DryRun is refused exactly as the real call would be.
+const prepare = (action: UserAction) => (input: { InstanceIds: string[] }, ctx: RequestContext) =>
+  ctx.services.instances.prepare(action, ctx.accountId, parseIds('instance', input.InstanceIds)!);
 
 export const startInstances = defineHandler('StartInstances', {
-  async validate(input, ctx) {
-    await rowsOf(ctx, input.InstanceIds);
-  },
-  async handle(input, ctx) {
-    return { StartingInstances: changes(await ctx.services.instances.start(ctx.accountId, input.InstanceIds)) };
+  validate: prepare('start'),
+  async handle(_input, ctx, rows) {
+    return { StartingInstances: changes(await ctx.services.instances.start(rows)) };
   },
 });
 
 export const stopInstances = defineHandler('StopInstances', {
-  async validate(input, ctx) {
-    ctx.services.instances.checkStop(await rowsOf(ctx, input.InstanceIds));
-  },
-  async handle(input, ctx) {
-    return { StoppingInstances: changes(await ctx.services.instances.stop(ctx.accountId, input.InstanceIds, input.Force ?? false)) };
+  validate: prepare('stop'),
+  async handle(input, ctx, rows) {
+    return { StoppingInstances: changes(await ctx.services.instances.stop(rows, input.Force ?? false)) };
   },
 });
 
 export const rebootInstances = defineHandler('RebootInstances', {
-  async validate(input, ctx) {
-    parseIds('instance', input.InstanceIds);
-    await ctx.services.instances.checkReboot(ctx.accountId, input.InstanceIds);
-  },
-  async handle(input, ctx) {
-    await ctx.services.instances.reboot(ctx.accountId, input.InstanceIds);
+  validate: prepare('reboot'),
+  async handle(_input, ctx, rows) {
+    await ctx.services.instances.reboot(rows);
     return {};
   },
 });
 
 export const terminateInstances = defineHandler('TerminateInstances', {
-  async validate(input, ctx) {
-    ctx.services.instances.checkTerminate(await rowsOf(ctx, input.InstanceIds));
-  },
-  async handle(input, ctx) {
-    return { TerminatingInstances: changes(await ctx.services.instances.terminate(ctx.accountId, input.InstanceIds)) };
+  validate: prepare('terminate'),
+  async handle(_input, ctx, rows) {
+    return { TerminatingInstances: changes(await ctx.services.instances.terminate(rows)) };
   },
 });
