@@ -8,6 +8,7 @@ import * as m001 from './migrations/001-base.js';
 import * as m002 from './migrations/002-compute.js';
 import * as m003 from './migrations/003-installation.js';
 import * as m004 from './migrations/004-launch-fingerprint.js';
+import * as m005 from './migrations/005-instance-steps.js';
 import * as m006 from './migrations/006-describe-indexes.js';
 import * as m007 from './migrations/007-image-sharing.js';
 
@@ -17,6 +18,7 @@ const MIGRATIONS = [
   { name: '002-compute', ...m002 },
   { name: '003-installation', ...m003 },
   { name: '004-launch-fingerprint', ...m004 },
+  { name: '005-instance-steps', ...m005 },
   { name: '006-describe-indexes', ...m006 },
   { name: '007-image-sharing', ...m007 },
 ];

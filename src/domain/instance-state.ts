@@ -1,4 +1,7 @@
-/** EC2 instance states, their codes, and which actions each state allows. Pure: no I/O. */
+/**
+ * EC2 instance states, their codes and state reasons. Pure: no I/O. Which actions each state allows, and what
+ * reconciliation does in each, is the table in instance-transitions.ts.
+ */
 export const STATE_CODES = {
   pending: 0,
   running: 16,
@@ -9,15 +12,6 @@ export const STATE_CODES = {
 } as const;
 
 export type InstanceState = keyof typeof STATE_CODES;
-
-/** States from which each action may start. */
-export const CAN = {
-  start: ['stopped'] as InstanceState[],
-  stop: ['pending', 'running'] as InstanceState[],
-  reboot: ['running'] as InstanceState[],
-  terminate: ['pending', 'running', 'stopping', 'stopped'] as InstanceState[],
-  modifyWhileStopped: ['stopped'] as InstanceState[],
-};
 
 export function stateOf(name: string): { Code: number; Name: InstanceState } {
   const n = name as InstanceState;

@@ -32,7 +32,11 @@ export interface VolumeAttachment {
   export: DiskExport;
 }
 
-/** What the backend reports of an instance's real state. */
+/**
+ * What the backend reports of an instance's real state. `pending`: the object exists but does not run and will
+ * not without a push from `start` (a Docker container created and never started, a paused container or domain).
+ * `stopping`: on its way down by itself. A domain defined and never started is `stopped`.
+ */
 export type BackendState = 'pending' | 'running' | 'stopping' | 'stopped' | 'missing';
 
 export interface NetworkAttachment {
@@ -140,10 +144,19 @@ export interface ConsoleInfo {
 
 export interface ComputeBackend {
   readonly name: 'docker' | 'libvirt' | 'noop';
-  /** Creates the instance's backend object and starts it. Returns the backend's id for it. */
+  /**
+   * Creates the instance's backend object (with its disks, seed, first-boot files), without starting it, and
+   * returns the backend's id for it. A container's sandbox (the netns of its pid) exists only once it runs: ask
+   * `sandbox` after `start`. Throws when an object for that instance exists already; leaves nothing behind
+   * when it fails.
+   */
   create(spec: InstanceSpec): Promise<{ backendId: string; sandbox?: Sandbox }>;
+  /**
+   * Makes the object run, whatever it is now: created and never started, stopped, paused (resumed). Running
+   * already is fine.
+   */
   start(backendId: string): Promise<void>;
-  /** Graceful stop (SIGTERM / ACPI) then a hard stop after a timeout; `force` stops at once. */
+  /** Graceful stop (SIGTERM / ACPI) then a hard stop after a timeout; `force` stops at once. Stopped is fine. */
   stop(backendId: string, opts: { force: boolean }): Promise<void>;
   reboot(backendId: string): Promise<void>;
   /** Removes the backend object and everything it owns (disks, seeds). Idempotent: a missing object is fine. */
@@ -151,6 +164,8 @@ export interface ComputeBackend {
   state(backendId: string): Promise<BackendState>;
   /** Everything on the host that carries this installation's labels/metadata (its cloud id). */
   list(): Promise<BackendInstanceInfo[]>;
+  /** This installation's object for one instance, whether or not its id was ever recorded. */
+  find(instanceId: string): Promise<BackendInstanceInfo | undefined>;
   /** The console (serial/stdout) output so far, as text. */
   consoleOutput(backendId: string): Promise<string>;
   /** A PNG or JPEG screenshot of the graphical console, where the backend has one. */
@@ -194,4 +209,25 @@ export interface ComputeBackend {
 export interface ProbeResult {
   ok: boolean;
   detail: string;
+}
+
+/**
+ * For `doctor`: what on the host a The Cloud installation made. `installation` is the cloud id the object carries,
+ * or '' when it carries none (made before installation ids, or by an adapter that does not write one); `owner`
+ * names the EC2 resource it was made for (an instance, subnet or VPC id), so that objects without an installation
+ * id can still be told apart by whether this installation's records know that resource.
+ */
+export interface HostObject {
+  kind: 'docker-container' | 'docker-network' | 'libvirt-domain' | 'ovs-bridge';
+  name: string;
+  installation: string;
+  owner: string;
+  detail: string;
+}
+
+/** Lists and removes host objects of any installation (doctor only: the server never removes another's). */
+export interface HostInventory {
+  readonly kind: string;
+  objects(): Promise<HostObject[]>;
+  remove(o: HostObject): Promise<void>;
 }

@@ -61,16 +61,15 @@ describe('instances: reconciliation racing a launch', function () {
     const x = await launch();
     compute.onState = {
       backendId: aBackend,
-      // ... and the launch finishes while reconciliation is busy with A.
+      // ... and the launch finishes while reconciliation is busy with A (in A's queue).
       during: async () => {
         compute.gate!.open();
         for (let i = 0; i < 100 && (await describeOne(x)).State?.Name !== 'running'; i++) await sleep(50);
-        await s.services.instances.queue.idle();
       },
     };
     await s.services.instances.reconcile();
-    assert.equal(compute.onState, undefined, 'reconciliation looked at A while X was launching');
     await s.services.instances.queue.idle();
+    assert.equal(compute.onState, undefined, 'reconciliation looked at A while X was launching');
 
     assert.equal(compute.creates.get(x), 1, 'X was created once');
     const xi = await describeOne(x);

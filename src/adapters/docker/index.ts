@@ -84,14 +84,13 @@ export class DockerComputeBackend implements ComputeBackend {
     });
     try {
       await container.putArchive(bootArchive(spec), { path: '/' });
-      await container.start();
     } catch (e) {
       // No half-made instance is left behind: the caller sees the failure and owns nothing.
       await this.destroy(container.id).catch(() => undefined);
-      throw new Error(`cannot start instance ${spec.instanceId}: ${dockerMessage(e)}`, { cause: e });
+      throw new Error(`cannot prepare instance ${spec.instanceId}: ${dockerMessage(e)}`, { cause: e });
     }
-    if (!spec.nics) return { backendId: container.id };
-    return { backendId: container.id, sandbox: await this.sandbox(container.id) };
+    // Not started: its sandbox (the netns of its pid) exists once `start` ran; `sandbox` tells it then.
+    return { backendId: container.id };
   }
 
   /** A running container's network namespace, by its init's pid (a new one at every start). */
@@ -106,7 +105,12 @@ export class DockerComputeBackend implements ComputeBackend {
   }
 
   async start(backendId: string): Promise<void> {
-    await ignoring(304, this.container(backendId).start()); // 304: running already
+    const container = this.container(backendId);
+    if ((await container.inspect()).State.Paused) {
+      await ignoring(409, container.unpause()); // 409: not paused any more
+      return;
+    }
+    await ignoring(304, container.start()); // 304: running already
     await this.replugVolumes(backendId);
   }
 
@@ -179,7 +183,15 @@ export class DockerComputeBackend implements ComputeBackend {
   }
 
   async list(): Promise<BackendInstanceInfo[]> {
-    const label = [`${LABEL_MANAGED}=true`, ...(this.cloudId ? [`${LABEL_CLOUD}=${this.cloudId}`] : [])];
+    return this.listed([]);
+  }
+
+  async find(instanceId: string): Promise<BackendInstanceInfo | undefined> {
+    return (await this.listed([`${LABEL_INSTANCE}=${check.instanceId(instanceId)}`]))[0];
+  }
+
+  private async listed(extra: string[]): Promise<BackendInstanceInfo[]> {
+    const label = [`${LABEL_MANAGED}=true`, ...(this.cloudId ? [`${LABEL_CLOUD}=${this.cloudId}`] : []), ...extra];
     const containers = await this.docker.listContainers({ all: true, filters: { label } });
     return containers.map((c) => ({
       backendId: c.Id,
@@ -317,11 +329,11 @@ function containerConfig(
 
 function toState(status: string): BackendState {
   switch (status) {
-    case 'created':
+    case 'created': // made and never started: it runs only once started
+    case 'paused': // frozen: it runs again only once unpaused (start does that)
     case 'restarting':
       return 'pending';
     case 'running':
-    case 'paused': // the processes exist and hold their resources; EC2 has no paused state
       return 'running';
     case 'removing':
       return 'stopping';

@@ -175,7 +175,7 @@ export class LibvirtComputeBackend implements ComputeBackend {
           ? [{ mac: spec.network.macAddress, bridge: this.bridge, openvswitch: this.openvswitch, targetDev: tapName(name) }]
           : [];
       if (interfaces.length && !spec.nics) await this.ensureBridge();
-      await this.defineAndStart({
+      await this.define({
         name,
         instanceId: spec.instanceId,
         accountId: spec.accountId,
@@ -198,10 +198,27 @@ export class LibvirtComputeBackend implements ComputeBackend {
 
   async start(backendId: string): Promise<void> {
     const name = domainName(backendId);
-    const state = await this.virsh.domstate(name);
+    let state = await this.virsh.domstate(name);
     if (state === undefined) throw new DomainNotFoundError(name);
+    if (mapDomainState(state) === 'stopping') {
+      // On its way down (a guest powering off): let it finish, then start it again.
+      const deadline = Date.now() + this.stopTimeoutMs;
+      while (state !== undefined && mapDomainState(state) === 'stopping' && Date.now() < deadline) {
+        await sleep(250);
+        state = await this.virsh.domstate(name);
+      }
+      if (state === undefined) throw new DomainNotFoundError(name);
+    }
+    switch (state) {
+      case 'paused':
+        await this.virsh.run(['resume', name]);
+        return;
+      case 'pmsuspended':
+        await this.virsh.run(['dompmwakeup', name]);
+        return;
+    }
     if (mapDomainState(state) === 'running') return;
-    await this.virsh.run(['start', name]);
+    await this.startDefined(name);
   }
 
   async stop(backendId: string, opts: { force: boolean }): Promise<void> {
@@ -280,6 +297,16 @@ export class LibvirtComputeBackend implements ComputeBackend {
 
   async state(backendId: string): Promise<BackendState> {
     return mapDomainState(await this.virsh.domstate(domainName(backendId)));
+  }
+
+  async find(instanceId: string): Promise<BackendInstanceInfo | undefined> {
+    const name = domainName(instanceId);
+    const state = await this.virsh.domstate(name);
+    if (state === undefined) return undefined;
+    const meta = await readMetadata(this.virsh, name);
+    if (meta === undefined || meta.instanceId !== instanceId) return undefined;
+    if (this.cloudId !== undefined && meta.cloudId !== this.cloudId) return undefined;
+    return { backendId: name, instanceId, accountId: meta.accountId, state: mapDomainState(state) };
   }
 
   async list(): Promise<BackendInstanceInfo[]> {
@@ -473,18 +500,22 @@ export class LibvirtComputeBackend implements ComputeBackend {
     return this.isoTool;
   }
 
-  private async defineAndStart(params: Omit<DomainParams, 'domainType'>): Promise<void> {
-    const type = await this.getDomainType();
-    await this.virsh.define(renderDomainXml({ ...params, domainType: type }));
+  private async define(params: Omit<DomainParams, 'domainType'>): Promise<void> {
+    await this.virsh.define(renderDomainXml({ ...params, domainType: await this.getDomainType() }));
+  }
+
+  /** `virsh start` of a defined domain that is off. */
+  private async startDefined(name: string): Promise<void> {
     try {
-      await this.virsh.run(['start', params.name]);
+      await this.virsh.run(['start', name]);
     } catch (e) {
-      if (type !== 'kvm' || !/kvm/i.test(e instanceof Error ? e.message : String(e))) throw e;
+      if (!/kvm/i.test(e instanceof Error ? e.message : String(e))) throw e;
+      const xml = (await this.virsh.run(['dumpxml', '--inactive', name])).stdout;
+      if (!/^<domain type='kvm'/.test(xml)) throw e;
       // The probe said kvm but QEMU could not use it (permissions, a broken nested setup): emulate from now on.
       this.domainType = Promise.resolve('qemu');
-      await this.virsh.run(['undefine', params.name]);
-      await this.virsh.define(renderDomainXml({ ...params, domainType: 'qemu' }));
-      await this.virsh.run(['start', params.name]);
+      await this.virsh.define(xml.replace(/^<domain type='kvm'/, "<domain type='qemu'"));
+      await this.virsh.run(['start', name]);
     }
   }
 

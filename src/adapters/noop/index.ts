@@ -42,8 +42,11 @@ export class NoopComputeBackend implements ComputeBackend {
 
   async create(spec: InstanceSpec): Promise<{ backendId: string }> {
     const backendId = `noop-${randomBytes(6).toString('hex')}`;
-    this.instances.set(backendId, { spec, state: 'stopped', console: [], vcpus: spec.vcpus, memoryMiB: spec.memoryMiB, booted: false, volumes: new Map() });
-    await this.start(backendId);
+    if ([...this.instances.values()].some((i) => i.spec.instanceId === spec.instanceId)) {
+      throw new Error(`a noop instance for ${spec.instanceId} exists already`);
+    }
+    // Made, not started: as a Docker container after create.
+    this.instances.set(backendId, { spec, state: 'pending', console: [], vcpus: spec.vcpus, memoryMiB: spec.memoryMiB, booted: false, volumes: new Map() });
     return { backendId };
   }
 
@@ -66,7 +69,10 @@ export class NoopComputeBackend implements ComputeBackend {
   }
 
   async reboot(backendId: string): Promise<void> {
-    this.get(backendId).console.push('[noop] reboot');
+    const i = this.get(backendId);
+    if (i.state !== 'running') throw new Error(`noop instance ${backendId} is not running`);
+    i.console.push('[noop] reboot');
+    i.console.push(`[noop] booting ${i.spec.instanceId} (${i.vcpus} vCPU, ${i.memoryMiB} MiB)`);
   }
 
   async destroy(backendId: string): Promise<void> {
@@ -84,6 +90,10 @@ export class NoopComputeBackend implements ComputeBackend {
       accountId: i.spec.accountId,
       state: i.state,
     }));
+  }
+
+  async find(instanceId: string): Promise<BackendInstanceInfo | undefined> {
+    return (await this.list()).find((i) => i.instanceId === instanceId);
   }
 
   async consoleOutput(backendId: string): Promise<string> {

@@ -41,6 +41,10 @@ export interface InstanceRow {
   shutdown_behavior: string;
   backend: string;
   backend_id: string | null;
+  /** The instance service's launch/boot steps whose effect is recorded as done (migration 005). */
+  steps_done: string[];
+  /** A reboot or image capture in flight, which keeps the EC2 state (migration 005). */
+  activity: string | null;
   launch_time: Date;
   terminated_at: Date | null;
   updated_at: Date;
@@ -50,7 +54,7 @@ export interface InstanceRow {
 export const INSTANCE_COLUMNS = `id, account_id, reservation_id, launch_index, image_id, instance_type, key_name, state, state_reason_code,
   state_reason_message, state_transition_reason, subnet_id, vpc_id, availability_zone, host(private_ip) AS private_ip, mac_address,
   eni_id, security_group_ids, user_data, client_token, launch_fingerprint, block_device_mappings, disable_api_termination, disable_api_stop,
-  shutdown_behavior, backend, backend_id, launch_time, terminated_at, updated_at`;
+  shutdown_behavior, backend, backend_id, steps_done, activity, launch_time, terminated_at, updated_at`;
 
 export class ComputeRepository {
   constructor(private readonly db: Db) {}
@@ -104,18 +108,18 @@ export class ComputeRepository {
       [accountId, token],
     );
   }
-  async insertInstance(i: Omit<InstanceRow, 'launch_time' | 'terminated_at' | 'updated_at'>, t: Transaction): Promise<void> {
+  async insertInstance(i: Omit<InstanceRow, 'launch_time' | 'terminated_at' | 'updated_at' | 'activity'>, t: Transaction): Promise<void> {
     await this.db.exec(
       `INSERT INTO instances (id, account_id, reservation_id, launch_index, image_id, instance_type, key_name, state,
          state_reason_code, state_reason_message, state_transition_reason, subnet_id, vpc_id, availability_zone, private_ip,
          mac_address, eni_id, security_group_ids, user_data, client_token, block_device_mappings, disable_api_termination,
-         disable_api_stop, shutdown_behavior, backend, backend_id, launch_fingerprint)
-       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26,$27)`,
+         disable_api_stop, shutdown_behavior, backend, backend_id, launch_fingerprint, steps_done)
+       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26,$27,$28)`,
       [i.id, i.account_id, i.reservation_id, i.launch_index, i.image_id, i.instance_type, i.key_name, i.state,
         i.state_reason_code, i.state_reason_message, i.state_transition_reason, i.subnet_id, i.vpc_id, i.availability_zone,
         i.private_ip, i.mac_address, i.eni_id, i.security_group_ids, i.user_data, i.client_token,
         JSON.stringify(i.block_device_mappings), i.disable_api_termination, i.disable_api_stop, i.shutdown_behavior, i.backend, i.backend_id,
-        i.launch_fingerprint],
+        i.launch_fingerprint, i.steps_done],
       t,
     );
   }
@@ -128,7 +132,15 @@ export class ComputeRepository {
     id: string,
     from: string[],
     to: string,
-    extra: { reasonCode?: string | null; reasonMessage?: string | null; transitionReason?: string; backendId?: string | null } = {},
+    extra: {
+      reasonCode?: string | null;
+      reasonMessage?: string | null;
+      transitionReason?: string;
+      backendId?: string | null;
+      /** The activity (reboot, capture) in flight: null clears it. Left as is when undefined. */
+      activity?: string | null;
+      stepsDone?: string[];
+    } = {},
   ): Promise<boolean> {
     const n = await this.db.exec(
       `UPDATE instances SET state = $3,
@@ -136,25 +148,49 @@ export class ComputeRepository {
          state_reason_message = CASE WHEN $4::boolean THEN $6 ELSE state_reason_message END,
          state_transition_reason = COALESCE($7, state_transition_reason),
          backend_id = CASE WHEN $8::boolean THEN $9 ELSE backend_id END,
+         activity = CASE WHEN $10::boolean THEN $11 ELSE activity END,
+         steps_done = COALESCE($12::text[], steps_done),
          terminated_at = CASE WHEN $3 = 'terminated' THEN now() ELSE terminated_at END,
          launch_time = CASE WHEN $3 = 'pending' AND state = 'stopped' THEN now() ELSE launch_time END,
-         updated_at = now()
+         updated_at = clock_timestamp()
        WHERE id = $1 AND state = ANY($2)`,
       [id, from, to, extra.reasonCode !== undefined, extra.reasonCode ?? null, extra.reasonMessage ?? null,
-        extra.transitionReason ?? null, extra.backendId !== undefined, extra.backendId ?? null],
+        extra.transitionReason ?? null, extra.backendId !== undefined, extra.backendId ?? null,
+        extra.activity !== undefined, extra.activity ?? null, extra.stepsDone ?? null],
     );
     return n > 0;
   }
 
-  async setBackendId(id: string, backendId: string): Promise<void> {
-    await this.db.exec('UPDATE instances SET backend_id = $2, updated_at = now() WHERE id = $1', [id, backendId]);
+  /**
+   * Journals one step: marks it done (or undone), with the backend id it made or removed, in one write, so that
+   * "the backend object was made" and "its id is recorded" can never disagree.
+   */
+  async markStep(id: string, step: string, done: boolean, patch: { backendId?: string | null } = {}): Promise<void> {
+    await this.db.exec(
+      `UPDATE instances SET
+         steps_done = array_remove(steps_done, $2) || CASE WHEN $3::boolean THEN ARRAY[$2]::text[] ELSE '{}'::text[] END,
+         backend_id = CASE WHEN $4::boolean THEN $5 ELSE backend_id END,
+         updated_at = clock_timestamp()
+       WHERE id = $1`,
+      [id, step, done, patch.backendId !== undefined, patch.backendId ?? null],
+    );
+  }
+
+  /** Sets the activity in flight if the instance is in one of `states` (a compare-and-set); returns whether it did. */
+  async setActivity(id: string, activity: string | null, states: string[], expected?: string | null): Promise<boolean> {
+    const n = await this.db.exec(
+      `UPDATE instances SET activity = $2, updated_at = clock_timestamp()
+       WHERE id = $1 AND state = ANY($3) AND ($4::boolean IS FALSE OR activity IS NOT DISTINCT FROM $5)`,
+      [id, activity, states, expected !== undefined, expected ?? null],
+    );
+    return n > 0;
   }
 
   async updateAttributes(id: string, attrs: Partial<Pick<InstanceRow, 'instance_type' | 'user_data' | 'disable_api_termination' | 'disable_api_stop' | 'shutdown_behavior'>>): Promise<void> {
     const cols = Object.keys(attrs);
     if (!cols.length) return;
     const sets = cols.map((c, i) => `${c} = $${i + 2}`).join(', ');
-    await this.db.exec(`UPDATE instances SET ${sets}, updated_at = now() WHERE id = $1`, [id, ...cols.map((c) => (attrs as Record<string, unknown>)[c])]);
+    await this.db.exec(`UPDATE instances SET ${sets}, updated_at = clock_timestamp() WHERE id = $1`, [id, ...cols.map((c) => (attrs as Record<string, unknown>)[c])]);
   }
 
   /** Removes terminated instances older than the cut-off; returns their ids. */

@@ -120,6 +120,9 @@ export class NetworkRepository {
    * for one address, the loser's insert does nothing and it tries again.
    */
   async allocateIp(subnetId: string, ownerId: string, wanted?: string, t?: Transaction): Promise<string | undefined> {
+    // Inside a caller's transaction (RunInstances records its instances with their addresses), launches into one
+    // subnet take turns until commit: otherwise each would wait on the others' uncommitted addresses and retry.
+    if (t) await this.db.exec(`SELECT pg_advisory_xact_lock(hashtext('ip_allocations:' || $1))`, [subnetId], t);
     if (wanted) {
       const r = await this.db.rows<{ ip: string }>(
         `INSERT INTO ip_allocations (subnet_id, ip, owner_id) VALUES ($1, $2, $3)

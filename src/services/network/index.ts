@@ -9,6 +9,7 @@ import type { CatalogService } from '../catalog/index.js';
 import { Ec2Error } from '../../errors/index.js';
 import { cidrContains, ipToInt, isIpv4 } from '../../domain/ipv4.js';
 import type { Logger } from '../../server/log.js';
+import type { Transaction } from '../../db/sql.js';
 
 export const DEFAULT_VPC_CIDR = '172.31.0.0/16';
 
@@ -110,8 +111,11 @@ export class NetworkService {
     return this.repo.rules(accountId);
   }
 
-  /** Gives `ownerId` an address of the subnet: the one asked for, or the lowest free one. */
-  async allocateIp(subnet: SubnetRow, ownerId: string, wanted?: string): Promise<string> {
+  /**
+   * Gives `ownerId` an address of the subnet: the one asked for, or the lowest free one. Inside `t` when given,
+   * so that the address and the record that owns it are committed together.
+   */
+  async allocateIp(subnet: SubnetRow, ownerId: string, wanted?: string, t?: Transaction): Promise<string> {
     if (wanted) {
       if (!isIpv4(wanted) || !cidrContains(subnet.cidr_block, wanted)) {
         throw new Ec2Error('InvalidParameterValue', `Address ${wanted} does not fall within the subnet's address range`);
@@ -121,11 +125,11 @@ export class NetworkService {
       if (offset < 4 || offset >= subnetCapacity(subnet.cidr_block) + 4) {
         throw new Ec2Error('InvalidParameterValue', `Address ${wanted} is in subnet's reserved address range`);
       }
-      const ip = await this.repo.allocateIp(subnet.id, ownerId, wanted);
+      const ip = await this.repo.allocateIp(subnet.id, ownerId, wanted, t);
       if (!ip) throw new Ec2Error('InvalidIPAddress.InUse', `Address ${wanted} is in use.`);
       return ip;
     }
-    const ip = await this.repo.allocateIp(subnet.id, ownerId);
+    const ip = await this.repo.allocateIp(subnet.id, ownerId, undefined, t);
     if (!ip) {
       throw new Ec2Error('InsufficientFreeAddressesInSubnet', `There are not enough free addresses in subnet '${subnet.id}' to satisfy the requested number of instances.`);
     }

@@ -1,0 +1,91 @@
+/**
+ * RunInstances: records every instance as pending, each with its private address allocated in the same
+ * transaction (so a crash can leave neither an address without a record nor a record without one), then queues
+ * the launches. Idempotent per ClientToken.
+ */
+import { Ec2Error } from '../../errors/index.js';
+import { newId } from '../../ids/index.js';
+import type { ComputeRepository, InstanceRow } from '../../db/repositories/compute.js';
+import type { NetworkService } from '../network/index.js';
+import { randomMac, type LaunchPlan } from './launch.js';
+import type { InstanceQueue } from './queue.js';
+import { STEPS_AT_INSERT } from './steps.js';
+
+export interface RunDeps {
+  repo: ComputeRepository;
+  network: NetworkService;
+  queue: InstanceQueue;
+  backendName: string;
+  /** Queues the launch of a recorded instance (work.launch in its queue). */
+  launch(id: string): void;
+}
+
+export async function runInstances(
+  d: RunDeps,
+  accountId: string,
+  plan: LaunchPlan,
+  tagWriter: ((ids: string[]) => Promise<void>) | undefined,
+): Promise<InstanceRow[]> {
+  if (plan.clientToken) {
+    const existing = await d.repo.byClientToken(accountId, plan.clientToken);
+    if (existing.length) return sameLaunch(existing, plan);
+  }
+  const reservationId = newId('reservation');
+  const ids: string[] = [];
+  let release: (() => void) | undefined;
+  try {
+    await d.repo.tx(async (t) => {
+      for (let i = 0; i < plan.count.max; i++) {
+        const id = newId('instance');
+        let ip: string;
+        try {
+          ip = await d.network.allocateIp(plan.subnet, id, i === 0 ? plan.privateIp : undefined, t);
+        } catch (e) {
+          // Launch as many as the subnet allows, as long as that is at least MinCount.
+          if (i >= plan.count.min && e instanceof Ec2Error && e.code === 'InsufficientFreeAddressesInSubnet') break;
+          throw e;
+        }
+        ids.push(id);
+        await d.repo.insertInstance(
+          {
+            id, account_id: accountId, reservation_id: reservationId, launch_index: i, image_id: plan.image.id,
+            instance_type: plan.type.name, key_name: plan.keyPair?.name ?? null, state: 'pending', state_reason_code: 'pending',
+            state_reason_message: 'pending', state_transition_reason: '', subnet_id: plan.subnet.id, vpc_id: plan.subnet.vpc_id,
+            availability_zone: plan.subnet.availability_zone, private_ip: ip, mac_address: randomMac(),
+            eni_id: newId('networkInterface'), security_group_ids: plan.securityGroupIds, user_data: plan.userData ?? null,
+            client_token: plan.clientToken ?? null, launch_fingerprint: plan.fingerprint, block_device_mappings: plan.blockDeviceMappings,
+            disable_api_termination: plan.disableApiTermination, disable_api_stop: plan.disableApiStop,
+            shutdown_behavior: plan.shutdownBehavior, backend: d.backendName, backend_id: null, steps_done: STEPS_AT_INSERT,
+          },
+          t,
+        );
+      }
+      // Busy before the commit: reconciliation must not take a launch committed a moment ago for an interrupted one.
+      release = d.queue.reserve(ids);
+    });
+  } catch (e) {
+    release?.();
+    // A concurrent request with the same ClientToken won the race: answer with its instances.
+    if (plan.clientToken && /unique|duplicate/i.test(e instanceof Error ? e.message : '')) {
+      const existing = await d.repo.byClientToken(accountId, plan.clientToken);
+      if (existing.length) return sameLaunch(existing, plan);
+    }
+    throw e;
+  }
+  try {
+    if (tagWriter) await tagWriter(ids);
+    const rows = await d.repo.instancesByIds(accountId, ids);
+    for (const row of rows) d.launch(row.id);
+    return rows.sort((a, b) => a.launch_index - b.launch_index);
+  } finally {
+    release?.();
+  }
+}
+
+/** The instances of an earlier launch with this ClientToken, if it asked for the same thing. */
+function sameLaunch(existing: InstanceRow[], plan: LaunchPlan): InstanceRow[] {
+  if (existing[0]!.launch_fingerprint && existing[0]!.launch_fingerprint !== plan.fingerprint) {
+    throw new Ec2Error('IdempotentParameterMismatch', 'Arguments on this idempotent request are inconsistent with arguments used in previous request(s).');
+  }
+  return existing;
+}

@@ -1,0 +1,60 @@
+/** What the compute backend is told to make for an instance record: resolved afresh from the records. */
+import { instanceType } from '../../domain/instance-types.js';
+import type { InstanceRow } from '../../db/repositories/compute.js';
+import type { InstanceSpec } from '../../ports/index.js';
+import type { NetworkService } from '../network/index.js';
+import type { ImageService } from '../images/index.js';
+import type { KeyPairService } from '../key-pairs/index.js';
+import { renderFirstBootScript } from './user-data.js';
+
+export interface SpecSources {
+  network: NetworkService;
+  images: ImageService;
+  keyPairs: KeyPairService;
+}
+
+export async function instanceSpec(deps: SpecSources, row: InstanceRow): Promise<InstanceSpec> {
+  const account = row.account_id.trim();
+  const image = await deps.images.visible(account, row.image_id).catch(() => undefined);
+  if (!image) throw new Error(`image ${row.image_id} of ${row.id} is gone`);
+  const type = instanceType(row.instance_type);
+  if (!type) throw new Error(`instance type ${row.instance_type} of ${row.id} is unknown`);
+  const keys: string[] = [];
+  if (row.key_name) {
+    const kp = await deps.keyPairs.byName(account, row.key_name);
+    if (kp) keys.push(kp.public_key);
+  }
+  const subnet = await deps.network.subnet(account, row.subnet_id);
+  if (!subnet) throw new Error(`subnet ${row.subnet_id} of ${row.id} is gone`);
+  const vpc = (await deps.network.vpcs(account)).find((v) => v.id === subnet.vpc_id);
+  if (!vpc) throw new Error(`VPC ${subnet.vpc_id} of ${row.id} is gone`);
+  const userData = row.user_data ?? undefined;
+  return {
+    instanceId: row.id,
+    accountId: account,
+    imageRef: image.backend_ref,
+    vcpus: type.vcpus,
+    memoryMiB: type.memoryMiB,
+    hostname: `ip-${row.private_ip.replace(/\./g, '-')}`,
+    firstBootScript: renderFirstBootScript(userData, keys),
+    userData,
+    publicKeys: keys,
+    network: {
+      subnetId: subnet.id,
+      vpcId: subnet.vpc_id,
+      cidr: subnet.cidr_block,
+      vpcCidr: vpc.cidr_block,
+      gateway: gatewayOf(subnet.cidr_block),
+      privateIp: row.private_ip,
+      macAddress: row.mac_address,
+    },
+  };
+}
+
+/** The VPC router's address: the subnet's first address after the network address. */
+export function gatewayOf(cidr: string): string {
+  const [base] = cidr.split('/') as [string];
+  const parts = base.split('.').map(Number);
+  parts[3] = parts[3]! + 1;
+  return parts.join('.');
+}

@@ -1,0 +1,157 @@
+/**
+ * An instance's making, as an ordered list of steps, each with its undo:
+ *
+ *   launch:     every `launch` step in order, then every `boot` step in order
+ *   start:      every `boot` step in order
+ *   stop:       every `boot` step's undo, in reverse
+ *   terminate:  every step's undo, in reverse (also after a failed launch)
+ *
+ * Each step is journaled in the instance's record (steps_done) as it is done and undone, so that
+ * reconciliation reads from the records how far a launch got. A crash can fall between a step's effect and its
+ * journal entry, so `do` and `undo` are idempotent: `do` finishes or redoes what a crash left, `undo` removes
+ * whatever is there, also what a `do` cut short made. Launch steps journaled done are skipped when a launch is
+ * resumed; boot steps are done again at every boot.
+ *
+ * Adding a step (an EBS volume to create and attach, an ENI to plug into the VPC switch ...) is adding one
+ * entry to INSTANCE_STEPS with its `do` and `undo`.
+ */
+import type { InstanceRow } from '../../db/repositories/compute.js';
+import type { ComputeBackend, InstanceSpec } from '../../ports/index.js';
+import type { NetworkService } from '../network/index.js';
+import type { ComputeRepository } from '../../db/repositories/compute.js';
+
+export interface StepContext {
+  /** The instance's record, read afresh just before the step. */
+  row: InstanceRow;
+  compute: ComputeBackend;
+  network: NetworkService;
+  /** What the compute backend is to make for this record (resolved from the records when asked). */
+  spec(row: InstanceRow): Promise<InstanceSpec>;
+  /** For undo: take things down at once rather than gracefully (terminate, StopInstances with Force). */
+  force: boolean;
+}
+
+/** What a step changed in the record beside its journal entry (written in the same update). */
+export interface StepResult {
+  backendId?: string | null;
+}
+
+export interface InstanceStep {
+  name: string;
+  /** `launch`: done once, at launch, undone at terminate. `boot`: done at every start, undone at every stop. */
+  phase: 'launch' | 'boot';
+  do(ctx: StepContext): Promise<StepResult | void>;
+  undo(ctx: StepContext): Promise<StepResult | void>;
+}
+
+/** The private address, allocated with the record (RunInstances answers with it); this step keeps it so. */
+const address: InstanceStep = {
+  name: 'address',
+  phase: 'launch',
+  async do({ row, network }) {
+    if ((await network.ipsOf(row.id)).includes(row.private_ip)) return;
+    const subnet = await network.subnet(row.account_id.trim(), row.subnet_id);
+    if (!subnet) throw new Error(`subnet ${row.subnet_id} of ${row.id} is gone`);
+    await network.allocateIp(subnet, row.id, row.private_ip);
+  },
+  async undo({ row, network }) {
+    await network.releaseIps(row.id);
+  },
+};
+
+/** The backend object (container, domain), made and not started. */
+const backend: InstanceStep = {
+  name: 'backend',
+  phase: 'launch',
+  async do(ctx) {
+    // An object for this instance whose making was never journaled may be half made (a crash between Docker's
+    // create and the copy of the first-boot files): it is removed and made anew.
+    const stray = await ctx.compute.find(ctx.row.id);
+    if (stray) await ctx.compute.destroy(stray.backendId);
+    const { backendId } = await ctx.compute.create(await ctx.spec(ctx.row));
+    return { backendId };
+  },
+  async undo({ row, compute }) {
+    if (row.backend_id) await compute.destroy(row.backend_id);
+    const stray = await compute.find(row.id);
+    if (stray) await compute.destroy(stray.backendId);
+    return { backendId: null };
+  },
+};
+
+/** The object runs (started, or resumed when paused). */
+const power: InstanceStep = {
+  name: 'power',
+  phase: 'boot',
+  async do({ row, compute }) {
+    if (!row.backend_id) throw new Error(`instance ${row.id} has no backend object to start`);
+    await compute.start(row.backend_id);
+  },
+  async undo({ row, compute, force }) {
+    if (!row.backend_id) return;
+    const state = await compute.state(row.backend_id);
+    if (state === 'missing' || state === 'stopped') return;
+    await compute.stop(row.backend_id, { force });
+  },
+};
+
+export const INSTANCE_STEPS: readonly InstanceStep[] = [address, backend, power];
+
+/** The step that makes the backend object: until it is journaled done, a pending instance is still launching. */
+export const BACKEND_STEP = backend.name;
+
+/** The journal of a record just inserted with its address allocated in the same transaction. */
+export const STEPS_AT_INSERT = [address.name];
+
+export interface StepRunnerDeps {
+  repo: ComputeRepository;
+  compute: ComputeBackend;
+  network: NetworkService;
+  spec(row: InstanceRow): Promise<InstanceSpec>;
+}
+
+export class StepRunner {
+  constructor(
+    private readonly deps: StepRunnerDeps,
+    private readonly steps: readonly InstanceStep[] = INSTANCE_STEPS,
+  ) {}
+
+  private context(row: InstanceRow, force: boolean): StepContext {
+    return { row, compute: this.deps.compute, network: this.deps.network, spec: this.deps.spec, force };
+  }
+
+  /**
+   * Does the steps of `phase` in order, each on a fresh read of the record, while the instance is in one of
+   * `states`. Launch steps journaled done are skipped. Returns false (having stopped) when the instance left
+   * those states meanwhile: a later command (terminate, stop) owns it then.
+   */
+  async forward(id: string, phase: 'launch' | 'boot', states: readonly string[]): Promise<boolean> {
+    for (const step of this.steps.filter((s) => s.phase === phase)) {
+      const row = await this.deps.repo.instance(id);
+      if (!row || !states.includes(row.state)) return false;
+      if (phase === 'launch' && row.steps_done.includes(step.name)) continue;
+      const result = await step.do(this.context(row, false));
+      await this.deps.repo.markStep(id, step.name, true, result ?? {});
+    }
+    return true;
+  }
+
+  /**
+   * Undoes the steps of `phase` (or all of them) in reverse, each on a fresh read of the record: done, half done
+   * or never done alike, since undo is idempotent.
+   */
+  async backward(id: string, phase: 'boot' | 'all', opts: { force: boolean }): Promise<void> {
+    const steps = this.steps.filter((s) => phase === 'all' || s.phase === phase);
+    for (const step of [...steps].reverse()) {
+      const row = await this.deps.repo.instance(id);
+      if (!row) return;
+      const result = await step.undo(this.context(row, opts.force));
+      await this.deps.repo.markStep(id, step.name, false, result ?? {});
+    }
+  }
+
+  /** The first launch step not journaled done (what a resumed launch starts with), for logs. */
+  nextLaunchStep(row: InstanceRow): string | undefined {
+    return this.steps.find((s) => s.phase === 'launch' && !row.steps_done.includes(s.name))?.name;
+  }
+}

@@ -1,0 +1,216 @@
+/**
+ * The reconciliation table (src/domain/instance-transitions.ts), cell by cell, with a fake compute backend: for
+ * each (recorded condition x host condition) an instance record is made as a crash leaves it and its object is
+ * put on the fake host; after one reconciliation pass the test checks what a user would see: the instance's
+ * state (and reason), what runs on the host for it, whether its address is still held. The expectations are
+ * written out here, not read from the table, so a wrong cell in the table fails its test.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { DescribeImagesCommand, RunInstancesCommand } from '@aws-sdk/client-ec2';
+import { RECORDED_CONDITIONS, HOST_CONDITIONS, type HostCondition, type RecordedCondition } from '../../src/domain/instance-transitions.js';
+import type { BackendState } from '../../src/ports/index.js';
+import type { InstanceRow } from '../../src/db/repositories/compute.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+import { sdk } from '../support/clients.js';
+import { FakeCompute } from '../support/fake-compute.js';
+
+interface Outcome {
+  state: string;
+  /** The states of the objects on the host for the instance afterwards (one, or none) */
+  host: BackendState[];
+  reason?: string;
+  activity?: string | null;
+  /** A call the pass must have made (e.g. reboot), or 'no calls' */
+  call?: 'reboot' | 'create' | 'none';
+}
+
+const GONE: Outcome = { state: 'terminated', host: [], reason: 'Server.InternalError' };
+const TERMINATED: Outcome = { state: 'terminated', host: [] };
+const RUNNING: Outcome = { state: 'running', host: ['running'], activity: null };
+const LAUNCHED: Outcome = { state: 'running', host: ['running'], call: 'create' };
+
+const EXPECT: Record<RecordedCondition, Record<HostCondition, Outcome>> = {
+  launching: { missing: LAUNCHED, pending: LAUNCHED, running: LAUNCHED, stopping: LAUNCHED, stopped: LAUNCHED },
+  pending: { missing: GONE, pending: RUNNING, running: RUNNING, stopping: { state: 'pending', host: ['stopping'] }, stopped: RUNNING },
+  running: {
+    missing: GONE,
+    pending: RUNNING,
+    running: { state: 'running', host: ['running'], call: 'none' },
+    stopping: { state: 'running', host: ['stopping'] },
+    stopped: { state: 'stopped', host: ['stopped'], reason: 'Client.InstanceInitiatedShutdown' },
+  },
+  rebooting: {
+    missing: GONE,
+    pending: RUNNING,
+    running: { state: 'running', host: ['running'], activity: null, call: 'reboot' },
+    stopping: { state: 'running', host: ['stopping'], activity: 'reboot' },
+    stopped: RUNNING,
+  },
+  capturing: {
+    missing: GONE,
+    pending: RUNNING,
+    running: { state: 'running', host: ['running'], activity: null, call: 'none' },
+    stopping: { state: 'running', host: ['stopping'], activity: 'capture' },
+    stopped: RUNNING,
+  },
+  stopping: {
+    missing: GONE,
+    pending: { state: 'stopped', host: ['stopped'] },
+    running: { state: 'stopped', host: ['stopped'] },
+    stopping: { state: 'stopped', host: ['stopped'] },
+    stopped: { state: 'stopped', host: ['stopped'] },
+  },
+  stopped: {
+    missing: GONE,
+    pending: { state: 'stopped', host: ['pending'], call: 'none' },
+    running: { state: 'running', host: ['running'] },
+    stopping: { state: 'stopped', host: ['stopping'], call: 'none' },
+    stopped: { state: 'stopped', host: ['stopped'], call: 'none' },
+  },
+  'shutting-down': { missing: TERMINATED, pending: TERMINATED, running: TERMINATED, stopping: TERMINATED, stopped: TERMINATED },
+  gone: {
+    missing: { state: 'none', host: [], call: 'none' },
+    pending: { state: 'none', host: [] },
+    running: { state: 'none', host: [] },
+    stopping: { state: 'none', host: [] },
+    stopped: { state: 'none', host: [] },
+  },
+};
+
+/** The record a crash leaves in each recorded condition: state, journal, activity. */
+const RECORDS: Record<Exclude<RecordedCondition, 'gone'>, { state: string; steps: string[]; activity?: string; made: boolean }> = {
+  launching: { state: 'pending', steps: ['address'], made: false },
+  pending: { state: 'pending', steps: ['address', 'backend'], made: true },
+  running: { state: 'running', steps: ['address', 'backend', 'power'], made: true },
+  rebooting: { state: 'running', steps: ['address', 'backend', 'power'], activity: 'reboot', made: true },
+  capturing: { state: 'running', steps: ['address', 'backend', 'power'], activity: 'capture', made: true },
+  stopping: { state: 'stopping', steps: ['address', 'backend', 'power'], made: true },
+  stopped: { state: 'stopped', steps: ['address', 'backend'], made: true },
+  'shutting-down': { state: 'shutting-down', steps: ['address', 'backend', 'power'], made: true },
+};
+
+describe('reconciliation, cell by cell (recorded x host), with a fake backend', function () {
+  this.timeout(60_000);
+  const compute = new FakeCompute();
+  let s: TestServer;
+  let template: InstanceRow;
+
+  before(async () => {
+    // Reconciliation runs only when a test calls it.
+    s = await startTestServer({ THECLOUD_RECONCILE_SECONDS: '3600' }, undefined, { backends: { compute } });
+    const ec2 = sdk(s.url);
+    const image = (await ec2.send(new DescribeImagesCommand({}))).Images![0]!;
+    const id = (await ec2.send(new RunInstancesCommand({ ImageId: image.ImageId, MinCount: 1, MaxCount: 1 }))).Instances![0]!.InstanceId!;
+    await s.services.instances.queue.idle();
+    template = (await s.services.instances.byIds('000000000000', [id]))[0]!;
+    assert.equal(template.state, 'running', 'the template instance launched on the fake backend');
+  });
+  after(async () => s?.close());
+
+  const newId = () => `i-${randomBytes(9).toString('hex').slice(0, 17)}`;
+
+  /** A record copied from the template, in the given condition, with its address held. */
+  async function record(id: string, r: (typeof RECORDS)[keyof typeof RECORDS], backendId: string | null, behavior = 'stop'): Promise<void> {
+    const subnet = (await s.services.network.subnet(template.account_id.trim(), template.subnet_id))!;
+    const ip = await s.services.network.allocateIp(subnet, id);
+    await s.db.exec(
+      `INSERT INTO instances (id, account_id, reservation_id, launch_index, image_id, instance_type, key_name, state, state_reason_code,
+         state_reason_message, state_transition_reason, subnet_id, vpc_id, availability_zone, private_ip, mac_address, eni_id,
+         security_group_ids, block_device_mappings, disable_api_termination, disable_api_stop, shutdown_behavior, backend, backend_id,
+         steps_done, activity)
+       SELECT $1, account_id, reservation_id, 0, image_id, instance_type, key_name, $2, NULL, NULL, '', subnet_id, vpc_id,
+         availability_zone, $3::inet, mac_address, $4, security_group_ids, block_device_mappings, false, false, $5, backend, $6, $7, $8
+       FROM instances WHERE id = $9`,
+      [id, r.state, ip, `eni-${randomBytes(9).toString('hex').slice(0, 17)}`, behavior, backendId, r.steps, r.activity ?? null, template.id],
+    );
+  }
+
+  async function pass(): Promise<void> {
+    await s.services.instances.reconcile();
+    await s.services.instances.queue.idle();
+  }
+
+  async function check(id: string, want: Outcome, callsBefore: number, what: string): Promise<void> {
+    const row = (await s.db.rows<{ state: string; state_reason_code: string | null; activity: string | null }>(
+      'SELECT state, state_reason_code, activity FROM instances WHERE id = $1', [id]))[0];
+    assert.equal(row?.state ?? 'none', want.state, `${what}: state`);
+    assert.deepEqual(compute.of(id).map(([, o]) => o.state), want.host, `${what}: what the host runs for it`);
+    if (want.reason) assert.equal(row?.state_reason_code, want.reason, `${what}: state reason`);
+    if (want.activity !== undefined) assert.equal(row?.activity, want.activity, `${what}: activity`);
+    const calls = compute.calls.slice(callsBefore);
+    if (want.call === 'none') assert.deepEqual(calls, [], `${what}: no backend calls`);
+    else if (want.call) assert.ok(calls.some((c) => c.startsWith(want.call!)), `${what}: ${want.call} called (calls: ${calls.join(', ')})`);
+    if (row?.state === 'terminated') assert.deepEqual(await s.services.network.ipsOf(id), [], `${what}: address released`);
+    else if (row) assert.equal((await s.services.network.ipsOf(id)).length, 1, `${what}: address held`);
+  }
+
+  for (const recorded of RECORDED_CONDITIONS) {
+    for (const host of HOST_CONDITIONS) {
+      const want = EXPECT[recorded][host];
+      it(`${recorded} x ${host} -> ${want.state}${want.host.length ? `, host ${want.host.join()}` : ', nothing on the host'}`, async () => {
+        const id = newId();
+        const obj = host === 'missing' ? undefined : compute.put(id, host);
+        if (recorded !== 'gone') {
+          const r = RECORDS[recorded];
+          // A made instance records its object's id (or, for `missing`, the id of an object that vanished).
+          await record(id, r, r.made ? (obj ?? `fake-${randomBytes(6).toString('hex')}`) : null);
+        }
+        const before = compute.calls.length;
+        await pass();
+        await check(id, want, before, `${recorded} x ${host}`);
+        if (recorded === 'launching' && obj) assert.ok(!compute.objects.has(obj), 'the half-made object was removed, not adopted');
+      });
+    }
+  }
+
+  it('running x stopped with shutdown behaviour "terminate" -> terminated, nothing on the host', async () => {
+    const id = newId();
+    await record(id, RECORDS.running, compute.put(id, 'stopped'), 'terminate');
+    await pass();
+    await check(id, { state: 'terminated', host: [], reason: 'Client.InstanceInitiatedShutdown' }, compute.calls.length, 'guest shutdown, terminate');
+  });
+
+  it('a terminated record whose object is still on the host -> the object is removed', async () => {
+    const id = newId();
+    await record(id, { state: 'terminated', steps: [], made: true }, compute.put(id, 'running'));
+    await pass();
+    assert.deepEqual(compute.of(id), []);
+  });
+
+  it('a failing launch ends terminated with its reason, with nothing left on the host and its address released', async () => {
+    const id = newId();
+    await record(id, RECORDS.launching, null);
+    compute.failing.set('start', new Error('the fake host refuses to start it'));
+    try {
+      await pass();
+    } finally {
+      compute.failing.clear();
+    }
+    await check(id, { state: 'terminated', host: [], reason: 'Server.InternalError' }, compute.calls.length, 'failed launch');
+  });
+
+  it('a record a pass snapshot saw is left alone if it changed before its turn (the next pass decides)', async () => {
+    const id = newId();
+    const obj = compute.put(id, 'stopped');
+    await record(id, RECORDS.running, obj);
+    // Between the snapshot and the decision, a command moves the record on (here: the user stops it).
+    const queue = s.services.instances.queue;
+    const run = queue.run.bind(queue);
+    queue.run = (iid, work, onError) =>
+      run(iid, async () => {
+        if (iid === id) await s.db.exec(`UPDATE instances SET state = 'stopping', updated_at = clock_timestamp() WHERE id = $1`, [id]);
+        return work();
+      }, onError);
+    try {
+      await s.services.instances.reconcile();
+    } finally {
+      queue.run = run;
+    }
+    await s.services.instances.queue.idle();
+    const row = (await s.db.rows<{ state: string }>('SELECT state FROM instances WHERE id = $1', [id]))[0];
+    assert.equal(row?.state, 'stopping', 'not taken for a guest shutdown on a stale snapshot');
+    await pass();
+    await check(id, { state: 'stopped', host: ['stopped'] }, compute.calls.length, 'next pass');
+  });
+});
