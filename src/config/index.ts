@@ -28,6 +28,8 @@ export interface Config {
   /** How long terminated instances stay visible, as on AWS (about an hour). */
   terminatedRetentionMs: number;
   reconcileIntervalMs: number;
+  /** On SIGTERM: how long backend work in flight may take to finish before it is left to reconciliation. */
+  shutdownGraceMs: number;
   /** The per-account instance limit (AWS's InstanceLimitExceeded), also shown by DescribeAccountAttributes. */
   maxInstances: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
@@ -231,6 +233,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     storage: storage(env),
     terminatedRetentionMs: integer(env, 'THECLOUD_TERMINATED_RETENTION_SECONDS', 3600, 0, 86400 * 7) * 1000,
     reconcileIntervalMs: integer(env, 'THECLOUD_RECONCILE_SECONDS', 10, 1, 3600) * 1000,
+    shutdownGraceMs: integer(env, 'THECLOUD_SHUTDOWN_GRACE_SECONDS', 20, 0, 3600) * 1000,
     maxInstances: integer(env, 'THECLOUD_MAX_INSTANCES', 256, 1, 100000),
     logLevel: oneOf(env, 'LOG_LEVEL', ['debug', 'info', 'warn', 'error'] as const, 'info'),
     imagePolicy: imagePolicy(env, accountList),

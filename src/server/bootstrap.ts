@@ -54,6 +54,16 @@ export interface StartOptions {
 export async function startServer(config: Config, opts: StartOptions = {}): Promise<Running> {
   const log = opts.log ?? createLogger(config.logLevel);
   const { url, embedded } = opts.databaseUrl ? { url: opts.databaseUrl, embedded: undefined } : await resolveDatabaseUrl(config, log);
+  try {
+    return await startOn(config, opts, log, url, embedded);
+  } catch (e) {
+    // Nothing half-started is left behind: the embedded PostgreSQL is shut down cleanly.
+    await embedded?.stop().catch((s) => log.error('could not stop the embedded PostgreSQL', { error: s }));
+    throw e;
+  }
+}
+
+async function startOn(config: Config, opts: StartOptions, log: Logger, url: string, embedded: EmbeddedDatabase | undefined): Promise<Running> {
   const sequelize = await connect(url);
   const applied = await migrate(sequelize);
   if (applied.length) log.info('migrations applied', { applied });
@@ -92,13 +102,20 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   }
   await images.ensureBuiltins();
   // Reconcile records with the compute backend now and then periodically (a crash, a container that died).
-  const reconcile = () =>
-    instances
+  // One pass at a time; none once shutdown has begun.
+  let closing = false;
+  let pass: Promise<void> | undefined;
+  const reconcile = (): Promise<void> => {
+    if (closing || pass) return pass ?? Promise.resolve();
+    pass = instances
       .reconcile()
       .then(() => images.sweep())
-      .catch((e) => log.error('reconciliation failed', { error: (e as Error).message }));
+      .catch((e) => log.error('reconciliation failed', { error: e }))
+      .finally(() => (pass = undefined));
+    return pass;
+  };
   await reconcile();
-  const timer = setInterval(reconcile, config.reconcileIntervalMs);
+  const timer = setInterval(() => void reconcile(), config.reconcileIntervalMs);
   timer.unref();
 
   const app = createApp({
@@ -125,13 +142,33 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     services,
     db,
     log,
+    /**
+     * Graceful stop (SIGTERM): the listener stops taking connections and requests in flight finish; the
+     * reconciliation pass in progress ends; backend work in flight gets the grace period, then stays in the
+     * transitional state it recorded, which reconciliation resumes at the next start; the embedded PostgreSQL is
+     * shut down cleanly.
+     */
     async close() {
+      closing = true;
       clearInterval(timer);
-      await new Promise<void>((r) => server.close(() => r()));
-      await instances.queue.idle();
-      server.closeAllConnections?.();
+      await closeListener(server, 30_000);
+      await pass;
+      const left = await instances.close(config.shutdownGraceMs);
+      if (left) log.warn('shutdown: backend work still in flight is left to reconciliation at the next start', { instances: left });
       await db.close();
       if (embedded) await embedded.stop();
     },
   };
+}
+
+/** Stops taking connections and waits for the requests in flight (up to `ms`); idle keep-alive connections are closed. */
+async function closeListener(server: Server, ms: number): Promise<void> {
+  const closed = new Promise<void>((r) => server.close(() => r()));
+  // A connection becomes idle once its request is answered: close those as they come, until all are gone.
+  const sweep = setInterval(() => server.closeIdleConnections?.(), 100);
+  server.closeIdleConnections?.();
+  const timeout = new Promise<void>((r) => setTimeout(r, ms).unref());
+  await Promise.race([closed, timeout]);
+  clearInterval(sweep);
+  server.closeAllConnections?.();
 }

@@ -57,3 +57,63 @@ export function assertSafeName(kind: string, value: string): string {
   if (!SAFE_NAME.test(value)) throw new TypeError(`unsafe ${kind} name: ${JSON.stringify(value)}`);
   return value;
 }
+
+/** A long-running host process started by `startDaemon`. */
+export interface Daemon {
+  pid: number;
+  /** Resolves once it has exited (never rejects). */
+  exited: Promise<{ code: number | null; signal: string | null }>;
+  signal(sig: NodeJS.Signals): void;
+}
+
+/**
+ * Starts a long-running host process (a server), argument array only, in its own process group so that a
+ * signal meant for this process's group (a terminal's Ctrl-C) does not reach it: its owner ends it. `onLine`
+ * gets each line it writes to stderr.
+ */
+export function startDaemon(
+  command: string,
+  args: readonly string[],
+  opts: { uid?: number; gid?: number; env?: Record<string, string>; onLine: (line: string) => void },
+): Daemon {
+  for (const a of args) {
+    if (typeof a !== 'string' || a.includes('\0')) throw new TypeError(`bad argument to ${command}`);
+  }
+  const child = execa(command, [...args], {
+    stdin: 'ignore',
+    stdout: 'ignore',
+    stderr: 'pipe',
+    buffer: false,
+    reject: false,
+    detached: true,
+    cleanup: false,
+    extendEnv: true,
+    env: opts.env,
+    ...(opts.uid !== undefined ? { uid: opts.uid, gid: opts.gid } : {}),
+  });
+  let partial = '';
+  child.stderr?.setEncoding('utf8');
+  child.stderr?.on('data', (chunk: string) => {
+    const lines = (partial + chunk).split('\n');
+    partial = lines.pop() ?? '';
+    for (const l of lines) if (l.trim()) opts.onLine(l);
+  });
+  const exited = child.then(
+    (r) => ({ code: r.exitCode ?? null, signal: r.signal ?? null }),
+    () => ({ code: null, signal: null }),
+  );
+  return {
+    pid: child.pid ?? 0,
+    exited: exited.then((r) => {
+      if (partial.trim()) opts.onLine(partial);
+      return r;
+    }),
+    signal: (sig) => {
+      try {
+        child.kill(sig);
+      } catch {
+        /* gone already */
+      }
+    },
+  };
+}
