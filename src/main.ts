@@ -1,31 +1,20 @@
 /**
  * Entry point.
- *   tsx src/main.ts          start the API server (PORT, default 8080; embedded PostgreSQL without DATABASE_URL)
- *   tsx src/main.ts doctor   report, for each backend, whether its host dependency is reachable
+ *   tsx src/main.ts                    start the API server (PORT, default 8080; embedded PostgreSQL without DATABASE_URL)
+ *   tsx src/main.ts doctor             report whether each backend's host dependency is reachable, and list what
+ *                                      other installations left on this host
+ *   tsx src/main.ts doctor --remove-leftovers <installation>
+ *                                      remove the host objects of that other installation ('none': those that
+ *                                      carry no installation id), as listed by doctor
+ *
+ * SIGTERM (or SIGINT) stops the server gracefully (see Running.close); a second one ends it at once. Whatever
+ * either leaves half done is finished by reconciliation at the next start.
  */
 import { loadConfig, ConfigError, type Config } from './config/index.js';
 import { startServer } from './server/bootstrap.js';
-import { createBackends, createStorage } from './adapters/index.js';
 import { createLogger } from './server/log.js';
-
-async function doctor(config: Config): Promise<number> {
-  const backends = await createBackends(config);
-  let ok = true;
-  for (const [kind, backend] of Object.entries(backends)) {
-    const r = await backend.probe();
-    ok &&= r.ok;
-    console.log(`${r.ok ? 'ok  ' : 'FAIL'} ${kind.padEnd(8)} ${backend.name.padEnd(8)} ${r.detail}`);
-  }
-  if (config.storageBackend !== 'lvm') {
-    // Not in use, so not a failure; but whether STORAGE_BACKEND=lvm would work is worth knowing.
-    const lvm = await createStorage({ ...config, storageBackend: 'lvm' });
-    const r = await lvm.probe();
-    console.log(`info lvm      ${r.ok ? 'answers' : 'does not answer'}: ${r.detail}`);
-  }
-  const db = config.databaseUrl ? `DATABASE_URL (${config.databaseUrl.replace(/:[^:@/]*@/, ':***@')})` : `embedded PostgreSQL in ${config.dataDir}/postgres`;
-  console.log(`info database ${db}`);
-  return ok ? 0 : 1;
-}
+import { errorText } from './errors/text.js';
+import { doctor } from './server/doctor.js';
 
 async function main(): Promise<void> {
   let config: Config;
@@ -38,19 +27,35 @@ async function main(): Promise<void> {
     }
     throw e;
   }
-  if (process.argv[2] === 'doctor') process.exit(await doctor(config));
+  if (process.argv[2] === 'doctor') process.exit(await doctor(config, process.argv.slice(3)));
   const log = createLogger(config.logLevel);
-  const running = await startServer(config, { log });
-  const stop = async (signal: string) => {
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      log.warn('second signal: exiting at once; reconciliation finishes what was in flight at the next start', { signal });
+      process.exit(1);
+    }
+    stopping = true;
     log.info('shutting down', { signal });
-    await running.close();
-    process.exit(0);
+    running.then((r) => r.close()).then(
+      () => {
+        log.info('stopped');
+        process.exit(0);
+      },
+      (e) => {
+        log.error('shutdown failed', { error: e });
+        process.exit(1);
+      },
+    );
   };
-  process.once('SIGINT', () => void stop('SIGINT'));
-  process.once('SIGTERM', () => void stop('SIGTERM'));
+  // Registered before the start, so that a SIGTERM during start-up is graceful too (it waits for the start).
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  const running = startServer(config, { log });
+  await running;
 }
 
 main().catch((e) => {
-  console.error(e instanceof Error ? e.stack : e);
+  console.error(`The Cloud could not start: ${errorText(e, { stack: true })}`);
   process.exit(1);
 });

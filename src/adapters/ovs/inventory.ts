@@ -1,0 +1,36 @@
+/**
+ * For `doctor`: every Open vSwitch bridge that a The Cloud installation made: one that carries thecloud-*
+ * external ids (thecloud-vpc; thecloud-cloud-id where the adapter writes it), or is named as the adapter names
+ * VPC bridges (tc + 12 hex digits). The libvirt adapter's shared bridge (br-thecloud) is no installation's.
+ */
+import { run as defaultRun, assertSafeName, type Runner } from '../exec/index.js';
+import type { HostInventory, HostObject } from '../../ports/index.js';
+
+const VPC_BRIDGE = /^tc[0-9a-f]{12}$/;
+
+type OvsValue = string | number | boolean | [string, unknown];
+
+export class OvsInventory implements HostInventory {
+  readonly kind = 'ovs';
+  constructor(private readonly run: Runner = defaultRun) {}
+
+  async objects(): Promise<HostObject[]> {
+    const r = await this.run('ovs-vsctl', ['--timeout=5', '--format=json', '--columns=name,external_ids', 'list', 'Bridge']);
+    const table = JSON.parse(r.stdout) as { headings: string[]; data: OvsValue[][] };
+    const out: HostObject[] = [];
+    for (const row of table.data) {
+      const name = String(row[0]);
+      const map = row[1] as [string, [string, string][]];
+      const ids = Object.fromEntries(Array.isArray(map) && map[0] === 'map' ? map[1] : []);
+      const ours = Object.keys(ids).some((k) => k.startsWith('thecloud'));
+      if (!ours && !VPC_BRIDGE.test(name)) continue;
+      const vpc = ids['thecloud-vpc'] ?? '';
+      out.push({ kind: 'ovs-bridge', name, installation: ids['thecloud-cloud-id'] ?? '', owner: vpc, detail: vpc ? `bridge of ${vpc}` : 'no VPC recorded' });
+    }
+    return out;
+  }
+
+  async remove(o: HostObject): Promise<void> {
+    await this.run('ovs-vsctl', ['--timeout=10', '--if-exists', 'del-br', assertSafeName('bridge', o.name)]);
+  }
+}
