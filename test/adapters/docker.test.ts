@@ -111,10 +111,15 @@ describe('docker adapter (real Docker)', function () {
     if (keyDir) await rm(keyDir, { recursive: true, force: true });
   });
 
+  /** create (which makes the container without starting it), then start. */
   async function create(s: InstanceSpec): Promise<string> {
     created.push(s.instanceId);
     if (s.network) networks.push(`thecloud-${s.network.subnetId}`);
-    return (await backend.create(s)).backendId;
+    const { backendId } = await backend.create(s);
+    assert.equal(await backend.state(backendId), 'pending', 'made, not started');
+    assert.equal((await backend.find(s.instanceId))?.backendId, backendId, 'found by its instance id');
+    await backend.start(backendId);
+    return backendId;
   }
 
   const waitState = (id: string, want: BackendState) =>
@@ -210,6 +215,10 @@ describe('docker adapter (real Docker)', function () {
       });
       assert.equal(count(out, marker), 1, out);
       await backend.start(id); // already running: fine
+      await docker.getContainer(id).pause();
+      assert.equal(await backend.state(id), 'pending', 'paused: it runs again only once started');
+      await backend.start(id);
+      assert.equal(await backend.state(id), 'running', 'start unpauses');
       await backend.stop(id, { force: true });
       assert.equal(await backend.state(id), 'stopped');
       await backend.stop(id, { force: true }); // already stopped: fine

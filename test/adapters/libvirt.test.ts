@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -194,6 +194,9 @@ describe('libvirt adapter: real VMs (scripts/setup-libvirt.sh)', function () {
     const { backendId } = await backend.create(spec(instanceId, { firstBootScript: `#!/bin/sh\necho "${marker}"\n` }));
     created.push(backendId);
     assert.equal(backendId, instanceId);
+    assert.equal(await backend.state(backendId), 'stopped', 'defined, not started');
+    assert.equal((await backend.find(instanceId))?.backendId, backendId, 'found by its instance id');
+    await backend.start(backendId);
     const tCreated = Date.now() - t0;
     await eventually('the marker on the console', 90_000, async () => (await console_()).includes(marker));
     const tMarker = Date.now() - t0;
@@ -209,6 +212,13 @@ describe('libvirt adapter: real VMs (scripts/setup-libvirt.sh)', function () {
   it('lists the domain with its instance and account ids', async () => {
     const mine = (await backend.list()).find((i) => i.backendId === instanceId);
     assert.deepEqual(mine, { backendId: instanceId, instanceId, accountId: '123456789012', state: 'running' });
+  });
+
+  it('starts a paused domain again by resuming it', async () => {
+    await virsh('suspend', instanceId);
+    assert.equal(await backend.state(instanceId), 'pending', 'paused: it runs again only once started');
+    await backend.start(instanceId);
+    assert.equal(await backend.state(instanceId), 'running');
   });
 
   it('serves VNC on the address consoleInfo gives', async () => {
@@ -275,21 +285,35 @@ describe('libvirt adapter: real VMs (scripts/setup-libvirt.sh)', function () {
   });
 
   it('resets a guest that does not answer the reboot request in time (a hard reboot, still in place)', async () => {
-    // Right after a reset the guest is still in its kernel and hears no ACPI button: with a short timeout the
-    // adapter must fall back to a hard reset rather than wait for ever or stop the domain.
-    const impatient = new LibvirtComputeBackend({ uri: URI, stopTimeoutMs: 2_000 });
-    await virsh('reset', instanceId);
-    const domid = (await virsh('domid', instanceId)).stdout.trim();
-    const boots = count(await console_(), 'thecloud: boot number');
-    const presses = count(await console_(), 'thecloud: power button pressed');
-    const t = Date.now();
-    await impatient.reboot(instanceId);
-    assert.ok(Date.now() - t >= 2_000, 'it waited the stop timeout for the guest before resetting');
-    assert.equal(count(await console_(), 'thecloud: power button pressed'), presses, 'the guest did not hear the request');
-    assert.equal(await backend.state(instanceId), 'running');
-    assert.equal((await virsh('domid', instanceId)).stdout.trim(), domid);
-    await eventually('the guest to boot again', 90_000, async () => count(await console_(), 'thecloud: boot number') > boots);
-    await eventually('boot finished', 60_000, async () => (await bootsFinished()) >= 4);
+    // A guest deaf by construction: the test image's init ignores the ACPI power button when the kernel command
+    // line says thecloud.acpi=ignore (a kernel image directory's `cmdline` file adds to it). With a short timeout
+    // the adapter must fall back to a hard reset rather than wait for ever or stop the domain.
+    const deafDir = `${TEST_IMAGE_DIR}-deaf-${randomBytes(4).toString('hex')}`;
+    const id = newInstanceId();
+    await mkdir(deafDir, { recursive: true });
+    try {
+      for (const f of ['vmlinuz', 'initrd.img']) await copyFile(join(TEST_IMAGE_DIR, f), join(deafDir, f));
+      await writeFile(join(deafDir, 'cmdline'), 'thecloud.acpi=ignore\n');
+      await backend.create(spec(id, { imageRef: `kernel:${deafDir}` }));
+      created.push(id);
+      await backend.start(id);
+      const out = () => backend.consoleOutput(id);
+      await eventually('the deaf guest to boot', 90_000, async () => (await bootsFinished(id)) >= 1);
+      assert.ok((await out()).includes('thecloud: ACPI power button ignored'), 'the guest says it will not hear the button');
+      const domid = (await virsh('domid', id)).stdout.trim();
+      const impatient = new LibvirtComputeBackend({ uri: URI, stopTimeoutMs: 2_000 });
+      const t = Date.now();
+      await impatient.reboot(id);
+      assert.ok(Date.now() - t >= 2_000, 'it waited the stop timeout for the guest before resetting');
+      assert.equal(count(await out(), 'thecloud: power button pressed'), 0, 'the guest heard nothing');
+      assert.equal(await backend.state(id), 'running');
+      assert.equal((await virsh('domid', id)).stdout.trim(), domid, 'a reset, not a stop and a start');
+      await eventually('the guest to boot again', 90_000, async () => count(await out(), 'thecloud: boot number 2') === 1);
+      await backend.destroy(id);
+    } finally {
+      await backend.destroy(id).catch(() => undefined);
+      await rm(deafDir, { recursive: true, force: true });
+    }
   });
 
   it('attaches and detaches a raw block device, live', async function () {
@@ -338,6 +362,7 @@ describe('libvirt adapter: real VMs (scripts/setup-libvirt.sh)', function () {
     const second = newInstanceId();
     await backend.create(spec(second, { imageRef: info.ref, firstBootScript: 'echo second-instance' }));
     created.push(second);
+    await backend.start(second);
     await eventually('the second instance to boot', 90_000, async () => (await bootsFinished(second)) >= 1);
     const out = await backend.consoleOutput(second);
     // The captured disk counts the boots it has seen; its user-data semaphore is per instance, so the script runs.
@@ -363,6 +388,7 @@ describe('libvirt adapter: real VMs (scripts/setup-libvirt.sh)', function () {
     const id = newInstanceId();
     await backend.create(spec(id, { imageRef: info.ref }));
     created.push(id);
+    await backend.start(id);
     assert.equal(await backend.state(id), 'running'); // SeaBIOS finds nothing to boot on a blank disk, but runs
     const xml = (await virsh('dumpxml', id)).stdout;
     assert.match(xml, /<boot order='1'\/>/);
@@ -409,6 +435,7 @@ describe('libvirt adapter: real VMs (scripts/setup-libvirt.sh)', function () {
       const network = { subnetId: 'subnet-0a', vpcId: 'vpc-0a', cidr: '192.0.2.0/24', vpcCidr: '192.0.2.0/24', gateway: '192.0.2.1', privateIp: '192.0.2.10', macAddress: mac };
       await bridged.create(spec(id, { network }));
       created.push(id);
+      await bridged.start(id);
       await eventually('the network line', 90_000, async () => (await bridged.consoleOutput(id)).includes(`thecloud: network: eth0 ${mac} 192.0.2.10/24 via 192.0.2.1`));
       const iflist = (await virsh('domiflist', id)).stdout;
       assert.match(iflist, new RegExp(`${tapName(id)}\\s+bridge\\s+${bridge}\\s+virtio\\s+${mac}`));
