@@ -185,7 +185,7 @@ describe('compat: Python boto3, instances on the docker backend', function () {
       assert.deepEqual(out.byToken, [id], 'one instance has the token: the second call launched nothing');
     });
 
-    it('get_console_output shows the user data output; stop + instance_stopped; resize; start + instance_running; reboot + instance_status_ok', async () => {
+    it('get_console_output shows the user data output; stop + instance_stopped, status not-applicable; resize; start + instance_running; reboot (one more boot) + instance_status_ok', async () => {
       assert.ok(id, 'launched by the previous test');
       const out = await step('lifecycle', { id, marker });
       assert.ok(out.console.includes(marker), `console: ${out.console}`);
@@ -194,6 +194,8 @@ describe('compat: Python boto3, instances on the docker backend', function () {
       assert.equal(out.type, 't3.small');
       assert.deepEqual(out.start, [['stopped', 'pending']]);
       assert.deepEqual(out.running, ['running', 't3.small']);
+      assert.deepEqual(out.stoppedStatus, [['stopped', 'not-applicable']], 'a stopped instance: status not-applicable');
+      assert.equal(out.bootsAdded, 1, 'the reboot shows as one more boot on the console');
       assert.deepEqual(out.status, [[id, 'running', 'ok', 'ok']]);
       for (const k of ['stoppedPolls', 'runningPolls', 'statusPolls']) assert.ok(out[k] >= 1 && out[k] <= 120, `${k}: ${out[k]}`);
     });

@@ -305,6 +305,11 @@ describe('compat: AWS CLI, instances on the docker backend', function () {
       assert.deepEqual(i.State, { Code: 80, Name: 'stopped' });
       assert.equal(i.StateReason?.Code, 'Client.UserInitiatedShutdown');
       assert.match(i.StateTransitionReason, /^User initiated \(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d GMT\)$/);
+      // describe-instance-status: a stopped instance is left out, unless asked for all; then it is not-applicable.
+      const st = await ok(['describe-instance-status', '--instance-ids', ids[0]!]);
+      assert.deepEqual(st.InstanceStatuses, []);
+      const all = await ok(['describe-instance-status', '--instance-ids', ids[0]!, '--include-all-instances', '--query', 'InstanceStatuses[0].[InstanceState.Name,InstanceStatus.Status,SystemStatus.Status]']);
+      assert.deepEqual(all, ['stopped', 'not-applicable', 'not-applicable']);
     });
 
     it('modify-instance-attribute --instance-type Value=t3.small, then describe-instance-attribute shows it', async () => {
@@ -323,10 +328,15 @@ describe('compat: AWS CLI, instances on the docker backend', function () {
       assert.deepEqual(i, ['running', 't3.small', ips[0]]);
     });
 
-    it('reboot-instances prints nothing, and aws ec2 wait instance-status-ok returns; describe-instance-status says ok', async () => {
+    it('reboot-instances prints nothing and the console shows one more boot; aws ec2 wait instance-status-ok returns; describe-instance-status says ok', async () => {
+      // The init wrapper says so on every start of the container.
+      const boots = async () => String((await ok(['get-console-output', '--instance-id', ids[0]!, '--latest'])).Output ?? '').split('thecloud-init: instance starting').length - 1;
+      const before = await boots();
       const r = await aws(['reboot-instances', '--instance-ids', ids[0]!]);
       assert.equal(r.exitCode, 0, r.stderr);
       assert.equal(r.stdout.trim(), '');
+      await eventually('one more boot on the console', 60, async () => ((await boots()) > before ? true : undefined));
+      assert.equal(await boots(), before + 1);
       await wait('instance-status-ok', ['--instance-ids', ...ids]);
       const st = await ok(['describe-instance-status', '--instance-ids', ...ids]);
       const byId = new Map(st.InstanceStatuses.map((x: any) => [x.InstanceId, x]));

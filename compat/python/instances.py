@@ -108,12 +108,23 @@ def lifecycle():
     out['stopped'] = describe([iid])[0]['State']['Name']
     c.modify_instance_attribute(InstanceId=iid, InstanceType={'Value': 't3.small'})
     out['type'] = c.describe_instance_attribute(InstanceId=iid, Attribute='instanceType')['InstanceType']['Value']
+    stopped = c.describe_instance_status(InstanceIds=[iid], IncludeAllInstances=True)['InstanceStatuses']
+    out['stoppedStatus'] = [[s['InstanceState']['Name'], s['InstanceStatus']['Status']] for s in stopped]
     start = c.start_instances(InstanceIds=[iid])['StartingInstances']
     out['start'] = [[s['PreviousState']['Name'], s['CurrentState']['Name']] for s in start]
     out['runningPolls'] = wait('instance_running', InstanceIds=[iid])
     i = describe([iid])[0]
     out['running'] = [i['State']['Name'], i['InstanceType']]
+
+    def boots():
+        text = c.get_console_output(InstanceId=iid, Latest=True).get('Output') or ''
+        return text.count('thecloud-init: instance starting')
+    before = boots()
     c.reboot_instances(InstanceIds=[iid])
+    deadline = time.time() + 60
+    while boots() == before and time.time() < deadline:
+        time.sleep(1)
+    out['bootsAdded'] = boots() - before
     out['statusPolls'] = wait('instance_status_ok', InstanceIds=[iid])
     st = c.describe_instance_status(InstanceIds=[iid])['InstanceStatuses']
     out['status'] = [[s['InstanceId'], s['InstanceState']['Name'], s['InstanceStatus']['Status'], s['SystemStatus']['Status']] for s in st]

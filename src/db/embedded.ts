@@ -14,7 +14,6 @@
  */
 import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -102,7 +101,8 @@ async function initialise(dir: string, initdb: string, ids: { uid?: number; gid?
   const scratch = `${dir}.init`;
   rmSync(scratch, { recursive: true, force: true });
   mkdirSync(scratch, { recursive: true, mode: 0o700 });
-  const pwfile = join(tmpdir(), `thecloud-pg-${randomBytes(6).toString('hex')}`);
+  // Beside the data directory (whose parent the 'postgres' user can reach), not in a private TMPDIR.
+  const pwfile = `${dir}.pwfile-${randomBytes(6).toString('hex')}`;
   writeFileSync(pwfile, PASSWORD + '\n', { mode: 0o600 });
   try {
     if (ids.uid !== undefined) {

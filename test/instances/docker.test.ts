@@ -34,6 +34,7 @@ instanceSuite({
   imageName: 'thecloud-busybox',
   runsUserData: true,
   waitSeconds: 60,
+  bootLine: 'thecloud-init: instance starting',
   before: (ctx) => needBackend(ctx, 'docker', probe),
 });
 

@@ -28,6 +28,7 @@ instanceSuite({
   imageName: 'thecloud-tiny-vm',
   runsUserData: true,
   waitSeconds: 120,
+  bootLine: 'thecloud: boot number',
   before: (ctx) => needBackend(ctx, 'libvirt', () => new LibvirtComputeBackend().probe()),
 });
 

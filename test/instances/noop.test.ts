@@ -11,7 +11,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { startTestServer } from '../support/server.js';
 import { sdk } from '../support/clients.js';
-instanceSuite({ backend: 'noop', imageName: 'thecloud-noop', runsUserData: false, waitSeconds: 20 });
+instanceSuite({ backend: 'noop', imageName: 'thecloud-noop', runsUserData: false, waitSeconds: 20, bootLine: '[noop] booting' });
 
 
 describe('terminated instances', () => {

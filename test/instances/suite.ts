@@ -40,6 +40,8 @@ export interface SuiteOptions {
   before?: (ctx: Mocha.Context) => Promise<void>;
   /** Seconds a waiter may take on this backend. */
   waitSeconds?: number;
+  /** A line the instance's console shows once per boot (the first, each start, each reboot). */
+  bootLine: string;
 }
 
 async function expectError(p: Promise<unknown>, code: string, status = 400): Promise<void> {
@@ -162,10 +164,19 @@ export function instanceSuite(o: SuiteOptions): void {
 
     it('refuses to resize a running instance, resizes a stopped one, and starts it again', async () => {
       await expectError(ec2.send(new ModifyInstanceAttributeCommand({ InstanceId: id, InstanceType: { Value: 't3.small' } })), 'IncorrectInstanceState');
+      await expectError(ec2.send(new ModifyInstanceAttributeCommand({ InstanceId: id, InstanceType: { Value: 't3.small' }, DryRun: true })), 'IncorrectInstanceState');
+      await expectError(ec2.send(new StartInstancesCommand({ InstanceIds: [id], DryRun: true })), 'DryRunOperation', 412);
       const stop = await ec2.send(new StopInstancesCommand({ InstanceIds: [id] }));
       assert.equal(stop.StoppingInstances![0]!.PreviousState?.Name, 'running');
       assert.equal(stop.StoppingInstances![0]!.CurrentState?.Name, 'stopping');
       await waitUntilInstanceStopped({ client: ec2, ...wait }, { InstanceIds: [id] });
+      // What DescribeInstanceStatus says of a stopped instance: nothing by default, not-applicable when asked for all.
+      const running = await ec2.send(new DescribeInstanceStatusCommand({ InstanceIds: [id] }));
+      assert.deepEqual(running.InstanceStatuses, [], 'a stopped instance is not listed without IncludeAllInstances');
+      const all = (await ec2.send(new DescribeInstanceStatusCommand({ InstanceIds: [id], IncludeAllInstances: true }))).InstanceStatuses![0]!;
+      assert.equal(all.InstanceState?.Name, 'stopped');
+      assert.equal(all.InstanceStatus?.Status, 'not-applicable');
+      assert.equal(all.SystemStatus?.Status, 'not-applicable');
       await ec2.send(new ModifyInstanceAttributeCommand({ InstanceId: id, InstanceType: { Value: 't3.small' } }));
       const attr = await ec2.send(new DescribeInstanceAttributeCommand({ InstanceId: id, Attribute: 'instanceType' }));
       assert.equal(attr.InstanceType?.Value, 't3.small');
@@ -182,9 +193,18 @@ export function instanceSuite(o: SuiteOptions): void {
       assert.equal(after.Reservations![0]!.Instances![0]!.InstanceType, 't3.small');
     });
 
-    it('reboots a running instance and it stays running', async () => {
+    it('reboots a running instance: its console shows it boot once more, and it stays running', async () => {
+      const consoleText = async () => Buffer.from((await ec2.send(new GetConsoleOutputCommand({ InstanceId: id, Latest: true }))).Output ?? '', 'base64').toString('utf8');
+      const boots = async () => (await consoleText()).split(o.bootLine).length - 1;
+      const before = await boots();
+      assert.ok(before >= 2, `boots seen before the reboot (launch, start): ${before}`);
       await ec2.send(new RebootInstancesCommand({ InstanceIds: [id] }));
+      const deadline = Date.now() + (o.waitSeconds ?? 60) * 1000;
+      while ((await boots()) === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 500));
+      assert.equal(await boots(), before + 1, `one more boot on the console; its end: ${(await consoleText()).slice(-400)}`);
       await waitUntilInstanceRunning({ client: ec2, ...wait }, { InstanceIds: [id] });
+      const d = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }));
+      assert.equal(d.Reservations![0]!.Instances![0]!.State?.Name, 'running');
     });
 
     it('keeps ClientToken launches idempotent', async () => {
@@ -225,6 +245,10 @@ export function instanceSuite(o: SuiteOptions): void {
       const d = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }));
       assert.equal(d.Reservations![0]!.Instances![0]!.State?.Name, 'terminated', 'terminated instances stay visible');
       await expectError(ec2.send(new StartInstancesCommand({ InstanceIds: [id] })), 'IncorrectInstanceState');
+      // A DryRun is refused as the real call is.
+      await expectError(ec2.send(new StartInstancesCommand({ InstanceIds: [id], DryRun: true })), 'IncorrectInstanceState');
+      await expectError(ec2.send(new StopInstancesCommand({ InstanceIds: [id], DryRun: true })), 'IncorrectInstanceState');
+      await expectError(ec2.send(new RebootInstancesCommand({ InstanceIds: [id], DryRun: true })), 'IncorrectInstanceState');
     });
 
     it('never gives two concurrently launched instances the same address', async () => {

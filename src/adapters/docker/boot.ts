@@ -96,6 +96,8 @@ run_script() {
   say "first-boot script exited with status $?"
 }
 
+say "instance starting"
+
 if [ ! -e "$dir/boot-done" ]; then
   # Marked before anything runs: the script runs once even if this first boot is cut short.
   : >"$dir/boot-done"

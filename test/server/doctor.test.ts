@@ -1,0 +1,87 @@
+/**
+ * `npm run doctor` lists what another installation left on the host (here: a Docker container and the subnet
+ * network it holds, made for another installation id), leaves this installation's objects out, and removes the
+ * other's only when told to by name.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { execa } from 'execa';
+import Docker from 'dockerode';
+import { DockerComputeBackend } from '../../src/adapters/docker/index.js';
+import { needBackend } from '../support/backends.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+import { sdk } from '../support/clients.js';
+import { DescribeImagesCommand, RunInstancesCommand, TerminateInstancesCommand, waitUntilInstanceRunning, waitUntilInstanceTerminated } from '@aws-sdk/client-ec2';
+
+const hex = (n: number) => randomBytes(Math.ceil(n / 2)).toString('hex').slice(0, n);
+
+describe('doctor: leftovers of other installations', function () {
+  this.timeout(180_000);
+  const docker = new Docker();
+  const other = hex(32);
+  const instanceId = `i-${hex(17)}`;
+  const subnetId = `subnet-${hex(17)}`;
+  let s: TestServer | undefined;
+  let ownContainer: string | undefined;
+
+  before(async function () {
+    await needBackend(this, 'docker', () => new DockerComputeBackend().probe());
+    s = await startTestServer({ COMPUTE_BACKEND: 'docker' });
+    const octet = 200 + (randomBytes(1)[0]! % 50);
+    const gone = new DockerComputeBackend({ cloudId: other });
+    await gone.create({
+      instanceId, accountId: '000000000000', imageRef: 'thecloud/busybox:latest', vcpus: 1, memoryMiB: 64, hostname: 'leftover', publicKeys: [],
+      network: { subnetId, vpcId: `vpc-${hex(17)}`, cidr: `10.251.${octet}.0/24`, vpcCidr: `10.251.${octet}.0/24`, gateway: `10.251.${octet}.1`, privateIp: `10.251.${octet}.10`, macAddress: '02:00:00:fb:00:0a' },
+    });
+    // This installation's own instance, which doctor must not list.
+    const ec2 = sdk(s.url);
+    const image = (await ec2.send(new DescribeImagesCommand({ Filters: [{ Name: 'name', Values: ['thecloud-busybox'] }] }))).Images![0]!;
+    ownContainer = (await ec2.send(new RunInstancesCommand({ ImageId: image.ImageId, MinCount: 1, MaxCount: 1 }))).Instances![0]!.InstanceId!;
+    await waitUntilInstanceRunning({ client: ec2, maxWaitTime: 60, minDelay: 1, maxDelay: 2 }, { InstanceIds: [ownContainer] });
+  });
+  after(async () => {
+    await docker.getContainer(instanceId).remove({ force: true }).catch(() => undefined);
+    await docker.getNetwork(`thecloud-${subnetId}`).remove().catch(() => undefined);
+    if (s && ownContainer) {
+      const ec2 = sdk(s.url);
+      await ec2.send(new TerminateInstancesCommand({ InstanceIds: [ownContainer] })).catch(() => undefined);
+      await waitUntilInstanceTerminated({ client: ec2, maxWaitTime: 60, minDelay: 1, maxDelay: 2 }, { InstanceIds: [ownContainer] }).catch(() => undefined);
+    }
+    await s?.close();
+  });
+
+  const doctor = (...args: string[]) =>
+    execa(process.execPath, ['--import', 'tsx', 'src/main.ts', 'doctor', ...args], {
+      env: { DATABASE_URL: s!.databaseUrl, COMPUTE_BACKEND: 'docker', NETWORK_BACKEND: 'noop' },
+      reject: false,
+    });
+
+  it('lists the other installation\'s container and network, with the command that removes them, and not ours', async () => {
+    const r = await doctor();
+    assert.match(r.stdout, /WARN leftovers of other installations/);
+    const block = r.stdout.slice(r.stdout.indexOf(`installation ${other}`));
+    assert.ok(r.stdout.includes(`installation ${other}`), r.stdout);
+    assert.match(block, new RegExp(`docker-container\\s+${instanceId}`));
+    assert.match(block, new RegExp(`docker-network\\s+thecloud-${subnetId}\\s+\\(${subnetId}\\) holds 10\\.251\\.`));
+    assert.match(r.stdout, /npm run doctor -- --remove-leftovers <installation>/);
+    assert.ok(!r.stdout.includes(ownContainer!), 'this installation\'s container is not a leftover');
+    assert.ok(await docker.getContainer(instanceId).inspect().then(() => true, () => false), 'listing removed nothing');
+  });
+
+  it('refuses to remove this installation\'s objects', async () => {
+    const cloudId = (await s!.db.rows<{ id: string }>('SELECT id FROM installation'))[0]!.id;
+    const r = await doctor('--remove-leftovers', cloudId);
+    assert.equal(r.exitCode, 2);
+    assert.match(r.stdout, /is this installation/);
+  });
+
+  it('--remove-leftovers <installation> removes that installation\'s container and network', async () => {
+    const r = await doctor('--remove-leftovers', other);
+    assert.equal(r.exitCode, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, new RegExp(`removed docker-container ${instanceId}`));
+    assert.match(r.stdout, new RegExp(`removed docker-network thecloud-${subnetId}`));
+    assert.equal(await docker.getContainer(instanceId).inspect().then(() => true, () => false), false);
+    assert.equal(await docker.getNetwork(`thecloud-${subnetId}`).inspect().then(() => true, () => false), false);
+    assert.ok(await docker.getContainer(ownContainer!).inspect().then(() => true, () => false), 'ours is still there');
+  });
+});
