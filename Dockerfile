@@ -8,4 +8,5 @@ COPY src ./src
 COPY templates ./templates
 ENV PORT=8080
 EXPOSE 8080
-CMD ["npx", "tsx", "src/main.ts"]
+# node itself, not npx: SIGTERM (docker stop) must reach the server, which shuts down gracefully.
+CMD ["node", "--import", "tsx", "src/main.ts"]
