@@ -12,6 +12,7 @@ import { parseInput, paramsFromSearch, type Params } from '../protocol/query-par
 import { hasStreamedList, serializeError, serializeResult, serializeResultStream } from '../protocol/serializer.js';
 import { Readable } from 'node:stream';
 import { verifySigV4 } from '../protocol/sigv4.js';
+import { errorText } from '../errors/text.js';
 import { parseId } from '../ids/index.js';
 import type { Registry, RequestContext } from './registry.js';
 import type { Services } from '../services/index.js';
@@ -103,7 +104,7 @@ export function createApp(opts: AppOptions): Koa {
     } catch (err) {
       const e = err instanceof Ec2Error ? err : internalError();
       if (!(err instanceof Ec2Error)) {
-        log.error('internal error', { requestId: state.requestId, action: state.action, error: (err as Error)?.stack ?? String(err) });
+        log.error('internal error', { requestId: state.requestId, action: state.action, error: errorText(err, { stack: true }) });
       }
       ctx.status = e.status;
       ctx.type = 'text/xml;charset=UTF-8';

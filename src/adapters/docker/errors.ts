@@ -1,4 +1,5 @@
 /** Helpers for the errors dockerode raises: an Error with the HTTP `statusCode` and Docker's JSON body. */
+import { errorText } from '../../errors/text.js';
 
 export function isStatus(e: unknown, status: number): boolean {
   return typeof e === 'object' && e !== null && (e as { statusCode?: unknown }).statusCode === status;
@@ -8,5 +9,5 @@ export function isStatus(e: unknown, status: number): boolean {
 export function dockerMessage(e: unknown): string {
   const json = (e as { json?: { message?: unknown } } | null)?.json;
   if (json && typeof json.message === 'string') return json.message;
-  return e instanceof Error ? e.message : String(e);
+  return errorText(e).split('\n')[0]!;
 }

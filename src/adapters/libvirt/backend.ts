@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { assertSafeName, run as defaultRunner, type Runner } from '../exec/index.js';
+import { errorText } from '../../errors/text.js';
 import type {
   BackendImageInfo,
   BackendInstanceInfo,
@@ -473,7 +474,7 @@ export class LibvirtComputeBackend implements ComputeBackend {
       const type = await this.getDomainType();
       return { ok: true, detail: `${this.uri}: libvirt ${lib}, ${hv}, domain type ${type}, seeds by ${iso}` };
     } catch (e) {
-      return { ok: false, detail: `${this.uri}: ${e instanceof Error ? e.message : String(e)}` };
+      return { ok: false, detail: `${this.uri}: ${errorText(e).split('\n')[0]}` };
     }
   }
 
@@ -509,7 +510,7 @@ export class LibvirtComputeBackend implements ComputeBackend {
     try {
       await this.virsh.run(['start', name]);
     } catch (e) {
-      if (!/kvm/i.test(e instanceof Error ? e.message : String(e))) throw e;
+      if (!/kvm/i.test(errorText(e))) throw e;
       const xml = (await this.virsh.run(['dumpxml', '--inactive', name])).stdout;
       if (!/^<domain type='kvm'/.test(xml)) throw e;
       // The probe said kvm but QEMU could not use it (permissions, a broken nested setup): emulate from now on.
