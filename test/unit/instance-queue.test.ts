@@ -40,4 +40,26 @@ describe('unit: the per-instance work queue', () => {
     await q.idle();
     assert.deepEqual(seen, ['boom', 'next']);
   });
+
+  it('on close, takes no new work, lets work in flight finish within the grace, and then stops acting on failures', async () => {
+    const q = new InstanceQueue();
+    let finished = false;
+    void q.run('i-a', async () => { await sleep(20); finished = true; }, () => undefined);
+    assert.equal(await q.close(1_000), 0, 'everything finished within the grace');
+    assert.equal(finished, true);
+    let ran = false;
+    void q.run('i-b', async () => { ran = true; }, () => undefined);
+    await q.idle();
+    assert.equal(ran, false, 'no new work once closing (its record stays transitional: reconciliation resumes it)');
+
+    const slow = new InstanceQueue();
+    const handled: unknown[] = [];
+    let release!: () => void;
+    void slow.run('i-c', () => new Promise<void>((_, reject) => { release = () => reject(new Error('cut short')); }), (e) => { handled.push(e); });
+    assert.equal(await slow.close(30), 1, 'one instance still had work when the grace ran out');
+    release();
+    await slow.idle();
+    assert.deepEqual(handled, [], 'a failure after the grace is not acted on: the record says where it stood');
+  });
 });
+
