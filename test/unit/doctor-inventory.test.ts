@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { OvsInventory } from '../../src/adapters/ovs/inventory.js';
+import { bridgeName } from '../../src/adapters/ovs/names.js';
 import { isOurs } from '../../src/server/doctor.js';
 import type { RunResult } from '../../src/adapters/exec/index.js';
 
@@ -11,7 +12,7 @@ describe('unit: doctor\'s inventory and what counts as another installation\'s',
       data: [
         ['br-thecloud', ['map', []]],
         ['tc0123456789ab', ['map', [['thecloud-vpc', 'vpc-0aaaaaaaaaaaaaaaa']]]],
-        ['tcfedcba987654', ['map', [['thecloud-vpc', 'vpc-0bbbbbbbbbbbbbbbb'], ['thecloud-cloud-id', 'c0ffee00']]]],
+        ['tcbfedcba98765', ['map', [['thecloud-vpc', 'vpc-0bbbbbbbbbbbbbbbb'], ['thecloud-cloud', 'c0ffee00']]]],
         ['tc00000000abcd', ['map', []]],
         ['br-other', ['map', [['owner', 'someone']]]],
       ],
@@ -23,12 +24,15 @@ describe('unit: doctor\'s inventory and what counts as another installation\'s',
     const objects = await inv.objects();
     assert.deepEqual(objects.map((o) => [o.name, o.installation, o.owner]), [
       ['tc0123456789ab', '', 'vpc-0aaaaaaaaaaaaaaaa'],
-      ['tcfedcba987654', 'c0ffee00', 'vpc-0bbbbbbbbbbbbbbbb'],
+      ['tcbfedcba98765', 'c0ffee00', 'vpc-0bbbbbbbbbbbbbbbb'],
       ['tc00000000abcd', '', ''],
     ]);
     await inv.remove(objects[0]!);
     assert.deepEqual(calls.at(-1), ['ovs-vsctl', '--timeout=10', '--if-exists', 'del-br', 'tc0123456789ab']);
     await assert.rejects(inv.remove({ ...objects[0]!, name: 'x; rm -rf /' }), TypeError);
+    // A bridge that says whose it is goes with its VPC's router namespace and host link.
+    await inv.remove(objects[1]!);
+    assert.ok(calls.some((c) => c.includes('del-br') && c.at(-1) === bridgeName('c0ffee00', 'vpc-0bbbbbbbbbbbbbbbb')), calls.map((c) => c.join(' ')).join('\n'));
   });
 
   it('an object is this installation\'s by its installation id, or, without one, by a resource this installation records', () => {

@@ -1,12 +1,16 @@
 /**
  * For `doctor`: every Open vSwitch bridge that a The Cloud installation made: one that carries thecloud-*
- * external ids (thecloud-vpc; thecloud-cloud-id where the adapter writes it), or is named as the adapter names
- * VPC bridges (tc + 12 hex digits). The libvirt adapter's shared bridge (br-thecloud) is no installation's.
+ * external ids (thecloud-cloud: the installation, thecloud-vpc: the VPC), or is named as VPC bridges are named
+ * (tcb + 12 hex digits; tc + 12 hex before that). The libvirt adapter's shared bridge (br-thecloud) is no
+ * installation's. Removing one removes the VPC's bridge, router namespace and host link (router.ts's removeVpc)
+ * when the bridge says whose it is, else the bridge alone.
  */
 import { run as defaultRun, assertSafeName, type Runner } from '../exec/index.js';
 import type { HostInventory, HostObject } from '../../ports/index.js';
+import { EXT, Host } from './host.js';
+import { removeVpc } from './router.js';
 
-const VPC_BRIDGE = /^tc[0-9a-f]{12}$/;
+const VPC_BRIDGE = /^tcb?[0-9a-f]{12}$/;
 
 type OvsValue = string | number | boolean | [string, unknown];
 
@@ -24,13 +28,17 @@ export class OvsInventory implements HostInventory {
       const ids = Object.fromEntries(Array.isArray(map) && map[0] === 'map' ? map[1] : []);
       const ours = Object.keys(ids).some((k) => k.startsWith('thecloud'));
       if (!ours && !VPC_BRIDGE.test(name)) continue;
-      const vpc = ids['thecloud-vpc'] ?? '';
-      out.push({ kind: 'ovs-bridge', name, installation: ids['thecloud-cloud-id'] ?? '', owner: vpc, detail: vpc ? `bridge of ${vpc}` : 'no VPC recorded' });
+      const vpc = ids[EXT.vpc] ?? '';
+      out.push({ kind: 'ovs-bridge', name, installation: ids[EXT.cloud] ?? '', owner: vpc, detail: vpc ? `bridge of ${vpc}` : 'no VPC recorded' });
     }
     return out;
   }
 
   async remove(o: HostObject): Promise<void> {
+    if (/^[0-9a-f]{8,64}$/.test(o.installation) && /^vpc-[0-9a-f]+$/.test(o.owner)) {
+      await removeVpc(new Host(this.run), o.installation, o.owner);
+      return;
+    }
     await this.run('ovs-vsctl', ['--timeout=10', '--if-exists', 'del-br', assertSafeName('bridge', o.name)]);
   }
 }
