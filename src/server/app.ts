@@ -191,7 +191,7 @@ export function createApp(opts: AppOptions): Koa {
     const result = await h.handle(input, rctx, validated);
     if (hasStreamedList(result)) {
       ctx.body = await streamBody(serializeResultStream(action, op.output, result, state.requestId), (e) =>
-        log.error('response failed while streaming', { requestId: state.requestId, action, error: e.stack ?? String(e) }),
+        log.error('response failed while streaming', { requestId: state.requestId, action, error: errorText(e, { stack: true }) }),
       );
     } else {
       ctx.body = serializeResult(action, op.output, result, state.requestId);
