@@ -66,8 +66,10 @@ async function instance(script?: string): Promise<{ backendId: string; sandbox: 
     nics: [{ eniId: port.eniId, deviceIndex: 0, mac, ips: port.ips, subnetCidr: port.subnetCidr, gateway: port.gateway }],
   };
   const t0 = performance.now();
-  const { backendId, sandbox } = await docker.create(spec);
+  const { backendId } = await docker.create(spec);
   made.push(backendId);
+  await docker.start(backendId); // create makes the container; its sandbox exists once it runs
+  const sandbox = await docker.sandbox(backendId);
   const t1 = performance.now();
   await net.plug(port, sandbox!);
   const t2 = performance.now();

@@ -139,10 +139,12 @@ describe('ovs network adapter: real traffic (Open vSwitch, Docker, libvirt)', fu
       publicKeys: [], firstBootScript: LISTENERS,
       nics: [{ eniId: i.port.eniId, deviceIndex: 0, mac: i.port.mac, ips: i.port.ips, subnetCidr: i.port.subnetCidr, gateway: i.port.gateway }],
     };
+    // Made, then started (create does not start): its sandbox, the netns of its pid, exists once it runs.
     const made = await docker.create(spec);
     i.backendId = made.backendId;
-    assert.equal(made.sandbox?.kind, 'netns');
-    i.sandbox = made.sandbox;
+    await docker.start(made.backendId);
+    i.sandbox = await docker.sandbox(made.backendId);
+    assert.equal(i.sandbox?.kind, 'netns');
     await net.plug(i.port, i.sandbox!);
   }
 
@@ -175,6 +177,7 @@ describe('ovs network adapter: real traffic (Open vSwitch, Docker, libvirt)', fu
         nics: [{ eniId: vm.port.eniId, deviceIndex: 0, mac: vm.port.mac, ips: vm.port.ips, subnetCidr: vm.port.subnetCidr, gateway: vm.port.gateway, vm: net.vmInterface(vm.port) }],
       };
       vm.backendId = (await libvirt.create(vmSpec)).backendId;
+      await libvirt.start(vm.backendId);
       vm.sandbox = { kind: 'ovs-port', name: net.vmInterface(vm.port).portName };
       await net.plug(vm.port, vm.sandbox);
     }
