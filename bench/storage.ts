@@ -122,6 +122,7 @@ async function dd(): Promise<void> {
   if (!probe.ok) console.log(`container: skipped (${probe.detail})`);
   else {
     const { backendId } = await compute.create({ instanceId: `i-${hex(17)}`, accountId: '000000000000', imageRef: 'thecloud/busybox:latest', vcpus: 1, memoryMiB: 128, hostname: 'bench', publicKeys: [] });
+    await compute.start(backendId); // create makes, start runs
     try {
       await compute.attachVolume(backendId, { volumeId: v, deviceName: '/dev/sdf', export: await s.export(v, 'compute-1') });
       const sh = async (script: string) => {
@@ -166,6 +167,7 @@ done
     instanceId, accountId: '000000000000', imageRef: 'kernel:/var/lib/thecloud/images/thecloud-test', vcpus: 1, memoryMiB: 256,
     hostname: 'bench', publicKeys: [], userData: Buffer.from(script), firstBootScript: script,
   });
+  await libvirt.start(backendId); // create defines, start boots
   try {
     await libvirt.attachVolume(backendId, { volumeId: v, deviceName: '/dev/sdf', export: await s.export(v, 'compute-1') });
     let out = '';

@@ -38,6 +38,7 @@ describe('EBS volumes in Docker containers (real LVM + Docker)', function () {
     const spec: InstanceSpec = { instanceId: `i-${hex(17)}`, accountId: '000000000000', imageRef: BASE, vcpus: 1, memoryMiB: 128, hostname: `ip-${hex(6)}`, publicKeys: [] };
     const { backendId } = await compute.create(spec);
     containers.push(backendId);
+    await compute.start(backendId); // create makes, start runs
     return backendId;
   }
 

@@ -68,6 +68,7 @@ echo "VOLTEST read $(dd if=$dev bs=1M count=1 iflag=direct 2>/dev/null | md5sum 
       instanceId, accountId: '000000000000', imageRef: `kernel:${TEST_IMAGE_DIR}`, vcpus: 1, memoryMiB: 256,
       hostname: 'voltest', publicKeys: [], userData: Buffer.from(script), firstBootScript: script,
     });
+    await compute.start(instanceId); // create defines, start boots
     await compute.attachVolume(instanceId, { volumeId: vol, deviceName: '/dev/sdf', export: await storage.export(vol, 'compute-1') });
     const wrote = (await console_(/VOLTEST (wrote|no disk) (\S+)/))!;
     assert.equal(wrote[1], 'wrote', wrote[0]);
