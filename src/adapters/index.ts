@@ -15,7 +15,7 @@ export async function createBackends(
     network:
       config.networkBackend === 'ovs'
         ? // Without an installation id (`doctor`), a throwaway one: probe() touches nothing of anyone's.
-          new OvsNetworkBackend({ cloudId: cloudId ?? '00000000', hostVpcs: config.hostVpcs })
+          new OvsNetworkBackend({ cloudId: cloudId ?? '00000000', hostVpcs: config.hostVpcs.filter((v) => v !== 'default') })
         : new NoopNetworkBackend(),
   };
 }

@@ -17,7 +17,10 @@ export interface Config {
   computeBackend: 'docker' | 'libvirt' | 'noop';
   storageBackend: 'lvm' | 'noop';
   networkBackend: 'ovs' | 'noop';
-  /** VPCs the host reaches through their router (THECLOUD_HOST_VPCS, comma-separated VPC ids). */
+  /**
+   * VPCs the host reaches through their router (THECLOUD_HOST_VPCS, comma-separated VPC ids; the word `default`
+   * is the default VPC of the first account, and is what an unset variable means; `none` is none).
+   */
   hostVpcs: string[];
   authEnabled: boolean;
   accounts: AccountConfig[];
@@ -151,9 +154,11 @@ function imagePolicy(env: NodeJS.ProcessEnv, accountList: AccountConfig[]): Imag
 }
 
 function vpcList(env: NodeJS.ProcessEnv, name: string): string[] {
-  const ids = (env[name] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const raw = env[name]?.trim() || 'default';
+  if (raw === 'none') return [];
+  const ids = raw.split(',').map((s) => s.trim()).filter(Boolean);
   for (const id of ids) {
-    if (!/^vpc-([0-9a-f]{8}|[0-9a-f]{17})$/.test(id)) throw new ConfigError(`${name}: ${JSON.stringify(id)} is not a VPC id`);
+    if (id !== 'default' && !/^vpc-([0-9a-f]{8}|[0-9a-f]{17})$/.test(id)) throw new ConfigError(`${name}: ${JSON.stringify(id)} is not a VPC id`);
   }
   if (ids.length > 64) throw new ConfigError(`${name}: at most 64 VPCs`);
   return ids;

@@ -14,6 +14,7 @@ export const ID_KINDS = {
   volume: { prefix: 'vol', code: 'InvalidVolumeID', noun: 'vol-...' },
   snapshot: { prefix: 'snap', code: 'InvalidSnapshotID', noun: 'snap-...' },
   networkInterface: { prefix: 'eni', code: 'InvalidNetworkInterfaceID', noun: 'eni-...' },
+  networkInterfaceAttachment: { prefix: 'eni-attach', code: 'InvalidAttachmentID', noun: 'eni-attach-...' },
   internetGateway: { prefix: 'igw', code: 'InvalidInternetGatewayID', noun: 'igw-...' },
   routeTable: { prefix: 'rtb', code: 'InvalidRouteTableID', noun: 'rtb-...' },
   networkAcl: { prefix: 'acl', code: 'InvalidNetworkAclID', noun: 'acl-...' },

@@ -167,6 +167,11 @@ export interface NetworkBackend {
   setSecurityGroups(model: SecurityModel): Promise<void>;
   /** What a VM's interface definition must say for this port (pure: no host command). */
   vmInterface(port: PortSpec): VmInterface;
+  /**
+   * Which VPCs the host reaches through their router (a link from 169.254.252.0/22 and a route to their CIDRs),
+   * in a stable order (it gives each its link). Takes effect at the next ensureVpc or sync. Optional.
+   */
+  setHostVpcs?(vpcIds: string[]): void;
   list(): Promise<NetworkInventory>;
   sync(desired: DesiredNetwork): Promise<SyncReport>;
   probe(): Promise<ProbeResult>;

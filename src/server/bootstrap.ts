@@ -14,6 +14,7 @@ import { NetworkRepository } from '../db/repositories/network.js';
 import { AccountService } from '../services/accounts/index.js';
 import { CatalogService } from '../services/catalog/index.js';
 import { NetworkService } from '../services/network/index.js';
+import { sandboxOf } from '../services/instances/network-steps.js';
 import { TagService } from '../services/tags/index.js';
 import { ComputeRepository } from '../db/repositories/compute.js';
 import { ImageRepository } from '../db/repositories/images.js';
@@ -96,10 +97,25 @@ async function startOn(config: Config, opts: StartOptions, log: Logger, url: str
   tags.register('securityGroup', async (acct, ids) => new Set((await network.securityGroups(acct)).filter((v) => ids.includes(v.id)).map((v) => v.id)));
 
   await accounts.seed(config.accounts);
-  for (const a of config.accounts) {
-    await network.ensureDefaults(a.accountId);
-    await network.reconcile(a.accountId);
-  }
+  for (const a of config.accounts) await network.ensureDefaults(a.accountId);
+  // The host reaches these VPCs through their router (THECLOUD_HOST_VPCS; `default`: the first account's default VPC).
+  const firstDefault = (await network.vpcs(config.accounts[0]!.accountId)).find((v) => v.is_default)?.id;
+  backends.network.setHostVpcs?.(config.hostVpcs.map((v) => (v === 'default' ? firstDefault : v)).filter((v): v is string => !!v));
+  // The data plane from the records alone (VPCs, subnets, the ENIs of running instances, security groups),
+  // before any instance work plugs a port; again whenever a backend call failed.
+  const syncNetwork = () =>
+    network
+      .sync(async (eni, port) => {
+        const row = eni.instance_id ? await computeRepo.instance(eni.instance_id) : undefined;
+        if (!row?.backend_id || row.state !== 'running' || row.eni_id !== eni.id) return undefined;
+        if ((await backends.compute.state(row.backend_id)) !== 'running') return undefined;
+        return sandboxOf(backends.compute, network, row.backend_id, port);
+      })
+      .catch((e) => {
+        network.needsSync = true;
+        log.error('network sync failed; will retry', { error: e });
+      });
+  await syncNetwork();
   await images.ensureBuiltins();
   // Reconcile records with the compute backend now and then periodically (a crash, a container that died).
   // One pass at a time; none once shutdown has begun.
@@ -107,8 +123,8 @@ async function startOn(config: Config, opts: StartOptions, log: Logger, url: str
   let pass: Promise<void> | undefined;
   const reconcile = (): Promise<void> => {
     if (closing || pass) return pass ?? Promise.resolve();
-    pass = instances
-      .reconcile()
+    pass = (network.needsSync ? syncNetwork() : Promise.resolve())
+      .then(() => instances.reconcile())
       .then(() => images.sweep())
       .catch((e) => log.error('reconciliation failed', { error: e }))
       .finally(() => (pass = undefined));

@@ -9,7 +9,8 @@ describe('configuration', () => {
     assert.equal(c.computeBackend, 'docker');
     assert.equal(c.storageBackend, 'noop');
     assert.equal(c.networkBackend, 'ovs');
-    assert.deepEqual(c.hostVpcs, []);
+    assert.deepEqual(c.hostVpcs, ['default'], 'the host reaches the default VPC of the first account unless told otherwise');
+    assert.deepEqual(loadConfig({ THECLOUD_HOST_VPCS: 'none' }).hostVpcs, []);
     assert.deepEqual(loadConfig({ THECLOUD_HOST_VPCS: ' vpc-0123456789abcdef0, vpc-01234567' }).hostVpcs, ['vpc-0123456789abcdef0', 'vpc-01234567']);
     assert.equal(c.authEnabled, true);
     assert.deepEqual(c.accounts[0], { accountId: '000000000000', accessKeyId: 'test', secretAccessKey: 'test' });

@@ -51,7 +51,7 @@ export class OvsNetworkBackend implements NetworkBackend {
   readonly name = 'ovs' as const;
   readonly cloudId: string;
   private readonly host: Host;
-  private readonly hostVpcs: string[];
+  private hostVpcs: string[];
   private readonly vmTapWaitMs: number;
   private synced = false;
   private queue: Promise<unknown> = Promise.resolve();
@@ -163,6 +163,10 @@ export class OvsNetworkBackend implements NetworkBackend {
       this.groups = groups;
       for (const v of this.vpcs.keys()) await this.writeFlows(v);
     });
+  }
+
+  setHostVpcs(vpcIds: string[]): void {
+    this.hostVpcs = vpcIds.map(n.vpcId);
   }
 
   vmInterface(port: PortSpec): VmInterface {

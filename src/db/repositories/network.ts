@@ -1,4 +1,5 @@
 import type { Db, Transaction } from '../sql.js';
+import { EniRepository } from './enis.js';
 
 export interface VpcRow {
   id: string;
@@ -7,6 +8,10 @@ export interface VpcRow {
   is_default: boolean;
   state: string;
   instance_tenancy: string;
+  /** VXLAN network identifier, unique per installation (assigned by the database). */
+  vni: number;
+  enable_dns_support: boolean;
+  enable_dns_hostnames: boolean;
 }
 export interface SubnetRow {
   id: string;
@@ -41,7 +46,28 @@ export interface SecurityGroupRuleRow {
 }
 
 export class NetworkRepository {
-  constructor(private readonly db: Db) {}
+  readonly enis: EniRepository;
+
+  constructor(private readonly db: Db) {
+    this.enis = new EniRepository(db);
+  }
+
+  /** Every VPC, subnet, group and rule of the installation (the data plane's desired state). */
+  allVpcs(): Promise<VpcRow[]> {
+    return this.db.rows<VpcRow>('SELECT * FROM vpcs ORDER BY id');
+  }
+
+  allSubnets(): Promise<SubnetRow[]> {
+    return this.db.rows<SubnetRow>('SELECT *, 0 AS used FROM subnets ORDER BY id');
+  }
+
+  allSecurityGroups(): Promise<SecurityGroupRow[]> {
+    return this.db.rows<SecurityGroupRow>('SELECT * FROM security_groups ORDER BY id');
+  }
+
+  allRules(): Promise<SecurityGroupRuleRow[]> {
+    return this.db.rows<SecurityGroupRuleRow>('SELECT id, group_id, account_id, is_egress, ip_protocol, from_port, to_port, cidr_ipv4::text AS cidr_ipv4, referenced_group_id, description FROM security_group_rules ORDER BY id');
+  }
 
   tx<T>(fn: (t: Transaction) => Promise<T>): Promise<T> {
     return this.db.tx(fn);
@@ -56,10 +82,10 @@ export class NetworkRepository {
     return this.db.one<VpcRow>('SELECT * FROM vpcs WHERE account_id = $1 AND is_default', [accountId], t);
   }
 
-  async insertVpc(v: Omit<VpcRow, 'state'> & { state: string }, t?: Transaction): Promise<void> {
+  async insertVpc(v: Omit<VpcRow, 'vni' | 'enable_dns_support' | 'enable_dns_hostnames'> & { enable_dns_hostnames?: boolean }, t?: Transaction): Promise<void> {
     await this.db.exec(
-      'INSERT INTO vpcs (id, account_id, cidr_block, is_default, state, instance_tenancy) VALUES ($1,$2,$3,$4,$5,$6)',
-      [v.id, v.account_id, v.cidr_block, v.is_default, v.state, v.instance_tenancy],
+      'INSERT INTO vpcs (id, account_id, cidr_block, is_default, state, instance_tenancy, enable_dns_hostnames) VALUES ($1,$2,$3,$4,$5,$6,$7)',
+      [v.id, v.account_id, v.cidr_block, v.is_default, v.state, v.instance_tenancy, v.enable_dns_hostnames ?? v.is_default],
       t,
     );
   }
@@ -116,23 +142,23 @@ export class NetworkRepository {
 
   /**
    * Takes the lowest free address of the subnet (AWS keeps the first four and the last one), or the one
-   * asked for. The primary key (subnet_id, ip) makes a double allocation impossible: when two launches race
-   * for one address, the loser's insert does nothing and it tries again.
+   * asked for. Allocations in one subnet take turns (an advisory lock held until the transaction ends), so the
+   * lowest free address read is still free when inserted: correct under any concurrency, no retry. Inside a
+   * caller's transaction (RunInstances records its instances with their addresses) the turn lasts until commit.
+   * Returns undefined when the address asked for is taken, or when the subnet is full.
    */
   async allocateIp(subnetId: string, ownerId: string, wanted?: string, t?: Transaction): Promise<string | undefined> {
-    // Inside a caller's transaction (RunInstances records its instances with their addresses), launches into one
-    // subnet take turns until commit: otherwise each would wait on the others' uncommitted addresses and retry.
-    if (t) await this.db.exec(`SELECT pg_advisory_xact_lock(hashtext('ip_allocations:' || $1))`, [subnetId], t);
-    if (wanted) {
-      const r = await this.db.rows<{ ip: string }>(
-        `INSERT INTO ip_allocations (subnet_id, ip, owner_id) VALUES ($1, $2, $3)
-         ON CONFLICT DO NOTHING RETURNING host(ip) AS ip`,
-        [subnetId, wanted, ownerId],
-        t,
-      );
-      return r[0]?.ip;
-    }
-    for (let attempt = 0; attempt < 20; attempt++) {
+    const go = async (tx: Transaction): Promise<string | undefined> => {
+      await this.db.exec(`SELECT pg_advisory_xact_lock(hashtext('ip_allocations:' || $1))`, [subnetId], tx);
+      if (wanted) {
+        const r = await this.db.rows<{ ip: string }>(
+          `INSERT INTO ip_allocations (subnet_id, ip, owner_id) VALUES ($1, $2, $3)
+           ON CONFLICT DO NOTHING RETURNING host(ip) AS ip`,
+          [subnetId, wanted, ownerId],
+          tx,
+        );
+        return r[0]?.ip;
+      }
       const r = await this.db.rows<{ ip: string }>(
         `WITH s AS (SELECT cidr_block AS c FROM subnets WHERE id = $1),
               candidates AS (
@@ -143,21 +169,13 @@ export class NetworkRepository {
          SELECT $1, c.ip, $2 FROM candidates c
          WHERE NOT EXISTS (SELECT 1 FROM ip_allocations a WHERE a.subnet_id = $1 AND a.ip = c.ip)
          ORDER BY c.ip LIMIT 1
-         ON CONFLICT DO NOTHING
          RETURNING host(ip) AS ip`,
         [subnetId, ownerId],
-        t,
+        tx,
       );
-      if (r[0]) return r[0].ip;
-      const free = await this.db.one<{ n: number }>(
-        `SELECT ((2::bigint ^ (32 - masklen(cidr_block)))::bigint - 5 - (SELECT count(*) FROM ip_allocations WHERE subnet_id = $1))::int AS n
-         FROM subnets WHERE id = $1`,
-        [subnetId],
-        t,
-      );
-      if (!free || free.n <= 0) return undefined;
-    }
-    return undefined;
+      return r[0]?.ip;
+    };
+    return t ? go(t) : this.db.tx(go);
   }
 
   async releaseIps(ownerId: string, t?: Transaction): Promise<void> {

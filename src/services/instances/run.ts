@@ -37,9 +37,21 @@ export async function runInstances(
     await d.repo.tx(async (t) => {
       for (let i = 0; i < plan.count.max; i++) {
         const id = newId('instance');
+        const eniId = newId('networkInterface');
+        const mac = randomMac();
         let ip: string;
         try {
-          ip = await d.network.allocateIp(plan.subnet, id, i === 0 ? plan.privateIp : undefined, t);
+          // The primary ENI, attached at device index 0, owns the address.
+          ip = await d.network.createEni(
+              {
+                id: eniId, account_id: accountId, vpc_id: plan.subnet.vpc_id, subnet_id: plan.subnet.id,
+                availability_zone: plan.subnet.availability_zone, mac_address: mac, security_group_ids: plan.securityGroupIds,
+                instance_id: id, device_index: 0, attachment_id: newId('networkInterfaceAttachment'),
+              },
+              plan.subnet,
+              i === 0 ? plan.privateIp : undefined,
+              t,
+            );
         } catch (e) {
           // Launch as many as the subnet allows, as long as that is at least MinCount.
           if (i >= plan.count.min && e instanceof Ec2Error && e.code === 'InsufficientFreeAddressesInSubnet') break;
@@ -51,8 +63,8 @@ export async function runInstances(
             id, account_id: accountId, reservation_id: reservationId, launch_index: i, image_id: plan.image.id,
             instance_type: plan.type.name, key_name: plan.keyPair?.name ?? null, state: 'pending', state_reason_code: 'pending',
             state_reason_message: 'pending', state_transition_reason: '', subnet_id: plan.subnet.id, vpc_id: plan.subnet.vpc_id,
-            availability_zone: plan.subnet.availability_zone, private_ip: ip, mac_address: randomMac(),
-            eni_id: newId('networkInterface'), security_group_ids: plan.securityGroupIds, user_data: plan.userData ?? null,
+            availability_zone: plan.subnet.availability_zone, private_ip: ip, mac_address: mac,
+            eni_id: eniId, security_group_ids: plan.securityGroupIds, user_data: plan.userData ?? null,
             client_token: plan.clientToken ?? null, launch_fingerprint: plan.fingerprint, block_device_mappings: plan.blockDeviceMappings,
             disable_api_termination: plan.disableApiTermination, disable_api_stop: plan.disableApiStop,
             shutdown_behavior: plan.shutdownBehavior, backend: d.backendName, backend_id: null, steps_done: STEPS_AT_INSERT,

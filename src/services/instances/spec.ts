@@ -29,6 +29,12 @@ export async function instanceSpec(deps: SpecSources, row: InstanceRow): Promise
   const vpc = (await deps.network.vpcs(account)).find((v) => v.id === subnet.vpc_id);
   if (!vpc) throw new Error(`VPC ${subnet.vpc_id} of ${row.id} is gone`);
   const userData = row.user_data ?? undefined;
+  // The primary ENI, plugged by the network backend (neither Docker nor libvirt makes a network of its own).
+  const gateway = gatewayOf(subnet.cidr_block);
+  const eni = await deps.network.enis.get(row.eni_id);
+  const port = eni
+    ? await deps.network.port(eni)
+    : { eniId: row.eni_id, vpcId: row.vpc_id, subnetId: row.subnet_id, mac: row.mac_address, ips: [row.private_ip], gateway, subnetCidr: subnet.cidr_block, securityGroupIds: row.security_group_ids, deviceIndex: 0 };
   return {
     instanceId: row.id,
     accountId: account,
@@ -48,6 +54,7 @@ export async function instanceSpec(deps: SpecSources, row: InstanceRow): Promise
       privateIp: row.private_ip,
       macAddress: row.mac_address,
     },
+    nics: [{ eniId: port.eniId, deviceIndex: 0, mac: port.mac, ips: port.ips, subnetCidr: port.subnetCidr, gateway, vm: deps.network.vmInterface(port) }],
   };
 }
 

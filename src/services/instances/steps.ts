@@ -19,6 +19,7 @@ import type { InstanceRow } from '../../db/repositories/compute.js';
 import type { ComputeBackend, InstanceSpec } from '../../ports/index.js';
 import type { NetworkService } from '../network/index.js';
 import type { ComputeRepository } from '../../db/repositories/compute.js';
+import { eniStep, plugStep } from './network-steps.js';
 
 export interface StepContext {
   /** The instance's record, read afresh just before the step. */
@@ -43,21 +44,6 @@ export interface InstanceStep {
   do(ctx: StepContext): Promise<StepResult | void>;
   undo(ctx: StepContext): Promise<StepResult | void>;
 }
-
-/** The private address, allocated with the record (RunInstances answers with it); this step keeps it so. */
-const address: InstanceStep = {
-  name: 'address',
-  phase: 'launch',
-  async do({ row, network }) {
-    if ((await network.ipsOf(row.id)).includes(row.private_ip)) return;
-    const subnet = await network.subnet(row.account_id.trim(), row.subnet_id);
-    if (!subnet) throw new Error(`subnet ${row.subnet_id} of ${row.id} is gone`);
-    await network.allocateIp(subnet, row.id, row.private_ip);
-  },
-  async undo({ row, network }) {
-    await network.releaseIps(row.id);
-  },
-};
 
 /** The backend object (container, domain), made and not started. */
 const backend: InstanceStep = {
@@ -95,13 +81,13 @@ const power: InstanceStep = {
   },
 };
 
-export const INSTANCE_STEPS: readonly InstanceStep[] = [address, backend, power];
+export const INSTANCE_STEPS: readonly InstanceStep[] = [eniStep, backend, power, plugStep];
 
 /** The step that makes the backend object: until it is journaled done, a pending instance is still launching. */
 export const BACKEND_STEP = backend.name;
 
-/** The journal of a record just inserted with its address allocated in the same transaction. */
-export const STEPS_AT_INSERT = [address.name];
+/** The journal of a record just inserted with its ENI and address made in the same transaction. */
+export const STEPS_AT_INSERT = [eniStep.name];
 
 export interface StepRunnerDeps {
   repo: ComputeRepository;

@@ -4,7 +4,9 @@
  */
 import { newId } from '../../ids/index.js';
 import type { NetworkRepository, SubnetRow, VpcRow, SecurityGroupRow, SecurityGroupRuleRow } from '../../db/repositories/network.js';
-import type { NetworkBackend } from '../../ports/index.js';
+import type { DesiredNetwork, NetworkBackend, PortSpec, Sandbox, VmInterface } from '../../ports/index.js';
+import type { EniRepository, EniRow, NewEni } from '../../db/repositories/enis.js';
+import { portSpec, securityModel, subnetSpec, vpcSpec } from './dataplane.js';
 import type { CatalogService } from '../catalog/index.js';
 import { Ec2Error } from '../../errors/index.js';
 import { cidrContains, ipToInt, isIpv4 } from '../../domain/ipv4.js';
@@ -55,24 +57,23 @@ export class NetworkService {
       await this.repo.insertRule({ id: newId('securityGroupRule'), group_id: sgId, account_id: accountId, is_egress: true, ip_protocol: '-1', from_port: null, to_port: null, cidr_ipv4: '0.0.0.0/0', referenced_group_id: null, description: null }, t);
       return { vpcId, subnets };
     });
-    if (made) await this.realise(made.vpcId, DEFAULT_VPC_CIDR, made.subnets);
+    if (made) {
+      const vpc = (await this.repo.vpcs(accountId)).find((v) => v.id === made.vpcId)!;
+      await this.realise(vpc, made.subnets);
+    }
   }
 
   /**
    * Makes the recorded VPC exist on the network backend. The records are committed first, so a backend that
    * is down leaves a record that `reconcile` realises later instead of failing the account's set-up.
    */
-  private async realise(vpcId: string, cidr: string, subnets: { id: string; cidr: string }[]): Promise<void> {
+  async realise(vpc: VpcRow, subnets: { id: string; cidr: string }[]): Promise<void> {
     try {
-      // Until VPC records carry their own VNI (the VPC API of issue 9), one derived from the id.
-      await this.backend.ensureVpc({ vpcId, cidrs: [cidr], vni: (parseInt(vpcId.slice(-6), 16) % 0xfffffe) + 1 });
-      for (const s of subnets) {
-        const base = ipToInt(s.cidr.split('/')[0]!) + 1;
-        const gateway = [24, 16, 8, 0].map((b) => (base >>> b) & 255).join('.');
-        await this.backend.ensureSubnet({ vpcId, subnetId: s.id, cidr: s.cidr, gateway });
-      }
+      await this.backend.ensureVpc(vpcSpec(vpc));
+      for (const s of subnets) await this.backend.ensureSubnet(subnetSpec({ id: s.id, vpc_id: vpc.id, cidr_block: s.cidr }));
     } catch (e) {
-      this.log.warn('network backend could not realise VPC; will retry', { vpcId, error: (e as Error).message });
+      this.needsSync = true;
+      this.log.warn('network backend could not realise VPC; will retry', { vpcId: vpc.id, error: (e as Error).message });
     }
   }
 
@@ -80,8 +81,99 @@ export class NetworkService {
   async reconcile(accountId: string): Promise<void> {
     const subnets = await this.repo.subnets(accountId);
     for (const v of await this.repo.vpcs(accountId)) {
-      await this.realise(v.id, v.cidr_block, subnets.filter((s) => s.vpc_id === v.id).map((s) => ({ id: s.id, cidr: s.cidr_block })));
+      await this.realise(v, subnets.filter((s) => s.vpc_id === v.id).map((s) => ({ id: s.id, cidr: s.cidr_block })));
     }
+  }
+
+  // ---- the data plane: ENIs as ports, the security model, sync
+
+  /** Set when a backend call failed: the next reconciliation pass syncs the whole network from the records. */
+  needsSync = false;
+
+  get enis(): EniRepository {
+    return this.repo.enis;
+  }
+
+  /**
+   * Gives an ENI its primary address, then records it (inside `t` when given, with the record that owns it).
+   * The address first: when the subnet is full nothing is written, and the caller's transaction goes on.
+   */
+  async createEni(eni: NewEni, subnet: SubnetRow, wantedIp?: string, t?: Transaction): Promise<string> {
+    const go = async (tx: Transaction) => {
+      const ip = await this.allocateIp(subnet, eni.id, wantedIp, tx);
+      await this.repo.enis.insert(eni, tx);
+      return ip;
+    };
+    return t ? go(t) : this.repo.tx(go);
+  }
+
+  /** Removes the ENI's record and addresses (idempotent). */
+  async deleteEni(id: string): Promise<void> {
+    await this.repo.enis.delete(id);
+  }
+
+  /** The ENI as the data plane's port. */
+  async port(eni: EniRow): Promise<PortSpec> {
+    const subnet = await this.repo.subnet(eni.account_id.trim(), eni.subnet_id);
+    if (!subnet) throw new Error(`subnet ${eni.subnet_id} of ${eni.id} is gone`);
+    return portSpec(eni, subnet);
+  }
+
+  vmInterface(port: PortSpec): VmInterface {
+    return this.backend.vmInterface(port);
+  }
+
+  plug(port: PortSpec, sandbox: Sandbox): Promise<void> {
+    return this.backend.plug(port, sandbox);
+  }
+
+  unplug(eniId: string): Promise<void> {
+    return this.backend.unplug(eniId);
+  }
+
+  /** The whole security model from the records. */
+  async securityModel() {
+    return securityModel(await this.repo.allSecurityGroups(), await this.repo.allRules(), await this.repo.enis.all());
+  }
+
+  /**
+   * Gives the data plane the security model after a change of rules or membership. The records are the truth:
+   * a backend failure is logged and left to the next reconciliation pass (a full sync).
+   */
+  async applySecurity(changedPorts: { eniId: string; groups: string[] }[] = []): Promise<void> {
+    try {
+      for (const p of changedPorts) await this.backend.setPortSecurityGroups(p.eniId, p.groups);
+      await this.backend.setSecurityGroups(await this.securityModel());
+    } catch (e) {
+      this.needsSync = true;
+      this.log.warn('network backend could not apply the security groups; will retry', { error: (e as Error).message });
+    }
+  }
+
+  /**
+   * Makes the data plane match the records exactly (start-up, repair): every VPC and subnet, the ENIs attached
+   * to instances whose sandbox `sandboxOf` finds (running ones), and the security model.
+   */
+  async sync(sandboxOf: (eni: EniRow, port: PortSpec) => Promise<Sandbox | undefined>): Promise<void> {
+    const subnets = await this.repo.allSubnets();
+    const enis = await this.repo.enis.all();
+    const ports: DesiredNetwork['ports'] = [];
+    for (const eni of enis) {
+      if (!eni.instance_id) continue;
+      const subnet = subnets.find((s) => s.id === eni.subnet_id);
+      if (!subnet) continue;
+      const port = portSpec(eni, subnet);
+      const sandbox = await sandboxOf(eni, port).catch(() => undefined);
+      if (sandbox) ports.push({ port, sandbox });
+    }
+    const report = await this.backend.sync({
+      vpcs: (await this.repo.allVpcs()).map(vpcSpec),
+      subnets: subnets.map(subnetSpec),
+      ports,
+      security: securityModel(await this.repo.allSecurityGroups(), await this.repo.allRules(), enis),
+    });
+    this.needsSync = false;
+    if (report.removed.length) this.log.warn('network sync removed objects the records do not name', { removed: report.removed });
   }
 
   vpcs(accountId: string): Promise<VpcRow[]> {

@@ -1,0 +1,91 @@
+import type { Db, Transaction } from '../sql.js';
+
+/** An ENI record; `ips` (computed by the query) are its allocations, the primary one first. */
+export interface EniRow {
+  id: string;
+  account_id: string;
+  vpc_id: string;
+  subnet_id: string;
+  availability_zone: string;
+  mac_address: string;
+  description: string;
+  source_dest_check: boolean;
+  security_group_ids: string[];
+  interface_type: string;
+  instance_id: string | null;
+  device_index: number | null;
+  attachment_id: string | null;
+  delete_on_termination: boolean;
+  attached_at: Date | null;
+  created_at: Date;
+  ips: string[];
+}
+
+export type NewEni = Omit<EniRow, 'ips' | 'created_at' | 'attached_at' | 'interface_type' | 'description' | 'source_dest_check' | 'delete_on_termination'> &
+  Partial<Pick<EniRow, 'description' | 'source_dest_check' | 'delete_on_termination'>>;
+
+/** The ENI's columns and its addresses, lowest allocation time first (the primary address is allocated first). */
+export const ENI_COLUMNS = `n.*, COALESCE((SELECT array_agg(host(a.ip) ORDER BY a.allocated_at, a.ip) FROM ip_allocations a WHERE a.owner_id = n.id), '{}') AS ips`;
+
+export class EniRepository {
+  constructor(private readonly db: Db) {}
+
+  async insert(e: NewEni, t?: Transaction): Promise<void> {
+    await this.db.exec(
+      `INSERT INTO network_interfaces (id, account_id, vpc_id, subnet_id, availability_zone, mac_address, description, source_dest_check,
+         security_group_ids, instance_id, device_index, attachment_id, delete_on_termination, attached_at)
+       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13, CASE WHEN $10::text IS NULL THEN NULL ELSE now() END)
+       ON CONFLICT (id) DO NOTHING`,
+      [e.id, e.account_id, e.vpc_id, e.subnet_id, e.availability_zone, e.mac_address, e.description ?? '', e.source_dest_check ?? true,
+        e.security_group_ids, e.instance_id, e.device_index, e.attachment_id, e.delete_on_termination ?? true],
+      t,
+    );
+  }
+
+  get(id: string, t?: Transaction): Promise<EniRow | undefined> {
+    return this.db.one<EniRow>(`SELECT ${ENI_COLUMNS} FROM network_interfaces n WHERE n.id = $1`, [id], t);
+  }
+
+  ofAccount(accountId: string, ids: string[]): Promise<EniRow[]> {
+    return this.db.rows<EniRow>(`SELECT ${ENI_COLUMNS} FROM network_interfaces n WHERE n.account_id = $1 AND n.id = ANY($2)`, [accountId, ids]);
+  }
+
+  ofInstance(instanceId: string): Promise<EniRow[]> {
+    return this.db.rows<EniRow>(`SELECT ${ENI_COLUMNS} FROM network_interfaces n WHERE n.instance_id = $1 ORDER BY n.device_index`, [instanceId]);
+  }
+
+  /** Every ENI of the installation (the security model's members, the data plane's ports). */
+  all(): Promise<EniRow[]> {
+    return this.db.rows<EniRow>(`SELECT ${ENI_COLUMNS} FROM network_interfaces n ORDER BY n.id`);
+  }
+
+  /** Removes the ENI and its addresses together. */
+  async delete(id: string): Promise<void> {
+    await this.db.tx(async (t) => {
+      await this.db.exec('DELETE FROM ip_allocations WHERE owner_id = $1', [id], t);
+      await this.db.exec('DELETE FROM network_interfaces WHERE id = $1', [id], t);
+    });
+  }
+
+  async update(id: string, set: Partial<Pick<EniRow, 'description' | 'source_dest_check' | 'security_group_ids' | 'delete_on_termination'>>): Promise<void> {
+    const cols = Object.keys(set) as (keyof typeof set)[];
+    if (!cols.length) return;
+    await this.db.exec(
+      `UPDATE network_interfaces SET ${cols.map((c, i) => `${c} = $${i + 2}`).join(', ')} WHERE id = $1`,
+      [id, ...cols.map((c) => set[c])],
+    );
+  }
+
+  /** The ENIs of these groups (DependencyViolation checks). */
+  inGroups(groupIds: string[]): Promise<EniRow[]> {
+    return this.db.rows<EniRow>(`SELECT ${ENI_COLUMNS} FROM network_interfaces n WHERE n.security_group_ids && $1::text[]`, [groupIds]);
+  }
+
+  inSubnet(subnetId: string): Promise<{ id: string }[]> {
+    return this.db.rows(`SELECT id FROM network_interfaces WHERE subnet_id = $1`, [subnetId]);
+  }
+
+  inVpc(vpcId: string): Promise<{ id: string }[]> {
+    return this.db.rows(`SELECT id FROM network_interfaces WHERE vpc_id = $1`, [vpcId]);
+  }
+}

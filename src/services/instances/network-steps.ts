@@ -1,0 +1,61 @@
+/**
+ * The instance's network steps (see steps.ts): its primary ENI (a record owning the private address, made with
+ * the instance record by RunInstances) and the plug of that ENI into the sandbox the compute backend made, at
+ * every boot. The network backend owns the port (src/ports/network.ts); the compute backend only says where
+ * to plug: a container's netns (compute.sandbox, new at every start), or a VM's tap named by vmInterface.
+ */
+import type { ComputeBackend, PortSpec, Sandbox } from '../../ports/index.js';
+import type { NetworkService } from '../network/index.js';
+import type { InstanceStep } from './steps.js';
+
+/** The ENI record with the instance's address; a resumed launch (or one recorded before ENIs) makes it here. */
+export const eniStep: InstanceStep = {
+  name: 'eni',
+  phase: 'launch',
+  async do({ row, network }) {
+    const eni = await network.enis.get(row.eni_id);
+    if (eni?.ips.includes(row.private_ip)) return;
+    const subnet = await network.subnet(row.account_id.trim(), row.subnet_id);
+    if (!subnet) throw new Error(`subnet ${row.subnet_id} of ${row.id} is gone`);
+    const owned = await network.ipsOf(row.eni_id);
+    if (!eni || !owned.includes(row.private_ip)) {
+      await network.enis.insert({
+        id: row.eni_id, account_id: row.account_id.trim(), vpc_id: row.vpc_id, subnet_id: row.subnet_id, availability_zone: row.availability_zone,
+        mac_address: row.mac_address, security_group_ids: row.security_group_ids, instance_id: row.id, device_index: 0,
+        attachment_id: `eni-attach-${row.eni_id.slice(4)}`,
+      });
+      if (!owned.includes(row.private_ip)) await network.allocateIp(subnet, row.eni_id, row.private_ip);
+    }
+    await network.applySecurity();
+  },
+  async undo({ row, network }) {
+    await network.deleteEni(row.eni_id);
+    // Addresses of a record made before ENIs owned them.
+    await network.releaseIps(row.id);
+    await network.applySecurity();
+  },
+};
+
+/** Where the ENI is plugged for this instance's current run (undefined: the container does not run). */
+export async function sandboxOf(compute: ComputeBackend, network: Pick<NetworkService, 'vmInterface'>, backendId: string, port: PortSpec): Promise<Sandbox | undefined> {
+  if (compute.sandbox) return compute.sandbox(backendId);
+  return { kind: 'ovs-port', name: network.vmInterface(port).portName };
+}
+
+/** The primary ENI plugged into the running instance (after `power`); unplugged before it stops. */
+export const plugStep: InstanceStep = {
+  name: 'plug',
+  phase: 'boot',
+  async do({ row, compute, network }) {
+    if (!row.backend_id) throw new Error(`instance ${row.id} has no backend object to plug`);
+    const eni = await network.enis.get(row.eni_id);
+    if (!eni) throw new Error(`ENI ${row.eni_id} of ${row.id} is gone`);
+    const port = await network.port(eni);
+    const sandbox = await sandboxOf(compute, network, row.backend_id, port);
+    if (!sandbox) throw new Error(`instance ${row.id} has no network namespace to plug into (not running)`);
+    await network.plug(port, sandbox);
+  },
+  async undo({ row, network }) {
+    await network.unplug(row.eni_id);
+  },
+};
