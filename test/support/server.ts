@@ -68,7 +68,8 @@ export async function startTestServer(env: Record<string, string> = {}, database
     PORT: '0',
     HOST: '127.0.0.1',
     COMPUTE_BACKEND: 'noop',
-    NETWORK_BACKEND: 'noop',
+    // Real instances get the real data plane (their containers and VMs have no other network).
+    NETWORK_BACKEND: env.COMPUTE_BACKEND === 'docker' || env.COMPUTE_BACKEND === 'libvirt' ? 'ovs' : 'noop',
     STORAGE_BACKEND: 'noop',
     THECLOUD_ACCOUNTS: `${SECOND_ACCOUNT.accountId}:${SECOND_ACCOUNT.accessKeyId}:${SECOND_ACCOUNT.secretAccessKey}`,
     ...env,
@@ -76,5 +77,16 @@ export async function startTestServer(env: Record<string, string> = {}, database
   const logs: string[] = [];
   const log = createLogger(process.env.TEST_LOG ? 'debug' : 'info', (l) => (process.env.TEST_LOG ? console.error(l) : logs.push(l)));
   const running = await startServer(config, { log, databaseUrl: url, ...opts });
-  return Object.assign(running, { databaseUrl: url, logs });
+  const close = running.close.bind(running);
+  // This installation's switch objects go with the test's server (a later server on the same database rebuilds
+  // them from the records at start-up).
+  const clearNetwork = () => running.services.backends.network.sync({ vpcs: [], subnets: [], ports: [], security: { groups: [] } }).then(() => undefined);
+  return Object.assign(running, {
+    databaseUrl: url,
+    logs,
+    async close() {
+      await close();
+      if (config.networkBackend === 'ovs') await clearNetwork().catch(() => undefined);
+    },
+  });
 }

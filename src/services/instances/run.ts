@@ -85,6 +85,8 @@ export async function runInstances(
     throw e;
   }
   try {
+    // The new ENIs joined their groups: source-group rules of running ports now admit their addresses.
+    await d.network.applySecurity();
     if (tagWriter) await tagWriter(ids);
     const rows = await d.repo.instancesByIds(accountId, ids);
     for (const row of rows) d.launch(row.id);

@@ -15,6 +15,9 @@ import type { Transaction } from '../../db/sql.js';
 
 export const DEFAULT_VPC_CIDR = '172.31.0.0/16';
 
+/** Where the host's links into VPCs live (THECLOUD_HOST_VPCS; see the OVS adapter's hostLinkAddresses). */
+export const HOST_LINKS_CIDR = '169.254.252.0/22';
+
 /** The n-th /20 of 172.31.0.0/16, as AWS lays out default subnets. */
 export function defaultSubnetCidr(n: number): string {
   return `172.31.${n * 16}.0/20`;
@@ -55,6 +58,10 @@ export class NetworkService {
       // AWS's default group: all traffic from members of the group itself, all traffic out.
       await this.repo.insertRule({ id: newId('securityGroupRule'), group_id: sgId, account_id: accountId, is_egress: false, ip_protocol: '-1', from_port: null, to_port: null, cidr_ipv4: null, referenced_group_id: sgId, description: null }, t);
       await this.repo.insertRule({ id: newId('securityGroupRule'), group_id: sgId, account_id: accountId, is_egress: true, ip_protocol: '-1', from_port: null, to_port: null, cidr_ipv4: '0.0.0.0/0', referenced_group_id: null, description: null }, t);
+      // Not AWS's: the host's link into the VPC (THECLOUD_HOST_VPCS, by default the first account's default VPC)
+      // is admitted, so that `ssh ec2-user@<PrivateIp>` works from the host out of the box. A visible rule the
+      // user can revoke.
+      await this.repo.insertRule({ id: newId('securityGroupRule'), group_id: sgId, account_id: accountId, is_egress: false, ip_protocol: '-1', from_port: null, to_port: null, cidr_ipv4: HOST_LINKS_CIDR, referenced_group_id: null, description: 'the host (THECLOUD_HOST_VPCS)' }, t);
       return { vpcId, subnets };
     });
     if (made) {
