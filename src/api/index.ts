@@ -5,8 +5,18 @@ import { describeAccountAttributes } from './account/index.js';
 import { describeInstanceTypes } from './instance-types/index.js';
 import { createTags, deleteTags, describeTags } from './tags/index.js';
 import { describeVpcs } from './vpcs/index.js';
+import { createVpc, deleteVpc, createDefaultVpc, describeVpcAttribute, modifyVpcAttribute } from './vpcs/mutations.js';
 import { describeSubnets } from './subnets/index.js';
+import { createSubnet, deleteSubnet, modifySubnetAttribute } from './subnets/mutations.js';
 import { describeSecurityGroups } from './security-groups/index.js';
+import {
+  createSecurityGroup,
+  deleteSecurityGroup,
+  authorizeSecurityGroupIngress,
+  authorizeSecurityGroupEgress,
+  revokeSecurityGroupIngress,
+  revokeSecurityGroupEgress,
+} from './security-groups/mutations.js';
 import { describeInstances, describeInstanceStatus } from './instances/describe.js';
 import { runInstances, startInstances, stopInstances, rebootInstances, terminateInstances } from './instances/lifecycle.js';
 import {
@@ -57,5 +67,19 @@ export function buildRegistry(): Registry {
     importKeyPair,
     describeKeyPairs,
     deleteKeyPair,
+    createVpc,
+    deleteVpc,
+    createDefaultVpc,
+    describeVpcAttribute,
+    modifyVpcAttribute,
+    createSubnet,
+    deleteSubnet,
+    modifySubnetAttribute,
+    createSecurityGroup,
+    deleteSecurityGroup,
+    authorizeSecurityGroupIngress,
+    authorizeSecurityGroupEgress,
+    revokeSecurityGroupIngress,
+    revokeSecurityGroupEgress,
   );
 }

@@ -1,5 +1,6 @@
 import type { Db, Transaction } from '../sql.js';
 import { EniRepository } from './enis.js';
+import { VpcAdminRepository } from './vpc-admin.js';
 
 export interface VpcRow {
   id: string;
@@ -47,9 +48,11 @@ export interface SecurityGroupRuleRow {
 
 export class NetworkRepository {
   readonly enis: EniRepository;
+  readonly admin: VpcAdminRepository;
 
   constructor(private readonly db: Db) {
     this.enis = new EniRepository(db);
+    this.admin = new VpcAdminRepository(db);
   }
 
   /** Every VPC, subnet, group and rule of the installation (the data plane's desired state). */

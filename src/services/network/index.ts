@@ -7,6 +7,7 @@ import type { NetworkRepository, SubnetRow, VpcRow, SecurityGroupRow, SecurityGr
 import type { DesiredNetwork, NetworkBackend, PortSpec, Sandbox, VmInterface } from '../../ports/index.js';
 import type { EniRepository, EniRow, NewEni } from '../../db/repositories/enis.js';
 import { portSpec, securityModel, subnetSpec, vpcSpec } from './dataplane.js';
+import { VpcAdmin } from './vpcs.js';
 import type { CatalogService } from '../catalog/index.js';
 import { Ec2Error } from '../../errors/index.js';
 import { cidrContains, ipToInt, isIpv4 } from '../../domain/ipv4.js';
@@ -29,12 +30,21 @@ export function subnetCapacity(cidr: string): number {
 }
 
 export class NetworkService {
+  /** The VPC API's writes (CreateVpc, subnets, groups, rules). */
+  readonly admin: VpcAdmin;
+
   constructor(
     private readonly repo: NetworkRepository,
     private readonly catalog: CatalogService,
     private readonly backend: NetworkBackend,
     private readonly log: Pick<Logger, 'warn'>,
-  ) {}
+  ) {
+    this.admin = new VpcAdmin(repo, backend, log, () => (this.needsSync = true), () => this.applySecurity());
+  }
+
+  zones(): string[] {
+    return this.catalog.zones().map((z) => z.name);
+  }
 
   /** Creates the account's default VPC, subnets and security group once (idempotent, safe under concurrency). */
   async ensureDefaults(accountId: string): Promise<void> {

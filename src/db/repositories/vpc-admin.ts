@@ -1,0 +1,79 @@
+/** Writes of the VPC API (VPCs, subnets, groups, rules) and the dependency counts AWS's errors need. */
+import type { Db, Transaction } from '../sql.js';
+import type { SecurityGroupRuleRow } from './network.js';
+
+export class VpcAdminRepository {
+  constructor(private readonly db: Db) {}
+
+  async deleteVpc(id: string, t?: Transaction): Promise<void> {
+    await this.db.exec('DELETE FROM security_group_rules WHERE group_id IN (SELECT id FROM security_groups WHERE vpc_id = $1)', [id], t);
+    await this.db.exec('DELETE FROM security_groups WHERE vpc_id = $1', [id], t);
+    await this.db.exec(`DELETE FROM tags WHERE resource_id = $1`, [id], t);
+    await this.db.exec('DELETE FROM vpcs WHERE id = $1', [id], t);
+  }
+
+  async deleteSubnet(id: string): Promise<void> {
+    await this.db.exec(`DELETE FROM tags WHERE resource_id = $1`, [id]);
+    await this.db.exec('DELETE FROM subnets WHERE id = $1', [id]);
+  }
+
+  async deleteGroup(id: string): Promise<void> {
+    await this.db.exec(`DELETE FROM tags WHERE resource_id = $1`, [id]);
+    await this.db.exec('DELETE FROM security_groups WHERE id = $1', [id]);
+  }
+
+  async setVpcAttribute(id: string, column: 'enable_dns_support' | 'enable_dns_hostnames', value: boolean): Promise<void> {
+    await this.db.exec(`UPDATE vpcs SET ${column} = $2 WHERE id = $1`, [id, value]);
+  }
+
+  async setMapPublicIp(id: string, value: boolean): Promise<void> {
+    await this.db.exec('UPDATE subnets SET map_public_ip_on_launch = $2 WHERE id = $1', [id, value]);
+  }
+
+  /** What still lives in a VPC (DeleteVpc's DependencyViolation). */
+  async vpcDependents(id: string): Promise<{ subnets: number; groups: number; enis: number }> {
+    return (await this.db.one<{ subnets: number; groups: number; enis: number }>(
+      `SELECT (SELECT count(*) FROM subnets WHERE vpc_id = $1)::int AS subnets,
+              (SELECT count(*) FROM security_groups WHERE vpc_id = $1 AND group_name <> 'default')::int AS groups,
+              (SELECT count(*) FROM network_interfaces WHERE vpc_id = $1)::int AS enis`,
+      [id],
+    ))!;
+  }
+
+  /** ENIs in a subnet plus instances recorded in it that are not terminated (DeleteSubnet's DependencyViolation). */
+  async subnetDependents(id: string): Promise<number> {
+    return (await this.db.one<{ n: number }>(
+      `SELECT ((SELECT count(*) FROM network_interfaces WHERE subnet_id = $1) +
+               (SELECT count(*) FROM instances WHERE subnet_id = $1 AND state <> 'terminated'))::int AS n`,
+      [id],
+    ))!.n;
+  }
+
+  /** ENIs using a group, and rules of other groups naming it (DeleteSecurityGroup's DependencyViolation). */
+  async groupDependents(id: string): Promise<{ enis: number; referencing: number }> {
+    return (await this.db.one<{ enis: number; referencing: number }>(
+      `SELECT (SELECT count(*) FROM network_interfaces WHERE $1 = ANY(security_group_ids))::int +
+              (SELECT count(*) FROM instances WHERE $1 = ANY(security_group_ids) AND state <> 'terminated' AND NOT EXISTS
+                 (SELECT 1 FROM network_interfaces n WHERE n.id = instances.eni_id))::int AS enis,
+              (SELECT count(*) FROM security_group_rules WHERE referenced_group_id = $1 AND group_id <> $1)::int AS referencing`,
+      [id],
+    ))!;
+  }
+
+  groupRules(groupId: string): Promise<SecurityGroupRuleRow[]> {
+    return this.db.rows<SecurityGroupRuleRow>(
+      `SELECT id, group_id, account_id, is_egress, ip_protocol, from_port, to_port, cidr_ipv4::text AS cidr_ipv4, referenced_group_id, description
+       FROM security_group_rules WHERE group_id = $1 ORDER BY id`,
+      [groupId],
+    );
+  }
+
+  async deleteRules(ids: string[]): Promise<void> {
+    await this.db.exec('DELETE FROM security_group_rules WHERE id = ANY($1)', [ids]);
+  }
+
+  /** The group's ENIs changed groups (ModifyNetworkInterfaceAttribute / ModifyInstanceAttribute GroupId). */
+  async setInstanceGroups(instanceId: string, groups: string[]): Promise<void> {
+    await this.db.exec('UPDATE instances SET security_group_ids = $2 WHERE id = $1', [instanceId, groups]);
+  }
+}
