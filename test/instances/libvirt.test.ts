@@ -108,4 +108,33 @@ describe('libvirt instances: consoles, resizing and guest power-off through the 
     await ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
     await waitUntilInstanceTerminated({ client: ec2, ...wait }, { InstanceIds: [id] });
   });
+
+  // The VM's ENI is an OVS port on its VPC's bridge; the host reaches the default VPC through its link (the
+  // README's promise), as it reaches containers.
+  it('is reachable from the host on its VPC address', async () => {
+    const userData = Buffer.from('#!/bin/sh\nnc -ll -p 7000 -e echo vm7000 >/dev/null 2>&1 &\n').toString('base64');
+    const r = await ec2.send(new RunInstancesCommand({ ImageId: imageId, MinCount: 1, MaxCount: 1, InstanceType: 't2.micro', UserData: userData }));
+    const inst = r.Instances![0]!;
+    await waitUntilInstanceRunning({ client: ec2, ...wait }, { InstanceIds: [inst.InstanceId!] });
+    const end = Date.now() + 120_000;
+    let reply = '';
+    while (Date.now() < end && !reply.includes('vm7000')) {
+      reply = await tcpReply(inst.PrivateIpAddress!, 7000).catch(() => '');
+      if (!reply) await new Promise((res) => setTimeout(res, 1000));
+    }
+    assert.equal(reply.trim(), 'vm7000');
+    await ec2.send(new TerminateInstancesCommand({ InstanceIds: [inst.InstanceId!] }));
+    await waitUntilInstanceTerminated({ client: ec2, ...wait }, { InstanceIds: [inst.InstanceId!] });
+  });
 });
+
+function tcpReply(host: string, port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const sock = connect({ host, port, timeout: 3000 });
+    let data = '';
+    sock.on('data', (d) => (data += d.toString()));
+    sock.on('end', () => resolve(data));
+    sock.on('timeout', () => sock.destroy(new Error('timeout')));
+    sock.on('error', reject);
+  });
+}
