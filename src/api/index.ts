@@ -9,6 +9,7 @@ import { createVpc, deleteVpc, createDefaultVpc, describeVpcAttribute, modifyVpc
 import { describeSubnets } from './subnets/index.js';
 import { createSubnet, deleteSubnet, modifySubnetAttribute } from './subnets/mutations.js';
 import { describeSecurityGroups } from './security-groups/index.js';
+import { describeNetworkInterfaces, createNetworkInterface, deleteNetworkInterface, modifyNetworkInterfaceAttribute } from './network-interfaces/index.js';
 import {
   createSecurityGroup,
   deleteSecurityGroup,
@@ -81,5 +82,9 @@ export function buildRegistry(): Registry {
     authorizeSecurityGroupEgress,
     revokeSecurityGroupIngress,
     revokeSecurityGroupEgress,
+    describeNetworkInterfaces,
+    createNetworkInterface,
+    deleteNetworkInterface,
+    modifyNetworkInterfaceAttribute,
   );
 }

@@ -94,6 +94,7 @@ async function startOn(config: Config, opts: StartOptions, log: Logger, url: str
   tags.register('instance', async (acct, ids) => idsIn(await instances.list(acct), ids));
   tags.register('image', async (acct, ids) => idsIn(await images.list(acct), ids));
   tags.register('keyPair', async (acct, ids) => idsIn(await keyPairs.list(acct), ids));
+  tags.register('networkInterface', async (acct, ids) => new Set((await network.enis.ofAccount(acct, ids)).map((e) => e.id)));
   tags.register('securityGroup', async (acct, ids) => new Set((await network.securityGroups(acct)).filter((v) => ids.includes(v.id)).map((v) => v.id)));
 
   await accounts.seed(config.accounts);

@@ -7,6 +7,7 @@ import {
   AuthorizeSecurityGroupIngressCommand,
   RevokeSecurityGroupIngressCommand,
   RunInstancesCommand,
+  ModifyInstanceAttributeCommand,
   StopInstancesCommand,
   StartInstancesCommand,
   TerminateInstancesCommand,
@@ -107,6 +108,11 @@ describe('VPCs on Open vSwitch through the API, with real traffic', function () 
     await a.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: na.web, IpPermissions: [{ IpProtocol: 'tcp', FromPort: 80, ToPort: 80, UserIdGroupPairs: [{ GroupId: na.client }] }] }));
     assert.equal(await fetch(client, '10.61.1.10', 80), 'web80', 'the rule admits port 80 (and its return traffic)');
     assert.equal(await fetch(client, '10.61.1.10', 81), '', 'and no other port');
+    // Source-group rules follow membership, changed live.
+    await a.send(new ModifyInstanceAttributeCommand({ InstanceId: client, Groups: [na.web] }));
+    assert.equal(await fetch(client, '10.61.1.10', 80), '', 'the client left the group the rule names');
+    await a.send(new ModifyInstanceAttributeCommand({ InstanceId: client, Groups: [na.client] }));
+    assert.equal(await fetch(client, '10.61.1.10', 80), 'web80', 'and is admitted again once back in it');
     // B's instances are another network: same address, but A's client reaches A's web; B's own address is absent.
     assert.equal(await fetch(client, '10.61.1.20', 80), '', 'no packet crosses into the other account\'s VPC');
     assert.equal(await fetch(bOnly, '10.61.1.11', 80), '', 'nor back');

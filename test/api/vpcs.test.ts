@@ -19,6 +19,12 @@ import {
   RunInstancesCommand,
   TerminateInstancesCommand,
   DescribeImagesCommand,
+  CreateNetworkInterfaceCommand,
+  DeleteNetworkInterfaceCommand,
+  DescribeNetworkInterfacesCommand,
+  ModifyNetworkInterfaceAttributeCommand,
+  ModifyInstanceAttributeCommand,
+  DescribeInstanceAttributeCommand,
   type EC2Client,
 } from '@aws-sdk/client-ec2';
 import { startTestServer, type TestServer } from '../support/server.js';
@@ -112,6 +118,40 @@ describe('the VPC API: VPCs, subnets, security groups and their errors', () => {
     await ec2.send(new RevokeSecurityGroupIngressCommand({ GroupId: sg, SecurityGroupRuleIds: [r.SecurityGroupRules![1]!.SecurityGroupRuleId!] }));
     assert.equal((await ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: [sg] }))).SecurityGroups![0]!.IpPermissions!.length, 0);
     await ec2.send(new DeleteSecurityGroupCommand({ GroupId: other }));
+    await ec2.send(new DeleteSecurityGroupCommand({ GroupId: sg }));
+  });
+
+  it('keeps ENIs as records: RunInstances makes the primary one; Create/Describe/Modify/Delete; groups change live', async () => {
+    const subnet = (await ec2.send(new DescribeSubnetsCommand({ Filters: [{ Name: 'default-for-az', Values: ['true'] }] }))).Subnets![0]!;
+    const sg = (await ec2.send(new CreateSecurityGroupCommand({ GroupName: 'eni', Description: 'eni', VpcId: subnet.VpcId }))).GroupId!;
+    const eni = (await ec2.send(new CreateNetworkInterfaceCommand({ SubnetId: subnet.SubnetId, Description: 'spare', Groups: [sg] }))).NetworkInterface!;
+    assert.equal(eni.Status, 'available');
+    assert.match(eni.MacAddress!, /^02(:[0-9a-f]{2}){5}$/);
+    assert.deepEqual(eni.Groups!.map((g) => g.GroupName), ['eni']);
+    await fails(ec2.send(new CreateNetworkInterfaceCommand({ SubnetId: subnet.SubnetId, PrivateIpAddress: eni.PrivateIpAddress })), 'InvalidIPAddress.InUse');
+    await ec2.send(new ModifyNetworkInterfaceAttributeCommand({ NetworkInterfaceId: eni.NetworkInterfaceId, SourceDestCheck: { Value: false } }));
+    await ec2.send(new ModifyNetworkInterfaceAttributeCommand({ NetworkInterfaceId: eni.NetworkInterfaceId, Description: { Value: 'changed' } }));
+    const seen = (await ec2.send(new DescribeNetworkInterfacesCommand({ Filters: [{ Name: 'description', Values: ['changed'] }] }))).NetworkInterfaces!;
+    assert.deepEqual(seen.map((x) => [x.NetworkInterfaceId, x.SourceDestCheck]), [[eni.NetworkInterfaceId, false]]);
+
+    const image = (await ec2.send(new DescribeImagesCommand({}))).Images![0]!;
+    const inst = (await ec2.send(new RunInstancesCommand({ ImageId: image.ImageId, MinCount: 1, MaxCount: 1, SubnetId: subnet.SubnetId }))).Instances![0]!;
+    const primary = (await ec2.send(new DescribeNetworkInterfacesCommand({ Filters: [{ Name: 'attachment.instance-id', Values: [inst.InstanceId!] }] }))).NetworkInterfaces!;
+    assert.equal(primary.length, 1);
+    assert.equal(primary[0]!.PrivateIpAddress, inst.PrivateIpAddress);
+    assert.equal(primary[0]!.Attachment!.DeviceIndex, 0);
+    assert.equal(primary[0]!.Status, 'in-use');
+    await fails(ec2.send(new DeleteNetworkInterfaceCommand({ NetworkInterfaceId: primary[0]!.NetworkInterfaceId })), 'InvalidNetworkInterface.InUse');
+    await fails(ec2.send(new ModifyInstanceAttributeCommand({ InstanceId: inst.InstanceId, Groups: ['sg-0123456789abcdef0'] })), 'InvalidGroup.NotFound');
+    await ec2.send(new ModifyInstanceAttributeCommand({ InstanceId: inst.InstanceId, Groups: [sg] }));
+    const attr = await ec2.send(new DescribeInstanceAttributeCommand({ InstanceId: inst.InstanceId, Attribute: 'groupSet' }));
+    assert.deepEqual(attr.Groups!.map((g) => g.GroupId), [sg]);
+    assert.deepEqual((await ec2.send(new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: [primary[0]!.NetworkInterfaceId!] }))).NetworkInterfaces![0]!.Groups!.map((g) => g.GroupId), [sg]);
+    await ec2.send(new TerminateInstancesCommand({ InstanceIds: [inst.InstanceId!] }));
+    await eventually(async () => !(await ec2.send(new DescribeNetworkInterfacesCommand({ Filters: [{ Name: 'attachment.instance-id', Values: [inst.InstanceId!] }] }))).NetworkInterfaces!.length);
+    await fails(ec2.send(new DeleteSecurityGroupCommand({ GroupId: sg })), 'DependencyViolation');
+    await ec2.send(new DeleteNetworkInterfaceCommand({ NetworkInterfaceId: eni.NetworkInterfaceId }));
+    await fails(ec2.send(new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: [eni.NetworkInterfaceId!] })), 'InvalidNetworkInterfaceID.NotFound');
     await ec2.send(new DeleteSecurityGroupCommand({ GroupId: sg }));
   });
 });

@@ -104,13 +104,19 @@ function decodeUserDataBlob(v: Buffer): Buffer | null {
 export const modifyInstanceAttribute = defineHandler('ModifyInstanceAttribute', {
   async validate(input, ctx) {
     const [row] = await ctx.services.instances.get(ctx.accountId, [parseId('instance', input.InstanceId)]);
+    // GroupId: the groups of the primary ENI, changed live (a running instance's port sees them at once).
+    if (input.Groups?.length) {
+      if (row!.state === 'terminated' || row!.state === 'shutting-down') throw new Ec2Error('IncorrectInstanceState', `The instance '${row!.id}' is not in a state from which its groups can be changed.`);
+      const groups = await ctx.services.network.checkGroupsIn(ctx.accountId, row!.vpc_id, input.Groups);
+      return { row: row!, change: undefined, groups };
+    }
     const change = changeOf(input);
     ctx.services.instances.checkModify(row!, change);
-    if (input.Groups?.length) throw new Ec2Error('UnsupportedOperation', 'Changing security groups is not supported yet.');
-    return { row: row!, change };
+    return { row: row!, change, groups: undefined };
   },
-  async handle(_input, ctx, { row, change }) {
-    await ctx.services.instances.modify(row, change);
+  async handle(_input, ctx, { row, change, groups }) {
+    if (groups) await ctx.services.network.setEniGroups(row.eni_id, groups, { instanceId: row.id, running: row.state === 'running' });
+    if (change) await ctx.services.instances.modify(row, change);
     return {};
   },
 });

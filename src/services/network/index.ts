@@ -148,6 +148,26 @@ export class NetworkService {
     return this.backend.unplug(eniId);
   }
 
+  /** The account's groups with these ids, all in `vpcId` (InvalidGroup.NotFound otherwise), deduplicated. */
+  async checkGroupsIn(accountId: string, vpcId: string, ids: string[]): Promise<string[]> {
+    const inVpc = (await this.repo.securityGroups(accountId)).filter((g) => g.vpc_id === vpcId);
+    for (const id of ids) {
+      if (!inVpc.some((g) => g.id === id)) throw new Ec2Error('InvalidGroup.NotFound', `The security group '${id}' does not exist in VPC '${vpcId}'`);
+    }
+    if (ids.length > 5) throw new Ec2Error('SecurityGroupsPerInterfaceLimitExceeded', 'The maximum number of security groups per interface has been reached.');
+    return [...new Set(ids)];
+  }
+
+  /**
+   * An ENI's groups change (ModifyInstanceAttribute GroupId, ModifyNetworkInterfaceAttribute): the records, then
+   * the port (when plugged) and the whole model (members of the groups changed).
+   */
+  async setEniGroups(eniId: string, groups: string[], opts: { instanceId?: string; running: boolean }): Promise<void> {
+    await this.repo.enis.update(eniId, { security_group_ids: groups });
+    if (opts.instanceId) await this.repo.admin.setInstanceGroups(opts.instanceId, groups);
+    await this.applySecurity(opts.running ? [{ eniId, groups }] : []);
+  }
+
   /** The whole security model from the records. */
   async securityModel() {
     return securityModel(await this.repo.allSecurityGroups(), await this.repo.allRules(), await this.repo.enis.all());

@@ -1,0 +1,153 @@
+/** Describe/Create/Delete NetworkInterfaces and ModifyNetworkInterfaceAttribute over the ENI records. */
+import { defineHandler, type RequestContext } from '../../server/registry.js';
+import { column, list, sql, text, validateRequest, type Resource, type Tag } from '../../describe/index.js';
+import { streamed } from '../../protocol/serializer.js';
+import { Ec2Error, notFound } from '../../errors/index.js';
+import { newId, parseId } from '../../ids/index.js';
+import { randomMac } from '../../services/instances/launch.js';
+import { validateTags } from '../../services/tags/index.js';
+import type { EniRow } from '../../db/repositories/enis.js';
+import { describeRequest, parseIds, tagSetOrNone, tagsFromSpecs } from '../common.js';
+import type * as Ec2 from '../../protocol/generated/types.js';
+
+type Row = EniRow & { tags: Tag[]; group_names: string[] };
+
+/** DescribeNetworkInterfaces over the network_interfaces table (addresses and group names joined). */
+export const eniResource: Resource<Row> = {
+  from: `(SELECT n.*, COALESCE((SELECT array_agg(host(a.ip) ORDER BY a.allocated_at, a.ip) FROM ip_allocations a WHERE a.owner_id = n.id), '{}') AS ips,
+    COALESCE((SELECT array_agg(g.group_name ORDER BY array_position(n.security_group_ids, g.id)) FROM security_groups g WHERE g.id = ANY(n.security_group_ids)), '{}') AS group_names
+    FROM network_interfaces n)`,
+  id: 'id',
+  scope: (c) => sql`r.account_id = ${c.accountId}`,
+  tags: { type: 'network-interface' },
+  filters: {
+    'network-interface-id': column('id'),
+    'subnet-id': column('subnet_id'),
+    'vpc-id': column('vpc_id'),
+    'availability-zone': column('availability_zone'),
+    'mac-address': column('mac_address'),
+    description: column('description'),
+    'owner-id': text('r.account_id::text'),
+    'private-ip-address': list('ips'),
+    'addresses.private-ip-address': list('ips'),
+    'group-id': list('security_group_ids'),
+    'group-name': list('group_names'),
+    'attachment.instance-id': column('instance_id'),
+    'attachment.device-index': text('r.device_index::text'),
+    'attachment.attachment-id': column('attachment_id'),
+    'source-dest-check': text('r.source_dest_check::text'),
+    status: text(`CASE WHEN r.instance_id IS NULL THEN 'available' ELSE 'in-use' END`),
+    'interface-type': column('interface_type'),
+  },
+  notFound: (ids) => notFound('InvalidNetworkInterfaceID', 'network interface ID', ids),
+  maxResults: { min: 5, max: 1000 },
+};
+
+export function toNetworkInterface(e: Row, region: string): Ec2.NetworkInterface {
+  const dns = (ip: string) => `ip-${ip.replace(/\./g, '-')}.${region === 'us-east-1' ? 'ec2.internal' : `${region}.compute.internal`}`;
+  return {
+    NetworkInterfaceId: e.id,
+    SubnetId: e.subnet_id,
+    VpcId: e.vpc_id,
+    AvailabilityZone: e.availability_zone,
+    Description: e.description,
+    OwnerId: e.account_id,
+    RequesterManaged: false,
+    Status: e.instance_id ? 'in-use' : 'available',
+    MacAddress: e.mac_address,
+    PrivateIpAddress: e.ips[0],
+    PrivateDnsName: e.ips[0] ? dns(e.ips[0]) : undefined,
+    SourceDestCheck: e.source_dest_check,
+    InterfaceType: e.interface_type,
+    Groups: e.security_group_ids.map((id, i) => ({ GroupId: id, GroupName: e.group_names[i] })),
+    Attachment: e.instance_id
+      ? { AttachmentId: e.attachment_id ?? undefined, InstanceId: e.instance_id, InstanceOwnerId: e.account_id, DeviceIndex: e.device_index ?? 0, Status: 'attached', DeleteOnTermination: e.delete_on_termination, AttachTime: e.attached_at ?? undefined, NetworkCardIndex: 0 }
+      : undefined,
+    PrivateIpAddresses: e.ips.map((ip, i) => ({ PrivateIpAddress: ip, PrivateDnsName: dns(ip), Primary: i === 0 })),
+    Ipv6Addresses: [],
+    TagSet: tagSetOrNone(e.tags),
+  };
+}
+
+async function oneEni(id: string, ctx: RequestContext): Promise<Ec2.NetworkInterface> {
+  const page = await ctx.services.describe.page(eniResource, { ids: [id] }, ctx);
+  for await (const batch of page.rows) if (batch[0]) return toNetworkInterface(batch[0], ctx.region);
+  throw new Error(`network interface ${id} vanished`);
+}
+
+async function eniOf(ctx: RequestContext, id: string): Promise<EniRow> {
+  const [e] = await ctx.services.network.enis.ofAccount(ctx.accountId, [parseId('networkInterface', id)]);
+  if (!e) throw notFound('InvalidNetworkInterfaceID', 'network interface ID', [id]);
+  return e;
+}
+
+export const describeNetworkInterfaces = defineHandler('DescribeNetworkInterfaces', {
+  validate(input) {
+    validateRequest(eniResource, describeRequest(input, parseIds('networkInterface', input.NetworkInterfaceIds)));
+  },
+  async handle(input, ctx) {
+    const page = await ctx.services.describe.page(eniResource, describeRequest(input, input.NetworkInterfaceIds), ctx);
+    return { NetworkInterfaces: streamed(page.rows, (rows) => rows.map((r) => toNetworkInterface(r, ctx.region))), NextToken: page.nextToken };
+  },
+});
+
+export const createNetworkInterface = defineHandler('CreateNetworkInterface', {
+  async validate(input, ctx) {
+    validateTags(tagsFromSpecs(input.TagSpecifications, 'network-interface'));
+    if (input.PrivateIpAddresses?.length || input.SecondaryPrivateIpAddressCount || input.Ipv6Addresses?.length || input.Ipv6AddressCount) {
+      throw new Ec2Error('UnsupportedOperation', 'Secondary and IPv6 addresses are not supported yet.');
+    }
+    const subnet = await ctx.services.network.admin.subnet(ctx.accountId, parseId('subnet', input.SubnetId));
+    let groups = input.Groups?.length ? await ctx.services.network.checkGroupsIn(ctx.accountId, subnet.vpc_id, input.Groups.map((g) => parseId('securityGroup', g))) : undefined;
+    if (!groups) {
+      const dflt = (await ctx.services.network.securityGroups(ctx.accountId)).find((g) => g.vpc_id === subnet.vpc_id && g.group_name === 'default');
+      groups = dflt ? [dflt.id] : [];
+    }
+    return { subnet, groups };
+  },
+  async handle(input, ctx, { subnet, groups }) {
+    const id = newId('networkInterface');
+    await ctx.services.network.createEni(
+      { id, account_id: ctx.accountId, vpc_id: subnet.vpc_id, subnet_id: subnet.id, availability_zone: subnet.availability_zone, mac_address: randomMac(), description: input.Description ?? '', security_group_ids: groups, instance_id: null, device_index: null, attachment_id: null },
+      subnet,
+      input.PrivateIpAddress,
+    );
+    const tags = tagsFromSpecs(input.TagSpecifications, 'network-interface');
+    if (tags.length) await ctx.services.tags.create(ctx.accountId, [{ id, type: 'network-interface' }], tags);
+    await ctx.services.network.applySecurity();
+    return { NetworkInterface: await oneEni(id, ctx) };
+  },
+});
+
+export const deleteNetworkInterface = defineHandler('DeleteNetworkInterface', {
+  async validate(input, ctx) {
+    const e = await eniOf(ctx, input.NetworkInterfaceId);
+    if (e.instance_id) throw new Ec2Error('InvalidNetworkInterface.InUse', `Interface: [${e.id}] in use.`);
+    return e;
+  },
+  async handle(_input, ctx, e) {
+    await ctx.services.network.deleteEni(e.id);
+    await ctx.services.network.applySecurity();
+    return {};
+  },
+});
+
+export const modifyNetworkInterfaceAttribute = defineHandler('ModifyNetworkInterfaceAttribute', {
+  async validate(input, ctx) {
+    const e = await eniOf(ctx, input.NetworkInterfaceId);
+    const n = [input.Groups?.length, input.SourceDestCheck, input.Description].filter((x) => x !== undefined && x !== 0).length;
+    if (n !== 1) throw new Ec2Error('InvalidParameterCombination', 'Exactly one attribute can be modified at a time.');
+    if (input.Attachment || input.AssociatePublicIpAddress !== undefined) throw new Ec2Error('UnsupportedOperation', 'Modifying this attribute is not supported.');
+    const groups = input.Groups?.length ? await ctx.services.network.checkGroupsIn(ctx.accountId, e.vpc_id, input.Groups) : undefined;
+    return { e, groups };
+  },
+  async handle(input, ctx, { e, groups }) {
+    if (groups) {
+      const row = e.instance_id ? (await ctx.services.instances.byIds(ctx.accountId, [e.instance_id]))[0] : undefined;
+      await ctx.services.network.setEniGroups(e.id, groups, { instanceId: e.device_index === 0 ? row?.id : undefined, running: row?.state === 'running' });
+    }
+    if (input.SourceDestCheck?.Value !== undefined) await ctx.services.network.enis.update(e.id, { source_dest_check: input.SourceDestCheck.Value });
+    if (input.Description) await ctx.services.network.enis.update(e.id, { description: input.Description.Value ?? '' });
+    return {};
+  },
+});
