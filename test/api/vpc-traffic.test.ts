@@ -9,6 +9,7 @@ import {
   RunInstancesCommand,
   ModifyInstanceAttributeCommand,
   StopInstancesCommand,
+  RebootInstancesCommand,
   StartInstancesCommand,
   TerminateInstancesCommand,
   DescribeImagesCommand,
@@ -136,6 +137,12 @@ describe('VPCs on Open vSwitch through the API, with real traffic', function () 
     assert.equal(again.PrivateIpAddress, '10.61.1.10');
     assert.equal(await eventually('web after its restart', async () => (await ping(client, '10.61.1.10')) || undefined), true);
     assert.equal(await ping(web, '10.61.1.1'), true, 'the VPC router answers at the gateway');
+    // A reboot restarts the container (a new namespace): plugged again.
+    const boots = async () => Buffer.from((await a.send(new GetConsoleOutputCommand({ InstanceId: web }))).Output ?? '', 'base64').toString().split('instance starting').length;
+    const before = await boots();
+    await a.send(new RebootInstancesCommand({ InstanceIds: [web] }));
+    await eventually('the reboot', async () => ((await boots()) > before ? true : undefined));
+    assert.equal(await eventually('web after its reboot', async () => (await ping(client, '10.61.1.10')) || undefined), true);
   });
 });
 

@@ -25,6 +25,7 @@ import { InstanceQueue } from './queue.js';
 import { planLaunch, type LaunchPlan, type LaunchRequest } from './launch.js';
 import { runInstances } from './run.js';
 import { StepRunner } from './steps.js';
+import { PLUG_STEP } from './network-steps.js';
 import { InstanceWork } from './work.js';
 import { checkAction, InstanceCommands, type StateChange } from './lifecycle.js';
 import { Reconciler } from './reconcile.js';
@@ -46,6 +47,7 @@ export class InstanceService {
   private readonly work: InstanceWork;
   private readonly commands: InstanceCommands;
   private readonly reconciler: Reconciler;
+  private readonly steps: StepRunner;
 
   constructor(
     private readonly repo: ComputeRepository,
@@ -57,6 +59,7 @@ export class InstanceService {
     private readonly opts: { retentionMs: number; maxInstances: number; onPurged?: (ids: string[]) => Promise<void> },
   ) {
     const steps = new StepRunner({ repo, compute, network, spec: (row) => instanceSpec({ network, images, keyPairs }, row) });
+    this.steps = steps;
     this.work = new InstanceWork({ repo, compute, steps, log });
     this.commands = new InstanceCommands(repo, this.queue, this.work, log);
     this.reconciler = new Reconciler({ repo, compute, queue: this.queue, work: this.work, steps, log, retentionMs: opts.retentionMs, onPurged: opts.onPurged });
@@ -195,6 +198,8 @@ export class InstanceService {
             resolve(await this.compute.captureImage(backendId, imageId));
           } finally {
             await this.compute.start(backendId);
+            // A restarted container has a new network namespace: its ENI is plugged again.
+            await this.steps.redo(row.id, PLUG_STEP).catch((e) => this.log.error('re-plug after capture failed', { instanceId: row.id, error: e }));
             await this.repo.setActivity(row.id, null, ['running'], 'capture');
           }
         },

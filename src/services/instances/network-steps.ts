@@ -43,8 +43,9 @@ export async function sandboxOf(compute: ComputeBackend, network: Pick<NetworkSe
 }
 
 /** The primary ENI plugged into the running instance (after `power`); unplugged before it stops. */
+export const PLUG_STEP = 'plug';
 export const plugStep: InstanceStep = {
-  name: 'plug',
+  name: PLUG_STEP,
   phase: 'boot',
   async do({ row, compute, network }) {
     if (!row.backend_id) throw new Error(`instance ${row.id} has no backend object to plug`);

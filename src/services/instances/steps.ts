@@ -136,6 +136,17 @@ export class StepRunner {
     }
   }
 
+  /**
+   * Does one boot step again (the plug, after a reboot or a capture restarted the object: a container's
+   * network namespace is new then).
+   */
+  async redo(id: string, name: string): Promise<void> {
+    const step = this.steps.find((s) => s.name === name);
+    const row = await this.deps.repo.instance(id);
+    if (!step || !row) return;
+    await step.do(this.context(row, false));
+  }
+
   /** The first launch step not journaled done (what a resumed launch starts with), for logs. */
   nextLaunchStep(row: InstanceRow): string | undefined {
     return this.steps.find((s) => s.phase === 'launch' && !row.steps_done.includes(s.name))?.name;

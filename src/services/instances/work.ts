@@ -9,6 +9,7 @@ import { STATE_REASONS, type InstanceState } from '../../domain/instance-state.j
 import type { ComputeRepository, InstanceRow } from '../../db/repositories/compute.js';
 import type { Logger } from '../../server/log.js';
 import { BACKEND_STEP, type StepRunner } from './steps.js';
+import { PLUG_STEP } from './network-steps.js';
 
 export interface WorkDeps {
   repo: ComputeRepository;
@@ -109,6 +110,8 @@ export class InstanceWork {
       this.d.log.error('reboot failed', { instanceId: id, error: e, hostState: state });
       if (state !== 'running') return;
     }
+    // A restarted container has a new network namespace: its ENI is plugged again (idempotent for a VM).
+    await this.d.steps.redo(id, PLUG_STEP);
     await this.d.repo.setActivity(id, null, ['running'], 'reboot');
   }
 
