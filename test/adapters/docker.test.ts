@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import Docker from 'dockerode';
 import { DockerComputeBackend } from '../../src/adapters/docker/index.js';
 import { run } from '../../src/adapters/exec/index.js';
-import type { BackendState, InstanceSpec, NetworkAttachment } from '../../src/ports/index.js';
+import type { BackendState, InstanceSpec, PortSpec } from '../../src/ports/index.js';
+import { OvsNetworkBackend } from '../../src/adapters/ovs/index.js';
 import { needBackend } from '../support/backends.js';
 
 const BASE = 'thecloud/busybox:latest';
@@ -67,11 +68,8 @@ describe('docker adapter: validation (Docker never called)', () => {
       ['account', () => backend.create(spec({ accountId: `0${bad}` }))],
       ['public key', () => backend.create(spec({ publicKeys: ['ssh-ed25519 AAAA\ncommand="x" ssh-rsa B'] }))],
       [
-        'subnet',
-        () =>
-          backend.create(
-            spec({ network: { subnetId: `subnet-1${bad}`, vpcId: 'vpc-0123456789abcdef0', cidr: '172.31.250.0/24', vpcCidr: '172.31.0.0/16', gateway: '172.31.250.1', privateIp: '172.31.250.9', macAddress: '0e:00:00:00:00:01' } }),
-          ),
+        'ENI',
+        () => backend.create(spec({ nics: [{ eniId: `eni-1${bad}`, deviceIndex: 0, mac: '02:00:00:00:00:01', ips: ['172.31.250.9'], subnetCidr: '172.31.250.0/24', gateway: '172.31.250.1' }] })),
       ],
       ['backend id', () => backend.start(`abc${bad}`)],
       ['backend id (stop)', () => backend.stop('../../containers/x', { force: true })],
@@ -90,8 +88,9 @@ describe('docker adapter: validation (Docker never called)', () => {
 describe('docker adapter (real Docker)', function () {
   const docker = new Docker();
   const backend = new DockerComputeBackend(docker);
+  const ovsCloud = hex(16);
+  let ovs: OvsNetworkBackend | undefined;
   const created: string[] = []; // instance ids (container names), for cleanup even where create failed
-  const networks: string[] = [];
   const images: string[] = [];
   let keyDir: string | undefined;
 
@@ -106,7 +105,8 @@ describe('docker adapter (real Docker)', function () {
 
   after(async () => {
     for (const name of created) await docker.getContainer(name).remove({ force: true }).catch(() => undefined);
-    for (const name of networks) await docker.getNetwork(name).remove().catch(() => undefined);
+    // This test's VPC on the switch goes with it.
+    await ovs?.sync({ vpcs: [], subnets: [], ports: [], security: { groups: [] } }).catch(() => undefined);
     for (const ref of images) await docker.getImage(ref).remove({ force: true }).catch(() => undefined);
     if (keyDir) await rm(keyDir, { recursive: true, force: true });
   });
@@ -114,7 +114,6 @@ describe('docker adapter (real Docker)', function () {
   /** create (which makes the container without starting it), then start. */
   async function create(s: InstanceSpec): Promise<string> {
     created.push(s.instanceId);
-    if (s.network) networks.push(`thecloud-${s.network.subnetId}`);
     const { backendId } = await backend.create(s);
     assert.equal(await backend.state(backendId), 'pending', 'made, not started');
     assert.equal((await backend.find(s.instanceId))?.backendId, backendId, 'found by its instance id');
@@ -136,15 +135,17 @@ describe('docker adapter (real Docker)', function () {
 
   describe('an instance on a subnet, with a first-boot script and a key pair', () => {
     const marker = `first-boot-marker-${hex(12)}`;
-    const network: NetworkAttachment = {
-      subnetId: `subnet-${hex(17)}`,
-      vpcId: `vpc-${hex(17)}`,
-      cidr: '172.31.250.0/24',
-      vpcCidr: '172.31.0.0/16',
-      gateway: '172.31.250.1',
-      privateIp: `172.31.250.${10 + (randomBytes(1)[0]! % 200)}`,
-      macAddress: `0e:${hex(10).match(/../g)!.join(':')}`,
+    // Its ENI, plugged by the OVS network backend into the container's namespace; the host reaches the VPC
+    // through its link, and the port's group admits the host.
+    const vpc = { vpcId: `vpc-${hex(17)}`, cidrs: ['172.31.0.0/16'], vni: 4242 };
+    const subnet = { vpcId: vpc.vpcId, subnetId: `subnet-${hex(17)}`, cidr: '172.31.250.0/24', gateway: '172.31.250.1' };
+    const group = `sg-${hex(17)}`;
+    const port: PortSpec = {
+      eniId: `eni-${hex(17)}`, vpcId: vpc.vpcId, subnetId: subnet.subnetId, mac: `02:${hex(10).match(/../g)!.join(':')}`,
+      ips: [`172.31.250.${10 + (randomBytes(1)[0]! % 200)}`], gateway: subnet.gateway, subnetCidr: subnet.cidr, securityGroupIds: [group], deviceIndex: 0,
     };
+    const network = { privateIp: port.ips[0]!, macAddress: port.mac };
+    const security = { groups: [{ groupId: group, vpcId: vpc.vpcId, ingress: [{ protocol: 'all' as const, peer: { cidr: '169.254.252.0/22' } }], egress: [{ protocol: 'all' as const, peer: { cidr: '0.0.0.0/0' } }], memberIps: port.ips }] };
     const script = `#!/bin/sh\necho "${marker} as $(id -un)"\nnc -ll -p 7777 -e /bin/echo pong-from-instance &\n`;
     let s: InstanceSpec;
     let id = '';
@@ -155,13 +156,16 @@ describe('docker adapter (real Docker)', function () {
       key = join(keyDir, 'id_ed25519');
       const pub = (await run('dropbearkey', ['-t', 'ed25519', '-f', key])).stdout.split('\n').find((l) => l.startsWith('ssh-ed25519'));
       assert.ok(pub, 'dropbearkey printed no public key');
-      s = spec({ vcpus: 2, memoryMiB: 256, firstBootScript: script, publicKeys: [pub], network });
+      s = spec({ vcpus: 2, memoryMiB: 256, firstBootScript: script, publicKeys: [pub], nics: [{ eniId: port.eniId, deviceIndex: 0, mac: port.mac, ips: port.ips, subnetCidr: port.subnetCidr, gateway: port.gateway }] });
+      ovs = new OvsNetworkBackend({ cloudId: ovsCloud, hostVpcs: [vpc.vpcId] });
+      await ovs.sync({ vpcs: [vpc], subnets: [subnet], ports: [], security });
     });
 
     it('creates and starts it; the script runs once, as root, into the console output', async () => {
       const t0 = Date.now();
       id = await create(s);
       await waitState(id, 'running');
+      await ovs!.plug(port, (await backend.sandbox(id))!);
       const running = Date.now() - t0;
       const console1 = await eventually('the marker', async () => {
         const out = await backend.consoleOutput(id);
@@ -176,17 +180,15 @@ describe('docker adapter (real Docker)', function () {
 
     it('has the subnet IP, MAC, hostname and limits, and the host reaches it', async () => {
       const info = await docker.getContainer(id).inspect();
-      const ep = info.NetworkSettings.Networks[`thecloud-${network.subnetId}`];
-      assert.ok(ep, 'not attached to the subnet network');
-      assert.equal(ep.IPAddress, network.privateIp);
-      assert.equal(ep.MacAddress, network.macAddress);
+      assert.equal(info.HostConfig.NetworkMode, 'none', 'no Docker network: the network backend plugs it');
+      const eth0 = (await run('docker', ['exec', id, 'ip', '-4', '-o', 'addr', 'show', 'eth0'])).stdout;
+      assert.match(eth0, new RegExp(`inet ${network.privateIp.replace(/\./g, '\\.')}/24`));
+      const link = (await run('docker', ['exec', id, 'cat', '/sys/class/net/eth0/address'])).stdout.trim();
+      assert.equal(link, network.macAddress);
       assert.equal(info.Config.Hostname, s.hostname);
       assert.equal(info.Name, `/${s.instanceId}`);
       assert.equal(info.HostConfig.NanoCpus, Math.min(2, (await docker.info()).NCPU) * 1e9);
       assert.equal(info.HostConfig.Memory, 256 * 1024 * 1024);
-      const net = await docker.getNetwork(`thecloud-${network.subnetId}`).inspect();
-      assert.equal(net.IPAM?.Config?.[0]?.Subnet, network.cidr);
-      assert.equal(net.IPAM?.Config?.[0]?.Gateway, network.gateway);
       assert.match(await eventually('the nc server', () => tcpRead(network.privateIp, 7777)), /pong-from-instance/);
     });
 
@@ -204,10 +206,14 @@ describe('docker adapter (real Docker)', function () {
       const stopMs = Date.now() - t0;
       assert.equal(await backend.state(id), 'stopped');
       assert.ok(stopMs < 5000, `graceful stop took ${stopMs} ms: the wrapper/command ignores SIGTERM`);
+      // Every start (and reboot) makes a new network namespace, which the network backend plugs again.
+      const replug = async () => ovs!.plug(port, (await eventually('the sandbox', () => backend.sandbox(id)))!);
       await backend.start(id);
       await waitState(id, 'running');
+      await replug();
       await backend.reboot(id);
       await waitState(id, 'running');
+      await replug();
       // Each boot starts dropbear: three boots, one first-boot script.
       const out = await eventually('three boots', async () => {
         const o = await backend.consoleOutput(id);
@@ -282,7 +288,7 @@ describe('docker adapter (real Docker)', function () {
         }
       });
 
-      it('destroys the instances: no container left, network removed, idempotent', async () => {
+      it('destroys the instances: no container left, idempotent', async () => {
         await backend.destroy(second);
         await backend.destroy(id);
         await backend.destroy(id);
@@ -290,7 +296,6 @@ describe('docker adapter (real Docker)', function () {
         const ids = (await backend.list()).map((i) => i.backendId);
         assert.ok(!ids.includes(id) && !ids.includes(second), 'list() still shows a destroyed instance');
         await assert.rejects(docker.getContainer(s.instanceId).inspect(), (e: { statusCode?: number }) => e.statusCode === 404);
-        await assert.rejects(docker.getNetwork(`thecloud-${network.subnetId}`).inspect(), (e: { statusCode?: number }) => e.statusCode === 404);
       });
 
       it('deletes the captured image, idempotently, and refuses other images', async () => {

@@ -80,14 +80,14 @@ const EXPECT: Record<RecordedCondition, Record<HostCondition, Outcome>> = {
 
 /** The record a crash leaves in each recorded condition: state, journal, activity. */
 const RECORDS: Record<Exclude<RecordedCondition, 'gone'>, { state: string; steps: string[]; activity?: string; made: boolean }> = {
-  launching: { state: 'pending', steps: ['address'], made: false },
-  pending: { state: 'pending', steps: ['address', 'backend'], made: true },
-  running: { state: 'running', steps: ['address', 'backend', 'power'], made: true },
-  rebooting: { state: 'running', steps: ['address', 'backend', 'power'], activity: 'reboot', made: true },
-  capturing: { state: 'running', steps: ['address', 'backend', 'power'], activity: 'capture', made: true },
-  stopping: { state: 'stopping', steps: ['address', 'backend', 'power'], made: true },
-  stopped: { state: 'stopped', steps: ['address', 'backend'], made: true },
-  'shutting-down': { state: 'shutting-down', steps: ['address', 'backend', 'power'], made: true },
+  launching: { state: 'pending', steps: ['eni'], made: false },
+  pending: { state: 'pending', steps: ['eni', 'backend'], made: true },
+  running: { state: 'running', steps: ['eni', 'backend', 'power', 'plug'], made: true },
+  rebooting: { state: 'running', steps: ['eni', 'backend', 'power', 'plug'], activity: 'reboot', made: true },
+  capturing: { state: 'running', steps: ['eni', 'backend', 'power', 'plug'], activity: 'capture', made: true },
+  stopping: { state: 'stopping', steps: ['eni', 'backend', 'power', 'plug'], made: true },
+  stopped: { state: 'stopped', steps: ['eni', 'backend'], made: true },
+  'shutting-down': { state: 'shutting-down', steps: ['eni', 'backend', 'power', 'plug'], made: true },
 };
 
 describe('reconciliation, cell by cell (recorded x host), with a fake backend', function () {
@@ -113,16 +113,21 @@ describe('reconciliation, cell by cell (recorded x host), with a fake backend', 
   /** A record copied from the template, in the given condition, with its address held. */
   async function record(id: string, r: (typeof RECORDS)[keyof typeof RECORDS], backendId: string | null, behavior = 'stop'): Promise<void> {
     const subnet = (await s.services.network.subnet(template.account_id.trim(), template.subnet_id))!;
-    const ip = await s.services.network.allocateIp(subnet, id);
+    const eniId = `eni-${randomBytes(9).toString('hex').slice(0, 17)}`;
+    const mac = `02:${randomBytes(5).toString('hex').match(/../g)!.join(':')}`;
+    const ip = await s.services.network.createEni(
+      { id: eniId, account_id: template.account_id.trim(), vpc_id: subnet.vpc_id, subnet_id: subnet.id, availability_zone: subnet.availability_zone, mac_address: mac, security_group_ids: template.security_group_ids, instance_id: id, device_index: 0, attachment_id: null },
+      subnet,
+    );
     await s.db.exec(
       `INSERT INTO instances (id, account_id, reservation_id, launch_index, image_id, instance_type, key_name, state, state_reason_code,
          state_reason_message, state_transition_reason, subnet_id, vpc_id, availability_zone, private_ip, mac_address, eni_id,
          security_group_ids, block_device_mappings, disable_api_termination, disable_api_stop, shutdown_behavior, backend, backend_id,
          steps_done, activity)
        SELECT $1, account_id, reservation_id, 0, image_id, instance_type, key_name, $2, NULL, NULL, '', subnet_id, vpc_id,
-         availability_zone, $3::inet, mac_address, $4, security_group_ids, block_device_mappings, false, false, $5, backend, $6, $7, $8
+         availability_zone, $3::inet, $10, $4, security_group_ids, block_device_mappings, false, false, $5, backend, $6, $7, $8
        FROM instances WHERE id = $9`,
-      [id, r.state, ip, `eni-${randomBytes(9).toString('hex').slice(0, 17)}`, behavior, backendId, r.steps, r.activity ?? null, template.id],
+      [id, r.state, ip, eniId, behavior, backendId, r.steps, r.activity ?? null, template.id, mac],
     );
   }
 
@@ -141,8 +146,10 @@ describe('reconciliation, cell by cell (recorded x host), with a fake backend', 
     const calls = compute.calls.slice(callsBefore);
     if (want.call === 'none') assert.deepEqual(calls, [], `${what}: no backend calls`);
     else if (want.call) assert.ok(calls.some((c) => c.startsWith(want.call!)), `${what}: ${want.call} called (calls: ${calls.join(', ')})`);
-    if (row?.state === 'terminated') assert.deepEqual(await s.services.network.ipsOf(id), [], `${what}: address released`);
-    else if (row) assert.equal((await s.services.network.ipsOf(id)).length, 1, `${what}: address held`);
+    // The address belongs to the instance's ENI, freed with it at termination.
+    const eni = (await s.db.rows<{ eni_id: string }>('SELECT eni_id FROM instances WHERE id = $1', [id]))[0]?.eni_id;
+    if (row?.state === 'terminated') assert.deepEqual(await s.services.network.ipsOf(eni!), [], `${what}: address released`);
+    else if (row) assert.equal((await s.services.network.ipsOf(eni!)).length, 1, `${what}: address held`);
   }
 
   for (const recorded of RECORDED_CONDITIONS) {

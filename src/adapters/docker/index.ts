@@ -19,9 +19,8 @@ import { LocalBlockDevices } from '../blockdev/index.js';
 import { run as defaultRunner, type Runner } from '../exec/index.js';
 import { ContainerVolumes } from './volumes.js';
 import * as check from './names.js';
-import { LABEL_ACCOUNT, LABEL_CLOUD, LABEL_INSTANCE, LABEL_MANAGED, LABEL_SUBNET, LABEL_VPC } from './names.js';
+import { LABEL_ACCOUNT, LABEL_CLOUD, LABEL_INSTANCE, LABEL_MANAGED } from './names.js';
 import { INIT_PATH, bootArchive } from './boot.js';
-import { SubnetNetworks } from './network.js';
 import { DockerImages } from './images.js';
 import { dockerImageSource } from './reference.js';
 import { demuxLogs } from './logs.js';
@@ -47,7 +46,6 @@ const MiB = 1024 * 1024;
 export class DockerComputeBackend implements ComputeBackend {
   readonly name = 'docker' as const;
   private readonly docker: Docker;
-  private readonly networks: SubnetNetworks;
   private readonly images: DockerImages;
   private readonly volumes: ContainerVolumes;
   private host?: { cpus: number; apiVersion: string };
@@ -57,7 +55,6 @@ export class DockerComputeBackend implements ComputeBackend {
   constructor(opts: DockerComputeOptions | Docker = {}) {
     this.docker = opts instanceof Docker ? opts : new Docker(opts.socketPath ? { socketPath: opts.socketPath } : undefined);
     this.cloudId = opts instanceof Docker ? undefined : opts.cloudId && check.cloudId(opts.cloudId);
-    this.networks = new SubnetNetworks(this.docker);
     this.images = new DockerImages(this.docker);
     const o = opts instanceof Docker ? {} : opts;
     const runner = o.runner ?? defaultRunner;
@@ -68,20 +65,16 @@ export class DockerComputeBackend implements ComputeBackend {
     check.spec(spec);
     const image = await this.images.config(spec.imageRef);
     const limits = await this.limits(spec.vcpus, spec.memoryMiB);
-    // Before API 1.44 Docker takes the MAC from the container config; later versions from the endpoint.
-    const macInConfig = olderThan((await this.hostInfo()).apiVersion, 1, 44);
-    // With NICs the network backend plugs the container's own namespace: no Docker network at all.
-    const legacy = spec.nics ? undefined : spec.network;
-    const container = await this.networks.locked(async () => {
-      const network = spec.nics ? 'none' : legacy ? await this.networks.ensure(legacy) : 'bridge';
-      try {
-        return await this.docker.createContainer(containerConfig(spec, image, network, limits, macInConfig, this.cloudId));
-      } catch (e) {
-        if (legacy) await this.networks.pruneUnused().catch(() => undefined); // a network made just now
-        if (isStatus(e, 409)) throw new Error(`a container named ${spec.instanceId} already exists`, { cause: e });
-        throw e;
-      }
-    });
+    // With NICs the network backend plugs the container's own namespace: no Docker network at all. (Without
+    // any, as in adapter tests, Docker's default bridge.)
+    const network = spec.nics ? 'none' : 'bridge';
+    let container: Docker.Container;
+    try {
+      container = await this.docker.createContainer(containerConfig(spec, image, network, limits, this.cloudId));
+    } catch (e) {
+      if (isStatus(e, 409)) throw new Error(`a container named ${spec.instanceId} already exists`, { cause: e });
+      throw e;
+    }
     try {
       await container.putArchive(bootArchive(spec), { path: '/' });
     } catch (e) {
@@ -161,16 +154,13 @@ export class DockerComputeBackend implements ComputeBackend {
 
   async destroy(backendId: string): Promise<void> {
     const container = this.container(backendId);
-    let subnet: string | undefined;
     try {
       const info = await container.inspect();
-      subnet = info.Config.Labels?.[LABEL_SUBNET];
       await container.remove({ force: true, v: true });
       await this.volumes.releaseAll(info.Id);
     } catch (e) {
       if (!isStatus(e, 404)) throw e;
     }
-    if (subnet) await this.networks.locked(() => this.networks.pruneUnused());
   }
 
   async state(backendId: string): Promise<BackendState> {
@@ -287,17 +277,14 @@ function containerConfig(
   image: Docker.ImageInspectInfo,
   network: string,
   limits: Limits,
-  macInConfig: boolean,
   cloudId: string | undefined,
 ): Docker.ContainerCreateOptions {
-  const net = spec.nics ? undefined : spec.network;
   const labels: Record<string, string> = {
     [LABEL_MANAGED]: 'true',
     ...(cloudId ? { [LABEL_CLOUD]: cloudId } : {}),
     [LABEL_INSTANCE]: spec.instanceId,
     [LABEL_ACCOUNT]: spec.accountId,
   };
-  if (net) Object.assign(labels, { [LABEL_SUBNET]: net.subnetId, [LABEL_VPC]: net.vpcId });
   return {
     name: spec.instanceId,
     Image: check.imageRef(spec.imageRef),
@@ -308,7 +295,6 @@ function containerConfig(
     Entrypoint: ['/bin/sh', INIT_PATH],
     Cmd: [...(image.Config.Entrypoint ?? []), ...(image.Config.Cmd ?? [])],
     Labels: labels,
-    ...(net && macInConfig ? { MacAddress: net.macAddress } : {}),
     HostConfig: {
       ...limits,
       // docker-init as PID 1: signals reach the wrapper / image command, and orphans (SSH sessions) are reaped.
@@ -317,13 +303,6 @@ function containerConfig(
       RestartPolicy: { Name: 'no' },
       LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '2' } },
     },
-    ...(net
-      ? {
-          NetworkingConfig: {
-            EndpointsConfig: { [network]: { IPAMConfig: { IPv4Address: net.privateIp }, MacAddress: net.macAddress } },
-          },
-        }
-      : {}),
   };
 }
 
@@ -340,11 +319,6 @@ function toState(status: string): BackendState {
     default: // exited, dead
       return 'stopped';
   }
-}
-
-function olderThan(apiVersion: string, major: number, minor: number): boolean {
-  const [a = 0, b = 0] = apiVersion.split('.').map(Number);
-  return a < major || (a === major && b < minor);
 }
 
 async function ignoring(status: number, p: Promise<unknown>): Promise<void> {

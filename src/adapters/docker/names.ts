@@ -5,7 +5,7 @@
  */
 import { isIP } from 'node:net';
 import { assertSafeName } from '../exec/index.js';
-import type { InstanceSpec, NetworkAttachment } from '../../ports/index.js';
+import type { InstanceSpec } from '../../ports/index.js';
 
 export const LABEL_MANAGED = 'thecloud.managed';
 /** Which installation (database) owns the container: servers on other databases leave it alone. */
@@ -89,17 +89,6 @@ export function cidr(v: string): string {
   return v;
 }
 
-export function network(n: NetworkAttachment): NetworkAttachment {
-  networkName(n.subnetId);
-  check('vpc id', n.vpcId, VPC_ID);
-  cidr(n.cidr);
-  cidr(n.vpcCidr);
-  ipv4('gateway', n.gateway);
-  ipv4('private IP', n.privateIp);
-  check('MAC address', n.macAddress, MAC);
-  return n;
-}
-
 export function size(vcpus: number, memoryMiB: number): void {
   if (!Number.isInteger(vcpus) || vcpus < 1) throw new TypeError(`invalid vCPU count: ${vcpus}`);
   // Docker refuses memory limits under 6 MiB.
@@ -116,8 +105,8 @@ export function spec(s: InstanceSpec): InstanceSpec {
   for (const k of s.publicKeys) {
     if (typeof k !== 'string' || /[\r\n\0]/.test(k)) throw new TypeError('invalid public key: one key per string, no newlines');
   }
-  if (s.network) network(s.network);
   if (s.nics !== undefined && (!Array.isArray(s.nics) || s.nics.length > 8)) throw new TypeError('invalid NIC list');
+  for (const nic of s.nics ?? []) check('ENI id', nic.eniId, /^eni-([0-9a-f]{8}|[0-9a-f]{17})$/);
   return s;
 }
 
