@@ -28,10 +28,16 @@ describe('doctor: leftovers of other installations', function () {
     await needBackend(this, 'docker', () => new DockerComputeBackend().probe());
     s = await startTestServer({ COMPUTE_BACKEND: 'docker' });
     const octet = 200 + (randomBytes(1)[0]! % 50);
-    const gone = new DockerComputeBackend({ cloudId: other });
-    await gone.create({
-      instanceId, accountId: '000000000000', imageRef: 'thecloud/busybox:latest', vcpus: 1, memoryMiB: 64, hostname: 'leftover', publicKeys: [],
-      network: { subnetId, vpcId: `vpc-${hex(17)}`, cidr: `10.251.${octet}.0/24`, vpcCidr: `10.251.${octet}.0/24`, gateway: `10.251.${octet}.1`, privateIp: `10.251.${octet}.10`, macAddress: '02:00:00:fb:00:0a' },
+    // What an installation of an earlier version left: a container on its subnet's Docker network (instances now
+    // have no Docker network; doctor still finds and removes these).
+    await docker.createNetwork({
+      Name: `thecloud-${subnetId}`, Driver: 'bridge', Labels: { 'thecloud.managed': 'true', 'thecloud.subnet-id': subnetId },
+      IPAM: { Config: [{ Subnet: `10.251.${octet}.0/24`, Gateway: `10.251.${octet}.1` }] },
+    });
+    await docker.createContainer({
+      name: instanceId, Image: 'thecloud/busybox:latest', Cmd: ['sleep', '1000'],
+      Labels: { 'thecloud.managed': 'true', 'thecloud.cloud-id': other, 'thecloud.instance-id': instanceId, 'thecloud.account-id': '000000000000', 'thecloud.subnet-id': subnetId },
+      HostConfig: { NetworkMode: `thecloud-${subnetId}` },
     });
     // This installation's own instance, which doctor must not list.
     const ec2 = sdk(s.url);
