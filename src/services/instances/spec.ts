@@ -54,7 +54,8 @@ export async function instanceSpec(deps: SpecSources, row: InstanceRow): Promise
       privateIp: row.private_ip,
       macAddress: row.mac_address,
     },
-    nics: [{ eniId: port.eniId, deviceIndex: 0, mac: port.mac, ips: port.ips, subnetCidr: port.subnetCidr, gateway, vm: deps.network.vmInterface(port) }],
+    // Without a network backend (NETWORK_BACKEND=noop, for development) no NICs: Docker's default bridge.
+    nics: deps.network.plugsPorts ? [{ eniId: port.eniId, deviceIndex: 0, mac: port.mac, ips: port.ips, subnetCidr: port.subnetCidr, gateway, vm: deps.network.vmInterface(port) }] : undefined,
   };
 }
 

@@ -42,6 +42,11 @@ export class NetworkService {
     this.admin = new VpcAdmin(repo, backend, log, () => (this.needsSync = true), () => this.applySecurity());
   }
 
+  /** Whether instances get their network from the network backend (not with NETWORK_BACKEND=noop). */
+  get plugsPorts(): boolean {
+    return this.backend.name !== 'noop';
+  }
+
   zones(): string[] {
     return this.catalog.zones().map((z) => z.name);
   }
