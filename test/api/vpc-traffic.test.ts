@@ -143,6 +143,17 @@ describe('VPCs on Open vSwitch through the API, with real traffic', function () 
     await a.send(new RebootInstancesCommand({ InstanceIds: [web] }));
     await eventually('the reboot', async () => ((await boots()) > before ? true : undefined));
     assert.equal(await eventually('web after its reboot', async () => (await ping(client, '10.61.1.10')) || undefined), true);
+
+    // A server restart after the switch lost everything (the test server's close removes this installation's
+    // switch objects, as a host reboot would): the start-up sync rebuilds it from the records alone.
+    const dbUrl = s.databaseUrl;
+    await s.close();
+    assert.equal(await ping(client, '10.61.1.10'), false, 'the switch is empty');
+    s = await startTestServer({ COMPUTE_BACKEND: 'docker' }, dbUrl);
+    for (const l of launched) l.ec2 = sdk(s.url, l.ec2 === b ? SECOND_ACCOUNT : undefined);
+    assert.equal(await ping(client, '10.61.1.10'), true, 'rebuilt: same VPC, ports and groups');
+    assert.equal(await fetch(client, '10.61.1.10', 81), '', 'a port the groups never opened stays shut');
+    assert.equal(await fetch(bOnly, '10.61.1.10', 81), 'web81', 'the other account\'s VPC is back too');
   });
 });
 

@@ -3,7 +3,7 @@
  * restarted at once", then the invariants a user relies on, checked against the records and the host:
  * - every instance the records call live has exactly one backend object, and every object a live record;
  * - none is still transitional (pending, stopping, shutting-down) once the bound has passed;
- * - every terminated one is gone from the host and holds no address; every live one holds its address;
+ * - every terminated one is gone from the host and holds no address; every live one holds its address (its ENI's);
  * - a running record runs on the host, a stopped one does not.
  * Seeded: a failure names its seed and round, and the same seed replays the same operations and kill moments.
  * Used by test/instances/crash.test.ts (a few rounds) and bench/crash-soak.ts (many).
@@ -89,7 +89,7 @@ export function violations(rows: Row[], objects: BackendInstanceInfo[], opts: { 
 }
 
 async function readRows(db: pg.Client): Promise<Row[]> {
-  const r = await db.query(`SELECT i.id, i.state, (SELECT count(*)::int FROM ip_allocations a WHERE a.owner_id = i.id) AS ips FROM instances i`);
+  const r = await db.query(`SELECT i.id, i.state, (SELECT count(*)::int FROM ip_allocations a WHERE a.owner_id = i.eni_id) AS ips FROM instances i`);
   return r.rows as Row[];
 }
 
