@@ -88,7 +88,7 @@ describe('VPCs on Open vSwitch through the API, with real traffic', function () 
     return (await execa('docker', ['exec', from, 'ping', '-c', '1', '-W', '2', ip], { reject: false })).exitCode === 0;
   }
 
-  it('enforces the groups as authorized and revoked, isolates two accounts\' VPCs with the same CIDR, and keeps the IP across stop/start', async () => {
+  it('enforces the groups as authorized and revoked, isolates two accounts\' VPCs with the same CIDR, keeps the IP across stop/start and reboot, and is rebuilt from the records after a restart', async () => {
     const a = sdk(s.url);
     const b = sdk(s.url, SECOND_ACCOUNT);
     const na = await network(a);
