@@ -17,6 +17,7 @@ import {
   authorizeSecurityGroupEgress,
   revokeSecurityGroupIngress,
   revokeSecurityGroupEgress,
+  describeSecurityGroupRules,
 } from './security-groups/mutations.js';
 import { describeInstances, describeInstanceStatus } from './instances/describe.js';
 import { runInstances, startInstances, stopInstances, rebootInstances, terminateInstances } from './instances/lifecycle.js';
@@ -82,6 +83,7 @@ export function buildRegistry(): Registry {
     authorizeSecurityGroupEgress,
     revokeSecurityGroupIngress,
     revokeSecurityGroupEgress,
+    describeSecurityGroupRules,
     describeNetworkInterfaces,
     createNetworkInterface,
     deleteNetworkInterface,

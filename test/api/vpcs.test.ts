@@ -16,6 +16,7 @@ import {
   AuthorizeSecurityGroupIngressCommand,
   AuthorizeSecurityGroupEgressCommand,
   RevokeSecurityGroupIngressCommand,
+  DescribeSecurityGroupRulesCommand,
   RunInstancesCommand,
   TerminateInstancesCommand,
   DescribeImagesCommand,
@@ -113,6 +114,11 @@ describe('the VPC API: VPCs, subnets, security groups and their errors', () => {
     assert.equal(g.IpPermissions!.length, 2);
     assert.equal(g.IpPermissionsEgress!.length, 2);
     await fails(ec2.send(new DeleteSecurityGroupCommand({ GroupId: other })), 'DependencyViolation');
+    const rules = (await ec2.send(new DescribeSecurityGroupRulesCommand({ Filters: [{ Name: 'group-id', Values: [sg] }] }))).SecurityGroupRules!;
+    assert.deepEqual(rules.map((x) => [x.IsEgress, x.IpProtocol, x.FromPort, x.ToPort, x.CidrIpv4 ?? x.ReferencedGroupInfo?.GroupId]).sort(), [
+      [false, 'icmp', 8, -1, other], [false, 'tcp', 22, 22, '10.0.0.0/8'], [true, '-1', -1, -1, '0.0.0.0/0'], [true, 'udp', 53, 53, '10.0.0.2/32'],
+    ]);
+    await fails(ec2.send(new DescribeSecurityGroupRulesCommand({ SecurityGroupRuleIds: ['sgr-0123456789abcdef0'] })), 'InvalidSecurityGroupRuleId.NotFound');
     await ec2.send(new RevokeSecurityGroupIngressCommand({ GroupId: sg, IpPermissions: [ssh] }));
     await fails(ec2.send(new RevokeSecurityGroupIngressCommand({ GroupId: sg, IpPermissions: [ssh] })), 'InvalidPermission.NotFound');
     await ec2.send(new RevokeSecurityGroupIngressCommand({ GroupId: sg, SecurityGroupRuleIds: [r.SecurityGroupRules![1]!.SecurityGroupRuleId!] }));

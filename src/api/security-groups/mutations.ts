@@ -1,11 +1,13 @@
-/** CreateSecurityGroup, DeleteSecurityGroup, Authorize/RevokeSecurityGroupIngress/Egress. */
+/** CreateSecurityGroup, DeleteSecurityGroup, Authorize/RevokeSecurityGroupIngress/Egress, DescribeSecurityGroupRules. */
 import { defineHandler, type RequestContext } from '../../server/registry.js';
 import { Ec2Error } from '../../errors/index.js';
 import { parseId } from '../../ids/index.js';
 import { validateTags } from '../../services/tags/index.js';
 import { rulesOf } from '../../services/network/rules.js';
 import type { SecurityGroupRow, SecurityGroupRuleRow } from '../../db/repositories/network.js';
-import { tagsFromSpecs, toTagList } from '../common.js';
+import { describeRequest, parseIds, tagsFromSpecs, toTagList } from '../common.js';
+import { column, sql, validateRequest, type Resource, type Tag } from '../../describe/index.js';
+import { streamed } from '../../protocol/serializer.js';
 import type * as Ec2 from '../../protocol/generated/types.js';
 
 const arn = (ctx: RequestContext, g: { account_id: string; id: string }) => `arn:aws:ec2:${ctx.region}:${g.account_id}:security-group/${g.id}`;
@@ -104,3 +106,29 @@ export const authorizeSecurityGroupIngress = authorizeHandler('AuthorizeSecurity
 export const authorizeSecurityGroupEgress = authorizeHandler('AuthorizeSecurityGroupEgress', true);
 export const revokeSecurityGroupIngress = revokeHandler('RevokeSecurityGroupIngress', false);
 export const revokeSecurityGroupEgress = revokeHandler('RevokeSecurityGroupEgress', true);
+
+type RuleRow = SecurityGroupRuleRow & { tags: Tag[] };
+
+/** DescribeSecurityGroupRules over the security_group_rules table. */
+export const securityGroupRuleResource: Resource<RuleRow> = {
+  from: `(SELECT id, group_id, account_id, is_egress, ip_protocol, from_port, to_port, cidr_ipv4::text AS cidr_ipv4, referenced_group_id, description FROM security_group_rules)`,
+  id: 'id',
+  scope: (c) => sql`r.account_id = ${c.accountId}`,
+  tags: { type: 'security-group-rule' },
+  filters: {
+    'group-id': column('group_id'),
+    'security-group-rule-id': column('id'),
+  },
+  notFound: (ids) => new Ec2Error('InvalidSecurityGroupRuleId.NotFound', `The security group rule ID '${ids[0]}' does not exist`),
+  maxResults: { min: 5, max: 1000 },
+};
+
+export const describeSecurityGroupRules = defineHandler('DescribeSecurityGroupRules', {
+  validate(input) {
+    validateRequest(securityGroupRuleResource, describeRequest(input, parseIds('securityGroupRule', input.SecurityGroupRuleIds)));
+  },
+  async handle(input, ctx) {
+    const page = await ctx.services.describe.page(securityGroupRuleResource, describeRequest(input, input.SecurityGroupRuleIds), ctx);
+    return { SecurityGroupRules: streamed(page.rows, (rows) => rows.map((r) => toRule(r, ctx))), NextToken: page.nextToken };
+  },
+});
