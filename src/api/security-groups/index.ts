@@ -49,16 +49,20 @@ export const securityGroupResource: Resource<Row> = {
   maxResults: { min: 5, max: 1000 },
 };
 
+/** The rules as AWS answers them: one IpPermission per protocol and port range, holding every peer of it. */
 function toPermissions(rules: SecurityGroupRuleRow[], accountId: string): Ec2.IpPermission[] {
-  return rules.map((r) => ({
-    IpProtocol: r.ip_protocol,
-    FromPort: r.from_port ?? undefined,
-    ToPort: r.to_port ?? undefined,
-    IpRanges: r.cidr_ipv4 ? [{ CidrIp: r.cidr_ipv4, Description: r.description ?? undefined }] : [],
-    Ipv6Ranges: [],
-    PrefixListIds: [],
-    UserIdGroupPairs: r.referenced_group_id ? [{ GroupId: r.referenced_group_id, UserId: accountId, Description: r.description ?? undefined }] : [],
-  }));
+  const out = new Map<string, Ec2.IpPermission>();
+  for (const r of rules) {
+    const key = `${r.ip_protocol}/${r.from_port}/${r.to_port}`;
+    let p = out.get(key);
+    if (!p) {
+      p = { IpProtocol: r.ip_protocol, FromPort: r.from_port ?? undefined, ToPort: r.to_port ?? undefined, IpRanges: [], Ipv6Ranges: [], PrefixListIds: [], UserIdGroupPairs: [] };
+      out.set(key, p);
+    }
+    if (r.cidr_ipv4) p.IpRanges!.push({ CidrIp: r.cidr_ipv4, Description: r.description ?? undefined });
+    if (r.referenced_group_id) p.UserIdGroupPairs!.push({ GroupId: r.referenced_group_id, UserId: accountId, Description: r.description ?? undefined });
+  }
+  return [...out.values()];
 }
 
 export function toSecurityGroup(g: Row, region: string): Ec2.SecurityGroup {
