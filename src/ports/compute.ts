@@ -91,7 +91,10 @@ export interface InstanceSpec {
   userData?: Buffer;
   /** OpenSSH public keys to install for the image's login user (and root). */
   publicKeys: string[];
-  /** The old per-backend networking (a Docker network per subnet, the shared br-thecloud); until issue 9 lands. */
+  /**
+   * The instance's addressing, for backends without `nics`: with NETWORK_BACKEND=noop (development) libvirt
+   * still puts the VM on its shared bridge (br-thecloud) with this address; Docker ignores it (default bridge).
+   */
   network?: NetworkAttachment;
   /** The instance's ENIs, plugged by the network backend; when set, `network` is ignored. */
   nics?: NicSpec[];
