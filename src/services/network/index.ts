@@ -183,6 +183,7 @@ export class NetworkService {
    * a backend failure is logged and left to the next reconciliation pass (a full sync).
    */
   async applySecurity(changedPorts: { eniId: string; groups: string[] }[] = []): Promise<void> {
+    if (!this.plugsPorts) return; // nothing programs ports: no model to read
     try {
       for (const p of changedPorts) await this.backend.setPortSecurityGroups(p.eniId, p.groups);
       await this.backend.setSecurityGroups(await this.securityModel());
