@@ -90,7 +90,7 @@ async function startOn(config: Config, opts: StartOptions, log: Logger, url: str
   tags.register('vpc', async (acct, ids) => new Set((await network.vpcs(acct)).filter((v) => ids.includes(v.id)).map((v) => v.id)));
   tags.register('subnet', async (acct, ids) => new Set((await network.subnets(acct)).filter((v) => ids.includes(v.id)).map((v) => v.id)));
   const idsIn = (rows: { id: string }[], ids: string[]) => new Set(rows.filter((r) => ids.includes(r.id)).map((r) => r.id));
-  tags.register('instance', async (acct, ids) => idsIn(await instances.list(acct), ids));
+  tags.register('instance', async (acct, ids) => idsIn(await instances.byIds(acct, ids), ids)); // by id in SQL, not the account's every row
   tags.register('image', async (acct, ids) => idsIn(await images.list(acct), ids));
   tags.register('keyPair', async (acct, ids) => idsIn(await keyPairs.list(acct), ids));
   tags.register('securityGroup', async (acct, ids) => new Set((await network.securityGroups(acct)).filter((v) => ids.includes(v.id)).map((v) => v.id)));
