@@ -28,6 +28,12 @@ export class IdentitySigner implements DocumentSigner {
     return new IdentitySigner(key);
   }
 
+  /** A signer that loads (or makes) the key only when a document is first signed: a server start writes nothing. */
+  static lazy(dir: string): DocumentSigner {
+    let signer: IdentitySigner | undefined;
+    return { sign: (document) => (signer ??= IdentitySigner.fromDir(dir)).sign(document) };
+  }
+
   sign(document: string): string {
     return sign('sha256', Buffer.from(document), this.key).toString('base64');
   }
