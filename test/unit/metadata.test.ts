@@ -199,3 +199,21 @@ describe('instance metadata service (unit)', () => {
     });
   });
 });
+
+describe('a guest that sees its type, and the metadata listener\'s inputs (unit)', () => {
+  it('gives a container exactly its vCPUs as a cpuset, spread by instance, capped at the host', async () => {
+    const { cpusetFor } = await import('../../src/adapters/docker/guest-view.js');
+    assert.equal(cpusetFor('i-1', 1, 8).split(',').length, 1);
+    assert.equal(cpusetFor('i-1', 4, 8).split(',').length, 4);
+    assert.equal(cpusetFor('i-1', 64, 2), '0,1');
+    assert.equal(cpusetFor('i-1', 2, 8), cpusetFor('i-1', 2, 8), 'stable for an instance');
+    const starts = new Set(Array.from({ length: 32 }, (_, i) => cpusetFor(`i-${i}`, 1, 8)));
+    assert.ok(starts.size > 3, 'instances spread over the CPUs');
+  });
+  it('refuses an unsafe namespace, address or port before running anything', async () => {
+    const { listenInNetns } = await import('../../src/adapters/exec/index.js');
+    assert.throws(() => listenInNetns('ns; rm -rf /', '169.254.169.254', 80), TypeError);
+    assert.throws(() => listenInNetns('thecloud-x', '169.254.169.254; id', 80), TypeError);
+    assert.throws(() => listenInNetns('thecloud-x', '169.254.169.254', 0), TypeError);
+  });
+});
