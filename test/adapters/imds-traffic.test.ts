@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { run, startDaemon, type Daemon } from '../../src/adapters/exec/index.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { OvsNetworkBackend, ovsNames } from '../../src/adapters/ovs/index.js';
+import { LibvirtComputeBackend } from '../../src/adapters/libvirt/index.js';
 import type { PortSpec, SecurityGroupSpec, SubnetSpec, VpcSpec } from '../../src/ports/index.js';
 import { MetadataServer } from '../../src/services/metadata/server.js';
 import { metadataOptionsOf } from '../../src/services/metadata/options.js';
@@ -52,10 +55,18 @@ const one = box(sa, '10.79.1.10', sgA);
 const two = box(sa, '10.79.1.11', sgA);
 const other = box(sb, '10.79.1.10', sgB); // VPC B: the same address as `one`
 const boxes = [one, two, other];
+// A libvirt VM on VPC A: its first boot asks the metadata service (retrying until its port is plugged).
+const vm = box(sa, '10.79.1.20', sgA);
+groups[0]!.memberIps.push('10.79.1.20');
+const URI = process.env.LIBVIRT_URI ?? 'qemu:///system';
+const VM_IMAGE_DIR = process.env.THECLOUD_TEST_IMAGE_DIR ?? '/var/lib/thecloud/images/thecloud-test';
+let vmId: string | undefined;
 
 describe('instance metadata service: real traffic from inside VPCs (Open vSwitch)', function () {
   this.timeout(120_000);
   const net = new OvsNetworkBackend({ cloudId: CLOUD });
+  const libvirt = new LibvirtComputeBackend({ uri: URI, cloudId: CLOUD, stopTimeoutMs: 5_000 });
+  let withVm = false;
   const table = new Map<string, InstanceMetadata>();
   const imds = new MetadataServer({ byAddress: async (vpcId, ip) => table.get(`${vpcId} ${ip}`) });
 
@@ -73,6 +84,27 @@ describe('instance metadata service: real traffic from inside VPCs (Open vSwitch
     for (const v of [vpcA, vpcB]) await net.ensureVpc(v);
     for (const s of [sa, sb]) await net.ensureSubnet(s);
     await net.setSecurityGroups({ groups });
+    // Without libvirt (a developer's machine) the VM part alone is skipped; in CI it must be there.
+    const vmProbe = await libvirt.probe();
+    if (vmProbe.ok && !existsSync(join(VM_IMAGE_DIR, 'vmlinuz'))) Object.assign(vmProbe, { ok: false, detail: `no test VM image in ${VM_IMAGE_DIR}` });
+    if (!vmProbe.ok && process.env.CI === 'true') throw new Error(`backend libvirt is required in CI but is not reachable: ${vmProbe.detail}`);
+    withVm = vmProbe.ok;
+    if (withVm) {
+      // It boots while the containers' part runs.
+      const p = vm.port;
+      vmId = (await libvirt.create({
+        instanceId: vm.meta.instanceId, accountId: '123456789012', imageRef: `kernel:${VM_IMAGE_DIR}`, vcpus: 1, memoryMiB: 256, hostname: 'vm', publicKeys: [],
+        firstBootScript: [
+          // busybox-static's wget segfaults in this image: a plain HTTP/1.0 request through nc (the body is the last line).
+          `i=0; while [ $i -lt 120 ]; do out=$(printf 'GET /latest/meta-data/instance-id HTTP/1.0\\r\\nHost: 169.254.169.254\\r\\n\\r\\n' | nc -w 2 169.254.169.254 80 | tail -n 1); [ -n "$out" ] && break; i=$((i+1)); sleep 1; done`,
+          'echo "imds-answered: $out"',
+        ].join('\n'),
+        nics: [{ eniId: p.eniId, deviceIndex: 0, mac: p.mac, ips: p.ips, subnetCidr: p.subnetCidr, gateway: p.gateway, vm: net.vmInterface(p) }],
+      })).backendId;
+      await libvirt.start(vmId);
+      await net.plug(p, { kind: 'ovs-port', name: net.vmInterface(p).portName });
+      table.set(`${p.vpcId} ${p.ips[0]}`, vm.meta);
+    }
     for (const b of boxes) {
       b.proc = startDaemon('unshare', ['--net', 'sleep', '600'], { onLine: () => {} });
       // unshare execs sleep once the namespace is made: wait for that (its netns differs from ours).
@@ -88,6 +120,7 @@ describe('instance metadata service: real traffic from inside VPCs (Open vSwitch
 
   after(async function () {
     await net.serveMetadata(null).catch(() => undefined);
+    if (vmId) await libvirt.destroy(vmId).catch((e: unknown) => console.log(`      cleanup vm: ${String(e)}`));
     for (const b of boxes) b.proc?.signal('SIGKILL');
     await net.sync({ vpcs: [], subnets: [], ports: [], security: { groups: [] } }).catch((e: unknown) => console.log(`      cleanup network: ${String(e)}`));
     imds.close();
@@ -132,6 +165,19 @@ describe('instance metadata service: real traffic from inside VPCs (Open vSwitch
     }
     assert.equal(await curl(two, '/latest/meta-data/instance-id'), two.meta.instanceId, 'honest again: its own data');
     assert.equal(await curl(one, '/latest/meta-data/instance-id'), one.meta.instanceId);
+  });
+
+  it('answers a libvirt VM on the same VPC with its own data', async function () {
+    if (!withVm) this.skip();
+    let line: string | undefined;
+    let log = '';
+    for (let i = 0; i < 180 && !line; i++) {
+      log = await libvirt.consoleOutput(vmId!);
+      line = log.split('\n').find((l) => l.includes('imds-answered:'));
+      if (!line) await new Promise((r) => setTimeout(r, 500));
+    }
+    assert.ok(line, `the VM's first boot reported; its console:\n${log.slice(-3000)}`);
+    assert.equal(line.trim().split('imds-answered: ')[1], vm.meta.instanceId);
   });
 
   it('keeps serving a VPC whose router namespace was made anew (sync after a host reboot)', async () => {
