@@ -16,6 +16,7 @@ import {
   describeInstanceCreditSpecifications,
 } from './instances/attributes.js';
 import { getInstanceUefiData } from './instances/uefi.js';
+import { modifyInstanceMetadataOptions } from './instances/metadata-options.js';
 import { getConsoleScreenshot } from './instances/console.js';
 import { describeImages, registerImage, createImage, deregisterImage, describeImageAttribute } from './images/index.js';
 import { modifyImageAttribute, resetImageAttribute } from './images/attributes.js';
@@ -45,6 +46,7 @@ export function buildRegistry(): Registry {
     getConsoleOutput,
     describeInstanceCreditSpecifications,
     getInstanceUefiData,
+    modifyInstanceMetadataOptions,
     getConsoleScreenshot,
     describeImages,
     registerImage,

@@ -22,6 +22,8 @@ import { ImagePolicy } from '../services/images/policy.js';
 import { LocalHostFiles } from '../adapters/host/files.js';
 import { KeyPairService } from '../services/key-pairs/index.js';
 import { InstanceService } from '../services/instances/index.js';
+import { IdentitySigner, MetadataServer, MetadataService } from '../services/metadata/index.js';
+import { join } from 'node:path';
 import type { Services } from '../services/index.js';
 import { DescribeEngine } from '../describe/index.js';
 import { buildRegistry } from '../api/index.js';
@@ -85,7 +87,11 @@ async function startOn(config: Config, opts: StartOptions, log: Logger, url: str
     maxInstances: config.maxInstances,
     onPurged: (ids) => tags.forget(ids),
   });
-  const services: Services = { accounts, catalog, network, tags, images, keyPairs, instances, backends, describe: new DescribeEngine(db) };
+  const metadata = new MetadataService(computeRepo, network, keyPairs, tags, images, config.region);
+  const services: Services = { accounts, catalog, network, tags, images, keyPairs, instances, metadata, backends, describe: new DescribeEngine(db) };
+  // The instance metadata service: every VPC router the network backend realises from now on serves it.
+  const metadataServer = new MetadataServer(metadata, { signer: IdentitySigner.lazy(join(config.dataDir, 'metadata')), log });
+  await backends.network.serveMetadata(metadataServer.accept);
 
   tags.register('vpc', async (acct, ids) => new Set((await network.vpcs(acct)).filter((v) => ids.includes(v.id)).map((v) => v.id)));
   tags.register('subnet', async (acct, ids) => new Set((await network.subnets(acct)).filter((v) => ids.includes(v.id)).map((v) => v.id)));
@@ -152,6 +158,8 @@ async function startOn(config: Config, opts: StartOptions, log: Logger, url: str
       closing = true;
       clearInterval(timer);
       await closeListener(server, 30_000);
+      await backends.network.serveMetadata(null).catch((e) => log.warn('could not stop the metadata listeners', { error: e }));
+      metadataServer.close();
       await pass;
       const left = await instances.close(config.shutdownGraceMs);
       if (left) log.warn('shutdown: backend work still in flight is left to reconciliation at the next start', { instances: left });

@@ -4,6 +4,7 @@ import type { SecurityGroupRow } from '../../db/repositories/network.js';
 import { stateOf } from '../../domain/instance-state.js';
 import { instanceType } from '../../domain/instance-types.js';
 import { tagSetOrNone } from '../common.js';
+import { metadataOptionsOf, metadataOptionsResponse } from '../../services/metadata/options.js';
 import type { Tag } from '../../describe/index.js';
 
 export type InstanceView = InstanceRow & { tags: Tag[]; groups: SecurityGroupRow[]; architecture: string; region: string };
@@ -80,14 +81,7 @@ export function toInstance(i: InstanceView, region: string): Ec2.Instance {
     CpuOptions: { CoreCount: Math.max(1, Math.floor((t?.vcpus ?? 1) / 2)), ThreadsPerCore: (t?.vcpus ?? 1) > 1 ? 2 : 1 },
     CapacityReservationSpecification: { CapacityReservationPreference: 'open' },
     HibernationOptions: { Configured: false },
-    MetadataOptions: {
-      State: 'applied',
-      HttpTokens: 'optional',
-      HttpPutResponseHopLimit: 1,
-      HttpEndpoint: 'enabled',
-      HttpProtocolIpv6: 'disabled',
-      InstanceMetadataTags: 'disabled',
-    },
+    MetadataOptions: metadataOptionsResponse(metadataOptionsOf(i.metadata_options)),
     EnclaveOptions: { Enabled: false },
     PlatformDetails: 'Linux/UNIX',
     UsageOperation: 'RunInstances',
