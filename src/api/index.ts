@@ -19,6 +19,8 @@ import { getInstanceUefiData } from './instances/uefi.js';
 import { getConsoleScreenshot } from './instances/console.js';
 import { describeImages, registerImage, createImage, deregisterImage, describeImageAttribute } from './images/index.js';
 import { modifyImageAttribute, resetImageAttribute } from './images/attributes.js';
+import { createVolume, describeVolumes, deleteVolume, attachVolume, detachVolume } from './volumes/index.js';
+import { createSnapshot, describeSnapshots, deleteSnapshot } from './volumes/snapshots.js';
 import { createKeyPair, importKeyPair, describeKeyPairs, deleteKeyPair } from './key-pairs/index.js';
 
 export function buildRegistry(): Registry {
@@ -57,5 +59,13 @@ export function buildRegistry(): Registry {
     importKeyPair,
     describeKeyPairs,
     deleteKeyPair,
+    createVolume,
+    describeVolumes,
+    deleteVolume,
+    attachVolume,
+    detachVolume,
+    createSnapshot,
+    describeSnapshots,
+    deleteSnapshot,
   );
 }

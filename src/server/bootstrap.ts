@@ -22,6 +22,8 @@ import { ImagePolicy } from '../services/images/policy.js';
 import { LocalHostFiles } from '../adapters/host/files.js';
 import { KeyPairService } from '../services/key-pairs/index.js';
 import { InstanceService } from '../services/instances/index.js';
+import { VolumeService } from '../services/volumes/index.js';
+import { VolumeRepository } from '../db/repositories/volumes.js';
 import type { Services } from '../services/index.js';
 import { DescribeEngine } from '../describe/index.js';
 import { buildRegistry } from '../api/index.js';
@@ -85,13 +87,16 @@ async function startOn(config: Config, opts: StartOptions, log: Logger, url: str
     maxInstances: config.maxInstances,
     onPurged: (ids) => tags.forget(ids),
   });
-  const services: Services = { accounts, catalog, network, tags, images, keyPairs, instances, backends, describe: new DescribeEngine(db) };
+  const volumes = new VolumeService(new VolumeRepository(db), instances, catalog, backends.storage, backends.compute, log);
+  const services: Services = { accounts, catalog, network, tags, images, keyPairs, instances, volumes, backends, describe: new DescribeEngine(db) };
 
   tags.register('vpc', async (acct, ids) => new Set((await network.vpcs(acct)).filter((v) => ids.includes(v.id)).map((v) => v.id)));
   tags.register('subnet', async (acct, ids) => new Set((await network.subnets(acct)).filter((v) => ids.includes(v.id)).map((v) => v.id)));
   const idsIn = (rows: { id: string }[], ids: string[]) => new Set(rows.filter((r) => ids.includes(r.id)).map((r) => r.id));
   tags.register('instance', async (acct, ids) => idsIn(await instances.list(acct), ids));
   tags.register('image', async (acct, ids) => idsIn(await images.list(acct), ids));
+  tags.register('volume', async (acct, ids) => idsIn(await volumes.repo.volumesOf(acct, ids), ids));
+  tags.register('snapshot', async (acct, ids) => idsIn(await volumes.repo.snapshotsOf(acct, ids), ids));
   tags.register('keyPair', async (acct, ids) => idsIn(await keyPairs.list(acct), ids));
   tags.register('securityGroup', async (acct, ids) => new Set((await network.securityGroups(acct)).filter((v) => ids.includes(v.id)).map((v) => v.id)));
 
@@ -110,6 +115,7 @@ async function startOn(config: Config, opts: StartOptions, log: Logger, url: str
     pass = instances
       .reconcile()
       .then(() => images.sweep())
+      .then(() => volumes.reconcile())
       .catch((e) => log.error('reconciliation failed', { error: e }))
       .finally(() => (pass = undefined));
     return pass;

@@ -6,6 +6,7 @@ import type { TagService } from './tags/index.js';
 import type { ImageService } from './images/index.js';
 import type { KeyPairService } from './key-pairs/index.js';
 import type { InstanceService } from './instances/index.js';
+import type { VolumeService } from './volumes/index.js';
 import type { DescribeEngine } from '../describe/index.js';
 import type { ComputeBackend, NetworkBackend, StorageBackend } from '../ports/index.js';
 
@@ -17,6 +18,7 @@ export interface Services {
   images: ImageService;
   keyPairs: KeyPairService;
   instances: InstanceService;
+  volumes: VolumeService;
   /** The describe engine over the database (src/describe): every Describe* of a stored resource reads through it. */
   describe: DescribeEngine;
   backends: { compute: ComputeBackend; storage: StorageBackend; network: NetworkBackend };
