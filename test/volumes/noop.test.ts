@@ -10,6 +10,9 @@ import {
   DeleteSnapshotCommand,
   DeleteVolumeCommand,
   DescribeImagesCommand,
+  DescribeInstanceAttributeCommand,
+  DescribeInstancesCommand,
+  ModifyInstanceAttributeCommand,
   DescribeSnapshotsCommand,
   DescribeVolumesCommand,
   DetachVolumeCommand,
@@ -184,13 +187,28 @@ describe('EBS volumes and snapshots (noop backends)', function () {
     await ec2.send(new DeleteVolumeCommand({ VolumeId: r.VolumeId }));
   });
 
-  it('releases a volume when its instance terminates (detached, kept: DeleteOnTermination false)', async () => {
+  it('shows attachments as block device mappings; DeleteOnTermination is kept, changed and acted on at terminate', async () => {
     const v = await ec2.send(new CreateVolumeCommand({ AvailabilityZone: zone, Size: 1 }));
-    await waitUntilVolumeAvailable(fast(ec2), { VolumeIds: [v.VolumeId!] });
+    const gone = await ec2.send(new CreateVolumeCommand({ AvailabilityZone: zone, Size: 1 }));
+    await waitUntilVolumeAvailable(fast(ec2), { VolumeIds: [v.VolumeId!, gone.VolumeId!] });
     await ec2.send(new AttachVolumeCommand({ VolumeId: v.VolumeId, InstanceId: instanceId, Device: '/dev/sdh' }));
-    await waitUntilVolumeInUse(fast(ec2), { VolumeIds: [v.VolumeId!] });
+    await ec2.send(new AttachVolumeCommand({ VolumeId: gone.VolumeId, InstanceId: instanceId, Device: '/dev/sdi' }));
+    await waitUntilVolumeInUse(fast(ec2), { VolumeIds: [v.VolumeId!, gone.VolumeId!] });
+    await ec2.send(new ModifyInstanceAttributeCommand({ InstanceId: instanceId, BlockDeviceMappings: [{ DeviceName: '/dev/sdi', Ebs: { DeleteOnTermination: true } }] }));
+    assert.equal(await code(ec2.send(new ModifyInstanceAttributeCommand({ InstanceId: instanceId, BlockDeviceMappings: [{ DeviceName: '/dev/sdz', Ebs: { DeleteOnTermination: true } }] }))), 'InvalidInstanceAttributeValue');
+    const inst = (await ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }))).Reservations![0]!.Instances![0]!;
+    assert.deepEqual(inst.BlockDeviceMappings!.map((m) => [m.DeviceName, m.Ebs!.VolumeId, m.Ebs!.DeleteOnTermination]), [
+      ['/dev/sdh', v.VolumeId, false],
+      ['/dev/sdi', gone.VolumeId, true],
+    ]);
+    const attr = await ec2.send(new DescribeInstanceAttributeCommand({ InstanceId: instanceId, Attribute: 'blockDeviceMapping' }));
+    assert.deepEqual(attr.BlockDeviceMappings!.map((m) => m.Ebs!.VolumeId), [v.VolumeId, gone.VolumeId]);
+    const byBdm = await ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: 'block-device-mapping.volume-id', Values: [gone.VolumeId!] }] }));
+    assert.deepEqual(byBdm.Reservations!.flatMap((r) => r.Instances!.map((i) => i.InstanceId)), [instanceId]);
+
     await ec2.send(new TerminateInstancesCommand({ InstanceIds: [instanceId] }));
     await waitUntilVolumeAvailable(fast(ec2), { VolumeIds: [v.VolumeId!] });
+    await waitUntilVolumeDeleted(fast(ec2), { VolumeIds: [gone.VolumeId!] });
     assert.equal(await code(ec2.send(new AttachVolumeCommand({ VolumeId: v.VolumeId, InstanceId: instanceId, Device: '/dev/sdh' }))), 'IncorrectInstanceState');
   });
 });
