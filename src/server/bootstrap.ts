@@ -15,7 +15,7 @@ import { AccountService } from '../services/accounts/index.js';
 import { CatalogService } from '../services/catalog/index.js';
 import { NetworkService } from '../services/network/index.js';
 import { TagService } from '../services/tags/index.js';
-import { ComputeRepository } from '../db/repositories/compute.js';
+import { ComputeRepository, type InstanceRow } from '../db/repositories/compute.js';
 import { ImageRepository } from '../db/repositories/images.js';
 import { ImageService } from '../services/images/index.js';
 import { ImagePolicy } from '../services/images/policy.js';
@@ -82,12 +82,14 @@ async function startOn(config: Config, opts: StartOptions, log: Logger, url: str
   const imagePolicy = new ImagePolicy({ config: config.imagePolicy, dataDir: config.dataDir, compute: backends.compute, files: new LocalHostFiles() });
   const images = new ImageService(new ImageRepository(db, backends.compute.name), backends.compute, imagePolicy, log);
   const keyPairs = new KeyPairService(computeRepo);
-  const instances = new InstanceService(computeRepo, network, images, keyPairs, backends.compute, log, {
+  // Volumes read instance records (attach) and instances make volumes (launch mappings): the lookup is lazy.
+  const volumes: VolumeService = new VolumeService(new VolumeRepository(db), { byIds: (a: string, ids: string[]): Promise<InstanceRow[]> => instances.byIds(a, ids) }, catalog, backends.storage, backends.compute, log);
+  const instances: InstanceService = new InstanceService(computeRepo, network, images, keyPairs, backends.compute, log, {
+    volumes,
     retentionMs: config.terminatedRetentionMs,
     maxInstances: config.maxInstances,
     onPurged: (ids) => tags.forget(ids),
   });
-  const volumes = new VolumeService(new VolumeRepository(db), instances, catalog, backends.storage, backends.compute, log);
   const services: Services = { accounts, catalog, network, tags, images, keyPairs, instances, volumes, backends, describe: new DescribeEngine(db) };
 
   tags.register('vpc', async (acct, ids) => new Set((await network.vpcs(acct)).filter((v) => ids.includes(v.id)).map((v) => v.id)));

@@ -211,4 +211,28 @@ describe('EBS volumes and snapshots (noop backends)', function () {
     await waitUntilVolumeDeleted(fast(ec2), { VolumeIds: [gone.VolumeId!] });
     assert.equal(await code(ec2.send(new AttachVolumeCommand({ VolumeId: v.VolumeId, InstanceId: instanceId, Device: '/dev/sdh' }))), 'IncorrectInstanceState');
   });
+
+  it('RunInstances BlockDeviceMappings: volumes made and attached at launch, deleted at terminate (DeleteOnTermination defaults to true)', async () => {
+    const ami = (await ec2.send(new DescribeImagesCommand({}))).Images![0]!.ImageId;
+    const launch = (BlockDeviceMappings: object[]) => ec2.send(new RunInstancesCommand({ ImageId: ami, MinCount: 1, MaxCount: 1, BlockDeviceMappings }));
+    assert.equal(await code(launch([{ DeviceName: '/dev/xvda', Ebs: { VolumeSize: 20 } }])), 'UnsupportedOperation', 'the root of a container is no EBS volume');
+    assert.equal(await code(launch([{ DeviceName: '/dev/sdf', Ebs: { VolumeSize: 5, VolumeType: 'st1' } }])), 'InvalidParameterValue');
+    assert.equal(await code(launch([{ DeviceName: 'sdf', Ebs: { VolumeSize: 5 } }])), 'InvalidParameterValue');
+    const inst = (await launch([
+      { DeviceName: '/dev/xvda', Ebs: { DeleteOnTermination: true } },
+      { DeviceName: '/dev/sdf', Ebs: { VolumeSize: 2, VolumeType: 'gp3' } },
+      { DeviceName: '/dev/sdg', Ebs: { VolumeSize: 1, DeleteOnTermination: false } },
+    ])).Instances![0]!.InstanceId!;
+    await waitUntilInstanceRunning(fast(ec2), { InstanceIds: [inst] });
+    const shown = (await ec2.send(new DescribeInstancesCommand({ InstanceIds: [inst] }))).Reservations![0]!.Instances![0]!.BlockDeviceMappings!;
+    assert.deepEqual(shown.map((m) => [m.DeviceName, m.Ebs!.Status, m.Ebs!.DeleteOnTermination]), [['/dev/sdf', 'attached', true], ['/dev/sdg', 'attached', false]]);
+    const vols = (await ec2.send(new DescribeVolumesCommand({ Filters: [{ Name: 'attachment.instance-id', Values: [inst] }] }))).Volumes!;
+    const sdf = vols.find((v) => v.Attachments![0]!.Device === '/dev/sdf')!;
+    const sdg = vols.find((v) => v.Attachments![0]!.Device === '/dev/sdg')!;
+    assert.equal(sdf.Size, 2);
+    assert.equal(sdf.VolumeType, 'gp3');
+    await ec2.send(new TerminateInstancesCommand({ InstanceIds: [inst] }));
+    await waitUntilVolumeDeleted(fast(ec2), { VolumeIds: [sdf.VolumeId!] });
+    await waitUntilVolumeAvailable(fast(ec2), { VolumeIds: [sdg.VolumeId!] });
+  });
 });

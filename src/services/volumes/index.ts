@@ -17,6 +17,7 @@ import { InstanceQueue } from '../instances/queue.js';
 import { checkVolumeShape, deviceSlot } from '../../domain/volume-types.js';
 import { errorText } from '../../errors/text.js';
 import { reconcileVolumes } from './reconcile.js';
+import type { LaunchVolumes } from '../instances/volume-step.js';
 
 export interface CreateVolumeInput {
   availabilityZone?: string;
@@ -36,7 +37,7 @@ export interface InstanceLookup {
 
 const why = (e: unknown) => (e instanceof StorageCapacityError ? 'Insufficient capacity on the storage host' : errorText(e));
 
-export class VolumeService {
+export class VolumeService implements LaunchVolumes {
   /** Host work per volume id, one at a time (a delete after a create runs after it). */
   readonly queue = new InstanceQueue();
 
@@ -300,6 +301,43 @@ export class VolumeService {
     await this.unplug(volumeId);
     if (!deleteOnTermination || (await this.repo.attachment(volumeId))) return;
     if (await this.repo.setVolumeState(volumeId, ['available'], 'deleting')) await this.deleteDisk(volumeId);
+  }
+
+  // ---- launch block device mappings (src/services/instances/volume-step.ts) ----
+
+  /** Resolves when the volume's queued host work is done. */
+  private settled(volumeId: string): Promise<void> {
+    return this.queue.run(volumeId, async () => {}, () => {});
+  }
+
+  async provision(row: InstanceRow, m: Parameters<LaunchVolumes['provision']>[1]): Promise<void> {
+    const accountId = row.account_id.trim();
+    const { row: v } = await this.create(accountId, {
+      availabilityZone: row.availability_zone, sizeGiB: m.sizeGiB, snapshotId: m.snapshotId, volumeType: m.type,
+      iops: m.iops, throughput: m.throughput, clientToken: `${row.id}:${m.device}`,
+    });
+    await this.settled(v.id);
+    const a = await this.repo.attachment(v.id);
+    if (!a) {
+      const now = await this.volume(accountId, v.id);
+      if (now.state !== 'available') throw new Error(`volume ${v.id} for ${m.device} is ${now.state}${now.state_message ? `: ${now.state_message}` : ''}`);
+      if (!row.backend_id) throw new Error(`instance ${row.id} has no host object to attach ${v.id} to`);
+      const slot = deviceSlot(m.device);
+      const r = await this.repo.attach({ volume_id: v.id, instance_id: row.id, device: m.device, delete_on_termination: m.deleteOnTermination },
+        (devices) => devices.some((d) => deviceSlot(d) === slot));
+      if (r !== 'ok') throw new Error(`volume ${v.id} could not be attached at ${m.device} (${r})`);
+    } else if (a.instance_id !== row.id) {
+      throw new Error(`volume ${v.id} is attached to ${a.instance_id}`);
+    }
+    await this.queue.run(v.id, () => this.plug(v.id, row.backend_id!), () => {});
+    const done = await this.repo.attachment(v.id);
+    if (done?.state !== 'attached') throw new Error(`volume ${v.id} could not be attached at ${m.device}`);
+  }
+
+  async releaseAll(instanceId: string): Promise<void> {
+    for (const a of await this.repo.attachmentsOf([instanceId])) {
+      await this.queue.run(a.volume_id, () => this.release(a.volume_id, a.delete_on_termination), (e) => this.log.error('releasing a volume failed', { volumeId: a.volume_id, error: e }));
+    }
   }
 
   /** See ./reconcile.ts. Never throws. */

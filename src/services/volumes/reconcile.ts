@@ -10,6 +10,9 @@ import { attachmentAction, snapshotAction, volumeAction, LIVE_INSTANCE_STATES } 
 
 export async function reconcileVolumes(svc: VolumeService, storage: StorageBackend, log: Logger): Promise<void> {
   const { repo, queue } = svc;
+  // Records changed after the inventory was read are judged next time (a volume made meanwhile is not lost).
+  const listedAt = Date.now() - 1000;
+  const stale = (r: { updated_at: Date }) => new Date(r.updated_at).getTime() < listedAt;
   let inv;
   try {
     inv = await storage.list();
@@ -35,7 +38,7 @@ export async function reconcileVolumes(svc: VolumeService, storage: StorageBacke
   const known = new Set<string>();
   for (const v of await repo.volumesIn(['creating', 'available', 'in-use', 'deleting', 'deleted', 'error'])) {
     known.add(v.id);
-    if (queue.busy(v.id)) continue;
+    if (queue.busy(v.id) || !stale(v)) continue;
     const action = volumeAction(v.state, disks.has(v.id));
     if (action === 'resume' && v.state === 'creating') void queue.run(v.id, () => svc.createDisk(v.id), () => {});
     else if (action === 'resume' && v.state === 'deleting') void queue.run(v.id, () => svc.deleteDisk(v.id), () => {});
@@ -53,7 +56,7 @@ export async function reconcileVolumes(svc: VolumeService, storage: StorageBacke
   const knownSnaps = new Set<string>();
   for (const s of await repo.snapshotsIn(['pending', 'completed', 'error'])) {
     knownSnaps.add(s.id);
-    if (queue.busy(s.volume_id)) continue;
+    if (queue.busy(s.volume_id) || !stale(s)) continue;
     const action = snapshotAction(s.state, snaps.has(s.id));
     if (action === 'resume') void queue.run(s.volume_id, () => svc.takeSnapshot(s.id, s.volume_id), () => {});
     else if (action === 'lost') await repo.setSnapshotState(s.id, 'error', s.progress, 'The snapshot is gone from the storage host');
