@@ -10,6 +10,10 @@ import {
   DeleteSnapshotCommand,
   DeleteVolumeCommand,
   DescribeImagesCommand,
+  DescribeVolumeStatusCommand,
+  DescribeVolumeAttributeCommand,
+  ModifyVolumeAttributeCommand,
+  EnableVolumeIOCommand,
   DescribeInstanceAttributeCommand,
   DescribeInstancesCommand,
   ModifyInstanceAttributeCommand,
@@ -102,6 +106,13 @@ describe('EBS volumes and snapshots (noop backends)', function () {
     assert.deepEqual(await by('tag:Name', ['data']), [a.VolumeId]);
     assert.deepEqual(await by('status', ['available']), [...ids].sort());
     assert.deepEqual(await by('availability-zone', [zone]), [...ids].sort());
+    const status = (await ec2.send(new DescribeVolumeStatusCommand({ VolumeIds: ids }))).VolumeStatuses!;
+    assert.deepEqual(status.map((x) => x.VolumeStatus!.Status), ['ok', 'ok', 'ok']);
+    assert.equal((await ec2.send(new DescribeVolumeAttributeCommand({ VolumeId: b.VolumeId, Attribute: 'autoEnableIO' }))).AutoEnableIO!.Value, false);
+    await ec2.send(new ModifyVolumeAttributeCommand({ VolumeId: b.VolumeId, AutoEnableIO: { Value: true } }));
+    assert.equal((await ec2.send(new DescribeVolumeAttributeCommand({ VolumeId: b.VolumeId, Attribute: 'autoEnableIO' }))).AutoEnableIO!.Value, true);
+    await ec2.send(new EnableVolumeIOCommand({ VolumeId: b.VolumeId }));
+    assert.equal(await code(ec2.send(new EnableVolumeIOCommand({ VolumeId: 'vol-0123456789abcdef0' }))), 'InvalidVolume.NotFound');
     const gp3 = (await ec2.send(new DescribeVolumesCommand({ VolumeIds: [b.VolumeId!] }))).Volumes![0]!;
     assert.equal(gp3.Iops, 4000);
     assert.equal(gp3.Throughput, 250);

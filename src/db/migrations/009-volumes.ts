@@ -20,6 +20,7 @@ export async function up({ context: qi }: { context: QueryInterface }): Promise<
       state              text NOT NULL,
       state_message      text,
       client_token       text,
+      auto_enable_io     boolean NOT NULL DEFAULT false,
       created_at         timestamptz NOT NULL DEFAULT now(),
       updated_at         timestamptz NOT NULL DEFAULT now()
     );

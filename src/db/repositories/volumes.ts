@@ -13,6 +13,7 @@ export interface VolumeRow {
   state: string;
   state_message: string | null;
   client_token: string | null;
+  auto_enable_io: boolean;
   created_at: Date;
   updated_at: Date;
 }
@@ -63,7 +64,7 @@ export class VolumeRepository {
   }
 
   /** False when the client token is taken (a concurrent call with the same token). */
-  async insertVolume(v: Omit<VolumeRow, 'created_at' | 'updated_at' | 'state_message'>): Promise<boolean> {
+  async insertVolume(v: Omit<VolumeRow, 'created_at' | 'updated_at' | 'state_message' | 'auto_enable_io'>): Promise<boolean> {
     const n = await this.db.exec(
       `INSERT INTO volumes (id, account_id, availability_zone, size_gib, volume_type, iops, throughput, snapshot_id, state, client_token)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING`,
@@ -79,6 +80,10 @@ export class VolumeRepository {
       [id, from, to, message],
     );
     return n === 1;
+  }
+
+  async setAutoEnableIo(id: string, value: boolean): Promise<void> {
+    await this.db.exec(`UPDATE volumes SET auto_enable_io = $2 WHERE id = $1`, [id, value]);
   }
 
   /** Volumes in a state, every account (reconciliation). */
