@@ -21,6 +21,7 @@ import { describeImages, registerImage, createImage, deregisterImage, describeIm
 import { modifyImageAttribute, resetImageAttribute } from './images/attributes.js';
 import { createVolume, describeVolumes, deleteVolume, attachVolume, detachVolume } from './volumes/index.js';
 import { createSnapshot, describeSnapshots, deleteSnapshot } from './volumes/snapshots.js';
+import { modifyVolume, describeVolumesModifications } from './volumes/modify.js';
 import { describeVolumeStatus, describeVolumeAttribute, modifyVolumeAttribute, enableVolumeIO } from './volumes/status.js';
 import { createKeyPair, importKeyPair, describeKeyPairs, deleteKeyPair } from './key-pairs/index.js';
 
@@ -72,5 +73,7 @@ export function buildRegistry(): Registry {
     describeVolumeAttribute,
     modifyVolumeAttribute,
     enableVolumeIO,
+    modifyVolume,
+    describeVolumesModifications,
   );
 }

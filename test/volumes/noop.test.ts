@@ -10,6 +10,8 @@ import {
   DeleteSnapshotCommand,
   DeleteVolumeCommand,
   DescribeImagesCommand,
+  ModifyVolumeCommand,
+  DescribeVolumesModificationsCommand,
   DescribeVolumeStatusCommand,
   DescribeVolumeAttributeCommand,
   ModifyVolumeAttributeCommand,
@@ -102,8 +104,8 @@ describe('EBS volumes and snapshots (noop backends)', function () {
 
     const by = async (Name: string, Values: string[]) => (await ec2.send(new DescribeVolumesCommand({ Filters: [{ Name, Values }] }))).Volumes!.map((v) => v.VolumeId).sort();
     assert.deepEqual(await by('volume-type', ['gp3', 'io2']), [b.VolumeId, c.VolumeId].sort());
-    assert.deepEqual(await by('size', ['2']), [a.VolumeId]);
     assert.deepEqual(await by('tag:Name', ['data']), [a.VolumeId]);
+    assert.deepEqual(await by('size', ['2']), [a.VolumeId]);
     assert.deepEqual(await by('status', ['available']), [...ids].sort());
     assert.deepEqual(await by('availability-zone', [zone]), [...ids].sort());
     const status = (await ec2.send(new DescribeVolumeStatusCommand({ VolumeIds: ids }))).VolumeStatuses!;
@@ -113,6 +115,18 @@ describe('EBS volumes and snapshots (noop backends)', function () {
     assert.equal((await ec2.send(new DescribeVolumeAttributeCommand({ VolumeId: b.VolumeId, Attribute: 'autoEnableIO' }))).AutoEnableIO!.Value, true);
     await ec2.send(new EnableVolumeIOCommand({ VolumeId: b.VolumeId }));
     assert.equal(await code(ec2.send(new EnableVolumeIOCommand({ VolumeId: 'vol-0123456789abcdef0' }))), 'InvalidVolume.NotFound');
+    assert.equal(await code(ec2.send(new ModifyVolumeCommand({ VolumeId: a.VolumeId, Size: 1 }))), 'InvalidParameterValue', 'volumes only grow');
+    const mod = await ec2.send(new ModifyVolumeCommand({ VolumeId: a.VolumeId, Size: 4, VolumeType: 'gp3' }));
+    assert.equal(mod.VolumeModification!.ModificationState, 'modifying');
+    assert.deepEqual([mod.VolumeModification!.OriginalSize, mod.VolumeModification!.TargetSize, mod.VolumeModification!.TargetIops], [2, 4, 3000]);
+    for (let i = 0; i < 50; i++) {
+      const m = (await ec2.send(new DescribeVolumesModificationsCommand({ VolumeIds: [a.VolumeId!] }))).VolumesModifications![0]!;
+      if (m.ModificationState === 'completed') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const grown = (await ec2.send(new DescribeVolumesCommand({ VolumeIds: [a.VolumeId!] }))).Volumes![0]!;
+    assert.deepEqual([grown.Size, grown.VolumeType], [4, 'gp3']);
+    assert.equal((await s.services.backends.storage.list()).volumes.find((v) => v.volumeId === a.VolumeId)!.sizeGiB, 4, 'the disk grew');
     const gp3 = (await ec2.send(new DescribeVolumesCommand({ VolumeIds: [b.VolumeId!] }))).Volumes![0]!;
     assert.equal(gp3.Iops, 4000);
     assert.equal(gp3.Throughput, 250);

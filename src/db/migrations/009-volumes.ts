@@ -39,6 +39,25 @@ export async function up({ context: qi }: { context: QueryInterface }): Promise<
     );
     CREATE UNIQUE INDEX volume_attachments_device ON volume_attachments (instance_id, device);
 
+    -- The latest ModifyVolume of each volume (DescribeVolumesModifications): modifying -> optimizing -> completed | failed.
+    CREATE TABLE volume_modifications (
+      volume_id           text PRIMARY KEY REFERENCES volumes(id) ON DELETE CASCADE,
+      account_id          char(12) NOT NULL,
+      state               text NOT NULL,
+      status_message      text,
+      original_size       integer NOT NULL,
+      original_type       text NOT NULL,
+      original_iops       integer,
+      original_throughput integer,
+      target_size         integer NOT NULL,
+      target_type         text NOT NULL,
+      target_iops         integer,
+      target_throughput   integer,
+      progress            integer NOT NULL DEFAULT 0,
+      start_time          timestamptz NOT NULL DEFAULT now(),
+      end_time            timestamptz
+    );
+
     CREATE TABLE snapshots (
       id             text PRIMARY KEY,
       account_id     char(12) NOT NULL,
@@ -57,5 +76,5 @@ export async function up({ context: qi }: { context: QueryInterface }): Promise<
 }
 
 export async function down({ context: qi }: { context: QueryInterface }): Promise<void> {
-  await qi.sequelize.query('DROP TABLE volume_attachments; DROP TABLE volumes; DROP TABLE snapshots');
+  await qi.sequelize.query('DROP TABLE volume_modifications; DROP TABLE volume_attachments; DROP TABLE volumes; DROP TABLE snapshots');
 }

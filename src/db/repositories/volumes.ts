@@ -43,6 +43,24 @@ export interface SnapshotRow {
   updated_at: Date;
 }
 
+export interface ModificationRow {
+  volume_id: string;
+  account_id: string;
+  state: string;
+  status_message: string | null;
+  original_size: number;
+  original_type: string;
+  original_iops: number | null;
+  original_throughput: number | null;
+  target_size: number;
+  target_type: string;
+  target_iops: number | null;
+  target_throughput: number | null;
+  progress: number;
+  start_time: Date;
+  end_time: Date | null;
+}
+
 /** Volumes, attachments and snapshots (migration 009). */
 export class VolumeRepository {
   constructor(private readonly db: Db) {}
@@ -80,6 +98,39 @@ export class VolumeRepository {
       [id, from, to, message],
     );
     return n === 1;
+  }
+
+  modification(volumeId: string): Promise<ModificationRow | undefined> {
+    return this.db.one<ModificationRow>(`SELECT * FROM volume_modifications WHERE volume_id = $1`, [volumeId]);
+  }
+
+  /** Records a modification (modifying) unless one is in flight; false then. */
+  async startModification(v: VolumeRow, target: { size: number; type: string; iops: number | null; throughput: number | null }): Promise<boolean> {
+    const n = await this.db.exec(
+      `INSERT INTO volume_modifications (volume_id, account_id, state, original_size, original_type, original_iops, original_throughput,
+         target_size, target_type, target_iops, target_throughput)
+       VALUES ($1, $2, 'modifying', $3, $4, $5, $6, $7, $8, $9, $10)
+       ON CONFLICT (volume_id) DO UPDATE SET state = 'modifying', status_message = NULL, original_size = $3, original_type = $4,
+         original_iops = $5, original_throughput = $6, target_size = $7, target_type = $8, target_iops = $9, target_throughput = $10,
+         progress = 0, start_time = now(), end_time = NULL
+       WHERE volume_modifications.state IN ('completed', 'failed')`,
+      [v.id, v.account_id, v.size_gib, v.volume_type, v.iops, v.throughput, target.size, target.type, target.iops, target.throughput],
+    );
+    return n === 1;
+  }
+
+  /** The host grew the disk: the volume takes its new shape, the modification is optimizing then completed. */
+  async finishModification(volumeId: string, ok: boolean, message: string | null = null): Promise<void> {
+    await this.db.tx(async (t) => {
+      if (ok) {
+        await this.db.exec(
+          `UPDATE volumes v SET size_gib = m.target_size, volume_type = m.target_type, iops = m.target_iops, throughput = m.target_throughput,
+             updated_at = now() FROM volume_modifications m WHERE m.volume_id = v.id AND v.id = $1`, [volumeId], t);
+      }
+      await this.db.exec(
+        `UPDATE volume_modifications SET state = $2, progress = $3, status_message = $4, end_time = now() WHERE volume_id = $1`,
+        [volumeId, ok ? 'completed' : 'failed', ok ? 100 : 0, message], t);
+    });
   }
 
   async setAutoEnableIo(id: string, value: boolean): Promise<void> {

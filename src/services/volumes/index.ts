@@ -247,6 +247,52 @@ export class VolumeService implements LaunchVolumes {
     }
   }
 
+  // ---- modifications (grow only) ----
+
+  async checkModify(accountId: string, id: string, input: { sizeGiB?: number; type?: string; iops?: number; throughput?: number }) {
+    const v = await this.volume(accountId, id);
+    if (v.state !== 'available' && v.state !== 'in-use') throw new Ec2Error('IncorrectState', `The volume '${id}' is '${v.state}'.`);
+    if (input.sizeGiB === undefined && input.type === undefined && input.iops === undefined && input.throughput === undefined) {
+      throw new Ec2Error('MissingParameter', 'The request must contain at least one of Size, VolumeType, Iops or Throughput');
+    }
+    if (input.sizeGiB !== undefined && input.sizeGiB < v.size_gib) {
+      throw new Ec2Error('InvalidParameterValue', `New size cannot be smaller than existing size (${v.size_gib}GiB).`);
+    }
+    const type = input.type ?? v.volume_type;
+    const keep = type === v.volume_type;
+    const shape = checkVolumeShape({
+      type, sizeGiB: input.sizeGiB ?? v.size_gib,
+      iops: input.iops ?? (keep && (type === 'gp3' || type === 'io1' || type === 'io2') ? (v.iops ?? undefined) : undefined),
+      throughput: input.throughput ?? (keep && type === 'gp3' ? (v.throughput ?? undefined) : undefined),
+    });
+    const m = await this.repo.modification(id);
+    if (m && (m.state === 'modifying' || m.state === 'optimizing')) {
+      throw new Ec2Error('IncorrectModificationState', `Cannot modify volume ${id}: a modification is in progress (${m.state}).`);
+    }
+    return { volume: v, shape };
+  }
+
+  async modify(accountId: string, id: string, input: { sizeGiB?: number; type?: string; iops?: number; throughput?: number }) {
+    const { volume, shape } = await this.checkModify(accountId, id, input);
+    const started = await this.repo.startModification(volume, { size: shape.sizeGiB, type: shape.type, iops: shape.iops, throughput: shape.throughput });
+    if (!started) throw new Ec2Error('IncorrectModificationState', `Cannot modify volume ${id}: a modification is in progress.`);
+    void this.queue.run(id, () => this.grow(id), () => {});
+    return (await this.repo.modification(id))!;
+  }
+
+  /** The host side of a modification: lvextend to the target size (type and IOPS are records only). */
+  async grow(id: string): Promise<void> {
+    const m = await this.repo.modification(id);
+    if (!m || m.state !== 'modifying') return;
+    try {
+      if (m.target_size > m.original_size) await this.storage.resizeVolume(id, m.target_size);
+      await this.repo.finishModification(id, true);
+    } catch (e) {
+      this.log.error('growing a volume failed', { volumeId: id, error: e });
+      await this.repo.finishModification(id, false, why(e));
+    }
+  }
+
   // ---- snapshots ----
 
   async checkCreateSnapshot(accountId: string, volumeId: string): Promise<VolumeRow> {
