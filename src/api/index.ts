@@ -20,7 +20,7 @@ import { getConsoleScreenshot } from './instances/console.js';
 import { describeImages, registerImage, createImage, deregisterImage, describeImageAttribute } from './images/index.js';
 import { modifyImageAttribute, resetImageAttribute } from './images/attributes.js';
 import { createVolume, describeVolumes, deleteVolume, attachVolume, detachVolume } from './volumes/index.js';
-import { createSnapshot, describeSnapshots, deleteSnapshot } from './volumes/snapshots.js';
+import { createSnapshot, describeSnapshots, deleteSnapshot, copySnapshot } from './volumes/snapshots.js';
 import { modifyVolume, describeVolumesModifications } from './volumes/modify.js';
 import { describeVolumeStatus, describeVolumeAttribute, modifyVolumeAttribute, enableVolumeIO } from './volumes/status.js';
 import { createKeyPair, importKeyPair, describeKeyPairs, deleteKeyPair } from './key-pairs/index.js';
@@ -75,5 +75,6 @@ export function buildRegistry(): Registry {
     enableVolumeIO,
     modifyVolume,
     describeVolumesModifications,
+    copySnapshot,
   );
 }

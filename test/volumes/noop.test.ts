@@ -10,6 +10,7 @@ import {
   DeleteSnapshotCommand,
   DeleteVolumeCommand,
   DescribeImagesCommand,
+  CopySnapshotCommand,
   ModifyVolumeCommand,
   DescribeVolumesModificationsCommand,
   DescribeVolumeStatusCommand,
@@ -203,6 +204,14 @@ describe('EBS volumes and snapshots (noop backends)', function () {
     const bySnap = (await ec2.send(new DescribeVolumesCommand({ Filters: [{ Name: 'snapshot-id', Values: [snap.SnapshotId!] }] }))).Volumes!;
     assert.deepEqual(bySnap.map((x) => x.VolumeId), [r.VolumeId]);
 
+    assert.equal(await code(ec2.send(new CopySnapshotCommand({ SourceRegion: 'eu-west-1', SourceSnapshotId: snap.SnapshotId }))), 'UnsupportedOperation');
+    const copy = await ec2.send(new CopySnapshotCommand({ SourceRegion: 'us-east-1', SourceSnapshotId: snap.SnapshotId }));
+    assert.notEqual(copy.SnapshotId, snap.SnapshotId);
+    await waitUntilSnapshotCompleted(fast(ec2), { SnapshotIds: [copy.SnapshotId!] });
+    const copied = (await ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [copy.SnapshotId!] }))).Snapshots![0]!;
+    assert.deepEqual([copied.VolumeSize, copied.VolumeId], [3, v.VolumeId]);
+    assert.ok((await s.services.backends.storage.list()).snapshots.some((x) => x.snapshotId === copy.SnapshotId), 'the copy is a disk of its own');
+    await ec2.send(new DeleteSnapshotCommand({ SnapshotId: copy.SnapshotId }));
     // The snapshot outlives its volume.
     await ec2.send(new DeleteVolumeCommand({ VolumeId: v.VolumeId }));
     await waitUntilVolumeDeleted(fast(ec2), { VolumeIds: [v.VolumeId!] });

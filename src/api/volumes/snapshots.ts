@@ -2,7 +2,7 @@
 import { defineHandler } from '../../server/registry.js';
 import { column, constant, sql, text, isoTime, validateRequest, type Resource, type Tag } from '../../describe/index.js';
 import { streamed } from '../../protocol/serializer.js';
-import { notFound } from '../../errors/index.js';
+import { Ec2Error, notFound } from '../../errors/index.js';
 import type { SnapshotRow } from '../../db/repositories/volumes.js';
 import { describeRequest, parseIds, tagSetOrNone, tagsFromSpecs, toTagList } from '../common.js';
 import { validateTags } from '../../services/tags/index.js';
@@ -91,5 +91,19 @@ export const deleteSnapshot = defineHandler('DeleteSnapshot', {
     await ctx.services.volumes.deleteSnapshot(ctx.accountId, input.SnapshotId);
     await ctx.services.tags.forget([input.SnapshotId]);
     return {};
+  },
+});
+
+export const copySnapshot = defineHandler('CopySnapshot', {
+  async validate(input, ctx) {
+    validateTags(tagsFromSpecs(input.TagSpecifications, 'snapshot'));
+    if (input.Encrypted) throw new Ec2Error('UnsupportedOperation', 'Encrypted snapshots are not supported by this cloud yet.');
+    await ctx.services.volumes.checkCopySnapshot(ctx.accountId, input.SourceRegion, parseId('snapshot', input.SourceSnapshotId), ctx.region);
+  },
+  async handle(input, ctx) {
+    const s = await ctx.services.volumes.copySnapshot(ctx.accountId, input.SourceRegion, input.SourceSnapshotId, ctx.region, input.Description);
+    const tags = tagsFromSpecs(input.TagSpecifications, 'snapshot');
+    if (tags.length) await ctx.services.tags.create(ctx.accountId, [{ id: s.id, type: 'snapshot' }], tags);
+    return { SnapshotId: s.id, Tags: toTagList(tags) };
   },
 });

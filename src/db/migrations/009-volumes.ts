@@ -64,6 +64,8 @@ export async function up({ context: qi }: { context: QueryInterface }): Promise<
       volume_id      text NOT NULL,
       volume_size    integer NOT NULL,
       description    text NOT NULL DEFAULT '',
+      -- CopySnapshot: the snapshot copied (its bytes, not its volume's current ones, are what the copy holds)
+      source_snapshot_id text,
       state          text NOT NULL,
       state_message  text,
       progress       integer NOT NULL DEFAULT 0,

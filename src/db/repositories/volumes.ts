@@ -34,6 +34,7 @@ export interface SnapshotRow {
   volume_id: string;
   volume_size: number;
   description: string;
+  source_snapshot_id: string | null;
   /** pending | completed | error */
   state: string;
   state_message: string | null;
@@ -206,10 +207,11 @@ export class VolumeRepository {
     return this.db.rows<SnapshotRow>(`SELECT * FROM snapshots WHERE state = ANY($1::text[])`, [states]);
   }
 
-  async insertSnapshot(s: Pick<SnapshotRow, 'id' | 'account_id' | 'volume_id' | 'volume_size' | 'description'>): Promise<void> {
+  async insertSnapshot(s: Pick<SnapshotRow, 'id' | 'account_id' | 'volume_id' | 'volume_size' | 'description'> & { source_snapshot_id?: string }): Promise<void> {
     await this.db.exec(
-      `INSERT INTO snapshots (id, account_id, volume_id, volume_size, description, state, progress) VALUES ($1, $2, $3, $4, $5, 'pending', 0)`,
-      [s.id, s.account_id, s.volume_id, s.volume_size, s.description],
+      `INSERT INTO snapshots (id, account_id, volume_id, volume_size, description, source_snapshot_id, state, progress)
+       VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0)`,
+      [s.id, s.account_id, s.volume_id, s.volume_size, s.description, s.source_snapshot_id ?? null],
     );
   }
 

@@ -321,6 +321,49 @@ export class VolumeService implements LaunchVolumes {
     }
   }
 
+  /**
+   * CopySnapshot (within this region): the copy is made on the host as a temporary volume restored from the
+   * source, snapshotted, and removed. The temporary disk's id is kept in `temporary` so reconciliation leaves it.
+   */
+  async checkCopySnapshot(accountId: string, sourceRegion: string, sourceId: string, region: string): Promise<SnapshotRow> {
+    if (sourceRegion !== region) {
+      throw new Ec2Error('UnsupportedOperation', `Copying snapshots between regions is not supported by this cloud (this is ${region}).`);
+    }
+    const src = await this.snapshot(accountId, sourceId);
+    if (src.state !== 'completed') throw new Ec2Error('IncorrectState', `Snapshot '${sourceId}' is not 'completed'.`);
+    return src;
+  }
+
+  readonly temporary = new Set<string>();
+
+  async copySnapshot(accountId: string, sourceRegion: string, sourceId: string, region: string, description?: string): Promise<SnapshotRow> {
+    const src = await this.checkCopySnapshot(accountId, sourceRegion, sourceId, region);
+    const id = newId('snapshot');
+    await this.repo.insertSnapshot({
+      id, account_id: accountId, volume_id: src.volume_id, volume_size: src.volume_size,
+      description: description ?? `[Copied ${src.id} from ${region}] ${src.description}`.trim(), source_snapshot_id: src.id,
+    });
+    void this.queue.run(src.volume_id, () => this.copyOnHost(id, src.id, src.volume_size), () => {});
+    return (await this.repo.snapshot(accountId, id))!;
+  }
+
+  async copyOnHost(id: string, sourceId: string, sizeGiB: number): Promise<void> {
+    const tmp = newId('volume');
+    this.temporary.add(tmp);
+    try {
+      await this.storage.createVolume(tmp, sizeGiB, { snapshotId: sourceId });
+      await this.storage.createSnapshot(tmp, id);
+      await this.repo.setSnapshotState(id, 'completed', 100);
+    } catch (e) {
+      this.log.error('copying a snapshot failed', { snapshotId: id, source: sourceId, error: e });
+      await this.storage.deleteSnapshot(id).catch(() => {});
+      await this.repo.setSnapshotState(id, 'error', 0, why(e));
+    } finally {
+      await this.storage.deleteVolume(tmp).catch((e) => this.log.error('removing a temporary disk failed', { volumeId: tmp, error: e }));
+      this.temporary.delete(tmp);
+    }
+  }
+
   async checkDeleteSnapshot(accountId: string, id: string): Promise<SnapshotRow> {
     return this.snapshot(accountId, id);
   }

@@ -46,7 +46,7 @@ export async function reconcileVolumes(svc: VolumeService, storage: StorageBacke
     else if (action === 'remove-disk') void queue.run(v.id, () => storage.deleteVolume(v.id), (e) => log.error('removing a deleted volume\'s disk failed', { volumeId: v.id, error: e }));
   }
   for (const id of disks) {
-    if (!known.has(id) && !queue.busy(id)) {
+    if (!known.has(id) && !queue.busy(id) && !svc.temporary.has(id)) {
       log.warn('removing a disk no volume record knows', { volumeId: id });
       await storage.unexport(id).catch(() => {});
       await storage.deleteVolume(id).catch((e) => log.error('removing an unknown disk failed', { volumeId: id, error: e }));
@@ -58,7 +58,16 @@ export async function reconcileVolumes(svc: VolumeService, storage: StorageBacke
     knownSnaps.add(s.id);
     if (queue.busy(s.volume_id) || !stale(s)) continue;
     const action = snapshotAction(s.state, snaps.has(s.id));
-    if (action === 'resume') void queue.run(s.volume_id, () => svc.takeSnapshot(s.id, s.volume_id), () => {});
+    if (action === 'resume') {
+      // A copy interrupted by a crash is made again from its source (a half-made one is removed first).
+      const redo = s.source_snapshot_id
+        ? async () => {
+            await storage.deleteSnapshot(s.id).catch(() => {});
+            await svc.copyOnHost(s.id, s.source_snapshot_id!, s.volume_size);
+          }
+        : () => svc.takeSnapshot(s.id, s.volume_id);
+      void queue.run(s.volume_id, redo, () => {});
+    }
     else if (action === 'lost') await repo.setSnapshotState(s.id, 'error', s.progress, 'The snapshot is gone from the storage host');
   }
   for (const id of snaps) {
