@@ -10,6 +10,9 @@ import Docker from 'dockerode';
 import {
   AttachVolumeCommand,
   CreateSnapshotCommand,
+  CopySnapshotCommand,
+  ModifyVolumeCommand,
+  DescribeVolumesModificationsCommand,
   CreateVolumeCommand,
   DeleteSnapshotCommand,
   DeleteVolumeCommand,
@@ -115,12 +118,28 @@ describe('EBS on real LVM, attached to Docker instances through the API', functi
     await ec2.send(new DeleteVolumeCommand({ VolumeId: vol.VolumeId }));
     await waitUntilVolumeDeleted(fast(ec2), { VolumeIds: [vol.VolumeId!] });
 
-    const restored = await ec2.send(new CreateVolumeCommand({ AvailabilityZone: zone, SnapshotId: snap.SnapshotId, VolumeType: 'gp3' }));
+    // A copy of the snapshot holds the same bytes (restored below from the copy, the original deleted first).
+    const copy = await ec2.send(new CopySnapshotCommand({ SourceRegion: 'us-east-1', SourceSnapshotId: snap.SnapshotId }));
+    await waitUntilSnapshotCompleted(fast(ec2), { SnapshotIds: [copy.SnapshotId!] });
+    await ec2.send(new DeleteSnapshotCommand({ SnapshotId: snap.SnapshotId }));
+
+    const restored = await ec2.send(new CreateVolumeCommand({ AvailabilityZone: zone, SnapshotId: copy.SnapshotId, VolumeType: 'gp3' }));
     await waitUntilVolumeAvailable(fast(ec2), { VolumeIds: [restored.VolumeId!] });
+    // Grown on the host (lvextend) before it is attached: the instance sees 2 GiB.
+    await ec2.send(new ModifyVolumeCommand({ VolumeId: restored.VolumeId, Size: 2 }));
+    for (let i = 0; i < 120; i++) {
+      const m = (await ec2.send(new DescribeVolumesModificationsCommand({ VolumeIds: [restored.VolumeId!] }))).VolumesModifications![0]!;
+      if (m.ModificationState === 'completed') break;
+      assert.notEqual(m.ModificationState, 'failed', m.StatusMessage);
+      await new Promise((r) => setTimeout(r, 500));
+    }
     await ec2.send(new AttachVolumeCommand({ VolumeId: restored.VolumeId, InstanceId: second, Device: '/dev/xvdg' }));
     await attached(restored.VolumeId!);
     const read = await sh(second, 'dd if=/dev/sdg bs=1M count=2 2>/dev/null | md5sum');
     assert.equal(read.out.trim().split(/\s+/)[0], written, 'the restored volume does not hold the bytes written in the first instance');
+    const size = await sh(second, 'cat /sys/class/block/$(basename $(readlink -f /dev/sdg))/size 2>/dev/null || blockdev --getsize64 /dev/sdg');
+    const bytes = Number(size.out.trim()) < 1e8 ? Number(size.out.trim()) * 512 : Number(size.out.trim());
+    assert.equal(bytes, 2 * 1024 ** 3, `the grown volume's size inside the instance: ${size.out}`);
 
     // Terminating the instance releases the volume (DeleteOnTermination false: it stays, available).
     await ec2.send(new TerminateInstancesCommand({ InstanceIds: [first, second] }));
@@ -128,7 +147,7 @@ describe('EBS on real LVM, attached to Docker instances through the API', functi
     await waitUntilVolumeAvailable(fast(ec2), { VolumeIds: [restored.VolumeId!] });
     await ec2.send(new DeleteVolumeCommand({ VolumeId: restored.VolumeId }));
     await waitUntilVolumeDeleted(fast(ec2), { VolumeIds: [restored.VolumeId!] });
-    await ec2.send(new DeleteSnapshotCommand({ SnapshotId: snap.SnapshotId }));
+    await ec2.send(new DeleteSnapshotCommand({ SnapshotId: copy.SnapshotId }));
     const left = await testStorage(cloudId!).backend.list();
     assert.deepEqual([left.volumes, left.snapshots, left.exports], [[], [], []], 'no disk, snapshot or export is left on the storage host');
   });
