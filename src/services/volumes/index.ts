@@ -309,10 +309,11 @@ export class VolumeService implements LaunchVolumes {
     return (await this.repo.snapshot(accountId, id))!;
   }
 
-  async takeSnapshot(id: string, volumeId: string): Promise<void> {
+  /** `resume`: after a crash, where the snapshot may already exist on the host (only then is the host asked). */
+  async takeSnapshot(id: string, volumeId: string, resume = false): Promise<void> {
     try {
-      const inv = await this.storage.list();
-      if (!inv.snapshots.some((s) => s.snapshotId === id)) await this.storage.createSnapshot(volumeId, id);
+      const exists = resume && (await this.storage.list()).snapshots.some((s) => s.snapshotId === id);
+      if (!exists) await this.storage.createSnapshot(volumeId, id);
       await this.repo.setSnapshotState(id, 'completed', 100);
     } catch (e) {
       this.log.error('creating a snapshot failed', { snapshotId: id, error: e });

@@ -65,7 +65,7 @@ export async function reconcileVolumes(svc: VolumeService, storage: StorageBacke
             await storage.deleteSnapshot(s.id).catch(() => {});
             await svc.copyOnHost(s.id, s.source_snapshot_id!, s.volume_size);
           }
-        : () => svc.takeSnapshot(s.id, s.volume_id);
+        : () => svc.takeSnapshot(s.id, s.volume_id, true);
       void queue.run(s.volume_id, redo, () => {});
     }
     else if (action === 'lost') await repo.setSnapshotState(s.id, 'error', s.progress, 'The snapshot is gone from the storage host');
