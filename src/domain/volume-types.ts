@@ -62,7 +62,8 @@ export function checkVolumeShape(input: { type?: string; sizeGiB?: number; iops?
       if (!Number.isInteger(iops) || iops < l.min || iops > l.max) {
         throw invalidParameterValue('iops', iops, `Volume type ${type} takes ${l.min} to ${l.max} IOPS.`);
       }
-      if (iops / size > l.perGiB) {
+      // gp3's baseline (3000 IOPS) comes with any size; only IOPS above it are bound to the size.
+      if (iops / size > l.perGiB && !(l.dflt !== undefined && iops <= l.dflt)) {
         throw new Ec2Error('InvalidParameterValue', `Iops to volume size ratio of ${(iops / size).toFixed(6)} is too high; maximum is ${l.perGiB.toFixed(6)}.`);
       }
     }

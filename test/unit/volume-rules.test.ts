@@ -29,6 +29,8 @@ describe('EBS rules (pure)', () => {
     assert.deepEqual(checkVolumeShape({ sizeGiB: 1 }).iops, 100);
     assert.deepEqual(checkVolumeShape({ type: 'gp3', sizeGiB: 8 }), { type: 'gp3', sizeGiB: 8, iops: 3000, throughput: 125 });
     assert.equal(codeOf(() => checkVolumeShape({ type: 'gp3', sizeGiB: 8, iops: 2999 })), 'InvalidParameterValue');
+    assert.equal(codeOf(() => checkVolumeShape({ type: 'gp3', sizeGiB: 1, iops: 3000 })), 'ok', "gp3's baseline comes with any size");
+    assert.equal(codeOf(() => checkVolumeShape({ type: 'gp3', sizeGiB: 7, iops: 4000 })), 'InvalidParameterValue', '500 IOPS per GiB above the baseline');
     assert.equal(codeOf(() => checkVolumeShape({ type: 'gp3', sizeGiB: 8, iops: 3000, throughput: 751 })), 'InvalidParameterValue', '0.25 MiB/s per IOPS');
     assert.equal(codeOf(() => checkVolumeShape({ type: 'io1', sizeGiB: 10, iops: 500 })), 'ok');
     assert.equal(codeOf(() => checkVolumeShape({ type: 'io1', sizeGiB: 10, iops: 501 })), 'InvalidParameterValue', '50 IOPS per GiB');
