@@ -32,6 +32,7 @@ import {
   waitUntilVolumeInUse,
   type EC2Client,
 } from '@aws-sdk/client-ec2';
+import pg from 'pg';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { sdk } from '../support/clients.js';
 
@@ -268,5 +269,29 @@ describe('EBS volumes and snapshots (noop backends)', function () {
     await ec2.send(new TerminateInstancesCommand({ InstanceIds: [inst] }));
     await waitUntilVolumeDeleted(fast(ec2), { VolumeIds: [sdf.VolumeId!] });
     await waitUntilVolumeAvailable(fast(ec2), { VolumeIds: [sdg.VolumeId!] });
+  });
+
+  it('reconciles what a crash left: a volume recorded creating is made, a disk no record knows is removed, a deleting one finishes', async () => {
+    const storage = s.services.backends.storage;
+    const db = new pg.Client({ connectionString: s.databaseUrl });
+    await db.connect();
+    try {
+      const [creating, deleting, orphan] = ['vol-0000000000000000c', 'vol-0000000000000000d', 'vol-0000000000000000e'];
+      // As a server killed between writing the record and the host work (or between the host work and the record) leaves them.
+      await db.query(`INSERT INTO volumes (id, account_id, availability_zone, size_gib, volume_type, state, updated_at)
+        VALUES ($1, '000000000000', $3, 1, 'gp2', 'creating', now() - interval '1 minute'),
+               ($2, '000000000000', $3, 1, 'gp2', 'deleting', now() - interval '1 minute')`, [creating, deleting, zone]);
+      await storage.createVolume(deleting, 1);
+      await storage.createVolume(orphan, 1);
+      await waitUntilVolumeAvailable(fast(ec2), { VolumeIds: [creating] });
+      await waitUntilVolumeDeleted(fast(ec2), { VolumeIds: [deleting] });
+      for (let i = 0; i < 50 && (await storage.list()).volumes.some((v) => v.volumeId === orphan); i++) await new Promise((r) => setTimeout(r, 200));
+      const disks = (await storage.list()).volumes.map((v) => v.volumeId);
+      assert.ok(disks.includes(creating), 'the interrupted create was finished');
+      assert.ok(!disks.includes(deleting), 'the interrupted delete was finished');
+      assert.ok(!disks.includes(orphan), 'the disk no record knows was removed');
+    } finally {
+      await db.end();
+    }
   });
 });
