@@ -20,6 +20,10 @@ import { modifyInstanceMetadataOptions } from './instances/metadata-options.js';
 import { getConsoleScreenshot } from './instances/console.js';
 import { describeImages, registerImage, createImage, deregisterImage, describeImageAttribute } from './images/index.js';
 import { modifyImageAttribute, resetImageAttribute } from './images/attributes.js';
+import { createVolume, describeVolumes, deleteVolume, attachVolume, detachVolume } from './volumes/index.js';
+import { createSnapshot, describeSnapshots, deleteSnapshot, copySnapshot } from './volumes/snapshots.js';
+import { modifyVolume, describeVolumesModifications } from './volumes/modify.js';
+import { describeVolumeStatus, describeVolumeAttribute, modifyVolumeAttribute, enableVolumeIO } from './volumes/status.js';
 import { createKeyPair, importKeyPair, describeKeyPairs, deleteKeyPair } from './key-pairs/index.js';
 
 export function buildRegistry(): Registry {
@@ -59,5 +63,20 @@ export function buildRegistry(): Registry {
     importKeyPair,
     describeKeyPairs,
     deleteKeyPair,
+    createVolume,
+    describeVolumes,
+    deleteVolume,
+    attachVolume,
+    detachVolume,
+    createSnapshot,
+    describeSnapshots,
+    deleteSnapshot,
+    describeVolumeStatus,
+    describeVolumeAttribute,
+    modifyVolumeAttribute,
+    enableVolumeIO,
+    modifyVolume,
+    describeVolumesModifications,
+    copySnapshot,
   );
 }

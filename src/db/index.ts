@@ -11,6 +11,7 @@ import * as m004 from './migrations/004-launch-fingerprint.js';
 import * as m005 from './migrations/005-instance-steps.js';
 import * as m006 from './migrations/006-describe-indexes.js';
 import * as m007 from './migrations/007-image-sharing.js';
+import * as m009 from './migrations/009-volumes.js';
 import * as m010 from './migrations/010-metadata-options.js';
 
 /** Migrations in order; a new one is appended here with the next number. */
@@ -22,6 +23,7 @@ const MIGRATIONS = [
   { name: '005-instance-steps', ...m005 },
   { name: '006-describe-indexes', ...m006 },
   { name: '007-image-sharing', ...m007 },
+  { name: '009-volumes', ...m009 },
   { name: '010-metadata-options', ...m010 },
 ];
 

@@ -15,7 +15,7 @@ import { AccountService } from '../services/accounts/index.js';
 import { CatalogService } from '../services/catalog/index.js';
 import { NetworkService } from '../services/network/index.js';
 import { TagService } from '../services/tags/index.js';
-import { ComputeRepository } from '../db/repositories/compute.js';
+import { ComputeRepository, type InstanceRow } from '../db/repositories/compute.js';
 import { ImageRepository } from '../db/repositories/images.js';
 import { ImageService } from '../services/images/index.js';
 import { ImagePolicy } from '../services/images/policy.js';
@@ -24,6 +24,8 @@ import { KeyPairService } from '../services/key-pairs/index.js';
 import { InstanceService } from '../services/instances/index.js';
 import { IdentitySigner, MetadataServer, MetadataService } from '../services/metadata/index.js';
 import { join } from 'node:path';
+import { VolumeService } from '../services/volumes/index.js';
+import { VolumeRepository } from '../db/repositories/volumes.js';
 import type { Services } from '../services/index.js';
 import { DescribeEngine } from '../describe/index.js';
 import { buildRegistry } from '../api/index.js';
@@ -82,13 +84,16 @@ async function startOn(config: Config, opts: StartOptions, log: Logger, url: str
   const imagePolicy = new ImagePolicy({ config: config.imagePolicy, dataDir: config.dataDir, compute: backends.compute, files: new LocalHostFiles() });
   const images = new ImageService(new ImageRepository(db, backends.compute.name), backends.compute, imagePolicy, log);
   const keyPairs = new KeyPairService(computeRepo);
-  const instances = new InstanceService(computeRepo, network, images, keyPairs, backends.compute, log, {
+  // Volumes read instance records (attach) and instances make volumes (launch mappings): the lookup is lazy.
+  const volumes: VolumeService = new VolumeService(new VolumeRepository(db), { byIds: (a: string, ids: string[]): Promise<InstanceRow[]> => instances.byIds(a, ids) }, catalog, backends.storage, backends.compute, log);
+  const instances: InstanceService = new InstanceService(computeRepo, network, images, keyPairs, backends.compute, log, {
+    volumes,
     retentionMs: config.terminatedRetentionMs,
     maxInstances: config.maxInstances,
     onPurged: (ids) => tags.forget(ids),
   });
   const metadata = new MetadataService(computeRepo, network, keyPairs, tags, images, config.region);
-  const services: Services = { accounts, catalog, network, tags, images, keyPairs, instances, metadata, backends, describe: new DescribeEngine(db) };
+  const services: Services = { accounts, catalog, network, tags, images, keyPairs, instances, volumes, metadata, backends, describe: new DescribeEngine(db) };
   // The instance metadata service: every VPC router the network backend realises from now on serves it.
   const metadataServer = new MetadataServer(metadata, { signer: IdentitySigner.lazy(join(config.dataDir, 'metadata')), log });
   await backends.network.serveMetadata(metadataServer.accept);
@@ -98,6 +103,8 @@ async function startOn(config: Config, opts: StartOptions, log: Logger, url: str
   const idsIn = (rows: { id: string }[], ids: string[]) => new Set(rows.filter((r) => ids.includes(r.id)).map((r) => r.id));
   tags.register('instance', async (acct, ids) => idsIn(await instances.byIds(acct, ids), ids)); // by id in SQL, not the account's every row
   tags.register('image', async (acct, ids) => idsIn(await images.list(acct), ids));
+  tags.register('volume', async (acct, ids) => idsIn(await volumes.repo.volumesOf(acct, ids), ids));
+  tags.register('snapshot', async (acct, ids) => idsIn(await volumes.repo.snapshotsOf(acct, ids), ids));
   tags.register('keyPair', async (acct, ids) => idsIn(await keyPairs.list(acct), ids));
   tags.register('securityGroup', async (acct, ids) => new Set((await network.securityGroups(acct)).filter((v) => ids.includes(v.id)).map((v) => v.id)));
 
@@ -116,6 +123,7 @@ async function startOn(config: Config, opts: StartOptions, log: Logger, url: str
     pass = instances
       .reconcile()
       .then(() => images.sweep())
+      .then(() => volumes.reconcile())
       .catch((e) => log.error('reconciliation failed', { error: e }))
       .finally(() => (pass = undefined));
     return pass;

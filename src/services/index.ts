@@ -7,6 +7,7 @@ import type { ImageService } from './images/index.js';
 import type { KeyPairService } from './key-pairs/index.js';
 import type { InstanceService } from './instances/index.js';
 import type { MetadataService } from './metadata/index.js';
+import type { VolumeService } from './volumes/index.js';
 import type { DescribeEngine } from '../describe/index.js';
 import type { ComputeBackend, NetworkBackend, StorageBackend } from '../ports/index.js';
 
@@ -20,6 +21,7 @@ export interface Services {
   instances: InstanceService;
   /** The instance metadata service's records (its HTTP side is served on the VPC routers, not through the API). */
   metadata: MetadataService;
+  volumes: VolumeService;
   /** The describe engine over the database (src/describe): every Describe* of a stored resource reads through it. */
   describe: DescribeEngine;
   backends: { compute: ComputeBackend; storage: StorageBackend; network: NetworkBackend };
