@@ -10,6 +10,7 @@ if [ -z "$(ls -A /var/lib/apt/lists 2>/dev/null | grep -v -e lock -e partial)" ]
 fi
 
 bash scripts/setup-docker.sh
+bash scripts/setup-lxcfs.sh
 bash scripts/setup-registry.sh
 bash scripts/setup-ovs.sh
 bash scripts/setup-libvirt.sh

@@ -28,9 +28,14 @@ import {
   describeInstanceCreditSpecifications,
 } from './instances/attributes.js';
 import { getInstanceUefiData } from './instances/uefi.js';
+import { modifyInstanceMetadataOptions } from './instances/metadata-options.js';
 import { getConsoleScreenshot } from './instances/console.js';
 import { describeImages, registerImage, createImage, deregisterImage, describeImageAttribute } from './images/index.js';
 import { modifyImageAttribute, resetImageAttribute } from './images/attributes.js';
+import { createVolume, describeVolumes, deleteVolume, attachVolume, detachVolume } from './volumes/index.js';
+import { createSnapshot, describeSnapshots, deleteSnapshot, copySnapshot } from './volumes/snapshots.js';
+import { modifyVolume, describeVolumesModifications } from './volumes/modify.js';
+import { describeVolumeStatus, describeVolumeAttribute, modifyVolumeAttribute, enableVolumeIO } from './volumes/status.js';
 import { createKeyPair, importKeyPair, describeKeyPairs, deleteKeyPair } from './key-pairs/index.js';
 
 export function buildRegistry(): Registry {
@@ -57,6 +62,7 @@ export function buildRegistry(): Registry {
     getConsoleOutput,
     describeInstanceCreditSpecifications,
     getInstanceUefiData,
+    modifyInstanceMetadataOptions,
     getConsoleScreenshot,
     describeImages,
     registerImage,
@@ -88,5 +94,20 @@ export function buildRegistry(): Registry {
     createNetworkInterface,
     deleteNetworkInterface,
     modifyNetworkInterfaceAttribute,
+    createVolume,
+    describeVolumes,
+    deleteVolume,
+    attachVolume,
+    detachVolume,
+    createSnapshot,
+    describeSnapshots,
+    deleteSnapshot,
+    describeVolumeStatus,
+    describeVolumeAttribute,
+    modifyVolumeAttribute,
+    enableVolumeIO,
+    modifyVolume,
+    describeVolumesModifications,
+    copySnapshot,
   );
 }

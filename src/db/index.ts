@@ -12,6 +12,8 @@ import * as m005 from './migrations/005-instance-steps.js';
 import * as m006 from './migrations/006-describe-indexes.js';
 import * as m007 from './migrations/007-image-sharing.js';
 import * as m008 from './migrations/008-network-interfaces.js';
+import * as m009 from './migrations/009-volumes.js';
+import * as m010 from './migrations/010-metadata-options.js';
 
 /** Migrations in order; a new one is appended here with the next number. */
 const MIGRATIONS = [
@@ -23,6 +25,8 @@ const MIGRATIONS = [
   { name: '006-describe-indexes', ...m006 },
   { name: '007-image-sharing', ...m007 },
   { name: '008-network-interfaces', ...m008 },
+  { name: '009-volumes', ...m009 },
+  { name: '010-metadata-options', ...m010 },
 ];
 
 export async function connect(url: string): Promise<Sequelize> {

@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import type { ProbeResult } from './compute.js';
 
 /**
@@ -141,6 +142,17 @@ export interface SyncReport {
   removed: string[];
 }
 
+/** The instance metadata service's address, the same in every VPC (AWS's link-local one), and its port. */
+export const METADATA_ADDRESS = '169.254.169.254';
+export const METADATA_PORT = 80;
+
+/**
+ * Takes a connection an instance made to the metadata address, with the VPC it came from. The socket's
+ * remoteAddress is the instance's own private IP as the VPC saw it: the switch admits a port's packets only with
+ * that port's MAC and IPs, so (VPC, source address) names exactly one ENI and cannot be forged from another.
+ */
+export type MetadataAcceptor = (vpcId: string, socket: Socket) => void;
+
 export class NetworkNotSyncedError extends Error {
   override readonly name = 'NetworkNotSyncedError';
   constructor() {
@@ -172,6 +184,12 @@ export interface NetworkBackend {
    * in a stable order (it gives each its link). Takes effect at the next ensureVpc or sync. Optional.
    */
   setHostVpcs?(vpcIds: string[]): void;
+  /**
+   * From now on (and for every VPC realised later, also after sync rebuilt its router) connections from a VPC's
+   * instances to METADATA_ADDRESS:METADATA_PORT go to `accept`, tagged with the VPC; null stops it. The switch
+   * does not filter this address by security groups (as on AWS).
+   */
+  serveMetadata(accept: MetadataAcceptor | null): Promise<void>;
   list(): Promise<NetworkInventory>;
   sync(desired: DesiredNetwork): Promise<SyncReport>;
   probe(): Promise<ProbeResult>;

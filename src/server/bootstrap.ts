@@ -16,13 +16,17 @@ import { CatalogService } from '../services/catalog/index.js';
 import { NetworkService } from '../services/network/index.js';
 import { sandboxOf } from '../services/instances/network-steps.js';
 import { TagService } from '../services/tags/index.js';
-import { ComputeRepository } from '../db/repositories/compute.js';
+import { ComputeRepository, type InstanceRow } from '../db/repositories/compute.js';
 import { ImageRepository } from '../db/repositories/images.js';
 import { ImageService } from '../services/images/index.js';
 import { ImagePolicy } from '../services/images/policy.js';
 import { LocalHostFiles } from '../adapters/host/files.js';
 import { KeyPairService } from '../services/key-pairs/index.js';
 import { InstanceService } from '../services/instances/index.js';
+import { IdentitySigner, MetadataServer, MetadataService } from '../services/metadata/index.js';
+import { join } from 'node:path';
+import { VolumeService } from '../services/volumes/index.js';
+import { VolumeRepository } from '../db/repositories/volumes.js';
 import type { Services } from '../services/index.js';
 import { DescribeEngine } from '../describe/index.js';
 import { buildRegistry } from '../api/index.js';
@@ -81,18 +85,27 @@ async function startOn(config: Config, opts: StartOptions, log: Logger, url: str
   const imagePolicy = new ImagePolicy({ config: config.imagePolicy, dataDir: config.dataDir, compute: backends.compute, files: new LocalHostFiles() });
   const images = new ImageService(new ImageRepository(db, backends.compute.name), backends.compute, imagePolicy, log);
   const keyPairs = new KeyPairService(computeRepo);
-  const instances = new InstanceService(computeRepo, network, images, keyPairs, backends.compute, log, {
+  // Volumes read instance records (attach) and instances make volumes (launch mappings): the lookup is lazy.
+  const volumes: VolumeService = new VolumeService(new VolumeRepository(db), { byIds: (a: string, ids: string[]): Promise<InstanceRow[]> => instances.byIds(a, ids) }, catalog, backends.storage, backends.compute, log);
+  const instances: InstanceService = new InstanceService(computeRepo, network, images, keyPairs, backends.compute, log, {
+    volumes,
     retentionMs: config.terminatedRetentionMs,
     maxInstances: config.maxInstances,
     onPurged: (ids) => tags.forget(ids),
   });
-  const services: Services = { accounts, catalog, network, tags, images, keyPairs, instances, backends, describe: new DescribeEngine(db) };
+  const metadata = new MetadataService(computeRepo, network, keyPairs, tags, images, config.region);
+  const services: Services = { accounts, catalog, network, tags, images, keyPairs, instances, volumes, metadata, backends, describe: new DescribeEngine(db) };
+  // The instance metadata service: every VPC router the network backend realises from now on serves it.
+  const metadataServer = new MetadataServer(metadata, { signer: IdentitySigner.lazy(join(config.dataDir, 'metadata')), log });
+  await backends.network.serveMetadata(metadataServer.accept);
 
   tags.register('vpc', async (acct, ids) => new Set((await network.vpcs(acct)).filter((v) => ids.includes(v.id)).map((v) => v.id)));
   tags.register('subnet', async (acct, ids) => new Set((await network.subnets(acct)).filter((v) => ids.includes(v.id)).map((v) => v.id)));
   const idsIn = (rows: { id: string }[], ids: string[]) => new Set(rows.filter((r) => ids.includes(r.id)).map((r) => r.id));
-  tags.register('instance', async (acct, ids) => idsIn(await instances.list(acct), ids));
+  tags.register('instance', async (acct, ids) => idsIn(await instances.byIds(acct, ids), ids)); // by id in SQL, not the account's every row
   tags.register('image', async (acct, ids) => idsIn(await images.list(acct), ids));
+  tags.register('volume', async (acct, ids) => idsIn(await volumes.repo.volumesOf(acct, ids), ids));
+  tags.register('snapshot', async (acct, ids) => idsIn(await volumes.repo.snapshotsOf(acct, ids), ids));
   tags.register('keyPair', async (acct, ids) => idsIn(await keyPairs.list(acct), ids));
   tags.register('networkInterface', async (acct, ids) => new Set((await network.enis.ofAccount(acct, ids)).map((e) => e.id)));
   tags.register('securityGroup', async (acct, ids) => new Set((await network.securityGroups(acct)).filter((v) => ids.includes(v.id)).map((v) => v.id)));
@@ -127,6 +140,7 @@ async function startOn(config: Config, opts: StartOptions, log: Logger, url: str
     pass = (network.needsSync ? syncNetwork() : Promise.resolve())
       .then(() => instances.reconcile())
       .then(() => images.sweep())
+      .then(() => volumes.reconcile())
       .catch((e) => log.error('reconciliation failed', { error: e }))
       .finally(() => (pass = undefined));
     return pass;
@@ -169,6 +183,8 @@ async function startOn(config: Config, opts: StartOptions, log: Logger, url: str
       closing = true;
       clearInterval(timer);
       await closeListener(server, 30_000);
+      await backends.network.serveMetadata(null).catch((e) => log.warn('could not stop the metadata listeners', { error: e }));
+      metadataServer.close();
       await pass;
       const left = await instances.close(config.shutdownGraceMs);
       if (left) log.warn('shutdown: backend work still in flight is left to reconciliation at the next start', { instances: left });

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -242,6 +243,25 @@ describe('docker adapter (real Docker)', function () {
       assert.equal(hc.Memory, 64 * 1024 * 1024);
       await backend.start(id);
       await waitState(id, 'running');
+    });
+
+    it('sees its type from inside: nproc, /proc/meminfo (lxcfs), its own uptime; a resize follows', async () => {
+      const inside = async (cmd: string) => (await run('docker', ['exec', id, 'sh', '-c', cmd])).stdout.trim();
+      assert.equal(await inside('nproc'), '1', 'the cpuset of 1 vCPU');
+      assert.equal((await docker.getContainer(id).inspect()).HostConfig.CpusetCpus?.split(',').length, 1);
+      // In CI lxcfs is always there (scripts/setup-lxcfs.sh); on a machine without it only the cpuset is checked.
+      if (existsSync('/var/lib/lxcfs/proc/meminfo')) {
+        assert.equal(await inside("awk '/^MemTotal/ {print $2}' /proc/meminfo"), String(64 * 1024));
+        assert.ok(Number((await inside('cat /proc/uptime')).split(' ')[0]) < Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]), 'its own uptime, not the host\'s');
+      } else if (process.env.CI === 'true') {
+        assert.fail('lxcfs is not running (scripts/setup-lxcfs.sh)');
+      }
+      await backend.stop(id, { force: true });
+      await backend.resize(id, 2, 96);
+      await backend.start(id);
+      await waitState(id, 'running');
+      assert.equal(await inside('nproc'), String(Math.min(2, (await docker.info()).NCPU)));
+      if (existsSync('/var/lib/lxcfs/proc/meminfo')) assert.equal(await inside("awk '/^MemTotal/ {print $2}' /proc/meminfo"), String(96 * 1024));
     });
 
     describe('captureImage', () => {

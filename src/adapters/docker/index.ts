@@ -24,6 +24,7 @@ import { INIT_PATH, bootArchive } from './boot.js';
 import { DockerImages } from './images.js';
 import { dockerImageSource } from './reference.js';
 import { demuxLogs } from './logs.js';
+import { cpusetFor, lxcfsBinds } from './guest-view.js';
 import { dockerMessage, isStatus } from './errors.js';
 
 export interface DockerComputeOptions {
@@ -64,7 +65,7 @@ export class DockerComputeBackend implements ComputeBackend {
   async create(spec: InstanceSpec): Promise<{ backendId: string; sandbox?: Sandbox }> {
     check.spec(spec);
     const image = await this.images.config(spec.imageRef);
-    const limits = await this.limits(spec.vcpus, spec.memoryMiB);
+    const limits = await this.limits(spec.vcpus, spec.memoryMiB, spec.instanceId);
     // With NICs the network backend plugs the container's own namespace: no Docker network at all. (Without
     // any, as in adapter tests, Docker's default bridge.)
     const network = spec.nics ? 'none' : 'bridge';
@@ -199,7 +200,8 @@ export class DockerComputeBackend implements ComputeBackend {
   async resize(backendId: string, vcpus: number, memoryMiB: number): Promise<void> {
     check.size(vcpus, memoryMiB);
     const container = this.container(backendId);
-    await container.update(await this.limits(vcpus, memoryMiB));
+    const name = (await container.inspect()).Name.replace(/^\//, '');
+    await container.update(await this.limits(vcpus, memoryMiB, name));
   }
 
   parseImageLocation(location: string): ImageSource {
@@ -258,16 +260,18 @@ export class DockerComputeBackend implements ComputeBackend {
   }
 
   /** Docker refuses more CPUs than the host has, so the vCPU count is capped there. */
-  private async limits(vcpus: number, memoryMiB: number): Promise<Limits> {
+  private async limits(vcpus: number, memoryMiB: number, instanceId: string): Promise<Limits> {
     const { cpus } = await this.hostInfo();
     const memory = memoryMiB * MiB;
-    // MemorySwap equal to Memory: no swap, as on EC2 (ignored by Docker where swap accounting is off).
-    return { NanoCpus: Math.min(vcpus, cpus) * 1e9, Memory: memory, MemorySwap: memory };
+    // MemorySwap equal to Memory: no swap, as on EC2 (ignored by Docker where swap accounting is off). The cpuset
+    // makes nproc say the vCPUs (guest-view.ts).
+    return { NanoCpus: Math.min(vcpus, cpus) * 1e9, CpusetCpus: cpusetFor(instanceId, vcpus, cpus), Memory: memory, MemorySwap: memory };
   }
 }
 
 interface Limits {
   NanoCpus: number;
+  CpusetCpus: string;
   Memory: number;
   MemorySwap: number;
 }
@@ -300,6 +304,8 @@ function containerConfig(
       // docker-init as PID 1: signals reach the wrapper / image command, and orphans (SSH sessions) are reaped.
       Init: true,
       NetworkMode: network,
+      // The type's memory, CPUs and the container's own uptime in /proc, where lxcfs runs (guest-view.ts).
+      Binds: lxcfsBinds(),
       RestartPolicy: { Name: 'no' },
       LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '2' } },
     },

@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { isIP, Server as NetServer } from 'node:net';
 import { execa } from 'execa';
 
 /**
@@ -117,3 +119,50 @@ export function startDaemon(
     },
   };
 }
+
+/**
+ * A listening TCP socket inside a named network namespace, owned by this process: a short-lived child
+ * (`ip netns exec NS node -e ...`) binds it there and hands it back over Node's IPC channel, then exits. The
+ * socket stays in that namespace for its whole life, so connections accepted on it come from that namespace
+ * (their remote address is the peer's address there), while the code that serves them runs here. No shell:
+ * the namespace name is checked and the address and port are arguments.
+ */
+export function listenInNetns(netns: string, address: string, port: number, timeoutMs = 15_000): Promise<NetServer> {
+  assertSafeName('network namespace', netns);
+  if (isIP(address) === 0) throw new TypeError(`invalid listen address ${JSON.stringify(address)}`);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new TypeError(`invalid port ${port}`);
+  return new Promise<NetServer>((resolve, reject) => {
+    const child = spawn('ip', ['netns', 'exec', netns, process.execPath, '-e', NETNS_LISTENER, address, String(port)], {
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+      // The child is a plain Node: no loaders or flags of this process (tsx, inspector) are passed on.
+      env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' },
+    });
+    let stderr = '';
+    let done = false;
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    const finish = (err: Error | undefined, server?: NetServer) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      if (err) {
+        child.kill('SIGKILL');
+        reject(err);
+      } else resolve(server!);
+    };
+    const timer = setTimeout(() => finish(new Error(`no listening socket from namespace ${netns} within ${timeoutMs} ms`)), timeoutMs);
+    child.on('message', (msg: unknown, handle: unknown) => {
+      if (handle instanceof NetServer) finish(undefined, handle);
+      else finish(new Error(`listening on ${address}:${port} in ${netns} failed: ${JSON.stringify(msg)}`));
+    });
+    child.on('error', (e) => finish(e));
+    child.on('exit', (code) => finish(new Error(`ip netns exec ${netns} exited (${code}) before handing over a socket: ${stderr.trim().slice(0, 500)}`)));
+  });
+}
+
+const NETNS_LISTENER = `
+const net = require('net');
+const [address, port] = process.argv.slice(1);
+const s = net.createServer();
+s.on('error', (e) => process.send({ error: String(e && e.message || e) }, () => process.exit(1)));
+s.listen({ host: address, port: Number(port), exclusive: true }, () => process.send('listening', s, () => process.exit(0)));
+`;

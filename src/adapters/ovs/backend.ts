@@ -9,10 +9,15 @@
  * service's records; each change recomputes the flows of the bridges it concerns (flows.ts) and writes them in
  * one bundle when they differ from what this process last wrote.
  */
-import { run as defaultRun, type Runner } from '../exec/index.js';
+import { statSync } from 'node:fs';
+import type { Server as NetServer } from 'node:net';
+import { listenInNetns, run as defaultRun, type Runner } from '../exec/index.js';
 import {
+  METADATA_ADDRESS,
+  METADATA_PORT,
   NetworkNotSyncedError,
   type DesiredNetwork,
+  type MetadataAcceptor,
   type NetworkBackend,
   type NetworkInventory,
   type PortSpec,
@@ -59,6 +64,9 @@ export class OvsNetworkBackend implements NetworkBackend {
   private readonly subnets = new Map<string, SubnetSpec>();
   private readonly ports = new Map<string, PluggedPort>();
   private groups = new Map<string, SecurityGroupSpec>();
+  /** Where metadata connections go (serveMetadata), and each VPC's listener with its namespace's inode. */
+  private metadataAccept: MetadataAcceptor | null = null;
+  private readonly metadataListeners = new Map<string, { server: NetServer; ino: number }>();
   /** The flows this process last wrote, per bridge: an unchanged model writes nothing. */
   private readonly written = new Map<string, string>();
 
@@ -85,6 +93,7 @@ export class OvsNetworkBackend implements NetworkBackend {
     return this.locked(async () => {
       // Container veths do not go with the bridge: they are removed with it.
       const veths = (await this.host.interfaces()).filter((i) => i.ext[EXT.cloud] === this.cloudId && i.ext[EXT.vpc] === vpcId && i.ext[EXT.kind] === 'container');
+      this.closeMetadata(vpcId);
       await removeVpc(this.host, this.cloudId, vpcId);
       for (const v of veths) await this.host.ip(['link', 'del', v.name], { allowFailure: true });
       this.vpcs.delete(vpcId);
@@ -169,6 +178,17 @@ export class OvsNetworkBackend implements NetworkBackend {
     this.hostVpcs = vpcIds.map(n.vpcId);
   }
 
+  async serveMetadata(accept: MetadataAcceptor | null): Promise<void> {
+    return this.locked(async () => {
+      this.metadataAccept = accept;
+      if (!accept) {
+        for (const v of [...this.metadataListeners.keys()]) this.closeMetadata(v);
+        return;
+      }
+      for (const v of this.vpcs.keys()) await this.ensureMetadata(v);
+    });
+  }
+
   vmInterface(port: PortSpec): VmInterface {
     n.portSpec(port);
     return {
@@ -208,6 +228,7 @@ export class OvsNetworkBackend implements NetworkBackend {
       this.written.clear();
       this.groups = groups;
       for (const v of desired.vpcs) this.vpcs.set(v.vpcId, v);
+      for (const v of [...this.metadataListeners.keys()]) if (!this.vpcs.has(v)) this.closeMetadata(v);
       for (const s of desired.subnets) if (this.vpcs.has(s.vpcId)) this.subnets.set(s.subnetId, s);
       const removed = await this.removeOrphans(desired);
       const errors: Error[] = [];
@@ -267,6 +288,37 @@ export class OvsNetworkBackend implements NetworkBackend {
     await ensureRouterNetns(this.host, this.cloudId, vpc.vpcId);
     const index = this.hostVpcs.indexOf(vpc.vpcId);
     if (index >= 0) await ensureHostLink(this.host, this.cloudId, vpc, index);
+    if (this.metadataAccept) await this.ensureMetadata(vpc.vpcId);
+  }
+
+  /**
+   * The VPC's metadata listener: a socket bound to METADATA_ADDRESS:METADATA_PORT inside its router namespace,
+   * owned by this process. A namespace made anew (sync after a host reboot, a VPC deleted and made again) has
+   * another inode: the old socket, in a namespace nobody reaches any more, is closed and a new one made.
+   */
+  private async ensureMetadata(vpcId: string): Promise<void> {
+    const accept = this.metadataAccept;
+    if (!accept) return;
+    const ns = n.routerNetns(this.cloudId, vpcId);
+    const ino = statSync(`/run/netns/${ns}`).ino;
+    const current = this.metadataListeners.get(vpcId);
+    if (current && current.ino === ino && current.server.listening) return;
+    if (current) this.closeMetadata(vpcId);
+    const server = await listenInNetns(ns, METADATA_ADDRESS, METADATA_PORT);
+    server.on('connection', (socket) => {
+      const take = this.metadataAccept;
+      if (take) take(vpcId, socket);
+      else socket.destroy();
+    });
+    server.on('error', () => this.metadataListeners.delete(vpcId));
+    this.metadataListeners.set(vpcId, { server, ino });
+  }
+
+  private closeMetadata(vpcId: string): void {
+    const l = this.metadataListeners.get(vpcId);
+    if (!l) return;
+    this.metadataListeners.delete(vpcId);
+    l.server.close();
   }
 
   /** Zones in use on the host (by any installation) and in the model: a new port takes the lowest free one. */

@@ -17,7 +17,7 @@
  * separate states (an egress commit never admits a packet the receiver's groups deny), and VPCs with the same
  * CIDR never share a connection entry.
  */
-import type { PortSpec, SecurityGroupSpec, SecurityRule, SubnetSpec } from '../../ports/index.js';
+import { METADATA_ADDRESS, type PortSpec, type SecurityGroupSpec, type SecurityRule, type SubnetSpec } from '../../ports/index.js';
 
 export interface FlowSubnet {
   spec: SubnetSpec;
@@ -56,7 +56,8 @@ export function bridgeFlows(model: BridgeModel): string {
   const flows: string[] = [];
   const add = (table: number, priority: number, match: string, actions: string) =>
     flows.push(`table=${table},priority=${priority}${match ? ',' + match : ''},actions=${actions}`);
-  const gateways = model.subnets.map((s) => s.spec.gateway);
+  // The router's own addresses: each subnet's gateway and the metadata service's (never filtered, as on AWS).
+  const gateways = [...model.subnets.map((s) => s.spec.gateway), METADATA_ADDRESS];
   const subnetOf = new Map(model.subnets.map((s) => [s.spec.subnetId, s]));
 
   for (const t of [T_ADMIT, T_EGRESS, T_EGRESS_CT, T_L2, T_INGRESS, T_INGRESS_CT]) add(t, 0, '', 'drop');

@@ -2,14 +2,14 @@
  * The VPC router: one network namespace per VPC whose kernel routes between the VPC's subnets, keeping every
  * packet's own source address, and answers ARP and ping for each subnet's gateway (base + 1), as AWS's VPC
  * router does. Each subnet is one veth leg: `tcr…` on the VPC's bridge, `gw…` inside the namespace with the
- * gateway address and a stable MAC. The next networking issue adds NAT, public addresses and the metadata
- * service here.
+ * gateway address and a stable MAC. The metadata address 169.254.169.254 sits on the router's lo; the
+ * metadata listener is bound to it inside the namespace (backend.ts, serveMetadata).
  *
  * Host access (optional, per VPC): a veth `tch…` from the host into the router namespace, a /30 of
  * 169.254.252.0/22 (never a VPC range), and host routes for the VPC's CIDRs through it. Instances see the host
  * as that link address, so their security groups must admit it.
  */
-import type { SubnetSpec, VpcSpec } from '../../ports/index.js';
+import { METADATA_ADDRESS, type SubnetSpec, type VpcSpec } from '../../ports/index.js';
 import { EXT, type Host } from './host.js';
 import { bridgeName, fromInt, hostLink, ifalias, prefixOf, routerLeg, routerLegInside, routerMac, routerNetns, toInt } from './names.js';
 
@@ -36,6 +36,8 @@ export async function ensureRouterNetns(host: Host, cloud: string, vpcId: string
   const ns = routerNetns(cloud, vpcId);
   if (!host.netnsExists(ns)) await host.ip(['netns', 'add', ns]);
   await host.ip(['-n', ns, 'link', 'set', 'lo', 'up']);
+  // The metadata service's address is the router's own: the metadata listener is bound to it in here.
+  await host.ip(['-n', ns, 'addr', 'replace', `${METADATA_ADDRESS}/32`, 'dev', 'lo']);
   await host.ip(['netns', 'exec', ns, 'sysctl', '-q', '-w', ...ROUTER_SYSCTLS]);
   return ns;
 }

@@ -4,6 +4,7 @@ import { parseId } from '../../ids/index.js';
 import { instanceType } from '../../domain/instance-types.js';
 import { decodeUserData, MAX_USER_DATA } from '../../services/instances/launch.js';
 import type * as Ec2 from '../../protocol/generated/types.js';
+import { toBlockDeviceMappings } from './mappers.js';
 
 const ATTRIBUTES = [
   'instanceType', 'kernel', 'ramdisk', 'userData', 'disableApiTermination', 'instanceInitiatedShutdownBehavior',
@@ -31,7 +32,11 @@ export const describeInstanceAttribute = defineHandler('DescribeInstanceAttribut
       case 'disableApiStop': out.DisableApiStop = { Value: i.disable_api_stop }; break;
       case 'instanceInitiatedShutdownBehavior': out.InstanceInitiatedShutdownBehavior = { Value: i.shutdown_behavior }; break;
       case 'rootDeviceName': out.RootDeviceName = { Value: '/dev/xvda' }; break;
-      case 'blockDeviceMapping': out.BlockDeviceMappings = []; break;
+      case 'blockDeviceMapping': {
+        const volumes = await ctx.services.volumes.repo.attachmentsOf([i.id]);
+        out.BlockDeviceMappings = toBlockDeviceMappings(volumes.map((a) => ({ ...a, volume_id: a.volume_id })));
+        break;
+      }
       case 'productCodes': out.ProductCodes = []; break;
       case 'sourceDestCheck': out.SourceDestCheck = { Value: true }; break;
       case 'groupSet': {
@@ -104,17 +109,32 @@ function decodeUserDataBlob(v: Buffer): Buffer | null {
 export const modifyInstanceAttribute = defineHandler('ModifyInstanceAttribute', {
   async validate(input, ctx) {
     const [row] = await ctx.services.instances.get(ctx.accountId, [parseId('instance', input.InstanceId)]);
+    if (input.BlockDeviceMappings?.length) {
+      // DeleteOnTermination of attached EBS volumes, by device name: the only change a mapping can make.
+      const attached = await ctx.services.volumes.repo.attachmentsOf([row!.id]);
+      const changes = input.BlockDeviceMappings.map((m) => {
+        const a = attached.find((x) => x.device === m.DeviceName);
+        if (!a) throw new Ec2Error('InvalidInstanceAttributeValue', `No device is currently mapped at ${m.DeviceName ?? '(none)'}`);
+        if (m.Ebs?.VolumeId && m.Ebs.VolumeId !== a.volume_id) {
+          throw new Ec2Error('InvalidInstanceAttributeValue', `The volume ${m.Ebs.VolumeId} is not mapped at ${m.DeviceName}`);
+        }
+        if (m.Ebs?.DeleteOnTermination === undefined) throw missingParameter('BlockDeviceMapping.Ebs.DeleteOnTermination');
+        return { volumeId: a.volume_id, deleteOnTermination: m.Ebs.DeleteOnTermination };
+      });
+      return { row: row!, change: undefined, groups: undefined, volumes: changes };
+    }
     // GroupId: the groups of the primary ENI, changed live (a running instance's port sees them at once).
     if (input.Groups?.length) {
       if (row!.state === 'terminated' || row!.state === 'shutting-down') throw new Ec2Error('IncorrectInstanceState', `The instance '${row!.id}' is not in a state from which its groups can be changed.`);
       const groups = await ctx.services.network.checkGroupsIn(ctx.accountId, row!.vpc_id, input.Groups);
-      return { row: row!, change: undefined, groups };
+      return { row: row!, change: undefined, groups, volumes: [] as { volumeId: string; deleteOnTermination: boolean }[] };
     }
     const change = changeOf(input);
     ctx.services.instances.checkModify(row!, change);
-    return { row: row!, change, groups: undefined };
+    return { row: row!, change, groups: undefined, volumes: [] as { volumeId: string; deleteOnTermination: boolean }[] };
   },
-  async handle(_input, ctx, { row, change, groups }) {
+  async handle(_input, ctx, { row, change, groups, volumes }) {
+    for (const v of volumes) await ctx.services.volumes.repo.setDeleteOnTermination(v.volumeId, v.deleteOnTermination);
     if (groups) await ctx.services.network.setEniGroups(row.eni_id, groups, { instanceId: row.id, running: row.state === 'running' });
     if (change) await ctx.services.instances.modify(row, change);
     return {};

@@ -18,6 +18,12 @@ const GROUPS = `COALESCE((SELECT json_agg(json_build_object('id', g.id, 'account
   'group_name', g.group_name, 'description', g.description) ORDER BY u.n)
   FROM unnest(r.security_group_ids) WITH ORDINALITY AS u(gid, n) JOIN security_groups g ON g.id = u.gid AND g.account_id = r.account_id), '[]')`;
 
+/** The instance's EBS attachments (migration 009), by device. */
+const VOLUMES = `COALESCE((SELECT json_agg(json_build_object('volume_id', a.volume_id, 'device', a.device, 'state', a.state,
+  'delete_on_termination', a.delete_on_termination, 'attached_at', a.attached_at) ORDER BY a.device)
+  FROM volume_attachments a WHERE a.instance_id = r.id), '[]')`;
+const VOLUME_JOIN = ['volume_attachments a', 'a.instance_id = r.id'] as const;
+
 const GROUP_JOIN = ['security_groups g', 'g.id = ANY(r.security_group_ids) AND g.account_id = r.account_id'] as const;
 
 const STATE_CODE = `CASE r.state ${Object.entries(STATE_CODES).map(([n, c]) => `WHEN '${n}' THEN '${c}'`).join(' ')} END`;
@@ -28,7 +34,7 @@ export const instanceResource: Resource<InstanceRead> = {
   from: 'instances',
   id: 'id',
   scope: (c) => sql`r.account_id = ${c.accountId}`,
-  columns: `${INSTANCE_COLUMNS}, ${ARCHITECTURE} AS architecture, ${GROUPS} AS groups`,
+  columns: `${INSTANCE_COLUMNS}, ${ARCHITECTURE} AS architecture, ${GROUPS} AS groups, ${VOLUMES} AS volumes`,
   tags: { type: 'instance' },
   filters: {
     'instance-id': column('id'),
@@ -58,6 +64,11 @@ export const instanceResource: Resource<InstanceRead> = {
     'group-name': join(...GROUP_JOIN, 'g.group_name'),
     'network-interface.network-interface-id': column('eni_id'),
     'network-interface.mac-address': column('mac_address'),
+    'block-device-mapping.volume-id': join(...VOLUME_JOIN, 'a.volume_id'),
+    'block-device-mapping.device-name': join(...VOLUME_JOIN, 'a.device'),
+    'block-device-mapping.status': join(...VOLUME_JOIN, 'a.state'),
+    'block-device-mapping.delete-on-termination': join(...VOLUME_JOIN, 'a.delete_on_termination::text'),
+    'block-device-mapping.attach-time': join(...VOLUME_JOIN, isoTime('a.attached_at')),
     'root-device-type': constant('ebs'),
     'root-device-name': constant('/dev/xvda'),
     'virtualization-type': constant('hvm'),

@@ -2,6 +2,7 @@ import { defineHandler, type RequestContext } from '../../server/registry.js';
 import { parseIds, tagsFromSpecs } from '../common.js';
 import { stateOf } from '../../domain/instance-state.js';
 import { validateTags } from '../../services/tags/index.js';
+import { checkLaunchMappings, type LaunchMapping } from '../../services/instances/volume-step.js';
 import { instanceViews } from './describe.js';
 import { toInstance } from './mappers.js';
 import type { StateChange } from '../../services/instances/index.js';
@@ -20,6 +21,7 @@ function launchTags(input: Ec2.RunInstancesRequest) {
 export const runInstances = defineHandler('RunInstances', {
   async validate(input, ctx) {
     const tags = launchTags(input);
+    checkLaunchMappings(input.BlockDeviceMappings as LaunchMapping[] | undefined);
     return { tags, plan: await ctx.services.instances.plan(ctx.accountId, input) };
   },
   async handle(input, ctx, { tags, plan }) {

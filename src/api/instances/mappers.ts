@@ -4,9 +4,30 @@ import type { SecurityGroupRow } from '../../db/repositories/network.js';
 import { stateOf } from '../../domain/instance-state.js';
 import { instanceType } from '../../domain/instance-types.js';
 import { tagSetOrNone } from '../common.js';
+import { metadataOptionsOf, metadataOptionsResponse } from '../../services/metadata/options.js';
 import type { Tag } from '../../describe/index.js';
 
-export type InstanceView = InstanceRow & { tags: Tag[]; groups: SecurityGroupRow[]; architecture: string; region: string };
+/** An EBS attachment of the instance, as the describe engine reads it (src/api/instances/filters.ts). */
+export interface InstanceVolume {
+  volume_id: string;
+  device: string;
+  state: string;
+  delete_on_termination: boolean;
+  attached_at: string | Date;
+}
+
+export type InstanceView = InstanceRow & { tags: Tag[]; groups: SecurityGroupRow[]; architecture: string; region: string; volumes?: InstanceVolume[] };
+
+/**
+ * The instance's block device mappings: its attached EBS volumes. With Docker the root device is the container's
+ * own filesystem, not an EBS volume, so it is not listed (see the README).
+ */
+export function toBlockDeviceMappings(volumes: InstanceVolume[] | undefined): Ec2.InstanceBlockDeviceMapping[] {
+  return (volumes ?? []).map((v) => ({
+    DeviceName: v.device,
+    Ebs: { VolumeId: v.volume_id, Status: v.state, AttachTime: new Date(v.attached_at), DeleteOnTermination: v.delete_on_termination },
+  }));
+}
 
 export function privateDnsName(ip: string, region: string): string {
   const host = `ip-${ip.replace(/\./g, '-')}`;
@@ -40,7 +61,7 @@ export function toInstance(i: InstanceView, region: string): Ec2.Instance {
     Architecture: i.architecture,
     RootDeviceType: 'ebs',
     RootDeviceName: '/dev/xvda',
-    BlockDeviceMappings: [],
+    BlockDeviceMappings: toBlockDeviceMappings(i.volumes),
     VirtualizationType: 'hvm',
     ClientToken: i.client_token ?? '',
     Tags: tagSetOrNone(i.tags),
@@ -80,14 +101,7 @@ export function toInstance(i: InstanceView, region: string): Ec2.Instance {
     CpuOptions: { CoreCount: Math.max(1, Math.floor((t?.vcpus ?? 1) / 2)), ThreadsPerCore: (t?.vcpus ?? 1) > 1 ? 2 : 1 },
     CapacityReservationSpecification: { CapacityReservationPreference: 'open' },
     HibernationOptions: { Configured: false },
-    MetadataOptions: {
-      State: 'applied',
-      HttpTokens: 'optional',
-      HttpPutResponseHopLimit: 1,
-      HttpEndpoint: 'enabled',
-      HttpProtocolIpv6: 'disabled',
-      InstanceMetadataTags: 'disabled',
-    },
+    MetadataOptions: metadataOptionsResponse(metadataOptionsOf(i.metadata_options)),
     EnclaveOptions: { Enabled: false },
     PlatformDetails: 'Linux/UNIX',
     UsageOperation: 'RunInstances',

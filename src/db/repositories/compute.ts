@@ -45,6 +45,8 @@ export interface InstanceRow {
   steps_done: string[];
   /** A reboot or image capture in flight, which keeps the EC2 state (migration 005). */
   activity: string | null;
+  /** Metadata options that differ from AWS's defaults (migration 010; services/metadata/options.ts). */
+  metadata_options: Record<string, unknown>;
   launch_time: Date;
   terminated_at: Date | null;
   updated_at: Date;
@@ -54,7 +56,7 @@ export interface InstanceRow {
 export const INSTANCE_COLUMNS = `id, account_id, reservation_id, launch_index, image_id, instance_type, key_name, state, state_reason_code,
   state_reason_message, state_transition_reason, subnet_id, vpc_id, availability_zone, host(private_ip) AS private_ip, mac_address,
   eni_id, security_group_ids, user_data, client_token, launch_fingerprint, block_device_mappings, disable_api_termination, disable_api_stop,
-  shutdown_behavior, backend, backend_id, steps_done, activity, launch_time, terminated_at, updated_at`;
+  shutdown_behavior, backend, backend_id, steps_done, activity, metadata_options, launch_time, terminated_at, updated_at`;
 
 export class ComputeRepository {
   constructor(private readonly db: Db) {}
@@ -108,18 +110,18 @@ export class ComputeRepository {
       [accountId, token],
     );
   }
-  async insertInstance(i: Omit<InstanceRow, 'launch_time' | 'terminated_at' | 'updated_at' | 'activity'>, t: Transaction): Promise<void> {
+  async insertInstance(i: Omit<InstanceRow, 'launch_time' | 'terminated_at' | 'updated_at' | 'activity' | 'metadata_options'> & { metadata_options?: Record<string, unknown> }, t: Transaction): Promise<void> {
     await this.db.exec(
       `INSERT INTO instances (id, account_id, reservation_id, launch_index, image_id, instance_type, key_name, state,
          state_reason_code, state_reason_message, state_transition_reason, subnet_id, vpc_id, availability_zone, private_ip,
          mac_address, eni_id, security_group_ids, user_data, client_token, block_device_mappings, disable_api_termination,
-         disable_api_stop, shutdown_behavior, backend, backend_id, launch_fingerprint, steps_done)
-       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26,$27,$28)`,
+         disable_api_stop, shutdown_behavior, backend, backend_id, launch_fingerprint, steps_done, metadata_options)
+       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26,$27,$28,$29)`,
       [i.id, i.account_id, i.reservation_id, i.launch_index, i.image_id, i.instance_type, i.key_name, i.state,
         i.state_reason_code, i.state_reason_message, i.state_transition_reason, i.subnet_id, i.vpc_id, i.availability_zone,
         i.private_ip, i.mac_address, i.eni_id, i.security_group_ids, i.user_data, i.client_token,
         JSON.stringify(i.block_device_mappings), i.disable_api_termination, i.disable_api_stop, i.shutdown_behavior, i.backend, i.backend_id,
-        i.launch_fingerprint, i.steps_done],
+        i.launch_fingerprint, i.steps_done, JSON.stringify(i.metadata_options ?? {})],
       t,
     );
   }
@@ -191,6 +193,22 @@ export class ComputeRepository {
     if (!cols.length) return;
     const sets = cols.map((c, i) => `${c} = $${i + 2}`).join(', ');
     await this.db.exec(`UPDATE instances SET ${sets}, updated_at = clock_timestamp() WHERE id = $1`, [id, ...cols.map((c) => (attrs as Record<string, unknown>)[c])]);
+  }
+
+  /** Merges metadata options into the stored ones (ModifyInstanceMetadataOptions). */
+  async updateMetadataOptions(id: string, changes: Record<string, unknown>): Promise<void> {
+    await this.db.exec(`UPDATE instances SET metadata_options = metadata_options || $2::jsonb, updated_at = clock_timestamp() WHERE id = $1`, [id, JSON.stringify(changes)]);
+  }
+
+  /**
+   * The live instance whose network interface has `ip` in `vpcId`: who asks the metadata service. (The ENI is
+   * the instance's own row today; when ENIs get their table, this joins through it.)
+   */
+  byVpcAddress(vpcId: string, ip: string): Promise<InstanceRow | undefined> {
+    return this.db.one<InstanceRow>(
+      `SELECT ${INSTANCE_COLUMNS} FROM instances WHERE vpc_id = $1 AND private_ip = $2::inet AND state IN ('pending', 'running', 'stopping') LIMIT 1`,
+      [vpcId, ip],
+    );
   }
 
   /** Removes terminated instances older than the cut-off; returns their ids. */

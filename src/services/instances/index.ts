@@ -24,6 +24,7 @@ import type { KeyPairService } from '../key-pairs/index.js';
 import { InstanceQueue } from './queue.js';
 import { planLaunch, type LaunchPlan, type LaunchRequest } from './launch.js';
 import { runInstances } from './run.js';
+import type { LaunchVolumes } from './volume-step.js';
 import { StepRunner } from './steps.js';
 import { PLUG_STEP } from './network-steps.js';
 import { InstanceWork } from './work.js';
@@ -56,9 +57,9 @@ export class InstanceService {
     private readonly keyPairs: KeyPairService,
     private readonly compute: ComputeBackend,
     private readonly log: Logger,
-    private readonly opts: { retentionMs: number; maxInstances: number; onPurged?: (ids: string[]) => Promise<void> },
+    private readonly opts: { retentionMs: number; maxInstances: number; onPurged?: (ids: string[]) => Promise<void>; volumes?: LaunchVolumes },
   ) {
-    const steps = new StepRunner({ repo, compute, network, spec: (row) => instanceSpec({ network, images, keyPairs }, row) });
+    const steps = new StepRunner({ repo, compute, network, spec: (row) => instanceSpec({ network, images, keyPairs }, row), volumes: opts.volumes });
     this.steps = steps;
     this.work = new InstanceWork({ repo, compute, steps, log });
     this.commands = new InstanceCommands(repo, this.queue, this.work, log);

@@ -11,6 +11,7 @@ import type { ImageService } from '../images/index.js';
 import type { KeyPairService } from '../key-pairs/index.js';
 import type { ImageRow, KeyPairRow } from '../../db/repositories/compute.js';
 import type { SubnetRow } from '../../db/repositories/network.js';
+import { parseMetadataOptions, type MetadataOptions, type MetadataOptionsInput } from '../metadata/options.js';
 
 export interface LaunchRequest {
   ImageId?: string;
@@ -30,6 +31,7 @@ export interface LaunchRequest {
   InstanceInitiatedShutdownBehavior?: string;
   BlockDeviceMappings?: unknown[];
   NetworkInterfaces?: { SubnetId?: string; Groups?: string[]; PrivateIpAddress?: string; DeviceIndex?: number }[];
+  MetadataOptions?: MetadataOptionsInput;
 }
 
 export interface LaunchPlan {
@@ -48,6 +50,8 @@ export interface LaunchPlan {
   disableApiStop: boolean;
   shutdownBehavior: 'stop' | 'terminate';
   blockDeviceMappings: unknown[];
+  /** The MetadataOptions that differ from the defaults (checked). */
+  metadataOptions: Partial<MetadataOptions>;
 }
 
 export const MAX_USER_DATA = 16 * 1024;
@@ -163,5 +167,6 @@ export async function planLaunch(
     disableApiStop: req.DisableApiStop ?? false,
     shutdownBehavior: sdb,
     blockDeviceMappings: req.BlockDeviceMappings ?? [],
+    metadataOptions: parseMetadataOptions(req.MetadataOptions),
   };
 }

@@ -68,6 +68,7 @@ export async function runInstances(
             client_token: plan.clientToken ?? null, launch_fingerprint: plan.fingerprint, block_device_mappings: plan.blockDeviceMappings,
             disable_api_termination: plan.disableApiTermination, disable_api_stop: plan.disableApiStop,
             shutdown_behavior: plan.shutdownBehavior, backend: d.backendName, backend_id: null, steps_done: STEPS_AT_INSERT,
+            metadata_options: plan.metadataOptions,
           },
           t,
         );

@@ -20,6 +20,7 @@ import type { ComputeBackend, InstanceSpec } from '../../ports/index.js';
 import type { NetworkService } from '../network/index.js';
 import type { ComputeRepository } from '../../db/repositories/compute.js';
 import { eniStep, plugStep } from './network-steps.js';
+import { volumesStep, type LaunchVolumes } from './volume-step.js';
 
 export interface StepContext {
   /** The instance's record, read afresh just before the step. */
@@ -30,6 +31,8 @@ export interface StepContext {
   spec(row: InstanceRow): Promise<InstanceSpec>;
   /** For undo: take things down at once rather than gracefully (terminate, StopInstances with Force). */
   force: boolean;
+  /** EBS volumes of the launch's block device mappings (./volume-step.ts) */
+  volumes?: LaunchVolumes;
 }
 
 /** What a step changed in the record beside its journal entry (written in the same update). */
@@ -81,7 +84,7 @@ const power: InstanceStep = {
   },
 };
 
-export const INSTANCE_STEPS: readonly InstanceStep[] = [eniStep, backend, power, plugStep];
+export const INSTANCE_STEPS: readonly InstanceStep[] = [eniStep, backend, volumesStep, power, plugStep];
 
 /** The step that makes the backend object: until it is journaled done, a pending instance is still launching. */
 export const BACKEND_STEP = backend.name;
@@ -94,6 +97,7 @@ export interface StepRunnerDeps {
   compute: ComputeBackend;
   network: NetworkService;
   spec(row: InstanceRow): Promise<InstanceSpec>;
+  volumes?: LaunchVolumes;
 }
 
 export class StepRunner {
@@ -103,7 +107,7 @@ export class StepRunner {
   ) {}
 
   private context(row: InstanceRow, force: boolean): StepContext {
-    return { row, compute: this.deps.compute, network: this.deps.network, spec: this.deps.spec, force };
+    return { row, compute: this.deps.compute, network: this.deps.network, spec: this.deps.spec, force, volumes: this.deps.volumes };
   }
 
   /**

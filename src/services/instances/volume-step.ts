@@ -1,0 +1,80 @@
+/**
+ * The launch step of RunInstances' BlockDeviceMappings: each EBS mapping other than the root device becomes a
+ * volume in the instance's zone (its own size, type, or snapshot), attached at its device, with
+ * DeleteOnTermination as asked (AWS's default for launch mappings: true). Undone at terminate (and after a
+ * failed launch): every volume attached to the instance is detached, and deleted where DeleteOnTermination says
+ * so. Both are idempotent: a mapping's volume is found again by its client token (instance id and device).
+ *
+ * With the Docker backend the root device is the container's own filesystem, not an EBS volume: a root mapping
+ * is accepted (DeleteOnTermination) but makes no volume, and a VolumeSize or SnapshotId for it is refused.
+ */
+import { Ec2Error } from '../../errors/index.js';
+import { checkVolumeShape, deviceSlot } from '../../domain/volume-types.js';
+import type { InstanceRow } from '../../db/repositories/compute.js';
+import type { InstanceStep } from './steps.js';
+
+/** A mapping of RunInstances, as the SDKs send it. */
+export interface LaunchMapping {
+  DeviceName?: string;
+  NoDevice?: string;
+  VirtualName?: string;
+  Ebs?: { VolumeSize?: number; VolumeType?: string; Iops?: number; Throughput?: number; SnapshotId?: string; DeleteOnTermination?: boolean; Encrypted?: boolean };
+}
+
+/** What the step needs of the volume service (src/services/volumes). */
+export interface LaunchVolumes {
+  /** Makes (or finds) the mapping's volume and attaches it; resolves once attached, throws why it could not. */
+  provision(row: InstanceRow, m: { device: string; sizeGiB?: number; type?: string; iops?: number; throughput?: number; snapshotId?: string; deleteOnTermination: boolean }): Promise<void>;
+  /** Detaches every volume of the instance, deleting those with DeleteOnTermination. */
+  releaseAll(instanceId: string): Promise<void>;
+}
+
+export const ROOT_DEVICES = ['/dev/xvda', '/dev/sda1', '/dev/sda'];
+
+/** RunInstances' checks of the mappings (no write): AWS's codes for a bad device, size, type or IOPS. */
+export function checkLaunchMappings(mappings: LaunchMapping[] | undefined): void {
+  const slots = new Set<string>();
+  for (const m of mappings ?? []) {
+    if (!m.DeviceName) throw new Ec2Error('MissingParameter', 'The request must contain the parameter BlockDeviceMapping.DeviceName');
+    if (!m.Ebs || m.NoDevice !== undefined || m.VirtualName) continue;
+    if (m.Ebs.Encrypted) throw new Ec2Error('UnsupportedOperation', 'Encrypted volumes are not supported by this cloud yet.');
+    if (ROOT_DEVICES.includes(m.DeviceName)) {
+      if (m.Ebs.VolumeSize !== undefined || m.Ebs.SnapshotId !== undefined) {
+        throw new Ec2Error('UnsupportedOperation', `The root device ${m.DeviceName} is the instance's own filesystem here, not an EBS volume: its size and snapshot cannot be set.`);
+      }
+      continue;
+    }
+    const slot = deviceSlot(m.DeviceName);
+    if (slots.has(slot)) throw new Ec2Error('InvalidBlockDeviceMapping', `The device '${m.DeviceName}' is used in more than one block-device mapping`);
+    slots.add(slot);
+    if (m.Ebs.VolumeSize === undefined && !m.Ebs.SnapshotId) throw new Ec2Error('InvalidBlockDeviceMapping', `The mapping for ${m.DeviceName} needs a VolumeSize or a SnapshotId.`);
+    if (!m.Ebs.SnapshotId) checkVolumeShape({ type: m.Ebs.VolumeType, sizeGiB: m.Ebs.VolumeSize, iops: m.Ebs.Iops, throughput: m.Ebs.Throughput });
+  }
+}
+
+/** The EBS mappings that make volumes. */
+export function dataMappings(mappings: unknown[]): Array<LaunchMapping & { DeviceName: string; Ebs: NonNullable<LaunchMapping['Ebs']> }> {
+  return (mappings as LaunchMapping[]).filter(
+    (m): m is LaunchMapping & { DeviceName: string; Ebs: NonNullable<LaunchMapping['Ebs']> } =>
+      !!m.DeviceName && !!m.Ebs && m.NoDevice === undefined && !m.VirtualName && !ROOT_DEVICES.includes(m.DeviceName),
+  );
+}
+
+export const volumesStep: InstanceStep = {
+  name: 'volumes',
+  phase: 'launch',
+  async do({ row, volumes }) {
+    const wanted = dataMappings(row.block_device_mappings);
+    if (!wanted.length) return;
+    if (!volumes) throw new Error('no volume service to make the block device mappings');
+    for (const m of wanted) {
+      await volumes.provision(row, {
+        device: m.DeviceName, sizeGiB: m.Ebs.VolumeSize, type: m.Ebs.VolumeType, iops: m.Ebs.Iops, throughput: m.Ebs.Throughput,
+        snapshotId: m.Ebs.SnapshotId, deleteOnTermination: m.Ebs.DeleteOnTermination ?? true,
+      });
+    }
+  },
+  async undo({ row, volumes }) {
+    await volumes?.releaseAll(row.id);
+  },
+};

@@ -1,0 +1,77 @@
+/**
+ * The metadata service's records side: who asks (VPC + source address → the ENI → its instance) and its options.
+ * The HTTP side is server.ts, fed by NetworkBackend.serveMetadata; the tree is tree.ts.
+ */
+import type { ComputeRepository, InstanceRow } from '../../db/repositories/compute.js';
+import type { NetworkService } from '../network/index.js';
+import type { KeyPairService } from '../key-pairs/index.js';
+import type { TagService } from '../tags/index.js';
+import type { ImageService } from '../images/index.js';
+import type { MetadataSource } from './server.js';
+import type { InstanceMetadata } from './tree.js';
+import { metadataOptionsOf, type MetadataOptions } from './options.js';
+
+export { MetadataServer, type MetadataSource } from './server.js';
+export { IdentitySigner } from './identity.js';
+export * from './options.js';
+
+export class MetadataService implements MetadataSource {
+  constructor(
+    private readonly repo: ComputeRepository,
+    private readonly network: NetworkService,
+    private readonly keyPairs: KeyPairService,
+    private readonly tags: TagService,
+    private readonly images: ImageService,
+    private readonly region: string,
+  ) {}
+
+  async byAddress(vpcId: string, ip: string): Promise<InstanceMetadata | undefined> {
+    const row = await this.repo.byVpcAddress(vpcId, ip);
+    return row ? this.describe(row) : undefined;
+  }
+
+  /** ModifyInstanceMetadataOptions: the next request the instance makes is served with them. */
+  async modifyOptions(row: InstanceRow, changes: Partial<MetadataOptions>): Promise<MetadataOptions> {
+    await this.repo.updateMetadataOptions(row.id, changes);
+    return metadataOptionsOf({ ...row.metadata_options, ...changes });
+  }
+
+  private async describe(row: InstanceRow): Promise<InstanceMetadata> {
+    const acct = row.account_id;
+    const [subnet, vpcs, groups, key, tags, image] = await Promise.all([
+      this.network.subnet(acct, row.subnet_id),
+      this.network.vpcs(acct),
+      this.network.securityGroups(acct),
+      row.key_name ? this.keyPairs.byName(acct, row.key_name) : undefined,
+      this.tags.byResource(acct, [row.id]),
+      this.images.visible(acct, row.image_id).catch(() => undefined),
+    ]);
+    const vpc = vpcs.find((v) => v.id === row.vpc_id);
+    return {
+      instanceId: row.id,
+      accountId: acct,
+      reservationId: row.reservation_id,
+      launchIndex: row.launch_index,
+      imageId: row.image_id,
+      instanceType: row.instance_type,
+      architecture: image?.architecture ?? 'x86_64',
+      region: this.region,
+      availabilityZone: row.availability_zone,
+      launchTime: row.launch_time,
+      privateIp: row.private_ip,
+      mac: row.mac_address,
+      eniId: row.eni_id,
+      deviceIndex: 0,
+      subnetId: row.subnet_id,
+      subnetCidr: subnet?.cidr_block ?? '',
+      vpcId: row.vpc_id,
+      vpcCidrs: vpc ? [vpc.cidr_block] : [],
+      securityGroups: row.security_group_ids.map((id) => ({ id, name: groups.find((g) => g.id === id)?.group_name ?? id })),
+      keyName: row.key_name ?? undefined,
+      publicKey: key?.public_key,
+      userData: row.user_data ?? undefined,
+      tags: tags.get(row.id) ?? [],
+      options: metadataOptionsOf(row.metadata_options),
+    };
+  }
+}

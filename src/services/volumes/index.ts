@@ -1,0 +1,437 @@
+/**
+ * EBS volumes and snapshots with EC2's semantics over a StorageBackend, and their attachments to instances over
+ * the ComputeBackend. Every change writes the record in its transitional state first (creating, deleting,
+ * attaching, detaching, pending), then does the host work in the volume's queue, then writes the final state;
+ * a host failure leaves `error` (a volume or snapshot) or rolls the attachment back, with the reason kept.
+ * Reconciliation (./reconcile.ts) finishes what a crash interrupted.
+ */
+import { Ec2Error, invalidParameterValue, missingParameter, unsupportedOperation } from '../../errors/index.js';
+import { newId } from '../../ids/index.js';
+import type { VolumeRepository, VolumeRow, SnapshotRow, AttachmentRow } from '../../db/repositories/volumes.js';
+import type { InstanceRow } from '../../db/repositories/compute.js';
+import type { ComputeBackend, StorageBackend } from '../../ports/index.js';
+import { StorageCapacityError } from '../../ports/storage.js';
+import type { CatalogService } from '../catalog/index.js';
+import type { Logger } from '../../server/log.js';
+import { InstanceQueue } from '../instances/queue.js';
+import { checkVolumeShape, deviceSlot } from '../../domain/volume-types.js';
+import { errorText } from '../../errors/text.js';
+import { reconcileVolumes } from './reconcile.js';
+import type { LaunchVolumes } from '../instances/volume-step.js';
+
+export interface CreateVolumeInput {
+  availabilityZone?: string;
+  sizeGiB?: number;
+  snapshotId?: string;
+  volumeType?: string;
+  iops?: number;
+  throughput?: number;
+  encrypted?: boolean;
+  clientToken?: string;
+}
+
+/** What the volume service needs of instances: the records (read only). */
+export interface InstanceLookup {
+  byIds(accountId: string, ids: string[]): Promise<InstanceRow[]>;
+}
+
+const why = (e: unknown) => (e instanceof StorageCapacityError ? 'Insufficient capacity on the storage host' : errorText(e));
+
+export class VolumeService implements LaunchVolumes {
+  /** Host work per volume id, one at a time (a delete after a create runs after it). */
+  readonly queue = new InstanceQueue();
+
+  constructor(
+    readonly repo: VolumeRepository,
+    private readonly instances: InstanceLookup,
+    private readonly catalog: CatalogService,
+    private readonly storage: StorageBackend,
+    private readonly compute: ComputeBackend,
+    private readonly log: Logger,
+  ) {}
+
+  async volume(accountId: string, id: string): Promise<VolumeRow> {
+    const v = await this.repo.volume(accountId, id);
+    if (!v) throw new Ec2Error('InvalidVolume.NotFound', `The volume '${id}' does not exist.`);
+    return v;
+  }
+
+  async snapshot(accountId: string, id: string): Promise<SnapshotRow> {
+    const s = await this.repo.snapshot(accountId, id);
+    if (!s) throw new Ec2Error('InvalidSnapshot.NotFound', `The snapshot '${id}' does not exist.`);
+    return s;
+  }
+
+  /** CreateVolume's checks, no write: what the volume will be. */
+  async checkCreate(accountId: string, input: CreateVolumeInput): Promise<{ zone: string; shape: ReturnType<typeof checkVolumeShape> }> {
+    if (input.encrypted) {
+      throw unsupportedOperation('Encrypted volumes are not supported by this cloud yet: create the volume with Encrypted=false.');
+    }
+    if (!input.availabilityZone) throw missingParameter('AvailabilityZone');
+    if (!this.catalog.zone(input.availabilityZone)) {
+      throw invalidParameterValue('availabilityZone', input.availabilityZone, `The zone is not one of this region's (${this.catalog.zones().map((z) => z.name).join(', ')}).`);
+    }
+    let minGiB = 0;
+    if (input.snapshotId) {
+      const snap = await this.snapshot(accountId, input.snapshotId);
+      if (snap.state !== 'completed') throw new Ec2Error('IncorrectState', `Snapshot '${snap.id}' is not 'completed'.`);
+      minGiB = snap.volume_size;
+    } else if (input.sizeGiB === undefined) {
+      throw missingParameter('size');
+    }
+    const shape = checkVolumeShape({ type: input.volumeType, sizeGiB: input.sizeGiB, iops: input.iops, throughput: input.throughput }, minGiB);
+    return { zone: input.availabilityZone, shape };
+  }
+
+  /** CreateVolume: the row (creating) now, the disk in the background. Idempotent by ClientToken. */
+  async create(accountId: string, input: CreateVolumeInput): Promise<{ row: VolumeRow; isNew: boolean }> {
+    if (input.clientToken) {
+      const prior = await this.repo.byClientToken(accountId, input.clientToken);
+      if (prior) return { row: this.checkSameRequest(prior, input), isNew: false };
+    }
+    const { zone, shape } = await this.checkCreate(accountId, input);
+    const id = newId('volume');
+    const ok = await this.repo.insertVolume({
+      id, account_id: accountId, availability_zone: zone, size_gib: shape.sizeGiB, volume_type: shape.type, iops: shape.iops,
+      throughput: shape.throughput, snapshot_id: input.snapshotId ?? null, state: 'creating', client_token: input.clientToken ?? null,
+    });
+    if (!ok) return this.create(accountId, input); // a concurrent call with the same token won
+    void this.queue.run(id, () => this.createDisk(id), () => {});
+    return { row: (await this.repo.volume(accountId, id))!, isNew: true };
+  }
+
+  private checkSameRequest(prior: VolumeRow, input: CreateVolumeInput): VolumeRow {
+    const same = prior.availability_zone === input.availabilityZone && (input.sizeGiB === undefined || prior.size_gib === input.sizeGiB)
+      && (prior.snapshot_id ?? undefined) === input.snapshotId && prior.volume_type === (input.volumeType ?? 'gp2');
+    if (!same) throw new Ec2Error('IdempotentParameterMismatch', 'The client token you have provided is associated with a resource that is already deleted or has different parameters. Please use a different client token.');
+    return prior;
+  }
+
+  /** The host side of a creating volume; also what reconciliation redoes (createVolume is idempotent). */
+  async createDisk(id: string): Promise<void> {
+    const rows = await this.repo.volumesIn(['creating']);
+    const v = rows.find((r) => r.id === id);
+    if (!v) return;
+    try {
+      await this.storage.createVolume(id, v.size_gib, v.snapshot_id ? { snapshotId: v.snapshot_id } : undefined);
+      await this.repo.setVolumeState(id, ['creating'], 'available');
+    } catch (e) {
+      this.log.error('creating a volume failed', { volumeId: id, error: e });
+      await this.storage.deleteVolume(id).catch(() => {});
+      await this.repo.setVolumeState(id, ['creating'], 'error', why(e));
+    }
+  }
+
+  /** DeleteVolume's checks. */
+  async checkDelete(accountId: string, id: string): Promise<VolumeRow> {
+    const v = await this.volume(accountId, id);
+    if (v.state === 'in-use') {
+      const a = await this.repo.attachment(id);
+      throw new Ec2Error('VolumeInUse', `Volume ${id} is currently attached to ${a?.instance_id ?? 'an instance'}`);
+    }
+    if (v.state !== 'available' && v.state !== 'error') {
+      throw new Ec2Error('IncorrectState', `The volume '${id}' is '${v.state}'.`);
+    }
+    return v;
+  }
+
+  async delete(accountId: string, id: string): Promise<void> {
+    const v = await this.checkDelete(accountId, id);
+    if (!(await this.repo.setVolumeState(id, [v.state], 'deleting'))) return this.delete(accountId, id);
+    void this.queue.run(id, () => this.deleteDisk(id), () => {});
+  }
+
+  async deleteDisk(id: string): Promise<void> {
+    try {
+      await this.storage.deleteVolume(id);
+      await this.repo.setVolumeState(id, ['deleting'], 'deleted');
+    } catch (e) {
+      this.log.error('deleting a volume failed', { volumeId: id, error: e });
+      await this.repo.setVolumeState(id, ['deleting'], 'error', why(e));
+    }
+  }
+
+  // ---- attachments ----
+
+  /** AttachVolume's checks: the volume, the instance and the device, as AWS answers them. */
+  async checkAttach(accountId: string, volumeId: string, instanceId: string, device: string): Promise<{ volume: VolumeRow; instance: InstanceRow }> {
+    const slot = deviceSlot(device);
+    const volume = await this.volume(accountId, volumeId);
+    const [instance] = await this.instances.byIds(accountId, [instanceId]);
+    if (!instance) throw new Ec2Error('InvalidInstanceID.NotFound', `The instance ID '${instanceId}' does not exist`);
+    if (volume.availability_zone !== instance.availability_zone) {
+      throw new Ec2Error('InvalidVolume.ZoneMismatch', `The volume '${volumeId}' is not in the same availability zone as instance '${instanceId}'`);
+    }
+    if (volume.state === 'in-use') {
+      const a = await this.repo.attachment(volumeId);
+      throw new Ec2Error('VolumeInUse', `${volumeId} is already attached to an instance${a ? ` (${a.instance_id})` : ''}`);
+    }
+    if (volume.state !== 'available') throw new Ec2Error('IncorrectState', `vol '${volumeId}' is not 'available'.`);
+    if (!['running', 'stopped'].includes(instance.state)) {
+      throw new Ec2Error('IncorrectInstanceState', `The instance '${instanceId}' is not in a valid state for this operation (${instance.state}).`);
+    }
+    if (!instance.backend_id) throw new Ec2Error('IncorrectInstanceState', `The instance '${instanceId}' has no host object yet.`);
+    const taken = (await this.repo.attachmentsOf([instanceId])).some((a) => deviceSlot(a.device) === slot);
+    if (taken) throw this.deviceInUse(device);
+    return { volume, instance };
+  }
+
+  private deviceInUse(device: string) {
+    return new Ec2Error('InvalidParameterValue', `Invalid value '${device}' for unixDevice. Attachment point ${device} is already in use`);
+  }
+
+  async attach(accountId: string, volumeId: string, instanceId: string, device: string, deleteOnTermination = false): Promise<AttachmentRow> {
+    const { instance } = await this.checkAttach(accountId, volumeId, instanceId, device);
+    const slot = deviceSlot(device);
+    const r = await this.repo.attach(
+      { volume_id: volumeId, instance_id: instanceId, device, delete_on_termination: deleteOnTermination },
+      (devices) => devices.some((d) => deviceSlot(d) === slot),
+    );
+    if (r === 'device') throw this.deviceInUse(device);
+    if (r === 'volume') return this.attach(accountId, volumeId, instanceId, device, deleteOnTermination); // answers why
+    void this.queue.run(volumeId, () => this.plug(volumeId, instance.backend_id!), () => {});
+    return (await this.repo.attachment(volumeId))!;
+  }
+
+  /** The host side of an attaching attachment: export the disk, plug it into the instance. */
+  async plug(volumeId: string, backendId: string): Promise<void> {
+    const a = await this.repo.attachment(volumeId);
+    if (!a || a.state !== 'attaching') return;
+    try {
+      const exp = await this.storage.export(volumeId, 'local');
+      await this.compute.attachVolume(backendId, { volumeId, deviceName: a.device, export: exp });
+      await this.repo.setAttachmentState(volumeId, ['attaching'], 'attached');
+    } catch (e) {
+      this.log.error('attaching a volume failed', { volumeId, instanceId: a.instance_id, error: e });
+      await this.compute.detachVolume(backendId, volumeId).catch(() => {});
+      await this.storage.unexport(volumeId).catch(() => {});
+      await this.repo.detached(volumeId);
+    }
+  }
+
+  /** DetachVolume's checks: the attachment to undo. */
+  async checkDetach(accountId: string, volumeId: string, instanceId?: string, device?: string): Promise<AttachmentRow> {
+    const v = await this.volume(accountId, volumeId);
+    const a = await this.repo.attachment(volumeId);
+    if (!a || v.state !== 'in-use') throw new Ec2Error('IncorrectState', `Volume '${volumeId}' is in the '${v.state}' state.`);
+    if (instanceId && a.instance_id !== instanceId) {
+      throw new Ec2Error('InvalidAttachment.NotFound', `The volume '${volumeId}' is not attached to instance '${instanceId}'.`);
+    }
+    if (device && deviceSlot(device) !== deviceSlot(a.device)) {
+      throw new Ec2Error('InvalidAttachment.NotFound', `The volume '${volumeId}' is not attached at '${device}'.`);
+    }
+    if (a.state === 'detaching') return a;
+    if (a.state !== 'attached' && a.state !== 'attaching') throw new Ec2Error('IncorrectState', `Volume '${volumeId}' is '${a.state}'.`);
+    return a;
+  }
+
+  async detach(accountId: string, volumeId: string, instanceId?: string, device?: string): Promise<AttachmentRow> {
+    const a = await this.checkDetach(accountId, volumeId, instanceId, device);
+    await this.repo.setAttachmentState(volumeId, ['attached', 'attaching'], 'detaching');
+    void this.queue.run(volumeId, () => this.unplug(volumeId), () => {});
+    return { ...a, state: 'detaching' };
+  }
+
+  /** The host side of a detaching attachment (also for an instance that is gone). */
+  async unplug(volumeId: string): Promise<void> {
+    const a = await this.repo.attachment(volumeId);
+    if (!a || a.state !== 'detaching') return;
+    const instance = await this.repo.instanceOf(a.instance_id);
+    try {
+      if (instance?.backend_id) await this.compute.detachVolume(instance.backend_id, volumeId);
+      await this.storage.unexport(volumeId);
+      await this.repo.detached(volumeId);
+    } catch (e) {
+      // It stays detaching; reconciliation tries again.
+      this.log.error('detaching a volume failed', { volumeId, instanceId: a.instance_id, error: e });
+    }
+  }
+
+  // ---- modifications (grow only) ----
+
+  async checkModify(accountId: string, id: string, input: { sizeGiB?: number; type?: string; iops?: number; throughput?: number }) {
+    const v = await this.volume(accountId, id);
+    if (v.state !== 'available' && v.state !== 'in-use') throw new Ec2Error('IncorrectState', `The volume '${id}' is '${v.state}'.`);
+    if (input.sizeGiB === undefined && input.type === undefined && input.iops === undefined && input.throughput === undefined) {
+      throw new Ec2Error('MissingParameter', 'The request must contain at least one of Size, VolumeType, Iops or Throughput');
+    }
+    if (input.sizeGiB !== undefined && input.sizeGiB < v.size_gib) {
+      throw new Ec2Error('InvalidParameterValue', `New size cannot be smaller than existing size (${v.size_gib}GiB).`);
+    }
+    const type = input.type ?? v.volume_type;
+    const keep = type === v.volume_type;
+    const shape = checkVolumeShape({
+      type, sizeGiB: input.sizeGiB ?? v.size_gib,
+      iops: input.iops ?? (keep && (type === 'gp3' || type === 'io1' || type === 'io2') ? (v.iops ?? undefined) : undefined),
+      throughput: input.throughput ?? (keep && type === 'gp3' ? (v.throughput ?? undefined) : undefined),
+    });
+    const m = await this.repo.modification(id);
+    if (m && (m.state === 'modifying' || m.state === 'optimizing')) {
+      throw new Ec2Error('IncorrectModificationState', `Cannot modify volume ${id}: a modification is in progress (${m.state}).`);
+    }
+    return { volume: v, shape };
+  }
+
+  async modify(accountId: string, id: string, input: { sizeGiB?: number; type?: string; iops?: number; throughput?: number }) {
+    const { volume, shape } = await this.checkModify(accountId, id, input);
+    const started = await this.repo.startModification(volume, { size: shape.sizeGiB, type: shape.type, iops: shape.iops, throughput: shape.throughput });
+    if (!started) throw new Ec2Error('IncorrectModificationState', `Cannot modify volume ${id}: a modification is in progress.`);
+    void this.queue.run(id, () => this.grow(id), () => {});
+    return (await this.repo.modification(id))!;
+  }
+
+  /** The host side of a modification: lvextend to the target size (type and IOPS are records only). */
+  async grow(id: string): Promise<void> {
+    const m = await this.repo.modification(id);
+    if (!m || m.state !== 'modifying') return;
+    try {
+      if (m.target_size > m.original_size) await this.storage.resizeVolume(id, m.target_size);
+      await this.repo.finishModification(id, true);
+    } catch (e) {
+      this.log.error('growing a volume failed', { volumeId: id, error: e });
+      await this.repo.finishModification(id, false, why(e));
+    }
+  }
+
+  // ---- snapshots ----
+
+  async checkCreateSnapshot(accountId: string, volumeId: string): Promise<VolumeRow> {
+    const v = await this.volume(accountId, volumeId);
+    if (v.state !== 'available' && v.state !== 'in-use') throw new Ec2Error('IncorrectState', `The volume '${volumeId}' is '${v.state}'.`);
+    return v;
+  }
+
+  async createSnapshot(accountId: string, volumeId: string, description: string): Promise<SnapshotRow> {
+    const v = await this.checkCreateSnapshot(accountId, volumeId);
+    const id = newId('snapshot');
+    await this.repo.insertSnapshot({ id, account_id: accountId, volume_id: v.id, volume_size: v.size_gib, description });
+    void this.queue.run(volumeId, () => this.takeSnapshot(id, volumeId), () => {});
+    return (await this.repo.snapshot(accountId, id))!;
+  }
+
+  /** `resume`: after a crash, where the snapshot may already exist on the host (only then is the host asked). */
+  async takeSnapshot(id: string, volumeId: string, resume = false): Promise<void> {
+    try {
+      const exists = resume && (await this.storage.list()).snapshots.some((s) => s.snapshotId === id);
+      if (!exists) await this.storage.createSnapshot(volumeId, id);
+      await this.repo.setSnapshotState(id, 'completed', 100);
+    } catch (e) {
+      this.log.error('creating a snapshot failed', { snapshotId: id, error: e });
+      await this.storage.deleteSnapshot(id).catch(() => {});
+      await this.repo.setSnapshotState(id, 'error', 0, why(e));
+    }
+  }
+
+  /**
+   * CopySnapshot (within this region): the copy is made on the host as a temporary volume restored from the
+   * source, snapshotted, and removed. The temporary disk's id is kept in `temporary` so reconciliation leaves it.
+   */
+  async checkCopySnapshot(accountId: string, sourceRegion: string, sourceId: string, region: string): Promise<SnapshotRow> {
+    if (sourceRegion !== region) {
+      throw new Ec2Error('UnsupportedOperation', `Copying snapshots between regions is not supported by this cloud (this is ${region}).`);
+    }
+    const src = await this.snapshot(accountId, sourceId);
+    if (src.state !== 'completed') throw new Ec2Error('IncorrectState', `Snapshot '${sourceId}' is not 'completed'.`);
+    return src;
+  }
+
+  readonly temporary = new Set<string>();
+
+  async copySnapshot(accountId: string, sourceRegion: string, sourceId: string, region: string, description?: string): Promise<SnapshotRow> {
+    const src = await this.checkCopySnapshot(accountId, sourceRegion, sourceId, region);
+    const id = newId('snapshot');
+    await this.repo.insertSnapshot({
+      id, account_id: accountId, volume_id: src.volume_id, volume_size: src.volume_size,
+      description: description ?? `[Copied ${src.id} from ${region}] ${src.description}`.trim(), source_snapshot_id: src.id,
+    });
+    void this.queue.run(src.volume_id, () => this.copyOnHost(id, src.id, src.volume_size), () => {});
+    return (await this.repo.snapshot(accountId, id))!;
+  }
+
+  async copyOnHost(id: string, sourceId: string, sizeGiB: number): Promise<void> {
+    const tmp = newId('volume');
+    this.temporary.add(tmp);
+    try {
+      await this.storage.createVolume(tmp, sizeGiB, { snapshotId: sourceId });
+      await this.storage.createSnapshot(tmp, id);
+      await this.repo.setSnapshotState(id, 'completed', 100);
+    } catch (e) {
+      this.log.error('copying a snapshot failed', { snapshotId: id, source: sourceId, error: e });
+      await this.storage.deleteSnapshot(id).catch(() => {});
+      await this.repo.setSnapshotState(id, 'error', 0, why(e));
+    } finally {
+      await this.storage.deleteVolume(tmp).catch((e) => this.log.error('removing a temporary disk failed', { volumeId: tmp, error: e }));
+      this.temporary.delete(tmp);
+    }
+  }
+
+  async checkDeleteSnapshot(accountId: string, id: string): Promise<SnapshotRow> {
+    return this.snapshot(accountId, id);
+  }
+
+  /** DeleteSnapshot: after the snapshot is taken (a pending one is deleted once it completes). */
+  async deleteSnapshot(accountId: string, id: string): Promise<void> {
+    const s = await this.snapshot(accountId, id);
+    let failed: unknown;
+    await this.queue.run(s.volume_id, async () => {
+      await this.storage.deleteSnapshot(id);
+      await this.repo.deleteSnapshot(id);
+    }, (e) => {
+      failed = e;
+    });
+    if (failed) throw failed;
+  }
+
+  /**
+   * An instance that is gone (terminated) lets go of the volume: detached, and deleted when its attachment said
+   * DeleteOnTermination, as AWS does at termination.
+   */
+  async release(volumeId: string, deleteOnTermination: boolean): Promise<void> {
+    await this.repo.setAttachmentState(volumeId, ['attaching', 'attached'], 'detaching');
+    await this.unplug(volumeId);
+    if (!deleteOnTermination || (await this.repo.attachment(volumeId))) return;
+    if (await this.repo.setVolumeState(volumeId, ['available'], 'deleting')) await this.deleteDisk(volumeId);
+  }
+
+  // ---- launch block device mappings (src/services/instances/volume-step.ts) ----
+
+  /** Resolves when the volume's queued host work is done. */
+  private settled(volumeId: string): Promise<void> {
+    return this.queue.run(volumeId, async () => {}, () => {});
+  }
+
+  async provision(row: InstanceRow, m: Parameters<LaunchVolumes['provision']>[1]): Promise<void> {
+    const accountId = row.account_id.trim();
+    const { row: v } = await this.create(accountId, {
+      availabilityZone: row.availability_zone, sizeGiB: m.sizeGiB, snapshotId: m.snapshotId, volumeType: m.type,
+      iops: m.iops, throughput: m.throughput, clientToken: `${row.id}:${m.device}`,
+    });
+    await this.settled(v.id);
+    const a = await this.repo.attachment(v.id);
+    if (!a) {
+      const now = await this.volume(accountId, v.id);
+      if (now.state !== 'available') throw new Error(`volume ${v.id} for ${m.device} is ${now.state}${now.state_message ? `: ${now.state_message}` : ''}`);
+      if (!row.backend_id) throw new Error(`instance ${row.id} has no host object to attach ${v.id} to`);
+      const slot = deviceSlot(m.device);
+      const r = await this.repo.attach({ volume_id: v.id, instance_id: row.id, device: m.device, delete_on_termination: m.deleteOnTermination },
+        (devices) => devices.some((d) => deviceSlot(d) === slot));
+      if (r !== 'ok') throw new Error(`volume ${v.id} could not be attached at ${m.device} (${r})`);
+    } else if (a.instance_id !== row.id) {
+      throw new Error(`volume ${v.id} is attached to ${a.instance_id}`);
+    }
+    await this.queue.run(v.id, () => this.plug(v.id, row.backend_id!), () => {});
+    const done = await this.repo.attachment(v.id);
+    if (done?.state !== 'attached') throw new Error(`volume ${v.id} could not be attached at ${m.device}`);
+  }
+
+  async releaseAll(instanceId: string): Promise<void> {
+    for (const a of await this.repo.attachmentsOf([instanceId])) {
+      await this.queue.run(a.volume_id, () => this.release(a.volume_id, a.delete_on_termination), (e) => this.log.error('releasing a volume failed', { volumeId: a.volume_id, error: e }));
+    }
+  }
+
+  /** See ./reconcile.ts. Never throws. */
+  async reconcile(): Promise<void> {
+    await reconcileVolumes(this, this.storage, this.log).catch((e) => this.log.error('volume reconciliation failed', { error: e }));
+  }
+}

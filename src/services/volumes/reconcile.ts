@@ -1,0 +1,77 @@
+/**
+ * Reconciliation of volumes, attachments and snapshots: applies the tables of src/domain/volume-transitions.ts
+ * to every record with no work in flight, against the storage host's inventory; removes this installation's
+ * disks that no record knows (a crash between the host's work and the record). Never throws.
+ */
+import type { VolumeService } from './index.js';
+import type { StorageBackend } from '../../ports/index.js';
+import type { Logger } from '../../server/log.js';
+import { attachmentAction, snapshotAction, volumeAction, LIVE_INSTANCE_STATES } from '../../domain/volume-transitions.js';
+
+export async function reconcileVolumes(svc: VolumeService, storage: StorageBackend, log: Logger): Promise<void> {
+  const { repo, queue } = svc;
+  // Records changed after the inventory was read are judged next time (a volume made meanwhile is not lost).
+  const listedAt = Date.now() - 1000;
+  const stale = (r: { updated_at: Date }) => new Date(r.updated_at).getTime() < listedAt;
+  let inv;
+  try {
+    inv = await storage.list();
+  } catch (e) {
+    log.warn('storage host did not answer; volumes not reconciled', { error: e });
+    return;
+  }
+  const disks = new Set(inv.volumes.map((v) => v.volumeId));
+  const snaps = new Set(inv.snapshots.map((s) => s.snapshotId));
+
+  // Attachments first: an instance that is gone releases its volumes.
+  for (const a of await repo.allAttachments()) {
+    if (queue.busy(a.volume_id)) continue;
+    const inst = await repo.instanceOf(a.instance_id);
+    const live = !!inst && LIVE_INSTANCE_STATES.includes(inst.state) && !!inst.backend_id;
+    const action = attachmentAction(a.state, live);
+    if (action === 'plug') void queue.run(a.volume_id, () => svc.plug(a.volume_id, inst!.backend_id!), () => {});
+    else if (action === 'unplug') void queue.run(a.volume_id, () => svc.unplug(a.volume_id), () => {});
+    else if (action === 'release') void queue.run(a.volume_id, () => svc.release(a.volume_id, a.delete_on_termination), () => {});
+  }
+  await queue.idle();
+
+  const known = new Set<string>();
+  for (const v of await repo.volumesIn(['creating', 'available', 'in-use', 'deleting', 'deleted', 'error'])) {
+    known.add(v.id);
+    if (queue.busy(v.id) || !stale(v)) continue;
+    const action = volumeAction(v.state, disks.has(v.id));
+    if (action === 'resume' && v.state === 'creating') void queue.run(v.id, () => svc.createDisk(v.id), () => {});
+    else if (action === 'resume' && v.state === 'deleting') void queue.run(v.id, () => svc.deleteDisk(v.id), () => {});
+    else if (action === 'lost') await repo.setVolumeState(v.id, [v.state], 'error', 'The volume\'s disk is gone from the storage host');
+    else if (action === 'remove-disk') void queue.run(v.id, () => storage.deleteVolume(v.id), (e) => log.error('removing a deleted volume\'s disk failed', { volumeId: v.id, error: e }));
+  }
+  for (const id of disks) {
+    if (!known.has(id) && !queue.busy(id) && !svc.temporary.has(id)) {
+      log.warn('removing a disk no volume record knows', { volumeId: id });
+      await storage.unexport(id).catch(() => {});
+      await storage.deleteVolume(id).catch((e) => log.error('removing an unknown disk failed', { volumeId: id, error: e }));
+    }
+  }
+
+  const knownSnaps = new Set<string>();
+  for (const s of await repo.snapshotsIn(['pending', 'completed', 'error'])) {
+    knownSnaps.add(s.id);
+    if (queue.busy(s.volume_id) || !stale(s)) continue;
+    const action = snapshotAction(s.state, snaps.has(s.id));
+    if (action === 'resume') {
+      // A copy interrupted by a crash is made again from its source (a half-made one is removed first).
+      const redo = s.source_snapshot_id
+        ? async () => {
+            await storage.deleteSnapshot(s.id).catch(() => {});
+            await svc.copyOnHost(s.id, s.source_snapshot_id!, s.volume_size);
+          }
+        : () => svc.takeSnapshot(s.id, s.volume_id, true);
+      void queue.run(s.volume_id, redo, () => {});
+    }
+    else if (action === 'lost') await repo.setSnapshotState(s.id, 'error', s.progress, 'The snapshot is gone from the storage host');
+  }
+  for (const id of snaps) {
+    if (!knownSnaps.has(id)) await storage.deleteSnapshot(id).catch((e) => log.error('removing an unknown snapshot failed', { snapshotId: id, error: e }));
+  }
+  await repo.purgeDeleted(10 * 60_000);
+}
