@@ -11,10 +11,12 @@ mapfile -t missing < <(not_installed lxcfs)
 if ((${#missing[@]})); then apt_install setup-lxcfs "${missing[@]}"; fi
 
 DIR=/var/lib/lxcfs
+# A dead mount (lxcfs killed) answers ENOTCONN to everything, mkdir included: unmount it first.
+if ! [ -r "$DIR/proc/meminfo" ] && grep -q " $DIR fuse" /proc/mounts; then
+  fusermount -u "$DIR" 2>/dev/null || umount -l "$DIR"
+fi
 mkdir -p "$DIR"
 if ! mountpoint -q "$DIR" || ! [ -r "$DIR/proc/meminfo" ]; then
-  # A dead mount (lxcfs killed) answers ENOTCONN: unmount it first.
-  if mountpoint -q "$DIR"; then fusermount -u "$DIR" 2>/dev/null || umount -l "$DIR"; fi
   # It stays in the foreground: started in its own session, detached from this script. -l: loadavg per
   # container too; --enable-cfs: cpuinfo follows the CPU quota (NanoCpus).
   setsid lxcfs -l --enable-cfs -p /run/lxcfs.pid "$DIR" </dev/null >>/var/log/lxcfs.log 2>&1 &
