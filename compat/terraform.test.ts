@@ -3,7 +3,7 @@
  * an aws_key_pair and two aws_instance resources apply, a second plan shows no diff, destroy is clean.
  */
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, writeFileSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -44,6 +44,7 @@ describe('compat: Terraform aws_key_pair + aws_instance', function () {
   after(async () => {
     if (dir && s) await execa('terraform', ['destroy', '-auto-approve', '-input=false', '-no-color', ...vars], { cwd: dir, env, reject: false });
     await s?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it('applies, shows no diff on a second plan, and destroys cleanly', async () => {

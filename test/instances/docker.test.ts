@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { writeFileSync, mkdtempSync } from 'node:fs';
+import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:net';
@@ -71,12 +71,18 @@ describe('docker instances a user can reach', function () {
     await needBackend(this, 'docker', probe);
     s = await startTestServer({ COMPUTE_BACKEND: 'docker' });
   });
-  after(async () => s?.close());
+  // Directories a test made (its key file); removed with the server.
+  const scratch: string[] = [];
+  after(async () => {
+    await s?.close();
+    for (const d of scratch.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
 
   it('serves TCP on its private IP, accepts SSH with the key pair, runs #cloud-config, and leaves no container behind', async () => {
     const ec2 = sdk(s.url);
     const key = await ec2.send(new CreateKeyPairCommand({ KeyName: 'reach', KeyType: 'ed25519' }));
     const dir = mkdtempSync(join(tmpdir(), 'thecloud-ssh-'));
+    scratch.push(dir);
     const keyFile = join(dir, 'key.pem');
     writeFileSync(keyFile, key.KeyMaterial! + '\n', { mode: 0o600 });
     const image = (await ec2.send(new DescribeImagesCommand({ Filters: [{ Name: 'name', Values: ['thecloud-busybox'] }] }))).Images![0]!;
