@@ -5,17 +5,9 @@
  * treat specially (`*`, `?`, `\`) and those SQL's LIKE does (`%`, `_`), with accents and spaces.
  */
 import type { Db } from '../../src/db/sql.js';
+import { prng } from './child-server.js';
 
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng };
 
 export class Dice {
   constructor(readonly next: () => number) {}
