@@ -9,6 +9,7 @@ import { validateTags } from '../../services/tags/index.js';
 import type { EniRow } from '../../db/repositories/enis.js';
 import { describeRequest, parseIds, tagSetOrNone, tagsFromSpecs } from '../common.js';
 import type * as Ec2 from '../../protocol/generated/types.js';
+import { privateDnsName } from '../../domain/dns.js';
 
 type Row = EniRow & { tags: Tag[]; group_names: string[] };
 
@@ -44,7 +45,7 @@ export const eniResource: Resource<Row> = {
 };
 
 export function toNetworkInterface(e: Row, region: string): Ec2.NetworkInterface {
-  const dns = (ip: string) => `ip-${ip.replace(/\./g, '-')}.${region === 'us-east-1' ? 'ec2.internal' : `${region}.compute.internal`}`;
+  const dns = (ip: string) => privateDnsName(ip, region);
   return {
     NetworkInterfaceId: e.id,
     SubnetId: e.subnet_id,
