@@ -5,9 +5,13 @@
  * flight over keep-alive connections. The service runs in this process, fed by the adapter's serveMetadata, with
  * an in-memory record (the database lookup is not measured). Needs root and Open vSwitch; holds the host lock.
  *
- *   flock /tmp/thecloud-host.lock npx tsx bench/metadata.ts [--duration 10] [--concurrency 16] [--v2]
+ * In the same run, for comparison, the API's DescribeRegions with the same concurrency and duration (bench/api.ts
+ * --only regions, against a server it starts; SigV4 over loopback from the host).
+ *
+ *   flock /tmp/thecloud-host.lock npx tsx bench/metadata.ts [--duration 10] [--concurrency 16] [--v2] [--no-api]
  */
 import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { run, startDaemon } from '../src/adapters/exec/index.js';
 import { OvsNetworkBackend } from '../src/adapters/ovs/index.js';
@@ -16,7 +20,7 @@ import { MetadataServer } from '../src/services/metadata/server.js';
 import { DEFAULT_METADATA_OPTIONS } from '../src/services/metadata/options.js';
 import type { InstanceMetadata } from '../src/services/metadata/tree.js';
 
-const { values } = parseArgs({ options: { duration: { type: 'string', default: '10' }, concurrency: { type: 'string', default: '16' }, v2: { type: 'boolean', default: false } } });
+const { values } = parseArgs({ options: { duration: { type: 'string', default: '10' }, concurrency: { type: 'string', default: '16' }, v2: { type: 'boolean', default: false }, 'no-api': { type: 'boolean', default: false } } });
 const hex = (n: number) => randomBytes(n).toString('hex').slice(0, n);
 const CLOUD = hex(16);
 const vpc: VpcSpec = { vpcId: `vpc-${hex(17)}`, cidrs: ['10.81.0.0/16'], vni: 8101 };
@@ -76,4 +80,11 @@ try {
   sandbox.signal('SIGKILL');
   await net.sync({ vpcs: [], subnets: [], ports: [], security: { groups: [] } });
   imds.close();
+}
+
+if (!values['no-api']) {
+  // The API beside it: DescribeRegions, the cheapest signed call (no database row read), same load.
+  const api = await run(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./api.ts', import.meta.url)), '--only', 'regions', '--duration', values.duration!, '--concurrency', values.concurrency!], { timeoutMs: (Number(values.duration) + 120) * 1000 });
+  console.log(`API DescribeRegions, ${values.concurrency} in flight, ${values.duration} s, from the host over loopback:`);
+  console.log(api.stdout.trim().split('\n').map((l) => `  ${l}`).join('\n'));
 }

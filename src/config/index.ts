@@ -22,6 +22,11 @@ export interface Config {
    * is the default VPC of the first account, and is what an unset variable means; `none` is none).
    */
   hostVpcs: string[];
+  /**
+   * Where the VPC resolver forwards names that are not the VPC's own (THECLOUD_DNS_UPSTREAMS: `none`, or
+   * comma-separated IPv4 `address[:port]`); unset: the host's resolv.conf nameservers.
+   */
+  dnsUpstreams?: string;
   authEnabled: boolean;
   accounts: AccountConfig[];
   dockerSocket?: string;
@@ -231,6 +236,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     storageBackend: oneOf(env, 'STORAGE_BACKEND', ['lvm', 'noop'] as const, 'noop'),
     networkBackend: oneOf(env, 'NETWORK_BACKEND', ['ovs', 'noop'] as const, 'ovs'),
     hostVpcs: vpcList(env, 'THECLOUD_HOST_VPCS'),
+    dnsUpstreams: env.THECLOUD_DNS_UPSTREAMS || undefined,
     authEnabled: bool(env, 'THECLOUD_AUTH', true),
     accounts: accountList,
     dockerSocket: env.DOCKER_SOCKET || undefined,

@@ -98,6 +98,8 @@ export interface InstanceSpec {
   network?: NetworkAttachment;
   /** The instance's ENIs, plugged by the network backend; when set, `network` is ignored. */
   nics?: NicSpec[];
+  /** The guest's resolver configuration (its VPC's resolver and the private domain), with `nics`. */
+  dns?: { nameservers: string[]; search: string[] };
 }
 
 export interface BackendInstanceInfo {

@@ -42,6 +42,11 @@ export interface VpcSpec {
   cidrs: string[];
   /** The VPC's VXLAN network identifier (1..16777215), unique per installation: keys tunnels between hosts. */
   vni: number;
+  /**
+   * The VPC's resolver address (its primary CIDR's base + 2, as on AWS), where the router serves DNS besides
+   * AMAZON_DNS_ADDRESS when serveDns is on. Absent: only AMAZON_DNS_ADDRESS.
+   */
+  resolver?: string;
 }
 
 export interface SubnetSpec {
@@ -153,6 +158,16 @@ export const METADATA_PORT = 80;
  */
 export type MetadataAcceptor = (vpcId: string, socket: Socket) => void;
 
+/** The DNS resolver's link-local address, the same in every VPC (AWS's Route 53 Resolver one), and DNS's port. */
+export const AMAZON_DNS_ADDRESS = '169.254.169.253';
+export const DNS_PORT = 53;
+
+/**
+ * Answers one DNS query (a UDP datagram) that an instance of `vpcId` sent to the VPC's resolver, or null for
+ * no answer at all. As with metadata, the VPC is known from the socket the query arrived on, never from its content.
+ */
+export type DnsResponder = (vpcId: string, query: Buffer) => Promise<Buffer | null>;
+
 export class NetworkNotSyncedError extends Error {
   override readonly name = 'NetworkNotSyncedError';
   constructor() {
@@ -190,6 +205,12 @@ export interface NetworkBackend {
    * does not filter this address by security groups (as on AWS).
    */
   serveMetadata(accept: MetadataAcceptor | null): Promise<void>;
+  /**
+   * From now on (and for every VPC realised later) UDP DNS queries from a VPC's instances to AMAZON_DNS_ADDRESS
+   * and to the VPC's resolver address go to `respond`, and its answers go back from the address asked; null stops
+   * it. Not filtered by security groups (as on AWS). Optional: a backend without it serves no DNS.
+   */
+  serveDns?(respond: DnsResponder | null): Promise<void>;
   list(): Promise<NetworkInventory>;
   sync(desired: DesiredNetwork): Promise<SyncReport>;
   probe(): Promise<ProbeResult>;

@@ -2,6 +2,7 @@
  * Wiring: the only place that knows every layer. Builds the database, adapters, services and the Koa app
  * from a Config, so that src/main.ts and the tests start the very same server.
  */
+import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../config/index.js';
@@ -33,6 +34,8 @@ import { buildRegistry } from '../api/index.js';
 import { createApp } from './app.js';
 import { createLogger, type Logger } from './log.js';
 import { createBackends } from '../adapters/index.js';
+import { DnsResolver, upstreamsFrom } from '../services/dns/index.js';
+import { DnsRepository } from '../db/repositories/dns.js';
 
 export interface Running {
   url: string;
@@ -98,6 +101,9 @@ async function startOn(config: Config, opts: StartOptions, log: Logger, url: str
   // The instance metadata service: every VPC router the network backend realises from now on serves it.
   const metadataServer = new MetadataServer(metadata, { signer: IdentitySigner.lazy(join(config.dataDir, 'metadata')), log });
   await backends.network.serveMetadata(metadataServer.accept);
+  // The VPC resolver (169.254.169.253 and each VPC's base + 2): private names, the rest forwarded upstream.
+  const resolver = new DnsResolver(new DnsRepository(db), { region: config.region, upstreams: upstreamsFrom(config.dnsUpstreams, hostResolvConf()), log });
+  await backends.network.serveDns?.(resolver.respond);
 
   tags.register('vpc', async (acct, ids) => new Set((await network.vpcs(acct)).filter((v) => ids.includes(v.id)).map((v) => v.id)));
   tags.register('subnet', async (acct, ids) => new Set((await network.subnets(acct)).filter((v) => ids.includes(v.id)).map((v) => v.id)));
@@ -184,6 +190,7 @@ async function startOn(config: Config, opts: StartOptions, log: Logger, url: str
       clearInterval(timer);
       await closeListener(server, 30_000);
       await backends.network.serveMetadata(null).catch((e) => log.warn('could not stop the metadata listeners', { error: e }));
+      await backends.network.serveDns?.(null).catch((e) => log.warn('could not stop the DNS listeners', { error: e }));
       metadataServer.close();
       await pass;
       const left = await instances.close(config.shutdownGraceMs);
@@ -204,4 +211,13 @@ async function closeListener(server: Server, ms: number): Promise<void> {
   await Promise.race([closed, timeout]);
   clearInterval(sweep);
   server.closeAllConnections?.();
+}
+
+/** The host's resolver configuration (the VPC resolver's default upstreams); none readable: no upstreams. */
+function hostResolvConf(): string {
+  try {
+    return readFileSync('/etc/resolv.conf', 'utf8');
+  } catch {
+    return '';
+  }
 }

@@ -97,6 +97,8 @@ describe('libvirt adapter: pure parts', () => {
     assert.match(net, /via: 172\.31\.0\.1\n/);
     assert.equal(networkConfig(undefined), 'version: 2\nethernets: {}\n');
     assert.throws(() => networkConfig({ ...spec.network!, privateIp: '1.2.3.4; rm' }), /private IP/);
+    assert.match(networkConfig(spec.network, { nameservers: ['172.31.0.2'], search: ['ec2.internal'] }), /\n    nameservers:\n      addresses: \[172\.31\.0\.2\]\n      search: \[ec2\.internal\]\n$/);
+    assert.throws(() => networkConfig(spec.network, { nameservers: ['172.31.0.2'], search: ['x]\n  evil'] }), /search domain/);
     assert.throws(() => metaData({ ...spec, publicKeys: ['a\nb'] }), /one non-empty line/);
     // Raw user data goes to user-data as is; the service's rendering of it goes beside it for the test image.
     const withRaw = seedFiles({ ...spec, userData: Buffer.from('#cloud-config\n') });

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { execa } from 'execa';
+import { createSocket, type Socket as DgramSocket } from 'node:dgram';
+import * as dnsPacket from 'dns-packet';
 import {
   CreateVpcCommand,
   CreateSubnetCommand,
@@ -8,6 +10,7 @@ import {
   RevokeSecurityGroupIngressCommand,
   RunInstancesCommand,
   ModifyInstanceAttributeCommand,
+  ModifyVpcAttributeCommand,
   StopInstancesCommand,
   RebootInstancesCommand,
   StartInstancesCommand,
@@ -36,16 +39,31 @@ const LISTENERS = ['#!/bin/sh', `nc -ll -p 80 -e echo web80 >/dev/null 2>&1 &`, 
 describe('VPCs on Open vSwitch through the API, with real traffic', function () {
   this.timeout(240_000);
   let s: TestServer;
+  let env: Record<string, string>;
+  let upstream: DgramSocket;
   const launched: { ec2: EC2Client; id: string }[] = [];
+  /** What the first test made, for the DNS test that follows it (after the restart). */
+  let made: { vpcA: string; client: string; bOnly: string } | undefined;
   before(async function () {
     await needBackend(this, 'docker', () => new DockerComputeBackend().probe());
     await needBackend(this, 'ovs', () => new OvsNetworkBackend({ cloudId: '00000000' }).probe());
-    s = await startTestServer({ COMPUTE_BACKEND: 'docker' });
+    // An upstream resolver on this machine (the VPC resolver forwards what is not the VPC's own to it).
+    upstream = createSocket('udp4');
+    upstream.on('message', (msg, from) => {
+      const q = dnsPacket.decode(msg);
+      const name = q.questions?.[0]?.name ?? '';
+      const answers: dnsPacket.Answer[] = name === 'upstream.test' && q.questions?.[0]?.type === 'A' ? [{ type: 'A', name, ttl: 5, data: '198.51.100.7' }] : [];
+      upstream.send(dnsPacket.encode({ type: 'response', id: q.id, flags: dnsPacket.RECURSION_AVAILABLE | (answers.length || name === 'upstream.test' ? 0 : 3), questions: q.questions, answers }), from.port, from.address);
+    });
+    await new Promise<void>((r) => upstream.bind(0, '127.0.0.1', () => r()));
+    env = { COMPUTE_BACKEND: 'docker', THECLOUD_DNS_UPSTREAMS: `127.0.0.1:${upstream.address().port}` };
+    s = await startTestServer(env);
   });
   after(async () => {
     for (const { ec2, id } of launched) await ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] })).catch(() => undefined);
     for (const { ec2, id } of launched) await waitUntilInstanceTerminated({ client: ec2, maxWaitTime: 60, minDelay: 1, maxDelay: 1 }, { InstanceIds: [id] }).catch(() => undefined);
     await s?.close();
+    upstream?.close();
   });
 
   /** A VPC 10.61.0.0/16 with subnet 10.61.1.0/24 and groups 'web' (nothing inbound yet) and 'client'. */
@@ -102,6 +120,7 @@ describe('VPCs on Open vSwitch through the API, with real traffic', function () 
     const bOnly = await launch(b, nb.subnetId, [nb.web], '10.61.1.20');
     await ready(a, [web, client]);
     await ready(b, [bWeb, bOnly]);
+    made = { vpcA: na.vpcId, client, bOnly };
 
     // Nothing is admitted inbound by 'web' yet.
     assert.equal(await fetch(client, '10.61.1.10', 80), '', 'no rule: the SYN is dropped');
@@ -149,11 +168,37 @@ describe('VPCs on Open vSwitch through the API, with real traffic', function () 
     const dbUrl = s.databaseUrl;
     await s.close();
     assert.equal(await ping(client, '10.61.1.10'), false, 'the switch is empty');
-    s = await startTestServer({ COMPUTE_BACKEND: 'docker' }, dbUrl);
+    s = await startTestServer(env, dbUrl);
     for (const l of launched) l.ec2 = sdk(s.url, l.ec2 === b ? SECOND_ACCOUNT : undefined);
     assert.equal(await ping(client, '10.61.1.10'), true, 'rebuilt: same VPC, ports and groups');
     assert.equal(await fetch(client, '10.61.1.10', 81), '', 'a port the groups never opened stays shut');
     assert.equal(await fetch(bOnly, '10.61.1.10', 81), 'web81', 'the other account\'s VPC is back too');
+  });
+
+  it('answers the VPC\'s private names at its resolver (base + 2 and 169.254.169.253) inside instances, per VPC, and not with enableDnsSupport off', async () => {
+    assert.ok(made, 'the instances of the test before');
+    const a = sdk(s.url);
+    const { vpcA, client, bOnly } = made;
+    /** busybox nslookup from inside `from`: the addresses it printed after the server's own lines, or null when it failed. */
+    const lookup = async (from: string, name: string, server?: string): Promise<string[] | null> => {
+      const r = await execa('docker', ['exec', from, 'nslookup', name, ...(server ? [server] : [])], { reject: false, timeout: 30_000 });
+      if (r.exitCode !== 0) return null;
+      const answer = r.stdout.split(/Name:\s/).slice(1).join('\n');
+      return [...answer.matchAll(/Address(?: \d+)?:\s+(\S+)/g)].map((m) => m[1]!);
+    };
+    const resolvConf = (await execa('docker', ['exec', client, 'cat', '/etc/resolv.conf'])).stdout;
+    assert.match(resolvConf, /^nameserver 10\.61\.0\.2$/m, 'the guest is told its VPC\'s resolver');
+    assert.match(resolvConf, /^search ec2\.internal$/m);
+    assert.deepEqual(await lookup(client, 'ip-10-61-1-10.ec2.internal'), ['10.61.1.10'], 'a private name of the VPC resolves');
+    assert.deepEqual(await lookup(client, 'IP-10-61-1-11.EC2.INTERNAL', '169.254.169.253'), ['10.61.1.11'], 'also at the link-local resolver, in any case');
+    assert.equal(await lookup(client, 'ip-10-61-1-99.ec2.internal'), null, 'an address no ENI holds: NXDOMAIN');
+    assert.equal(await lookup(bOnly, 'ip-10-61-1-11.ec2.internal'), null, 'the other account\'s VPC does not know A\'s instance');
+    assert.deepEqual(await lookup(bOnly, 'ip-10-61-1-20.ec2.internal'), ['10.61.1.20'], 'but its own');
+    await a.send(new ModifyVpcAttributeCommand({ VpcId: vpcA, EnableDnsSupport: { Value: false } }));
+    assert.equal(await lookup(client, 'ip-10-61-1-10.ec2.internal'), null, 'enableDnsSupport off: no answer');
+    await a.send(new ModifyVpcAttributeCommand({ VpcId: vpcA, EnableDnsSupport: { Value: true } }));
+    assert.deepEqual(await lookup(client, 'ip-10-61-1-10.ec2.internal'), ['10.61.1.10'], 'and on again');
+    assert.deepEqual(await lookup(client, 'upstream.test'), ['198.51.100.7'], 'other names are forwarded to the operator\'s upstream');
   });
 });
 

@@ -110,9 +110,10 @@ describe('libvirt instances: consoles, resizing and guest power-off through the 
   });
 
   // The VM's ENI is an OVS port on its VPC's bridge; the host reaches the default VPC through its link (the
-  // README's promise), as it reaches containers.
-  it('is reachable from the host on its VPC address', async () => {
-    const userData = Buffer.from('#!/bin/sh\nnc -ll -p 7000 -e echo vm7000 >/dev/null 2>&1 &\n').toString('base64');
+  // README's promise), as it reaches containers. Its resolver is the VPC's (172.31.0.2), which knows its name.
+  it('is reachable from the host on its VPC address, and resolves its own private name at the VPC resolver', async () => {
+    const answer = '#!/bin/sh\necho vm7000\nnslookup "$(hostname).ec2.internal" 2>&1\n';
+    const userData = Buffer.from(`#!/bin/sh\nprintf '%s' '${answer}' >/tmp/answer.sh\nnc -ll -p 7000 -e /bin/sh /tmp/answer.sh >/dev/null 2>&1 &\n`).toString('base64');
     const r = await ec2.send(new RunInstancesCommand({ ImageId: imageId, MinCount: 1, MaxCount: 1, InstanceType: 't2.micro', UserData: userData }));
     const inst = r.Instances![0]!;
     await waitUntilInstanceRunning({ client: ec2, ...wait }, { InstanceIds: [inst.InstanceId!] });
@@ -122,7 +123,10 @@ describe('libvirt instances: consoles, resizing and guest power-off through the 
       reply = await tcpReply(inst.PrivateIpAddress!, 7000).catch(() => '');
       if (!reply) await new Promise((res) => setTimeout(res, 1000));
     }
-    assert.equal(reply.trim(), 'vm7000');
+    assert.equal(reply.split('\n')[0], 'vm7000', reply);
+    const ip = inst.PrivateIpAddress!;
+    assert.match(reply, new RegExp(`Server:\\s+172\\.31\\.0\\.2\\b`), 'the guest asks its VPC\'s resolver');
+    assert.match(reply, new RegExp(`Name:\\s+ip-${ip.replace(/\./g, '-')}\\.ec2\\.internal\\s+Address:\\s+${ip.replace(/\./g, '\\.')}\\b`), reply);
     await ec2.send(new TerminateInstancesCommand({ InstanceIds: [inst.InstanceId!] }));
     await waitUntilInstanceTerminated({ client: ec2, ...wait }, { InstanceIds: [inst.InstanceId!] });
   });

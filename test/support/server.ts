@@ -71,6 +71,8 @@ export async function startTestServer(env: Record<string, string> = {}, database
     // Real instances get the real data plane (their containers and VMs have no other network).
     NETWORK_BACKEND: env.COMPUTE_BACKEND === 'docker' || env.COMPUTE_BACKEND === 'libvirt' ? 'ovs' : 'noop',
     STORAGE_BACKEND: 'noop',
+    // The VPC resolver forwards nothing off this machine in tests (a test that wants forwarding names its stub).
+    THECLOUD_DNS_UPSTREAMS: 'none',
     THECLOUD_ACCOUNTS: `${SECOND_ACCOUNT.accountId}:${SECOND_ACCOUNT.accessKeyId}:${SECOND_ACCOUNT.secretAccessKey}`,
     ...env,
   });

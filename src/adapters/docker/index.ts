@@ -304,6 +304,8 @@ function containerConfig(
       // docker-init as PID 1: signals reach the wrapper / image command, and orphans (SSH sessions) are reaped.
       Init: true,
       NetworkMode: network,
+      // The VPC's resolver in /etc/resolv.conf (Docker writes the file also with no network).
+      ...(spec.dns ? { Dns: spec.dns.nameservers, DnsSearch: spec.dns.search } : {}),
       // The type's memory, CPUs and the container's own uptime in /proc, where lxcfs runs (guest-view.ts).
       Binds: lxcfsBinds(),
       RestartPolicy: { Name: 'no' },

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { isIP, Server as NetServer } from 'node:net';
+import { Socket as DgramSocket } from 'node:dgram';
 import { execa } from 'execa';
 
 /**
@@ -128,11 +129,20 @@ export function startDaemon(
  * the namespace name is checked and the address and port are arguments.
  */
 export function listenInNetns(netns: string, address: string, port: number, timeoutMs = 15_000): Promise<NetServer> {
+  return handOver(netns, 'tcp', address, port, timeoutMs, (h): h is NetServer => h instanceof NetServer);
+}
+
+/** The same for a UDP socket bound to address:port inside the namespace (datagrams to it arrive here). */
+export function bindUdpInNetns(netns: string, address: string, port: number, timeoutMs = 15_000): Promise<DgramSocket> {
+  return handOver(netns, 'udp', address, port, timeoutMs, (h): h is DgramSocket => h instanceof DgramSocket);
+}
+
+function handOver<T>(netns: string, kind: 'tcp' | 'udp', address: string, port: number, timeoutMs: number, isHandle: (h: unknown) => h is T): Promise<T> {
   assertSafeName('network namespace', netns);
   if (isIP(address) === 0) throw new TypeError(`invalid listen address ${JSON.stringify(address)}`);
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new TypeError(`invalid port ${port}`);
-  return new Promise<NetServer>((resolve, reject) => {
-    const child = spawn('ip', ['netns', 'exec', netns, process.execPath, '-e', NETNS_LISTENER, address, String(port)], {
+  return new Promise<T>((resolve, reject) => {
+    const child = spawn('ip', ['netns', 'exec', netns, process.execPath, '-e', NETNS_LISTENER, kind, address, String(port)], {
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
       // The child is a plain Node: no loaders or flags of this process (tsx, inspector) are passed on.
       env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' },
@@ -140,19 +150,19 @@ export function listenInNetns(netns: string, address: string, port: number, time
     let stderr = '';
     let done = false;
     child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-    const finish = (err: Error | undefined, server?: NetServer) => {
+    const finish = (err: Error | undefined, handle?: T) => {
       if (done) return;
       done = true;
       clearTimeout(timer);
       if (err) {
         child.kill('SIGKILL');
         reject(err);
-      } else resolve(server!);
+      } else resolve(handle!);
     };
-    const timer = setTimeout(() => finish(new Error(`no listening socket from namespace ${netns} within ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(() => finish(new Error(`no ${kind} socket from namespace ${netns} within ${timeoutMs} ms`)), timeoutMs);
     child.on('message', (msg: unknown, handle: unknown) => {
-      if (handle instanceof NetServer) finish(undefined, handle);
-      else finish(new Error(`listening on ${address}:${port} in ${netns} failed: ${JSON.stringify(msg)}`));
+      if (isHandle(handle)) finish(undefined, handle);
+      else finish(new Error(`binding ${kind} ${address}:${port} in ${netns} failed: ${JSON.stringify(msg)}`));
     });
     child.on('error', (e) => finish(e));
     child.on('exit', (code) => finish(new Error(`ip netns exec ${netns} exited (${code}) before handing over a socket: ${stderr.trim().slice(0, 500)}`)));
@@ -160,9 +170,15 @@ export function listenInNetns(netns: string, address: string, port: number, time
 }
 
 const NETNS_LISTENER = `
-const net = require('net');
-const [address, port] = process.argv.slice(1);
-const s = net.createServer();
-s.on('error', (e) => process.send({ error: String(e && e.message || e) }, () => process.exit(1)));
-s.listen({ host: address, port: Number(port), exclusive: true }, () => process.send('listening', s, () => process.exit(0)));
+const [kind, address, port] = process.argv.slice(1);
+const fail = (e) => process.send({ error: String(e && e.message || e) }, () => process.exit(1));
+if (kind === 'udp') {
+  const s = require('dgram').createSocket({ type: 'udp4', reuseAddr: false });
+  s.on('error', fail);
+  s.bind({ address, port: Number(port), exclusive: true }, () => process.send('bound', s, () => process.exit(0)));
+} else {
+  const s = require('net').createServer();
+  s.on('error', fail);
+  s.listen({ host: address, port: Number(port), exclusive: true }, () => process.send('listening', s, () => process.exit(0)));
+}
 `;

@@ -51,8 +51,13 @@ function asScript(script: string): string {
 
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 
-/** cloud-init network config version 2: the one interface, matched by MAC, with its static address and route. */
-export function networkConfig(net: NetworkAttachment | undefined): string {
+const DOMAIN = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i;
+
+/**
+ * cloud-init network config version 2: the one interface, matched by MAC, with its static address and route,
+ * and the VPC's resolver when there is one.
+ */
+export function networkConfig(net: NetworkAttachment | undefined, dns?: InstanceSpec['dns']): string {
   if (net === undefined) return 'version: 2\nethernets: {}\n';
   const prefix = /^[\d.]+\/(\d{1,2})$/.exec(net.cidr)?.[1];
   if (prefix === undefined || Number(prefix) > 32) throw new Error(`bad subnet CIDR ${net.cidr}`);
@@ -72,8 +77,20 @@ export function networkConfig(net: NetworkAttachment | undefined): string {
     '    routes:',
     '      - to: 0.0.0.0/0',
     `        via: ${net.gateway}`,
+    ...nameservers(dns),
     '',
   ].join('\n');
+}
+
+function nameservers(dns: InstanceSpec['dns']): string[] {
+  if (!dns || dns.nameservers.length === 0) return [];
+  for (const ns of dns.nameservers) if (!IPV4.test(ns)) throw new Error(`bad nameserver ${ns}`);
+  for (const d of dns.search) if (!DOMAIN.test(d)) throw new Error(`bad search domain ${d}`);
+  return [
+    '    nameservers:',
+    `      addresses: [${dns.nameservers.join(', ')}]`,
+    ...(dns.search.length ? [`      search: [${dns.search.join(', ')}]`] : []),
+  ];
 }
 
 /** The primary NIC as the network config's one interface (the test image configures one). */
@@ -87,7 +104,7 @@ export function seedFiles(spec: InstanceSpec): SeedFiles {
   const files: SeedFiles = {
     'meta-data': metaData(spec),
     'user-data': userData(spec),
-    'network-config': networkConfig(spec.nics ? nicAttachment(spec.nics) : spec.network),
+    'network-config': networkConfig(spec.nics ? nicAttachment(spec.nics) : spec.network, spec.nics ? spec.dns : undefined),
   };
   // With raw user data present, firstBootScript is the service's rendering of it; cloud-init images ignore it.
   if (spec.userData !== undefined && spec.userData.length > 0 && spec.firstBootScript) {

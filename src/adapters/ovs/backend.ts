@@ -11,12 +11,15 @@
  */
 import { statSync } from 'node:fs';
 import type { Server as NetServer } from 'node:net';
-import { listenInNetns, run as defaultRun, type Runner } from '../exec/index.js';
+import type { Socket as DgramSocket } from 'node:dgram';
+import { bindUdpInNetns, listenInNetns, run as defaultRun, type Runner } from '../exec/index.js';
 import {
+  DNS_PORT,
   METADATA_ADDRESS,
   METADATA_PORT,
   NetworkNotSyncedError,
   type DesiredNetwork,
+  type DnsResponder,
   type MetadataAcceptor,
   type NetworkBackend,
   type NetworkInventory,
@@ -33,7 +36,7 @@ import {
 import * as n from './names.js';
 import { EXT, Host, type OvsInterface } from './host.js';
 import { bridgeFlows, type BridgeModel } from './flows.js';
-import { ensureBridge, ensureHostLink, ensureLeg, ensureRouterNetns, removeLeg, removeVpc } from './router.js';
+import { ensureBridge, ensureHostLink, ensureLeg, ensureResolverAddresses, ensureRouterNetns, removeLeg, removeVpc, resolverAddresses } from './router.js';
 import { plugContainer, plugVm, unplugPort } from './ports.js';
 
 export interface OvsOptions {
@@ -67,6 +70,9 @@ export class OvsNetworkBackend implements NetworkBackend {
   /** Where metadata connections go (serveMetadata), and each VPC's listener with its namespace's inode. */
   private metadataAccept: MetadataAcceptor | null = null;
   private readonly metadataListeners = new Map<string, { server: NetServer; ino: number }>();
+  /** Where DNS queries go (serveDns), and each VPC's sockets (one per resolver address) with the namespace's inode. */
+  private dnsRespond: DnsResponder | null = null;
+  private readonly dnsListeners = new Map<string, { sockets: DgramSocket[]; ino: number; addresses: string }>();
   /** The flows this process last wrote, per bridge: an unchanged model writes nothing. */
   private readonly written = new Map<string, string>();
 
@@ -94,6 +100,7 @@ export class OvsNetworkBackend implements NetworkBackend {
       // Container veths do not go with the bridge: they are removed with it.
       const veths = (await this.host.interfaces()).filter((i) => i.ext[EXT.cloud] === this.cloudId && i.ext[EXT.vpc] === vpcId && i.ext[EXT.kind] === 'container');
       this.closeMetadata(vpcId);
+      this.closeDns(vpcId);
       await removeVpc(this.host, this.cloudId, vpcId);
       for (const v of veths) await this.host.ip(['link', 'del', v.name], { allowFailure: true });
       this.vpcs.delete(vpcId);
@@ -189,6 +196,17 @@ export class OvsNetworkBackend implements NetworkBackend {
     });
   }
 
+  async serveDns(respond: DnsResponder | null): Promise<void> {
+    return this.locked(async () => {
+      this.dnsRespond = respond;
+      if (!respond) {
+        for (const v of [...this.dnsListeners.keys()]) this.closeDns(v);
+        return;
+      }
+      for (const v of this.vpcs.values()) await this.ensureDns(v);
+    });
+  }
+
   vmInterface(port: PortSpec): VmInterface {
     n.portSpec(port);
     return {
@@ -229,6 +247,7 @@ export class OvsNetworkBackend implements NetworkBackend {
       this.groups = groups;
       for (const v of desired.vpcs) this.vpcs.set(v.vpcId, v);
       for (const v of [...this.metadataListeners.keys()]) if (!this.vpcs.has(v)) this.closeMetadata(v);
+      for (const v of [...this.dnsListeners.keys()]) if (!this.vpcs.has(v)) this.closeDns(v);
       for (const s of desired.subnets) if (this.vpcs.has(s.vpcId)) this.subnets.set(s.subnetId, s);
       const removed = await this.removeOrphans(desired);
       const errors: Error[] = [];
@@ -288,7 +307,9 @@ export class OvsNetworkBackend implements NetworkBackend {
     await ensureRouterNetns(this.host, this.cloudId, vpc.vpcId);
     const index = this.hostVpcs.indexOf(vpc.vpcId);
     if (index >= 0) await ensureHostLink(this.host, this.cloudId, vpc, index);
+    await ensureResolverAddresses(this.host, this.cloudId, vpc);
     if (this.metadataAccept) await this.ensureMetadata(vpc.vpcId);
+    if (this.dnsRespond) await this.ensureDns(vpc);
   }
 
   /**
@@ -319,6 +340,55 @@ export class OvsNetworkBackend implements NetworkBackend {
     if (!l) return;
     this.metadataListeners.delete(vpcId);
     l.server.close();
+  }
+
+  /**
+   * The VPC's DNS sockets: UDP, bound inside its router namespace to each resolver address, owned by this process;
+   * an answer goes back through the socket the query came in on, so from the address the instance asked. Made
+   * anew with a new namespace or new addresses, as the metadata listener.
+   */
+  private async ensureDns(vpc: VpcSpec): Promise<void> {
+    if (!this.dnsRespond) return;
+    const ns = n.routerNetns(this.cloudId, vpc.vpcId);
+    const ino = statSync(`/run/netns/${ns}`).ino;
+    const addresses = resolverAddresses(vpc);
+    const current = this.dnsListeners.get(vpc.vpcId);
+    if (current && current.ino === ino && current.addresses === addresses.join(',')) return;
+    if (current) this.closeDns(vpc.vpcId);
+    const sockets: DgramSocket[] = [];
+    try {
+      for (const a of addresses) sockets.push(await bindUdpInNetns(ns, a, DNS_PORT));
+    } catch (e) {
+      for (const s of sockets) s.close();
+      throw e;
+    }
+    for (const socket of sockets) {
+      socket.on('message', (query, from) => {
+        const respond = this.dnsRespond;
+        if (!respond) return;
+        respond(vpc.vpcId, query).then(
+          (answer) => {
+            if (answer) socket.send(answer, from.port, from.address);
+          },
+          () => undefined,
+        );
+      });
+      socket.on('error', () => undefined);
+    }
+    this.dnsListeners.set(vpc.vpcId, { sockets, ino, addresses: addresses.join(',') });
+  }
+
+  private closeDns(vpcId: string): void {
+    const l = this.dnsListeners.get(vpcId);
+    if (!l) return;
+    this.dnsListeners.delete(vpcId);
+    for (const s of l.sockets) {
+      try {
+        s.close();
+      } catch {
+        /* closed already */
+      }
+    }
   }
 
   /** Zones in use on the host (by any installation) and in the model: a new port takes the lowest free one. */
@@ -355,7 +425,9 @@ export class OvsNetworkBackend implements NetworkBackend {
     const br = n.bridgeName(this.cloudId, vpcId);
     const ifaces = new Map<string, OvsInterface>((await this.host.interfaces()).map((i) => [i.name, i]));
     const subnets = [...this.subnets.values()].filter((s) => s.vpcId === vpcId).sort((a, b) => a.subnetId.localeCompare(b.subnetId));
+    const vpc = this.vpcs.get(vpcId)!;
     const model: BridgeModel = {
+      routerAddresses: resolverAddresses(vpc),
       subnets: subnets.map((s, i) => ({
         spec: s,
         tag: i + 1,

@@ -36,6 +36,8 @@ export interface FlowPort {
 
 export interface BridgeModel {
   subnets: FlowSubnet[];
+  /** More addresses of the VPC router that are never filtered (its DNS resolver's, as on AWS). */
+  routerAddresses?: string[];
   ports: FlowPort[];
   groups: ReadonlyMap<string, SecurityGroupSpec>;
 }
@@ -56,8 +58,8 @@ export function bridgeFlows(model: BridgeModel): string {
   const flows: string[] = [];
   const add = (table: number, priority: number, match: string, actions: string) =>
     flows.push(`table=${table},priority=${priority}${match ? ',' + match : ''},actions=${actions}`);
-  // The router's own addresses: each subnet's gateway and the metadata service's (never filtered, as on AWS).
-  const gateways = [...model.subnets.map((s) => s.spec.gateway), METADATA_ADDRESS];
+  // The router's own addresses: each subnet's gateway, the metadata service's and the resolver's (never filtered, as on AWS).
+  const gateways = [...model.subnets.map((s) => s.spec.gateway), METADATA_ADDRESS, ...(model.routerAddresses ?? [])];
   const subnetOf = new Map(model.subnets.map((s) => [s.spec.subnetId, s]));
 
   for (const t of [T_ADMIT, T_EGRESS, T_EGRESS_CT, T_L2, T_INGRESS, T_INGRESS_CT]) add(t, 0, '', 'drop');

@@ -77,6 +77,7 @@ export function vpcSpec(v: VpcSpec): VpcSpec {
   if (!Array.isArray(v.cidrs) || v.cidrs.length === 0) throw new TypeError(`VPC ${v.vpcId} has no CIDR`);
   v.cidrs.forEach(cidr);
   if (!Number.isInteger(v.vni) || v.vni < 1 || v.vni > 0xffffff) throw new TypeError(`invalid VNI: ${v.vni}`);
+  if (v.resolver !== undefined) ipv4('resolver', v.resolver);
   return v;
 }
 

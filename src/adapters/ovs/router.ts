@@ -9,7 +9,7 @@
  * 169.254.252.0/22 (never a VPC range), and host routes for the VPC's CIDRs through it. Instances see the host
  * as that link address, so their security groups must admit it.
  */
-import { METADATA_ADDRESS, type SubnetSpec, type VpcSpec } from '../../ports/index.js';
+import { AMAZON_DNS_ADDRESS, METADATA_ADDRESS, type SubnetSpec, type VpcSpec } from '../../ports/index.js';
 import { EXT, type Host } from './host.js';
 import { bridgeName, fromInt, hostLink, ifalias, prefixOf, routerLeg, routerLegInside, routerMac, routerNetns, toInt } from './names.js';
 
@@ -40,6 +40,20 @@ export async function ensureRouterNetns(host: Host, cloud: string, vpcId: string
   await host.ip(['-n', ns, 'addr', 'replace', `${METADATA_ADDRESS}/32`, 'dev', 'lo']);
   await host.ip(['netns', 'exec', ns, 'sysctl', '-q', '-w', ...ROUTER_SYSCTLS]);
   return ns;
+}
+
+/**
+ * The router's DNS addresses on its lo: the link-local AMAZON_DNS_ADDRESS and the VPC's resolver (base + 2),
+ * where the DNS listeners are bound (backend.ts, serveDns). An instance in the subnet that holds base + 2 finds it
+ * by ARP: the router's leg answers for every address of the namespace.
+ */
+export function resolverAddresses(vpc: VpcSpec): string[] {
+  return vpc.resolver ? [AMAZON_DNS_ADDRESS, vpc.resolver] : [AMAZON_DNS_ADDRESS];
+}
+
+export async function ensureResolverAddresses(host: Host, cloud: string, vpc: VpcSpec): Promise<void> {
+  const ns = routerNetns(cloud, vpc.vpcId);
+  await host.ipBatch(resolverAddresses(vpc).map((a) => ['addr', 'replace', `${a}/32`, 'dev', 'lo']), { netns: ns });
 }
 
 /** The subnet's leg: made when missing, (re)configured always, plugged into the bridge. */

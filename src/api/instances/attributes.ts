@@ -1,7 +1,11 @@
 import { defineHandler } from '../../server/registry.js';
 import { Ec2Error, invalidParameterCombination, invalidParameterValue, missingParameter } from '../../errors/index.js';
 import { parseId } from '../../ids/index.js';
-import { instanceType } from '../../domain/instance-types.js';
+import { INSTANCE_TYPES, instanceType } from '../../domain/instance-types.js';
+import { validateRequest } from '../../describe/index.js';
+import { streamed } from '../../protocol/serializer.js';
+import { describeRequest } from '../common.js';
+import { instanceResource } from './filters.js';
 import { decodeUserData, MAX_USER_DATA } from '../../services/instances/launch.js';
 import type * as Ec2 from '../../protocol/generated/types.js';
 import { toBlockDeviceMappings } from './mappers.js';
@@ -155,18 +159,22 @@ export const getConsoleOutput = defineHandler('GetConsoleOutput', {
   },
 });
 
+/** Burstable types (T2, T3, T3a, T4g): the only ones with a credit specification. */
+const BURSTABLE = [...INSTANCE_TYPES.values()].filter((t) => t.burstable).map((t) => t.name);
+const LIVE_STATES = ['pending', 'running', 'shutting-down', 'stopping', 'stopped'];
+
 export const describeInstanceCreditSpecifications = defineHandler('DescribeInstanceCreditSpecifications', {
   async validate(input, ctx) {
     if (input.InstanceIds?.length) await ctx.services.instances.get(ctx.accountId, input.InstanceIds.map((id) => parseId('instance', id)));
+    validateRequest(instanceResource, describeRequest(input, input.InstanceIds));
   },
   async handle(input, ctx) {
-    const rows = input.InstanceIds?.length
-      ? await ctx.services.instances.get(ctx.accountId, input.InstanceIds)
-      : (await ctx.services.instances.list(ctx.accountId)).filter((r) => r.state !== 'terminated');
+    // The describe engine pages it (MaxResults/NextToken) in SQL: never every instance of the account at once.
+    const filters = [...(input.Filters ?? []), { Name: 'instance-state-name', Values: LIVE_STATES }, { Name: 'instance-type', Values: BURSTABLE }];
+    const page = await ctx.services.describe.page(instanceResource, describeRequest({ ...input, Filters: filters }, input.InstanceIds), ctx);
     return {
-      InstanceCreditSpecifications: rows
-        .filter((r) => instanceType(r.instance_type)?.burstable)
-        .map((r) => ({ InstanceId: r.id, CpuCredits: r.instance_type.startsWith('t2.') ? 'standard' : 'unlimited' })),
+      InstanceCreditSpecifications: streamed(page.rows, (rows) => rows.map((r) => ({ InstanceId: r.id, CpuCredits: r.instance_type.startsWith('t2.') ? 'standard' : 'unlimited' }))),
+      NextToken: page.nextToken,
     };
   },
 });

@@ -5,6 +5,7 @@ import { STATE_CODES } from '../../domain/instance-state.js';
 import { INSTANCE_COLUMNS } from '../../db/repositories/compute.js';
 import { imageVisibleTo } from '../../db/repositories/images.js';
 import type { InstanceView } from './mappers.js';
+import { privateDnsSuffix } from '../../domain/dns.js';
 
 /** An instance as the engine reads it: its row, its AMI's architecture and its security groups (InstanceView less region). */
 export type InstanceRead = Omit<InstanceView, 'region'>;
@@ -46,7 +47,7 @@ export const instanceResource: Resource<InstanceRead> = {
     'private-ip-address': text('host(r.private_ip)'),
     'network-interface.addresses.private-ip-address': text('host(r.private_ip)'),
     'private-dns-name': text((c) => {
-      const suffix = c.region === 'us-east-1' ? '.ec2.internal' : `.${c.region}.compute.internal`;
+      const suffix = `.${privateDnsSuffix(c.region)}`;
       return sql`'ip-' || replace(host(r.private_ip), '.', '-') || ${suffix}::text`;
     }),
     'vpc-id': column('vpc_id'),

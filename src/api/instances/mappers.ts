@@ -6,6 +6,7 @@ import { instanceType } from '../../domain/instance-types.js';
 import { tagSetOrNone } from '../common.js';
 import { metadataOptionsOf, metadataOptionsResponse } from '../../services/metadata/options.js';
 import type { Tag } from '../../describe/index.js';
+import { privateDnsName } from '../../domain/dns.js';
 
 /** An EBS attachment of the instance, as the describe engine reads it (src/api/instances/filters.ts). */
 export interface InstanceVolume {
@@ -29,10 +30,7 @@ export function toBlockDeviceMappings(volumes: InstanceVolume[] | undefined): Ec
   }));
 }
 
-export function privateDnsName(ip: string, region: string): string {
-  const host = `ip-${ip.replace(/\./g, '-')}`;
-  return region === 'us-east-1' ? `${host}.ec2.internal` : `${host}.${region}.compute.internal`;
-}
+export { privateDnsName };
 
 export function toInstance(i: InstanceView, region: string): Ec2.Instance {
   const t = instanceType(i.instance_type);

@@ -9,6 +9,7 @@ import { validateTags } from '../../services/tags/index.js';
 import type { EniRow } from '../../db/repositories/enis.js';
 import { describeRequest, parseIds, tagSetOrNone, tagsFromSpecs } from '../common.js';
 import type * as Ec2 from '../../protocol/generated/types.js';
+import { privateDnsName } from '../../domain/dns.js';
 
 type Row = EniRow & { tags: Tag[]; group_names: string[] };
 
@@ -44,7 +45,7 @@ export const eniResource: Resource<Row> = {
 };
 
 export function toNetworkInterface(e: Row, region: string): Ec2.NetworkInterface {
-  const dns = (ip: string) => `ip-${ip.replace(/\./g, '-')}.${region === 'us-east-1' ? 'ec2.internal' : `${region}.compute.internal`}`;
+  const dns = (ip: string) => privateDnsName(ip, region);
   return {
     NetworkInterfaceId: e.id,
     SubnetId: e.subnet_id,
@@ -94,7 +95,10 @@ export const describeNetworkInterfaces = defineHandler('DescribeNetworkInterface
 export const createNetworkInterface = defineHandler('CreateNetworkInterface', {
   async validate(input, ctx) {
     validateTags(tagsFromSpecs(input.TagSpecifications, 'network-interface'));
-    if (input.PrivateIpAddresses?.length || input.SecondaryPrivateIpAddressCount || input.Ipv6Addresses?.length || input.Ipv6AddressCount) {
+    // One address given as the list (Terraform's private_ips = [x]) is the primary address.
+    const listed = input.PrivateIpAddresses ?? [];
+    const onlyPrimary = listed.length === 1 && listed[0]!.Primary !== false && (!input.PrivateIpAddress || input.PrivateIpAddress === listed[0]!.PrivateIpAddress);
+    if ((listed.length && !onlyPrimary) || input.SecondaryPrivateIpAddressCount || input.Ipv6Addresses?.length || input.Ipv6AddressCount) {
       throw new Ec2Error('UnsupportedOperation', 'Secondary and IPv6 addresses are not supported yet.');
     }
     const subnet = await ctx.services.network.admin.subnet(ctx.accountId, parseId('subnet', input.SubnetId));
@@ -110,7 +114,7 @@ export const createNetworkInterface = defineHandler('CreateNetworkInterface', {
     await ctx.services.network.createEni(
       { id, account_id: ctx.accountId, vpc_id: subnet.vpc_id, subnet_id: subnet.id, availability_zone: subnet.availability_zone, mac_address: randomMac(), description: input.Description ?? '', security_group_ids: groups, instance_id: null, device_index: null, attachment_id: null },
       subnet,
-      input.PrivateIpAddress,
+      input.PrivateIpAddress ?? input.PrivateIpAddresses?.[0]?.PrivateIpAddress,
     );
     const tags = tagsFromSpecs(input.TagSpecifications, 'network-interface');
     if (tags.length) await ctx.services.tags.create(ctx.accountId, [{ id, type: 'network-interface' }], tags);

@@ -92,7 +92,7 @@ function revokeHandler<Op extends 'RevokeSecurityGroupIngress' | 'RevokeSecurity
     async validate(input: Ec2.RevokeSecurityGroupIngressRequest, ctx: RequestContext) {
       const g = await groupOf(ctx, input);
       const byIds = input.SecurityGroupRuleIds?.length ? input.SecurityGroupRuleIds.map((id) => parseId('securityGroupRule', id)) : undefined;
-      const drafts = byIds ? undefined : await rulesOf(input, peerOf(ctx, g));
+      const drafts = byIds ? undefined : await rulesOf(input, peerOf(ctx, g), { revoking: true });
       return { ids: await ctx.services.network.admin.checkRevoke(g, egress, drafts, byIds) };
     },
     async handle(_input: unknown, ctx: RequestContext, { ids }: { ids: string[] }) {

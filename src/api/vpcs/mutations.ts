@@ -55,13 +55,21 @@ export const createDefaultVpc = defineHandler('CreateDefaultVpc', {
 
 const VPC_ATTRIBUTES = { enableDnsSupport: 'enable_dns_support', enableDnsHostnames: 'enable_dns_hostnames' } as const;
 
+/**
+ * Network Address Usage metrics are a CloudWatch feature that this cloud does not have: the attribute reads false
+ * (Terraform's aws_vpc reads it) and only false can be set.
+ */
+const NAU_METRICS = 'enableNetworkAddressUsageMetrics';
+
 export const describeVpcAttribute = defineHandler('DescribeVpcAttribute', {
   async validate(input, ctx) {
+    if (input.Attribute === NAU_METRICS) return { vpc: await ctx.services.network.admin.vpc(ctx.accountId, parseId('vpc', input.VpcId)), attr: undefined };
     const attr = VPC_ATTRIBUTES[input.Attribute as keyof typeof VPC_ATTRIBUTES];
     if (!attr) throw new Ec2Error('InvalidParameterValue', `Value (${input.Attribute}) for parameter attribute is invalid. Unknown attribute.`);
     return { vpc: await ctx.services.network.admin.vpc(ctx.accountId, parseId('vpc', input.VpcId)), attr };
   },
   async handle(input, _ctx, { vpc, attr }) {
+    if (!attr) return { VpcId: vpc.id, EnableNetworkAddressUsageMetrics: { Value: false } };
     const value = { Value: vpc[attr] };
     return { VpcId: vpc.id, ...(input.Attribute === 'enableDnsSupport' ? { EnableDnsSupport: value } : { EnableDnsHostnames: value }) };
   },
@@ -69,6 +77,13 @@ export const describeVpcAttribute = defineHandler('DescribeVpcAttribute', {
 
 export const modifyVpcAttribute = defineHandler('ModifyVpcAttribute', {
   async validate(input, ctx) {
+    if (input.EnableNetworkAddressUsageMetrics && !input.EnableDnsSupport && !input.EnableDnsHostnames) {
+      const vpc = await ctx.services.network.admin.vpc(ctx.accountId, parseId('vpc', input.VpcId));
+      if (input.EnableNetworkAddressUsageMetrics.Value !== false) {
+        throw new Ec2Error('UnsupportedOperation', 'Network Address Usage metrics are not available in this cloud; enableNetworkAddressUsageMetrics stays false.');
+      }
+      return { vpc, attr: undefined, value: false };
+    }
     const set = [
       input.EnableDnsSupport && (['enable_dns_support', input.EnableDnsSupport.Value] as const),
       input.EnableDnsHostnames && (['enable_dns_hostnames', input.EnableDnsHostnames.Value] as const),
@@ -85,7 +100,7 @@ export const modifyVpcAttribute = defineHandler('ModifyVpcAttribute', {
     return { vpc, attr, value };
   },
   async handle(_input, ctx, { vpc, attr, value }) {
-    await ctx.services.network.admin.setVpcAttribute(vpc, attr, value);
+    if (attr) await ctx.services.network.admin.setVpcAttribute(vpc, attr, value);
     return {};
   },
 });

@@ -6,6 +6,7 @@ import type { NetworkService } from '../network/index.js';
 import type { ImageService } from '../images/index.js';
 import type { KeyPairService } from '../key-pairs/index.js';
 import { renderFirstBootScript } from './user-data.js';
+import { privateDnsSuffix, privateHostname, vpcResolverAddress } from '../../domain/dns.js';
 
 export interface SpecSources {
   network: NetworkService;
@@ -41,7 +42,7 @@ export async function instanceSpec(deps: SpecSources, row: InstanceRow): Promise
     imageRef: image.backend_ref,
     vcpus: type.vcpus,
     memoryMiB: type.memoryMiB,
-    hostname: `ip-${row.private_ip.replace(/\./g, '-')}`,
+    hostname: privateHostname(row.private_ip),
     firstBootScript: renderFirstBootScript(userData, keys),
     userData,
     publicKeys: keys,
@@ -55,6 +56,7 @@ export async function instanceSpec(deps: SpecSources, row: InstanceRow): Promise
       macAddress: row.mac_address,
     },
     // Without a network backend (NETWORK_BACKEND=noop, for development) no NICs: Docker's default bridge.
+    dns: deps.network.plugsPorts ? { nameservers: [vpcResolverAddress(vpc.cidr_block)], search: [privateDnsSuffix(deps.network.region)] } : undefined,
     nics: deps.network.plugsPorts ? [{ eniId: port.eniId, deviceIndex: 0, mac: port.mac, ips: port.ips, subnetCidr: port.subnetCidr, gateway, vm: deps.network.vmInterface(port) }] : undefined,
   };
 }

@@ -5,6 +5,7 @@
  * a trailing slash.
  */
 import type { MetadataOptions } from './options.js';
+import { privateDnsName } from '../../domain/dns.js';
 
 export interface InstanceMetadata {
   instanceId: string;
@@ -50,10 +51,8 @@ interface Dir {
 const dir = (entries: Record<string, Node | undefined>, listing?: string[]): Dir => ({ entries, listing });
 const isDir = (n: Node): n is Dir => typeof n === 'object' && !Buffer.isBuffer(n);
 
-export function privateHostname(ip: string, region: string): string {
-  const host = `ip-${ip.replace(/\./g, '-')}`;
-  return region === 'us-east-1' ? `${host}.ec2.internal` : `${host}.${region}.compute.internal`;
-}
+/** The instance's private name (EC2's `ip-a-b-c-d.<region domain>`). */
+export const privateHostname = privateDnsName;
 
 /** The identity document as AWS's (same keys, same order; nulls where AWS has them). */
 export function identityDocument(m: InstanceMetadata): string {

@@ -4,6 +4,7 @@
  */
 import type { EniRow } from '../../db/repositories/enis.js';
 import type { SecurityGroupRow, SecurityGroupRuleRow, SubnetRow, VpcRow } from '../../db/repositories/network.js';
+import { vpcResolverAddress } from '../../domain/dns.js';
 import type { PortSpec, SecurityModel, SecurityRule, SubnetSpec, VpcSpec } from '../../ports/index.js';
 
 /** The VPC router's address in a subnet: its base + 1, as on AWS. */
@@ -14,7 +15,7 @@ export function subnetGateway(cidr: string): string {
 }
 
 export function vpcSpec(v: VpcRow): VpcSpec {
-  return { vpcId: v.id, cidrs: [v.cidr_block], vni: v.vni };
+  return { vpcId: v.id, cidrs: [v.cidr_block], vni: v.vni, resolver: vpcResolverAddress(v.cidr_block) };
 }
 
 export function subnetSpec(s: Pick<SubnetRow, 'id' | 'vpc_id' | 'cidr_block'>): SubnetSpec {

@@ -33,6 +33,11 @@ export class NetworkService {
   /** The VPC API's writes (CreateVpc, subnets, groups, rules). */
   readonly admin: VpcAdmin;
 
+  /** The region this server is (private DNS names depend on it). */
+  get region(): string {
+    return this.catalog.region;
+  }
+
   constructor(
     private readonly repo: NetworkRepository,
     private readonly catalog: CatalogService,

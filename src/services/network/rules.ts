@@ -54,6 +54,7 @@ function portsOf(protocol: string, from: number | undefined, to: number | undefi
 export async function rulesOf(
   input: { IpPermissions?: Ec2.IpPermission[]; IpProtocol?: string; FromPort?: number; ToPort?: number; CidrIp?: string; SourceSecurityGroupName?: string },
   groupIdOf: (pair: { GroupId?: string; GroupName?: string }) => Promise<string>,
+  opts: { revoking?: boolean } = {},
 ): Promise<RuleDraft[]> {
   const perms: Ec2.IpPermission[] = [...(input.IpPermissions ?? [])];
   if (input.IpProtocol || input.CidrIp || input.SourceSecurityGroupName) {
@@ -71,6 +72,8 @@ export async function rulesOf(
     const protocol = protocolOf(p.IpProtocol);
     const ports = portsOf(protocol, p.FromPort, p.ToPort);
     if ((p.Ipv6Ranges ?? []).length || (p.PrefixListIds ?? []).length) {
+      // No group has such a rule, so revoking one finds nothing (Terraform revokes the default ::/0 egress rule).
+      if (opts.revoking) throw new Ec2Error('InvalidPermission.NotFound', 'The specified rule does not exist in this security group.');
       throw new Ec2Error('UnsupportedOperation', 'IPv6 ranges and prefix lists in security group rules are not supported.');
     }
     const peers = [

@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict';
+import {
+  CreateSecurityGroupCommand,
+  CreateSubnetCommand,
+  CreateVpcCommand,
+  CreateNetworkInterfaceCommand,
+  DescribeVpcAttributeCommand,
+  ModifyVpcAttributeCommand,
+  RevokeSecurityGroupEgressCommand,
+  DescribeSecurityGroupRulesCommand,
+  type EC2Client,
+} from '@aws-sdk/client-ec2';
+import { startTestServer, type TestServer } from '../support/server.js';
+import { sdk } from '../support/clients.js';
+
+/**
+ * Calls Terraform's AWS provider makes around aws_vpc, aws_security_group and aws_network_interface that a
+ * handwritten client rarely does (found by applying them here), answered as AWS answers them. Noop backends.
+ */
+describe('calls Terraform\'s provider makes for VPCs, groups and interfaces', () => {
+  let s: TestServer;
+  let ec2: EC2Client;
+  let vpcId: string;
+  before(async () => {
+    s = await startTestServer();
+    ec2 = sdk(s.url);
+    vpcId = (await ec2.send(new CreateVpcCommand({ CidrBlock: '10.77.0.0/16' }))).Vpc!.VpcId!;
+  });
+  after(() => s?.close());
+
+  it('reads enableNetworkAddressUsageMetrics as false, and setting it true is refused', async () => {
+    const a = await ec2.send(new DescribeVpcAttributeCommand({ VpcId: vpcId, Attribute: 'enableNetworkAddressUsageMetrics' }));
+    assert.equal(a.EnableNetworkAddressUsageMetrics?.Value, false);
+    await ec2.send(new ModifyVpcAttributeCommand({ VpcId: vpcId, EnableNetworkAddressUsageMetrics: { Value: false } }));
+    await assert.rejects(ec2.send(new ModifyVpcAttributeCommand({ VpcId: vpcId, EnableNetworkAddressUsageMetrics: { Value: true } })), { name: 'UnsupportedOperation' });
+  });
+
+  it('answers InvalidPermission.NotFound to revoking the ::/0 egress rule a new group does not have, and keeps its IPv4 one', async () => {
+    const groupId = (await ec2.send(new CreateSecurityGroupCommand({ VpcId: vpcId, GroupName: 'tf', Description: 'tf' }))).GroupId!;
+    await assert.rejects(
+      ec2.send(new RevokeSecurityGroupEgressCommand({ GroupId: groupId, IpPermissions: [{ IpProtocol: '-1', Ipv6Ranges: [{ CidrIpv6: '::/0' }] }] })),
+      { name: 'InvalidPermission.NotFound' },
+    );
+    const rules = await ec2.send(new DescribeSecurityGroupRulesCommand({ Filters: [{ Name: 'group-id', Values: [groupId] }] }));
+    assert.deepEqual(rules.SecurityGroupRules!.map((r) => [r.IsEgress, r.CidrIpv4]), [[true, '0.0.0.0/0']]);
+  });
+
+  it('takes a one-address PrivateIpAddresses list as the primary address; a second address is still refused', async () => {
+    const subnetId = (await ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.77.1.0/24' }))).Subnet!.SubnetId!;
+    const eni = (await ec2.send(new CreateNetworkInterfaceCommand({ SubnetId: subnetId, PrivateIpAddresses: [{ PrivateIpAddress: '10.77.1.50', Primary: true }] }))).NetworkInterface!;
+    assert.equal(eni.PrivateIpAddress, '10.77.1.50');
+    await assert.rejects(
+      ec2.send(new CreateNetworkInterfaceCommand({ SubnetId: subnetId, PrivateIpAddresses: [{ PrivateIpAddress: '10.77.1.51', Primary: true }, { PrivateIpAddress: '10.77.1.52', Primary: false }] })),
+      { name: 'UnsupportedOperation' },
+    );
+  });
+});
