@@ -211,6 +211,12 @@ export interface NetworkBackend {
    * it. Not filtered by security groups (as on AWS). Optional: a backend without it serves no DNS.
    */
   serveDns?(respond: DnsResponder | null): Promise<void>;
+  /**
+   * From now until `release` is called, the router's packets to `peer` (an instance's address and source port of
+   * one metadata connection in `vpcId`) leave with IP TTL `hops` (1..64): AWS's HttpPutResponseHopLimit, so that a
+   * token answer goes no further than `hops` hops (a container inside the instance is one more). Optional.
+   */
+  limitMetadataHops?(vpcId: string, peer: { address: string; port: number }, hops: number): Promise<() => Promise<void>>;
   list(): Promise<NetworkInventory>;
   sync(desired: DesiredNetwork): Promise<SyncReport>;
   probe(): Promise<ProbeResult>;

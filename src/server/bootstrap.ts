@@ -99,7 +99,8 @@ async function startOn(config: Config, opts: StartOptions, log: Logger, url: str
   const metadata = new MetadataService(computeRepo, network, keyPairs, tags, images, config.region);
   const services: Services = { accounts, catalog, network, tags, images, keyPairs, instances, volumes, metadata, backends, describe: new DescribeEngine(db) };
   // The instance metadata service: every VPC router the network backend realises from now on serves it.
-  const metadataServer = new MetadataServer(metadata, { signer: IdentitySigner.lazy(join(config.dataDir, 'metadata')), log });
+  const limitHops = backends.network.limitMetadataHops?.bind(backends.network);
+  const metadataServer = new MetadataServer(metadata, { signer: IdentitySigner.lazy(join(config.dataDir, 'metadata')), log, limitHops });
   await backends.network.serveMetadata(metadataServer.accept);
   // The VPC resolver (169.254.169.253 and each VPC's base + 2): private names, the rest forwarded upstream.
   const resolver = new DnsResolver(new DnsRepository(db), { region: config.region, upstreams: upstreamsFrom(config.dnsUpstreams, hostResolvConf()), log });

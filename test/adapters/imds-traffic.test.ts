@@ -68,7 +68,7 @@ describe('instance metadata service: real traffic from inside VPCs (Open vSwitch
   const libvirt = new LibvirtComputeBackend({ uri: URI, cloudId: CLOUD, stopTimeoutMs: 5_000 });
   let withVm = false;
   const table = new Map<string, InstanceMetadata>();
-  const imds = new MetadataServer({ byAddress: async (vpcId, ip) => table.get(`${vpcId} ${ip}`) });
+  const imds = new MetadataServer({ byAddress: async (vpcId, ip) => table.get(`${vpcId} ${ip}`) }, { limitHops: net.limitMetadataHops.bind(net) });
 
   /** curl inside the box's namespace; '' when nothing came back (a dropped packet: curl's connect timeout). */
   const curl = async (b: Box, path: string, args: string[] = []) => {
@@ -146,6 +146,40 @@ describe('instance metadata service: real traffic from inside VPCs (Open vSwitch
       assert.equal(await curl(two, '/latest/meta-data/instance-id', ['-o', '/dev/null', '-w', '%{http_code}', '-H', `X-aws-ec2-metadata-token: ${token}`]), '401');
     } finally {
       one.meta.options = metadataOptionsOf(null);
+    }
+  });
+
+  it('enforces HttpPutResponseHopLimit: a token answer reaches a namespace behind the instance only with a limit of 2; v1 GETs always do', async () => {
+    // "behind": a namespace one hop behind `one` (a container inside the instance), masqueraded as `one`.
+    const behind = startDaemon('unshare', ['--net', 'sleep', '600'], { onLine: () => {} });
+    try {
+      for (let i = 0; i < 50; i++) {
+        const [mine, its] = await Promise.all([run('readlink', ['/proc/self/ns/net']), run('readlink', [`/proc/${behind.pid}/ns/net`], { allowFailure: true })]);
+        if (its.stdout && its.stdout !== mine.stdout) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const veth = `tchop${hex(6)}`;
+      await run('ip', ['link', 'add', veth, 'netns', String(one.proc!.pid), 'type', 'veth', 'peer', 'name', 'eth0', 'netns', String(behind.pid)]);
+      await inside(one, ['ip', 'addr', 'add', '192.168.77.1/30', 'dev', veth]);
+      await inside(one, ['ip', 'link', 'set', veth, 'up']);
+      await inside(one, ['sysctl', '-q', '-w', 'net.ipv4.ip_forward=1']);
+      await inside(one, ['iptables', '-w', '5', '-t', 'nat', '-A', 'POSTROUTING', '-s', '192.168.77.0/30', '-o', 'eth0', '-j', 'MASQUERADE']);
+      const b = { ...one, proc: behind };
+      await run('nsenter', ['-t', String(behind.pid), '-n', 'ip', 'addr', 'add', '192.168.77.2/30', 'dev', 'eth0']);
+      await run('nsenter', ['-t', String(behind.pid), '-n', 'ip', 'link', 'set', 'eth0', 'up']);
+      await run('nsenter', ['-t', String(behind.pid), '-n', 'ip', 'route', 'add', 'default', 'via', '192.168.77.1']);
+      const put = (x: Box) => curl(x, '/latest/api/token', ['-X', 'PUT', '-H', 'X-aws-ec2-metadata-token-ttl-seconds: 60']);
+
+      assert.equal(one.meta.options.httpPutResponseHopLimit, 1, 'AWS\'s default');
+      assert.equal(await curl(b, '/latest/meta-data/instance-id'), one.meta.instanceId, 'v1 from behind: answered (the limit is the token\'s)');
+      assert.ok((await put(one)).length > 20, 'the instance itself gets a token with a limit of 1');
+      assert.equal(await put(b), '', 'one hop further it does not: the answer dies on the way');
+      one.meta.options = { ...one.meta.options, httpPutResponseHopLimit: 2 };
+      assert.ok((await put(b)).length > 20, 'with a limit of 2 it arrives');
+    } finally {
+      one.meta.options = metadataOptionsOf(null);
+      behind.signal('SIGKILL');
+      await inside(one, ['iptables', '-w', '5', '-t', 'nat', '-F', 'POSTROUTING']).catch(() => undefined);
     }
   });
 

@@ -207,6 +207,28 @@ export class OvsNetworkBackend implements NetworkBackend {
     });
   }
 
+  /**
+   * One iptables rule in the router namespace's mangle OUTPUT chain per limited connection (the metadata answers
+   * come from a local socket there): the exact 4-tuple, TTL set to `hops`. Rules live as long as their connection
+   * (a token request is rare: SDKs keep a token for hours); a namespace made anew starts without any.
+   */
+  async limitMetadataHops(vpcId: string, peer: { address: string; port: number }, hops: number): Promise<() => Promise<void>> {
+    n.vpcId(vpcId);
+    n.ipv4('peer address', peer.address);
+    if (!Number.isInteger(peer.port) || peer.port < 1 || peer.port > 65535) throw new TypeError(`invalid peer port ${peer.port}`);
+    if (!Number.isInteger(hops) || hops < 1 || hops > 64) throw new TypeError(`invalid hop limit ${hops}`);
+    const ns = n.routerNetns(this.cloudId, vpcId);
+    const rule = ['-t', 'mangle', '?', 'OUTPUT', '-s', `${METADATA_ADDRESS}/32`, '-d', `${peer.address}/32`, '-p', 'tcp', '--sport', String(METADATA_PORT), '--dport', String(peer.port), '-j', 'TTL', '--ttl-set', String(hops)];
+    const iptables = (op: '-A' | '-D') => this.host.ip(['netns', 'exec', ns, 'iptables', '-w', '5', ...rule.map((w) => (w === '?' ? op : w))], { allowFailure: op === '-D' });
+    await iptables('-A');
+    let released = false;
+    return async () => {
+      if (released) return;
+      released = true;
+      if (this.host.netnsExists(ns)) await iptables('-D');
+    };
+  }
+
   vmInterface(port: PortSpec): VmInterface {
     n.portSpec(port);
     return {

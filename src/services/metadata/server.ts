@@ -21,9 +21,14 @@ export interface MetadataSource {
   byAddress(vpcId: string, ip: string): Promise<InstanceMetadata | undefined>;
 }
 
+/** NetworkBackend.limitMetadataHops: the TTL of the router's packets on one connection, until released. */
+export type HopLimiter = (vpcId: string, peer: { address: string; port: number }, hops: number) => Promise<() => Promise<void>>;
+
 export interface MetadataServerOptions {
   signer?: DocumentSigner;
   tokens?: TokenIssuer;
+  /** Enforces HttpPutResponseHopLimit on token answers (without it the limit is recorded only). */
+  limitHops?: HopLimiter;
   log?: { warn(msg: string, fields?: Record<string, unknown>): void };
 }
 
@@ -37,6 +42,8 @@ export class MetadataServer {
   readonly http: Server;
   readonly tokens: TokenIssuer;
   private readonly vpcOf = new WeakMap<Socket, string>();
+  /** The hop limit in force on a connection (set at its first token answer). */
+  private readonly hopsOf = new WeakMap<Socket, number>();
 
   constructor(private readonly source: MetadataSource, private readonly opts: MetadataServerOptions = {}) {
     this.tokens = opts.tokens ?? new TokenIssuer();
@@ -85,6 +92,7 @@ export class MetadataServer {
       const ttl = parseTokenTtl(req.headers['x-aws-ec2-metadata-token-ttl-seconds']);
       if (ttl === undefined) return this.error(res, 400);
       res.setHeader('X-aws-ec2-metadata-token-ttl-seconds', String(ttl));
+      await this.limitHops(req.socket, vpcId!, ip, instance.options.httpPutResponseHopLimit);
       return this.send(res, 200, this.tokens.issue(instance.instanceId, ttl), method);
     }
     if (method !== 'GET' && method !== 'HEAD') return this.error(res, 405, path === TOKEN_PATH ? 'PUT' : 'GET, HEAD, PUT');
@@ -103,6 +111,25 @@ export class MetadataServer {
     const found = lookup(buildTree(instance, this.opts.signer), m[2] ?? '');
     if (found.status === 404) return this.error(res, 404);
     return this.send(res, 200, found.body, method);
+  }
+
+  /**
+   * HttpPutResponseHopLimit, as AWS: the token answer's IP TTL is the limit, so it dies that many hops away (a
+   * container behind the instance is one hop more). Set once per connection, released when it closes. If the
+   * backend cannot set it, the answer still goes (logged): the limit is a hardening, not the token's validity.
+   */
+  private async limitHops(socket: Socket, vpcId: string, ip: string, hops: number): Promise<void> {
+    const limit = this.opts.limitHops;
+    // One limit per connection (a changed option applies to the next connection).
+    if (!limit || this.hopsOf.has(socket) || socket.remotePort === undefined) return;
+    this.hopsOf.set(socket, hops);
+    try {
+      const release = await limit(vpcId, { address: ip, port: socket.remotePort }, hops);
+      if (socket.destroyed) await release();
+      else socket.once('close', () => void release().catch(() => undefined));
+    } catch (e) {
+      this.opts.log?.warn('could not set the metadata hop limit', { vpcId, ip, error: e instanceof Error ? e.message : String(e) });
+    }
   }
 
   private send(res: ServerResponse, status: number, body: string | Buffer, method: string): void {
