@@ -25,6 +25,7 @@ import { LocalHostFiles } from '../adapters/host/files.js';
 import { KeyPairService } from '../services/key-pairs/index.js';
 import { InstanceService } from '../services/instances/index.js';
 import { IdentitySigner, MetadataServer, MetadataService } from '../services/metadata/index.js';
+import { TokenIssuer } from '../services/metadata/tokens.js';
 import { join } from 'node:path';
 import { VolumeService } from '../services/volumes/index.js';
 import { VolumeRepository } from '../db/repositories/volumes.js';
@@ -100,7 +101,8 @@ async function startOn(config: Config, opts: StartOptions, log: Logger, url: str
   const services: Services = { accounts, catalog, network, tags, images, keyPairs, instances, volumes, metadata, backends, describe: new DescribeEngine(db) };
   // The instance metadata service: every VPC router the network backend realises from now on serves it.
   const limitHops = backends.network.limitMetadataHops?.bind(backends.network);
-  const metadataServer = new MetadataServer(metadata, { signer: IdentitySigner.lazy(join(config.dataDir, 'metadata')), log, limitHops });
+  const metadataDir = join(config.dataDir, 'metadata');
+  const metadataServer = new MetadataServer(metadata, { signer: IdentitySigner.lazy(metadataDir), tokens: TokenIssuer.fromDir(metadataDir), log, limitHops });
   await backends.network.serveMetadata(metadataServer.accept);
   // The VPC resolver (169.254.169.253 and each VPC's base + 2): private names, the rest forwarded upstream.
   const resolver = new DnsResolver(new DnsRepository(db), { region: config.region, upstreams: upstreamsFrom(config.dnsUpstreams, hostResolvConf()), log });

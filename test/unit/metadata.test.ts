@@ -40,6 +40,17 @@ describe('instance metadata service (unit)', () => {
       now += 10_001;
       assert.equal(t.valid(tok, 'i-1'), false, 'expired');
     });
+    it('keeps its key in the data directory, so a restarted server accepts the tokens it gave out', () => {
+      const dir = mkdtempSync(join(tmpdir(), 'thecloud-tokens-'));
+      try {
+        const tok = TokenIssuer.fromDir(dir).issue('i-1', 60);
+        assert.ok(TokenIssuer.fromDir(dir).valid(tok, 'i-1'), 'a second issuer from the same directory (a restart)');
+        assert.equal(statSync(join(dir, 'token-key')).mode & 0o777, 0o600);
+        assert.equal(TokenIssuer.fromDir(mkdtempSync(join(dir, 'other-'))).valid(tok, 'i-1'), false, 'another installation');
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
   });
 
   describe('tree', () => {

@@ -1,10 +1,12 @@
 /**
  * IMDSv2 session tokens: `PUT /latest/api/token` with a TTL of 1..21600 s gives one; it is valid for that
  * instance only and until it expires. Stateless: the token carries the instance id and expiry under an HMAC of
- * a key this process draws at start (a restart invalidates outstanding tokens; guests ask for a new one on 401,
- * as AWS's SDKs and cloud-init do).
+ * the installation's key (`<dataDir>/metadata/token-key`, made once, mode 0600), so a server restart leaves the
+ * guests' tokens valid, as AWS's control plane restarting is invisible to instances.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 export const MIN_TOKEN_TTL = 1;
 export const MAX_TOKEN_TTL = 21600;
@@ -20,6 +22,20 @@ export class TokenIssuer {
   private readonly key: Buffer;
   constructor(key: Buffer = randomBytes(32), private readonly now: () => number = Date.now) {
     this.key = key;
+  }
+
+  /** An issuer with the installation's key in `dir`, made (32 random bytes) the first time. */
+  static fromDir(dir: string): TokenIssuer {
+    const file = join(dir, 'token-key');
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    try {
+      writeFileSync(file, randomBytes(32), { mode: 0o600, flag: 'wx' });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    const key = readFileSync(file);
+    if (key.length < 32) throw new Error(`${file} is shorter than 32 bytes: remove it to make a new one (outstanding tokens then end)`);
+    return new TokenIssuer(key);
   }
 
   issue(instanceId: string, ttlSeconds: number): string {
