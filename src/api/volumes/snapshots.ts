@@ -53,10 +53,10 @@ export function toSnapshot(s: SnapshotRow & { tags?: Tag[] }): Ec2.Snapshot {
 export const createSnapshot = defineHandler('CreateSnapshot', {
   async validate(input, ctx) {
     validateTags(tagsFromSpecs(input.TagSpecifications, 'snapshot'));
-    await ctx.services.volumes.checkCreateSnapshot(ctx.accountId, parseId('volume', input.VolumeId));
+    await ctx.services.volumes.snapshots.checkCreateSnapshot(ctx.accountId, parseId('volume', input.VolumeId));
   },
   async handle(input, ctx) {
-    const s = await ctx.services.volumes.createSnapshot(ctx.accountId, input.VolumeId, input.Description ?? '');
+    const s = await ctx.services.volumes.snapshots.createSnapshot(ctx.accountId, input.VolumeId, input.Description ?? '');
     const tags = tagsFromSpecs(input.TagSpecifications, 'snapshot');
     if (tags.length) await ctx.services.tags.create(ctx.accountId, [{ id: s.id, type: 'snapshot' }], tags);
     return { ...toSnapshot(s), Tags: toTagList(tags) };
@@ -85,10 +85,10 @@ export const describeSnapshots = defineHandler('DescribeSnapshots', {
 
 export const deleteSnapshot = defineHandler('DeleteSnapshot', {
   async validate(input, ctx) {
-    await ctx.services.volumes.checkDeleteSnapshot(ctx.accountId, parseId('snapshot', input.SnapshotId));
+    await ctx.services.volumes.snapshots.checkDeleteSnapshot(ctx.accountId, parseId('snapshot', input.SnapshotId));
   },
   async handle(input, ctx) {
-    await ctx.services.volumes.deleteSnapshot(ctx.accountId, input.SnapshotId);
+    await ctx.services.volumes.snapshots.deleteSnapshot(ctx.accountId, input.SnapshotId);
     await ctx.services.tags.forget([input.SnapshotId]);
     return {};
   },
@@ -98,10 +98,10 @@ export const copySnapshot = defineHandler('CopySnapshot', {
   async validate(input, ctx) {
     validateTags(tagsFromSpecs(input.TagSpecifications, 'snapshot'));
     if (input.Encrypted) throw new Ec2Error('UnsupportedOperation', 'Encrypted snapshots are not supported by this cloud yet.');
-    await ctx.services.volumes.checkCopySnapshot(ctx.accountId, input.SourceRegion, parseId('snapshot', input.SourceSnapshotId), ctx.region);
+    await ctx.services.volumes.snapshots.checkCopySnapshot(ctx.accountId, input.SourceRegion, parseId('snapshot', input.SourceSnapshotId), ctx.region);
   },
   async handle(input, ctx) {
-    const s = await ctx.services.volumes.copySnapshot(ctx.accountId, input.SourceRegion, input.SourceSnapshotId, ctx.region, input.Description);
+    const s = await ctx.services.volumes.snapshots.copySnapshot(ctx.accountId, input.SourceRegion, input.SourceSnapshotId, ctx.region, input.Description);
     const tags = tagsFromSpecs(input.TagSpecifications, 'snapshot');
     if (tags.length) await ctx.services.tags.create(ctx.accountId, [{ id: s.id, type: 'snapshot' }], tags);
     return { SnapshotId: s.id, Tags: toTagList(tags) };
