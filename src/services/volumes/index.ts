@@ -41,7 +41,7 @@ export class VolumeService implements LaunchVolumes {
 
   constructor(
     readonly repo: VolumeRepository,
-    private readonly instances: InstanceLookup,
+    readonly instances: InstanceLookup,
     private readonly catalog: CatalogService,
     private readonly storage: StorageBackend,
     private readonly compute: ComputeBackend,

@@ -10,13 +10,19 @@ import type { StorageBackend } from '../../ports/index.js';
 import type { Logger } from '../../server/log.js';
 import type { VolumeService } from './index.js';
 import { why } from './why.js';
+import { MultiSnapshots } from './multi-snapshots.js';
 
 export class SnapshotService {
   constructor(
     private readonly volumes: VolumeService,
     private readonly storage: StorageBackend,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.multi = new MultiSnapshots(volumes, storage, log);
+  }
+
+  /** CreateSnapshots (./multi-snapshots.ts). */
+  readonly multi: MultiSnapshots;
 
   async snapshot(accountId: string, id: string): Promise<SnapshotRow> {
     const s = await this.volumes.repo.snapshot(accountId, id);
