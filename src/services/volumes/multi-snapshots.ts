@@ -1,8 +1,9 @@
 /**
  * CreateSnapshots: every EBS volume attached to an instance (less the boot volume or listed data volumes when
- * asked) snapshotted at one point in time. The records are written pending first; the host takes all the
- * snapshots together (StorageBackend.createSnapshots holds the volumes' I/O still meanwhile) once each volume's
- * queued work is done, so the set is crash-consistent; a failure leaves every one of them `error`.
+ * asked) snapshotted at one point in time, the call's. The records are written pending first; the host takes
+ * all the snapshots together (StorageBackend.createSnapshots holds the volumes' I/O still meanwhile) once each
+ * volume's queued work is done, before the call answers, so the set is crash-consistent and holds nothing
+ * written after the call; a failure leaves every one of them `error`.
  */
 import { Ec2Error } from '../../errors/index.js';
 import { newId } from '../../ids/index.js';
@@ -69,11 +70,11 @@ export class MultiSnapshots {
     for (const i of items) {
       await this.volumes.repo.insertSnapshot({ id: i.snapshotId, account_id: accountId, volume_id: i.volumeId, volume_size: i.sizeGiB, description: input.description ?? '' });
     }
-    if (items.length) {
-      void inQueues(this.volumes.queue, items.map((i) => i.volumeId), () => this.take(items), () => {});
-    }
     const rows: SnapshotRow[] = [];
     for (const i of items) rows.push((await this.volumes.repo.snapshot(accountId, i.snapshotId))!);
+    // The point in time is the call's: the host snapshots are taken before the answer (thin snapshots are
+    // instant), so nothing the instance writes after the call is in them. The answer says pending, as AWS's.
+    if (items.length) await inQueues(this.volumes.queue, items.map((i) => i.volumeId), () => this.take(items), () => {});
     return rows;
   }
 

@@ -40,8 +40,10 @@ export class SnapshotService {
     const v = await this.checkCreateSnapshot(accountId, volumeId);
     const id = newId('snapshot');
     await this.volumes.repo.insertSnapshot({ id, account_id: accountId, volume_id: v.id, volume_size: v.size_gib, description });
-    void this.volumes.queue.run(volumeId, () => this.takeSnapshot(id, volumeId), () => {});
-    return (await this.volumes.repo.snapshot(accountId, id))!;
+    const row = (await this.volumes.repo.snapshot(accountId, id))!;
+    // Taken before the answer (a thin snapshot is instant): the point in time is the call's, not later.
+    await this.volumes.queue.run(volumeId, () => this.takeSnapshot(id, volumeId), () => {});
+    return row;
   }
 
   /** `resume`: after a crash, where the snapshot may already exist on the host (only then is the host asked). */
