@@ -35,6 +35,7 @@ import { modifyImageAttribute, resetImageAttribute } from './images/attributes.j
 import { createVolume, describeVolumes, deleteVolume, attachVolume, detachVolume } from './volumes/index.js';
 import { createSnapshot, describeSnapshots, deleteSnapshot, copySnapshot } from './volumes/snapshots.js';
 import { createSnapshots } from './volumes/multi-snapshots.js';
+import { describeSnapshotAttribute, modifySnapshotAttribute, resetSnapshotAttribute } from './volumes/snapshot-attributes.js';
 import { modifyVolume, describeVolumesModifications } from './volumes/modify.js';
 import { describeVolumeStatus, describeVolumeAttribute, modifyVolumeAttribute, enableVolumeIO } from './volumes/status.js';
 import { createKeyPair, importKeyPair, describeKeyPairs, deleteKeyPair } from './key-pairs/index.js';
@@ -111,5 +112,8 @@ export function buildRegistry(): Registry {
     describeVolumesModifications,
     copySnapshot,
     createSnapshots,
+    describeSnapshotAttribute,
+    modifySnapshotAttribute,
+    resetSnapshotAttribute,
   );
 }

@@ -70,7 +70,7 @@ export class VolumeService implements LaunchVolumes {
     }
     let minGiB = 0;
     if (input.snapshotId) {
-      const snap = await this.snapshots.snapshot(accountId, input.snapshotId);
+      const snap = await this.snapshots.restorable(accountId, input.snapshotId);
       if (snap.state !== 'completed') throw new Ec2Error('IncorrectState', `Snapshot '${snap.id}' is not 'completed'.`);
       minGiB = snap.volume_size;
     } else if (input.sizeGiB === undefined) {

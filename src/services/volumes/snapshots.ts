@@ -11,6 +11,8 @@ import type { Logger } from '../../server/log.js';
 import type { VolumeService } from './index.js';
 import { why } from './why.js';
 import { MultiSnapshots } from './multi-snapshots.js';
+import { SnapshotSharing } from './snapshot-sharing.js';
+import { SnapshotSharingRepository } from '../../db/repositories/snapshot-sharing.js';
 
 export class SnapshotService {
   constructor(
@@ -19,6 +21,15 @@ export class SnapshotService {
     private readonly log: Logger,
   ) {
     this.multi = new MultiSnapshots(volumes, storage, log);
+    this.sharing = new SnapshotSharing(new SnapshotSharingRepository(volumes.repo.db));
+  }
+
+  /** createVolumePermission (./snapshot-sharing.ts). */
+  readonly sharing: SnapshotSharing;
+
+  /** A snapshot the account owns or may restore (CreateVolume, CopySnapshot); InvalidSnapshot.NotFound otherwise. */
+  restorable(accountId: string, id: string): Promise<SnapshotRow> {
+    return this.sharing.restorable(accountId, id);
   }
 
   /** CreateSnapshots (./multi-snapshots.ts). */
@@ -67,7 +78,7 @@ export class SnapshotService {
     if (sourceRegion !== region) {
       throw new Ec2Error('UnsupportedOperation', `Copying snapshots between regions is not supported by this cloud (this is ${region}).`);
     }
-    const src = await this.snapshot(accountId, sourceId);
+    const src = await this.restorable(accountId, sourceId);
     if (src.state !== 'completed') throw new Ec2Error('IncorrectState', `Snapshot '${sourceId}' is not 'completed'.`);
     return src;
   }
