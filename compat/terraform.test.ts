@@ -1,6 +1,8 @@
 /**
- * Terraform's AWS provider (from the machine's local mirror) against the server with real Docker instances:
- * an aws_key_pair and two aws_instance resources apply, a second plan shows no diff, destroy is clean.
+ * Terraform's AWS provider (from the machine's local mirror) against the server with real Docker instances and
+ * real LVM: an aws_key_pair, two aws_instance resources, an aws_ebs_volume attached to one of them
+ * (aws_volume_attachment) and an aws_ebs_snapshot apply, a second plan shows no diff, destroy is clean (no
+ * container, no LV, no loop device left). Run under the host lock.
  */
 import assert from 'node:assert/strict';
 import { cpSync, mkdtempSync, writeFileSync, existsSync, readFileSync, rmSync } from 'node:fs';
@@ -8,7 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import Docker from 'dockerode';
-import { DescribeInstancesCommand, GetConsoleOutputCommand } from '@aws-sdk/client-ec2';
+import { DescribeInstancesCommand, DescribeSnapshotsCommand, DescribeVolumesCommand, GetConsoleOutputCommand } from '@aws-sdk/client-ec2';
+import pg from 'pg';
+import { testStorage } from '../test/support/storage.js';
 import { needBackend } from '../test/support/backends.js';
 import { startTestServer, type TestServer } from '../test/support/server.js';
 import { sdk } from '../test/support/clients.js';
@@ -17,12 +21,13 @@ import { generateKey } from '../src/services/key-pairs/crypto.js';
 
 const MIRROR = '/opt/tf-plugins';
 
-describe('compat: Terraform aws_key_pair + aws_instance', function () {
+describe('compat: Terraform aws_key_pair + aws_instance + aws_ebs_volume/aws_volume_attachment/aws_ebs_snapshot', function () {
   this.timeout(600_000);
   let s: TestServer;
   let dir: string;
   let env: Record<string, string>;
   let vars: string[];
+  let cloudId: string | undefined;
 
   before(async function () {
     await needBackend(this, 'terraform', async () => {
@@ -31,7 +36,12 @@ describe('compat: Terraform aws_key_pair + aws_instance', function () {
       return existsSync(MIRROR) ? { ok: true, detail: tf.stdout.split('\n')[0]! } : { ok: false, detail: `no provider mirror at ${MIRROR}` };
     });
     await needBackend(this, 'docker', () => new DockerComputeBackend().probe());
-    s = await startTestServer({ COMPUTE_BACKEND: 'docker' });
+    await needBackend(this, 'lvm', () => testStorage().backend.probe());
+    s = await startTestServer({ COMPUTE_BACKEND: 'docker', STORAGE_BACKEND: 'lvm' });
+    const c = new pg.Client({ connectionString: s.databaseUrl });
+    await c.connect();
+    cloudId = (await c.query('SELECT id FROM installation')).rows[0].id as string;
+    await c.end();
     dir = mkdtempSync(join(tmpdir(), 'thecloud-tf-'));
     cpSync(join(import.meta.dirname, 'terraform', 'main.tf'), join(dir, 'main.tf'));
     writeFileSync(join(dir, 'terraformrc'), `provider_installation {\n  filesystem_mirror {\n    path = "${MIRROR}"\n    include = ["registry.terraform.io/*/*"]\n  }\n  direct { exclude = ["registry.terraform.io/*/*"] }\n}\n`);
@@ -44,6 +54,7 @@ describe('compat: Terraform aws_key_pair + aws_instance', function () {
   after(async () => {
     if (dir && s) await execa('terraform', ['destroy', '-auto-approve', '-input=false', '-no-color', ...vars], { cwd: dir, env, reject: false });
     await s?.close();
+    if (cloudId) await testStorage(cloudId).cleanup(); // whatever a failed run left of this installation
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
@@ -62,6 +73,15 @@ describe('compat: Terraform aws_key_pair + aws_instance', function () {
     const console0 = await ec2.send(new GetConsoleOutputCommand({ InstanceId: running.find((i) => i.Tags?.some((t) => t.Value === 'tf-web-0'))!.InstanceId }));
     assert.match(Buffer.from(console0.Output ?? '', 'base64').toString(), /terraform-web-0/);
 
+    // The volume is attached (in-use) and its snapshot completed, with their tags.
+    const vol = (await ec2.send(new DescribeVolumesCommand({ VolumeIds: [out.volume_id.value] }))).Volumes![0]!;
+    assert.deepEqual([vol.State, vol.Attachments?.[0]?.InstanceId, vol.Attachments?.[0]?.State], ['in-use', ids[0], 'attached']);
+    const snap = (await ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [out.snapshot_id.value] }))).Snapshots![0]!;
+    assert.deepEqual([snap.State, snap.VolumeId, snap.Tags?.find((t) => t.Key === 'Name')?.Value], ['completed', vol.VolumeId, 'tf-snap']);
+    const storage = testStorage(cloudId!);
+    const onHost = await storage.backend.list();
+    assert.ok(onHost.volumes.some((v) => v.volumeId === vol.VolumeId) && onHost.snapshots.some((x) => x.snapshotId === snap.SnapshotId), 'the volume and snapshot are LVs');
+
     const plan = await execa('terraform', ['plan', '-detailed-exitcode', '-input=false', '-no-color', ...vars], { cwd: dir, env, reject: false });
     assert.equal(plan.exitCode, 0, 'no changes on a second plan:\n' + plan.stdout + plan.stderr);
 
@@ -70,5 +90,9 @@ describe('compat: Terraform aws_key_pair + aws_instance', function () {
     const state = JSON.parse(readFileSync(join(dir, 'terraform.tfstate'), 'utf8'));
     assert.equal(state.resources.filter((r: { mode: string }) => r.mode === 'managed').length, 0);
     for (const id of ids) await assert.rejects(new Docker().getContainer(id).inspect(), /404|no such container/i, `container ${id} removed`);
+    const left = await storage.backend.list();
+    assert.deepEqual([left.volumes, left.snapshots, left.exports], [[], [], []], 'no LV or export is left on the storage host');
+    const loops = await execa('losetup', ['-n', '-O', 'BACK-FILE', '-l'], { reject: false });
+    assert.ok(!loops.stdout.includes(vol.VolumeId!), `no loop device is left for ${vol.VolumeId}: ${loops.stdout}`);
   });
 });
