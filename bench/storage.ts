@@ -2,7 +2,7 @@
  * EBS on LVM: what the storage adapter adds to the raw LVM commands, on the same storage host in the same run,
  * and what the data path costs. See bench/README.md ("Storage benchmark").
  *
- *   npx tsx bench/storage.ts [--n 5] [--mib 32] [--only ops,clone,restore,dd]
+ *   npx tsx bench/storage.ts [--n 5] [--mib 32] [--only ops,multi,clone,restore,dd]
  *
  * Everything runs against the storage host of the configuration (by default the guest scripts/setup-storage-host.sh
  * boots) under a fresh installation id, and everything it makes is removed at the end. It prints numbers and
@@ -22,7 +22,7 @@ function arg(name: string): string | undefined {
 }
 const N = Number(arg('--n') ?? 5);
 const MIB = Number(arg('--mib') ?? 32);
-const ONLY = (arg('--only') ?? 'ops,clone,restore,dd').split(',');
+const ONLY = (arg('--only') ?? 'ops,multi,clone,restore,dd').split(',');
 
 const t = testStorage();
 const s = t.backend;
@@ -69,6 +69,29 @@ async function ops(): Promise<void> {
   line('createVolume 1 GiB -> ready', adapter, raw);
   line('raw lvcreate -s (thin snapshot)', rawSnap);
   line('createSnapshot -> completed (point in time)', adapterSnap, rawSnap);
+}
+
+/** CreateSnapshots' host side: two NBD-exported volumes held still while both are snapshotted, against two createSnapshot calls. */
+async function multi(): Promise<void> {
+  console.log(`\n== two exported volumes snapshotted at one point in time (${N} each)`);
+  const a = volId();
+  const b = volId();
+  for (const v of [a, b]) {
+    await s.createVolume(v, 1);
+    await s.export(v, 'remote-bench');
+  }
+  const together: number[] = [];
+  const apart: number[] = [];
+  for (let i = 0; i < N; i++) {
+    together.push(await time(() => s.createSnapshots([{ volumeId: a, snapshotId: snapId() }, { volumeId: b, snapshotId: snapId() }])));
+    apart.push(await time(async () => {
+      await s.createSnapshot(a, snapId());
+      await s.createSnapshot(b, snapId());
+    }));
+  }
+  line('2 x createSnapshot, one after the other', apart);
+  line('createSnapshots of both (NBD servers held still)', together, apart);
+  for (const v of [a, b]) await s.unexport(v);
 }
 
 async function clone(): Promise<void> {
@@ -191,6 +214,7 @@ async function main(): Promise<void> {
   console.log(`load: ${(await execa('uptime')).stdout.trim()}`);
   try {
     if (ONLY.includes('ops')) await ops();
+    if (ONLY.includes('multi')) await multi();
     if (ONLY.includes('clone')) await clone();
     if (ONLY.includes('restore')) await restore();
     if (ONLY.includes('dd')) await dd();

@@ -1,4 +1,5 @@
-# An aws_key_pair and two aws_instance resources with tags and user data, applied against The Cloud.
+# An aws_key_pair and two aws_instance resources with tags and user data, and an EBS volume (aws_ebs_volume on
+# real LVM) attached to the first (aws_volume_attachment) and snapshotted (aws_ebs_snapshot), applied against The Cloud.
 terraform {
   required_providers {
     aws = { source = "hashicorp/aws" }
@@ -45,5 +46,30 @@ resource "aws_instance" "web" {
   }
 }
 
+resource "aws_ebs_volume" "data" {
+  availability_zone = aws_instance.web[0].availability_zone
+  size              = 1
+  type              = "gp3"
+  tags = {
+    Name = "tf-data"
+  }
+}
+
+resource "aws_volume_attachment" "data" {
+  device_name = "/dev/sdf"
+  volume_id   = aws_ebs_volume.data.id
+  instance_id = aws_instance.web[0].id
+}
+
+resource "aws_ebs_snapshot" "data" {
+  volume_id   = aws_volume_attachment.data.volume_id
+  description = "tf snapshot"
+  tags = {
+    Name = "tf-snap"
+  }
+}
+
 output "private_ips" { value = aws_instance.web[*].private_ip }
+output "volume_id" { value = aws_ebs_volume.data.id }
+output "snapshot_id" { value = aws_ebs_snapshot.data.id }
 output "ids" { value = aws_instance.web[*].id }

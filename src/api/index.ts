@@ -34,6 +34,8 @@ import { describeImages, registerImage, createImage, deregisterImage, describeIm
 import { modifyImageAttribute, resetImageAttribute } from './images/attributes.js';
 import { createVolume, describeVolumes, deleteVolume, attachVolume, detachVolume } from './volumes/index.js';
 import { createSnapshot, describeSnapshots, deleteSnapshot, copySnapshot } from './volumes/snapshots.js';
+import { createSnapshots } from './volumes/multi-snapshots.js';
+import { describeSnapshotAttribute, modifySnapshotAttribute, resetSnapshotAttribute } from './volumes/snapshot-attributes.js';
 import { modifyVolume, describeVolumesModifications } from './volumes/modify.js';
 import { describeVolumeStatus, describeVolumeAttribute, modifyVolumeAttribute, enableVolumeIO } from './volumes/status.js';
 import { createKeyPair, importKeyPair, describeKeyPairs, deleteKeyPair } from './key-pairs/index.js';
@@ -109,5 +111,9 @@ export function buildRegistry(): Registry {
     modifyVolume,
     describeVolumesModifications,
     copySnapshot,
+    createSnapshots,
+    describeSnapshotAttribute,
+    modifySnapshotAttribute,
+    resetSnapshotAttribute,
   );
 }

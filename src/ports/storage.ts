@@ -88,6 +88,12 @@ export interface StorageBackend {
 
   /** A point-in-time snapshot of the volume (crash-consistent: what was written to it when the call was made). */
   createSnapshot(volumeId: string, snapshotId: string): Promise<void>;
+  /**
+   * Snapshots of several volumes at one point in time (CreateSnapshots, crash-consistent): every write a client
+   * was told is done before the call is in its snapshot, and no write acknowledged after one snapshot was taken
+   * is in another. All or nothing: on failure none of them is left. Idempotent like createSnapshot.
+   */
+  createSnapshots(items: Array<{ volumeId: string; snapshotId: string }>): Promise<void>;
   /** Idempotent. Volumes restored from it are unaffected. */
   deleteSnapshot(snapshotId: string): Promise<void>;
   /**

@@ -2,7 +2,7 @@
  * EBS through the API on the real hosts (STORAGE_BACKEND=lvm, COMPUTE_BACKEND=docker), with the JS SDK and its
  * waiters: a volume created and attached to a running instance is a block device inside it; bytes written there
  * are snapshotted, restored into a new volume, attached to a second instance and read back equal; detach and
- * delete leave no disk on the storage host. Run under the host lock: flock /tmp/thecloud-host.lock npx mocha ...
+ * delete leave no disk on the storage host. CreateSnapshots of two attached volumes holds the bytes of its moment. Run under the host lock: flock /tmp/thecloud-host.lock npx mocha ...
  */
 import assert from 'node:assert/strict';
 import pg from 'pg';
@@ -10,6 +10,7 @@ import Docker from 'dockerode';
 import {
   AttachVolumeCommand,
   CreateSnapshotCommand,
+  CreateSnapshotsCommand,
   CopySnapshotCommand,
   ModifyVolumeCommand,
   DescribeVolumesModificationsCommand,
@@ -141,12 +142,38 @@ describe('EBS on real LVM, attached to Docker instances through the API', functi
     const bytes = Number(size.out.trim()) < 1e8 ? Number(size.out.trim()) * 512 : Number(size.out.trim());
     assert.equal(bytes, 2 * 1024 ** 3, `the grown volume's size inside the instance: ${size.out}`);
 
+    // CreateSnapshots: both volumes of the second instance at one point in time. Written, snapshotted, written
+    // again: restored, each holds the first write (read on the storage host).
+    const other = await ec2.send(new CreateVolumeCommand({ AvailabilityZone: zone, Size: 1 }));
+    await waitUntilVolumeAvailable(fast(ec2), { VolumeIds: [other.VolumeId!] });
+    await ec2.send(new AttachVolumeCommand({ VolumeId: other.VolumeId, InstanceId: second, Device: '/dev/sdh' }));
+    await attached(other.VolumeId!);
+    const fill = 'for d in /dev/sdg /dev/sdh; do dd if=/dev/urandom of=/tmp/w bs=1M count=2 2>/dev/null && dd if=/tmp/w of=$d bs=1M conv=fsync 2>/dev/null && md5sum </tmp/w; done';
+    const before = await sh(second, fill);
+    assert.equal(before.code, 0, before.out);
+    const sums = before.out.trim().split('\n').map((l) => l.split(/\s+/)[0]);
+    const set = await ec2.send(new CreateSnapshotsCommand({ InstanceSpecification: { InstanceId: second } }));
+    const after = await sh(second, fill);
+    assert.equal(after.code, 0, after.out);
+    await waitUntilSnapshotCompleted(fast(ec2), { SnapshotIds: set.Snapshots!.map((x) => x.SnapshotId!) });
+    const setSnap = (v: string) => set.Snapshots!.find((x) => x.VolumeId === v)!.SnapshotId!;
+    const back = await Promise.all([restored.VolumeId!, other.VolumeId!].map((v) => ec2.send(new CreateVolumeCommand({ AvailabilityZone: zone, SnapshotId: setSnap(v) }))));
+    await waitUntilVolumeAvailable(fast(ec2), { VolumeIds: back.map((b) => b.VolumeId!) });
+    const storage = testStorage(cloudId!);
+    const got: string[] = [];
+    for (const b of back) got.push(await storage.checksum(b.VolumeId!, 2));
+    assert.deepEqual(got, sums, 'CreateSnapshots holds the bytes of its moment on both volumes');
+    for (const b of back) await ec2.send(new DeleteVolumeCommand({ VolumeId: b.VolumeId }));
+    for (const x of set.Snapshots!) await ec2.send(new DeleteSnapshotCommand({ SnapshotId: x.SnapshotId }));
+
     // Terminating the instance releases the volume (DeleteOnTermination false: it stays, available).
     await ec2.send(new TerminateInstancesCommand({ InstanceIds: [first, second] }));
     await waitUntilInstanceTerminated(fast(ec2), { InstanceIds: [first, second] });
-    await waitUntilVolumeAvailable(fast(ec2), { VolumeIds: [restored.VolumeId!] });
-    await ec2.send(new DeleteVolumeCommand({ VolumeId: restored.VolumeId }));
-    await waitUntilVolumeDeleted(fast(ec2), { VolumeIds: [restored.VolumeId!] });
+    await waitUntilVolumeAvailable(fast(ec2), { VolumeIds: [restored.VolumeId!, other.VolumeId!] });
+    for (const v of [restored.VolumeId!, other.VolumeId!, ...back.map((b) => b.VolumeId!)]) {
+      await ec2.send(new DeleteVolumeCommand({ VolumeId: v })).catch(() => undefined);
+    }
+    await waitUntilVolumeDeleted(fast(ec2), { VolumeIds: [restored.VolumeId!, other.VolumeId!, ...back.map((b) => b.VolumeId!)] });
     await ec2.send(new DeleteSnapshotCommand({ SnapshotId: copy.SnapshotId }));
     const left = await testStorage(cloudId!).backend.list();
     assert.deepEqual([left.volumes, left.snapshots, left.exports], [[], [], []], 'no disk, snapshot or export is left on the storage host');

@@ -152,6 +152,44 @@ export class LvmStorageBackend implements StorageBackend {
     });
   }
 
+  /**
+   * One point in time for all: the volumes' NBD servers are held still (see NbdExports.freeze) while the thin
+   * snapshots are taken one after another, then released. Not dm-level: `dmsetup suspend` of the origins before
+   * lvcreate breaks the thin pool (LVM then resumes the "already suspended" origin without sending the pool its
+   * create message, and the pool's transaction id no longer matches LVM's). A disk exported as a local block
+   * device (storage on this machine) has no server to hold: its snapshot is taken back to back with the others.
+   */
+  async createSnapshots(items: Array<{ volumeId: string; snapshotId: string }>): Promise<void> {
+    for (const i of items) {
+      names.volumeId(i.volumeId);
+      names.snapshotId(i.snapshotId);
+    }
+    return this.serial(async () => {
+      const lvs = await this.lvs();
+      const todo = items.filter((i) => {
+        const existing = lvs.find((lv) => lv.name === i.snapshotId);
+        if (!existing) return true;
+        if (this.ours(existing) && tagValue(existing, 'thecloud.from') === i.volumeId) return false; // a retried create
+        throw new Error(`an LV named ${i.snapshotId} already exists in ${this.vg} (not this snapshot)`);
+      });
+      for (const i of todo) this.find(lvs, i.volumeId);
+      this.checkCapacity(lvs, 0);
+      const made: string[] = [];
+      const held = await this.nbd.freeze(todo.map((i) => i.volumeId));
+      try {
+        for (const i of todo) {
+          await this.lvm('lvcreate', ['-q', '-s', '-n', i.snapshotId, ...tagArgs('snapshot', i.snapshotId, this.cloudId, i.volumeId), this.lvPath(i.volumeId)]);
+          made.push(i.snapshotId);
+        }
+      } catch (e) {
+        for (const id of made) await this.host.run('lvremove', ['-q', '-y', this.lvPath(id)], { allowFailure: true });
+        throw e;
+      } finally {
+        await this.nbd.thaw(held);
+      }
+    });
+  }
+
   async deleteSnapshot(snapshotId: string): Promise<void> {
     names.snapshotId(snapshotId);
     return this.serial(() => this.remove(snapshotId));

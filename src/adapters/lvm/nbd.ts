@@ -99,6 +99,35 @@ export class NbdExports {
     }
   }
 
+  /**
+   * Holds the disks' servers still (SIGSTOP) and waits until each is stopped: no write reaches the disks and no
+   * write is acknowledged to a client until thaw(). With --cache=none, what a client was told is written is
+   * already on the device. Answers the servers held, for thaw().
+   */
+  async freeze(diskIds: string[]): Promise<NbdExport[]> {
+    const held = (await this.list()).filter((e) => diskIds.includes(e.diskId));
+    try {
+      for (const e of held) await this.run('kill', ['-STOP', String(e.pid)]);
+      for (const e of held) {
+        for (let i = 0; i < 50 && !(await this.stopped(e)); i++) await sleep(20);
+      }
+    } catch (err) {
+      await this.thaw(held);
+      throw err;
+    }
+    return held;
+  }
+
+  async thaw(held: NbdExport[]): Promise<void> {
+    for (const e of held) await this.run('kill', ['-CONT', String(e.pid)], { allowFailure: true });
+  }
+
+  /** The process's state (the third field of /proc/<pid>/stat, after the parenthesised name) is T: stopped. */
+  private async stopped(e: NbdExport): Promise<boolean> {
+    const r = await this.run('cat', [`/proc/${e.pid}/stat`], { allowFailure: true });
+    return r.exitCode !== 0 || /\)\s+[Tt]\s/.test(r.stdout);
+  }
+
   private pidFile(port: number, diskId: string): string {
     return `${this.opts.dir}/${port}-${checkDiskId(diskId)}.pid`;
   }

@@ -66,6 +66,11 @@ export class NoopStorageBackend implements StorageBackend {
     this.disks.set(snapshotId, { kind: 'snapshot', sizeGiB: v.sizeGiB, content: v.content, from: volumeId });
   }
 
+  async createSnapshots(items: Array<{ volumeId: string; snapshotId: string }>): Promise<void> {
+    for (const i of items) this.get(names.volumeId(i.volumeId));
+    for (const i of items) await this.createSnapshot(i.volumeId, i.snapshotId);
+  }
+
   async deleteSnapshot(snapshotId: string): Promise<void> {
     this.remove(names.snapshotId(snapshotId));
   }

@@ -1,6 +1,7 @@
-/** CreateSnapshot, DescribeSnapshots, DeleteSnapshot over the volume service. */
+/** CreateSnapshot, DescribeSnapshots, DeleteSnapshot, CopySnapshot over the snapshot service. */
 import { defineHandler } from '../../server/registry.js';
-import { column, constant, sql, text, isoTime, validateRequest, type Resource, type Tag } from '../../describe/index.js';
+import { column, constant, sqlText, text, isoTime, validateRequest, type Resource, type Sql, type Tag } from '../../describe/index.js';
+import { snapshotVisibleTo } from '../../db/repositories/snapshot-sharing.js';
 import { streamed } from '../../protocol/serializer.js';
 import { Ec2Error, notFound } from '../../errors/index.js';
 import type { SnapshotRow } from '../../db/repositories/volumes.js';
@@ -14,7 +15,8 @@ type Row = SnapshotRow & { tags: Tag[] };
 export const snapshotResource: Resource<Row> = {
   from: 'snapshots',
   id: 'id',
-  scope: (c) => sql`r.account_id = ${c.accountId}`,
+  // Own snapshots, public ones and those shared with the caller (createVolumePermission).
+  scope: (c) => sqlText((param) => snapshotVisibleTo(param(c.accountId), 'r')),
   tags: { type: 'snapshot' },
   filters: {
     'snapshot-id': column('id'),
@@ -42,7 +44,7 @@ export function toSnapshot(s: SnapshotRow & { tags?: Tag[] }): Ec2.Snapshot {
     StateMessage: s.state_message ?? undefined,
     StartTime: s.started_at,
     Progress: `${s.progress}%`,
-    OwnerId: s.account_id,
+    OwnerId: s.account_id.trim(),
     Description: s.description,
     Encrypted: false,
     StorageTier: 'standard',
@@ -53,31 +55,57 @@ export function toSnapshot(s: SnapshotRow & { tags?: Tag[] }): Ec2.Snapshot {
 export const createSnapshot = defineHandler('CreateSnapshot', {
   async validate(input, ctx) {
     validateTags(tagsFromSpecs(input.TagSpecifications, 'snapshot'));
-    await ctx.services.volumes.checkCreateSnapshot(ctx.accountId, parseId('volume', input.VolumeId));
+    await ctx.services.volumes.snapshots.checkCreateSnapshot(ctx.accountId, parseId('volume', input.VolumeId));
   },
   async handle(input, ctx) {
-    const s = await ctx.services.volumes.createSnapshot(ctx.accountId, input.VolumeId, input.Description ?? '');
+    const s = await ctx.services.volumes.snapshots.createSnapshot(ctx.accountId, input.VolumeId, input.Description ?? '');
     const tags = tagsFromSpecs(input.TagSpecifications, 'snapshot');
     if (tags.length) await ctx.services.tags.create(ctx.accountId, [{ id: s.id, type: 'snapshot' }], tags);
     return { ...toSnapshot(s), Tags: toTagList(tags) };
   },
 });
 
-/** Snapshots are never shared yet: OwnerIds other than self / the caller, and RestorableByUserIds of others, select none. */
-function ownWhere(input: Ec2.DescribeSnapshotsRequest, accountId: string) {
+const ACCOUNT_ID = /^\d{12}$/;
+
+/**
+ * OwnerIds (self, account ids; an alias such as amazon owns nothing here) and RestorableByUserIds narrow the
+ * snapshots before ids and filters, as AWS reads them: `self` the snapshots the caller owns or was given
+ * permission for, `all` the public ones, another account's id the caller's own snapshots that account may
+ * restore (shared with it, or public).
+ */
+function ownersAndRestorable(input: Ec2.DescribeSnapshotsRequest, accountId: string): Sql | undefined {
   const owners = input.OwnerIds ?? [];
   const restorable = input.RestorableByUserIds ?? [];
-  const none = (owners.length && !owners.some((o) => o === 'self' || o === accountId))
-    || (restorable.length && !restorable.some((o) => o === 'self' || o === accountId));
-  return none ? sql`false` : undefined;
+  if (!owners.length && !restorable.length) return undefined;
+  for (const u of restorable) {
+    if (u !== 'self' && u !== 'all' && !ACCOUNT_ID.test(u)) throw new Ec2Error('InvalidUserID.Malformed', `Invalid user id: "${u}"`);
+  }
+  return sqlText((param) => {
+    const conds: string[] = [];
+    if (owners.length) {
+      const ids = owners.map((o) => (o === 'self' ? accountId : o)).filter((o) => ACCOUNT_ID.test(o));
+      conds.push(ids.length ? `r.account_id = ANY(${param(ids)}::text[])` : 'false');
+    }
+    if (restorable.length) {
+      const any = restorable.map((u) => {
+        if (u === 'all') return 'r.is_public';
+        if (u === 'self' || u === accountId) return snapshotVisibleTo(param(accountId), 'r');
+        return `(r.account_id = ${param(accountId)} AND (r.is_public OR EXISTS (SELECT 1 FROM snapshot_create_volume_permissions p
+          WHERE p.snapshot_id = r.id AND p.account_id = ${param(u)})))`;
+      });
+      conds.push(`(${any.join(' OR ')})`);
+    }
+    return conds.join(' AND ');
+  });
 }
 
 export const describeSnapshots = defineHandler('DescribeSnapshots', {
   validate(input) {
     validateRequest(snapshotResource, describeRequest(input, parseIds('snapshot', input.SnapshotIds)));
+    ownersAndRestorable(input, '000000000000');
   },
   async handle(input, ctx) {
-    const where = input.SnapshotIds?.length ? undefined : ownWhere(input, ctx.accountId);
+    const where = ownersAndRestorable(input, ctx.accountId);
     const page = await ctx.services.describe.page(snapshotResource, describeRequest(input, input.SnapshotIds), ctx, { where });
     return { Snapshots: streamed(page.rows, (rows) => rows.map(toSnapshot)), NextToken: page.nextToken };
   },
@@ -85,10 +113,10 @@ export const describeSnapshots = defineHandler('DescribeSnapshots', {
 
 export const deleteSnapshot = defineHandler('DeleteSnapshot', {
   async validate(input, ctx) {
-    await ctx.services.volumes.checkDeleteSnapshot(ctx.accountId, parseId('snapshot', input.SnapshotId));
+    await ctx.services.volumes.snapshots.checkDeleteSnapshot(ctx.accountId, parseId('snapshot', input.SnapshotId));
   },
   async handle(input, ctx) {
-    await ctx.services.volumes.deleteSnapshot(ctx.accountId, input.SnapshotId);
+    await ctx.services.volumes.snapshots.deleteSnapshot(ctx.accountId, input.SnapshotId);
     await ctx.services.tags.forget([input.SnapshotId]);
     return {};
   },
@@ -98,10 +126,10 @@ export const copySnapshot = defineHandler('CopySnapshot', {
   async validate(input, ctx) {
     validateTags(tagsFromSpecs(input.TagSpecifications, 'snapshot'));
     if (input.Encrypted) throw new Ec2Error('UnsupportedOperation', 'Encrypted snapshots are not supported by this cloud yet.');
-    await ctx.services.volumes.checkCopySnapshot(ctx.accountId, input.SourceRegion, parseId('snapshot', input.SourceSnapshotId), ctx.region);
+    await ctx.services.volumes.snapshots.checkCopySnapshot(ctx.accountId, input.SourceRegion, parseId('snapshot', input.SourceSnapshotId), ctx.region);
   },
   async handle(input, ctx) {
-    const s = await ctx.services.volumes.copySnapshot(ctx.accountId, input.SourceRegion, input.SourceSnapshotId, ctx.region, input.Description);
+    const s = await ctx.services.volumes.snapshots.copySnapshot(ctx.accountId, input.SourceRegion, input.SourceSnapshotId, ctx.region, input.Description);
     const tags = tagsFromSpecs(input.TagSpecifications, 'snapshot');
     if (tags.length) await ctx.services.tags.create(ctx.accountId, [{ id: s.id, type: 'snapshot' }], tags);
     return { SnapshotId: s.id, Tags: toTagList(tags) };

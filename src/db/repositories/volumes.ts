@@ -64,7 +64,7 @@ export interface ModificationRow {
 
 /** Volumes, attachments and snapshots (migration 009). */
 export class VolumeRepository {
-  constructor(private readonly db: Db) {}
+  constructor(readonly db: Db) {}
 
   volume(accountId: string, id: string): Promise<VolumeRow | undefined> {
     return this.db.one<VolumeRow>(`SELECT * FROM volumes WHERE account_id = $1 AND id = $2 AND state <> 'deleted'`, [accountId, id]);

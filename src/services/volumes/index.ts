@@ -1,21 +1,21 @@
 /**
- * EBS volumes and snapshots with EC2's semantics over a StorageBackend, and their attachments to instances over
+ * EBS volumes with EC2's semantics over a StorageBackend, and their attachments to instances over
  * the ComputeBackend. Every change writes the record in its transitional state first (creating, deleting,
  * attaching, detaching, pending), then does the host work in the volume's queue, then writes the final state;
  * a host failure leaves `error` (a volume or snapshot) or rolls the attachment back, with the reason kept.
- * Reconciliation (./reconcile.ts) finishes what a crash interrupted.
+ * Snapshots are in ./snapshots.ts; reconciliation (./reconcile.ts) finishes what a crash interrupted.
  */
 import { Ec2Error, invalidParameterValue, missingParameter, unsupportedOperation } from '../../errors/index.js';
 import { newId } from '../../ids/index.js';
-import type { VolumeRepository, VolumeRow, SnapshotRow, AttachmentRow } from '../../db/repositories/volumes.js';
+import type { VolumeRepository, VolumeRow, AttachmentRow } from '../../db/repositories/volumes.js';
 import type { InstanceRow } from '../../db/repositories/compute.js';
 import type { ComputeBackend, StorageBackend } from '../../ports/index.js';
-import { StorageCapacityError } from '../../ports/storage.js';
 import type { CatalogService } from '../catalog/index.js';
 import type { Logger } from '../../server/log.js';
 import { InstanceQueue } from '../instances/queue.js';
 import { checkVolumeShape, deviceSlot } from '../../domain/volume-types.js';
-import { errorText } from '../../errors/text.js';
+import { why } from './why.js';
+import { SnapshotService } from './snapshots.js';
 import { reconcileVolumes } from './reconcile.js';
 import type { LaunchVolumes } from '../instances/volume-step.js';
 
@@ -35,31 +35,28 @@ export interface InstanceLookup {
   byIds(accountId: string, ids: string[]): Promise<InstanceRow[]>;
 }
 
-const why = (e: unknown) => (e instanceof StorageCapacityError ? 'Insufficient capacity on the storage host' : errorText(e));
-
 export class VolumeService implements LaunchVolumes {
   /** Host work per volume id, one at a time (a delete after a create runs after it). */
   readonly queue = new InstanceQueue();
 
   constructor(
     readonly repo: VolumeRepository,
-    private readonly instances: InstanceLookup,
+    readonly instances: InstanceLookup,
     private readonly catalog: CatalogService,
     private readonly storage: StorageBackend,
     private readonly compute: ComputeBackend,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.snapshots = new SnapshotService(this, storage, log);
+  }
+
+  /** Snapshots (./snapshots.ts). */
+  readonly snapshots: SnapshotService;
 
   async volume(accountId: string, id: string): Promise<VolumeRow> {
     const v = await this.repo.volume(accountId, id);
     if (!v) throw new Ec2Error('InvalidVolume.NotFound', `The volume '${id}' does not exist.`);
     return v;
-  }
-
-  async snapshot(accountId: string, id: string): Promise<SnapshotRow> {
-    const s = await this.repo.snapshot(accountId, id);
-    if (!s) throw new Ec2Error('InvalidSnapshot.NotFound', `The snapshot '${id}' does not exist.`);
-    return s;
   }
 
   /** CreateVolume's checks, no write: what the volume will be. */
@@ -73,7 +70,7 @@ export class VolumeService implements LaunchVolumes {
     }
     let minGiB = 0;
     if (input.snapshotId) {
-      const snap = await this.snapshot(accountId, input.snapshotId);
+      const snap = await this.snapshots.restorable(accountId, input.snapshotId);
       if (snap.state !== 'completed') throw new Ec2Error('IncorrectState', `Snapshot '${snap.id}' is not 'completed'.`);
       minGiB = snap.volume_size;
     } else if (input.sizeGiB === undefined) {
@@ -291,95 +288,6 @@ export class VolumeService implements LaunchVolumes {
       this.log.error('growing a volume failed', { volumeId: id, error: e });
       await this.repo.finishModification(id, false, why(e));
     }
-  }
-
-  // ---- snapshots ----
-
-  async checkCreateSnapshot(accountId: string, volumeId: string): Promise<VolumeRow> {
-    const v = await this.volume(accountId, volumeId);
-    if (v.state !== 'available' && v.state !== 'in-use') throw new Ec2Error('IncorrectState', `The volume '${volumeId}' is '${v.state}'.`);
-    return v;
-  }
-
-  async createSnapshot(accountId: string, volumeId: string, description: string): Promise<SnapshotRow> {
-    const v = await this.checkCreateSnapshot(accountId, volumeId);
-    const id = newId('snapshot');
-    await this.repo.insertSnapshot({ id, account_id: accountId, volume_id: v.id, volume_size: v.size_gib, description });
-    void this.queue.run(volumeId, () => this.takeSnapshot(id, volumeId), () => {});
-    return (await this.repo.snapshot(accountId, id))!;
-  }
-
-  /** `resume`: after a crash, where the snapshot may already exist on the host (only then is the host asked). */
-  async takeSnapshot(id: string, volumeId: string, resume = false): Promise<void> {
-    try {
-      const exists = resume && (await this.storage.list()).snapshots.some((s) => s.snapshotId === id);
-      if (!exists) await this.storage.createSnapshot(volumeId, id);
-      await this.repo.setSnapshotState(id, 'completed', 100);
-    } catch (e) {
-      this.log.error('creating a snapshot failed', { snapshotId: id, error: e });
-      await this.storage.deleteSnapshot(id).catch(() => {});
-      await this.repo.setSnapshotState(id, 'error', 0, why(e));
-    }
-  }
-
-  /**
-   * CopySnapshot (within this region): the copy is made on the host as a temporary volume restored from the
-   * source, snapshotted, and removed. The temporary disk's id is kept in `temporary` so reconciliation leaves it.
-   */
-  async checkCopySnapshot(accountId: string, sourceRegion: string, sourceId: string, region: string): Promise<SnapshotRow> {
-    if (sourceRegion !== region) {
-      throw new Ec2Error('UnsupportedOperation', `Copying snapshots between regions is not supported by this cloud (this is ${region}).`);
-    }
-    const src = await this.snapshot(accountId, sourceId);
-    if (src.state !== 'completed') throw new Ec2Error('IncorrectState', `Snapshot '${sourceId}' is not 'completed'.`);
-    return src;
-  }
-
-  readonly temporary = new Set<string>();
-
-  async copySnapshot(accountId: string, sourceRegion: string, sourceId: string, region: string, description?: string): Promise<SnapshotRow> {
-    const src = await this.checkCopySnapshot(accountId, sourceRegion, sourceId, region);
-    const id = newId('snapshot');
-    await this.repo.insertSnapshot({
-      id, account_id: accountId, volume_id: src.volume_id, volume_size: src.volume_size,
-      description: description ?? `[Copied ${src.id} from ${region}] ${src.description}`.trim(), source_snapshot_id: src.id,
-    });
-    void this.queue.run(src.volume_id, () => this.copyOnHost(id, src.id, src.volume_size), () => {});
-    return (await this.repo.snapshot(accountId, id))!;
-  }
-
-  async copyOnHost(id: string, sourceId: string, sizeGiB: number): Promise<void> {
-    const tmp = newId('volume');
-    this.temporary.add(tmp);
-    try {
-      await this.storage.createVolume(tmp, sizeGiB, { snapshotId: sourceId });
-      await this.storage.createSnapshot(tmp, id);
-      await this.repo.setSnapshotState(id, 'completed', 100);
-    } catch (e) {
-      this.log.error('copying a snapshot failed', { snapshotId: id, source: sourceId, error: e });
-      await this.storage.deleteSnapshot(id).catch(() => {});
-      await this.repo.setSnapshotState(id, 'error', 0, why(e));
-    } finally {
-      await this.storage.deleteVolume(tmp).catch((e) => this.log.error('removing a temporary disk failed', { volumeId: tmp, error: e }));
-      this.temporary.delete(tmp);
-    }
-  }
-
-  async checkDeleteSnapshot(accountId: string, id: string): Promise<SnapshotRow> {
-    return this.snapshot(accountId, id);
-  }
-
-  /** DeleteSnapshot: after the snapshot is taken (a pending one is deleted once it completes). */
-  async deleteSnapshot(accountId: string, id: string): Promise<void> {
-    const s = await this.snapshot(accountId, id);
-    let failed: unknown;
-    await this.queue.run(s.volume_id, async () => {
-      await this.storage.deleteSnapshot(id);
-      await this.repo.deleteSnapshot(id);
-    }, (e) => {
-      failed = e;
-    });
-    if (failed) throw failed;
   }
 
   /**

@@ -46,7 +46,7 @@ export async function reconcileVolumes(svc: VolumeService, storage: StorageBacke
     else if (action === 'remove-disk') void queue.run(v.id, () => storage.deleteVolume(v.id), (e) => log.error('removing a deleted volume\'s disk failed', { volumeId: v.id, error: e }));
   }
   for (const id of disks) {
-    if (!known.has(id) && !queue.busy(id) && !svc.temporary.has(id)) {
+    if (!known.has(id) && !queue.busy(id) && !svc.snapshots.temporary.has(id)) {
       log.warn('removing a disk no volume record knows', { volumeId: id });
       await storage.unexport(id).catch(() => {});
       await storage.deleteVolume(id).catch((e) => log.error('removing an unknown disk failed', { volumeId: id, error: e }));
@@ -63,9 +63,9 @@ export async function reconcileVolumes(svc: VolumeService, storage: StorageBacke
       const redo = s.source_snapshot_id
         ? async () => {
             await storage.deleteSnapshot(s.id).catch(() => {});
-            await svc.copyOnHost(s.id, s.source_snapshot_id!, s.volume_size);
+            await svc.snapshots.copyOnHost(s.id, s.source_snapshot_id!, s.volume_size);
           }
-        : () => svc.takeSnapshot(s.id, s.volume_id, true);
+        : () => svc.snapshots.takeSnapshot(s.id, s.volume_id, true);
       void queue.run(s.volume_id, redo, () => {});
     }
     else if (action === 'lost') await repo.setSnapshotState(s.id, 'error', s.progress, 'The snapshot is gone from the storage host');
