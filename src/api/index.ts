@@ -9,6 +9,8 @@ import { createVpc, deleteVpc, createDefaultVpc, describeVpcAttribute, modifyVpc
 import { describeSubnets } from './subnets/index.js';
 import { createSubnet, deleteSubnet, modifySubnetAttribute } from './subnets/mutations.js';
 import { describeSecurityGroups } from './security-groups/index.js';
+import { describeNetworkAcls } from './network-acls/index.js';
+import { createNetworkAcl, deleteNetworkAcl, createNetworkAclEntry, replaceNetworkAclEntry, deleteNetworkAclEntry, replaceNetworkAclAssociation } from './network-acls/mutations.js';
 import { describeNetworkInterfaces, createNetworkInterface, deleteNetworkInterface, modifyNetworkInterfaceAttribute } from './network-interfaces/index.js';
 import {
   createSecurityGroup,
@@ -109,5 +111,12 @@ export function buildRegistry(): Registry {
     modifyVolume,
     describeVolumesModifications,
     copySnapshot,
+    describeNetworkAcls,
+    createNetworkAcl,
+    deleteNetworkAcl,
+    createNetworkAclEntry,
+    replaceNetworkAclEntry,
+    deleteNetworkAclEntry,
+    replaceNetworkAclAssociation,
   );
 }

@@ -19,6 +19,7 @@ import {
   type DesiredNetwork,
   type MetadataAcceptor,
   type NetworkBackend,
+  type NetworkAclSpec,
   type NetworkInventory,
   type PortSpec,
   type ProbeResult,
@@ -35,6 +36,7 @@ import { EXT, Host, type OvsInterface } from './host.js';
 import { bridgeFlows, type BridgeModel } from './flows.js';
 import { ensureBridge, ensureHostLink, ensureLeg, ensureRouterNetns, removeLeg, removeVpc } from './router.js';
 import { plugContainer, plugVm, unplugPort } from './ports.js';
+import { checkAcls } from './acl-flows.js';
 
 export interface OvsOptions {
   /** The installation's id: on every host object, and the scope of list() and sync(). */
@@ -64,6 +66,7 @@ export class OvsNetworkBackend implements NetworkBackend {
   private readonly subnets = new Map<string, SubnetSpec>();
   private readonly ports = new Map<string, PluggedPort>();
   private groups = new Map<string, SecurityGroupSpec>();
+  private acls: NetworkAclSpec[] = [];
   /** Where metadata connections go (serveMetadata), and each VPC's listener with its namespace's inode. */
   private metadataAccept: MetadataAcceptor | null = null;
   private readonly metadataListeners = new Map<string, { server: NetServer; ino: number }>();
@@ -174,6 +177,15 @@ export class OvsNetworkBackend implements NetworkBackend {
     });
   }
 
+  async setNetworkAcls(acls: NetworkAclSpec[]): Promise<void> {
+    const checked = checkAcls(acls);
+    return this.locked(async () => {
+      this.requireSynced();
+      this.acls = checked;
+      for (const v of this.vpcs.keys()) await this.writeFlows(v);
+    });
+  }
+
   setHostVpcs(vpcIds: string[]): void {
     this.hostVpcs = vpcIds.map(n.vpcId);
   }
@@ -221,7 +233,9 @@ export class OvsNetworkBackend implements NetworkBackend {
       checkSandbox(p.sandbox);
     }
     const groups = checkGroups(desired.security);
+    const acls = checkAcls(desired.acls ?? []);
     return this.locked(async () => {
+      this.acls = acls;
       this.vpcs.clear();
       this.subnets.clear();
       this.ports.clear();
@@ -370,6 +384,7 @@ export class OvsNetworkBackend implements NetworkBackend {
           return { spec: p.spec, zone: p.zone, ofport: i && i.ext[EXT.eni] === p.spec.eniId ? i.ofport : undefined };
         }),
       groups: this.groups,
+      acls: this.acls.filter((a) => a.vpcId === vpcId),
     };
     const flows = bridgeFlows(model);
     if (this.written.get(br) === flows) return;

@@ -1,6 +1,7 @@
 import type { Db, Transaction } from '../sql.js';
 import { EniRepository } from './enis.js';
 import { VpcAdminRepository } from './vpc-admin.js';
+import { AclRepository } from './acls.js';
 
 export interface VpcRow {
   id: string;
@@ -49,9 +50,11 @@ export interface SecurityGroupRuleRow {
 export class NetworkRepository {
   readonly enis: EniRepository;
   readonly admin: VpcAdminRepository;
+  readonly acls: AclRepository;
 
   constructor(private readonly db: Db) {
     this.enis = new EniRepository(db);
+    this.acls = new AclRepository(db);
     this.admin = new VpcAdminRepository(db);
   }
 
