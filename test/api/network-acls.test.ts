@@ -20,7 +20,7 @@ import {
 import { startTestServer, SECOND_ACCOUNT, type TestServer } from '../support/server.js';
 import { sdk } from '../support/clients.js';
 
-/** Network ACLs' records and AWS's errors (noop backends: records only; tests/api/vpc-nacl-traffic has the traffic). */
+/** Network ACLs' records and AWS's errors (noop backends: records only; test/api/vpc-nacl-traffic.test.ts has the traffic). */
 describe('network ACLs: the default ACL of each VPC, entries, associations and their errors', () => {
   let s: TestServer;
   let ec2: EC2Client;
