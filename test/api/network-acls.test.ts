@@ -14,6 +14,10 @@ import {
   DeleteNetworkAclEntryCommand,
   ReplaceNetworkAclAssociationCommand,
   CreateTagsCommand,
+  CreateDhcpOptionsCommand,
+  DescribeDhcpOptionsCommand,
+  DeleteDhcpOptionsCommand,
+  AssociateDhcpOptionsCommand,
   type EC2Client,
   type NetworkAcl,
 } from '@aws-sdk/client-ec2';
@@ -21,7 +25,7 @@ import { startTestServer, SECOND_ACCOUNT, type TestServer } from '../support/ser
 import { sdk } from '../support/clients.js';
 
 /** Network ACLs' records and AWS's errors (noop backends: records only; test/api/vpc-nacl-traffic.test.ts has the traffic). */
-describe('network ACLs: the default ACL of each VPC, entries, associations and their errors', () => {
+describe('network ACLs and DHCP options: defaults of each VPC, entries, associations and their errors', () => {
   let s: TestServer;
   let ec2: EC2Client;
   before(async () => {
@@ -87,7 +91,7 @@ describe('network ACLs: the default ACL of each VPC, entries, associations and t
     await ec2.send(new CreateNetworkAclEntryCommand({ NetworkAclId: id, RuleNumber: 90, Protocol: '1', RuleAction: 'deny', Egress: false, CidrBlock: '10.0.0.7/32', IcmpTypeCode: { Type: 8, Code: -1 } }));
     await fails(ec2.send(new CreateNetworkAclEntryCommand({ NetworkAclId: id, RuleNumber: 100, Protocol: '-1', RuleAction: 'deny', Egress: false, CidrBlock: '0.0.0.0/0' })), 'NetworkAclEntryAlreadyExists');
     await fails(ec2.send(new CreateNetworkAclEntryCommand({ NetworkAclId: id, RuleNumber: 32767, Protocol: '-1', RuleAction: 'deny', Egress: false, CidrBlock: '0.0.0.0/0' })), 'InvalidParameterValue');
-    await fails(ec2.send(new CreateNetworkAclEntryCommand({ NetworkAclId: id, RuleNumber: 5, Protocol: '-1', RuleAction: 'maybe', Egress: false, CidrBlock: '0.0.0.0/0' })), 'InvalidParameterValue');
+    await fails(ec2.send(new CreateNetworkAclEntryCommand({ NetworkAclId: id, RuleNumber: 5, Protocol: '-1', RuleAction: 'maybe' as 'allow', Egress: false, CidrBlock: '0.0.0.0/0' })), 'InvalidParameterValue');
     await fails(ec2.send(new CreateNetworkAclEntryCommand({ NetworkAclId: id, RuleNumber: 5, Protocol: '-1', RuleAction: 'deny', Egress: false, CidrBlock: '10.0.0.300/8' })), 'InvalidParameterValue');
     await fails(ec2.send(new CreateNetworkAclEntryCommand({ NetworkAclId: 'acl-0123456789abcdef0', RuleNumber: 5, Protocol: '-1', RuleAction: 'deny', Egress: false, CidrBlock: '0.0.0.0/0' })), 'InvalidNetworkAclID.NotFound');
     await fails(ec2.send(new CreateNetworkAclEntryCommand({ NetworkAclId: 'acl-nothex', RuleNumber: 5, Protocol: '-1', RuleAction: 'deny', Egress: false, CidrBlock: '0.0.0.0/0' })), 'InvalidNetworkAclID.Malformed');
@@ -131,5 +135,42 @@ describe('network ACLs: the default ACL of each VPC, entries, associations and t
     await ec2.send(new DeleteSubnetCommand({ SubnetId: subnet.SubnetId }));
     await ec2.send(new DeleteVpcCommand({ VpcId: vpc.VpcId }));
     await ec2.send(new DeleteVpcCommand({ VpcId: vpc2.VpcId }));
+  });
+
+  it('gives each account a real default DHCP options set that VPCs carry, and creates, associates and deletes sets', async () => {
+    const vpc = (await ec2.send(new CreateVpcCommand({ CidrBlock: '10.23.0.0/16' }))).Vpc!;
+    assert.match(vpc.DhcpOptionsId!, /^dopt-[0-9a-f]{17}$/, 'a VPC carries its DHCP options set\'s id, not the word default');
+    const [dflt] = (await ec2.send(new DescribeDhcpOptionsCommand({ DhcpOptionsIds: [vpc.DhcpOptionsId!] }))).DhcpOptions!;
+    assert.deepEqual(dflt!.DhcpConfigurations, [
+      { Key: 'domain-name', Values: [{ Value: 'ec2.internal' }] },
+      { Key: 'domain-name-servers', Values: [{ Value: 'AmazonProvidedDNS' }] },
+    ]);
+    const other = sdk(s.url, SECOND_ACCOUNT);
+    const otherVpc = (await other.send(new DescribeVpcsCommand({}))).Vpcs![0]!;
+    assert.notEqual(otherVpc.DhcpOptionsId, vpc.DhcpOptionsId, 'each account has its own default set');
+
+    await fails(ec2.send(new CreateDhcpOptionsCommand({ DhcpConfigurations: [{ Key: 'domain-colour', Values: ['blue'] }] })), 'InvalidParameterValue');
+    await fails(ec2.send(new CreateDhcpOptionsCommand({ DhcpConfigurations: [{ Key: 'domain-name', Values: ['x.test'] }], DryRun: true })), 'DryRunOperation');
+    const mine = (await ec2.send(new CreateDhcpOptionsCommand({
+      DhcpConfigurations: [{ Key: 'domain-name', Values: ['corp.test'] }, { Key: 'domain-name-servers', Values: ['10.23.0.2', '10.23.0.3'] }],
+      TagSpecifications: [{ ResourceType: 'dhcp-options', Tags: [{ Key: 'Name', Value: 'corp' }] }],
+    }))).DhcpOptions!;
+    assert.deepEqual(mine.Tags, [{ Key: 'Name', Value: 'corp' }]);
+    const byValue = (await ec2.send(new DescribeDhcpOptionsCommand({ Filters: [{ Name: 'value', Values: ['corp.test'] }] }))).DhcpOptions!;
+    assert.deepEqual(byValue.map((d) => d.DhcpOptionsId), [mine.DhcpOptionsId]);
+
+    await ec2.send(new AssociateDhcpOptionsCommand({ VpcId: vpc.VpcId, DhcpOptionsId: mine.DhcpOptionsId }));
+    const byOptions = (await ec2.send(new DescribeVpcsCommand({ Filters: [{ Name: 'dhcp-options-id', Values: [mine.DhcpOptionsId!] }] }))).Vpcs!;
+    assert.deepEqual(byOptions.map((v) => v.VpcId), [vpc.VpcId]);
+    await fails(ec2.send(new DeleteDhcpOptionsCommand({ DhcpOptionsId: mine.DhcpOptionsId })), 'DependencyViolation');
+    await fails(ec2.send(new AssociateDhcpOptionsCommand({ VpcId: vpc.VpcId, DhcpOptionsId: 'dopt-0123456789abcdef0' })), 'InvalidDhcpOptionID.NotFound');
+    await fails(other.send(new AssociateDhcpOptionsCommand({ VpcId: otherVpc.VpcId, DhcpOptionsId: mine.DhcpOptionsId })), 'InvalidDhcpOptionID.NotFound');
+
+    await ec2.send(new AssociateDhcpOptionsCommand({ VpcId: vpc.VpcId, DhcpOptionsId: 'default' }));
+    assert.equal((await ec2.send(new DescribeVpcsCommand({ VpcIds: [vpc.VpcId!] }))).Vpcs![0]!.DhcpOptionsId, 'default', 'associated with no options, as AWS shows it');
+    await ec2.send(new DeleteDhcpOptionsCommand({ DhcpOptionsId: mine.DhcpOptionsId }));
+    await fails(ec2.send(new DescribeDhcpOptionsCommand({ DhcpOptionsIds: [mine.DhcpOptionsId!] })), 'InvalidDhcpOptionID.NotFound');
+    await fails(ec2.send(new DeleteDhcpOptionsCommand({ DhcpOptionsId: dflt!.DhcpOptionsId })), 'DependencyViolation');
+    await ec2.send(new DeleteVpcCommand({ VpcId: vpc.VpcId }));
   });
 });

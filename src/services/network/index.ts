@@ -9,6 +9,7 @@ import type { EniRepository, EniRow, NewEni } from '../../db/repositories/enis.j
 import { portSpec, securityModel, subnetSpec, vpcSpec } from './dataplane.js';
 import { VpcAdmin } from './vpcs.js';
 import { AclAdmin } from './acls.js';
+import { DhcpAdmin } from './dhcp.js';
 import type { CatalogService } from '../catalog/index.js';
 import { Ec2Error } from '../../errors/index.js';
 import { cidrContains, ipToInt, isIpv4 } from '../../domain/ipv4.js';
@@ -35,6 +36,8 @@ export class NetworkService {
   readonly admin: VpcAdmin;
   /** Network ACLs (their API and their model for the data plane). */
   readonly acls: AclAdmin;
+  /** DHCP options sets (records only). */
+  readonly dhcp: DhcpAdmin;
 
   constructor(
     private readonly repo: NetworkRepository,
@@ -44,6 +47,7 @@ export class NetworkService {
   ) {
     this.admin = new VpcAdmin(repo, backend, log, () => (this.needsSync = true), () => this.applySecurity());
     this.acls = new AclAdmin(repo, backend, log, () => (this.needsSync = true));
+    this.dhcp = new DhcpAdmin(repo);
   }
 
   /** Whether instances get their network from the network backend (not with NETWORK_BACKEND=noop). */
