@@ -10,6 +10,7 @@ import { describeSubnets } from './subnets/index.js';
 import { createSubnet, deleteSubnet, modifySubnetAttribute } from './subnets/mutations.js';
 import { describeSecurityGroups } from './security-groups/index.js';
 import { describeNetworkAcls } from './network-acls/index.js';
+import { attachNetworkInterface, detachNetworkInterface } from './network-interfaces/attachments.js';
 import { describeDhcpOptions, createDhcpOptions, deleteDhcpOptions, associateDhcpOptions } from './dhcp-options/index.js';
 import { createNetworkAcl, deleteNetworkAcl, createNetworkAclEntry, replaceNetworkAclEntry, deleteNetworkAclEntry, replaceNetworkAclAssociation } from './network-acls/mutations.js';
 import { describeNetworkInterfaces, createNetworkInterface, deleteNetworkInterface, modifyNetworkInterfaceAttribute } from './network-interfaces/index.js';
@@ -123,5 +124,7 @@ export function buildRegistry(): Registry {
     createDhcpOptions,
     deleteDhcpOptions,
     associateDhcpOptions,
+    attachNetworkInterface,
+    detachNetworkInterface,
   );
 }

@@ -18,6 +18,14 @@ import {
   DescribeDhcpOptionsCommand,
   DeleteDhcpOptionsCommand,
   AssociateDhcpOptionsCommand,
+  CreateNetworkInterfaceCommand,
+  DeleteNetworkInterfaceCommand,
+  DescribeNetworkInterfacesCommand,
+  AttachNetworkInterfaceCommand,
+  DetachNetworkInterfaceCommand,
+  RunInstancesCommand,
+  TerminateInstancesCommand,
+  DescribeImagesCommand,
   type EC2Client,
   type NetworkAcl,
 } from '@aws-sdk/client-ec2';
@@ -25,7 +33,7 @@ import { startTestServer, SECOND_ACCOUNT, type TestServer } from '../support/ser
 import { sdk } from '../support/clients.js';
 
 /** Network ACLs' records and AWS's errors (noop backends: records only; test/api/vpc-nacl-traffic.test.ts has the traffic). */
-describe('network ACLs and DHCP options: defaults of each VPC, entries, associations and their errors', () => {
+describe('network ACLs, DHCP options and ENI attachments: defaults of each VPC, entries, associations and their errors', () => {
   let s: TestServer;
   let ec2: EC2Client;
   before(async () => {
@@ -173,4 +181,49 @@ describe('network ACLs and DHCP options: defaults of each VPC, entries, associat
     await fails(ec2.send(new DeleteDhcpOptionsCommand({ DhcpOptionsId: dflt!.DhcpOptionsId })), 'DependencyViolation');
     await ec2.send(new DeleteVpcCommand({ VpcId: vpc.VpcId }));
   });
+
+  it('attaches a second ENI to an instance at device index 1 and detaches it; refuses what AWS refuses', async () => {
+    const vpc = (await ec2.send(new CreateVpcCommand({ CidrBlock: '10.24.0.0/16' }))).Vpc!;
+    const subA = (await ec2.send(new CreateSubnetCommand({ VpcId: vpc.VpcId, CidrBlock: '10.24.1.0/24', AvailabilityZone: 'us-east-1a' }))).Subnet!;
+    const subB = (await ec2.send(new CreateSubnetCommand({ VpcId: vpc.VpcId, CidrBlock: '10.24.2.0/24', AvailabilityZone: 'us-east-1b' }))).Subnet!;
+    const image = (await ec2.send(new DescribeImagesCommand({}))).Images![0]!;
+    const inst = (await ec2.send(new RunInstancesCommand({ ImageId: image.ImageId, MinCount: 1, MaxCount: 1, SubnetId: subA.SubnetId }))).Instances![0]!;
+    const eni = (await ec2.send(new CreateNetworkInterfaceCommand({ SubnetId: subA.SubnetId }))).NetworkInterface!;
+    const far = (await ec2.send(new CreateNetworkInterfaceCommand({ SubnetId: subB.SubnetId }))).NetworkInterface!;
+
+    await fails(ec2.send(new AttachNetworkInterfaceCommand({ NetworkInterfaceId: far.NetworkInterfaceId, InstanceId: inst.InstanceId, DeviceIndex: 1 })), 'InvalidParameterCombination');
+    await fails(ec2.send(new AttachNetworkInterfaceCommand({ NetworkInterfaceId: eni.NetworkInterfaceId, InstanceId: inst.InstanceId, DeviceIndex: 0 })), 'InvalidParameterValue');
+    await fails(ec2.send(new AttachNetworkInterfaceCommand({ NetworkInterfaceId: eni.NetworkInterfaceId, InstanceId: 'i-0123456789abcdef0', DeviceIndex: 1 })), 'InvalidInstanceID.NotFound');
+    await fails(ec2.send(new AttachNetworkInterfaceCommand({ NetworkInterfaceId: eni.NetworkInterfaceId, InstanceId: inst.InstanceId, DeviceIndex: 1, DryRun: true })), 'DryRunOperation');
+    const att = (await ec2.send(new AttachNetworkInterfaceCommand({ NetworkInterfaceId: eni.NetworkInterfaceId, InstanceId: inst.InstanceId, DeviceIndex: 1 }))).AttachmentId!;
+    assert.match(att, /^eni-attach-[0-9a-f]{17}$/);
+    const shown = (await ec2.send(new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: [eni.NetworkInterfaceId!] }))).NetworkInterfaces![0]!;
+    assert.equal(shown.Attachment!.InstanceId, inst.InstanceId);
+    assert.equal(shown.Attachment!.DeviceIndex, 1);
+    assert.equal(shown.Attachment!.DeleteOnTermination, false, 'an attached interface is not deleted with the instance');
+    await fails(ec2.send(new AttachNetworkInterfaceCommand({ NetworkInterfaceId: eni.NetworkInterfaceId, InstanceId: inst.InstanceId, DeviceIndex: 2 })), 'InvalidNetworkInterface.InUse');
+    await fails(ec2.send(new DeleteNetworkInterfaceCommand({ NetworkInterfaceId: eni.NetworkInterfaceId })), 'InvalidNetworkInterface.InUse');
+
+    const primary = (await ec2.send(new DescribeNetworkInterfacesCommand({ Filters: [{ Name: 'attachment.instance-id', Values: [inst.InstanceId!] }] }))).NetworkInterfaces!
+      .find((n) => n.Attachment!.DeviceIndex === 0)!;
+    await fails(ec2.send(new DetachNetworkInterfaceCommand({ AttachmentId: primary.Attachment!.AttachmentId })), 'OperationNotPermitted');
+    await fails(ec2.send(new DetachNetworkInterfaceCommand({ AttachmentId: 'eni-attach-0123456789abcdef0' })), 'InvalidAttachmentID.NotFound');
+    await ec2.send(new DetachNetworkInterfaceCommand({ AttachmentId: att }));
+    assert.equal((await ec2.send(new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: [eni.NetworkInterfaceId!] }))).NetworkInterfaces![0]!.Attachment, undefined);
+
+    // Terminating the instance leaves an attached secondary interface, detached.
+    await ec2.send(new AttachNetworkInterfaceCommand({ NetworkInterfaceId: eni.NetworkInterfaceId, InstanceId: inst.InstanceId, DeviceIndex: 1 }));
+    await ec2.send(new TerminateInstancesCommand({ InstanceIds: [inst.InstanceId!] }));
+    await eventuallyTrue(async () => (await ec2.send(new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: [eni.NetworkInterfaceId!] }))).NetworkInterfaces![0]!.Attachment === undefined);
+    await ec2.send(new DeleteNetworkInterfaceCommand({ NetworkInterfaceId: eni.NetworkInterfaceId }));
+    await ec2.send(new DeleteNetworkInterfaceCommand({ NetworkInterfaceId: far.NetworkInterfaceId }));
+  });
 });
+
+async function eventuallyTrue(f: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if (await f()) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error('did not happen in time');
+}
