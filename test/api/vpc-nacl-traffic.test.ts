@@ -13,6 +13,10 @@ import {
   CreateNetworkAclCommand,
   CreateNetworkAclEntryCommand,
   ReplaceNetworkAclAssociationCommand,
+  CreateNetworkInterfaceCommand,
+  DeleteNetworkInterfaceCommand,
+  AttachNetworkInterfaceCommand,
+  DetachNetworkInterfaceCommand,
   waitUntilInstanceRunning,
   waitUntilInstanceTerminated,
   type EC2Client,
@@ -30,7 +34,7 @@ import { OvsNetworkBackend } from '../../src/adapters/ovs/index.js';
  */
 const LISTENERS = ['#!/bin/sh', `nc -ll -p 80 -e echo web80 >/dev/null 2>&1 &`, `nc -ll -p 81 -e echo web81 >/dev/null 2>&1 &`, 'echo listeners-ready'].join('\n');
 
-describe('network ACLs on Open vSwitch, with real traffic', function () {
+describe('network ACLs and a second ENI on Open vSwitch, with real traffic', function () {
   this.timeout(240_000);
   let s: TestServer;
   let ec2: EC2Client;
@@ -76,7 +80,7 @@ describe('network ACLs on Open vSwitch, with real traffic', function () {
     return r.stdout.trim();
   }
 
-  it('filters traffic crossing the subnet boundary statelessly, in rule order, and never traffic within the subnet', async () => {
+  it('filters traffic crossing the subnet boundary statelessly, in rule order, never within the subnet; a second ENI of a running instance is reached', async () => {
     const vpcId = (await ec2.send(new CreateVpcCommand({ CidrBlock: '10.62.0.0/16' }))).Vpc!.VpcId!;
     const subnetA = (await ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.62.1.0/24', AvailabilityZone: 'us-east-1a' }))).Subnet!.SubnetId!;
     const subnetB = (await ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.62.2.0/24', AvailabilityZone: 'us-east-1a' }))).Subnet!.SubnetId!;
@@ -113,6 +117,18 @@ describe('network ACLs on Open vSwitch, with real traffic', function () {
     const dflt = (await ec2.send(new DescribeNetworkAclsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcId] }, { Name: 'default', Values: ['true'] }] }))).NetworkAcls![0]!.NetworkAclId!;
     await ec2.send(new ReplaceNetworkAclAssociationCommand({ AssociationId: moved, NetworkAclId: dflt }));
     assert.equal(await fetch(client, '10.62.2.10', 81), 'web81', 'the default ACL allows all again');
+
+    // A second interface for the running web instance, in subnet A: eth1 inside the container, reached there.
+    const eni = (await ec2.send(new CreateNetworkInterfaceCommand({ SubnetId: subnetA, Groups: [open], PrivateIpAddress: '10.62.1.20' }))).NetworkInterface!.NetworkInterfaceId!;
+    assert.equal(await fetch(client, '10.62.1.20', 80), '', 'nothing answers at the address before the attachment');
+    const att = (await ec2.send(new AttachNetworkInterfaceCommand({ NetworkInterfaceId: eni, InstanceId: web, DeviceIndex: 1 }))).AttachmentId!;
+    const eth1 = await execa('docker', ['exec', web, 'ip', '-4', 'addr', 'show', 'eth1'], { reject: false });
+    assert.match(eth1.stdout, /10\.62\.1\.20\/24/, 'eth1 has the ENI\'s address inside the instance');
+    // The client's neighbour entry for the address failed a moment ago: its next resolution may take a retry.
+    assert.equal(await eventually('the second interface answering', async () => ((await fetch(client, '10.62.1.20', 80)) === 'web80' ? 'web80' : undefined)), 'web80', 'traffic reaches the second interface');
+    await ec2.send(new DetachNetworkInterfaceCommand({ AttachmentId: att }));
+    assert.equal(await fetch(client, '10.62.1.20', 80), '', 'detached: gone');
+    await ec2.send(new DeleteNetworkInterfaceCommand({ NetworkInterfaceId: eni }));
   });
 });
 
