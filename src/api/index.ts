@@ -9,6 +9,10 @@ import { createVpc, deleteVpc, createDefaultVpc, describeVpcAttribute, modifyVpc
 import { describeSubnets } from './subnets/index.js';
 import { createSubnet, deleteSubnet, modifySubnetAttribute } from './subnets/mutations.js';
 import { describeSecurityGroups } from './security-groups/index.js';
+import { describeNetworkAcls } from './network-acls/index.js';
+import { attachNetworkInterface, detachNetworkInterface } from './network-interfaces/attachments.js';
+import { describeDhcpOptions, createDhcpOptions, deleteDhcpOptions, associateDhcpOptions } from './dhcp-options/index.js';
+import { createNetworkAcl, deleteNetworkAcl, createNetworkAclEntry, replaceNetworkAclEntry, deleteNetworkAclEntry, replaceNetworkAclAssociation } from './network-acls/mutations.js';
 import { describeNetworkInterfaces, createNetworkInterface, deleteNetworkInterface, modifyNetworkInterfaceAttribute } from './network-interfaces/index.js';
 import {
   createSecurityGroup,
@@ -115,5 +119,18 @@ export function buildRegistry(): Registry {
     describeSnapshotAttribute,
     modifySnapshotAttribute,
     resetSnapshotAttribute,
+    describeNetworkAcls,
+    createNetworkAcl,
+    deleteNetworkAcl,
+    createNetworkAclEntry,
+    replaceNetworkAclEntry,
+    deleteNetworkAclEntry,
+    replaceNetworkAclAssociation,
+    describeDhcpOptions,
+    createDhcpOptions,
+    deleteDhcpOptions,
+    associateDhcpOptions,
+    attachNetworkInterface,
+    detachNetworkInterface,
   );
 }

@@ -18,6 +18,7 @@ export const ID_KINDS = {
   internetGateway: { prefix: 'igw', code: 'InvalidInternetGatewayID', noun: 'igw-...' },
   routeTable: { prefix: 'rtb', code: 'InvalidRouteTableID', noun: 'rtb-...' },
   networkAcl: { prefix: 'acl', code: 'InvalidNetworkAclID', noun: 'acl-...' },
+  networkAclAssociation: { prefix: 'aclassoc', code: 'InvalidAssociationID', noun: 'aclassoc-...' },
   dhcpOptions: { prefix: 'dopt', code: 'InvalidDhcpOptionsID', noun: 'dopt-...' },
   address: { prefix: 'eipalloc', code: 'InvalidAllocationID', noun: 'eipalloc-...' },
 } as const;

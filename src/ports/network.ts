@@ -127,12 +127,43 @@ export interface SecurityModel {
   groups: SecurityGroupSpec[];
 }
 
+/**
+ * One network ACL entry (stateless): AWS's protocol (-1 is 'all'), the peer CIDR (the source of inbound
+ * traffic, the destination of outbound), the destination port range for tcp/udp (absent: every port), ICMP
+ * type/code for icmp (-1: any).
+ */
+export interface NetworkAclEntrySpec {
+  ruleNumber: number;
+  egress: boolean;
+  action: 'allow' | 'deny';
+  protocol: 'tcp' | 'udp' | 'icmp' | 'all' | number;
+  cidr: string;
+  ports?: { from: number; to: number };
+  icmp?: { type: number; code: number };
+}
+
+/**
+ * A network ACL with the subnets associated with it. A subnet no ACL names is under its VPC's default ACL
+ * (isDefault), as a new subnet is on AWS; a VPC with no ACL in the model is not filtered. Entries are evaluated
+ * in rule-number order, the first match wins, and what matches none is denied (AWS's `*` rule). Traffic within
+ * a subnet, and to or from the VPC router's own addresses (gateway, metadata), is not subject to ACLs.
+ */
+export interface NetworkAclSpec {
+  aclId: string;
+  vpcId: string;
+  isDefault: boolean;
+  subnetIds: string[];
+  entries: NetworkAclEntrySpec[];
+}
+
 export interface DesiredNetwork {
   vpcs: VpcSpec[];
   subnets: SubnetSpec[];
   /** The ports that must be plugged now (ENIs of running instances), each with its sandbox. */
   ports: { port: PortSpec; sandbox: Sandbox }[];
   security: SecurityModel;
+  /** Every network ACL (absent: none, no subnet filtered). */
+  acls?: NetworkAclSpec[];
 }
 
 /** What this installation has on the host (for reconciliation and for `doctor`). */
@@ -192,6 +223,8 @@ export interface NetworkBackend {
   setPortSecurityGroups(eniId: string, securityGroupIds: string[]): Promise<void>;
   /** Replaces every group's rules and members; running ports see the change when this returns. */
   setSecurityGroups(model: SecurityModel): Promise<void>;
+  /** Replaces every network ACL (stateless subnet filters); running traffic sees the change when this returns. */
+  setNetworkAcls(acls: NetworkAclSpec[]): Promise<void>;
   /** What a VM's interface definition must say for this port (pure: no host command). */
   vmInterface(port: PortSpec): VmInterface;
   /**

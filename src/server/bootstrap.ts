@@ -117,6 +117,8 @@ async function startOn(config: Config, opts: StartOptions, log: Logger, url: str
   tags.register('snapshot', async (acct, ids) => idsIn(await volumes.repo.snapshotsOf(acct, ids), ids));
   tags.register('keyPair', async (acct, ids) => idsIn(await keyPairs.list(acct), ids));
   tags.register('networkInterface', async (acct, ids) => new Set((await network.enis.ofAccount(acct, ids)).map((e) => e.id)));
+  tags.register('networkAcl', async (acct, ids) => new Set((await Promise.all(ids.map((id) => networkRepo.acls.acl(acct, id)))).flatMap((a) => (a ? [a.id] : []))));
+  tags.register('dhcpOptions', async (acct, ids) => new Set((await Promise.all(ids.map((id) => networkRepo.dhcp.one(acct, id)))).flatMap((d) => (d ? [d.id] : []))));
   tags.register('securityGroup', async (acct, ids) => new Set((await network.securityGroups(acct)).filter((v) => ids.includes(v.id)).map((v) => v.id)));
 
   await accounts.seed(config.accounts);

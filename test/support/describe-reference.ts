@@ -4,6 +4,7 @@
  * the account). test/describe/reference.test.ts holds the SQL engine to these, on random data.
  * Kept here, verbatim in behaviour, as the reference; nothing in src/ uses them.
  */
+import { defaultDhcpOptionsId } from '../../src/db/repositories/dhcp.js';
 import { type DescribeSpec, type Tag } from '../../src/describe/index.js';
 import { Ec2Error, notFound } from '../../src/errors/index.js';
 import { stateOf } from '../../src/domain/instance-state.js';
@@ -111,7 +112,7 @@ export const keyPairSpec: DescribeSpec<KeyPairView> = {
   notFound: (ids) => new Ec2Error('InvalidKeyPair.NotFound', `The key pair '${ids[0]}' does not exist`),
 };
 
-export type VpcView = VpcRow & { tags: Tag[] };
+export type VpcView = VpcRow & { tags: Tag[]; effective_dhcp_options_id: string };
 export const vpcSpec: DescribeSpec<VpcView> = {
   id: (v) => v.id,
   tags: (v) => v.tags,
@@ -124,7 +125,7 @@ export const vpcSpec: DescribeSpec<VpcView> = {
     isDefault: (v) => v.is_default,
     state: (v) => v.state,
     'owner-id': (v) => v.account_id,
-    'dhcp-options-id': () => 'default',
+    'dhcp-options-id': (v) => v.effective_dhcp_options_id,
   },
   notFound: (ids) => notFound('InvalidVpcID', 'vpc ID', ids),
   maxResults: { min: 5, max: 1000 },
@@ -226,7 +227,7 @@ export async function loadAll(s: Services, accountId: string, region: string) {
     })),
     images: images.map((i): ImageView => ({ ...i, tags: tags.get(i.id) ?? [] })),
     keyPairs: keyPairs.map((k): KeyPairView => ({ ...k, tags: tags.get(k.id) ?? [] })),
-    vpcs: vpcs.map((v): VpcView => ({ ...v, tags: tags.get(v.id) ?? [] })),
+    vpcs: vpcs.map((v): VpcView => ({ ...v, tags: tags.get(v.id) ?? [], effective_dhcp_options_id: v.dhcp_options_id ?? defaultDhcpOptionsId(v.account_id) })),
     subnets: subnets.map((x): SubnetView => ({ ...x, tags: tags.get(x.id) ?? [], zoneId: zones.get(x.availability_zone) ?? '', region })),
     groups: groups.map((g): GroupView => ({ ...g, tags: tags.get(g.id) ?? [], rules: rules.filter((r) => r.group_id === g.id) })),
     tags: allTags.map((t): TagView => ({ ...t, resourceTags: tags.get(t.resource_id) ?? [] })),

@@ -184,6 +184,7 @@ export class NoopNetworkBackend implements NetworkBackend {
   }
   async setPortSecurityGroups(): Promise<void> {}
   async setSecurityGroups(): Promise<void> {}
+  async setNetworkAcls(): Promise<void> {}
   /** No VPC has a router here, so no instance can reach a metadata address. */
   async serveMetadata(): Promise<void> {}
   vmInterface(port: PortSpec): VmInterface {

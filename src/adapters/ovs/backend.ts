@@ -22,6 +22,7 @@ import {
   type DnsResponder,
   type MetadataAcceptor,
   type NetworkBackend,
+  type NetworkAclSpec,
   type NetworkInventory,
   type PortSpec,
   type ProbeResult,
@@ -38,6 +39,7 @@ import { EXT, Host, type OvsInterface } from './host.js';
 import { bridgeFlows, type BridgeModel } from './flows.js';
 import { ensureBridge, ensureHostLink, ensureLeg, ensureResolverAddresses, ensureRouterNetns, removeLeg, removeVpc, resolverAddresses } from './router.js';
 import { plugContainer, plugVm, unplugPort } from './ports.js';
+import { checkAcls } from './acl-flows.js';
 
 export interface OvsOptions {
   /** The installation's id: on every host object, and the scope of list() and sync(). */
@@ -67,6 +69,7 @@ export class OvsNetworkBackend implements NetworkBackend {
   private readonly subnets = new Map<string, SubnetSpec>();
   private readonly ports = new Map<string, PluggedPort>();
   private groups = new Map<string, SecurityGroupSpec>();
+  private acls: NetworkAclSpec[] = [];
   /** Where metadata connections go (serveMetadata), and each VPC's listener with its namespace's inode. */
   private metadataAccept: MetadataAcceptor | null = null;
   private readonly metadataListeners = new Map<string, { server: NetServer; ino: number }>();
@@ -181,6 +184,15 @@ export class OvsNetworkBackend implements NetworkBackend {
     });
   }
 
+  async setNetworkAcls(acls: NetworkAclSpec[]): Promise<void> {
+    const checked = checkAcls(acls);
+    return this.locked(async () => {
+      this.requireSynced();
+      this.acls = checked;
+      for (const v of this.vpcs.keys()) await this.writeFlows(v);
+    });
+  }
+
   setHostVpcs(vpcIds: string[]): void {
     this.hostVpcs = vpcIds.map(n.vpcId);
   }
@@ -261,7 +273,9 @@ export class OvsNetworkBackend implements NetworkBackend {
       checkSandbox(p.sandbox);
     }
     const groups = checkGroups(desired.security);
+    const acls = checkAcls(desired.acls ?? []);
     return this.locked(async () => {
+      this.acls = acls;
       this.vpcs.clear();
       this.subnets.clear();
       this.ports.clear();
@@ -464,6 +478,7 @@ export class OvsNetworkBackend implements NetworkBackend {
           return { spec: p.spec, zone: p.zone, ofport: i && i.ext[EXT.eni] === p.spec.eniId ? i.ofport : undefined };
         }),
       groups: this.groups,
+      acls: this.acls.filter((a) => a.vpcId === vpcId),
     };
     const flows = bridgeFlows(model);
     if (this.written.get(br) === flows) return;

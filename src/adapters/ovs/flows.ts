@@ -17,7 +17,8 @@
  * separate states (an egress commit never admits a packet the receiver's groups deny), and VPCs with the same
  * CIDR never share a connection entry.
  */
-import { METADATA_ADDRESS, type PortSpec, type SecurityGroupSpec, type SecurityRule, type SubnetSpec } from '../../ports/index.js';
+import { aclOfSubnet, naclFlows, T_NACL_IN, T_NACL_OUT } from './acl-flows.js';
+import { METADATA_ADDRESS, type NetworkAclSpec, type PortSpec, type SecurityGroupSpec, type SecurityRule, type SubnetSpec } from '../../ports/index.js';
 
 export interface FlowSubnet {
   spec: SubnetSpec;
@@ -40,6 +41,8 @@ export interface BridgeModel {
   routerAddresses?: string[];
   ports: FlowPort[];
   groups: ReadonlyMap<string, SecurityGroupSpec>;
+  /** The network ACLs of this VPC (acl-flows.ts); absent or empty: no subnet is filtered. */
+  acls?: readonly NetworkAclSpec[];
 }
 
 const T_ADMIT = 0;
@@ -69,9 +72,12 @@ export function bridgeFlows(model: BridgeModel): string {
 
   for (const s of model.subnets) {
     if (s.legOfport === undefined) continue;
-    add(T_ADMIT, 100, `in_port=${s.legOfport}`, `set_field:${s.tag}->reg5,resubmit(,${T_L2})`);
-    add(T_L2, 100, `reg5=${s.tag},dl_dst=${s.legMac}`, `output:${s.legOfport}`);
+    // Through the leg a packet crosses the subnet boundary: the subnet's network ACL (if any) decides.
+    const acl = aclOfSubnet(s.spec.subnetId, s.spec.vpcId, model.acls ?? []);
+    add(T_ADMIT, 100, `in_port=${s.legOfport}`, `set_field:${s.tag}->reg5,resubmit(,${acl ? T_NACL_IN : T_L2})`);
+    add(T_L2, 100, `reg5=${s.tag},dl_dst=${s.legMac}`, acl ? `resubmit(,${T_NACL_OUT})` : `output:${s.legOfport}`);
   }
+  if (model.acls?.length) flows.push(...naclFlows(model.subnets, model.acls, gateways));
 
   const plugged = model.ports.filter((p) => p.ofport !== undefined && subnetOf.has(p.spec.subnetId));
   for (const p of plugged) {

@@ -3,16 +3,18 @@ import { column, constant, sql, text, validateRequest, type Resource, type Tag }
 import { streamed } from '../../protocol/serializer.js';
 import { notFound } from '../../errors/index.js';
 import type { VpcRow } from '../../db/repositories/network.js';
+import { VPC_DHCP_OPTIONS_ID } from '../../db/repositories/dhcp.js';
 import { describeRequest, parseIds, tagSetOrNone } from '../common.js';
 import type * as Ec2 from '../../protocol/generated/types.js';
 
-type Row = VpcRow & { tags: Tag[] };
+type Row = VpcRow & { tags: Tag[]; effective_dhcp_options_id: string };
 
 /** DescribeVpcs over the vpcs table. */
 export const vpcResource: Resource<Row> = {
   from: 'vpcs',
   id: 'id',
   scope: (c) => sql`r.account_id = ${c.accountId}`,
+  columns: `r.*, ${VPC_DHCP_OPTIONS_ID} AS effective_dhcp_options_id`,
   tags: { type: 'vpc' },
   filters: {
     'vpc-id': column('id'),
@@ -23,7 +25,7 @@ export const vpcResource: Resource<Row> = {
     isDefault: text('r.is_default::text'),
     state: column('state'),
     'owner-id': text('r.account_id::text'),
-    'dhcp-options-id': constant('default'),
+    'dhcp-options-id': text(VPC_DHCP_OPTIONS_ID),
   },
   notFound: (ids) => notFound('InvalidVpcID', 'vpc ID', ids),
   maxResults: { min: 5, max: 1000 },
@@ -35,7 +37,7 @@ export function toVpc(v: Row): Ec2.Vpc {
     OwnerId: v.account_id,
     State: v.state,
     CidrBlock: v.cidr_block,
-    DhcpOptionsId: 'default',
+    DhcpOptionsId: v.effective_dhcp_options_id,
     InstanceTenancy: v.instance_tenancy,
     IsDefault: v.is_default,
     CidrBlockAssociationSet: [

@@ -59,6 +59,35 @@ export class EniRepository {
     return this.db.rows<EniRow>(`SELECT ${ENI_COLUMNS} FROM network_interfaces n ORDER BY n.id`);
   }
 
+  /** Attaches the ENI (AttachNetworkInterface); false when another attachment took it or the device index first. */
+  async attach(id: string, instanceId: string, deviceIndex: number, attachmentId: string): Promise<boolean> {
+    try {
+      return (await this.db.exec(
+        `UPDATE network_interfaces SET instance_id = $2, device_index = $3, attachment_id = $4, attached_at = now(), delete_on_termination = false
+         WHERE id = $1 AND instance_id IS NULL`,
+        [id, instanceId, deviceIndex, attachmentId],
+      )) === 1;
+    } catch {
+      return false; // UNIQUE (instance_id, device_index)
+    }
+  }
+
+  /** Detaches the ENI (DetachNetworkInterface), or every secondary one of an instance (its termination). */
+  async detach(id: string): Promise<void> {
+    await this.db.exec('UPDATE network_interfaces SET instance_id = NULL, device_index = NULL, attachment_id = NULL, attached_at = NULL WHERE id = $1', [id]);
+  }
+
+  async detachSecondaries(instanceId: string): Promise<void> {
+    await this.db.exec(
+      'UPDATE network_interfaces SET instance_id = NULL, device_index = NULL, attachment_id = NULL, attached_at = NULL WHERE instance_id = $1 AND device_index > 0',
+      [instanceId],
+    );
+  }
+
+  byAttachment(accountId: string, attachmentId: string): Promise<EniRow | undefined> {
+    return this.db.one<EniRow>(`SELECT ${ENI_COLUMNS} FROM network_interfaces n WHERE n.account_id = $1 AND n.attachment_id = $2`, [accountId, attachmentId]);
+  }
+
   /** Removes the ENI and its addresses together. */
   async delete(id: string): Promise<void> {
     await this.db.tx(async (t) => {

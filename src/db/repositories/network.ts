@@ -1,6 +1,8 @@
 import type { Db, Transaction } from '../sql.js';
 import { EniRepository } from './enis.js';
 import { VpcAdminRepository } from './vpc-admin.js';
+import { AclRepository } from './acls.js';
+import { DhcpRepository } from './dhcp.js';
 
 export interface VpcRow {
   id: string;
@@ -13,6 +15,8 @@ export interface VpcRow {
   vni: number;
   enable_dns_support: boolean;
   enable_dns_hostnames: boolean;
+  /** NULL: the account's default DHCP options set; 'default': none; else a dopt- id (migration 012). */
+  dhcp_options_id?: string | null;
 }
 export interface SubnetRow {
   id: string;
@@ -49,9 +53,13 @@ export interface SecurityGroupRuleRow {
 export class NetworkRepository {
   readonly enis: EniRepository;
   readonly admin: VpcAdminRepository;
+  readonly acls: AclRepository;
+  readonly dhcp: DhcpRepository;
 
   constructor(private readonly db: Db) {
     this.enis = new EniRepository(db);
+    this.acls = new AclRepository(db);
+    this.dhcp = new DhcpRepository(db);
     this.admin = new VpcAdminRepository(db);
   }
 

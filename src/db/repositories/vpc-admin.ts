@@ -9,6 +9,8 @@ export class VpcAdminRepository {
     await this.db.exec('DELETE FROM security_group_rules WHERE group_id IN (SELECT id FROM security_groups WHERE vpc_id = $1)', [id], t);
     await this.db.exec('DELETE FROM security_groups WHERE vpc_id = $1', [id], t);
     await this.db.exec(`DELETE FROM tags WHERE resource_id = $1`, [id], t);
+    // Its default network ACL goes with it (rows by cascade, tags here).
+    await this.db.exec('DELETE FROM tags WHERE resource_id IN (SELECT id FROM network_acls WHERE vpc_id = $1)', [id], t);
     await this.db.exec('DELETE FROM vpcs WHERE id = $1', [id], t);
   }
 

@@ -29,6 +29,7 @@ export const eniStep: InstanceStep = {
     await network.applySecurity();
   },
   async undo({ row, network }) {
+    await network.enis.detachSecondaries(row.id); // AttachNetworkInterface's ENIs stay, detached (as on AWS)
     await network.deleteEni(row.eni_id);
     // Addresses of a record made before ENIs owned them.
     await network.releaseIps(row.id);
@@ -55,8 +56,17 @@ export const plugStep: InstanceStep = {
     const sandbox = await sandboxOf(compute, network, row.backend_id, port);
     if (!sandbox) throw new Error(`instance ${row.id} has no network namespace to plug into (not running)`);
     await network.plug(port, sandbox);
+    // Interfaces attached later (AttachNetworkInterface), each as eth<device index> (containers only: a VM's
+    // domain has one interface).
+    if (!compute.sandbox) return;
+    for (const other of await network.enis.ofInstance(row.id)) {
+      if (other.id === row.eni_id) continue;
+      const p = await network.port(other);
+      await network.plug(p, (await sandboxOf(compute, network, row.backend_id, p))!);
+    }
   },
   async undo({ row, network }) {
+    for (const other of await network.enis.ofInstance(row.id)) if (other.id !== row.eni_id) await network.unplug(other.id);
     await network.unplug(row.eni_id);
   },
 };

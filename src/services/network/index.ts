@@ -8,6 +8,8 @@ import type { DesiredNetwork, NetworkBackend, PortSpec, Sandbox, VmInterface } f
 import type { EniRepository, EniRow, NewEni } from '../../db/repositories/enis.js';
 import { portSpec, securityModel, subnetSpec, vpcSpec } from './dataplane.js';
 import { VpcAdmin } from './vpcs.js';
+import { AclAdmin } from './acls.js';
+import { DhcpAdmin } from './dhcp.js';
 import type { CatalogService } from '../catalog/index.js';
 import { Ec2Error } from '../../errors/index.js';
 import { cidrContains, ipToInt, isIpv4 } from '../../domain/ipv4.js';
@@ -32,6 +34,10 @@ export function subnetCapacity(cidr: string): number {
 export class NetworkService {
   /** The VPC API's writes (CreateVpc, subnets, groups, rules). */
   readonly admin: VpcAdmin;
+  /** Network ACLs (their API and their model for the data plane). */
+  readonly acls: AclAdmin;
+  /** DHCP options sets (records only). */
+  readonly dhcp: DhcpAdmin;
 
   /** The region this server is (private DNS names depend on it). */
   get region(): string {
@@ -45,6 +51,8 @@ export class NetworkService {
     private readonly log: Pick<Logger, 'warn'>,
   ) {
     this.admin = new VpcAdmin(repo, backend, log, () => (this.needsSync = true), () => this.applySecurity());
+    this.acls = new AclAdmin(repo, backend, log, () => (this.needsSync = true));
+    this.dhcp = new DhcpAdmin(repo);
   }
 
   /** Whether instances get their network from the network backend (not with NETWORK_BACKEND=noop). */
@@ -78,6 +86,7 @@ export class NetworkService {
       // AWS's default group: all traffic from members of the group itself, all traffic out.
       await this.repo.insertRule({ id: newId('securityGroupRule'), group_id: sgId, account_id: accountId, is_egress: false, ip_protocol: '-1', from_port: null, to_port: null, cidr_ipv4: null, referenced_group_id: sgId, description: null }, t);
       await this.repo.insertRule({ id: newId('securityGroupRule'), group_id: sgId, account_id: accountId, is_egress: true, ip_protocol: '-1', from_port: null, to_port: null, cidr_ipv4: '0.0.0.0/0', referenced_group_id: null, description: null }, t);
+      await this.repo.acls.insertDefault(accountId, vpcId, t);
       // Not AWS's: the host's link into the VPC (THECLOUD_HOST_VPCS, by default the first account's default VPC)
       // is admitted, so that `ssh ec2-user@<PrivateIp>` works from the host out of the box. A visible rule the
       // user can revoke.
@@ -219,6 +228,7 @@ export class NetworkService {
       subnets: subnets.map(subnetSpec),
       ports,
       security: securityModel(await this.repo.allSecurityGroups(), await this.repo.allRules(), enis),
+      acls: await this.acls.model(),
     });
     this.needsSync = false;
     if (report.removed.length) this.log.warn('network sync removed objects the records do not name', { removed: report.removed });

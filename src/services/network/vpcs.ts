@@ -72,6 +72,7 @@ export class VpcAdmin {
     await this.repo.tx(async (t) => {
       await this.repo.insertVpc({ id, account_id: accountId, cidr_block: cidr, is_default: false, state: 'available', instance_tenancy: tenancy }, t);
       await this.insertDefaultGroup(accountId, id, 'default VPC security group', t);
+      await this.repo.acls.insertDefault(accountId, id, t);
     });
     const vpc = await this.vpc(accountId, id);
     await this.backendDo('make the VPC', () => this.backend.ensureVpc(vpcSpec(vpc)));
@@ -91,7 +92,7 @@ export class VpcAdmin {
   async checkDeleteVpc(accountId: string, id: string): Promise<VpcRow> {
     const vpc = await this.vpc(accountId, id);
     const d = await this.repo.admin.vpcDependents(id);
-    if (d.subnets || d.groups || d.enis) {
+    if (d.subnets || d.groups || d.enis || (await this.repo.acls.nonDefaultCount(id))) {
       throw new Ec2Error('DependencyViolation', `The vpc '${id}' has dependencies and cannot be deleted.`);
     }
     return vpc;

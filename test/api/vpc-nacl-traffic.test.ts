@@ -1,0 +1,143 @@
+import assert from 'node:assert/strict';
+import { execa } from 'execa';
+import {
+  CreateVpcCommand,
+  CreateSubnetCommand,
+  CreateSecurityGroupCommand,
+  AuthorizeSecurityGroupIngressCommand,
+  RunInstancesCommand,
+  TerminateInstancesCommand,
+  DescribeImagesCommand,
+  GetConsoleOutputCommand,
+  DescribeNetworkAclsCommand,
+  CreateNetworkAclCommand,
+  CreateNetworkAclEntryCommand,
+  ReplaceNetworkAclAssociationCommand,
+  CreateNetworkInterfaceCommand,
+  DeleteNetworkInterfaceCommand,
+  AttachNetworkInterfaceCommand,
+  DetachNetworkInterfaceCommand,
+  waitUntilInstanceRunning,
+  waitUntilInstanceTerminated,
+  type EC2Client,
+} from '@aws-sdk/client-ec2';
+import { startTestServer, type TestServer } from '../support/server.js';
+import { sdk } from '../support/clients.js';
+import { needBackend } from '../support/backends.js';
+import { DockerComputeBackend } from '../../src/adapters/docker/index.js';
+import { OvsNetworkBackend } from '../../src/adapters/ovs/index.js';
+
+/**
+ * Network ACLs on the real data plane: stateless filters where traffic crosses a subnet's boundary. Docker
+ * instances on Open vSwitch, traffic checked from inside them (busybox nc); a negative check is `nc -w 2`
+ * getting nothing, never a timed assertion.
+ */
+const LISTENERS = ['#!/bin/sh', `nc -ll -p 80 -e echo web80 >/dev/null 2>&1 &`, `nc -ll -p 81 -e echo web81 >/dev/null 2>&1 &`, 'echo listeners-ready'].join('\n');
+
+describe('network ACLs and a second ENI on Open vSwitch, with real traffic', function () {
+  this.timeout(240_000);
+  let s: TestServer;
+  let ec2: EC2Client;
+  const launched: string[] = [];
+  before(async function () {
+    await needBackend(this, 'docker', () => new DockerComputeBackend().probe());
+    await needBackend(this, 'ovs', () => new OvsNetworkBackend({ cloudId: '00000000' }).probe());
+    s = await startTestServer({ COMPUTE_BACKEND: 'docker' });
+    ec2 = sdk(s.url);
+  });
+  after(async () => {
+    if (launched.length) {
+      await ec2.send(new TerminateInstancesCommand({ InstanceIds: launched })).catch(() => undefined);
+      await waitUntilInstanceTerminated({ client: ec2, maxWaitTime: 60, minDelay: 1, maxDelay: 1 }, { InstanceIds: launched }).catch(() => undefined);
+    }
+    await s?.close();
+  });
+
+  async function launch(subnetId: string, groups: string[], ip: string) {
+    const image = (await ec2.send(new DescribeImagesCommand({ Filters: [{ Name: 'name', Values: ['thecloud-busybox'] }] }))).Images![0]!;
+    const r = await ec2.send(new RunInstancesCommand({
+      ImageId: image.ImageId, MinCount: 1, MaxCount: 1, InstanceType: 't3.nano', SubnetId: subnetId, SecurityGroupIds: groups,
+      PrivateIpAddress: ip, UserData: Buffer.from(LISTENERS).toString('base64'),
+    }));
+    const id = r.Instances![0]!.InstanceId!;
+    launched.push(id);
+    return id;
+  }
+
+  async function ready(ids: string[]) {
+    await waitUntilInstanceRunning({ client: ec2, maxWaitTime: 60, minDelay: 1, maxDelay: 1 }, { InstanceIds: ids });
+    for (const id of ids) {
+      await eventually(`listeners of ${id}`, async () => {
+        const out = await ec2.send(new GetConsoleOutputCommand({ InstanceId: id }));
+        return Buffer.from(out.Output ?? '', 'base64').toString().includes('listeners-ready') || undefined;
+      });
+    }
+  }
+
+  /** What `nc` from inside `from` gets from ip:port ('' when nothing answers within 2 s). */
+  async function fetch(from: string, ip: string, port: number): Promise<string> {
+    const r = await execa('docker', ['exec', from, 'sh', '-c', `nc -w 2 ${ip} ${port} </dev/null`], { reject: false });
+    return r.stdout.trim();
+  }
+
+  it('filters traffic crossing the subnet boundary statelessly, in rule order, never within the subnet; a second ENI of a running instance is reached', async () => {
+    const vpcId = (await ec2.send(new CreateVpcCommand({ CidrBlock: '10.62.0.0/16' }))).Vpc!.VpcId!;
+    const subnetA = (await ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.62.1.0/24', AvailabilityZone: 'us-east-1a' }))).Subnet!.SubnetId!;
+    const subnetB = (await ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.62.2.0/24', AvailabilityZone: 'us-east-1a' }))).Subnet!.SubnetId!;
+    const open = (await ec2.send(new CreateSecurityGroupCommand({ VpcId: vpcId, GroupName: 'open', Description: 'open' }))).GroupId!;
+    await ec2.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: open, IpPermissions: [{ IpProtocol: 'tcp', FromPort: 80, ToPort: 81, IpRanges: [{ CidrIp: '0.0.0.0/0' }] }] }));
+    const client = await launch(subnetA, [open], '10.62.1.10');
+    const web = await launch(subnetB, [open], '10.62.2.10');
+    const neighbour = await launch(subnetB, [open], '10.62.2.11');
+    await ready([client, web, neighbour]);
+
+    assert.equal(await fetch(client, '10.62.2.10', 80), 'web80', 'the default ACL allows all, across subnets');
+
+    // Subnet B under an ACL that admits ports 80-81 in, and nothing out: the answers cannot leave (stateless).
+    const acl = (await ec2.send(new CreateNetworkAclCommand({ VpcId: vpcId }))).NetworkAcl!.NetworkAclId!;
+    await ec2.send(new CreateNetworkAclEntryCommand({ NetworkAclId: acl, RuleNumber: 100, Protocol: '6', RuleAction: 'allow', Egress: false, CidrBlock: '10.62.0.0/16', PortRange: { From: 80, To: 81 } }));
+    const assoc = (await ec2.send(new DescribeNetworkAclsCommand({ Filters: [{ Name: 'association.subnet-id', Values: [subnetB] }] }))).NetworkAcls![0]!
+      .Associations!.find((a) => a.SubnetId === subnetB)!.NetworkAclAssociationId!;
+    const moved = (await ec2.send(new ReplaceNetworkAclAssociationCommand({ AssociationId: assoc, NetworkAclId: acl }))).NewAssociationId!;
+    assert.equal(await fetch(client, '10.62.2.10', 80), '', 'no outbound entry for the return traffic: the connection breaks');
+    assert.equal(await fetch(neighbour, '10.62.2.10', 80), 'web80', 'within the subnet the ACL does not apply');
+
+    // The return traffic's own entry (the client's ephemeral ports) mends it.
+    await ec2.send(new CreateNetworkAclEntryCommand({ NetworkAclId: acl, RuleNumber: 100, Protocol: '6', RuleAction: 'allow', Egress: true, CidrBlock: '10.62.1.0/24', PortRange: { From: 1024, To: 65535 } }));
+    assert.equal(await fetch(client, '10.62.2.10', 80), 'web80', 'with an outbound entry for the answers');
+    assert.equal(await fetch(client, '10.62.2.10', 81), 'web81');
+
+    // A lower rule number wins: deny port 81 from subnet A, which the security group allows.
+    await ec2.send(new CreateNetworkAclEntryCommand({ NetworkAclId: acl, RuleNumber: 50, Protocol: '6', RuleAction: 'deny', Egress: false, CidrBlock: '10.62.1.0/24', PortRange: { From: 81, To: 81 } }));
+    assert.equal(await fetch(client, '10.62.2.10', 81), '', 'the deny entry blocks a port the security group allows');
+    assert.equal(await fetch(client, '10.62.2.10', 80), 'web80', 'and only that port');
+    assert.equal(await fetch(neighbour, '10.62.2.10', 81), 'web81', 'within the subnet still open');
+
+    // Back under the default ACL: all allowed again.
+    const dflt = (await ec2.send(new DescribeNetworkAclsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcId] }, { Name: 'default', Values: ['true'] }] }))).NetworkAcls![0]!.NetworkAclId!;
+    await ec2.send(new ReplaceNetworkAclAssociationCommand({ AssociationId: moved, NetworkAclId: dflt }));
+    assert.equal(await fetch(client, '10.62.2.10', 81), 'web81', 'the default ACL allows all again');
+
+    // A second interface for the running web instance, in subnet A: eth1 inside the container, reached there.
+    const eni = (await ec2.send(new CreateNetworkInterfaceCommand({ SubnetId: subnetA, Groups: [open], PrivateIpAddress: '10.62.1.20' }))).NetworkInterface!.NetworkInterfaceId!;
+    assert.equal(await fetch(client, '10.62.1.20', 80), '', 'nothing answers at the address before the attachment');
+    const att = (await ec2.send(new AttachNetworkInterfaceCommand({ NetworkInterfaceId: eni, InstanceId: web, DeviceIndex: 1 }))).AttachmentId!;
+    const eth1 = await execa('docker', ['exec', web, 'ip', '-4', 'addr', 'show', 'eth1'], { reject: false });
+    assert.match(eth1.stdout, /10\.62\.1\.20\/24/, 'eth1 has the ENI\'s address inside the instance');
+    // The client's neighbour entry for the address failed a moment ago: its next resolution may take a retry.
+    assert.equal(await eventually('the second interface answering', async () => ((await fetch(client, '10.62.1.20', 80)) === 'web80' ? 'web80' : undefined)), 'web80', 'traffic reaches the second interface');
+    await ec2.send(new DetachNetworkInterfaceCommand({ AttachmentId: att }));
+    assert.equal(await fetch(client, '10.62.1.20', 80), '', 'detached: gone');
+    await ec2.send(new DeleteNetworkInterfaceCommand({ NetworkInterfaceId: eni }));
+  });
+});
+
+async function eventually<T>(what: string, f: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    const v = await f().catch(() => undefined);
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  throw new Error(`${what} did not happen in time`);
+}
