@@ -36,6 +36,10 @@ import { createVolume, describeVolumes, deleteVolume, attachVolume, detachVolume
 import { createSnapshot, describeSnapshots, deleteSnapshot, copySnapshot } from './volumes/snapshots.js';
 import { modifyVolume, describeVolumesModifications } from './volumes/modify.js';
 import { describeVolumeStatus, describeVolumeAttribute, modifyVolumeAttribute, enableVolumeIO } from './volumes/status.js';
+import { describeRouteTables, createRouteTable, deleteRouteTable } from './route-tables/index.js';
+import { associateRouteTable, disassociateRouteTable, replaceRouteTableAssociation } from './route-tables/associations.js';
+import { createRoute, replaceRoute, deleteRoute } from './route-tables/routes.js';
+import { describeInternetGateways, createInternetGateway, attachInternetGateway, detachInternetGateway, deleteInternetGateway } from './internet-gateways/index.js';
 import { createKeyPair, importKeyPair, describeKeyPairs, deleteKeyPair } from './key-pairs/index.js';
 
 export function buildRegistry(): Registry {
@@ -109,5 +113,19 @@ export function buildRegistry(): Registry {
     modifyVolume,
     describeVolumesModifications,
     copySnapshot,
+    describeRouteTables,
+    createRouteTable,
+    deleteRouteTable,
+    associateRouteTable,
+    disassociateRouteTable,
+    replaceRouteTableAssociation,
+    createRoute,
+    replaceRoute,
+    deleteRoute,
+    describeInternetGateways,
+    createInternetGateway,
+    attachInternetGateway,
+    detachInternetGateway,
+    deleteInternetGateway,
   );
 }

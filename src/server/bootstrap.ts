@@ -108,6 +108,8 @@ async function startOn(config: Config, opts: StartOptions, log: Logger, url: str
   tags.register('snapshot', async (acct, ids) => idsIn(await volumes.repo.snapshotsOf(acct, ids), ids));
   tags.register('keyPair', async (acct, ids) => idsIn(await keyPairs.list(acct), ids));
   tags.register('networkInterface', async (acct, ids) => new Set((await network.enis.ofAccount(acct, ids)).map((e) => e.id)));
+  tags.register('routeTable', async (acct, ids) => idsIn(await networkRepo.routes.tablesOf(acct, ids), ids));
+  tags.register('internetGateway', async (acct, ids) => idsIn(await networkRepo.routes.gatewaysOf(acct, ids), ids));
   tags.register('securityGroup', async (acct, ids) => new Set((await network.securityGroups(acct)).filter((v) => ids.includes(v.id)).map((v) => v.id)));
 
   await accounts.seed(config.accounts);

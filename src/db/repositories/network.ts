@@ -1,6 +1,7 @@
 import type { Db, Transaction } from '../sql.js';
 import { EniRepository } from './enis.js';
 import { VpcAdminRepository } from './vpc-admin.js';
+import { RouteRepository } from './routes.js';
 
 export interface VpcRow {
   id: string;
@@ -49,10 +50,12 @@ export interface SecurityGroupRuleRow {
 export class NetworkRepository {
   readonly enis: EniRepository;
   readonly admin: VpcAdminRepository;
+  readonly routes: RouteRepository;
 
   constructor(private readonly db: Db) {
     this.enis = new EniRepository(db);
     this.admin = new VpcAdminRepository(db);
+    this.routes = new RouteRepository(db);
   }
 
   /** Every VPC, subnet, group and rule of the installation (the data plane's desired state). */

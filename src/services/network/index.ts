@@ -8,6 +8,7 @@ import type { DesiredNetwork, NetworkBackend, PortSpec, Sandbox, VmInterface } f
 import type { EniRepository, EniRow, NewEni } from '../../db/repositories/enis.js';
 import { portSpec, securityModel, subnetSpec, vpcSpec } from './dataplane.js';
 import { VpcAdmin } from './vpcs.js';
+import { EdgeAdmin } from './routes.js';
 import type { CatalogService } from '../catalog/index.js';
 import { Ec2Error } from '../../errors/index.js';
 import { cidrContains, ipToInt, isIpv4 } from '../../domain/ipv4.js';
@@ -32,6 +33,8 @@ export function subnetCapacity(cidr: string): number {
 export class NetworkService {
   /** The VPC API's writes (CreateVpc, subnets, groups, rules). */
   readonly admin: VpcAdmin;
+  /** Route tables and internet gateways. */
+  readonly edge: EdgeAdmin;
 
   constructor(
     private readonly repo: NetworkRepository,
@@ -39,7 +42,8 @@ export class NetworkService {
     private readonly backend: NetworkBackend,
     private readonly log: Pick<Logger, 'warn'>,
   ) {
-    this.admin = new VpcAdmin(repo, backend, log, () => (this.needsSync = true), () => this.applySecurity());
+    this.edge = new EdgeAdmin(repo.routes, (a, id) => this.admin.vpc(a, id), (a, id) => this.admin.subnet(a, id), (vpcId) => this.applyRoutes(vpcId));
+    this.admin = new VpcAdmin(repo, backend, log, () => (this.needsSync = true), () => this.applySecurity(), this.edge);
   }
 
   /** Whether instances get their network from the network backend (not with NETWORK_BACKEND=noop). */
@@ -73,6 +77,7 @@ export class NetworkService {
       // AWS's default group: all traffic from members of the group itself, all traffic out.
       await this.repo.insertRule({ id: newId('securityGroupRule'), group_id: sgId, account_id: accountId, is_egress: false, ip_protocol: '-1', from_port: null, to_port: null, cidr_ipv4: null, referenced_group_id: sgId, description: null }, t);
       await this.repo.insertRule({ id: newId('securityGroupRule'), group_id: sgId, account_id: accountId, is_egress: true, ip_protocol: '-1', from_port: null, to_port: null, cidr_ipv4: '0.0.0.0/0', referenced_group_id: null, description: null }, t);
+      await this.edge.insertDefaultEdge(accountId, vpcId, DEFAULT_VPC_CIDR, t);
       // Not AWS's: the host's link into the VPC (THECLOUD_HOST_VPCS, by default the first account's default VPC)
       // is admitted, so that `ssh ec2-user@<PrivateIp>` works from the host out of the box. A visible rule the
       // user can revoke.
@@ -171,6 +176,11 @@ export class NetworkService {
     await this.repo.enis.update(eniId, { security_group_ids: groups });
     if (opts.instanceId) await this.repo.admin.setInstanceGroups(opts.instanceId, groups);
     await this.applySecurity(opts.running ? [{ eniId, groups }] : []);
+  }
+
+  /** A VPC's routing changed (route tables, associations, gateways): the data plane follows. */
+  async applyRoutes(_vpcId: string): Promise<void> {
+    // realised by the data plane in ./edge.ts when the backend supports it
   }
 
   /** The whole security model from the records. */
