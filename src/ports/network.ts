@@ -122,7 +122,24 @@ export interface SecurityModel {
   groups: SecurityGroupSpec[];
 }
 
+/** Where a route sends its destination (the router resolves the record's target to one of these). */
+export type RouteTargetSpec = { kind: 'internet' } | { kind: 'address'; ip: string } | { kind: 'blackhole' };
+
+/**
+ * A VPC's routing as its router applies it: each route table with the subnets that follow it (explicitly
+ * associated, or through the main table) and its routes other than `local` (the router always routes between
+ * its subnets). `internet`: an internet gateway is attached, so the router has its uplink to the host with SNAT;
+ * routes of kind 'internet' without it are blackholes.
+ */
+export interface VpcRouting {
+  vpcId: string;
+  internet: boolean;
+  tables: { routeTableId: string; subnetIds: string[]; routes: { destination: string; target: RouteTargetSpec }[] }[];
+}
+
 export interface DesiredNetwork {
+  /** Every VPC's routing (absent: none is applied, as before route tables existed). */
+  routing?: VpcRouting[];
   vpcs: VpcSpec[];
   subnets: SubnetSpec[];
   /** The ports that must be plugged now (ENIs of running instances), each with its sandbox. */
@@ -190,6 +207,8 @@ export interface NetworkBackend {
    * does not filter this address by security groups (as on AWS).
    */
   serveMetadata(accept: MetadataAcceptor | null): Promise<void>;
+  /** Replaces the VPC's routing (route tables, internet uplink); in effect when it returns. Optional. */
+  setRouting?(routing: VpcRouting): Promise<void>;
   list(): Promise<NetworkInventory>;
   sync(desired: DesiredNetwork): Promise<SyncReport>;
   probe(): Promise<ProbeResult>;

@@ -9,6 +9,7 @@ import type { EniRepository, EniRow, NewEni } from '../../db/repositories/enis.j
 import { portSpec, securityModel, subnetSpec, vpcSpec } from './dataplane.js';
 import { VpcAdmin } from './vpcs.js';
 import { EdgeAdmin } from './routes.js';
+import { routingOf } from './routing.js';
 import type { CatalogService } from '../catalog/index.js';
 import { Ec2Error } from '../../errors/index.js';
 import { cidrContains, ipToInt, isIpv4 } from '../../domain/ipv4.js';
@@ -98,6 +99,7 @@ export class NetworkService {
     try {
       await this.backend.ensureVpc(vpcSpec(vpc));
       for (const s of subnets) await this.backend.ensureSubnet(subnetSpec({ id: s.id, vpc_id: vpc.id, cidr_block: s.cidr }));
+      await this.applyRoutes(vpc.id);
     } catch (e) {
       this.needsSync = true;
       this.log.warn('network backend could not realise VPC; will retry', { vpcId: vpc.id, error: (e as Error).message });
@@ -179,8 +181,15 @@ export class NetworkService {
   }
 
   /** A VPC's routing changed (route tables, associations, gateways): the data plane follows. */
-  async applyRoutes(_vpcId: string): Promise<void> {
-    // realised by the data plane in ./edge.ts when the backend supports it
+  async applyRoutes(vpcId: string): Promise<void> {
+    if (!this.plugsPorts || !this.backend.setRouting) return;
+    try {
+      const [routing] = await routingOf(this.repo.routes, [{ id: vpcId }], await this.repo.allSubnets(), (e) => this.ipsOf(e));
+      if (routing) await this.backend.setRouting(routing);
+    } catch (e) {
+      this.needsSync = true;
+      this.log.warn('network backend could not apply the routes; will retry', { vpcId, error: (e as Error).message });
+    }
   }
 
   /** The whole security model from the records. */
@@ -219,8 +228,10 @@ export class NetworkService {
       const sandbox = await sandboxOf(eni, port).catch(() => undefined);
       if (sandbox) ports.push({ port, sandbox });
     }
+    const vpcs = await this.repo.allVpcs();
     const report = await this.backend.sync({
-      vpcs: (await this.repo.allVpcs()).map(vpcSpec),
+      routing: await routingOf(this.repo.routes, vpcs, subnets, (e) => this.ipsOf(e)),
+      vpcs: vpcs.map(vpcSpec),
       subnets: subnets.map(subnetSpec),
       ports,
       security: securityModel(await this.repo.allSecurityGroups(), await this.repo.allRules(), enis),

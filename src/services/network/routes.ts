@@ -39,6 +39,11 @@ export class EdgeAdmin {
     private readonly onChange: (vpcId: string) => Promise<void>,
   ) {}
 
+  /** The VPC's subnets changed: the data plane's routing follows. */
+  refresh(vpcId: string): Promise<void> {
+    return this.onChange(vpcId);
+  }
+
   // ---- what a VPC is born and dies with
 
   /** A VPC's main route table with its local route (inside the transaction that makes the VPC). */

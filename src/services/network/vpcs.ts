@@ -137,6 +137,7 @@ export class VpcAdmin {
       await this.backend.ensureVpc(vpcSpec(p.vpc));
       await this.backend.ensureSubnet(subnetSpec({ id, vpc_id: p.vpc.id, cidr_block: p.cidr }));
     });
+    await this.edge.refresh(p.vpc.id);
     return (await this.repo.subnet(accountId, id))!;
   }
 
@@ -149,6 +150,7 @@ export class VpcAdmin {
   async deleteSubnet(s: SubnetRow): Promise<void> {
     await this.repo.admin.deleteSubnet(s.id);
     await this.backendDo('remove the subnet', () => this.backend.deleteSubnet(s.vpc_id, s.id));
+    await this.edge.refresh(s.vpc_id);
   }
 
   async setMapPublicIp(s: SubnetRow, value: boolean): Promise<void> {
