@@ -40,6 +40,7 @@ import { describeRouteTables, createRouteTable, deleteRouteTable } from './route
 import { associateRouteTable, disassociateRouteTable, replaceRouteTableAssociation } from './route-tables/associations.js';
 import { createRoute, replaceRoute, deleteRoute } from './route-tables/routes.js';
 import { describeInternetGateways, createInternetGateway, attachInternetGateway, detachInternetGateway, deleteInternetGateway } from './internet-gateways/index.js';
+import { describeAddresses, allocateAddress, associateAddress, disassociateAddress, releaseAddress } from './addresses/index.js';
 import { createKeyPair, importKeyPair, describeKeyPairs, deleteKeyPair } from './key-pairs/index.js';
 
 export function buildRegistry(): Registry {
@@ -127,5 +128,10 @@ export function buildRegistry(): Registry {
     attachInternetGateway,
     detachInternetGateway,
     deleteInternetGateway,
+    describeAddresses,
+    allocateAddress,
+    associateAddress,
+    disassociateAddress,
+    releaseAddress,
   );
 }

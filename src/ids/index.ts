@@ -22,6 +22,7 @@ export const ID_KINDS = {
   networkAcl: { prefix: 'acl', code: 'InvalidNetworkAclID', noun: 'acl-...' },
   dhcpOptions: { prefix: 'dopt', code: 'InvalidDhcpOptionsID', noun: 'dopt-...' },
   address: { prefix: 'eipalloc', code: 'InvalidAllocationID', noun: 'eipalloc-...' },
+  addressAssociation: { prefix: 'eipassoc', code: 'InvalidAssociationID', noun: 'eipassoc-...' },
 } as const;
 
 export type IdKind = keyof typeof ID_KINDS;

@@ -135,6 +135,8 @@ export interface VpcRouting {
   vpcId: string;
   internet: boolean;
   tables: { routeTableId: string; subnetIds: string[]; routes: { destination: string; target: RouteTargetSpec }[] }[];
+  /** Public addresses (Elastic IPs) of the VPC's ENIs: the host routes each to the router, which maps it 1:1. */
+  publicIps?: { publicIp: string; privateIp: string }[];
 }
 
 export interface DesiredNetwork {

@@ -22,6 +22,11 @@ import {
   CreateNetworkInterfaceCommand,
   DeleteNetworkInterfaceCommand,
   CreateTagsCommand,
+  AllocateAddressCommand,
+  AssociateAddressCommand,
+  DisassociateAddressCommand,
+  ReleaseAddressCommand,
+  DescribeAddressesCommand,
   type EC2Client,
 } from '@aws-sdk/client-ec2';
 import { startTestServer, SECOND_ACCOUNT, type TestServer } from '../support/server.js';
@@ -155,5 +160,45 @@ describe('route tables and internet gateways', () => {
     await ec2.send(new DeleteInternetGatewayCommand({ InternetGatewayId: igw2 }));
     await ec2.send(new DeleteSubnetCommand({ SubnetId: foreignSubnet.SubnetId }));
     await ec2.send(new DeleteVpcCommand({ VpcId: otherVpc.VpcId }));
+  });
+
+  it('allocates Elastic IPs from the pool and associates them as AWS does, with its errors', async () => {
+    const vpc = (await ec2.send(new CreateVpcCommand({ CidrBlock: '10.30.0.0/16' }))).Vpc!;
+    const subnet = (await ec2.send(new CreateSubnetCommand({ VpcId: vpc.VpcId, CidrBlock: '10.30.1.0/24' }))).Subnet!;
+    const eni = (await ec2.send(new CreateNetworkInterfaceCommand({ SubnetId: subnet.SubnetId }))).NetworkInterface!;
+    const a = await ec2.send(new AllocateAddressCommand({ Domain: 'vpc' }));
+    assert.match(a.AllocationId!, /^eipalloc-[0-9a-f]{17}$/);
+    assert.match(a.PublicIp!, /^198\.1[89]\./, 'from the default pool 198.18.0.0/15');
+    const b = await ec2.send(new AllocateAddressCommand({}));
+    assert.notEqual(b.PublicIp, a.PublicIp);
+
+    await fails(ec2.send(new AssociateAddressCommand({ AllocationId: a.AllocationId, NetworkInterfaceId: eni.NetworkInterfaceId })), 'Gateway.NotAttached');
+    const igw = (await ec2.send(new CreateInternetGatewayCommand({}))).InternetGateway!.InternetGatewayId!;
+    await ec2.send(new AttachInternetGatewayCommand({ InternetGatewayId: igw, VpcId: vpc.VpcId }));
+    await fails(other.send(new AssociateAddressCommand({ AllocationId: a.AllocationId, NetworkInterfaceId: eni.NetworkInterfaceId })), 'InvalidAllocationID.NotFound');
+    await fails(other.send(new AssociateAddressCommand({ PublicIp: a.PublicIp, NetworkInterfaceId: eni.NetworkInterfaceId })), 'AuthFailure');
+    await fails(ec2.send(new AssociateAddressCommand({ AllocationId: a.AllocationId, NetworkInterfaceId: eni.NetworkInterfaceId, PrivateIpAddress: '10.30.1.200' })), 'InvalidParameterValue');
+    const assoc = (await ec2.send(new AssociateAddressCommand({ AllocationId: a.AllocationId, NetworkInterfaceId: eni.NetworkInterfaceId }))).AssociationId!;
+    assert.match(assoc, /^eipassoc-[0-9a-f]{17}$/);
+    await fails(ec2.send(new AssociateAddressCommand({ AllocationId: b.AllocationId, NetworkInterfaceId: eni.NetworkInterfaceId, AllowReassociation: false })), 'Resource.AlreadyAssociated');
+    const [d] = (await ec2.send(new DescribeAddressesCommand({ AllocationIds: [a.AllocationId!] }))).Addresses!;
+    assert.equal(d!.PublicIp, a.PublicIp);
+    assert.equal(d!.AssociationId, assoc);
+    assert.equal(d!.NetworkInterfaceId, eni.NetworkInterfaceId);
+    assert.equal(d!.PrivateIpAddress, eni.PrivateIpAddress);
+    assert.equal(d!.Domain, 'vpc');
+    assert.deepEqual((await ec2.send(new DescribeAddressesCommand({ Filters: [{ Name: 'association-id', Values: [assoc] }] }))).Addresses!.map((x) => x.AllocationId), [a.AllocationId]);
+    assert.deepEqual((await ec2.send(new DescribeAddressesCommand({ PublicIps: [b.PublicIp!] }))).Addresses!.map((x) => x.AllocationId), [b.AllocationId]);
+    assert.deepEqual((await other.send(new DescribeAddressesCommand({}))).Addresses, []);
+    await fails(ec2.send(new DescribeAddressesCommand({ AllocationIds: ['eipalloc-00000000000000000'] })), 'InvalidAllocationID.NotFound');
+
+    await fails(ec2.send(new ReleaseAddressCommand({ AllocationId: a.AllocationId })), 'InvalidIPAddress.InUse');
+    await fails(other.send(new ReleaseAddressCommand({ PublicIp: b.PublicIp })), 'AuthFailure');
+    await fails(ec2.send(new DisassociateAddressCommand({ AssociationId: 'eipassoc-00000000000000000' })), 'InvalidAssociationID.NotFound');
+    await ec2.send(new DisassociateAddressCommand({ AssociationId: assoc }));
+    await ec2.send(new ReleaseAddressCommand({ AllocationId: a.AllocationId }));
+    await ec2.send(new ReleaseAddressCommand({ AllocationId: b.AllocationId }));
+    await fails(ec2.send(new ReleaseAddressCommand({ AllocationId: a.AllocationId })), 'InvalidAllocationID.NotFound');
+    await ec2.send(new DeleteNetworkInterfaceCommand({ NetworkInterfaceId: eni.NetworkInterfaceId }));
   });
 });

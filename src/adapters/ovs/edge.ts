@@ -42,6 +42,10 @@ export function checkRouting(r: VpcRouting): VpcRouting {
       else if (x.target.kind !== 'internet' && x.target.kind !== 'blackhole') throw new TypeError(`invalid route target ${JSON.stringify(x.target)}`);
     }
   }
+  for (const p of r.publicIps ?? []) {
+    n.ipv4('public IP', p.publicIp);
+    n.ipv4('private IP', p.privateIp);
+  }
   return r;
 }
 
@@ -53,12 +57,12 @@ function hostRules(cloud: string, vpc: VpcSpec): { table: string; chain: string;
   const c = ['-m', 'comment', '--comment', comment(cloud, vpc.vpcId)];
   return [
     { table: 'filter', chain: 'FORWARD', spec: ['-i', dev, ...c, '-j', 'ACCEPT'] },
-    { table: 'filter', chain: 'FORWARD', spec: ['-o', dev, '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', ...c, '-j', 'ACCEPT'] },
+    { table: 'filter', chain: 'FORWARD', spec: ['-o', dev, ...c, '-j', 'ACCEPT'] },
     { table: 'nat', chain: 'POSTROUTING', spec: ['-s', `${uplinkAddress(vpc.vni)}/32`, '!', '-d', '169.254.0.0/16', ...c, '-j', 'MASQUERADE'] },
   ];
 }
 
-async function ensureUplink(host: Host, cloud: string, vpc: VpcSpec): Promise<void> {
+async function ensureUplink(host: Host, cloud: string, vpc: VpcSpec, publicIps: string[]): Promise<void> {
   const ns = n.routerNetns(cloud, vpc.vpcId);
   const outside = n.uplink(cloud, vpc.vpcId);
   const addr = uplinkAddress(vpc.vni);
@@ -78,6 +82,11 @@ async function ensureUplink(host: Host, cloud: string, vpc: VpcSpec): Promise<vo
     const have = await host.iptables(['-t', r.table, '-C', r.chain, ...r.spec], { allowFailure: true });
     if (have.exitCode !== 0) await host.iptables(['-t', r.table, '-I', r.chain, '1', ...r.spec]);
   }
+  // The host's routes to the VPC's public addresses: exactly these, through the uplink (which is ours alone).
+  const routes = JSON.parse((await host.ip(['-j', 'route', 'show', 'dev', outside])).stdout || '[]') as { dst: string; protocol?: string }[];
+  const stale = routes.filter((x) => x.protocol !== 'kernel' && !publicIps.includes(x.dst)).map((x) => ['route', 'del', x.dst, 'dev', outside]);
+  const want = publicIps.map((ip) => ['route', 'replace', `${ip}/32`, 'via', addr, 'dev', outside]);
+  if (stale.length || want.length) await host.ipBatch([...stale, ...want]);
 }
 
 /** Removes the VPC's host rules (found by their comment) and its uplink; each only if there. */
@@ -119,9 +128,15 @@ export async function hostRuleVpcs(host: Host, cloud: string): Promise<Set<strin
 /** Makes the router follow `routing`: its uplink, its masquerade, one rule per subnet and one table per route table. */
 export async function applyRouting(host: Host, cloud: string, vpc: VpcSpec, subnets: SubnetSpec[], r: VpcRouting): Promise<void> {
   const ns = n.routerNetns(cloud, vpc.vpcId);
-  if (r.internet) await ensureUplink(host, cloud, vpc);
+  const publics = r.internet ? (r.publicIps ?? []) : [];
+  if (r.internet) await ensureUplink(host, cloud, vpc, publics.map((p) => p.publicIp));
   else await removeUplink(host, cloud, vpc.vpcId);
   const nat = ['*nat', ':PREROUTING ACCEPT [0:0]', ':INPUT ACCEPT [0:0]', ':OUTPUT ACCEPT [0:0]', ':POSTROUTING ACCEPT [0:0]'];
+  // An Elastic IP is a 1:1 map at the gateway: in, its public address becomes the private one; out, the reverse.
+  for (const p of publics) {
+    nat.push(`-A PREROUTING -i up0 -d ${p.publicIp}/32 -j DNAT --to-destination ${p.privateIp}`);
+    nat.push(`-A POSTROUTING -o up0 -s ${p.privateIp}/32 -j SNAT --to-source ${p.publicIp}`);
+  }
   if (r.internet) nat.push('-A POSTROUTING -o up0 -j MASQUERADE');
   await host.ip(['netns', 'exec', ns, 'iptables-restore', '-w', '10'], { input: [...nat, 'COMMIT', ''].join('\n') });
 

@@ -45,6 +45,17 @@ export async function up({ context: qi }: { context: QueryInterface }): Promise<
       PRIMARY KEY (route_table_id, destination)
     );
     CREATE INDEX routes_gateway ON routes (gateway_id) WHERE gateway_id IS NOT NULL;
+    -- Elastic IPs: an address of the operator's pool, associated (or not) with an ENI's private address.
+    CREATE TABLE addresses (
+      id                   text PRIMARY KEY,
+      account_id           char(12) NOT NULL REFERENCES accounts(account_id),
+      public_ip            inet NOT NULL UNIQUE,
+      association_id       text UNIQUE,
+      network_interface_id text,
+      private_ip           inet,
+      created_at           timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE INDEX addresses_account ON addresses (account_id, id COLLATE "C");
 
     CREATE TEMP TABLE m011 ON COMMIT DROP AS
       SELECT v.id AS vpc_id, v.account_id, v.cidr_block, v.is_default,
@@ -63,6 +74,6 @@ export async function up({ context: qi }: { context: QueryInterface }): Promise<
 export async function down({ context: qi }: { context: QueryInterface }): Promise<void> {
   await qi.sequelize.query(`
     DELETE FROM tags WHERE resource_id IN (SELECT id FROM route_tables UNION ALL SELECT id FROM internet_gateways);
-    DROP TABLE routes; DROP TABLE route_table_associations; DROP TABLE route_tables; DROP TABLE internet_gateways;
+    DROP TABLE addresses; DROP TABLE routes; DROP TABLE route_table_associations; DROP TABLE route_tables; DROP TABLE internet_gateways;
   `);
 }

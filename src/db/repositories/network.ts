@@ -2,6 +2,7 @@ import type { Db, Transaction } from '../sql.js';
 import { EniRepository } from './enis.js';
 import { VpcAdminRepository } from './vpc-admin.js';
 import { RouteRepository } from './routes.js';
+import { AddressRepository } from './addresses.js';
 
 export interface VpcRow {
   id: string;
@@ -51,11 +52,13 @@ export class NetworkRepository {
   readonly enis: EniRepository;
   readonly admin: VpcAdminRepository;
   readonly routes: RouteRepository;
+  readonly addresses: AddressRepository;
 
   constructor(private readonly db: Db) {
     this.enis = new EniRepository(db);
     this.admin = new VpcAdminRepository(db);
     this.routes = new RouteRepository(db);
+    this.addresses = new AddressRepository(db);
   }
 
   /** Every VPC, subnet, group and rule of the installation (the data plane's desired state). */

@@ -10,6 +10,7 @@ import { portSpec, securityModel, subnetSpec, vpcSpec } from './dataplane.js';
 import { VpcAdmin } from './vpcs.js';
 import { EdgeAdmin } from './routes.js';
 import { routingOf } from './routing.js';
+import { AddressAdmin } from './addresses.js';
 import type { CatalogService } from '../catalog/index.js';
 import { Ec2Error } from '../../errors/index.js';
 import { cidrContains, ipToInt, isIpv4 } from '../../domain/ipv4.js';
@@ -36,6 +37,8 @@ export class NetworkService {
   readonly admin: VpcAdmin;
   /** Route tables and internet gateways. */
   readonly edge: EdgeAdmin;
+  /** Elastic IPs. */
+  readonly addresses: AddressAdmin;
 
   constructor(
     private readonly repo: NetworkRepository,
@@ -44,6 +47,7 @@ export class NetworkService {
     private readonly log: Pick<Logger, 'warn'>,
   ) {
     this.edge = new EdgeAdmin(repo.routes, (a, id) => this.admin.vpc(a, id), (a, id) => this.admin.subnet(a, id), (vpcId) => this.applyRoutes(vpcId));
+    this.addresses = new AddressAdmin(repo.addresses, repo.routes, repo.enis, (vpcId) => this.applyRoutes(vpcId));
     this.admin = new VpcAdmin(repo, backend, log, () => (this.needsSync = true), () => this.applySecurity(), this.edge);
   }
 
@@ -184,7 +188,7 @@ export class NetworkService {
   async applyRoutes(vpcId: string): Promise<void> {
     if (!this.plugsPorts || !this.backend.setRouting) return;
     try {
-      const [routing] = await routingOf(this.repo.routes, [{ id: vpcId }], await this.repo.allSubnets(), (e) => this.ipsOf(e));
+      const [routing] = await routingOf(this.repo, [{ id: vpcId }], await this.repo.allSubnets(), (e) => this.ipsOf(e));
       if (routing) await this.backend.setRouting(routing);
     } catch (e) {
       this.needsSync = true;
@@ -230,7 +234,7 @@ export class NetworkService {
     }
     const vpcs = await this.repo.allVpcs();
     const report = await this.backend.sync({
-      routing: await routingOf(this.repo.routes, vpcs, subnets, (e) => this.ipsOf(e)),
+      routing: await routingOf(this.repo, vpcs, subnets, (e) => this.ipsOf(e)),
       vpcs: vpcs.map(vpcSpec),
       subnets: subnets.map(subnetSpec),
       ports,

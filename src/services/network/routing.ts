@@ -4,16 +4,17 @@
  * resolved: an internet gateway attached to the VPC is `internet`, an interface (or an instance's) is its
  * primary address, anything else (a detached gateway, a deleted interface, a NAT gateway not built) a blackhole.
  */
-import type { RouteRepository } from '../../db/repositories/routes.js';
+import type { NetworkRepository } from '../../db/repositories/network.js';
 import type { RouteTargetSpec, VpcRouting } from '../../ports/index.js';
 
 export async function routingOf(
-  repo: RouteRepository,
+  network: NetworkRepository,
   vpcs: { id: string }[],
   subnets: { id: string; vpc_id: string }[],
   ipsOf: (eniId: string) => Promise<string[]>,
 ): Promise<VpcRouting[]> {
-  const [tables, associations, routes, gateways] = await Promise.all([repo.allTables(), repo.allAssociations(), repo.allRoutes(), repo.allGateways()]);
+  const repo = network.routes;
+  const [tables, associations, routes, gateways, publics] = await Promise.all([repo.allTables(), repo.allAssociations(), repo.allRoutes(), repo.allGateways(), network.addresses.associated()]);
   const out: VpcRouting[] = [];
   for (const vpc of vpcs) {
     const mine = tables.filter((t) => t.vpc_id === vpc.id).sort((a, b) => (a.id < b.id ? -1 : 1));
@@ -22,7 +23,12 @@ export async function routingOf(
     const explicit = new Map(assoc.filter((a) => a.subnet_id).map((a) => [a.subnet_id!, a.route_table_id]));
     const gateway = gateways.find((g) => g.vpc_id === vpc.id)?.id;
     const vpcSubnets = subnets.filter((s) => s.vpc_id === vpc.id);
-    const result: VpcRouting = { vpcId: vpc.id, internet: !!gateway, tables: [] };
+    const result: VpcRouting = {
+      vpcId: vpc.id,
+      internet: !!gateway,
+      tables: [],
+      publicIps: publics.filter((p) => p.vpc_id === vpc.id).map((p) => ({ publicIp: p.public_ip, privateIp: p.private_ip })),
+    };
     for (const t of mine) {
       const subnetIds = vpcSubnets.filter((s) => (explicit.get(s.id) ?? main) === t.id).map((s) => s.id);
       const list: VpcRouting['tables'][number]['routes'] = [];
