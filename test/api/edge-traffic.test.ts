@@ -14,6 +14,12 @@ import {
   RunInstancesCommand,
   TerminateInstancesCommand,
   DescribeImagesCommand,
+  DescribeSecurityGroupsCommand,
+  AuthorizeSecurityGroupIngressCommand,
+  AllocateAddressCommand,
+  AssociateAddressCommand,
+  DisassociateAddressCommand,
+  GetConsoleOutputCommand,
   waitUntilInstanceRunning,
   waitUntilInstanceTerminated,
   type EC2Client,
@@ -65,7 +71,13 @@ describe('route tables and internet gateways with real traffic', function () {
     return (await execa('docker', ['exec', from, 'ping', '-c', '1', '-W', '2', ip], { reject: false })).exitCode === 0;
   }
 
-  it('reaches the internet through the gateway only while a route sends 0.0.0.0/0 there', async () => {
+  /** What a TCP client in "the internet" gets from ip:port ('' when nothing answers within 2 s). */
+  async function fromInternet(ip: string, port: number): Promise<string> {
+    const r = await execa('ip', ['netns', 'exec', inet, 'busybox', 'nc', '-w', '2', ip, String(port)], { reject: false, input: '' });
+    return r.stdout.trim();
+  }
+
+  it('reaches the internet through the gateway only while a route sends 0.0.0.0/0 there, and is reached by its Elastic IP only through a rule', async () => {
     const vpcId = (await ec2.send(new CreateVpcCommand({ CidrBlock: '10.62.0.0/16' }))).Vpc!.VpcId!;
     const subnetId = (await ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.62.1.0/24', AvailabilityZone: 'us-east-1a' }))).Subnet!.SubnetId!;
     const rtb = (await ec2.send(new CreateRouteTableCommand({ VpcId: vpcId }))).RouteTable!.RouteTableId!;
@@ -74,7 +86,8 @@ describe('route tables and internet gateways with real traffic', function () {
     await ec2.send(new AttachInternetGatewayCommand({ InternetGatewayId: igw, VpcId: vpcId }));
 
     const image = (await ec2.send(new DescribeImagesCommand({ Filters: [{ Name: 'name', Values: ['thecloud-busybox'] }] }))).Images![0]!;
-    const id = (await ec2.send(new RunInstancesCommand({ ImageId: image.ImageId, MinCount: 1, MaxCount: 1, InstanceType: 't3.nano', SubnetId: subnetId, PrivateIpAddress: '10.62.1.10' }))).Instances![0]!.InstanceId!;
+    const userData = Buffer.from(['#!/bin/sh', 'nc -ll -p 80 -e echo web80 >/dev/null 2>&1 &', 'echo listener-ready'].join('\n')).toString('base64');
+    const id = (await ec2.send(new RunInstancesCommand({ ImageId: image.ImageId, MinCount: 1, MaxCount: 1, InstanceType: 't3.nano', SubnetId: subnetId, PrivateIpAddress: '10.62.1.10', UserData: userData }))).Instances![0]!.InstanceId!;
     launched.push(id);
     await waitUntilInstanceRunning({ client: ec2, maxWaitTime: 60, minDelay: 1, maxDelay: 1 }, { InstanceIds: [id] });
     assert.equal(await eventually('the VPC router', async () => (await ping(id, '10.62.1.1')) || undefined), true);
@@ -88,6 +101,22 @@ describe('route tables and internet gateways with real traffic', function () {
     assert.equal(await eventually('the internet again', async () => (await ping(id, '203.0.113.10')) || undefined), true, 'a narrower route too');
     await ec2.send(new DetachInternetGatewayCommand({ InternetGatewayId: igw, VpcId: vpcId }));
     assert.equal(await ping(id, '203.0.113.10'), false, 'a detached gateway leaves the route a blackhole');
+
+    // An Elastic IP: "the internet" reaches the instance's server by it exactly as far as its group admits.
+    await ec2.send(new AttachInternetGatewayCommand({ InternetGatewayId: igw, VpcId: vpcId }));
+    const eip = await ec2.send(new AllocateAddressCommand({ Domain: 'vpc' }));
+    const assoc = (await ec2.send(new AssociateAddressCommand({ AllocationId: eip.AllocationId, InstanceId: id }))).AssociationId!;
+    await eventually('the listener', async () => {
+      const out = await ec2.send(new GetConsoleOutputCommand({ InstanceId: id }));
+      return Buffer.from(out.Output ?? '', 'base64').toString().includes('listener-ready') || undefined;
+    });
+    assert.equal(await fromInternet(eip.PublicIp!, 80), '', 'the default group admits nothing from outside');
+    const group = (await ec2.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcId] }] }))).SecurityGroups![0]!.GroupId!;
+    await ec2.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: group, IpPermissions: [{ IpProtocol: 'tcp', FromPort: 80, ToPort: 80, IpRanges: [{ CidrIp: '203.0.113.0/24' }] }] }));
+    assert.equal(await eventually('the server by its public IP', async () => (await fromInternet(eip.PublicIp!, 80)) || undefined), 'web80', 'a rule for the internet\'s addresses admits it');
+    assert.equal(await fromInternet(eip.PublicIp!, 81), '', 'and only the port it names');
+    await ec2.send(new DisassociateAddressCommand({ AssociationId: assoc }));
+    assert.equal(await fromInternet(eip.PublicIp!, 80), '', 'a disassociated address leads nowhere');
   });
 });
 

@@ -290,7 +290,7 @@ export class OvsNetworkBackend implements NetworkBackend {
     try {
       const r = await this.host.vsctl(['--timeout=3', 'show']);
       const version = r.stdout.split('\n').find((l) => l.includes('ovs_version'))?.trim() ?? 'version unknown';
-      for (const tool of [['ip', '-V'], ['ethtool', '--version'], ['nsenter', '--version'], ['ovs-ofctl', '--version']] as const) {
+      for (const tool of [['ip', '-V'], ['ethtool', '--version'], ['nsenter', '--version'], ['ovs-ofctl', '--version'], ['iptables', '--version']] as const) {
         const t = await this.host.has(tool[0], [tool[1]]);
         if (!t) return { ok: false, detail: `${tool[0]} is not installed (scripts/setup-ovs.sh installs it)` };
       }
