@@ -115,6 +115,8 @@ describe('route tables and internet gateways with real traffic', function () {
     await ec2.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: group, IpPermissions: [{ IpProtocol: 'tcp', FromPort: 80, ToPort: 80, IpRanges: [{ CidrIp: '203.0.113.0/24' }] }] }));
     assert.equal(await eventually('the server by its public IP', async () => (await fromInternet(eip.PublicIp!, 80)) || undefined), 'web80', 'a rule for the internet\'s addresses admits it');
     assert.equal(await fromInternet(eip.PublicIp!, 81), '', 'and only the port it names');
+    const md = await execa('docker', ['exec', id, 'wget', '-qO-', 'http://169.254.169.254/latest/meta-data/public-ipv4'], { reject: false });
+    assert.equal(md.stdout.trim(), eip.PublicIp, 'the metadata service tells the instance its public address');
     await ec2.send(new DisassociateAddressCommand({ AssociationId: assoc }));
     assert.equal(await fromInternet(eip.PublicIp!, 80), '', 'a disassociated address leads nowhere');
   });

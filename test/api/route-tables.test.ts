@@ -22,6 +22,9 @@ import {
   CreateNetworkInterfaceCommand,
   DeleteNetworkInterfaceCommand,
   CreateTagsCommand,
+  RunInstancesCommand,
+  DescribeInstancesCommand,
+  DescribeImagesCommand,
   AllocateAddressCommand,
   AssociateAddressCommand,
   DisassociateAddressCommand,
@@ -196,6 +199,18 @@ describe('route tables and internet gateways', () => {
     await fails(other.send(new ReleaseAddressCommand({ PublicIp: b.PublicIp })), 'AuthFailure');
     await fails(ec2.send(new DisassociateAddressCommand({ AssociationId: 'eipassoc-00000000000000000' })), 'InvalidAssociationID.NotFound');
     await ec2.send(new DisassociateAddressCommand({ AssociationId: assoc }));
+
+    // by instance: its primary address; DescribeInstances shows the public address and name
+    const image = (await ec2.send(new DescribeImagesCommand({}))).Images![0]!;
+    const inst = (await ec2.send(new RunInstancesCommand({ ImageId: image.ImageId, MinCount: 1, MaxCount: 1, SubnetId: subnet.SubnetId }))).Instances![0]!;
+    await ec2.send(new AssociateAddressCommand({ AllocationId: b.AllocationId, InstanceId: inst.InstanceId }));
+    const seen = (await ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: 'ip-address', Values: [b.PublicIp!] }] }))).Reservations![0]!.Instances![0]!;
+    assert.equal(seen.InstanceId, inst.InstanceId);
+    assert.equal(seen.PublicIpAddress, b.PublicIp);
+    assert.equal(seen.PublicDnsName, `ec2-${b.PublicIp!.replace(/\./g, '-')}.compute-1.amazonaws.com`);
+    assert.equal((await ec2.send(new DescribeAddressesCommand({ AllocationIds: [b.AllocationId!] }))).Addresses![0]!.InstanceId, inst.InstanceId);
+    await ec2.send(new DisassociateAddressCommand({ PublicIp: b.PublicIp }));
+    assert.equal((await ec2.send(new DescribeInstancesCommand({ InstanceIds: [inst.InstanceId!] }))).Reservations![0]!.Instances![0]!.PublicIpAddress, undefined);
     await ec2.send(new ReleaseAddressCommand({ AllocationId: a.AllocationId }));
     await ec2.send(new ReleaseAddressCommand({ AllocationId: b.AllocationId }));
     await fails(ec2.send(new ReleaseAddressCommand({ AllocationId: a.AllocationId })), 'InvalidAllocationID.NotFound');

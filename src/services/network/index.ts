@@ -296,6 +296,11 @@ export class NetworkService {
     return ip;
   }
 
+  /** The Elastic IP on an ENI's private address, if any. */
+  async publicIpOf(eniId: string, privateIp: string): Promise<string | undefined> {
+    return (await this.repo.addresses.onPrivate(eniId, privateIp))?.public_ip;
+  }
+
   async ipsOf(ownerId: string): Promise<string[]> {
     return (await this.repo.ipsOf(ownerId)).map((r) => r.ip);
   }
