@@ -4,12 +4,13 @@
 # that per bridge. Besides OVS the adapter runs ip (iproute2: veths, the VPC routers' namespaces), nsenter
 # (util-linux: into a container's namespace by its pid) and ethtool (checksum offload off on its veths: the
 # userspace datapath reads them through AF_PACKET, which leaves offloaded checksums unfilled, and its conntrack
-# drops such packets). After a host reboot OVS starts here empty; the server's network sync rebuilds the rest.
+# drops such packets), and iptables (the routers' NAT for internet gateways and Elastic IPs, and the host's
+# forwarding and masquerade for their uplinks). After a host reboot OVS starts here empty; the server's network sync rebuilds the rest.
 # Idempotent: does nothing that is already done.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/apt.sh"
 
-mapfile -t missing < <(not_installed openvswitch-switch iproute2 util-linux ethtool)
+mapfile -t missing < <(not_installed openvswitch-switch iproute2 util-linux ethtool iptables)
 if ((${#missing[@]})); then apt_install setup-ovs "${missing[@]}"; fi
 
 RUN=/var/run/openvswitch

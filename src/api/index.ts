@@ -42,6 +42,11 @@ import { createSnapshots } from './volumes/multi-snapshots.js';
 import { describeSnapshotAttribute, modifySnapshotAttribute, resetSnapshotAttribute } from './volumes/snapshot-attributes.js';
 import { modifyVolume, describeVolumesModifications } from './volumes/modify.js';
 import { describeVolumeStatus, describeVolumeAttribute, modifyVolumeAttribute, enableVolumeIO } from './volumes/status.js';
+import { describeRouteTables, createRouteTable, deleteRouteTable } from './route-tables/index.js';
+import { associateRouteTable, disassociateRouteTable, replaceRouteTableAssociation } from './route-tables/associations.js';
+import { createRoute, replaceRoute, deleteRoute } from './route-tables/routes.js';
+import { describeInternetGateways, createInternetGateway, attachInternetGateway, detachInternetGateway, deleteInternetGateway } from './internet-gateways/index.js';
+import { describeAddresses, allocateAddress, associateAddress, disassociateAddress, releaseAddress } from './addresses/index.js';
 import { createKeyPair, importKeyPair, describeKeyPairs, deleteKeyPair } from './key-pairs/index.js';
 
 export function buildRegistry(): Registry {
@@ -132,5 +137,24 @@ export function buildRegistry(): Registry {
     associateDhcpOptions,
     attachNetworkInterface,
     detachNetworkInterface,
+    describeRouteTables,
+    createRouteTable,
+    deleteRouteTable,
+    associateRouteTable,
+    disassociateRouteTable,
+    replaceRouteTableAssociation,
+    createRoute,
+    replaceRoute,
+    deleteRoute,
+    describeInternetGateways,
+    createInternetGateway,
+    attachInternetGateway,
+    detachInternetGateway,
+    deleteInternetGateway,
+    describeAddresses,
+    allocateAddress,
+    associateAddress,
+    disassociateAddress,
+    releaseAddress,
   );
 }

@@ -27,6 +27,11 @@ export interface Config {
    * comma-separated IPv4 `address[:port]`); unset: the host's resolv.conf nameservers.
    */
   dnsUpstreams?: string;
+  /**
+   * Where Elastic IPs and public IPv4 addresses come from (THECLOUD_PUBLIC_IPV4_POOL, a CIDR; default
+   * 198.18.0.0/15, the benchmarking range of RFC 2544, which no real network uses).
+   */
+  publicIpv4Pool: string;
   authEnabled: boolean;
   accounts: AccountConfig[];
   dockerSocket?: string;
@@ -237,6 +242,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     networkBackend: oneOf(env, 'NETWORK_BACKEND', ['ovs', 'noop'] as const, 'ovs'),
     hostVpcs: vpcList(env, 'THECLOUD_HOST_VPCS'),
     dnsUpstreams: env.THECLOUD_DNS_UPSTREAMS || undefined,
+    publicIpv4Pool: publicPool(env.THECLOUD_PUBLIC_IPV4_POOL || '198.18.0.0/15'),
     authEnabled: bool(env, 'THECLOUD_AUTH', true),
     accounts: accountList,
     dockerSocket: env.DOCKER_SOCKET || undefined,
@@ -249,4 +255,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: oneOf(env, 'LOG_LEVEL', ['debug', 'info', 'warn', 'error'] as const, 'info'),
     imagePolicy: imagePolicy(env, accountList),
   };
+}
+
+function publicPool(v: string): string {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(v);
+  if (!m || m.slice(1, 5).some((x) => Number(x) > 255) || Number(m[5]) < 8 || Number(m[5]) > 30) {
+    throw new Error(`THECLOUD_PUBLIC_IPV4_POOL must be an IPv4 CIDR /8../30, not ${JSON.stringify(v)}`);
+  }
+  return v;
 }

@@ -14,6 +14,7 @@ import * as m007 from './migrations/007-image-sharing.js';
 import * as m008 from './migrations/008-network-interfaces.js';
 import * as m009 from './migrations/009-volumes.js';
 import * as m010 from './migrations/010-metadata-options.js';
+import * as m011 from './migrations/011-route-tables.js';
 import * as m012 from './migrations/012-acls-dhcp-options.js';
 import * as m013 from './migrations/013-snapshot-sharing.js';
 
@@ -29,6 +30,7 @@ const MIGRATIONS = [
   { name: '008-network-interfaces', ...m008 },
   { name: '009-volumes', ...m009 },
   { name: '010-metadata-options', ...m010 },
+  { name: '011-route-tables', ...m011 },
   { name: '012-acls-dhcp-options', ...m012 },
   { name: '013-snapshot-sharing', ...m013 },
 ];

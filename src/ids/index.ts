@@ -17,10 +17,13 @@ export const ID_KINDS = {
   networkInterfaceAttachment: { prefix: 'eni-attach', code: 'InvalidAttachmentID', noun: 'eni-attach-...' },
   internetGateway: { prefix: 'igw', code: 'InvalidInternetGatewayID', noun: 'igw-...' },
   routeTable: { prefix: 'rtb', code: 'InvalidRouteTableID', noun: 'rtb-...' },
+  routeTableAssociation: { prefix: 'rtbassoc', code: 'InvalidAssociationID', noun: 'rtbassoc-...' },
+  natGateway: { prefix: 'nat', code: 'InvalidNatGatewayID', noun: 'nat-...' },
   networkAcl: { prefix: 'acl', code: 'InvalidNetworkAclID', noun: 'acl-...' },
   networkAclAssociation: { prefix: 'aclassoc', code: 'InvalidAssociationID', noun: 'aclassoc-...' },
   dhcpOptions: { prefix: 'dopt', code: 'InvalidDhcpOptionsID', noun: 'dopt-...' },
   address: { prefix: 'eipalloc', code: 'InvalidAllocationID', noun: 'eipalloc-...' },
+  addressAssociation: { prefix: 'eipassoc', code: 'InvalidAssociationID', noun: 'eipassoc-...' },
 } as const;
 
 export type IdKind = keyof typeof ID_KINDS;

@@ -156,7 +156,26 @@ export interface NetworkAclSpec {
   entries: NetworkAclEntrySpec[];
 }
 
+/** Where a route sends its destination (the router resolves the record's target to one of these). */
+export type RouteTargetSpec = { kind: 'internet' } | { kind: 'address'; ip: string } | { kind: 'blackhole' };
+
+/**
+ * A VPC's routing as its router applies it: each route table with the subnets that follow it (explicitly
+ * associated, or through the main table) and its routes other than `local` (the router always routes between
+ * its subnets). `internet`: an internet gateway is attached, so the router has its uplink to the host with SNAT;
+ * routes of kind 'internet' without it are blackholes.
+ */
+export interface VpcRouting {
+  vpcId: string;
+  internet: boolean;
+  tables: { routeTableId: string; subnetIds: string[]; routes: { destination: string; target: RouteTargetSpec }[] }[];
+  /** Public addresses (Elastic IPs) of the VPC's ENIs: the host routes each to the router, which maps it 1:1. */
+  publicIps?: { publicIp: string; privateIp: string }[];
+}
+
 export interface DesiredNetwork {
+  /** Every VPC's routing (absent: none is applied, as before route tables existed). */
+  routing?: VpcRouting[];
   vpcs: VpcSpec[];
   subnets: SubnetSpec[];
   /** The ports that must be plugged now (ENIs of running instances), each with its sandbox. */
@@ -250,6 +269,8 @@ export interface NetworkBackend {
    * token answer goes no further than `hops` hops (a container inside the instance is one more). Optional.
    */
   limitMetadataHops?(vpcId: string, peer: { address: string; port: number }, hops: number): Promise<() => Promise<void>>;
+  /** Replaces the VPC's routing (route tables, internet uplink); in effect when it returns. Optional. */
+  setRouting?(routing: VpcRouting): Promise<void>;
   list(): Promise<NetworkInventory>;
   sync(desired: DesiredNetwork): Promise<SyncReport>;
   probe(): Promise<ProbeResult>;

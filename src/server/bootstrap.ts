@@ -84,6 +84,7 @@ async function startOn(config: Config, opts: StartOptions, log: Logger, url: str
   const networkRepo = new NetworkRepository(db);
   const tags = new TagService(new TagRepository(db));
   const network = new NetworkService(networkRepo, catalog, backends.network, log);
+  network.addresses.pool = config.publicIpv4Pool;
   const accounts = new AccountService(new AccountRepository(db));
   const computeRepo = new ComputeRepository(db);
   const imagePolicy = new ImagePolicy({ config: config.imagePolicy, dataDir: config.dataDir, compute: backends.compute, files: new LocalHostFiles() });
@@ -119,6 +120,9 @@ async function startOn(config: Config, opts: StartOptions, log: Logger, url: str
   tags.register('networkInterface', async (acct, ids) => new Set((await network.enis.ofAccount(acct, ids)).map((e) => e.id)));
   tags.register('networkAcl', async (acct, ids) => new Set((await Promise.all(ids.map((id) => networkRepo.acls.acl(acct, id)))).flatMap((a) => (a ? [a.id] : []))));
   tags.register('dhcpOptions', async (acct, ids) => new Set((await Promise.all(ids.map((id) => networkRepo.dhcp.one(acct, id)))).flatMap((d) => (d ? [d.id] : []))));
+  tags.register('routeTable', async (acct, ids) => idsIn(await networkRepo.routes.tablesOf(acct, ids), ids));
+  tags.register('internetGateway', async (acct, ids) => idsIn(await networkRepo.routes.gatewaysOf(acct, ids), ids));
+  tags.register('address', async (acct, ids) => idsIn(await networkRepo.addresses.ofAccount(acct, ids), ids));
   tags.register('securityGroup', async (acct, ids) => new Set((await network.securityGroups(acct)).filter((v) => ids.includes(v.id)).map((v) => v.id)));
 
   await accounts.seed(config.accounts);

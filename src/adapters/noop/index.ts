@@ -187,6 +187,8 @@ export class NoopNetworkBackend implements NetworkBackend {
   async setNetworkAcls(): Promise<void> {}
   /** No VPC has a router here, so no instance can reach a metadata address. */
   async serveMetadata(): Promise<void> {}
+  /** No router: routes are records only. */
+  async setRouting(): Promise<void> {}
   vmInterface(port: PortSpec): VmInterface {
     return { bridge: 'thecloud-noop', portName: `tct${port.eniId.slice(-12)}`, interfaceId: '00000000-0000-4000-8000-000000000000', mac: port.mac };
   }

@@ -32,12 +32,14 @@ import {
   type SubnetSpec,
   type SyncReport,
   type VmInterface,
+  type VpcRouting,
   type VpcSpec,
 } from '../../ports/index.js';
 import * as n from './names.js';
 import { EXT, Host, type OvsInterface } from './host.js';
 import { bridgeFlows, type BridgeModel } from './flows.js';
 import { ensureBridge, ensureHostLink, ensureLeg, ensureResolverAddresses, ensureRouterNetns, removeLeg, removeVpc, resolverAddresses } from './router.js';
+import { applyRouting, checkRouting, hostRuleVpcs, removeHostRules, removeUplink } from './edge.js';
 import { plugContainer, plugVm, unplugPort } from './ports.js';
 import { checkAcls } from './acl-flows.js';
 
@@ -70,6 +72,8 @@ export class OvsNetworkBackend implements NetworkBackend {
   private readonly ports = new Map<string, PluggedPort>();
   private groups = new Map<string, SecurityGroupSpec>();
   private acls: NetworkAclSpec[] = [];
+  /** Each VPC's routing (route tables, internet uplink: ./edge.ts), as last set. */
+  private readonly routing = new Map<string, VpcRouting>();
   /** Where metadata connections go (serveMetadata), and each VPC's listener with its namespace's inode. */
   private metadataAccept: MetadataAcceptor | null = null;
   private readonly metadataListeners = new Map<string, { server: NetServer; ino: number }>();
@@ -93,6 +97,7 @@ export class OvsNetworkBackend implements NetworkBackend {
     return this.locked(async () => {
       this.vpcs.set(vpc.vpcId, vpc);
       await this.realiseVpc(vpc);
+      await this.applyRoutingOf(vpc.vpcId);
       if (this.synced) await this.writeFlows(vpc.vpcId);
     });
   }
@@ -104,6 +109,8 @@ export class OvsNetworkBackend implements NetworkBackend {
       const veths = (await this.host.interfaces()).filter((i) => i.ext[EXT.cloud] === this.cloudId && i.ext[EXT.vpc] === vpcId && i.ext[EXT.kind] === 'container');
       this.closeMetadata(vpcId);
       this.closeDns(vpcId);
+      await removeUplink(this.host, this.cloudId, vpcId);
+      this.routing.delete(vpcId);
       await removeVpc(this.host, this.cloudId, vpcId);
       for (const v of veths) await this.host.ip(['link', 'del', v.name], { allowFailure: true });
       this.vpcs.delete(vpcId);
@@ -121,6 +128,7 @@ export class OvsNetworkBackend implements NetworkBackend {
       }
       this.subnets.set(subnet.subnetId, subnet);
       await ensureLeg(this.host, this.cloudId, subnet);
+      await this.applyRoutingOf(subnet.vpcId);
       if (this.synced) await this.writeFlows(subnet.vpcId);
     });
   }
@@ -251,6 +259,21 @@ export class OvsNetworkBackend implements NetworkBackend {
     };
   }
 
+  async setRouting(routing: VpcRouting): Promise<void> {
+    checkRouting(routing);
+    return this.locked(async () => {
+      this.routing.set(routing.vpcId, routing);
+      await this.applyRoutingOf(routing.vpcId);
+    });
+  }
+
+  private async applyRoutingOf(vpcId: string): Promise<void> {
+    const vpc = this.vpcs.get(vpcId);
+    const r = this.routing.get(vpcId);
+    if (!vpc || !r) return;
+    await applyRouting(this.host, this.cloudId, vpc, [...this.subnets.values()].filter((s) => s.vpcId === vpcId), r);
+  }
+
   // --- reconciliation -----------------------------------------------------------------------------------------
 
   async list(): Promise<NetworkInventory> {
@@ -274,8 +297,13 @@ export class OvsNetworkBackend implements NetworkBackend {
     }
     const groups = checkGroups(desired.security);
     const acls = checkAcls(desired.acls ?? []);
+    desired.routing?.forEach(checkRouting);
     return this.locked(async () => {
       this.acls = acls;
+      if (desired.routing) {
+        this.routing.clear();
+        for (const r of desired.routing) this.routing.set(r.vpcId, r);
+      }
       this.vpcs.clear();
       this.subnets.clear();
       this.ports.clear();
@@ -296,6 +324,7 @@ export class OvsNetworkBackend implements NetworkBackend {
       };
       for (const v of this.vpcs.values()) await attempt(v.vpcId, () => this.realiseVpc(v));
       for (const s of this.subnets.values()) await attempt(s.subnetId, () => ensureLeg(this.host, this.cloudId, s));
+      for (const v of this.vpcs.keys()) await attempt(`routing of ${v}`, () => this.applyRoutingOf(v));
       const ifaces = await this.host.interfaces();
       const zones = this.zones(ifaces);
       for (const { port, sandbox } of desired.ports) {
@@ -316,7 +345,7 @@ export class OvsNetworkBackend implements NetworkBackend {
     try {
       const r = await this.host.vsctl(['--timeout=3', 'show']);
       const version = r.stdout.split('\n').find((l) => l.includes('ovs_version'))?.trim() ?? 'version unknown';
-      for (const tool of [['ip', '-V'], ['ethtool', '--version'], ['nsenter', '--version'], ['ovs-ofctl', '--version']] as const) {
+      for (const tool of [['ip', '-V'], ['ethtool', '--version'], ['nsenter', '--version'], ['ovs-ofctl', '--version'], ['iptables', '--version']] as const) {
         const t = await this.host.has(tool[0], [tool[1]]);
         if (!t) return { ok: false, detail: `${tool[0]} is not installed (scripts/setup-ovs.sh installs it)` };
       }
@@ -522,7 +551,12 @@ export class OvsNetworkBackend implements NetworkBackend {
       ...[...wantPorts.keys()].map((e) => n.containerVeth(this.cloudId, e)),
       ...[...wantSubnets].map((s) => n.routerLeg(this.cloudId, s)),
       ...this.hostVpcs.filter((v) => wantVpcs.has(v)).map((v) => n.hostLink(this.cloudId, v)),
+      ...[...this.routing.values()].filter((r) => r.internet && wantVpcs.has(r.vpcId)).map((r) => n.uplink(this.cloudId, r.vpcId)),
     ]);
+    for (const v of await hostRuleVpcs(this.host, this.cloudId)) {
+      if (wantVpcs.has(v) && this.routing.get(v)?.internet) continue;
+      removed.push(...(await removeHostRules(this.host, (c) => c === `thecloud:${this.cloudId}:${v}`)));
+    }
     for (const l of await this.host.links()) {
       if (!n.OWN_IFNAME.test(l.name) || !n.ownAlias(this.cloudId, l.alias) || wantLinks.has(l.name)) continue;
       await this.host.ip(['link', 'del', l.name], { allowFailure: true });

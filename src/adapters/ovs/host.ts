@@ -80,6 +80,11 @@ export class Host {
     return (await this.run('ovs-ofctl', ['-O', 'OpenFlow14', '--no-stats', 'dump-flows', bridge])).stdout;
   }
 
+  /** iptables in the host's namespace (only rules that carry this installation's comment are made). */
+  iptables(args: string[], opts: { allowFailure?: boolean } = {}) {
+    return this.run('iptables', ['-w', '10', ...args], { timeoutMs: 30_000, ...opts });
+  }
+
   ip(args: string[], opts: { allowFailure?: boolean; input?: string } = {}) {
     return this.run('ip', args, { timeoutMs: 30_000, ...opts });
   }

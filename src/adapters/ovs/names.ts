@@ -140,12 +140,14 @@ export const routerLeg = (cloud: string, subnet: string) => `tcr${hash12(cloudId
 export const routerLegInside = (cloud: string, subnet: string) => `gw${hash12(cloudId(cloud), subnetId(subnet))}`;
 /** The host's link into a router (host access): `tch` + 12 hex on the host, `host0` inside. */
 export const hostLink = (cloud: string, vpc: string) => `tch${hash12(cloudId(cloud), vpcId(vpc))}`;
+/** The router's uplink to the host (an internet gateway is attached): `tcu` + 12 hex on the host, `up0` inside. */
+export const uplink = (cloud: string, vpc: string) => `tcu${hash12(cloudId(cloud), vpcId(vpc))}`;
 /** A container port's host end: `tcv` + 12 hex. */
 export const containerVeth = (cloud: string, eni: string) => `tcv${hash12(cloudId(cloud), eniId(eni))}`;
 /** A VM port's tap (libvirt makes it): `tct` + 12 hex. */
 export const vmTap = (cloud: string, eni: string) => `tct${hash12(cloudId(cloud), eniId(eni))}`;
 /** Every host interface this adapter makes starts with one of these. */
-export const OWN_IFNAME = /^tc[bvrht][0-9a-f]{12}$/;
+export const OWN_IFNAME = /^tc[bvrhtu][0-9a-f]{12}$/;
 
 /** The router leg's MAC: locally administered, derived from the subnet (stable across rebuilds). */
 export function routerMac(cloud: string, subnet: string): string {

@@ -15,6 +15,8 @@ const ARCHITECTURE = `COALESCE((SELECT im.architecture FROM images im WHERE im.i
   AND ${imageVisibleTo('r.account_id', 'im')}), 'x86_64')`;
 
 /** The account's security groups named in security_group_ids, in that order. */
+/** The Elastic IP on the instance's primary private address, if any. */
+const PUBLIC_IP = `(SELECT host(a.public_ip) FROM addresses a WHERE a.network_interface_id = r.eni_id AND a.private_ip = r.private_ip::inet)`;
 const GROUPS = `COALESCE((SELECT json_agg(json_build_object('id', g.id, 'account_id', g.account_id, 'vpc_id', g.vpc_id,
   'group_name', g.group_name, 'description', g.description) ORDER BY u.n)
   FROM unnest(r.security_group_ids) WITH ORDINALITY AS u(gid, n) JOIN security_groups g ON g.id = u.gid AND g.account_id = r.account_id), '[]')`;
@@ -35,7 +37,7 @@ export const instanceResource: Resource<InstanceRead> = {
   from: 'instances',
   id: 'id',
   scope: (c) => sql`r.account_id = ${c.accountId}`,
-  columns: `${INSTANCE_COLUMNS}, ${ARCHITECTURE} AS architecture, ${GROUPS} AS groups, ${VOLUMES} AS volumes`,
+  columns: `${INSTANCE_COLUMNS}, ${ARCHITECTURE} AS architecture, ${GROUPS} AS groups, ${VOLUMES} AS volumes, ${PUBLIC_IP} AS public_ip`,
   tags: { type: 'instance' },
   filters: {
     'instance-id': column('id'),
@@ -45,6 +47,7 @@ export const instanceResource: Resource<InstanceRead> = {
     'instance-type': column('instance_type'),
     'key-name': column('key_name'),
     'private-ip-address': text('host(r.private_ip)'),
+    'ip-address': text(PUBLIC_IP),
     'network-interface.addresses.private-ip-address': text('host(r.private_ip)'),
     'private-dns-name': text((c) => {
       const suffix = `.${privateDnsSuffix(c.region)}`;

@@ -17,7 +17,7 @@ export interface InstanceVolume {
   attached_at: string | Date;
 }
 
-export type InstanceView = InstanceRow & { tags: Tag[]; groups: SecurityGroupRow[]; architecture: string; region: string; volumes?: InstanceVolume[] };
+export type InstanceView = InstanceRow & { tags: Tag[]; groups: SecurityGroupRow[]; architecture: string; region: string; volumes?: InstanceVolume[]; public_ip?: string | null };
 
 /**
  * The instance's block device mappings: its attached EBS volumes. With Docker the root device is the container's
@@ -32,6 +32,12 @@ export function toBlockDeviceMappings(volumes: InstanceVolume[] | undefined): Ec
 
 export { privateDnsName };
 
+/** AWS's public DNS name of a public address (us-east-1 has its own form). */
+export function publicDnsName(ip: string, region: string): string {
+  const host = `ec2-${ip.replace(/\./g, '-')}`;
+  return region === 'us-east-1' ? `${host}.compute-1.amazonaws.com` : `${host}.${region}.compute.amazonaws.com`;
+}
+
 export function toInstance(i: InstanceView, region: string): Ec2.Instance {
   const t = instanceType(i.instance_type);
   const dns = privateDnsName(i.private_ip, region);
@@ -43,7 +49,8 @@ export function toInstance(i: InstanceView, region: string): Ec2.Instance {
     ImageId: i.image_id,
     State: stateOf(i.state),
     PrivateDnsName: attached ? dns : '',
-    PublicDnsName: '',
+    PublicDnsName: attached && i.public_ip ? publicDnsName(i.public_ip, region) : '',
+    PublicIpAddress: attached ? (i.public_ip ?? undefined) : undefined,
     StateTransitionReason: i.state_transition_reason,
     KeyName: i.key_name ?? undefined,
     AmiLaunchIndex: i.launch_index,

@@ -3,6 +3,8 @@ import { EniRepository } from './enis.js';
 import { VpcAdminRepository } from './vpc-admin.js';
 import { AclRepository } from './acls.js';
 import { DhcpRepository } from './dhcp.js';
+import { RouteRepository } from './routes.js';
+import { AddressRepository } from './addresses.js';
 
 export interface VpcRow {
   id: string;
@@ -55,12 +57,16 @@ export class NetworkRepository {
   readonly admin: VpcAdminRepository;
   readonly acls: AclRepository;
   readonly dhcp: DhcpRepository;
+  readonly routes: RouteRepository;
+  readonly addresses: AddressRepository;
 
   constructor(private readonly db: Db) {
     this.enis = new EniRepository(db);
     this.acls = new AclRepository(db);
     this.dhcp = new DhcpRepository(db);
     this.admin = new VpcAdminRepository(db);
+    this.routes = new RouteRepository(db);
+    this.addresses = new AddressRepository(db);
   }
 
   /** Every VPC, subnet, group and rule of the installation (the data plane's desired state). */

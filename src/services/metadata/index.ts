@@ -38,13 +38,14 @@ export class MetadataService implements MetadataSource {
 
   private async describe(row: InstanceRow): Promise<InstanceMetadata> {
     const acct = row.account_id;
-    const [subnet, vpcs, groups, key, tags, image] = await Promise.all([
+    const [subnet, vpcs, groups, key, tags, image, publicIp] = await Promise.all([
       this.network.subnet(acct, row.subnet_id),
       this.network.vpcs(acct),
       this.network.securityGroups(acct),
       row.key_name ? this.keyPairs.byName(acct, row.key_name) : undefined,
       this.tags.byResource(acct, [row.id]),
       this.images.visible(acct, row.image_id).catch(() => undefined),
+      row.eni_id && row.private_ip ? this.network.publicIpOf(row.eni_id, row.private_ip) : undefined,
     ]);
     const vpc = vpcs.find((v) => v.id === row.vpc_id);
     return {
@@ -59,6 +60,7 @@ export class MetadataService implements MetadataSource {
       availabilityZone: row.availability_zone,
       launchTime: row.launch_time,
       privateIp: row.private_ip,
+      publicIp,
       mac: row.mac_address,
       eniId: row.eni_id,
       deviceIndex: 0,

@@ -10,6 +10,9 @@ import { portSpec, securityModel, subnetSpec, vpcSpec } from './dataplane.js';
 import { VpcAdmin } from './vpcs.js';
 import { AclAdmin } from './acls.js';
 import { DhcpAdmin } from './dhcp.js';
+import { EdgeAdmin } from './routes.js';
+import { routingOf } from './routing.js';
+import { AddressAdmin } from './addresses.js';
 import type { CatalogService } from '../catalog/index.js';
 import { Ec2Error } from '../../errors/index.js';
 import { cidrContains, ipToInt, isIpv4 } from '../../domain/ipv4.js';
@@ -43,6 +46,10 @@ export class NetworkService {
   get region(): string {
     return this.catalog.region;
   }
+  /** Route tables and internet gateways. */
+  readonly edge: EdgeAdmin;
+  /** Elastic IPs. */
+  readonly addresses: AddressAdmin;
 
   constructor(
     private readonly repo: NetworkRepository,
@@ -50,7 +57,9 @@ export class NetworkService {
     private readonly backend: NetworkBackend,
     private readonly log: Pick<Logger, 'warn'>,
   ) {
-    this.admin = new VpcAdmin(repo, backend, log, () => (this.needsSync = true), () => this.applySecurity());
+    this.edge = new EdgeAdmin(repo.routes, (a, id) => this.admin.vpc(a, id), (a, id) => this.admin.subnet(a, id), (vpcId) => this.applyRoutes(vpcId));
+    this.addresses = new AddressAdmin(repo.addresses, repo.routes, repo.enis, (vpcId) => this.applyRoutes(vpcId));
+    this.admin = new VpcAdmin(repo, backend, log, () => (this.needsSync = true), () => this.applySecurity(), this.edge);
     this.acls = new AclAdmin(repo, backend, log, () => (this.needsSync = true));
     this.dhcp = new DhcpAdmin(repo);
   }
@@ -87,6 +96,7 @@ export class NetworkService {
       await this.repo.insertRule({ id: newId('securityGroupRule'), group_id: sgId, account_id: accountId, is_egress: false, ip_protocol: '-1', from_port: null, to_port: null, cidr_ipv4: null, referenced_group_id: sgId, description: null }, t);
       await this.repo.insertRule({ id: newId('securityGroupRule'), group_id: sgId, account_id: accountId, is_egress: true, ip_protocol: '-1', from_port: null, to_port: null, cidr_ipv4: '0.0.0.0/0', referenced_group_id: null, description: null }, t);
       await this.repo.acls.insertDefault(accountId, vpcId, t);
+      await this.edge.insertDefaultEdge(accountId, vpcId, DEFAULT_VPC_CIDR, t);
       // Not AWS's: the host's link into the VPC (THECLOUD_HOST_VPCS, by default the first account's default VPC)
       // is admitted, so that `ssh ec2-user@<PrivateIp>` works from the host out of the box. A visible rule the
       // user can revoke.
@@ -107,6 +117,7 @@ export class NetworkService {
     try {
       await this.backend.ensureVpc(vpcSpec(vpc));
       for (const s of subnets) await this.backend.ensureSubnet(subnetSpec({ id: s.id, vpc_id: vpc.id, cidr_block: s.cidr }));
+      await this.applyRoutes(vpc.id);
     } catch (e) {
       this.needsSync = true;
       this.log.warn('network backend could not realise VPC; will retry', { vpcId: vpc.id, error: (e as Error).message });
@@ -187,6 +198,18 @@ export class NetworkService {
     await this.applySecurity(opts.running ? [{ eniId, groups }] : []);
   }
 
+  /** A VPC's routing changed (route tables, associations, gateways): the data plane follows. */
+  async applyRoutes(vpcId: string): Promise<void> {
+    if (!this.plugsPorts || !this.backend.setRouting) return;
+    try {
+      const [routing] = await routingOf(this.repo, [{ id: vpcId }], await this.repo.allSubnets(), (e) => this.ipsOf(e));
+      if (routing) await this.backend.setRouting(routing);
+    } catch (e) {
+      this.needsSync = true;
+      this.log.warn('network backend could not apply the routes; will retry', { vpcId, error: (e as Error).message });
+    }
+  }
+
   /** The whole security model from the records. */
   async securityModel() {
     return securityModel(await this.repo.allSecurityGroups(), await this.repo.allRules(), await this.repo.enis.all());
@@ -223,8 +246,10 @@ export class NetworkService {
       const sandbox = await sandboxOf(eni, port).catch(() => undefined);
       if (sandbox) ports.push({ port, sandbox });
     }
+    const vpcs = await this.repo.allVpcs();
     const report = await this.backend.sync({
-      vpcs: (await this.repo.allVpcs()).map(vpcSpec),
+      routing: await routingOf(this.repo, vpcs, subnets, (e) => this.ipsOf(e)),
+      vpcs: vpcs.map(vpcSpec),
       subnets: subnets.map(subnetSpec),
       ports,
       security: securityModel(await this.repo.allSecurityGroups(), await this.repo.allRules(), enis),
@@ -284,6 +309,11 @@ export class NetworkService {
       throw new Ec2Error('InsufficientFreeAddressesInSubnet', `There are not enough free addresses in subnet '${subnet.id}' to satisfy the requested number of instances.`);
     }
     return ip;
+  }
+
+  /** The Elastic IP on an ENI's private address, if any. */
+  async publicIpOf(eniId: string, privateIp: string): Promise<string | undefined> {
+    return (await this.repo.addresses.onPrivate(eniId, privateIp))?.public_ip;
   }
 
   async ipsOf(ownerId: string): Promise<string[]> {

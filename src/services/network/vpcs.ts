@@ -11,6 +11,7 @@ import type { NetworkBackend } from '../../ports/index.js';
 import type { Logger } from '../../server/log.js';
 import { MAX_RULES_PER_DIRECTION, describeRule, sameRule, type RuleDraft } from './rules.js';
 import { subnetSpec, vpcSpec } from './dataplane.js';
+import type { EdgeAdmin } from './routes.js';
 
 /** A CIDR as AWS wants it for a VPC or subnet: a network address with a /16../28 mask. */
 export function checkBlock(cidr: string | undefined, what: 'vpc' | 'subnet'): string {
@@ -35,6 +36,7 @@ export class VpcAdmin {
     private readonly log: Pick<Logger, 'warn'>,
     private readonly onBackendFailure: () => void,
     private readonly applySecurity: () => Promise<void>,
+    private readonly edge: EdgeAdmin,
   ) {}
 
   private async backendDo(what: string, fn: () => Promise<void>): Promise<void> {
@@ -73,6 +75,7 @@ export class VpcAdmin {
       await this.repo.insertVpc({ id, account_id: accountId, cidr_block: cidr, is_default: false, state: 'available', instance_tenancy: tenancy }, t);
       await this.insertDefaultGroup(accountId, id, 'default VPC security group', t);
       await this.repo.acls.insertDefault(accountId, id, t);
+      await this.edge.insertMainTable(accountId, id, cidr, t);
     });
     const vpc = await this.vpc(accountId, id);
     await this.backendDo('make the VPC', () => this.backend.ensureVpc(vpcSpec(vpc)));
@@ -95,11 +98,15 @@ export class VpcAdmin {
     if (d.subnets || d.groups || d.enis || (await this.repo.acls.nonDefaultCount(id))) {
       throw new Ec2Error('DependencyViolation', `The vpc '${id}' has dependencies and cannot be deleted.`);
     }
+    await this.edge.checkDeleteVpc(id);
     return vpc;
   }
 
   async deleteVpc(vpc: VpcRow): Promise<void> {
-    await this.repo.tx((t) => this.repo.admin.deleteVpc(vpc.id, t));
+    await this.repo.tx(async (t) => {
+      await this.edge.deleteVpcTables(vpc.id, t);
+      await this.repo.admin.deleteVpc(vpc.id, t);
+    });
     await this.backendDo('remove the VPC', () => this.backend.deleteVpc(vpc.id));
     await this.applySecurity();
   }
@@ -131,6 +138,7 @@ export class VpcAdmin {
       await this.backend.ensureVpc(vpcSpec(p.vpc));
       await this.backend.ensureSubnet(subnetSpec({ id, vpc_id: p.vpc.id, cidr_block: p.cidr }));
     });
+    await this.edge.refresh(p.vpc.id);
     return (await this.repo.subnet(accountId, id))!;
   }
 
@@ -143,6 +151,7 @@ export class VpcAdmin {
   async deleteSubnet(s: SubnetRow): Promise<void> {
     await this.repo.admin.deleteSubnet(s.id);
     await this.backendDo('remove the subnet', () => this.backend.deleteSubnet(s.vpc_id, s.id));
+    await this.edge.refresh(s.vpc_id);
   }
 
   async setMapPublicIp(s: SubnetRow, value: boolean): Promise<void> {

@@ -1,0 +1,72 @@
+/** Elastic IPs (migration 011): addresses of the operator's pool, each allocated to an account. */
+import type { Db, Transaction } from '../sql.js';
+
+export interface AddressRow {
+  id: string;
+  account_id: string;
+  public_ip: string;
+  association_id: string | null;
+  network_interface_id: string | null;
+  private_ip: string | null;
+}
+
+const COLUMNS = 'id, account_id, host(public_ip) AS public_ip, association_id, network_interface_id, host(private_ip) AS private_ip';
+
+export class AddressRepository {
+  constructor(private readonly db: Db) {}
+
+  /** The lowest free address of `pool` (network and broadcast addresses excluded), or undefined when none is left. */
+  async allocate(id: string, accountId: string, pool: string): Promise<string | undefined> {
+    const size = 2 ** (32 - Number(pool.split('/')[1])) - 2;
+    const row = await this.db.one<{ ip: string }>(
+      `INSERT INTO addresses (id, account_id, public_ip)
+       SELECT $1, $2, x.a FROM (SELECT host(network($3::cidr))::inet + g AS a FROM generate_series(1, $4::int) g) x
+       WHERE NOT EXISTS (SELECT 1 FROM addresses d WHERE d.public_ip = x.a) LIMIT 1
+       ON CONFLICT DO NOTHING RETURNING host(public_ip) AS ip`,
+      [id, accountId, pool, size],
+    );
+    return row?.ip;
+  }
+
+  byId(id: string): Promise<AddressRow | undefined> {
+    return this.db.one<AddressRow>(`SELECT ${COLUMNS} FROM addresses WHERE id = $1`, [id]);
+  }
+
+  byIp(ip: string): Promise<AddressRow | undefined> {
+    return this.db.one<AddressRow>(`SELECT ${COLUMNS} FROM addresses WHERE public_ip = $1::inet`, [ip]);
+  }
+
+  byAssociation(id: string): Promise<AddressRow | undefined> {
+    return this.db.one<AddressRow>(`SELECT ${COLUMNS} FROM addresses WHERE association_id = $1`, [id]);
+  }
+
+  ofAccount(accountId: string, ids: string[]): Promise<AddressRow[]> {
+    return this.db.rows<AddressRow>(`SELECT ${COLUMNS} FROM addresses WHERE account_id = $1 AND id = ANY($2)`, [accountId, ids]);
+  }
+
+  /** The address on this ENI's private address, if any. */
+  onPrivate(eniId: string, privateIp: string): Promise<AddressRow | undefined> {
+    return this.db.one<AddressRow>(`SELECT ${COLUMNS} FROM addresses WHERE network_interface_id = $1 AND private_ip = $2::inet`, [eniId, privateIp]);
+  }
+
+  async associate(id: string, associationId: string, eniId: string, privateIp: string, t?: Transaction): Promise<void> {
+    await this.db.exec('UPDATE addresses SET association_id = $2, network_interface_id = $3, private_ip = $4::inet WHERE id = $1', [id, associationId, eniId, privateIp], t);
+  }
+
+  async disassociate(id: string, t?: Transaction): Promise<void> {
+    await this.db.exec('UPDATE addresses SET association_id = NULL, network_interface_id = NULL, private_ip = NULL WHERE id = $1', [id], t);
+  }
+
+  async release(id: string): Promise<void> {
+    await this.db.exec('DELETE FROM tags WHERE resource_id = $1', [id]);
+    await this.db.exec('DELETE FROM addresses WHERE id = $1', [id]);
+  }
+
+  /** Every associated address with its VPC (the routers' DNAT/SNAT). */
+  associated(): Promise<{ vpc_id: string; public_ip: string; private_ip: string }[]> {
+    return this.db.rows(
+      `SELECT n.vpc_id, host(a.public_ip) AS public_ip, host(a.private_ip) AS private_ip FROM addresses a
+       JOIN network_interfaces n ON n.id = a.network_interface_id WHERE a.association_id IS NOT NULL ORDER BY a.public_ip`,
+    );
+  }
+}

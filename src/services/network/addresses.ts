@@ -1,0 +1,118 @@
+/**
+ * Elastic IPs with AWS's semantics: an address of the operator's pool (THECLOUD_PUBLIC_IPV4_POOL) allocated to
+ * an account, associated with an ENI's private address in a VPC that has an internet gateway. The router of
+ * that VPC maps it (DNAT in, SNAT out: src/adapters/ovs/edge.ts) once `onChange` has told the data plane.
+ */
+import { Ec2Error } from '../../errors/index.js';
+import { newId } from '../../ids/index.js';
+import type { AddressRepository, AddressRow } from '../../db/repositories/addresses.js';
+import type { RouteRepository } from '../../db/repositories/routes.js';
+import type { EniRow, EniRepository } from '../../db/repositories/enis.js';
+
+export class AddressAdmin {
+  pool = '198.18.0.0/15';
+
+  constructor(
+    private readonly repo: AddressRepository,
+    private readonly routes: RouteRepository,
+    private readonly enis: EniRepository,
+    private readonly onChange: (vpcId: string) => Promise<void>,
+  ) {}
+
+  async allocate(accountId: string): Promise<AddressRow> {
+    for (let i = 0; i < 3; i++) {
+      const id = newId('address');
+      if (await this.repo.allocate(id, accountId, this.pool)) return (await this.repo.byId(id))!;
+    }
+    throw new Ec2Error('AddressLimitExceeded', 'The maximum number of addresses has been reached.');
+  }
+
+  /** The caller's address by allocation id or public IP (another account's public IP: AuthFailure, as AWS). */
+  async find(accountId: string, by: { allocationId?: string; publicIp?: string }): Promise<AddressRow> {
+    if (by.allocationId) {
+      const a = await this.repo.byId(by.allocationId);
+      if (!a || a.account_id.trim() !== accountId) throw new Ec2Error('InvalidAllocationID.NotFound', `The allocation ID '${by.allocationId}' does not exist`);
+      return a;
+    }
+    if (by.publicIp) {
+      const a = /^\d{1,3}(\.\d{1,3}){3}$/.test(by.publicIp) ? await this.repo.byIp(by.publicIp) : undefined;
+      if (!a) throw new Ec2Error('InvalidAddress.NotFound', `Address '${by.publicIp}' not found.`);
+      if (a.account_id.trim() !== accountId) throw new Ec2Error('AuthFailure', `The address '${by.publicIp}' does not belong to you.`);
+      return a;
+    }
+    throw new Ec2Error('MissingParameter', 'Either AllocationId or PublicIp must be specified.');
+  }
+
+  async checkAssociate(
+    accountId: string,
+    by: { allocationId?: string; publicIp?: string },
+    target: { instanceId?: string; eniId?: string; privateIp?: string; allowReassociation?: boolean },
+  ): Promise<{ address: AddressRow; eni: EniRow; privateIp: string }> {
+    const address = await this.find(accountId, by);
+    if (!target.instanceId && !target.eniId) throw new Ec2Error('MissingParameter', 'Either InstanceId or NetworkInterfaceId must be specified.');
+    let eni: EniRow | undefined;
+    if (target.eniId) {
+      eni = (await this.enis.ofAccount(accountId, [target.eniId]))[0];
+      if (!eni) throw new Ec2Error('InvalidNetworkInterfaceID.NotFound', `The networkInterface ID '${target.eniId}' does not exist`);
+    } else {
+      const r = await this.routes.routeEni(accountId, { instanceId: target.instanceId });
+      if (!r) throw new Ec2Error('InvalidInstanceID.NotFound', `The instance ID '${target.instanceId}' does not exist`);
+      eni = (await this.enis.ofAccount(accountId, [r.id]))[0]!;
+    }
+    const privateIp = target.privateIp ?? eni.ips[0]!;
+    if (!eni.ips.includes(privateIp)) {
+      throw new Ec2Error('InvalidParameterValue', `The private IP address ${privateIp} is not assigned to interface ${eni.id}.`);
+    }
+    if (!(await this.routes.gatewayOfVpc(eni.vpc_id))) {
+      throw new Ec2Error('Gateway.NotAttached', `Network ${eni.vpc_id} is not attached to any internet gateway`);
+    }
+    const there = await this.repo.onPrivate(eni.id, privateIp);
+    if (address.association_id && target.allowReassociation === false) {
+      throw new Ec2Error('Resource.AlreadyAssociated', `resource ${address.id} is already associated with associate-id ${address.association_id}`);
+    }
+    if (there && there.id !== address.id && target.allowReassociation === false) {
+      throw new Ec2Error('Resource.AlreadyAssociated', `the private address ${privateIp} of ${eni.id} already has a public address`);
+    }
+    return { address, eni, privateIp };
+  }
+
+  async associate(p: { address: AddressRow; eni: EniRow; privateIp: string }): Promise<string> {
+    const id = newId('addressAssociation');
+    const oldVpc = p.address.network_interface_id ? (await this.enis.ofAccount(p.address.account_id.trim(), [p.address.network_interface_id]))[0]?.vpc_id : undefined;
+    const there = await this.repo.onPrivate(p.eni.id, p.privateIp);
+    await this.routes.tx(async (t) => {
+      if (there && there.id !== p.address.id) await this.repo.disassociate(there.id, t);
+      await this.repo.associate(p.address.id, id, p.eni.id, p.privateIp, t);
+    });
+    if (oldVpc && oldVpc !== p.eni.vpc_id) await this.onChange(oldVpc);
+    await this.onChange(p.eni.vpc_id);
+    return id;
+  }
+
+  async checkDisassociate(accountId: string, by: { associationId?: string; publicIp?: string }): Promise<AddressRow> {
+    if (by.associationId) {
+      const a = await this.repo.byAssociation(by.associationId);
+      if (!a || a.account_id.trim() !== accountId) throw new Ec2Error('InvalidAssociationID.NotFound', `The association ID '${by.associationId}' does not exist`);
+      return a;
+    }
+    const a = await this.find(accountId, { publicIp: by.publicIp });
+    if (!a.association_id) throw new Ec2Error('InvalidAssociationID.NotFound', `The address '${by.publicIp}' is not associated`);
+    return a;
+  }
+
+  async disassociate(a: AddressRow): Promise<void> {
+    const vpc = a.network_interface_id ? (await this.enis.ofAccount(a.account_id.trim(), [a.network_interface_id]))[0]?.vpc_id : undefined;
+    await this.repo.disassociate(a.id);
+    if (vpc) await this.onChange(vpc);
+  }
+
+  async checkRelease(accountId: string, by: { allocationId?: string; publicIp?: string }): Promise<AddressRow> {
+    const a = await this.find(accountId, by);
+    if (a.association_id) throw new Ec2Error('InvalidIPAddress.InUse', `Address ${a.public_ip} is in use.`);
+    return a;
+  }
+
+  release(a: AddressRow): Promise<void> {
+    return this.repo.release(a.id);
+  }
+}

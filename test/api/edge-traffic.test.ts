@@ -1,0 +1,133 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { execa } from 'execa';
+import {
+  CreateVpcCommand,
+  CreateSubnetCommand,
+  CreateRouteTableCommand,
+  AssociateRouteTableCommand,
+  CreateInternetGatewayCommand,
+  AttachInternetGatewayCommand,
+  DetachInternetGatewayCommand,
+  CreateRouteCommand,
+  DeleteRouteCommand,
+  RunInstancesCommand,
+  TerminateInstancesCommand,
+  DescribeImagesCommand,
+  DescribeSecurityGroupsCommand,
+  AuthorizeSecurityGroupIngressCommand,
+  AllocateAddressCommand,
+  AssociateAddressCommand,
+  DisassociateAddressCommand,
+  GetConsoleOutputCommand,
+  waitUntilInstanceRunning,
+  waitUntilInstanceTerminated,
+  type EC2Client,
+} from '@aws-sdk/client-ec2';
+import { startTestServer, type TestServer } from '../support/server.js';
+import { sdk } from '../support/clients.js';
+import { needBackend } from '../support/backends.js';
+import { DockerComputeBackend } from '../../src/adapters/docker/index.js';
+import { OvsNetworkBackend } from '../../src/adapters/ovs/index.js';
+
+/**
+ * Routes obeyed with real packets. "The internet" is a network namespace this test makes, joined to the host by
+ * a veth in 203.0.113.0/24 (TEST-NET-3): no packet leaves the machine. An instance reaches it through its VPC's
+ * internet gateway only while its subnet's route table sends 0.0.0.0/0 there. A negative check is `ping -W 2`
+ * getting no answer, never a timed assertion.
+ */
+describe('route tables and internet gateways with real traffic', function () {
+  this.timeout(180_000);
+  let s: TestServer;
+  let ec2: EC2Client;
+  const tag = randomBytes(3).toString('hex');
+  const inet = `thecloud-test-inet-${tag}`;
+  const hostEnd = `tci${tag}`;
+  const launched: string[] = [];
+
+  before(async function () {
+    await needBackend(this, 'docker', () => new DockerComputeBackend().probe());
+    await needBackend(this, 'ovs', () => new OvsNetworkBackend({ cloudId: '00000000' }).probe());
+    await execa('ip', ['netns', 'add', inet]);
+    await execa('ip', ['link', 'add', hostEnd, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', inet]);
+    await execa('ip', ['addr', 'add', '203.0.113.1/24', 'dev', hostEnd]);
+    await execa('ip', ['link', 'set', hostEnd, 'up']);
+    await execa('ip', ['-n', inet, 'addr', 'add', '203.0.113.10/24', 'dev', 'eth0']);
+    await execa('ip', ['-n', inet, 'link', 'set', 'eth0', 'up']);
+    await execa('ip', ['-n', inet, 'link', 'set', 'lo', 'up']);
+    await execa('ip', ['-n', inet, 'route', 'add', 'default', 'via', '203.0.113.1']);
+    s = await startTestServer({ COMPUTE_BACKEND: 'docker' });
+    ec2 = sdk(s.url);
+  });
+  after(async () => {
+    for (const id of launched) await ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] })).catch(() => undefined);
+    for (const id of launched) await waitUntilInstanceTerminated({ client: ec2, maxWaitTime: 60, minDelay: 1, maxDelay: 1 }, { InstanceIds: [id] }).catch(() => undefined);
+    await s?.close();
+    await execa('ip', ['netns', 'del', inet], { reject: false }); // the veth pair goes with it
+    await execa('ip', ['link', 'del', hostEnd], { reject: false });
+  });
+
+  async function ping(from: string, ip: string): Promise<boolean> {
+    return (await execa('docker', ['exec', from, 'ping', '-c', '1', '-W', '2', ip], { reject: false })).exitCode === 0;
+  }
+
+  /** What a TCP client in "the internet" gets from ip:port ('' when nothing answers within 2 s). */
+  async function fromInternet(ip: string, port: number): Promise<string> {
+    const r = await execa('ip', ['netns', 'exec', inet, 'busybox', 'nc', '-w', '2', ip, String(port)], { reject: false, input: '' });
+    return r.stdout.trim();
+  }
+
+  it('reaches the internet through the gateway only while a route sends 0.0.0.0/0 there, and is reached by its Elastic IP only through a rule', async () => {
+    const vpcId = (await ec2.send(new CreateVpcCommand({ CidrBlock: '10.62.0.0/16' }))).Vpc!.VpcId!;
+    const subnetId = (await ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.62.1.0/24', AvailabilityZone: 'us-east-1a' }))).Subnet!.SubnetId!;
+    const rtb = (await ec2.send(new CreateRouteTableCommand({ VpcId: vpcId }))).RouteTable!.RouteTableId!;
+    await ec2.send(new AssociateRouteTableCommand({ RouteTableId: rtb, SubnetId: subnetId }));
+    const igw = (await ec2.send(new CreateInternetGatewayCommand({}))).InternetGateway!.InternetGatewayId!;
+    await ec2.send(new AttachInternetGatewayCommand({ InternetGatewayId: igw, VpcId: vpcId }));
+
+    const image = (await ec2.send(new DescribeImagesCommand({ Filters: [{ Name: 'name', Values: ['thecloud-busybox'] }] }))).Images![0]!;
+    const userData = Buffer.from(['#!/bin/sh', 'nc -ll -p 80 -e echo web80 >/dev/null 2>&1 &', 'echo listener-ready'].join('\n')).toString('base64');
+    const id = (await ec2.send(new RunInstancesCommand({ ImageId: image.ImageId, MinCount: 1, MaxCount: 1, InstanceType: 't3.nano', SubnetId: subnetId, PrivateIpAddress: '10.62.1.10', UserData: userData }))).Instances![0]!.InstanceId!;
+    launched.push(id);
+    await waitUntilInstanceRunning({ client: ec2, maxWaitTime: 60, minDelay: 1, maxDelay: 1 }, { InstanceIds: [id] });
+    assert.equal(await eventually('the VPC router', async () => (await ping(id, '10.62.1.1')) || undefined), true);
+
+    assert.equal(await ping(id, '203.0.113.10'), false, 'an attached gateway alone routes nothing');
+    await ec2.send(new CreateRouteCommand({ RouteTableId: rtb, DestinationCidrBlock: '0.0.0.0/0', GatewayId: igw }));
+    assert.equal(await eventually('the internet', async () => (await ping(id, '203.0.113.10')) || undefined), true, 'the route sends it through the gateway');
+    await ec2.send(new DeleteRouteCommand({ RouteTableId: rtb, DestinationCidrBlock: '0.0.0.0/0' }));
+    assert.equal(await ping(id, '203.0.113.10'), false, 'without the route it stops');
+    await ec2.send(new CreateRouteCommand({ RouteTableId: rtb, DestinationCidrBlock: '203.0.113.0/24', GatewayId: igw }));
+    assert.equal(await eventually('the internet again', async () => (await ping(id, '203.0.113.10')) || undefined), true, 'a narrower route too');
+    await ec2.send(new DetachInternetGatewayCommand({ InternetGatewayId: igw, VpcId: vpcId }));
+    assert.equal(await ping(id, '203.0.113.10'), false, 'a detached gateway leaves the route a blackhole');
+
+    // An Elastic IP: "the internet" reaches the instance's server by it exactly as far as its group admits.
+    await ec2.send(new AttachInternetGatewayCommand({ InternetGatewayId: igw, VpcId: vpcId }));
+    const eip = await ec2.send(new AllocateAddressCommand({ Domain: 'vpc' }));
+    const assoc = (await ec2.send(new AssociateAddressCommand({ AllocationId: eip.AllocationId, InstanceId: id }))).AssociationId!;
+    await eventually('the listener', async () => {
+      const out = await ec2.send(new GetConsoleOutputCommand({ InstanceId: id }));
+      return Buffer.from(out.Output ?? '', 'base64').toString().includes('listener-ready') || undefined;
+    });
+    assert.equal(await fromInternet(eip.PublicIp!, 80), '', 'the default group admits nothing from outside');
+    const group = (await ec2.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcId] }] }))).SecurityGroups![0]!.GroupId!;
+    await ec2.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: group, IpPermissions: [{ IpProtocol: 'tcp', FromPort: 80, ToPort: 80, IpRanges: [{ CidrIp: '203.0.113.0/24' }] }] }));
+    assert.equal(await eventually('the server by its public IP', async () => (await fromInternet(eip.PublicIp!, 80)) || undefined), 'web80', 'a rule for the internet\'s addresses admits it');
+    assert.equal(await fromInternet(eip.PublicIp!, 81), '', 'and only the port it names');
+    const md = await execa('docker', ['exec', id, 'wget', '-qO-', 'http://169.254.169.254/latest/meta-data/public-ipv4'], { reject: false });
+    assert.equal(md.stdout.trim(), eip.PublicIp, 'the metadata service tells the instance its public address');
+    await ec2.send(new DisassociateAddressCommand({ AssociationId: assoc }));
+    assert.equal(await fromInternet(eip.PublicIp!, 80), '', 'a disassociated address leads nowhere');
+  });
+});
+
+async function eventually<T>(what: string, f: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (v !== undefined) return v;
+    if (Date.now() > until) throw new Error(`${what}: not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
