@@ -14,6 +14,7 @@ import * as m007 from './migrations/007-image-sharing.js';
 import * as m008 from './migrations/008-network-interfaces.js';
 import * as m009 from './migrations/009-volumes.js';
 import * as m010 from './migrations/010-metadata-options.js';
+import * as m014 from './migrations/014-root-volumes.js';
 
 /** Migrations in order; a new one is appended here with the next number. */
 const MIGRATIONS = [
@@ -27,6 +28,7 @@ const MIGRATIONS = [
   { name: '008-network-interfaces', ...m008 },
   { name: '009-volumes', ...m009 },
   { name: '010-metadata-options', ...m010 },
+  { name: '014-root-volumes', ...m014 },
 ];
 
 export async function connect(url: string): Promise<Sequelize> {
