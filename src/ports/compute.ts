@@ -100,6 +100,8 @@ export interface InstanceSpec {
   nics?: NicSpec[];
   /** The guest's resolver configuration (its VPC's resolver and the private domain), with `nics`. */
   dns?: { nameservers: string[]; search: string[] };
+  /** The root disk is this EBS volume (libvirt on LVM storage) rather than a disk of the backend's own. */
+  rootDisk?: VolumeAttachment;
 }
 
 export interface BackendInstanceInfo {
@@ -207,6 +209,11 @@ export interface ComputeBackend {
   attachVolume(backendId: string, attachment: VolumeAttachment): Promise<void>;
   /** Unplugs the volume and releases whatever the host held for it (loop device, NBD connection). Idempotent. */
   detachVolume(backendId: string, volumeId: string): Promise<void>;
+  /**
+   * Backends whose root disk can be an EBS volume (libvirt): writes the image's root disk contents into `target`
+   * (an exported image disk of at least the image's size). Absent where the root is not a disk (Docker).
+   */
+  fillRootDisk?(imageRef: string, target: DiskExport): Promise<void>;
   /** For `doctor`: is the host dependency reachable? Never throws. */
   probe(): Promise<ProbeResult>;
 }

@@ -16,7 +16,8 @@ import type {
   ProbeResult,
   VolumeAttachment,
 } from '../../ports/compute.js';
-import { targetFor, targetOfVolume, volumeDiskXml } from './volumes.js';
+import type { DiskExport } from '../../ports/storage.js';
+import { targetFor, targetOfVolume, volumeDiskParams, volumeDiskXml } from './volumes.js';
 import { readLogTail, vncUrlFromDomainXml } from './console.js';
 import { detectDomainType } from './hostcaps.js';
 import { assertSafePath, parseImageRef } from './imageref.js';
@@ -157,7 +158,12 @@ export class LibvirtComputeBackend implements ComputeBackend {
     const basePath = image.baseVolume === undefined ? undefined : await this.images.baseVolumePath(image.baseVolume);
     const seed = seedFiles(spec); // validates keys and network before anything is made
     try {
-      const rootPath = await this.pool.createDisk(rootVolume(name), this.rootDiskGiB, basePath);
+      // The root disk: the instance's EBS root volume when the service made one (LVM storage), else a qcow2
+      // overlay of the image in the pool.
+      const bootOrder = boot.kind === 'disk' ? 1 : undefined;
+      const root: DiskParams = spec.rootDisk
+        ? volumeDiskParams(spec.rootDisk, 'vda', bootOrder)
+        : { type: 'file', device: 'disk', format: 'qcow2', source: await this.pool.createDisk(rootVolume(name), this.rootDiskGiB, basePath), target: 'vda', bus: 'virtio', serial: 'root', bootOrder };
       const seedPath = await this.pool.volumePath(seedVolume(name));
       await buildSeedIso(this.runner, seed, seedPath, await this.seedTool());
       await this.pool.refresh();
@@ -165,7 +171,7 @@ export class LibvirtComputeBackend implements ComputeBackend {
       await rm(this.consoleLog(name), { force: true }); // a log left by an earlier domain of that name
 
       const disks: DiskParams[] = [
-        { type: 'file', device: 'disk', format: 'qcow2', source: rootPath, target: 'vda', bus: 'virtio', serial: 'root', bootOrder: boot.kind === 'disk' ? 1 : undefined },
+        root,
         { type: 'file', device: 'cdrom', format: 'raw', source: seedPath, target: 'hdc', bus: 'ide', readonly: true },
       ];
       // NICs plugged by the network backend sit on their VPC's bridge (which it made), with its tap name and
@@ -195,6 +201,25 @@ export class LibvirtComputeBackend implements ComputeBackend {
       throw e;
     }
     return { backendId: name };
+  }
+
+  /**
+   * Writes the image's root disk into an exported image disk (raw): a kernel image without a base volume starts
+   * blank (nothing to write); otherwise its base volume is converted into it (qemu-img, which opens NBD itself).
+   */
+  async fillRootDisk(imageRef: string, target: DiskExport): Promise<void> {
+    const image = parseImageRef(imageRef);
+    if (image.baseVolume === undefined) return;
+    const source = await this.images.baseVolumePath(image.baseVolume);
+    let dest: string;
+    if (target.kind === 'nbd') {
+      if (!/^[A-Za-z0-9.:-]{1,253}$/.test(target.host) || !Number.isInteger(target.port)) throw new TypeError('bad NBD address');
+      dest = `nbd://${target.host}:${target.port}/${assertSafeName('export', target.exportName)}`;
+    } else {
+      if (!/^\/dev\/[A-Za-z0-9][A-Za-z0-9/_.+-]*$/.test(target.devicePath) || target.devicePath.includes('..')) throw new TypeError('not a device path');
+      dest = target.devicePath;
+    }
+    await this.runner('qemu-img', ['convert', '-n', '-O', 'raw', source, dest], { timeoutMs: 30 * 60_000 });
   }
 
   async start(backendId: string): Promise<void> {

@@ -26,8 +26,13 @@ export function volumeSerial(volumeId: string): string {
 }
 
 export function volumeDiskXml(a: VolumeAttachment): string {
+  return renderDiskXml(volumeDiskParams(a, targetFor(a.deviceName)));
+}
+
+/** The disk of an EBS volume at a virtio target (vda for a root volume, whose device name is /dev/xvda or /dev/sda1). */
+export function volumeDiskParams(a: VolumeAttachment, target: string, bootOrder?: number): DiskParams {
   checkVolumeId(a.volumeId);
-  const base = { device: 'disk', format: 'raw', target: targetFor(a.deviceName), bus: 'virtio', serial: volumeSerial(a.volumeId) } as const;
+  const base = { device: 'disk', format: 'raw', target, bus: 'virtio', serial: volumeSerial(a.volumeId), bootOrder } as const;
   let params: DiskParams;
   if (a.export.kind === 'nbd') {
     const { host, port, exportName } = a.export;
@@ -38,7 +43,7 @@ export function volumeDiskXml(a: VolumeAttachment): string {
     if (!/^\/dev\/[A-Za-z0-9][A-Za-z0-9/_.+-]*$/.test(path) || path.includes('..')) throw new TypeError(`not a device path: ${JSON.stringify(path)}`);
     params = { ...base, type: 'block', source: path };
   }
-  return renderDiskXml(params);
+  return params;
 }
 
 /** The target (vdX) of the domain's disk whose serial is the volume id, from `virsh dumpxml`. */

@@ -21,8 +21,11 @@ function launchTags(input: Ec2.RunInstancesRequest) {
 export const runInstances = defineHandler('RunInstances', {
   async validate(input, ctx) {
     const tags = launchTags(input);
-    checkLaunchMappings(input.BlockDeviceMappings as LaunchMapping[] | undefined);
-    return { tags, plan: await ctx.services.instances.plan(ctx.accountId, input) };
+    const plan = await ctx.services.instances.plan(ctx.accountId, input);
+    // With root volumes (libvirt on LVM) the root mapping can size the root volume, at least the image's size.
+    const root = ctx.services.volumes.rootVolumes ? { imageId: plan.image.id, sizeGiB: plan.image.size_gib } : undefined;
+    checkLaunchMappings(input.BlockDeviceMappings as LaunchMapping[] | undefined, root);
+    return { tags, plan };
   },
   async handle(input, ctx, { tags, plan }) {
     const s = ctx.services;

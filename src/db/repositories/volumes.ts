@@ -9,6 +9,8 @@ export interface VolumeRow {
   iops: number | null;
   throughput: number | null;
   snapshot_id: string | null;
+  /** The image a root volume was cloned from (migration 014) */
+  image_id?: string | null;
   /** creating | available | in-use | deleting | deleted | error */
   state: string;
   state_message: string | null;
@@ -85,9 +87,9 @@ export class VolumeRepository {
   /** False when the client token is taken (a concurrent call with the same token). */
   async insertVolume(v: Omit<VolumeRow, 'created_at' | 'updated_at' | 'state_message' | 'auto_enable_io'>): Promise<boolean> {
     const n = await this.db.exec(
-      `INSERT INTO volumes (id, account_id, availability_zone, size_gib, volume_type, iops, throughput, snapshot_id, state, client_token)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING`,
-      [v.id, v.account_id, v.availability_zone, v.size_gib, v.volume_type, v.iops, v.throughput, v.snapshot_id, v.state, v.client_token],
+      `INSERT INTO volumes (id, account_id, availability_zone, size_gib, volume_type, iops, throughput, snapshot_id, state, client_token, image_id)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING`,
+      [v.id, v.account_id, v.availability_zone, v.size_gib, v.volume_type, v.iops, v.throughput, v.snapshot_id, v.state, v.client_token, v.image_id ?? null],
     );
     return n === 1;
   }

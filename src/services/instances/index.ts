@@ -59,7 +59,16 @@ export class InstanceService {
     private readonly log: Logger,
     private readonly opts: { retentionMs: number; maxInstances: number; onPurged?: (ids: string[]) => Promise<void>; volumes?: LaunchVolumes },
   ) {
-    const steps = new StepRunner({ repo, compute, network, spec: (row) => instanceSpec({ network, images, keyPairs }, row), volumes: opts.volumes });
+    const volumes = opts.volumes;
+    const steps = new StepRunner({
+      repo, compute, network, volumes,
+      spec: async (row) => ({ ...(await instanceSpec({ network, images, keyPairs }, row)), rootDisk: await volumes?.rootDisk?.(row.id) }),
+      rootImage: async (row) => {
+        const image = await images.visible(row.account_id.trim(), row.image_id).catch(() => undefined);
+        if (!image) throw new Error(`image ${row.image_id} of ${row.id} is gone`);
+        return { id: image.id, backendRef: image.backend_ref, sizeGiB: image.size_gib, rootDevice: image.root_device_name };
+      },
+    });
     this.steps = steps;
     this.work = new InstanceWork({ repo, compute, steps, log });
     this.commands = new InstanceCommands(repo, this.queue, this.work, log);

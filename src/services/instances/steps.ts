@@ -20,7 +20,7 @@ import type { ComputeBackend, InstanceSpec } from '../../ports/index.js';
 import type { NetworkService } from '../network/index.js';
 import type { ComputeRepository } from '../../db/repositories/compute.js';
 import { eniStep, plugStep } from './network-steps.js';
-import { volumesStep, type LaunchVolumes } from './volume-step.js';
+import { rootVolumeStep, volumesStep, type LaunchVolumes, type RootImage } from './volume-step.js';
 
 export interface StepContext {
   /** The instance's record, read afresh just before the step. */
@@ -33,6 +33,8 @@ export interface StepContext {
   force: boolean;
   /** EBS volumes of the launch's block device mappings (./volume-step.ts) */
   volumes?: LaunchVolumes;
+  /** The image a root volume is cloned from (./volume-step.ts) */
+  rootImage?(row: InstanceRow): Promise<RootImage>;
 }
 
 /** What a step changed in the record beside its journal entry (written in the same update). */
@@ -84,7 +86,7 @@ const power: InstanceStep = {
   },
 };
 
-export const INSTANCE_STEPS: readonly InstanceStep[] = [eniStep, backend, volumesStep, power, plugStep];
+export const INSTANCE_STEPS: readonly InstanceStep[] = [eniStep, rootVolumeStep, backend, volumesStep, power, plugStep];
 
 /** The step that makes the backend object: until it is journaled done, a pending instance is still launching. */
 export const BACKEND_STEP = backend.name;
@@ -98,6 +100,7 @@ export interface StepRunnerDeps {
   network: NetworkService;
   spec(row: InstanceRow): Promise<InstanceSpec>;
   volumes?: LaunchVolumes;
+  rootImage?(row: InstanceRow): Promise<RootImage>;
 }
 
 export class StepRunner {
@@ -107,7 +110,7 @@ export class StepRunner {
   ) {}
 
   private context(row: InstanceRow, force: boolean): StepContext {
-    return { row, compute: this.deps.compute, network: this.deps.network, spec: this.deps.spec, force, volumes: this.deps.volumes };
+    return { row, compute: this.deps.compute, network: this.deps.network, spec: this.deps.spec, force, volumes: this.deps.volumes, rootImage: this.deps.rootImage };
   }
 
   /**

@@ -17,7 +17,9 @@ import { checkVolumeShape, deviceSlot } from '../../domain/volume-types.js';
 import { why } from './why.js';
 import { SnapshotService } from './snapshots.js';
 import { reconcileVolumes } from './reconcile.js';
-import type { LaunchVolumes } from '../instances/volume-step.js';
+import { ROOT_DEVICES, type LaunchVolumes, type RootImage } from '../instances/volume-step.js';
+import type { VolumeAttachment } from '../../ports/compute.js';
+import * as root from './root.js';
 
 export interface CreateVolumeInput {
   availabilityZone?: string;
@@ -52,6 +54,28 @@ export class VolumeService implements LaunchVolumes {
 
   /** Snapshots (./snapshots.ts). */
   readonly snapshots: SnapshotService;
+
+  /** The backends, for ./root.ts */
+  get backends(): { storage: StorageBackend; compute: ComputeBackend } {
+    return { storage: this.storage, compute: this.compute };
+  }
+
+  /** Root volumes: libvirt instances on LVM storage boot from an EBS volume (./root.ts). */
+  get rootVolumes(): boolean {
+    return this.storage.name === 'lvm' && this.compute.name === 'libvirt';
+  }
+
+  provisionRoot(row: InstanceRow, image: RootImage, m: { sizeGiB?: number; type?: string; deleteOnTermination: boolean }): Promise<void> {
+    return root.provisionRoot(this, row, image, m);
+  }
+
+  rootDisk(instanceId: string): Promise<VolumeAttachment | undefined> {
+    return root.rootDisk(this, instanceId);
+  }
+
+  releaseRoot(instanceId: string): Promise<void> {
+    return root.releaseRoot(this, instanceId);
+  }
 
   async volume(accountId: string, id: string): Promise<VolumeRow> {
     const v = await this.repo.volume(accountId, id);
@@ -110,7 +134,7 @@ export class VolumeService implements LaunchVolumes {
     const v = rows.find((r) => r.id === id);
     if (!v) return;
     try {
-      await this.storage.createVolume(id, v.size_gib, v.snapshot_id ? { snapshotId: v.snapshot_id } : undefined);
+      await this.storage.createVolume(id, v.size_gib, v.snapshot_id ? { snapshotId: v.snapshot_id } : v.image_id ? { imageId: v.image_id } : undefined);
       await this.repo.setVolumeState(id, ['creating'], 'available');
     } catch (e) {
       this.log.error('creating a volume failed', { volumeId: id, error: e });
@@ -334,6 +358,7 @@ export class VolumeService implements LaunchVolumes {
 
   async releaseAll(instanceId: string): Promise<void> {
     for (const a of await this.repo.attachmentsOf([instanceId])) {
+      if (ROOT_DEVICES.includes(a.device) && this.rootVolumes) continue; // the root volume: releaseRoot, after the backend object
       await this.queue.run(a.volume_id, () => this.release(a.volume_id, a.delete_on_termination), (e) => this.log.error('releasing a volume failed', { volumeId: a.volume_id, error: e }));
     }
   }
