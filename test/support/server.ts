@@ -58,6 +58,8 @@ export async function dropDatabase(url: string): Promise<void> {
 
 export interface TestServer extends Running {
   databaseUrl: string;
+  /** The server's log lines (printed live instead when TEST_LOG is set). */
+  logs: string[];
 }
 
 export const SECOND_ACCOUNT = { accountId: '111111111111', accessKeyId: 'AKIDSECOND', secretAccessKey: 'second-secret' };

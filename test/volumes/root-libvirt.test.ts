@@ -45,6 +45,10 @@ describe('root volumes of libvirt instances on real LVM', function () {
     cloudId = (await c.query('SELECT id FROM installation')).rows[0].id as string;
     await c.end();
   });
+  // A launch failed once (Server.InternalError, not reproduced since): on failure, the server's own account of it.
+  afterEach(function () {
+    if (this.currentTest?.state === 'failed' && s) console.log(`      server log (last 40 lines):\n${s.logs.slice(-40).join('\n')}`);
+  });
   after(async () => {
     if (instances.length) {
       await ec2.send(new TerminateInstancesCommand({ InstanceIds: instances })).catch(() => undefined);
