@@ -7,16 +7,10 @@ import { parseId } from '../../ids/index.js';
 import { validateTags } from '../../services/tags/index.js';
 import { describeRequest, parseIds, tagsFromSpecs, toTagList } from '../common.js';
 import type * as Ec2 from '../../protocol/generated/types.js';
+import type { RouteRow } from '../../db/repositories/routes.js';
 
-interface RouteJson {
-  destination: string;
-  gateway_id: string | null;
-  nat_gateway_id: string | null;
-  network_interface_id: string | null;
-  instance_id: string | null;
-  origin: string;
-  state: string;
-}
+/** A route as the describe query aggregates it: the record's columns and its computed state. */
+type RouteJson = Omit<RouteRow, 'route_table_id'> & { state: string };
 type Row = { id: string; account_id: string; vpc_id: string; tags: Tag[]; associations: { id: string; subnet_id: string | null; main: boolean }[]; routes: RouteJson[] };
 
 /** A route's state: blackhole when its target is gone (a detached gateway, a deleted interface). */
