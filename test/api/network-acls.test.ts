@@ -28,6 +28,7 @@ import {
   DescribeImagesCommand,
   type EC2Client,
   type NetworkAcl,
+  waitUntilInstanceRunning,
 } from '@aws-sdk/client-ec2';
 import { startTestServer, SECOND_ACCOUNT, type TestServer } from '../support/server.js';
 import { sdk } from '../support/clients.js';
@@ -188,6 +189,8 @@ describe('network ACLs, DHCP options and ENI attachments: defaults of each VPC, 
     const subB = (await ec2.send(new CreateSubnetCommand({ VpcId: vpc.VpcId, CidrBlock: '10.24.2.0/24', AvailabilityZone: 'us-east-1b' }))).Subnet!;
     const image = (await ec2.send(new DescribeImagesCommand({}))).Images![0]!;
     const inst = (await ec2.send(new RunInstancesCommand({ ImageId: image.ImageId, MinCount: 1, MaxCount: 1, SubnetId: subA.SubnetId }))).Instances![0]!;
+    // AWS attaches to running or stopped instances only (a pending one: IncorrectInstanceState).
+    await waitUntilInstanceRunning({ client: ec2, maxWaitTime: 60, minDelay: 1, maxDelay: 1 }, { InstanceIds: [inst.InstanceId!] });
     const eni = (await ec2.send(new CreateNetworkInterfaceCommand({ SubnetId: subA.SubnetId }))).NetworkInterface!;
     const far = (await ec2.send(new CreateNetworkInterfaceCommand({ SubnetId: subB.SubnetId }))).NetworkInterface!;
 
