@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { startTestServer, SECOND_ACCOUNT, type TestServer } from '../test/support/server.js';
-import { awsClientEnv, runs } from './support.js';
+import { awsClientEnv, runs, needClient } from './support.js';
 
 const PYTHON = process.env.PYTHON ?? 'python3';
 const DIR = fileURLToPath(new URL('./python/', import.meta.url));
@@ -42,10 +42,7 @@ describe('compat: boto3 shares an image between two accounts', function () {
   let imageId: string;
 
   before(async function () {
-    if (!(await runs(PYTHON, ['-c', 'import boto3']))) {
-      console.log(`      (no boto3: '${PYTHON} -c "import boto3"' failed; the suite is skipped)`);
-      this.skip();
-    }
+    await needClient(this, 'boto3', PYTHON, ['-c', 'import boto3']);
     s = await startTestServer();
     const reg = await calls(s.url, [{ id: 'register', op: 'register_image', params: { Name: 'compat-share', ImageLocation: 'noop:compat-share' } }]);
     assert.ok(reg.register!.ok, reg.register!.message);

@@ -25,7 +25,7 @@ import { startTestServer, type TestServer } from '../test/support/server.js';
 import { sdk } from '../test/support/clients.js';
 import { needBackend } from '../test/support/backends.js';
 import { DockerComputeBackend } from '../src/adapters/docker/index.js';
-import { awsClientEnv, runs } from './support.js';
+import { awsClientEnv, runs, needClient } from './support.js';
 
 const PYTHON = process.env.PYTHON ?? 'python3';
 const DIR = fileURLToPath(new URL('./python/', import.meta.url));
@@ -75,10 +75,7 @@ describe('compat: Python boto3, instances on the docker backend', function () {
   const step = (name: string, input: Record<string, unknown>) => python('instances.py', [s.url, name], input);
 
   before(async function () {
-    if (!(await runs(PYTHON, ['-c', 'import boto3']))) {
-      console.log(`      (no boto3: '${PYTHON} -c "import boto3"' failed; the suite is skipped)`);
-      this.skip();
-    }
+    await needClient(this, 'boto3', PYTHON, ['-c', 'import boto3']);
     await needBackend(this, 'docker', () => new DockerComputeBackend().probe());
     dir = mkdtempSync(join(tmpdir(), 'thecloud-boto3-instances-'));
     s = await startTestServer({ COMPUTE_BACKEND: 'docker' });

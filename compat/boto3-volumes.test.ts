@@ -9,7 +9,7 @@ import { execa } from 'execa';
 import { DescribeImagesCommand, RunInstancesCommand, waitUntilInstanceRunning } from '@aws-sdk/client-ec2';
 import { startTestServer, type TestServer } from '../test/support/server.js';
 import { sdk } from '../test/support/clients.js';
-import { awsClientEnv, runs } from './support.js';
+import { awsClientEnv, runs, needClient } from './support.js';
 
 const PYTHON = process.env.PYTHON ?? 'python3';
 const DIR = fileURLToPath(new URL('./python/', import.meta.url));
@@ -19,10 +19,7 @@ describe('compat: Python boto3, EBS volumes and snapshots', function () {
   let s: TestServer;
 
   before(async function () {
-    if (!(await runs(PYTHON, ['-c', 'import boto3']))) {
-      console.log(`      (no boto3: '${PYTHON} -c "import boto3"' failed; the suite is skipped)`);
-      this.skip();
-    }
+    await needClient(this, 'boto3', PYTHON, ['-c', 'import boto3']);
     s = await startTestServer();
   });
   after(async () => s?.close());

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { startTestServer, SECOND_ACCOUNT, type TestServer } from '../test/support/server.js';
 import { sdk } from '../test/support/clients.js';
-import { awsClientEnv, defaultNetwork, putTags, runs, UUID, type DefaultNetwork } from './support.js';
+import { awsClientEnv, defaultNetwork, putTags, runs, UUID, type DefaultNetwork, needClient } from './support.js';
 
 const PYTHON = process.env.PYTHON ?? 'python3';
 const DIR = fileURLToPath(new URL('./python/', import.meta.url));
@@ -43,10 +43,7 @@ describe('compat: Python boto3', function () {
   let net: DefaultNetwork;
 
   before(async function () {
-    if (!(await runs(PYTHON, ['-c', 'import boto3']))) {
-      console.log(`      (no boto3: '${PYTHON} -c "import boto3"' failed; the suite is skipped)`);
-      this.skip();
-    }
+    await needClient(this, 'boto3', PYTHON, ['-c', 'import boto3']);
     s = await startTestServer();
     net = await defaultNetwork(sdk(s.url));
   });

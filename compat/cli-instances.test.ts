@@ -26,7 +26,7 @@ import { sdk } from '../test/support/clients.js';
 import { needBackend } from '../test/support/backends.js';
 import { DockerComputeBackend } from '../src/adapters/docker/index.js';
 import { LibvirtComputeBackend } from '../src/adapters/libvirt/index.js';
-import { awsClientEnv, limit, runs } from './support.js';
+import { awsClientEnv, limit, runs, needClient } from './support.js';
 
 const AWS = process.env.AWS_CLI ?? 'aws';
 const PYTHON = process.env.PYTHON ?? 'python3';
@@ -170,10 +170,7 @@ describe('compat: AWS CLI, instances on the docker backend', function () {
   let newImageId: string;
 
   before(async function () {
-    if (!(await runs(AWS, ['--version']))) {
-      console.log(`      (no AWS CLI: '${AWS} --version' did not run; the suite is skipped)`);
-      this.skip();
-    }
+    await needClient(this, 'aws-cli', AWS, ['--version']);
     await needBackend(this, 'docker', () => new DockerComputeBackend().probe());
     dir = mkdtempSync(join(tmpdir(), 'thecloud-cli-instances-'));
     dataPath = await fastWaiters(join(dir, 'data'));
@@ -437,10 +434,7 @@ describe('compat: AWS CLI, an instance on the libvirt backend', function () {
   const marker = `cli-vm-user-data-${Date.now().toString(36)}`;
 
   before(async function () {
-    if (!(await runs(AWS, ['--version']))) {
-      console.log(`      (no AWS CLI: '${AWS} --version' did not run; the suite is skipped)`);
-      this.skip();
-    }
+    await needClient(this, 'aws-cli', AWS, ['--version']);
     await needBackend(this, 'libvirt', () => new LibvirtComputeBackend().probe());
     dir = mkdtempSync(join(tmpdir(), 'thecloud-cli-vm-'));
     dataPath = await fastWaiters(join(dir, 'data'));

@@ -8,7 +8,7 @@ import { execa } from 'execa';
 import { DescribeImagesCommand, RunInstancesCommand, waitUntilInstanceRunning } from '@aws-sdk/client-ec2';
 import { startTestServer, type TestServer } from '../test/support/server.js';
 import { sdk } from '../test/support/clients.js';
-import { awsClientEnv, runs } from './support.js';
+import { awsClientEnv, runs, needClient } from './support.js';
 
 const AWS = process.env.AWS_CLI ?? 'aws';
 
@@ -17,10 +17,7 @@ describe('compat: AWS CLI, EBS volumes and snapshots', function () {
   let s: TestServer;
 
   before(async function () {
-    if (!(await runs(AWS, ['--version']))) {
-      console.log(`      (no AWS CLI: '${AWS} --version' failed; the suite is skipped)`);
-      this.skip();
-    }
+    await needClient(this, 'aws-cli', AWS, ['--version']);
     s = await startTestServer();
   });
   after(async () => s?.close());

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { execa } from 'execa';
 import { startTestServer, type TestServer } from '../test/support/server.js';
 import { sdk } from '../test/support/clients.js';
-import { awsClientEnv, defaultNetwork, limit, putTags, runs, type DefaultNetwork } from './support.js';
+import { awsClientEnv, defaultNetwork, limit, putTags, runs, type DefaultNetwork, needClient } from './support.js';
 
 const AWS = process.env.AWS_CLI ?? 'aws';
 const TEST = { accessKeyId: 'test', secretAccessKey: 'test' };
@@ -43,10 +43,7 @@ describe('compat: AWS CLI', function () {
   }
 
   before(async function () {
-    if (!(await runs(AWS, ['--version']))) {
-      console.log(`      (no AWS CLI: '${AWS} --version' did not run; the suite is skipped)`);
-      this.skip();
-    }
+    await needClient(this, 'aws-cli', AWS, ['--version']);
     s = await startTestServer();
     net = await defaultNetwork(sdk(s.url));
   });

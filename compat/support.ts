@@ -3,6 +3,7 @@
  * and a check that an external client (the AWS CLI, Python with boto3) is installed.
  */
 import { execa } from 'execa';
+import { needBackend } from '../test/support/backends.js';
 import {
   CreateTagsCommand,
   DescribeSecurityGroupsCommand,
@@ -99,4 +100,12 @@ export function limit(n: number): <T>(task: () => Promise<T>) => Promise<T> {
       waiting.shift()?.();
     }
   };
+}
+
+/**
+ * A client the compat suite drives (the AWS CLI, Python with boto3) must run: skipped on a developer's machine
+ * without it, a failure in CI (where .ci/run installs it), as a missing backend is.
+ */
+export async function needClient(ctx: Mocha.Context, name: string, command: string, args: string[]): Promise<void> {
+  await needBackend(ctx, name, async () => ((await runs(command, args)) ? { ok: true, detail: `${command} runs` } : { ok: false, detail: `'${command} ${args.join(' ')}' did not run` }));
 }
