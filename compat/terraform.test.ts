@@ -1,24 +1,28 @@
 /**
- * Terraform's AWS provider (from the machine's local mirror) against the server with real Docker instances and
- * real LVM: an aws_key_pair, two aws_instance resources, an aws_ebs_volume attached to one of them
- * (aws_volume_attachment) and an aws_ebs_snapshot apply, a second plan shows no diff, destroy is clean (no
- * container, no LV, no loop device left). Run under the host lock.
+ * Terraform's AWS provider (from the machine's local mirror) against the server with real Docker instances, real
+ * LVM and Open vSwitch: an aws_key_pair, two aws_instance resources, an aws_ebs_volume attached to one of them
+ * (aws_volume_attachment) and an aws_ebs_snapshot, and a VPC of its own (aws_vpc, aws_subnet, aws_security_group
+ * with inline rules, aws_vpc_security_group_ingress_rule, aws_security_group_rule, aws_network_interface,
+ * aws_instance, aws_internet_gateway, aws_route_table + association, aws_route, aws_eip + aws_eip_association)
+ * apply in one configuration (one init, one apply: the suite's time), a second plan shows no diff, destroy is
+ * clean (no container, no LV, no loop device, no VPC bridge left). Run under the host lock.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import Docker from 'dockerode';
-import { DescribeInstancesCommand, DescribeSnapshotsCommand, DescribeVolumesCommand, GetConsoleOutputCommand } from '@aws-sdk/client-ec2';
+import { DescribeAddressesCommand, DescribeInstancesCommand, DescribeRouteTablesCommand, DescribeSecurityGroupRulesCommand, DescribeSnapshotsCommand, DescribeVolumesCommand, GetConsoleOutputCommand } from '@aws-sdk/client-ec2';
 import pg from 'pg';
 import { testStorage } from '../test/support/storage.js';
 import { needBackend } from '../test/support/backends.js';
 import { startTestServer, type TestServer } from '../test/support/server.js';
 import { sdk } from '../test/support/clients.js';
 import { DockerComputeBackend } from '../src/adapters/docker/index.js';
+import { OvsNetworkBackend } from '../src/adapters/ovs/index.js';
 import { generateKey } from '../src/services/key-pairs/crypto.js';
 import { needTerraform, TerraformWorkspace } from './terraform-workspace.js';
 
-describe('compat: Terraform aws_key_pair + aws_instance + aws_ebs_volume/aws_volume_attachment/aws_ebs_snapshot', function () {
+describe('compat: Terraform instances, EBS and a whole VPC with its gateway, routes and an Elastic IP', function () {
   this.timeout(600_000);
   let s: TestServer;
   let tf: TerraformWorkspace;
@@ -28,6 +32,7 @@ describe('compat: Terraform aws_key_pair + aws_instance + aws_ebs_volume/aws_vol
     await needTerraform(this);
     await needBackend(this, 'docker', () => new DockerComputeBackend().probe());
     await needBackend(this, 'lvm', () => testStorage().backend.probe());
+    await needBackend(this, 'ovs', () => new OvsNetworkBackend({ cloudId: '00000000' }).probe());
     s = await startTestServer({ COMPUTE_BACKEND: 'docker', STORAGE_BACKEND: 'lvm' });
     const c = new pg.Client({ connectionString: s.databaseUrl });
     await c.connect();
@@ -69,13 +74,31 @@ describe('compat: Terraform aws_key_pair + aws_instance + aws_ebs_volume/aws_vol
     const onHost = await storage.backend.list();
     assert.ok(onHost.volumes.some((v) => v.volumeId === vol.VolumeId) && onHost.snapshots.some((x) => x.snapshotId === snap.SnapshotId), 'the volume and snapshot are LVs');
 
+    // The VPC of its own: the instance in it with both groups and their three ingress rules, a bridge on the
+    // switch, the subnet routed to the gateway by its own table, the Elastic IP on the instance.
+    const vpcId = out.vpc_id!.value as string;
+    const appId = out.app_id!.value as string;
+    assert.equal(out.app_private_ip!.value, '10.90.1.10');
+    const app = (await ec2.send(new DescribeInstancesCommand({ InstanceIds: [appId] }))).Reservations![0]!.Instances![0]!;
+    assert.deepEqual([app.State?.Name, app.VpcId, app.SecurityGroups?.length, app.PublicIpAddress], ['running', vpcId, 2, out.app_public_ip!.value]);
+    const rules = await ec2.send(new DescribeSecurityGroupRulesCommand({ Filters: [{ Name: 'group-id', Values: app.SecurityGroups!.map((g) => g.GroupId!) }] }));
+    assert.deepEqual(rules.SecurityGroupRules!.filter((r) => !r.IsEgress).map((r) => `${r.IpProtocol}:${r.FromPort}-${r.ToPort}`).sort(), ['icmp:-1--1', 'tcp:22-22', 'tcp:80-80']);
+    const tables = (await ec2.send(new DescribeRouteTablesCommand({ Filters: [{ Name: 'association.subnet-id', Values: [app.SubnetId!] }] }))).RouteTables!;
+    assert.ok(tables[0]?.Routes?.some((r) => r.DestinationCidrBlock === '0.0.0.0/0' && r.GatewayId?.startsWith('igw-') && r.State === 'active'), JSON.stringify(tables));
+    const dataTables = (await ec2.send(new DescribeRouteTablesCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcId] }, { Name: 'route.destination-cidr-block', Values: ['192.0.2.0/24'] }] }))).RouteTables!;
+    assert.ok(dataTables[0]?.Routes?.some((r) => r.DestinationCidrBlock === '192.0.2.0/24' && r.NetworkInterfaceId?.startsWith('eni-')), JSON.stringify(dataTables));
+    const eip = (await ec2.send(new DescribeAddressesCommand({ PublicIps: [out.app_public_ip!.value as string] }))).Addresses![0]!;
+    assert.equal(eip.InstanceId, appId);
+    assert.ok((await s.services.backends.network.list()).vpcs.includes(vpcId), 'the VPC is a bridge on the switch');
+
     const plan = await tf.plan();
     assert.equal(plan.exitCode, 0, 'no changes on a second plan:\n' + plan.output);
 
     const destroy = await tf.destroy();
     assert.equal(destroy.exitCode, 0, destroy.output);
     assert.equal(tf.managedResources(), 0);
-    for (const id of ids) await assert.rejects(new Docker().getContainer(id).inspect(), /404|no such container/i, `container ${id} removed`);
+    for (const id of [...ids, appId]) await assert.rejects(new Docker().getContainer(id).inspect(), /404|no such container/i, `container ${id} removed`);
+    assert.ok(!(await s.services.backends.network.list()).vpcs.includes(vpcId), 'the VPC\'s bridge is gone');
     const left = await storage.backend.list();
     assert.deepEqual([left.volumes, left.snapshots, left.exports], [[], [], []], 'no LV or export is left on the storage host');
     const loops = await execa('losetup', ['-n', '-O', 'BACK-FILE', '-l'], { reject: false });
