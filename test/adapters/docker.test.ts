@@ -202,11 +202,12 @@ describe('docker adapter (real Docker)', function () {
     });
 
     it('stops, starts and reboots without running the script again', async () => {
-      const t0 = Date.now();
       await backend.stop(id, { force: false });
-      const stopMs = Date.now() - t0;
       assert.equal(await backend.state(id), 'stopped');
-      assert.ok(stopMs < 5000, `graceful stop took ${stopMs} ms: the wrapper/command ignores SIGTERM`);
+      // Graceful: SIGTERM ended it. Had the wrapper or command ignored it, Docker would have killed it at the stop
+      // timeout (exit 137, SIGKILL); judged by how it ended, not by how long it took (the machine is shared).
+      const ended = (await docker.getContainer(id).inspect()).State;
+      assert.notEqual(ended.ExitCode, 137, `killed at the stop timeout: the wrapper/command ignores SIGTERM (${JSON.stringify(ended)})`);
       // Every start (and reboot) makes a new network namespace, which the network backend plugs again.
       const replug = async () => ovs!.plug(port, (await eventually('the sandbox', () => backend.sandbox(id)))!);
       await backend.start(id);
@@ -216,10 +217,12 @@ describe('docker adapter (real Docker)', function () {
       await waitState(id, 'running');
       await replug();
       // Each boot starts dropbear: three boots, one first-boot script.
+      // Waited for as "at least three" (a loaded machine may take a while), then checked as exactly three.
       const out = await eventually('three boots', async () => {
         const o = await backend.consoleOutput(id);
-        return count(o, 'dropbear SSH server started') === 3 ? o : undefined;
-      });
+        return count(o, 'dropbear SSH server started') >= 3 ? o : undefined;
+      }, 60_000);
+      assert.equal(count(out, 'dropbear SSH server started'), 3, out);
       assert.equal(count(out, marker), 1, out);
       await backend.start(id); // already running: fine
       await docker.getContainer(id).pause();
