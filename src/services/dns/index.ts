@@ -49,21 +49,21 @@ export class DnsResolver {
       return null; // not DNS: no answer, as a resolver does
     }
     if (q.type !== 'query' || query.length < 12) return null;
-    const vpc = await this.source.vpc(vpcId);
+    const question = q.questions?.length === 1 ? q.questions[0]! : undefined;
+    const forward = question && addressOfPrivateName(question.name, this.opts.region);
+    const reverse = question && forward === undefined ? addressOfReverseName(question.name) : undefined;
+    // One lookup: the VPC's DNS attribute, and whether the name's address is one of its ENIs'.
+    const vpc = await this.source.vpc(vpcId, forward ?? reverse);
     if (!vpc || !vpc.enableDnsSupport) return null;
     const opcode = (query.readUInt16BE(2) >> 11) & 0xf;
     if (opcode !== OPCODE_QUERY) return reply(q, RCODE.NOTIMP);
-    if (q.questions?.length !== 1) return reply(q, RCODE.FORMERR);
-    const question = q.questions[0]!;
-    const forward = addressOfPrivateName(question.name, this.opts.region);
+    if (!question) return reply(q, RCODE.FORMERR);
     if (forward !== undefined) {
-      const known = (await this.source.vpc(vpcId, forward))?.known ?? false;
-      if (!known) return reply(q, RCODE.NXDOMAIN, [], true);
+      if (!vpc.known) return reply(q, RCODE.NXDOMAIN, [], true);
       const answers: packet.Answer[] = question.type === 'A' || (question.type as string) === 'ANY' ? [{ type: 'A', name: question.name, ttl: TTL, data: forward }] : [];
       return reply(q, RCODE.NOERROR, answers, true);
     }
-    const reverse = addressOfReverseName(question.name);
-    if (reverse !== undefined && (await this.source.vpc(vpcId, reverse))?.known) {
+    if (reverse !== undefined && vpc.known) {
       const answers: packet.Answer[] = question.type === 'PTR' || (question.type as string) === 'ANY' ? [{ type: 'PTR', name: question.name, ttl: TTL, data: privateDnsName(reverse, this.opts.region) }] : [];
       return reply(q, RCODE.NOERROR, answers, true);
     }
