@@ -48,6 +48,7 @@ import { createRoute, replaceRoute, deleteRoute } from './route-tables/routes.js
 import { describeInternetGateways, createInternetGateway, attachInternetGateway, detachInternetGateway, deleteInternetGateway } from './internet-gateways/index.js';
 import { describeAddresses, allocateAddress, associateAddress, disassociateAddress, releaseAddress } from './addresses/index.js';
 import { createKeyPair, importKeyPair, describeKeyPairs, deleteKeyPair } from './key-pairs/index.js';
+import { describeNatGateways, createNatGateway, deleteNatGateway } from './nat-gateways/index.js';
 
 export function buildRegistry(): Registry {
   return new Registry().add(
@@ -156,5 +157,8 @@ export function buildRegistry(): Registry {
     associateAddress,
     disassociateAddress,
     releaseAddress,
+    describeNatGateways,
+    createNatGateway,
+    deleteNatGateway,
   );
 }

@@ -157,7 +157,7 @@ export interface NetworkAclSpec {
 }
 
 /** Where a route sends its destination (the router resolves the record's target to one of these). */
-export type RouteTargetSpec = { kind: 'internet' } | { kind: 'address'; ip: string } | { kind: 'blackhole' };
+export type RouteTargetSpec = { kind: 'internet' } | { kind: 'address'; ip: string } | { kind: 'nat'; natGatewayId: string } | { kind: 'blackhole' };
 
 /**
  * A VPC's routing as its router applies it: each route table with the subnets that follow it (explicitly
@@ -171,6 +171,12 @@ export interface VpcRouting {
   tables: { routeTableId: string; subnetIds: string[]; routes: { destination: string; target: RouteTargetSpec }[] }[];
   /** Public addresses (Elastic IPs) of the VPC's ENIs: the host routes each to the router, which maps it 1:1. */
   publicIps?: { publicIp: string; privateIp: string }[];
+  /**
+   * Public NAT gateways of the VPC (available ones): a route of kind 'nat' naming one goes out by the uplink with
+   * its source translated to the gateway's public address; the host routes that address to the router for the
+   * replies, and nothing else comes in by it.
+   */
+  natGateways?: { natGatewayId: string; publicIp: string }[];
 }
 
 export interface DesiredNetwork {

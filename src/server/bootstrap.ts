@@ -123,6 +123,7 @@ async function startOn(config: Config, opts: StartOptions, log: Logger, url: str
   tags.register('routeTable', async (acct, ids) => idsIn(await networkRepo.routes.tablesOf(acct, ids), ids));
   tags.register('internetGateway', async (acct, ids) => idsIn(await networkRepo.routes.gatewaysOf(acct, ids), ids));
   tags.register('address', async (acct, ids) => idsIn(await networkRepo.addresses.ofAccount(acct, ids), ids));
+  tags.register('natGateway', async (acct, ids) => idsIn(await networkRepo.nats.ofAccount(acct, ids), ids));
   tags.register('securityGroup', async (acct, ids) => new Set((await network.securityGroups(acct)).filter((v) => ids.includes(v.id)).map((v) => v.id)));
 
   await accounts.seed(config.accounts);

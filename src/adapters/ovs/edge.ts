@@ -11,6 +11,11 @@
  *   masquerades what leaves by up0, and the host forwards it (FORWARD rules) and masquerades it again to its own
  *   uplink (nat POSTROUTING). Each host rule carries the comment `thecloud:<installation>:<vpc>`, which is how
  *   removal and reconciliation find them.
+ * - A public NAT gateway: a route to it goes by the uplink like an internet route, but carries a routing realm
+ *   (1 + the gateway's index in the VPC's routing), and the router translates the source of what leaves by a route
+ *   of that realm to the gateway's Elastic IP (`-m realm`: the route taken decides, not the source address; an
+ *   instance with its own Elastic IP routed to a NAT gateway leaves with the gateway's address, as on AWS). The
+ *   host routes that address to the router for the replies; there is no DNAT for it, so nothing else comes in.
  * The router namespace's nat table is this module's alone: it is rewritten whole with iptables-restore.
  */
 import type { SubnetSpec, VpcRouting, VpcSpec } from '../../ports/index.js';
@@ -23,6 +28,7 @@ const RULE_PREF = 40_000;
 const TABLE_BASE = 100;
 const MAX_RULES = 1000;
 const RTB_ID = /^rtb-([0-9a-f]{8}|[0-9a-f]{17})$/;
+const NAT_ID = /^nat-([0-9a-f]{8}|[0-9a-f]{17})$/;
 
 /** The router's uplink address: 169.254.128.1 + VNI (unique per installation). */
 export function uplinkAddress(vni: number): string {
@@ -39,12 +45,19 @@ export function checkRouting(r: VpcRouting): VpcRouting {
     for (const x of t.routes) {
       n.cidr(x.destination);
       if (x.target.kind === 'address') n.ipv4('route target', x.target.ip);
-      else if (x.target.kind !== 'internet' && x.target.kind !== 'blackhole') throw new TypeError(`invalid route target ${JSON.stringify(x.target)}`);
+      else if (x.target.kind === 'nat') {
+        if (!NAT_ID.test(x.target.natGatewayId)) throw new TypeError(`invalid NAT gateway id ${JSON.stringify(x.target.natGatewayId)}`);
+      } else if (x.target.kind !== 'internet' && x.target.kind !== 'blackhole') throw new TypeError(`invalid route target ${JSON.stringify(x.target)}`);
     }
   }
   for (const p of r.publicIps ?? []) {
     n.ipv4('public IP', p.publicIp);
     n.ipv4('private IP', p.privateIp);
+  }
+  if ((r.natGateways?.length ?? 0) > MAX_RULES) throw new TypeError(`too many NAT gateways in ${r.vpcId}`);
+  for (const g of r.natGateways ?? []) {
+    if (!NAT_ID.test(g.natGatewayId)) throw new TypeError(`invalid NAT gateway id ${JSON.stringify(g.natGatewayId)}`);
+    n.ipv4('NAT gateway public IP', g.publicIp);
   }
   return r;
 }
@@ -129,10 +142,14 @@ export async function hostRuleVpcs(host: Host, cloud: string): Promise<Set<strin
 export async function applyRouting(host: Host, cloud: string, vpc: VpcSpec, subnets: SubnetSpec[], r: VpcRouting): Promise<void> {
   const ns = n.routerNetns(cloud, vpc.vpcId);
   const publics = r.internet ? (r.publicIps ?? []) : [];
-  if (r.internet) await ensureUplink(host, cloud, vpc, publics.map((p) => p.publicIp));
+  const nats = r.internet ? (r.natGateways ?? []) : [];
+  const realm = (id: string) => nats.findIndex((g) => g.natGatewayId === id) + 1; // 0: none
+  if (r.internet) await ensureUplink(host, cloud, vpc, [...new Set([...publics.map((p) => p.publicIp), ...nats.map((g) => g.publicIp)])]);
   else await removeUplink(host, cloud, vpc.vpcId);
   const nat = ['*nat', ':PREROUTING ACCEPT [0:0]', ':INPUT ACCEPT [0:0]', ':OUTPUT ACCEPT [0:0]', ':POSTROUTING ACCEPT [0:0]'];
-  // An Elastic IP is a 1:1 map at the gateway: in, its public address becomes the private one; out, the reverse.
+  // A NAT gateway's routes first (the route decides), then each Elastic IP as a 1:1 map at the gateway: in, its
+  // public address becomes the private one; out, the reverse.
+  for (const [i, g] of nats.entries()) nat.push(`-A POSTROUTING -o up0 -m realm --realm ${i + 1} -j SNAT --to-source ${g.publicIp}`);
   for (const p of publics) {
     nat.push(`-A PREROUTING -i up0 -d ${p.publicIp}/32 -j DNAT --to-destination ${p.privateIp}`);
     nat.push(`-A POSTROUTING -o up0 -s ${p.privateIp}/32 -j SNAT --to-source ${p.publicIp}`);
@@ -159,7 +176,9 @@ export async function applyRouting(host: Host, cloud: string, vpc: VpcSpec, subn
     }
     for (const x of t.routes) {
       const leg = x.target.kind === 'address' ? subnets.find((s) => n.inCidr(s.cidr, (x.target as { ip: string }).ip)) : undefined;
+      const natRealm = x.target.kind === 'nat' ? realm(x.target.natGatewayId) : 0;
       if (x.target.kind === 'internet' && r.internet) add.push(['route', 'replace', x.destination, 'via', UPLINK_HOST, 'dev', 'up0', 'table', table]);
+      else if (natRealm > 0) add.push(['route', 'replace', x.destination, 'via', UPLINK_HOST, 'dev', 'up0', 'realm', String(natRealm), 'table', table]);
       else if (x.target.kind === 'address' && leg) add.push(['route', 'replace', x.destination, 'via', x.target.ip, 'dev', n.routerLegInside(cloud, leg.subnetId), 'table', table]);
       else add.push(['route', 'replace', 'blackhole', x.destination, 'table', table]);
     }

@@ -53,8 +53,8 @@ export function toNetworkInterface(e: Row, region: string): Ec2.NetworkInterface
     AvailabilityZone: e.availability_zone,
     Description: e.description,
     OwnerId: e.account_id,
-    RequesterManaged: false,
-    Status: e.instance_id ? 'in-use' : 'available',
+    RequesterManaged: e.interface_type === 'nat_gateway',
+    Status: e.instance_id || e.interface_type === 'nat_gateway' ? 'in-use' : 'available',
     MacAddress: e.mac_address,
     PrivateIpAddress: e.ips[0],
     PrivateDnsName: e.ips[0] ? dns(e.ips[0]) : undefined,
@@ -126,7 +126,7 @@ export const createNetworkInterface = defineHandler('CreateNetworkInterface', {
 export const deleteNetworkInterface = defineHandler('DeleteNetworkInterface', {
   async validate(input, ctx) {
     const e = await eniOf(ctx, input.NetworkInterfaceId);
-    if (e.instance_id) throw new Ec2Error('InvalidNetworkInterface.InUse', `Interface: [${e.id}] in use.`);
+    if (e.instance_id || e.interface_type === 'nat_gateway') throw new Ec2Error('InvalidNetworkInterface.InUse', `Interface: [${e.id}] in use.`);
     return e;
   },
   async handle(_input, ctx, e) {

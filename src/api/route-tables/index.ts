@@ -13,11 +13,12 @@ import type { RouteRow } from '../../db/repositories/routes.js';
 type RouteJson = Omit<RouteRow, 'route_table_id'> & { state: string };
 type Row = { id: string; account_id: string; vpc_id: string; tags: Tag[]; associations: { id: string; subnet_id: string | null; main: boolean }[]; routes: RouteJson[] };
 
-/** A route's state: blackhole when its target is gone (a detached gateway, a deleted interface). */
+/** A route's state: blackhole when its target is gone (a detached gateway, a deleted interface or NAT gateway). */
 const ROUTE_STATE = `CASE
   WHEN x.gateway_id = 'local' THEN 'active'
   WHEN x.gateway_id IS NOT NULL THEN CASE WHEN EXISTS (SELECT 1 FROM internet_gateways g WHERE g.id = x.gateway_id AND g.vpc_id = r.vpc_id) THEN 'active' ELSE 'blackhole' END
   WHEN x.network_interface_id IS NOT NULL THEN CASE WHEN EXISTS (SELECT 1 FROM network_interfaces n WHERE n.id = x.network_interface_id) THEN 'active' ELSE 'blackhole' END
+  WHEN x.nat_gateway_id IS NOT NULL THEN CASE WHEN EXISTS (SELECT 1 FROM nat_gateways g WHERE g.id = x.nat_gateway_id AND g.state IN ('pending', 'available')) THEN 'active' ELSE 'blackhole' END
   ELSE 'blackhole' END`;
 
 const COLUMNS = `r.*,

@@ -62,11 +62,11 @@ export class AddressRepository {
     await this.db.exec('DELETE FROM addresses WHERE id = $1', [id]);
   }
 
-  /** Every associated address with its VPC (the routers' DNAT/SNAT). */
+  /** Every address associated with an instance's or user's ENI, with its VPC (the routers' 1:1 DNAT/SNAT; a NAT gateway's is not mapped in). */
   associated(): Promise<{ vpc_id: string; public_ip: string; private_ip: string }[]> {
     return this.db.rows(
       `SELECT n.vpc_id, host(a.public_ip) AS public_ip, host(a.private_ip) AS private_ip FROM addresses a
-       JOIN network_interfaces n ON n.id = a.network_interface_id WHERE a.association_id IS NOT NULL ORDER BY a.public_ip`,
+       JOIN network_interfaces n ON n.id = a.network_interface_id WHERE a.association_id IS NOT NULL AND n.interface_type <> 'nat_gateway' ORDER BY a.public_ip`,
     );
   }
 }

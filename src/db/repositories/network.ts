@@ -5,6 +5,7 @@ import { AclRepository } from './acls.js';
 import { DhcpRepository } from './dhcp.js';
 import { RouteRepository } from './routes.js';
 import { AddressRepository } from './addresses.js';
+import { NatGatewayRepository } from './nat-gateways.js';
 
 export interface VpcRow {
   id: string;
@@ -59,6 +60,7 @@ export class NetworkRepository {
   readonly dhcp: DhcpRepository;
   readonly routes: RouteRepository;
   readonly addresses: AddressRepository;
+  readonly nats: NatGatewayRepository;
 
   constructor(private readonly db: Db) {
     this.enis = new EniRepository(db);
@@ -67,6 +69,7 @@ export class NetworkRepository {
     this.admin = new VpcAdminRepository(db);
     this.routes = new RouteRepository(db);
     this.addresses = new AddressRepository(db);
+    this.nats = new NatGatewayRepository(db);
   }
 
   /** Every VPC, subnet, group and rule of the installation (the data plane's desired state). */

@@ -139,6 +139,20 @@ export class RouteRepository {
     return (await this.db.one<{ n: number }>('SELECT count(*)::int AS n FROM routes WHERE gateway_id = $1', [gatewayId]))!.n;
   }
 
+  /** A NAT gateway of the account (routes name one), in whatever state. */
+  natGateway(accountId: string, id: string): Promise<{ id: string; vpc_id: string; state: string } | undefined> {
+    return this.db.one('SELECT id, vpc_id, state FROM nat_gateways WHERE account_id = $1 AND id = $2', [accountId, id]);
+  }
+
+  /** Public addresses mapped through the VPC's gateway: associated Elastic IPs and live public NAT gateways. */
+  async publicUsers(vpcId: string): Promise<number> {
+    return (await this.db.one<{ n: number }>(
+      `SELECT ((SELECT count(*) FROM addresses a JOIN network_interfaces n ON n.id = a.network_interface_id WHERE n.vpc_id = $1) +
+               (SELECT count(*) FROM nat_gateways g WHERE g.vpc_id = $1 AND g.connectivity_type = 'public' AND g.state IN ('pending', 'available', 'deleting')))::int AS n`,
+      [vpcId],
+    ))!.n;
+  }
+
   // ---- internet gateways
 
   async gateway(accountId: string, id: string, t?: Transaction): Promise<GatewayRow | undefined> {

@@ -59,6 +59,10 @@ export class AddressAdmin {
       if (!r) throw new Ec2Error('InvalidInstanceID.NotFound', `The instance ID '${target.instanceId}' does not exist`);
       eni = (await this.enis.ofAccount(accountId, [r.id]))[0]!;
     }
+    // A NAT gateway's address and interface are AWS's to manage, not the caller's.
+    if (eni.interface_type === 'nat_gateway' || (address.network_interface_id && (await this.natEni(address.network_interface_id)))) {
+      throw new Ec2Error('AuthFailure', 'You do not have permission to access the specified resource.');
+    }
     const privateIp = target.privateIp ?? eni.ips[0]!;
     if (!eni.ips.includes(privateIp)) {
       throw new Ec2Error('InvalidParameterValue', `The private IP address ${privateIp} is not assigned to interface ${eni.id}.`);
@@ -90,6 +94,14 @@ export class AddressAdmin {
   }
 
   async checkDisassociate(accountId: string, by: { associationId?: string; publicIp?: string }): Promise<AddressRow> {
+    const a = await this.findAssociated(accountId, by);
+    if (a.network_interface_id && (await this.natEni(a.network_interface_id))) {
+      throw new Ec2Error('AuthFailure', 'You do not have permission to access the specified resource.');
+    }
+    return a;
+  }
+
+  private async findAssociated(accountId: string, by: { associationId?: string; publicIp?: string }): Promise<AddressRow> {
     if (by.associationId) {
       const a = await this.repo.byAssociation(by.associationId);
       if (!a || a.account_id.trim() !== accountId) throw new Ec2Error('InvalidAssociationID.NotFound', `The association ID '${by.associationId}' does not exist`);
@@ -98,6 +110,10 @@ export class AddressAdmin {
     const a = await this.find(accountId, { publicIp: by.publicIp });
     if (!a.association_id) throw new Ec2Error('InvalidAssociationID.NotFound', `The address '${by.publicIp}' is not associated`);
     return a;
+  }
+
+  private async natEni(eniId: string): Promise<boolean> {
+    return (await this.enis.get(eniId))?.interface_type === 'nat_gateway';
   }
 
   async disassociate(a: AddressRow): Promise<void> {

@@ -13,6 +13,7 @@ import { DhcpAdmin } from './dhcp.js';
 import { EdgeAdmin } from './routes.js';
 import { routingOf } from './routing.js';
 import { AddressAdmin } from './addresses.js';
+import { NatAdmin } from './nat-gateways.js';
 import type { CatalogService } from '../catalog/index.js';
 import { Ec2Error } from '../../errors/index.js';
 import { cidrContains, ipToInt, isIpv4 } from '../../domain/ipv4.js';
@@ -50,6 +51,8 @@ export class NetworkService {
   readonly edge: EdgeAdmin;
   /** Elastic IPs. */
   readonly addresses: AddressAdmin;
+  /** NAT gateways. */
+  readonly nats: NatAdmin;
 
   constructor(
     private readonly repo: NetworkRepository,
@@ -59,6 +62,7 @@ export class NetworkService {
   ) {
     this.edge = new EdgeAdmin(repo.routes, (a, id) => this.admin.vpc(a, id), (a, id) => this.admin.subnet(a, id), (vpcId) => this.applyRoutes(vpcId));
     this.addresses = new AddressAdmin(repo.addresses, repo.routes, repo.enis, (vpcId) => this.applyRoutes(vpcId));
+    this.nats = new NatAdmin(repo, (a, id) => this.admin.subnet(a, id), (eni, s, ip, t) => this.createEni(eni, s, ip, t), (vpcId) => this.applyRoutes(vpcId));
     this.admin = new VpcAdmin(repo, backend, log, () => (this.needsSync = true), () => this.applySecurity(), this.edge);
     this.acls = new AclAdmin(repo, backend, log, () => (this.needsSync = true));
     this.dhcp = new DhcpAdmin(repo);
@@ -235,6 +239,7 @@ export class NetworkService {
    * to instances whose sandbox `sandboxOf` finds (running ones), and the security model.
    */
   async sync(sandboxOf: (eni: EniRow, port: PortSpec) => Promise<Sandbox | undefined>): Promise<void> {
+    await this.nats.reconcileRecords();
     const subnets = await this.repo.allSubnets();
     const enis = await this.repo.enis.all();
     const ports: DesiredNetwork['ports'] = [];

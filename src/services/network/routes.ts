@@ -189,7 +189,10 @@ export class EdgeAdmin {
       return { ...none, gateway_id: g.id };
     }
     if (t.natGatewayId !== undefined) {
-      throw new Ec2Error('InvalidNatGatewayID.NotFound', `The natGateway ID '${t.natGatewayId}' does not exist`);
+      const g = await this.repo.natGateway(accountId, t.natGatewayId);
+      if (!g || g.state === 'deleted' || g.state === 'failed') throw new Ec2Error('InvalidNatGatewayID.NotFound', `The natGateway ID '${t.natGatewayId}' does not exist`);
+      if (g.vpc_id !== table.vpc_id) throw new Ec2Error('InvalidParameterValue', `route table ${table.id} and network gateway ${g.id} belong to different networks`);
+      return { ...none, nat_gateway_id: g.id };
     }
     const eni = await this.repo.routeEni(accountId, { eniId: t.networkInterfaceId, instanceId: t.instanceId });
     if (!eni) {
@@ -278,6 +281,10 @@ export class EdgeAdmin {
     const g = await this.gateway(accountId, id);
     await this.vpcOf(accountId, vpcId);
     if (g.vpc_id !== vpcId) throw new Ec2Error('Gateway.NotAttached', `resource ${id} is not attached to network ${vpcId}`);
+    // AWS's answer while a public address is mapped through the gateway (an Elastic IP, a public NAT gateway's).
+    if (await this.repo.publicUsers(vpcId)) {
+      throw new Ec2Error('DependencyViolation', `Network ${vpcId} has some mapped public address(es). Please unmap those public address(es) before detaching the gateway.`);
+    }
     return g;
   }
 

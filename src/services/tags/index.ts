@@ -22,6 +22,7 @@ export const RESOURCE_TYPES: Partial<Record<IdKind, string>> = {
   networkAcl: 'network-acl',
   dhcpOptions: 'dhcp-options',
   address: 'elastic-ip',
+  natGateway: 'natgateway',
   reservation: 'reservation',
 };
 

@@ -1,0 +1,36 @@
+import type { QueryInterface } from 'sequelize';
+
+/**
+ * NAT gateways (issue 10). A NAT gateway lives in a subnet with an ENI of type `nat_gateway` (its private
+ * address is an allocation of that subnet, as for any ENI) and, when public, an Elastic IP associated with that
+ * ENI. Its addresses are copied here as well: a deleted or failed gateway stays visible (AWS: about an hour)
+ * with the addresses it had, after its ENI and association are gone. No foreign keys to the VPC or subnet for
+ * the same reason.
+ */
+export async function up({ context: qi }: { context: QueryInterface }): Promise<void> {
+  await qi.sequelize.query(`
+    CREATE TABLE nat_gateways (
+      id                   text PRIMARY KEY,
+      account_id           char(12) NOT NULL REFERENCES accounts(account_id),
+      vpc_id               text NOT NULL,
+      subnet_id            text NOT NULL,
+      connectivity_type    text NOT NULL DEFAULT 'public',
+      state                text NOT NULL,
+      allocation_id        text,
+      association_id       text,
+      public_ip            inet,
+      network_interface_id text,
+      private_ip           inet,
+      failure_code         text,
+      failure_message      text,
+      created_at           timestamptz NOT NULL DEFAULT now(),
+      deleted_at           timestamptz
+    );
+    CREATE INDEX nat_gateways_account ON nat_gateways (account_id, id COLLATE "C");
+    CREATE INDEX nat_gateways_vpc ON nat_gateways (vpc_id) WHERE deleted_at IS NULL;
+  `);
+}
+
+export async function down({ context: qi }: { context: QueryInterface }): Promise<void> {
+  await qi.sequelize.query(`DELETE FROM tags WHERE resource_id IN (SELECT id FROM nat_gateways); DROP TABLE nat_gateways;`);
+}
