@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { execa } from 'execa';
+import { execa, type ResultPromise } from 'execa';
 import {
   CreateVpcCommand,
   CreateSubnetCommand,
@@ -20,6 +20,9 @@ import {
   AssociateAddressCommand,
   DisassociateAddressCommand,
   GetConsoleOutputCommand,
+  CreateNatGatewayCommand,
+  DescribeNatGatewaysCommand,
+  DeleteNatGatewayCommand,
   waitUntilInstanceRunning,
   waitUntilInstanceTerminated,
   type EC2Client,
@@ -44,6 +47,7 @@ describe('route tables and internet gateways with real traffic', function () {
   const inet = `thecloud-test-inet-${tag}`;
   const hostEnd = `tci${tag}`;
   const launched: string[] = [];
+  let farSide: ResultPromise | undefined;
 
   before(async function () {
     await needBackend(this, 'docker', () => new DockerComputeBackend().probe());
@@ -60,6 +64,7 @@ describe('route tables and internet gateways with real traffic', function () {
     ec2 = sdk(s.url);
   });
   after(async () => {
+    farSide?.kill();
     for (const id of launched) await ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] })).catch(() => undefined);
     for (const id of launched) await waitUntilInstanceTerminated({ client: ec2, maxWaitTime: 60, minDelay: 1, maxDelay: 1 }, { InstanceIds: [id] }).catch(() => undefined);
     await s?.close();
@@ -119,6 +124,54 @@ describe('route tables and internet gateways with real traffic', function () {
     assert.equal(md.stdout.trim(), eip.PublicIp, 'the metadata service tells the instance its public address');
     await ec2.send(new DisassociateAddressCommand({ AssociationId: assoc }));
     assert.equal(await fromInternet(eip.PublicIp!, 80), '', 'a disassociated address leads nowhere');
+  });
+
+  it('a private subnet routed to a NAT gateway reaches the internet as the gateway\'s Elastic IP, nothing comes in by that address, and a restart rebuilds it', async () => {
+    // "The internet" answers every TCP client with the address it sees the connection come from.
+    farSide = execa('ip', ['netns', 'exec', inet, process.execPath, '-e', "require('net').createServer((c) => c.end(c.remoteAddress + '\\n')).listen(9000, '0.0.0.0')"], { reject: false });
+    const vpcId = (await ec2.send(new CreateVpcCommand({ CidrBlock: '10.63.0.0/16' }))).Vpc!.VpcId!;
+    const publicSubnet = (await ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.63.1.0/24', AvailabilityZone: 'us-east-1a' }))).Subnet!.SubnetId!;
+    const privateSubnet = (await ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.63.2.0/24', AvailabilityZone: 'us-east-1a' }))).Subnet!.SubnetId!;
+    const igw = (await ec2.send(new CreateInternetGatewayCommand({}))).InternetGateway!.InternetGatewayId!;
+    await ec2.send(new AttachInternetGatewayCommand({ InternetGatewayId: igw, VpcId: vpcId }));
+    const publicRtb = (await ec2.send(new CreateRouteTableCommand({ VpcId: vpcId }))).RouteTable!.RouteTableId!;
+    await ec2.send(new AssociateRouteTableCommand({ RouteTableId: publicRtb, SubnetId: publicSubnet }));
+    await ec2.send(new CreateRouteCommand({ RouteTableId: publicRtb, DestinationCidrBlock: '0.0.0.0/0', GatewayId: igw }));
+    const privateRtb = (await ec2.send(new CreateRouteTableCommand({ VpcId: vpcId }))).RouteTable!.RouteTableId!;
+    await ec2.send(new AssociateRouteTableCommand({ RouteTableId: privateRtb, SubnetId: privateSubnet }));
+    const eip = await ec2.send(new AllocateAddressCommand({ Domain: 'vpc' }));
+    const natId = (await ec2.send(new CreateNatGatewayCommand({ SubnetId: publicSubnet, AllocationId: eip.AllocationId }))).NatGateway!.NatGatewayId!;
+    await eventually('the NAT gateway', async () => (await ec2.send(new DescribeNatGatewaysCommand({ NatGatewayIds: [natId] }))).NatGateways![0]!.State === 'available' || undefined);
+
+    // A server in the private subnet that its group opens to the internet's addresses: only the NAT keeps them out.
+    const image = (await ec2.send(new DescribeImagesCommand({ Filters: [{ Name: 'name', Values: ['thecloud-busybox'] }] }))).Images![0]!;
+    const userData = Buffer.from(['#!/bin/sh', 'nc -ll -p 80 -e echo web80 >/dev/null 2>&1 &', 'echo listener-ready'].join('\n')).toString('base64');
+    const id = (await ec2.send(new RunInstancesCommand({ ImageId: image.ImageId, MinCount: 1, MaxCount: 1, InstanceType: 't3.nano', SubnetId: privateSubnet, PrivateIpAddress: '10.63.2.10', UserData: userData }))).Instances![0]!.InstanceId!;
+    launched.push(id);
+    const group = (await ec2.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcId] }] }))).SecurityGroups![0]!.GroupId!;
+    await ec2.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: group, IpPermissions: [{ IpProtocol: 'tcp', FromPort: 80, ToPort: 80, IpRanges: [{ CidrIp: '203.0.113.0/24' }] }] }));
+    await waitUntilInstanceRunning({ client: ec2, maxWaitTime: 60, minDelay: 1, maxDelay: 1 }, { InstanceIds: [id] });
+    assert.equal(await eventually('the VPC router', async () => (await ping(id, '10.63.2.1')) || undefined), true);
+
+    const seenFrom = async () => (await execa('docker', ['exec', id, 'nc', '-w', '2', '203.0.113.10', '9000'], { reject: false })).stdout.trim();
+    assert.equal(await ping(id, '203.0.113.10'), false, 'no route in the private table yet');
+    await ec2.send(new CreateRouteCommand({ RouteTableId: privateRtb, DestinationCidrBlock: '0.0.0.0/0', NatGatewayId: natId }));
+    assert.equal(await eventually('the internet through the NAT gateway', async () => (await seenFrom()) || undefined), eip.PublicIp, 'the far side sees the gateway\'s Elastic IP');
+
+    await eventually('the listener', async () => Buffer.from((await ec2.send(new GetConsoleOutputCommand({ InstanceId: id }))).Output ?? '', 'base64').toString().includes('listener-ready') || undefined);
+    assert.equal(await fromInternet(eip.PublicIp!, 80), '', 'nothing comes in by the gateway\'s address');
+    assert.equal(await fromInternet('10.63.2.10', 80), '', 'nor by the private address');
+
+    // A restart after the host lost the routers (the test server's close removes them): rebuilt from the records.
+    const dbUrl = s.databaseUrl;
+    await s.close();
+    assert.equal(await seenFrom(), '', 'the router is gone');
+    s = await startTestServer({ COMPUTE_BACKEND: 'docker' }, dbUrl);
+    ec2 = sdk(s.url);
+    assert.equal(await eventually('the NAT gateway after a restart', async () => (await seenFrom()) || undefined), eip.PublicIp);
+
+    await ec2.send(new DeleteNatGatewayCommand({ NatGatewayId: natId }));
+    assert.equal(await seenFrom(), '', 'a deleted gateway leaves its route a blackhole');
   });
 });
 
