@@ -12,7 +12,8 @@ type Row = { id: string; account_id: string; ip: string; private: string | null;
 export const addressResource: Resource<Row> = {
   from: 'addresses',
   id: 'id',
-  scope: (c) => sql`r.account_id = ${c.accountId}`,
+  // Public IPv4 addresses on launch are rows too, but not Elastic IPs: not shown.
+  scope: (c) => sql`r.account_id = ${c.accountId} AND NOT r.auto`,
   columns: `r.id, r.account_id, host(r.public_ip) AS ip, host(r.private_ip) AS private, r.association_id, r.network_interface_id,
     (SELECT n.instance_id FROM network_interfaces n WHERE n.id = r.network_interface_id) AS instance_id`,
   tags: { type: 'elastic-ip' },

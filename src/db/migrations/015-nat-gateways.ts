@@ -6,6 +6,11 @@ import type { QueryInterface } from 'sequelize';
  * ENI. Its addresses are copied here as well: a deleted or failed gateway stays visible (AWS: about an hour)
  * with the addresses it had, after its ENI and association are gone. No foreign keys to the VPC or subnet for
  * the same reason.
+ *
+ * Public IPv4 addresses on launch (MapPublicIpOnLaunch, AssociatePublicIpAddress): the primary ENI records that it
+ * wants one (`public_ip_on_launch`), and while its instance runs it holds an address of the operator's pool as a
+ * row of `addresses` marked `auto` (not an Elastic IP: DescribeAddresses does not show it), which the routers map
+ * 1:1 exactly as an Elastic IP.
  */
 export async function up({ context: qi }: { context: QueryInterface }): Promise<void> {
   await qi.sequelize.query(`
@@ -28,9 +33,14 @@ export async function up({ context: qi }: { context: QueryInterface }): Promise<
     );
     CREATE INDEX nat_gateways_account ON nat_gateways (account_id, id COLLATE "C");
     CREATE INDEX nat_gateways_vpc ON nat_gateways (vpc_id) WHERE deleted_at IS NULL;
+    ALTER TABLE network_interfaces ADD COLUMN public_ip_on_launch boolean NOT NULL DEFAULT false;
+    ALTER TABLE addresses ADD COLUMN auto boolean NOT NULL DEFAULT false;
   `);
 }
 
 export async function down({ context: qi }: { context: QueryInterface }): Promise<void> {
-  await qi.sequelize.query(`DELETE FROM tags WHERE resource_id IN (SELECT id FROM nat_gateways); DROP TABLE nat_gateways;`);
+  await qi.sequelize.query(`
+    DELETE FROM addresses WHERE auto; ALTER TABLE addresses DROP COLUMN auto; ALTER TABLE network_interfaces DROP COLUMN public_ip_on_launch;
+    DELETE FROM tags WHERE resource_id IN (SELECT id FROM nat_gateways); DROP TABLE nat_gateways;
+  `);
 }

@@ -8,9 +8,11 @@ export interface AddressRow {
   association_id: string | null;
   network_interface_id: string | null;
   private_ip: string | null;
+  /** A public IPv4 address on launch (MapPublicIpOnLaunch), not an Elastic IP. */
+  auto: boolean;
 }
 
-const COLUMNS = 'id, account_id, host(public_ip) AS public_ip, association_id, network_interface_id, host(private_ip) AS private_ip';
+const COLUMNS = 'id, account_id, host(public_ip) AS public_ip, association_id, network_interface_id, host(private_ip) AS private_ip, auto';
 
 export class AddressRepository {
   constructor(private readonly db: Db) {}
@@ -41,7 +43,7 @@ export class AddressRepository {
   }
 
   ofAccount(accountId: string, ids: string[]): Promise<AddressRow[]> {
-    return this.db.rows<AddressRow>(`SELECT ${COLUMNS} FROM addresses WHERE account_id = $1 AND id = ANY($2)`, [accountId, ids]);
+    return this.db.rows<AddressRow>(`SELECT ${COLUMNS} FROM addresses WHERE account_id = $1 AND id = ANY($2) AND NOT auto`, [accountId, ids]);
   }
 
   /** The address on this ENI's private address, if any. */
@@ -68,5 +70,41 @@ export class AddressRepository {
       `SELECT n.vpc_id, host(a.public_ip) AS public_ip, host(a.private_ip) AS private_ip FROM addresses a
        JOIN network_interfaces n ON n.id = a.network_interface_id WHERE a.association_id IS NOT NULL AND n.interface_type <> 'nat_gateway' ORDER BY a.public_ip`,
     );
+  }
+
+  // ---- public IPv4 addresses on launch (rows marked `auto`)
+
+  /** The ENI asks for a public address while its instance runs (RunInstances, inside its transaction). */
+  async wantPublicIp(eniId: string, t?: Transaction): Promise<void> {
+    await this.db.exec('UPDATE network_interfaces SET public_ip_on_launch = true WHERE id = $1', [eniId], t);
+  }
+
+  /** Whether the ENI asks for a public address, and whether its instance runs. */
+  async publicIpWish(eniId: string): Promise<{ wants: boolean; running: boolean }> {
+    const r = await this.db.one<{ wants: boolean; running: boolean }>(
+      `SELECT n.public_ip_on_launch AS wants, COALESCE((SELECT i.state = 'running' FROM instances i WHERE i.id = n.instance_id), false) AS running
+       FROM network_interfaces n WHERE n.id = $1`,
+      [eniId],
+    );
+    return r ?? { wants: false, running: false };
+  }
+
+  /** The lowest free address of `pool`, as the ENI's public address on launch (undefined when none is left). */
+  async allocateAuto(id: string, accountId: string, pool: string, associationId: string, eniId: string, privateIp: string): Promise<string | undefined> {
+    const size = 2 ** (32 - Number(pool.split('/')[1])) - 2;
+    const row = await this.db.one<{ ip: string }>(
+      `INSERT INTO addresses (id, account_id, public_ip, association_id, network_interface_id, private_ip, auto)
+       SELECT $1, $2, x.a, $5, $6, $7::inet, true FROM (SELECT host(network($3::cidr))::inet + g AS a FROM generate_series(1, $4::int) g) x
+       WHERE NOT EXISTS (SELECT 1 FROM addresses d WHERE d.public_ip = x.a)
+         AND NOT EXISTS (SELECT 1 FROM addresses d WHERE d.network_interface_id = $6 AND d.private_ip = $7::inet) LIMIT 1
+       ON CONFLICT DO NOTHING RETURNING host(public_ip) AS ip`,
+      [id, accountId, pool, size, associationId, eniId, privateIp],
+    );
+    return row?.ip;
+  }
+
+  /** Releases the ENI's public addresses on launch; answers how many there were. */
+  async releaseAuto(eniId: string, t?: Transaction): Promise<number> {
+    return this.db.exec('DELETE FROM addresses WHERE network_interface_id = $1 AND auto', [eniId], t);
   }
 }

@@ -30,7 +30,7 @@ export interface LaunchRequest {
   DisableApiStop?: boolean;
   InstanceInitiatedShutdownBehavior?: string;
   BlockDeviceMappings?: unknown[];
-  NetworkInterfaces?: { SubnetId?: string; Groups?: string[]; PrivateIpAddress?: string; DeviceIndex?: number }[];
+  NetworkInterfaces?: { SubnetId?: string; Groups?: string[]; PrivateIpAddress?: string; DeviceIndex?: number; AssociatePublicIpAddress?: boolean }[];
   MetadataOptions?: MetadataOptionsInput;
 }
 
@@ -52,6 +52,8 @@ export interface LaunchPlan {
   blockDeviceMappings: unknown[];
   /** The MetadataOptions that differ from the defaults (checked). */
   metadataOptions: Partial<MetadataOptions>;
+  /** A public IPv4 address while it runs: NetworkInterfaces[0].AssociatePublicIpAddress, else the subnet's MapPublicIpOnLaunch. */
+  associatePublicIp: boolean;
 }
 
 export const MAX_USER_DATA = 16 * 1024;
@@ -168,5 +170,6 @@ export async function planLaunch(
     shutdownBehavior: sdb,
     blockDeviceMappings: req.BlockDeviceMappings ?? [],
     metadataOptions: parseMetadataOptions(req.MetadataOptions),
+    associatePublicIp: eni?.AssociatePublicIpAddress ?? subnet.map_public_ip_on_launch,
   };
 }

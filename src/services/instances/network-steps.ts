@@ -70,3 +70,15 @@ export const plugStep: InstanceStep = {
     await network.unplug(row.eni_id);
   },
 };
+
+/** A public IPv4 address of the pool while the instance runs, when its primary ENI asks for one (released at stop). */
+export const publicIpStep: InstanceStep = {
+  name: 'public-ip',
+  phase: 'boot',
+  async do({ row, network }) {
+    await network.addresses.assignPublicIp(row.eni_id);
+  },
+  async undo({ row, network }) {
+    await network.addresses.releasePublicIp(row.eni_id);
+  },
+};

@@ -58,6 +58,7 @@ export async function runInstances(
           throw e;
         }
         ids.push(id);
+        if (plan.associatePublicIp) await d.network.addresses.wantPublicIp(eniId, t);
         await d.repo.insertInstance(
           {
             id, account_id: accountId, reservation_id: reservationId, launch_index: i, image_id: plan.image.id,

@@ -19,7 +19,7 @@ import type { InstanceRow } from '../../db/repositories/compute.js';
 import type { ComputeBackend, InstanceSpec } from '../../ports/index.js';
 import type { NetworkService } from '../network/index.js';
 import type { ComputeRepository } from '../../db/repositories/compute.js';
-import { eniStep, plugStep } from './network-steps.js';
+import { eniStep, plugStep, publicIpStep } from './network-steps.js';
 import { rootVolumeStep, volumesStep, type LaunchVolumes, type RootImage } from './volume-step.js';
 
 export interface StepContext {
@@ -86,7 +86,7 @@ const power: InstanceStep = {
   },
 };
 
-export const INSTANCE_STEPS: readonly InstanceStep[] = [eniStep, rootVolumeStep, backend, volumesStep, power, plugStep];
+export const INSTANCE_STEPS: readonly InstanceStep[] = [eniStep, rootVolumeStep, backend, volumesStep, power, plugStep, publicIpStep];
 
 /** The step that makes the backend object: until it is journaled done, a pending instance is still launching. */
 export const BACKEND_STEP = backend.name;

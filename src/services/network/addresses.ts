@@ -8,6 +8,7 @@ import { newId } from '../../ids/index.js';
 import type { AddressRepository, AddressRow } from '../../db/repositories/addresses.js';
 import type { RouteRepository } from '../../db/repositories/routes.js';
 import type { EniRow, EniRepository } from '../../db/repositories/enis.js';
+import type { Transaction } from '../../db/sql.js';
 
 export class AddressAdmin {
   pool = '198.18.0.0/15';
@@ -31,12 +32,12 @@ export class AddressAdmin {
   async find(accountId: string, by: { allocationId?: string; publicIp?: string }): Promise<AddressRow> {
     if (by.allocationId) {
       const a = await this.repo.byId(by.allocationId);
-      if (!a || a.account_id.trim() !== accountId) throw new Ec2Error('InvalidAllocationID.NotFound', `The allocation ID '${by.allocationId}' does not exist`);
+      if (!a || a.auto || a.account_id.trim() !== accountId) throw new Ec2Error('InvalidAllocationID.NotFound', `The allocation ID '${by.allocationId}' does not exist`);
       return a;
     }
     if (by.publicIp) {
       const a = /^\d{1,3}(\.\d{1,3}){3}$/.test(by.publicIp) ? await this.repo.byIp(by.publicIp) : undefined;
-      if (!a) throw new Ec2Error('InvalidAddress.NotFound', `Address '${by.publicIp}' not found.`);
+      if (!a || a.auto) throw new Ec2Error('InvalidAddress.NotFound', `Address '${by.publicIp}' not found.`);
       if (a.account_id.trim() !== accountId) throw new Ec2Error('AuthFailure', `The address '${by.publicIp}' does not belong to you.`);
       return a;
     }
@@ -70,7 +71,8 @@ export class AddressAdmin {
     if (!(await this.routes.gatewayOfVpc(eni.vpc_id))) {
       throw new Ec2Error('Gateway.NotAttached', `Network ${eni.vpc_id} is not attached to any internet gateway`);
     }
-    const there = await this.repo.onPrivate(eni.id, privateIp);
+    const onIt = await this.repo.onPrivate(eni.id, privateIp);
+    const there = onIt?.auto ? undefined : onIt; // a public address on launch gives way to an Elastic IP, as on AWS
     if (address.association_id && target.allowReassociation === false) {
       throw new Ec2Error('Resource.AlreadyAssociated', `resource ${address.id} is already associated with associate-id ${address.association_id}`);
     }
@@ -85,6 +87,7 @@ export class AddressAdmin {
     const oldVpc = p.address.network_interface_id ? (await this.enis.ofAccount(p.address.account_id.trim(), [p.address.network_interface_id]))[0]?.vpc_id : undefined;
     const there = await this.repo.onPrivate(p.eni.id, p.privateIp);
     await this.routes.tx(async (t) => {
+      await this.repo.releaseAuto(p.eni.id, t);
       if (there && there.id !== p.address.id) await this.repo.disassociate(there.id, t);
       await this.repo.associate(p.address.id, id, p.eni.id, p.privateIp, t);
     });
@@ -104,7 +107,7 @@ export class AddressAdmin {
   private async findAssociated(accountId: string, by: { associationId?: string; publicIp?: string }): Promise<AddressRow> {
     if (by.associationId) {
       const a = await this.repo.byAssociation(by.associationId);
-      if (!a || a.account_id.trim() !== accountId) throw new Ec2Error('InvalidAssociationID.NotFound', `The association ID '${by.associationId}' does not exist`);
+      if (!a || a.auto || a.account_id.trim() !== accountId) throw new Ec2Error('InvalidAssociationID.NotFound', `The association ID '${by.associationId}' does not exist`);
       return a;
     }
     const a = await this.find(accountId, { publicIp: by.publicIp });
@@ -119,7 +122,36 @@ export class AddressAdmin {
   async disassociate(a: AddressRow): Promise<void> {
     const vpc = a.network_interface_id ? (await this.enis.ofAccount(a.account_id.trim(), [a.network_interface_id]))[0]?.vpc_id : undefined;
     await this.repo.disassociate(a.id);
+    // An interface launched with a public address gets a fresh one back while its instance runs (as on AWS).
+    if (a.network_interface_id && (await this.repo.publicIpWish(a.network_interface_id)).running) await this.assignPublicIp(a.network_interface_id, false);
     if (vpc) await this.onChange(vpc);
+  }
+
+  // ---- public IPv4 addresses on launch: held by an ENI that asks for one while its instance runs
+
+  /** Records that the ENI asks for a public address (RunInstances, inside its transaction). */
+  wantPublicIp(eniId: string, t: Transaction): Promise<void> {
+    return this.repo.wantPublicIp(eniId, t);
+  }
+
+  /** Gives the ENI a public address of the pool when it asks for one and has none (an instance's boot). */
+  async assignPublicIp(eniId: string, apply = true): Promise<void> {
+    if (!(await this.repo.publicIpWish(eniId)).wants) return;
+    const eni = await this.enis.get(eniId);
+    const ip = eni?.ips[0];
+    if (!eni || !ip || (await this.repo.onPrivate(eni.id, ip))) return;
+    for (let i = 0; i < 3; i++) {
+      if (await this.repo.allocateAuto(newId('address'), eni.account_id.trim(), this.pool, newId('addressAssociation'), eni.id, ip)) break;
+      if (await this.repo.onPrivate(eni.id, ip)) break; // one came meanwhile
+    }
+    // A pool with nothing left: the instance runs without a public address (a warning in the log is the caller's).
+    if (apply) await this.onChange(eni.vpc_id);
+  }
+
+  /** Releases the ENI's public address on launch (an instance's stop or termination). */
+  async releasePublicIp(eniId: string): Promise<void> {
+    const eni = await this.enis.get(eniId);
+    if ((await this.repo.releaseAuto(eniId)) && eni) await this.onChange(eni.vpc_id);
   }
 
   async checkRelease(accountId: string, by: { allocationId?: string; publicIp?: string }): Promise<AddressRow> {

@@ -53,7 +53,7 @@ export class NatAdmin {
     }
     if (input.allocationId === undefined) throw new Ec2Error('MissingParameter', 'The request must contain the parameter AllocationId for a public NAT gateway.');
     const address = await this.repo.addresses.byId(input.allocationId);
-    if (!address || address.account_id.trim() !== accountId) {
+    if (!address || address.auto || address.account_id.trim() !== accountId) {
       throw new Ec2Error('InvalidElasticIpID.NotFound', `The elasticIp ID '${input.allocationId}' does not exist`);
     }
     return { subnet, connectivity, address, privateIp: input.privateIpAddress };

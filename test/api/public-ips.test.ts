@@ -1,0 +1,105 @@
+import assert from 'node:assert/strict';
+import {
+  CreateVpcCommand,
+  CreateSubnetCommand,
+  ModifySubnetAttributeCommand,
+  DescribeSubnetsCommand,
+  CreateInternetGatewayCommand,
+  AttachInternetGatewayCommand,
+  RunInstancesCommand,
+  StopInstancesCommand,
+  StartInstancesCommand,
+  TerminateInstancesCommand,
+  DescribeInstancesCommand,
+  DescribeImagesCommand,
+  AllocateAddressCommand,
+  AssociateAddressCommand,
+  DisassociateAddressCommand,
+  DescribeAddressesCommand,
+  ReleaseAddressCommand,
+  waitUntilInstanceRunning,
+  waitUntilInstanceStopped,
+  waitUntilInstanceTerminated,
+  type EC2Client,
+} from '@aws-sdk/client-ec2';
+import { startTestServer, type TestServer } from '../support/server.js';
+import { sdk } from '../support/clients.js';
+
+/** Public IPv4 addresses on launch (MapPublicIpOnLaunch, AssociatePublicIpAddress): records and lifecycle (noop backends). */
+describe('public IPv4 addresses on launch', function () {
+  this.timeout(60_000);
+  let s: TestServer;
+  let ec2: EC2Client;
+  before(async () => {
+    s = await startTestServer();
+    ec2 = sdk(s.url);
+  });
+  after(async () => s?.close());
+
+  const wait = { maxWaitTime: 30, minDelay: 1, maxDelay: 1 };
+  const running = (id: string) => waitUntilInstanceRunning({ ...wait, client: ec2 }, { InstanceIds: [id] });
+  const publicIp = async (id: string) => (await ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }))).Reservations![0]!.Instances![0]!.PublicIpAddress;
+  const fromPool = (ip: string | undefined) => assert.match(ip ?? '', /^198\.1[89]\.\d+\.\d+$/);
+
+  it('gives one where the subnet maps them or the request asks, none otherwise; stop and start, Elastic IPs and termination as AWS', async () => {
+    const image = (await ec2.send(new DescribeImagesCommand({}))).Images![0]!.ImageId!;
+    const run = async (extra: object) => (await ec2.send(new RunInstancesCommand({ ImageId: image, MinCount: 1, MaxCount: 1, ...extra }))).Instances![0]!.InstanceId!;
+
+    // The default VPC's default subnets map public addresses (as AWS's do): an instance there gets one.
+    const dflt = await run({});
+    await running(dflt);
+    fromPool(await publicIp(dflt));
+    const seen = (await ec2.send(new DescribeInstancesCommand({ InstanceIds: [dflt] }))).Reservations![0]!.Instances![0]!;
+    assert.equal(seen.PublicDnsName, `ec2-${seen.PublicIpAddress!.replace(/\./g, '-')}.compute-1.amazonaws.com`);
+    assert.deepEqual((await ec2.send(new DescribeAddressesCommand({}))).Addresses, [], 'not an Elastic IP');
+    const defaultSubnet = seen.SubnetId!;
+    const optedOut = await run({ NetworkInterfaces: [{ DeviceIndex: 0, SubnetId: defaultSubnet, AssociatePublicIpAddress: false }] });
+    await running(optedOut);
+    assert.equal(await publicIp(optedOut), undefined, 'AssociatePublicIpAddress=false overrides the subnet');
+
+    // A subnet of one's own maps none until told to; the request can ask for one anyway.
+    const vpc = (await ec2.send(new CreateVpcCommand({ CidrBlock: '10.50.0.0/16' }))).Vpc!.VpcId!;
+    const igw = (await ec2.send(new CreateInternetGatewayCommand({}))).InternetGateway!.InternetGatewayId!;
+    await ec2.send(new AttachInternetGatewayCommand({ InternetGatewayId: igw, VpcId: vpc }));
+    const subnet = (await ec2.send(new CreateSubnetCommand({ VpcId: vpc, CidrBlock: '10.50.1.0/24' }))).Subnet!.SubnetId!;
+    const plain = await run({ SubnetId: subnet });
+    const asked = await run({ NetworkInterfaces: [{ DeviceIndex: 0, SubnetId: subnet, AssociatePublicIpAddress: true }] });
+    await ec2.send(new ModifySubnetAttributeCommand({ SubnetId: subnet, MapPublicIpOnLaunch: { Value: true } }));
+    assert.equal((await ec2.send(new DescribeSubnetsCommand({ SubnetIds: [subnet] }))).Subnets![0]!.MapPublicIpOnLaunch, true);
+    const mapped = await run({ SubnetId: subnet });
+    for (const id of [plain, asked, mapped]) await running(id);
+    assert.equal(await publicIp(plain), undefined);
+    fromPool(await publicIp(asked));
+    fromPool(await publicIp(mapped));
+    assert.notEqual(await publicIp(asked), await publicIp(mapped));
+
+    // Released at stop, a new one at start.
+    await ec2.send(new StopInstancesCommand({ InstanceIds: [asked] }));
+    await waitUntilInstanceStopped({ ...wait, client: ec2 }, { InstanceIds: [asked] });
+    assert.equal(await publicIp(asked), undefined, 'a stopped instance has no public address');
+    await ec2.send(new StartInstancesCommand({ InstanceIds: [asked] }));
+    await running(asked);
+    fromPool(await publicIp(asked));
+
+    // An Elastic IP replaces it; disassociated, the instance gets a public address of the pool again.
+    const eip = await ec2.send(new AllocateAddressCommand({ Domain: 'vpc' }));
+    const assoc = (await ec2.send(new AssociateAddressCommand({ AllocationId: eip.AllocationId, InstanceId: mapped, AllowReassociation: false }))).AssociationId!;
+    assert.equal(await publicIp(mapped), eip.PublicIp);
+    await ec2.send(new DisassociateAddressCommand({ AssociationId: assoc }));
+    const fresh = await publicIp(mapped);
+    fromPool(fresh);
+    assert.notEqual(fresh, eip.PublicIp);
+    assert.equal((await ec2.send(new DescribeAddressesCommand({ AllocationIds: [eip.AllocationId!] }))).Addresses![0]!.AssociationId, undefined);
+    // Its address is not an Elastic IP the account could take.
+    await assert.rejects(ec2.send(new AssociateAddressCommand({ PublicIp: fresh, InstanceId: asked })), (e: Error) => e.name === 'InvalidAddress.NotFound');
+    await ec2.send(new ReleaseAddressCommand({ AllocationId: eip.AllocationId }));
+
+    // Released at termination: the pool gives it out again.
+    await ec2.send(new TerminateInstancesCommand({ InstanceIds: [mapped] }));
+    await waitUntilInstanceTerminated({ ...wait, client: ec2 }, { InstanceIds: [mapped] });
+    const reused = await ec2.send(new AllocateAddressCommand({ Domain: 'vpc' }));
+    assert.equal(reused.PublicIp, fresh, 'the pool gives out the lowest free address: the one the terminated instance held');
+    await ec2.send(new ReleaseAddressCommand({ AllocationId: reused.AllocationId }));
+    await ec2.send(new TerminateInstancesCommand({ InstanceIds: [dflt, optedOut, plain, asked] }));
+  });
+});
