@@ -23,6 +23,10 @@ import {
   CreateNatGatewayCommand,
   DescribeNatGatewaysCommand,
   DeleteNatGatewayCommand,
+  ModifySubnetAttributeCommand,
+  DescribeRouteTablesCommand,
+  DescribeInstancesCommand,
+  DescribeAddressesCommand,
   waitUntilInstanceRunning,
   waitUntilInstanceTerminated,
   type EC2Client,
@@ -172,6 +176,31 @@ describe('route tables and internet gateways with real traffic', function () {
 
     await ec2.send(new DeleteNatGatewayCommand({ NatGatewayId: natId }));
     assert.equal(await seenFrom(), '', 'a deleted gateway leaves its route a blackhole');
+  });
+
+  it('an instance launched into a subnet that maps public addresses is reached by its own public IP exactly as its group allows', async () => {
+    const vpcId = (await ec2.send(new CreateVpcCommand({ CidrBlock: '10.64.0.0/16' }))).Vpc!.VpcId!;
+    const subnetId = (await ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.64.1.0/24', AvailabilityZone: 'us-east-1a' }))).Subnet!.SubnetId!;
+    await ec2.send(new ModifySubnetAttributeCommand({ SubnetId: subnetId, MapPublicIpOnLaunch: { Value: true } }));
+    const igw = (await ec2.send(new CreateInternetGatewayCommand({}))).InternetGateway!.InternetGatewayId!;
+    await ec2.send(new AttachInternetGatewayCommand({ InternetGatewayId: igw, VpcId: vpcId }));
+    const main = (await ec2.send(new DescribeRouteTablesCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcId] }, { Name: 'association.main', Values: ['true'] }] }))).RouteTables![0]!.RouteTableId!;
+    await ec2.send(new CreateRouteCommand({ RouteTableId: main, DestinationCidrBlock: '0.0.0.0/0', GatewayId: igw }));
+    const image = (await ec2.send(new DescribeImagesCommand({ Filters: [{ Name: 'name', Values: ['thecloud-busybox'] }] }))).Images![0]!;
+    const userData = Buffer.from(['#!/bin/sh', 'nc -ll -p 80 -e echo web80 >/dev/null 2>&1 &', 'echo listener-ready'].join('\n')).toString('base64');
+    const id = (await ec2.send(new RunInstancesCommand({ ImageId: image.ImageId, MinCount: 1, MaxCount: 1, InstanceType: 't3.nano', SubnetId: subnetId, UserData: userData }))).Instances![0]!.InstanceId!;
+    launched.push(id);
+    await waitUntilInstanceRunning({ client: ec2, maxWaitTime: 60, minDelay: 1, maxDelay: 1 }, { InstanceIds: [id] });
+    const publicIp = (await ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }))).Reservations![0]!.Instances![0]!.PublicIpAddress!;
+    assert.match(publicIp, /^198\.1[89]\./);
+    assert.deepEqual((await ec2.send(new DescribeAddressesCommand({}))).Addresses!.filter((a) => a.PublicIp === publicIp), [], 'not an Elastic IP');
+    await eventually('the listener', async () => Buffer.from((await ec2.send(new GetConsoleOutputCommand({ InstanceId: id }))).Output ?? '', 'base64').toString().includes('listener-ready') || undefined);
+    const md = await execa('docker', ['exec', id, 'wget', '-qO-', 'http://169.254.169.254/latest/meta-data/public-ipv4'], { reject: false });
+    assert.equal(md.stdout.trim(), publicIp, 'the metadata service tells the instance its public address');
+    assert.equal(await fromInternet(publicIp, 80), '', 'the default group admits nothing from outside');
+    const group = (await ec2.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcId] }] }))).SecurityGroups![0]!.GroupId!;
+    await ec2.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: group, IpPermissions: [{ IpProtocol: 'tcp', FromPort: 80, ToPort: 80, IpRanges: [{ CidrIp: '203.0.113.0/24' }] }] }));
+    assert.equal(await eventually('the server by its public IP', async () => (await fromInternet(publicIp, 80)) || undefined), 'web80');
   });
 });
 
