@@ -3,7 +3,8 @@
  * LVM and Open vSwitch: an aws_key_pair, two aws_instance resources, an aws_ebs_volume attached to one of them
  * (aws_volume_attachment) and an aws_ebs_snapshot, and a VPC of its own (aws_vpc, aws_subnet, aws_security_group
  * with inline rules, aws_vpc_security_group_ingress_rule, aws_security_group_rule, aws_network_interface,
- * aws_instance, aws_internet_gateway, aws_route_table + association, aws_route, aws_eip + aws_eip_association)
+ * aws_instance, aws_internet_gateway, aws_route_table + association, aws_route, aws_eip + aws_eip_association,
+ * aws_nat_gateway with its aws_eip and a route to it)
  * apply in one configuration (one init, one apply: the suite's time), a second plan shows no diff, destroy is
  * clean (no container, no LV, no loop device, no VPC bridge left). Run under the host lock.
  */
@@ -11,7 +12,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import Docker from 'dockerode';
-import { DescribeAddressesCommand, DescribeInstancesCommand, DescribeRouteTablesCommand, DescribeSecurityGroupRulesCommand, DescribeSnapshotsCommand, DescribeVolumesCommand, GetConsoleOutputCommand } from '@aws-sdk/client-ec2';
+import { DescribeAddressesCommand, DescribeNatGatewaysCommand, DescribeInstancesCommand, DescribeRouteTablesCommand, DescribeSecurityGroupRulesCommand, DescribeSnapshotsCommand, DescribeVolumesCommand, GetConsoleOutputCommand } from '@aws-sdk/client-ec2';
 import pg from 'pg';
 import { testStorage } from '../test/support/storage.js';
 import { needBackend } from '../test/support/backends.js';
@@ -90,6 +91,10 @@ describe('compat: Terraform instances, EBS and a whole VPC with its gateway, rou
     const eip = (await ec2.send(new DescribeAddressesCommand({ PublicIps: [out.app_public_ip!.value as string] }))).Addresses![0]!;
     assert.equal(eip.InstanceId, appId);
     assert.ok((await s.services.backends.network.list()).vpcs.includes(vpcId), 'the VPC is a bridge on the switch');
+    // The NAT gateway: available in the public subnet with its Elastic IP; the private subnet's table routes to it.
+    const nat = (await ec2.send(new DescribeNatGatewaysCommand({ NatGatewayIds: [out.nat_id!.value as string] }))).NatGateways![0]!;
+    assert.deepEqual([nat.State, nat.SubnetId, nat.NatGatewayAddresses?.[0]?.PublicIp], ['available', app.SubnetId, out.nat_public_ip!.value]);
+    assert.ok(dataTables[0]?.Routes?.some((r) => r.DestinationCidrBlock === '0.0.0.0/0' && r.NatGatewayId === nat.NatGatewayId && r.State === 'active'), JSON.stringify(dataTables));
 
     const plan = await tf.plan();
     assert.equal(plan.exitCode, 0, 'no changes on a second plan:\n' + plan.output);
@@ -97,6 +102,7 @@ describe('compat: Terraform instances, EBS and a whole VPC with its gateway, rou
     const destroy = await tf.destroy();
     assert.equal(destroy.exitCode, 0, destroy.output);
     assert.equal(tf.managedResources(), 0);
+    assert.equal((await ec2.send(new DescribeNatGatewaysCommand({ NatGatewayIds: [nat.NatGatewayId!] }))).NatGateways![0]!.State, 'deleted');
     for (const id of [...ids, appId]) await assert.rejects(new Docker().getContainer(id).inspect(), /404|no such container/i, `container ${id} removed`);
     assert.ok(!(await s.services.backends.network.list()).vpcs.includes(vpcId), 'the VPC\'s bridge is gone');
     const left = await storage.backend.list();

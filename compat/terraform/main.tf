@@ -1,7 +1,8 @@
 # Applied against The Cloud by compat/terraform.test.ts: an aws_key_pair and two aws_instance resources (tags, user
 # data) in the default VPC, an EBS volume on real LVM attached to the first and snapshotted, and a VPC of its own
 # (subnets, security groups with inline rules and rule resources, an ENI, an instance, an internet gateway, a route
-# table with a gateway route, another with an aws_route to the ENI, an Elastic IP associated with the instance).
+# table with a gateway route, another with an aws_route to the ENI, an Elastic IP associated with the instance, and
+# a NAT gateway with its own Elastic IP in the public subnet, to which the private subnet's table routes 0.0.0.0/0).
 terraform {
   required_providers {
     aws = { source = "hashicorp/aws" }
@@ -190,6 +191,24 @@ resource "aws_eip_association" "app" {
   allocation_id = aws_eip.app.id
 }
 
+resource "aws_eip" "nat" {
+  domain     = "vpc"
+  depends_on = [aws_internet_gateway.gw]
+}
+
+resource "aws_nat_gateway" "main" {
+  subnet_id     = aws_subnet.app.id
+  allocation_id = aws_eip.nat.id
+  tags          = { Name = "tf-nat" }
+  depends_on    = [aws_internet_gateway.gw]
+}
+
+resource "aws_route" "via_nat" {
+  route_table_id         = aws_route_table.data.id
+  destination_cidr_block = "0.0.0.0/0"
+  nat_gateway_id         = aws_nat_gateway.main.id
+}
+
 output "private_ips" { value = aws_instance.web[*].private_ip }
 output "volume_id" { value = aws_ebs_volume.data.id }
 output "snapshot_id" { value = aws_ebs_snapshot.data.id }
@@ -198,3 +217,5 @@ output "vpc_id" { value = aws_vpc.main.id }
 output "app_id" { value = aws_instance.app.id }
 output "app_private_ip" { value = aws_instance.app.private_ip }
 output "app_public_ip" { value = aws_eip.app.public_ip }
+output "nat_id" { value = aws_nat_gateway.main.id }
+output "nat_public_ip" { value = aws_eip.nat.public_ip }

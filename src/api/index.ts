@@ -49,6 +49,7 @@ import { describeInternetGateways, createInternetGateway, attachInternetGateway,
 import { describeAddresses, allocateAddress, associateAddress, disassociateAddress, releaseAddress } from './addresses/index.js';
 import { createKeyPair, importKeyPair, describeKeyPairs, deleteKeyPair } from './key-pairs/index.js';
 import { describeNatGateways, createNatGateway, deleteNatGateway } from './nat-gateways/index.js';
+import { describeAddressesAttribute, modifyAddressAttribute, resetAddressAttribute } from './addresses/attributes.js';
 
 export function buildRegistry(): Registry {
   return new Registry().add(
@@ -160,5 +161,8 @@ export function buildRegistry(): Registry {
     describeNatGateways,
     createNatGateway,
     deleteNatGateway,
+    describeAddressesAttribute,
+    modifyAddressAttribute,
+    resetAddressAttribute,
   );
 }

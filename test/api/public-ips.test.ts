@@ -17,16 +17,19 @@ import {
   DisassociateAddressCommand,
   DescribeAddressesCommand,
   ReleaseAddressCommand,
+  DescribeAddressesAttributeCommand,
+  ModifyAddressAttributeCommand,
+  ResetAddressAttributeCommand,
   waitUntilInstanceRunning,
   waitUntilInstanceStopped,
   waitUntilInstanceTerminated,
   type EC2Client,
 } from '@aws-sdk/client-ec2';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { startTestServer, SECOND_ACCOUNT, type TestServer } from '../support/server.js';
 import { sdk } from '../support/clients.js';
 
 /** Public IPv4 addresses on launch (MapPublicIpOnLaunch, AssociatePublicIpAddress): records and lifecycle (noop backends). */
-describe('public IPv4 addresses on launch', function () {
+describe('public IPv4 addresses: on launch, and an Elastic IP\'s reverse DNS name', function () {
   this.timeout(60_000);
   let s: TestServer;
   let ec2: EC2Client;
@@ -101,5 +104,24 @@ describe('public IPv4 addresses on launch', function () {
     assert.equal(reused.PublicIp, fresh, 'the pool gives out the lowest free address: the one the terminated instance held');
     await ec2.send(new ReleaseAddressCommand({ AllocationId: reused.AllocationId }));
     await ec2.send(new TerminateInstancesCommand({ InstanceIds: [dflt, optedOut, plain, asked] }));
+  });
+
+  it('keeps an Elastic IP\'s reverse DNS name: AWS\'s default, a domain set, reset, with AWS\'s errors', async () => {
+    const a = await ec2.send(new AllocateAddressCommand({ Domain: 'vpc' }));
+    const dflt = `ec2-${a.PublicIp!.replace(/\./g, '-')}.compute-1.amazonaws.com.`;
+    const attr = async () => (await ec2.send(new DescribeAddressesAttributeCommand({ AllocationIds: [a.AllocationId!], Attribute: 'domain-name' }))).Addresses!;
+    assert.deepEqual(await attr(), [{ PublicIp: a.PublicIp, AllocationId: a.AllocationId, PtrRecord: dflt }]);
+    const changed = (await ec2.send(new ModifyAddressAttributeCommand({ AllocationId: a.AllocationId, DomainName: 'mail.example.com' }))).Address!;
+    assert.deepEqual([changed.PtrRecord, changed.PtrRecordUpdate?.Value, changed.PtrRecordUpdate?.Status], [dflt, 'mail.example.com.', 'PENDING']);
+    assert.equal((await attr())[0]!.PtrRecord, 'mail.example.com.');
+    const reset = (await ec2.send(new ResetAddressAttributeCommand({ AllocationId: a.AllocationId, Attribute: 'domain-name' }))).Address!;
+    assert.deepEqual([reset.PtrRecord, reset.PtrRecordUpdate?.Value], ['mail.example.com.', dflt]);
+    assert.equal((await attr())[0]!.PtrRecord, dflt);
+    const code = (name: string) => (e: Error) => (assert.equal(e.name, name), true);
+    await assert.rejects(ec2.send(new ModifyAddressAttributeCommand({ AllocationId: a.AllocationId, DomainName: 'not a domain' })), code('InvalidParameterValue'));
+    await assert.rejects(ec2.send(new ModifyAddressAttributeCommand({ AllocationId: 'eipalloc-00000000000000000', DomainName: 'a.example.com' })), code('InvalidAllocationID.NotFound'));
+    await assert.rejects(sdk(s.url, SECOND_ACCOUNT).send(new ModifyAddressAttributeCommand({ AllocationId: a.AllocationId, DomainName: 'a.example.com' })), code('InvalidAllocationID.NotFound'));
+    await assert.rejects(ec2.send(new DescribeAddressesAttributeCommand({ Attribute: 'nope' as 'domain-name' })), code('InvalidParameterValue'));
+    await ec2.send(new ReleaseAddressCommand({ AllocationId: a.AllocationId }));
   });
 });

@@ -7,14 +7,14 @@ import { validateTags } from '../../services/tags/index.js';
 import { describeRequest, parseIds, tagsFromSpecs, toTagList } from '../common.js';
 import type * as Ec2 from '../../protocol/generated/types.js';
 
-type Row = { id: string; account_id: string; ip: string; private: string | null; association_id: string | null; network_interface_id: string | null; instance_id: string | null; tags: Tag[] };
+type Row = { id: string; account_id: string; ip: string; ptr_record: string | null; private: string | null; association_id: string | null; network_interface_id: string | null; instance_id: string | null; tags: Tag[] };
 
 export const addressResource: Resource<Row> = {
   from: 'addresses',
   id: 'id',
   // Public IPv4 addresses on launch are rows too, but not Elastic IPs: not shown.
   scope: (c) => sql`r.account_id = ${c.accountId} AND NOT r.auto`,
-  columns: `r.id, r.account_id, host(r.public_ip) AS ip, host(r.private_ip) AS private, r.association_id, r.network_interface_id,
+  columns: `r.id, r.account_id, host(r.public_ip) AS ip, r.ptr_record, host(r.private_ip) AS private, r.association_id, r.network_interface_id,
     (SELECT n.instance_id FROM network_interfaces n WHERE n.id = r.network_interface_id) AS instance_id`,
   tags: { type: 'elastic-ip' },
   filters: {

@@ -35,12 +35,14 @@ export async function up({ context: qi }: { context: QueryInterface }): Promise<
     CREATE INDEX nat_gateways_vpc ON nat_gateways (vpc_id) WHERE deleted_at IS NULL;
     ALTER TABLE network_interfaces ADD COLUMN public_ip_on_launch boolean NOT NULL DEFAULT false;
     ALTER TABLE addresses ADD COLUMN auto boolean NOT NULL DEFAULT false;
+    -- An Elastic IP's reverse DNS name (ModifyAddressAttribute DomainName); NULL: AWS's default ec2-… name.
+    ALTER TABLE addresses ADD COLUMN ptr_record text;
   `);
 }
 
 export async function down({ context: qi }: { context: QueryInterface }): Promise<void> {
   await qi.sequelize.query(`
-    DELETE FROM addresses WHERE auto; ALTER TABLE addresses DROP COLUMN auto; ALTER TABLE network_interfaces DROP COLUMN public_ip_on_launch;
+    DELETE FROM addresses WHERE auto; ALTER TABLE addresses DROP COLUMN auto; ALTER TABLE addresses DROP COLUMN ptr_record; ALTER TABLE network_interfaces DROP COLUMN public_ip_on_launch;
     DELETE FROM tags WHERE resource_id IN (SELECT id FROM nat_gateways); DROP TABLE nat_gateways;
   `);
 }

@@ -107,4 +107,9 @@ export class AddressRepository {
   async releaseAuto(eniId: string, t?: Transaction): Promise<number> {
     return this.db.exec('DELETE FROM addresses WHERE network_interface_id = $1 AND auto', [eniId], t);
   }
+
+  /** An Elastic IP's reverse DNS name (null: the default). */
+  async setPtrRecord(id: string, value: string | null): Promise<void> {
+    await this.db.exec('UPDATE addresses SET ptr_record = $2 WHERE id = $1', [id, value]);
+  }
 }

@@ -160,6 +160,11 @@ export class AddressAdmin {
     return a;
   }
 
+  /** An Elastic IP's reverse DNS name (null: AWS's default name). */
+  setPtrRecord(id: string, value: string | null): Promise<void> {
+    return this.repo.setPtrRecord(id, value);
+  }
+
   release(a: AddressRow): Promise<void> {
     return this.repo.release(a.id);
   }
