@@ -88,6 +88,12 @@ describe('NAT gateways', () => {
     const [a] = (await ec2.send(new DescribeAddressesCommand({ AllocationIds: [eip.AllocationId!] }))).Addresses!;
     assert.deepEqual([a!.NetworkInterfaceId, a!.PrivateIpAddress, a!.AssociationId, a!.InstanceId], [eni!.NetworkInterfaceId, addr!.PrivateIp, addr!.AssociationId, undefined]);
 
+    // a retry with the same ClientToken answers the same gateway; other arguments with it are refused
+    const token = { SubnetId: subnet, AllocationId: eip.AllocationId, ClientToken: 'retry-1' };
+    const once = (await ec2.send(new CreateNatGatewayCommand(token))).NatGateway!.NatGatewayId;
+    assert.equal((await ec2.send(new CreateNatGatewayCommand(token))).NatGateway!.NatGatewayId, once);
+    await fails(ec2.send(new CreateNatGatewayCommand({ ...token, ConnectivityType: 'private', AllocationId: undefined })), 'IdempotentParameterMismatch');
+
     // the address and interface are the gateway's
     const again = (await ec2.send(new CreateNatGatewayCommand({ SubnetId: subnet, AllocationId: eip.AllocationId }))).NatGateway!;
     assert.deepEqual((({ State, FailureCode }) => [State, FailureCode])(await nat(again.NatGatewayId!)), ['failed', 'Resource.AlreadyAssociated']);
@@ -117,14 +123,14 @@ describe('NAT gateways', () => {
     // describe: filters, tags, paging, other accounts
     const ids = async (filters: { Name: string; Values: string[] }[]) => (await ec2.send(new DescribeNatGatewaysCommand({ Filter: filters }))).NatGateways!.map((x) => x.NatGatewayId).sort();
     assert.deepEqual(await ids([{ Name: 'state', Values: ['available'] }, { Name: 'vpc-id', Values: [vpc] }]), [g.NatGatewayId]);
-    assert.deepEqual(await ids([{ Name: 'subnet-id', Values: [subnet] }]), [noIgw.NatGatewayId, g.NatGatewayId, again.NatGatewayId].sort());
-    assert.deepEqual(await ids([{ Name: 'state', Values: ['failed'] }, { Name: 'subnet-id', Values: [subnet] }]), [noIgw.NatGatewayId, again.NatGatewayId].sort());
+    assert.deepEqual(await ids([{ Name: 'subnet-id', Values: [subnet] }]), [noIgw.NatGatewayId, g.NatGatewayId, again.NatGatewayId, once].sort());
+    assert.deepEqual(await ids([{ Name: 'state', Values: ['failed'] }, { Name: 'subnet-id', Values: [subnet] }]), [noIgw.NatGatewayId, again.NatGatewayId, once].sort());
     assert.deepEqual(await ids([{ Name: 'tag:Name', Values: ['egress'] }]), [g.NatGatewayId]);
     assert.deepEqual(await ids([{ Name: 'nat-gateway-id', Values: [g.NatGatewayId!] }]), [g.NatGatewayId]);
     const tags = (await ec2.send(new DescribeTagsCommand({ Filters: [{ Name: 'resource-id', Values: [g.NatGatewayId!] }] }))).Tags!;
     assert.deepEqual(tags.map((t) => [t.ResourceType, t.Key, t.Value]), [['natgateway', 'Name', 'egress']]);
     const first = await ec2.send(new DescribeNatGatewaysCommand({ Filter: [{ Name: 'subnet-id', Values: [subnet] }], MaxResults: 5 }));
-    assert.equal(first.NatGateways!.length, 3);
+    assert.equal(first.NatGateways!.length, 4);
     await fails(ec2.send(new DescribeNatGatewaysCommand({ MaxResults: 4 })), 'InvalidParameterValue');
     await fails(ec2.send(new DescribeNatGatewaysCommand({ NatGatewayIds: ['nat-00000000000000000'] })), 'NatGatewayNotFound');
     await fails(other.send(new DescribeNatGatewaysCommand({ NatGatewayIds: [g.NatGatewayId!] })), 'NatGatewayNotFound');

@@ -20,7 +20,7 @@ export const natGatewayResource: Resource<Row> = {
   // Deleted and failed gateways stay visible for an hour, as AWS's do.
   scope: (c) => sql`r.account_id = ${c.accountId} AND (r.deleted_at IS NULL OR r.deleted_at > now() - interval '1 hour')`,
   columns: `r.id, r.account_id, r.vpc_id, r.subnet_id, r.connectivity_type, r.state, r.allocation_id, r.association_id, host(r.public_ip) AS public_ip,
-    r.network_interface_id, host(r.private_ip) AS private_ip, r.failure_code, r.failure_message, r.created_at, r.deleted_at`,
+    r.network_interface_id, host(r.private_ip) AS private_ip, r.failure_code, r.failure_message, r.client_token, r.created_at, r.deleted_at`,
   tags: { type: 'natgateway' },
   filters: {
     'nat-gateway-id': column('id'),
@@ -87,12 +87,13 @@ export const createNatGateway = defineHandler('CreateNatGateway', {
       allocationId: input.AllocationId === undefined ? undefined : parseId('address', input.AllocationId),
       connectivityType: input.ConnectivityType,
       privateIpAddress: input.PrivateIpAddress,
+      clientToken: input.ClientToken,
     });
     return { plan, tags };
   },
   async handle(input, ctx, { plan, tags }) {
     const made = await ctx.services.network.nats.create(ctx.accountId, plan);
-    if (tags.length) await ctx.services.tags.create(ctx.accountId, [{ id: made.id, type: 'natgateway' }], tags);
+    if (tags.length && !plan.existing) await ctx.services.tags.create(ctx.accountId, [{ id: made.id, type: 'natgateway' }], tags);
     const row = (await oneNat(made.id, ctx)) ?? { ...made, tags: [] };
     // AWS answers with the gateway as it was made: pending (or failed), whatever it has become since.
     return { ClientToken: input.ClientToken, NatGateway: toNatGateway({ ...row, state: made.state }) };

@@ -28,11 +28,13 @@ export async function up({ context: qi }: { context: QueryInterface }): Promise<
       private_ip           inet,
       failure_code         text,
       failure_message      text,
+      client_token         text,
       created_at           timestamptz NOT NULL DEFAULT now(),
       deleted_at           timestamptz
     );
     CREATE INDEX nat_gateways_account ON nat_gateways (account_id, id COLLATE "C");
     CREATE INDEX nat_gateways_vpc ON nat_gateways (vpc_id) WHERE deleted_at IS NULL;
+    CREATE UNIQUE INDEX nat_gateways_client_token ON nat_gateways (account_id, client_token) WHERE client_token IS NOT NULL;
     ALTER TABLE network_interfaces ADD COLUMN public_ip_on_launch boolean NOT NULL DEFAULT false;
     ALTER TABLE addresses ADD COLUMN auto boolean NOT NULL DEFAULT false;
     -- An Elastic IP's reverse DNS name (ModifyAddressAttribute DomainName); NULL: AWS's default ec2-… name.

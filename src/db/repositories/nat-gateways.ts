@@ -15,14 +15,15 @@ export interface NatRow {
   private_ip: string | null;
   failure_code: string | null;
   failure_message: string | null;
+  client_token: string | null;
   created_at: Date;
   deleted_at: Date | null;
 }
 
-export type NewNat = Omit<NatRow, 'created_at' | 'deleted_at'>;
+export type NewNat = Omit<NatRow, 'created_at' | 'deleted_at' | 'client_token'> & { client_token?: string | null };
 
 const COLUMNS = `id, account_id, vpc_id, subnet_id, connectivity_type, state, allocation_id, association_id, host(public_ip) AS public_ip,
-  network_interface_id, host(private_ip) AS private_ip, failure_code, failure_message, created_at, deleted_at`;
+  network_interface_id, host(private_ip) AS private_ip, failure_code, failure_message, client_token, created_at, deleted_at`;
 
 /** States in which a gateway holds its ENI and address and routes to it are active. */
 export const LIVE_NAT_STATES = ['pending', 'available'];
@@ -33,15 +34,19 @@ export class NatGatewayRepository {
   async insert(n: NewNat, t?: Transaction): Promise<void> {
     await this.db.exec(
       `INSERT INTO nat_gateways (id, account_id, vpc_id, subnet_id, connectivity_type, state, allocation_id, association_id, public_ip,
-         network_interface_id, private_ip, failure_code, failure_message, deleted_at)
-       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9::inet,$10,$11::inet,$12,$13, CASE WHEN $6 = 'failed' THEN now() END)`,
-      [n.id, n.account_id, n.vpc_id, n.subnet_id, n.connectivity_type, n.state, n.allocation_id, n.association_id, n.public_ip, n.network_interface_id, n.private_ip, n.failure_code, n.failure_message],
+         network_interface_id, private_ip, failure_code, failure_message, client_token, deleted_at)
+       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9::inet,$10,$11::inet,$12,$13,$14, CASE WHEN $6 = 'failed' THEN now() END)`,
+      [n.id, n.account_id, n.vpc_id, n.subnet_id, n.connectivity_type, n.state, n.allocation_id, n.association_id, n.public_ip, n.network_interface_id, n.private_ip, n.failure_code, n.failure_message, n.client_token ?? null],
       t,
     );
   }
 
   get(accountId: string, id: string, t?: Transaction): Promise<NatRow | undefined> {
     return this.db.one<NatRow>(`SELECT ${COLUMNS} FROM nat_gateways WHERE account_id = $1 AND id = $2`, [accountId, id], t);
+  }
+
+  byClientToken(accountId: string, token: string): Promise<NatRow | undefined> {
+    return this.db.one<NatRow>(`SELECT ${COLUMNS} FROM nat_gateways WHERE account_id = $1 AND client_token = $2`, [accountId, token]);
   }
 
   ofAccount(accountId: string, ids: string[]): Promise<NatRow[]> {

@@ -23,6 +23,7 @@ export interface NatCreateInput {
   allocationId?: string;
   connectivityType?: string;
   privateIpAddress?: string;
+  clientToken?: string;
 }
 
 export interface NatCreatePlan {
@@ -30,6 +31,9 @@ export interface NatCreatePlan {
   connectivity: 'public' | 'private';
   address?: AddressRow;
   privateIp?: string;
+  clientToken?: string;
+  /** The gateway an earlier request with this ClientToken made (answered again, nothing made). */
+  existing?: NatRow;
 }
 
 export class NatAdmin {
@@ -47,25 +51,35 @@ export class NatAdmin {
       throw new Ec2Error('InvalidParameterValue', `Value (${connectivity}) for parameter connectivityType is invalid. Valid values: public, private.`);
     }
     const subnet = await this.subnetOf(accountId, input.subnetId);
+    if (input.clientToken) {
+      const existing = await this.repo.nats.byClientToken(accountId, input.clientToken);
+      if (existing) {
+        if (existing.subnet_id !== subnet.id || existing.connectivity_type !== connectivity || (input.allocationId ?? null) !== existing.allocation_id) {
+          throw new Ec2Error('IdempotentParameterMismatch', 'Arguments on this idempotent request are inconsistent with arguments used in previous request(s).');
+        }
+        return { subnet, connectivity, existing };
+      }
+    }
     if (connectivity === 'private') {
       if (input.allocationId !== undefined) throw new Ec2Error('InvalidParameterCombination', 'An Elastic IP address cannot be associated with a private NAT gateway.');
-      return { subnet, connectivity, privateIp: input.privateIpAddress };
+      return { subnet, connectivity, privateIp: input.privateIpAddress, clientToken: input.clientToken };
     }
     if (input.allocationId === undefined) throw new Ec2Error('MissingParameter', 'The request must contain the parameter AllocationId for a public NAT gateway.');
     const address = await this.repo.addresses.byId(input.allocationId);
     if (!address || address.auto || address.account_id.trim() !== accountId) {
       throw new Ec2Error('InvalidElasticIpID.NotFound', `The elasticIp ID '${input.allocationId}' does not exist`);
     }
-    return { subnet, connectivity, address, privateIp: input.privateIpAddress };
+    return { subnet, connectivity, address, privateIp: input.privateIpAddress, clientToken: input.clientToken };
   }
 
   /** Makes the gateway (pending, then available once the data plane was told) or records it failed. */
   async create(accountId: string, p: NatCreatePlan): Promise<NatRow> {
+    if (p.existing) return p.existing;
     const id = newId('natGateway');
     const base: NewNat = {
       id, account_id: accountId, vpc_id: p.subnet.vpc_id, subnet_id: p.subnet.id, connectivity_type: p.connectivity, state: 'pending',
       allocation_id: p.address?.id ?? null, association_id: null, public_ip: p.address?.public_ip ?? null, network_interface_id: null, private_ip: null,
-      failure_code: null, failure_message: null,
+      failure_code: null, failure_message: null, client_token: p.clientToken ?? null,
     };
     const failed = async (code: string, message: string) => {
       await this.repo.nats.insert({ ...base, state: 'failed', failure_code: code, failure_message: message });
