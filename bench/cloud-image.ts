@@ -115,6 +115,12 @@ try {
   }))).Instances![0]!.InstanceId!;
   console.log(`RunInstances ${TYPE} -> ${instanceId}`);
 
+  // The launch goes on after RunInstances answers: the domain exists once the instance is running.
+  for (let st = await stateOf(instanceId); st !== 'running'; st = await stateOf(instanceId)) {
+    if (st !== 'pending' || performance.now() - t0 > WAIT_MS) throw new Error(`instance ${instanceId} is ${st}, not running`);
+    await sleep(500);
+  }
+  console.log(`  running                      ${sec(performance.now() - t0)}`);
   const xml = (await execa('virsh', ['-c', URI, 'dumpxml', instanceId])).stdout;
   if (/device='cdrom'/.test(xml)) throw new Error('the domain has a CD-ROM: a NoCloud seed was attached');
   if (!/<entry name='manufacturer'>Amazon EC2<\/entry>/.test(xml)) throw new Error('the domain does not say "Amazon EC2" in its SMBIOS');
