@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ImageStore } from '../../src/adapters/libvirt/images.js';
 import type { StoragePool } from '../../src/adapters/libvirt/pool.js';
+import { kernelNetworkConfig } from '../../src/adapters/libvirt/seed.js';
 
 /**
  * A kernel image directory as scripts/build-cloud-image.sh makes it (a stock cloud image): its root filesystem
@@ -86,5 +87,24 @@ describe('libvirt kernel images: a stock cloud image directory', () => {
     const info = await new ImageStore(pool, 1).inspect(d);
     assert.equal(info.ref, `kernel:${d}`);
     assert.equal(imports.length, 0);
+  });
+});
+
+describe('libvirt: the network config of a guest without a seed (kernel command line)', () => {
+  it("gives cloud-init the address and the default gateway as gateway4 (ifupdown's own, no net-tools)", () => {
+    const spec = {
+      instanceId: 'i-0123456789abcdef0', accountId: '123456789012', imageRef: 'kernel:/x', vcpus: 1, memoryMiB: 512, hostname: 'h', publicKeys: [],
+      nics: [{ eniId: 'eni-1', deviceIndex: 0, mac: '02:AB:CD:00:00:01', ips: ['172.31.0.4'], subnetCidr: '172.31.0.0/20', gateway: '172.31.0.1' }],
+      dns: { nameservers: ['172.31.0.2'], search: ['ec2.internal'] },
+    };
+    const arg = kernelNetworkConfig(spec);
+    assert.match(arg, /^network-config=[A-Za-z0-9+/]+=*$/, 'one kernel command line word');
+    const yaml = Buffer.from(arg.slice('network-config='.length), 'base64').toString();
+    assert.match(yaml, /^version: 2\nethernets:\n  eth0:\n/);
+    assert.match(yaml, /macaddress: "02:ab:cd:00:00:01"/);
+    assert.match(yaml, /- 172\.31\.0\.4\/20\n    gateway4: 172\.31\.0\.1\n/);
+    assert.doesNotMatch(yaml, /routes:/);
+    assert.match(yaml, /addresses: \[172\.31\.0\.2\]/);
+    assert.ok(arg.length < 1024, `fits the kernel command line with room to spare (${arg.length})`);
   });
 });

@@ -25,7 +25,7 @@ import { ImageStore } from './images.js';
 import { readMetadata } from './metadata.js';
 import { screenshotToPng } from './png.js';
 import { rootVolume, seedVolume, StoragePool } from './pool.js';
-import { buildSeedIso, seedFiles } from './seed.js';
+import { buildSeedIso, kernelNetworkConfig, seedFiles } from './seed.js';
 import { ec2SystemUuid, renderDiskXml, renderDomainXml, type DiskParams, type DomainParams, type InterfaceParams } from './templates.js';
 import { domainName, Virsh } from './virsh.js';
 
@@ -172,8 +172,8 @@ export class LibvirtComputeBackend implements ComputeBackend {
         disks.push({ type: 'file', device: 'cdrom', format: 'raw', source: seedPath, target: 'hdc', bus: 'ide', readonly: true });
       } else if (boot.kind === 'kernel') {
         // A stock cloud image reads everything from the metadata service, but the VPC gives no DHCP yet: its
-        // address comes as cloud-init's kernel command line network config (the seed's network-config).
-        boot.cmdline += ` network-config=${Buffer.from(seed['network-config']).toString('base64')}`;
+        // address comes as cloud-init's kernel command line network config.
+        boot.cmdline += ` ${kernelNetworkConfig(spec)}`;
       }
       await mkdir(this.consoleDir, { recursive: true });
       await rm(this.consoleLog(name), { force: true }); // a log left by an earlier domain of that name
