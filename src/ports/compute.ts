@@ -80,6 +80,8 @@ export interface InstanceSpec {
   imageRef: string;
   vcpus: number;
   memoryMiB: number;
+  /** The EC2 instance type (t3.micro ...), which a VM's firmware names as its product as EC2's does. */
+  instanceType?: string;
   hostname: string;
   /**
    * A POSIX shell script to run once, at first boot, as root; its output must reach the console log.

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import {
+  ec2SystemUuid,
   renderDiskXml,
   renderDomainXml,
   renderInterfaceXml,
@@ -67,6 +68,28 @@ describe('libvirt XML templates (golden)', () => {
       vncListen: '0.0.0.0',
     });
     matchesGolden('domain-disk-kvm.xml', xml);
+  });
+
+  it('renders a stock cloud image domain: the SMBIOS identity of EC2 that cloud-init looks for, no seed', () => {
+    const uuid = ec2SystemUuid(kernelDomain.instanceId, kernelDomain.cloudId);
+    assert.match(uuid, /^ec2[0-9a-f]{5}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$/);
+    assert.equal(ec2SystemUuid(kernelDomain.instanceId, kernelDomain.cloudId), uuid, 'the same instance keeps its uuid');
+    assert.notEqual(ec2SystemUuid('i-0123456789abcdef1', kernelDomain.cloudId), uuid);
+    const xml = renderDomainXml({
+      ...kernelDomain,
+      imageRef: 'kernel:/var/lib/thecloud/images/debian-12-cloud:import-0123456789abcdef0123.qcow2',
+      boot: {
+        kind: 'kernel',
+        kernel: '/var/lib/thecloud/images/debian-12-cloud/vmlinuz',
+        initrd: '/var/lib/thecloud/images/debian-12-cloud/initrd.img',
+        cmdline: 'console=tty0 console=ttyS0,115200n8 panic=-1 root=LABEL=debian-root ro network-config=dmVyc2lvbjogMgo=',
+        seed: false,
+      },
+      disks: [kernelDomain.disks[0]!],
+      ec2Identity: { uuid, product: 't3.micro' },
+    });
+    matchesGolden('domain-ec2-identity.xml', xml);
+    assert.throws(() => renderDomainXml({ ...kernelDomain, ec2Identity: { uuid: '12345678-1234-1234-1234-123456789abc', product: 't3.micro' } }), /not an EC2 system uuid/);
   });
 
   it('renders a block device disk for attach-device', () => {

@@ -175,6 +175,39 @@ describe('instance metadata service (unit)', () => {
       assert.equal((await get('/latest/meta-data/instance-id', { 'X-aws-ec2-metadata-token': other })).status, 401);
     });
 
+    it('answers the crawl of cloud-init 22.4 (Debian 12): token, version 2021-03-23, every listed entry, identity', async () => {
+      // What DataSourceEc2 does on AWS: a token, then instance-id under its newest known version, then the whole
+      // meta-data tree (a listing line ending in / is a directory; public-keys lists `<index>=<name>`).
+      current = sampleInstance({ options: { ...metadataOptionsOf(null), httpTokens: 'required' } });
+      const tok = (await token('21600')).body;
+      const h = { 'X-aws-ec2-metadata-token': tok };
+      assert.equal((await get('/2021-03-23/meta-data/instance-id', h)).body, current.instanceId);
+      const leaves = new Map<string, string>();
+      const crawl = async (path: string): Promise<void> => {
+        const r = await get(path, h);
+        assert.equal(r.status, 200, path);
+        for (const line of r.body.split('\n')) {
+          const entry = path.endsWith('public-keys/') ? `${line.split('=')[0]}/` : line;
+          if (entry.endsWith('/')) await crawl(path + entry);
+          else {
+            const leaf = await get(path + entry, h);
+            assert.equal(leaf.status, 200, path + entry);
+            leaves.set((path + entry).replace('/2021-03-23/meta-data/', ''), leaf.body);
+          }
+        }
+      };
+      await crawl('/2021-03-23/meta-data/');
+      assert.equal(leaves.get('public-keys/0/openssh-key'), 'ssh-ed25519 AAAAC3Nza mine\n', 'the key cloud-init installs');
+      assert.equal(leaves.get('local-hostname'), 'ip-10-0-1-5.ec2.internal');
+      assert.equal(leaves.get(`network/interfaces/macs/${current.mac}/local-ipv4s`), '10.0.1.5', 'what its network config is made from');
+      assert.equal(leaves.get(`network/interfaces/macs/${current.mac}/device-number`), '0');
+      assert.equal((await get('/2021-03-23/user-data', h)).body, '#!/bin/sh\necho hi\n');
+      assert.deepEqual((await get('/2021-03-23/dynamic/instance-identity/', h)).body.split('\n').filter((l) => l === 'document'), ['document']);
+      const doc = JSON.parse((await get('/2021-03-23/dynamic/instance-identity/document', h)).body) as Record<string, unknown>;
+      assert.equal(doc.instanceId, current.instanceId);
+      assert.equal(doc.region, 'us-east-1');
+    });
+
     it('with HttpTokens=required answers 401 without a token, 200 with one', async () => {
       current = sampleInstance({ options: { ...metadataOptionsOf(null), httpTokens: 'required' } });
       assert.equal((await get('/latest/meta-data/instance-id')).status, 401);

@@ -25,8 +25,8 @@ import { ImageStore } from './images.js';
 import { readMetadata } from './metadata.js';
 import { screenshotToPng } from './png.js';
 import { rootVolume, seedVolume, StoragePool } from './pool.js';
-import { buildSeedIso, seedFiles } from './seed.js';
-import { renderDiskXml, renderDomainXml, type DiskParams, type DomainParams, type InterfaceParams } from './templates.js';
+import { buildSeedIso, kernelNetworkConfig, seedFiles } from './seed.js';
+import { ec2SystemUuid, renderDiskXml, renderDomainXml, type DiskParams, type DomainParams, type InterfaceParams } from './templates.js';
 import { domainName, Virsh } from './virsh.js';
 
 export interface LibvirtOptions {
@@ -164,16 +164,20 @@ export class LibvirtComputeBackend implements ComputeBackend {
       const root: DiskParams = spec.rootDisk
         ? volumeDiskParams(spec.rootDisk, 'vda', bootOrder)
         : { type: 'file', device: 'disk', format: 'qcow2', source: await this.pool.createDisk(rootVolume(name), this.rootDiskGiB, basePath), target: 'vda', bus: 'virtio', serial: 'root', bootOrder };
-      const seedPath = await this.pool.volumePath(seedVolume(name));
-      await buildSeedIso(this.runner, seed, seedPath, await this.seedTool());
-      await this.pool.refresh();
+      const disks: DiskParams[] = [root];
+      if (boot.seed !== false) {
+        const seedPath = await this.pool.volumePath(seedVolume(name));
+        await buildSeedIso(this.runner, seed, seedPath, await this.seedTool());
+        await this.pool.refresh();
+        disks.push({ type: 'file', device: 'cdrom', format: 'raw', source: seedPath, target: 'hdc', bus: 'ide', readonly: true });
+      } else if (boot.kind === 'kernel') {
+        // A stock cloud image reads everything from the metadata service, but the VPC gives no DHCP yet: its
+        // address comes as cloud-init's kernel command line network config.
+        boot.cmdline += ` ${kernelNetworkConfig(spec)}`;
+      }
       await mkdir(this.consoleDir, { recursive: true });
       await rm(this.consoleLog(name), { force: true }); // a log left by an earlier domain of that name
 
-      const disks: DiskParams[] = [
-        root,
-        { type: 'file', device: 'cdrom', format: 'raw', source: seedPath, target: 'hdc', bus: 'ide', readonly: true },
-      ];
       // NICs plugged by the network backend sit on their VPC's bridge (which it made), with its tap name and
       // interface id; the old mode puts the one attachment on the shared bridge.
       const interfaces: InterfaceParams[] = spec.nics
@@ -195,6 +199,7 @@ export class LibvirtComputeBackend implements ComputeBackend {
         interfaces,
         consoleLog: this.consoleLog(name),
         vncListen: this.vncListen,
+        ec2Identity: { uuid: ec2SystemUuid(spec.instanceId, this.cloudId), product: spec.instanceType ?? 'EC2' },
       });
     } catch (e) {
       await this.destroy(name).catch(() => undefined); // leave nothing half-made behind

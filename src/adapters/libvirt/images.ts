@@ -10,8 +10,15 @@ import type { BootParams } from './templates.js';
 /** The guest's serial port is also the kernel console; tty0 (VNC) gets the kernel messages too. */
 export const BASE_CMDLINE = 'console=tty0 console=ttyS0,115200n8 panic=-1';
 
-/** The files of a kernel image directory that are read (cmdline is optional). */
-const KERNEL_FILES = ['vmlinuz', 'initrd.img', 'cmdline'] as const;
+/**
+ * The files of a kernel image directory that are read. Optional: cmdline (appended to the kernel command line),
+ * root.qcow2 (the root disk's content, imported into the pool as the image's base volume) and datasource
+ * ("ec2": the guest reads the metadata service, as a stock cloud image does, and gets no NoCloud seed).
+ */
+const KERNEL_FILES = ['vmlinuz', 'initrd.img', 'cmdline', 'root.qcow2', 'datasource'] as const;
+
+/** The one datasource value a kernel image directory may name besides the default (NoCloud seed). */
+const EC2_DATASOURCE = 'ec2';
 
 /**
  * Formats a user's disk image may have. Others can name further files (a VMDK's extents); a qcow2 can too,
@@ -52,7 +59,9 @@ export class ImageStore {
       if (!(await stat(f).catch(() => undefined))?.isFile()) throw new Error(`kernel image ${image.dir} has no ${f}`);
     }
     const extra = (await readFile(join(image.dir, 'cmdline'), 'utf8').catch(() => '')).trim();
-    return { kind: 'kernel', kernel, initrd, cmdline: extra ? `${BASE_CMDLINE} ${extra}` : BASE_CMDLINE };
+    const datasource = (await readFile(join(image.dir, 'datasource'), 'utf8').catch(() => '')).trim();
+    if (datasource !== '' && datasource !== EC2_DATASOURCE) throw new Error(`kernel image ${image.dir}: unknown datasource ${JSON.stringify(datasource)} (only "${EC2_DATASOURCE}")`);
+    return { kind: 'kernel', kernel, initrd, cmdline: extra ? `${BASE_CMDLINE} ${extra}` : BASE_CMDLINE, seed: datasource !== EC2_DATASOURCE };
   }
 
   async baseVolumePath(volume: string): Promise<string> {
@@ -69,12 +78,27 @@ export class ImageStore {
     if (/^(kernel|disk):/.test(location)) return this.describe(parseImageRef(location));
     const path = assertSafePath('image', location.replace(/\/+$/, ''));
     const st = await stat(path);
-    if (st.isDirectory()) return this.describe({ kind: 'kernel', dir: path });
+    if (st.isDirectory()) return this.inspectKernelDir(path);
     if (!st.isFile()) throw new Error(`${path} is neither an image file nor a kernel image directory`);
     const digest = createHash('sha256').update(`${path}\0${st.size}\0${st.mtimeMs}`).digest('hex').slice(0, 20);
     const volume = `import-${digest}.qcow2`;
     if (!(await this.pool.exists(volume))) await this.pool.importImage(path, volume, await userImageFormat(this.pool, path));
     return { ...(await this.describe({ kind: 'disk', baseVolume: volume })), copy: true };
+  }
+
+  /**
+   * A kernel image directory; one with a root.qcow2 (a whole system, scripts/build-cloud-image.sh) has it
+   * imported into the pool, as a disk image file would be, and its instances' root disks start from it.
+   */
+  private async inspectKernelDir(dir: string): Promise<BackendImageInfo> {
+    const root = join(dir, 'root.qcow2');
+    const st = await stat(root).catch(() => undefined);
+    if (st === undefined) return this.describe({ kind: 'kernel', dir });
+    if (!st.isFile()) throw new Error(`${root} is not a file`);
+    const digest = createHash('sha256').update(`${root}\0${st.size}\0${st.mtimeMs}`).digest('hex').slice(0, 20);
+    const volume = `import-${digest}.qcow2`;
+    if (!(await this.pool.exists(volume))) await this.pool.importImage(root, volume, await userImageFormat(this.pool, root));
+    return { ...(await this.describe({ kind: 'kernel', dir, baseVolume: volume })), copy: true };
   }
 
   /** What a RegisterImage location names (see ImageSource): a host path, or a reference to the pool's own volumes. */

@@ -55,9 +55,11 @@ const DOMAIN = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*
 
 /**
  * cloud-init network config version 2: the one interface, matched by MAC, with its static address and route,
- * and the VPC's resolver when there is one.
+ * and the VPC's resolver when there is one. The default route is a `routes` entry (what the test image reads), or
+ * `gateway4`: cloud-init 22.4 renders a route entry for ifupdown as `route add` of net-tools, which a stock
+ * Debian cloud image lacks, and `gateway4` as the interface's own gateway.
  */
-export function networkConfig(net: NetworkAttachment | undefined, dns?: InstanceSpec['dns']): string {
+export function networkConfig(net: NetworkAttachment | undefined, dns?: InstanceSpec['dns'], defaultRoute: 'routes' | 'gateway4' = 'routes'): string {
   if (net === undefined) return 'version: 2\nethernets: {}\n';
   const prefix = /^[\d.]+\/(\d{1,2})$/.exec(net.cidr)?.[1];
   if (prefix === undefined || Number(prefix) > 32) throw new Error(`bad subnet CIDR ${net.cidr}`);
@@ -74,9 +76,7 @@ export function networkConfig(net: NetworkAttachment | undefined, dns?: Instance
     '    set-name: eth0',
     '    addresses:',
     `      - ${net.privateIp}/${prefix}`,
-    '    routes:',
-    '      - to: 0.0.0.0/0',
-    `        via: ${net.gateway}`,
+    ...(defaultRoute === 'gateway4' ? [`    gateway4: ${net.gateway}`] : ['    routes:', '      - to: 0.0.0.0/0', `        via: ${net.gateway}`]),
     ...nameservers(dns),
     '',
   ].join('\n');
@@ -98,6 +98,15 @@ function nicAttachment(nics: NonNullable<InstanceSpec['nics']>): NetworkAttachme
   const nic = nics.find((n) => n.deviceIndex === 0) ?? nics[0];
   if (!nic) return undefined;
   return { subnetId: '', vpcId: '', vpcCidr: nic.subnetCidr, cidr: nic.subnetCidr, gateway: nic.gateway, privateIp: nic.ips[0]!, macAddress: nic.mac };
+}
+
+/**
+ * The network config of a guest that reads no seed (a stock cloud image): given on the kernel command line as
+ * cloud-init's `network-config=<base64>`, since VPCs have no DHCP server yet.
+ */
+export function kernelNetworkConfig(spec: InstanceSpec): string {
+  const yaml = networkConfig(spec.nics ? nicAttachment(spec.nics) : spec.network, spec.nics ? spec.dns : undefined, 'gateway4');
+  return `network-config=${Buffer.from(yaml).toString('base64')}`;
 }
 
 export function seedFiles(spec: InstanceSpec): SeedFiles {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -126,9 +127,14 @@ export interface InterfaceParams {
   interfaceId?: string;
 }
 
+/**
+ * `seed`: whether the guest reads its configuration from a NoCloud seed (undefined: it does). A kernel image whose
+ * directory says `datasource` = ec2 (a stock cloud image, scripts/build-cloud-image.sh) reads the metadata
+ * service instead and gets no seed.
+ */
 export type BootParams =
-  | { kind: 'kernel'; kernel: string; initrd: string; cmdline: string }
-  | { kind: 'disk' };
+  | { kind: 'kernel'; kernel: string; initrd: string; cmdline: string; seed?: boolean }
+  | { kind: 'disk'; seed?: boolean };
 
 export interface DomainParams {
   name: string;
@@ -147,7 +153,20 @@ export interface DomainParams {
   consoleLog: string;
   /** Address VNC listens on (VNC_LISTEN, default 127.0.0.1) */
   vncListen: string;
+  /**
+   * The platform the guest sees in SMBIOS, as on EC2: the domain's uuid (also the system serial) starting with
+   * "ec2", manufacturer "Amazon EC2", the instance type as product. cloud-init's EC2 datasource looks for that.
+   */
+  ec2Identity?: { uuid: string; product: string };
 }
+
+/** An EC2-looking system uuid for an instance: stable for (installation, instance id), "ec2" first. */
+export function ec2SystemUuid(instanceId: string, cloudId = ''): string {
+  const hex = 'ec2' + createHash('sha256').update(`${cloudId}/${instanceId}`).digest('hex').slice(0, 29);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+}
+
+const EC2_UUID = /^ec2[0-9a-f]{5}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 function positiveInt(name: string, n: number): number {
   if (!Number.isInteger(n) || n < 1) throw new RangeError(`${name} must be a positive integer, got ${n}`);
@@ -193,6 +212,7 @@ export function renderInterfaceXml(p: InterfaceParams, templates?: string): stri
 
 export function renderDomainXml(p: DomainParams, templates?: string): string {
   const kernel = p.boot.kind === 'kernel' ? p.boot : undefined;
+  if (p.ec2Identity && !EC2_UUID.test(p.ec2Identity.uuid)) throw new Error(`not an EC2 system uuid: ${p.ec2Identity.uuid}`);
   return renderTemplate(loadTemplate('domain', templates), {
     domainType: p.domainType,
     hostCpu: p.domainType === 'kvm',
@@ -211,5 +231,8 @@ export function renderDomainXml(p: DomainParams, templates?: string): string {
     interfaces: p.interfaces.map((i) => indent(renderInterfaceXml(i, templates), 4)).join(''),
     consoleLog: p.consoleLog,
     vncListen: p.vncListen,
+    uuid: p.ec2Identity?.uuid,
+    smbiosManufacturer: p.ec2Identity ? 'Amazon EC2' : undefined,
+    smbiosProduct: p.ec2Identity?.product,
   });
 }

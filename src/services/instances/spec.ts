@@ -42,6 +42,7 @@ export async function instanceSpec(deps: SpecSources, row: InstanceRow): Promise
     imageRef: image.backend_ref,
     vcpus: type.vcpus,
     memoryMiB: type.memoryMiB,
+    instanceType: row.instance_type,
     hostname: privateHostname(row.private_ip),
     firstBootScript: renderFirstBootScript(userData, keys),
     userData,
