@@ -42,6 +42,7 @@ import { createSnapshots } from './volumes/multi-snapshots.js';
 import { describeSnapshotAttribute, modifySnapshotAttribute, resetSnapshotAttribute } from './volumes/snapshot-attributes.js';
 import { modifyVolume, describeVolumesModifications } from './volumes/modify.js';
 import { describeVolumeStatus, describeVolumeAttribute, modifyVolumeAttribute, enableVolumeIO } from './volumes/status.js';
+import { createReplaceRootVolumeTask, describeReplaceRootVolumeTasks } from './volumes/root-replace.js';
 import { describeRouteTables, createRouteTable, deleteRouteTable } from './route-tables/index.js';
 import { associateRouteTable, disassociateRouteTable, replaceRouteTableAssociation } from './route-tables/associations.js';
 import { createRoute, replaceRoute, deleteRoute } from './route-tables/routes.js';
@@ -119,6 +120,8 @@ export function buildRegistry(): Registry {
     describeVolumeAttribute,
     modifyVolumeAttribute,
     enableVolumeIO,
+    createReplaceRootVolumeTask,
+    describeReplaceRootVolumeTasks,
     modifyVolume,
     describeVolumesModifications,
     copySnapshot,

@@ -24,6 +24,7 @@ export const ID_KINDS = {
   dhcpOptions: { prefix: 'dopt', code: 'InvalidDhcpOptionsID', noun: 'dopt-...' },
   address: { prefix: 'eipalloc', code: 'InvalidAllocationID', noun: 'eipalloc-...' },
   addressAssociation: { prefix: 'eipassoc', code: 'InvalidAssociationID', noun: 'eipassoc-...' },
+  replaceRootVolumeTask: { prefix: 'replacevol', code: 'InvalidReplaceRootVolumeTaskId', noun: 'replacevol-...' },
 } as const;
 
 export type IdKind = keyof typeof ID_KINDS;

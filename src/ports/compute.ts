@@ -216,6 +216,11 @@ export interface ComputeBackend {
    * (an exported image disk of at least the image's size). Absent where the root is not a disk (Docker).
    */
   fillRootDisk?(imageRef: string, target: DiskExport): Promise<void>;
+  /**
+   * Backends whose root disk is an EBS volume (libvirt): makes `disk` the stopped instance's root disk (boot disk,
+   * vda) in place of the one it has, in its persistent definition; the next start boots from it (CreateReplaceRootVolumeTask).
+   */
+  replaceRootDisk?(backendId: string, disk: VolumeAttachment): Promise<void>;
   /** For `doctor`: is the host dependency reachable? Never throws. */
   probe(): Promise<ProbeResult>;
 }

@@ -91,7 +91,7 @@ async function startOn(config: Config, opts: StartOptions, log: Logger, url: str
   const images = new ImageService(new ImageRepository(db, backends.compute.name), backends.compute, imagePolicy, log);
   const keyPairs = new KeyPairService(computeRepo);
   // Volumes read instance records (attach) and instances make volumes (launch mappings): the lookup is lazy.
-  const volumes: VolumeService = new VolumeService(new VolumeRepository(db), { byIds: (a: string, ids: string[]): Promise<InstanceRow[]> => instances.byIds(a, ids) }, catalog, backends.storage, backends.compute, log);
+  const volumes: VolumeService = new VolumeService(new VolumeRepository(db), { byIds: (a: string, ids: string[]): Promise<InstanceRow[]> => instances.byIds(a, ids), whileShutDown: (id, fn) => instances.whileShutDown(id, fn) }, catalog, backends.storage, backends.compute, log);
   const instances: InstanceService = new InstanceService(computeRepo, network, images, keyPairs, backends.compute, log, {
     volumes,
     retentionMs: config.terminatedRetentionMs,

@@ -462,6 +462,24 @@ export class LibvirtComputeBackend implements ComputeBackend {
     if (live) throw new Error(`${volumeId} is still plugged into ${name}: the guest did not release it`);
   }
 
+  /**
+   * The stopped domain's root disk (target vda) becomes `disk`, with the boot order the old one had: the disk
+   * element is replaced in the persistent definition, which is defined again (nothing else of it changes).
+   */
+  async replaceRootDisk(backendId: string, disk: VolumeAttachment): Promise<void> {
+    const name = domainName(backendId);
+    const state = await this.virsh.domstate(name);
+    if (state === undefined) throw new DomainNotFoundError(name);
+    if (mapDomainState(state) !== 'stopped') throw new Error(`libvirt domain ${name} must be stopped to replace its root disk (${state})`);
+    const xml = (await this.virsh.run(['dumpxml', '--inactive', name])).stdout;
+    const disks = xml.match(/<disk\b[\s\S]*?<\/disk>/g) ?? [];
+    const old = disks.find((d) => /<target dev='vda'/.test(d));
+    if (!old) throw new Error(`libvirt domain ${name} has no root disk (vda)`);
+    const order = /<boot order='(\d+)'/.exec(old)?.[1];
+    const fresh = renderDiskXml(volumeDiskParams(disk, 'vda', order === undefined ? undefined : Number(order)));
+    await this.virsh.define(xml.replace(old, fresh.trim()));
+  }
+
   // --- images (images.ts) ------------------------------------------------------------------------------------------
 
   parseImageLocation(location: string): ImageSource {

@@ -218,6 +218,34 @@ export class InstanceService {
     });
   }
 
+  /**
+   * Runs `fn` while the running instance is shut down (CreateReplaceRootVolumeTask), in its queue, and starts it
+   * again whatever `fn` did, as capture does: its EC2 state stays 'running' (AWS reboots it around the
+   * replacement), and the 'capture' mark lets reconciliation start it again if the process dies while it is down.
+   */
+  whileShutDown<T>(instanceId: string, fn: (backendId: string) => Promise<T>): Promise<T> {
+    return new Promise((resolve, reject) => {
+      void this.queue.run(
+        instanceId,
+        async () => {
+          const now = await this.repo.instance(instanceId);
+          if (now?.state !== 'running' || !now.backend_id) throw new Error(`instance ${instanceId} is ${now?.state ?? 'gone'}`);
+          const backendId = now.backend_id;
+          if (!(await this.repo.setActivity(instanceId, 'capture', ['running'], null))) throw new Error(`instance ${instanceId} is busy (${now.activity})`);
+          try {
+            await this.compute.stop(backendId, { force: false });
+            resolve(await fn(backendId));
+          } finally {
+            await this.compute.start(backendId);
+            await this.steps.redo(instanceId, PLUG_STEP).catch((e) => this.log.error('re-plug after a root volume replacement failed', { instanceId, error: e }));
+            await this.repo.setActivity(instanceId, null, ['running'], 'capture');
+          }
+        },
+        (e) => reject(e),
+      );
+    });
+  }
+
   async consoleOutput(row: InstanceRow): Promise<string> {
     if (!row.backend_id) return '';
     return this.compute.consoleOutput(row.backend_id).catch(() => '');

@@ -20,6 +20,8 @@ import { reconcileVolumes } from './reconcile.js';
 import { ROOT_DEVICES, type LaunchVolumes, type RootImage } from '../instances/volume-step.js';
 import type { VolumeAttachment } from '../../ports/compute.js';
 import * as root from './root.js';
+import { RootReplacements } from './root-replace.js';
+import { ReplaceTaskRepository } from '../../db/repositories/root-replacements.js';
 
 export interface CreateVolumeInput {
   availabilityZone?: string;
@@ -35,6 +37,8 @@ export interface CreateVolumeInput {
 /** What the volume service needs of instances: the records (read only). */
 export interface InstanceLookup {
   byIds(accountId: string, ids: string[]): Promise<InstanceRow[]>;
+  /** Runs work while the instance is shut down, then starts it again (CreateReplaceRootVolumeTask). */
+  whileShutDown?<T>(instanceId: string, fn: (backendId: string) => Promise<T>): Promise<T>;
 }
 
 export class VolumeService implements LaunchVolumes {
@@ -50,7 +54,14 @@ export class VolumeService implements LaunchVolumes {
     private readonly log: Logger,
   ) {
     this.snapshots = new SnapshotService(this, storage, log);
+    this.replacements = new RootReplacements(this, new ReplaceTaskRepository(repo.db), log, () => {
+      const i = this.instances;
+      return i.whileShutDown ? { whileShutDown: (id, fn) => i.whileShutDown!(id, fn) } : undefined;
+    });
   }
+
+  /** CreateReplaceRootVolumeTask (./root-replace.ts). */
+  readonly replacements: RootReplacements;
 
   /** Snapshots (./snapshots.ts). */
   readonly snapshots: SnapshotService;
@@ -366,5 +377,6 @@ export class VolumeService implements LaunchVolumes {
   /** See ./reconcile.ts. Never throws. */
   async reconcile(): Promise<void> {
     await reconcileVolumes(this, this.storage, this.log).catch((e) => this.log.error('volume reconciliation failed', { error: e }));
+    await this.replacements.reconcile().catch((e) => this.log.error('root volume replacement reconciliation failed', { error: e }));
   }
 }

@@ -1,0 +1,219 @@
+/**
+ * CreateReplaceRootVolumeTask (libvirt instances on LVM storage): the instance's root volume is replaced by a NEW
+ * volume, as on AWS (a new volume id; the replaced one is detached and kept, `available`, unless
+ * DeleteReplacedRootVolume), restored to a snapshot of that root volume's lineage, or to its launch state (the
+ * image or snapshot the original root was made from). The new volume is a thin snapshot of its source on the
+ * storage host (instant: no bytes copied). The instance keeps its EC2 state `running`; as AWS reboots it around
+ * the replacement, its domain is shut down, given the new disk as its boot disk, and started again.
+ *
+ * States: pending (the new volume is being made) -> in-progress (the swap, the instance down) -> succeeded, or
+ * failed with the original root still attached. Restoring in place, keeping the volume id, is the storage
+ * backend's restoreSnapshotInPlace (merge-back, src/adapters/lvm/restore.ts); EC2 has no action that asks for it.
+ */
+import { Ec2Error, unsupportedOperation } from '../../errors/index.js';
+import { newId } from '../../ids/index.js';
+import type { ReplaceTaskRepository, ReplaceTaskRow } from '../../db/repositories/root-replacements.js';
+import type { VolumeService } from './index.js';
+import type { Logger } from '../../server/log.js';
+import { ROOT_DEVICES } from '../instances/volume-step.js';
+import { why } from './why.js';
+
+export interface ReplaceRootInput {
+  instanceId: string;
+  snapshotId?: string;
+  imageId?: string;
+  deleteReplaced?: boolean;
+  clientToken?: string;
+}
+
+/** The part of the instance service a replacement needs: running work while the instance is shut down. */
+export interface ShutDownRunner {
+  whileShutDown<T>(instanceId: string, fn: (backendId: string) => Promise<T>): Promise<T>;
+}
+
+export class RootReplacements {
+  private readonly inFlight = new Set<string>();
+
+  constructor(
+    private readonly svc: VolumeService,
+    readonly repo: ReplaceTaskRepository,
+    private readonly log: Logger,
+    private readonly instances: () => ShutDownRunner | undefined,
+  ) {}
+
+  /** CreateReplaceRootVolumeTask's checks (no write): the instance's root attachment, as AWS answers them. */
+  async check(accountId: string, input: ReplaceRootInput) {
+    const [instance] = await this.svc.instances.byIds(accountId, [input.instanceId]);
+    if (!instance) throw new Ec2Error('InvalidInstanceID.NotFound', `The instance ID '${input.instanceId}' does not exist`);
+    if (input.imageId !== undefined) {
+      throw unsupportedOperation('Replacing a root volume from an AMI (ImageId) is not supported by this cloud yet: give a SnapshotId, or neither to restore the launch state.');
+    }
+    if (!this.svc.rootVolumes) {
+      throw unsupportedOperation(`The root device of ${input.instanceId} is the instance's own filesystem here, not an EBS volume (root volumes need the libvirt backend with LVM storage).`);
+    }
+    if (instance.state !== 'running') {
+      throw new Ec2Error('IncorrectInstanceState', `The instance '${input.instanceId}' is not in the 'running' state (${instance.state}).`);
+    }
+    const root = (await this.svc.repo.attachmentsOf([instance.id])).find((a) => ROOT_DEVICES.includes(a.device));
+    if (!root || root.state !== 'attached') throw new Ec2Error('IncorrectState', `The instance '${input.instanceId}' has no attached EBS root volume.`);
+    if ((await this.repo.unfinished(instance.id)).length) {
+      throw new Ec2Error('IncorrectState', `A root volume replacement task is already in progress for instance '${input.instanceId}'.`);
+    }
+    const volume = await this.svc.volume(accountId, root.volume_id);
+    if (input.snapshotId !== undefined) {
+      const snap = await this.svc.snapshots.snapshot(accountId, input.snapshotId);
+      if (snap.state !== 'completed') throw new Ec2Error('IncorrectState', `Snapshot '${snap.id}' is not 'completed'.`);
+      if (!(await this.lineage(accountId, instance.id, volume.id)).has(snap.volume_id)) {
+        throw new Ec2Error('InvalidParameterValue', `The snapshot '${snap.id}' was not created from the root volume of instance '${input.instanceId}' (${volume.id}) or its lineage.`);
+      }
+    } else if (!volume.image_id && !volume.snapshot_id) {
+      throw new Ec2Error('IncorrectState', `The root volume ${volume.id} has no launch state to restore (it was not made from an image or a snapshot).`);
+    }
+    return { instance, root, volume };
+  }
+
+  /**
+   * The volumes of the root's lineage: the current root volume, the root volumes this instance had before (the
+   * ones replaced by earlier tasks), and the volumes the snapshots they were restored from were taken of.
+   */
+  private async lineage(accountId: string, instanceId: string, rootId: string): Promise<Set<string>> {
+    const ids = new Set<string>([rootId]);
+    const previous = await this.repo.db.rows<{ old_volume_id: string }>(
+      `SELECT old_volume_id FROM replace_root_volume_tasks WHERE instance_id = $1 AND state = 'succeeded' AND old_volume_id IS NOT NULL`, [instanceId]);
+    for (const p of previous) ids.add(p.old_volume_id);
+    for (const id of [...ids]) {
+      let v = await this.svc.repo.volume(accountId, id);
+      for (let hops = 0; v?.snapshot_id && hops < 50; hops++) {
+        const s = await this.svc.repo.snapshot(accountId, v.snapshot_id);
+        if (!s) break;
+        ids.add(s.volume_id);
+        v = await this.svc.repo.volume(accountId, s.volume_id);
+      }
+    }
+    return ids;
+  }
+
+  /** The task (pending) now, the work in the background. Idempotent by ClientToken. */
+  async create(accountId: string, input: ReplaceRootInput): Promise<{ task: ReplaceTaskRow; isNew: boolean }> {
+    if (input.clientToken) {
+      const prior = await this.repo.byClientToken(accountId, input.clientToken);
+      if (prior) {
+        if (prior.instance_id !== input.instanceId || (prior.snapshot_id ?? undefined) !== input.snapshotId) {
+          throw new Ec2Error('IdempotentParameterMismatch', 'The client token you have provided is associated with a resource that is already deleted or has different parameters. Please use a different client token.');
+        }
+        return { task: prior, isNew: false };
+      }
+    }
+    const { volume } = await this.check(accountId, input);
+    const id = newId('replaceRootVolumeTask');
+    const ok = await this.repo.insert({
+      id, account_id: accountId, instance_id: input.instanceId, snapshot_id: input.snapshotId ?? null, image_id: null,
+      delete_replaced: input.deleteReplaced ?? false, old_volume_id: volume.id, client_token: input.clientToken ?? null,
+    });
+    if (!ok) return this.create(accountId, input); // a concurrent call with the same token won
+    this.start(id);
+    return { task: (await this.repo.task(id))!, isNew: true };
+  }
+
+  private start(id: string): void {
+    if (this.inFlight.has(id)) return;
+    this.inFlight.add(id);
+    void this.run(id)
+      .catch((e) => this.log.error('replacing a root volume failed', { taskId: id, error: e }))
+      .finally(() => this.inFlight.delete(id));
+  }
+
+  /** Resumes the tasks a crash interrupted (their steps are idempotent). */
+  async reconcile(): Promise<void> {
+    for (const t of await this.repo.unfinished()) this.start(t.id);
+  }
+
+  private async run(id: string): Promise<void> {
+    const t = await this.repo.task(id);
+    if (t?.state === 'failing') return this.fail(t, t.state_message ?? 'interrupted');
+    if (!t || !['pending', 'in-progress'].includes(t.state)) return;
+    const accountId = t.account_id.trim();
+    try {
+      const old = await this.svc.volume(accountId, t.old_volume_id!);
+      const fresh = await this.newVolume(t, old);
+      if (t.state === 'pending') await this.repo.setState(id, ['pending'], 'in-progress');
+      await this.swap(t, old.id, fresh);
+    } catch (e) {
+      this.log.error('root volume replacement failed', { taskId: id, instanceId: t.instance_id, error: e });
+      await this.fail(t, why(e));
+      return;
+    }
+    await this.repo.setState(id, ['in-progress'], 'succeeded');
+    if (t.delete_replaced) {
+      await this.svc.delete(accountId, t.old_volume_id!).catch((e) => this.log.error('deleting a replaced root volume failed', { volumeId: t.old_volume_id, error: e }));
+    }
+  }
+
+  /** The replacement volume, made once (found again by its client token): a thin snapshot of its source. */
+  private async newVolume(t: ReplaceTaskRow, old: { id: string; availability_zone: string; size_gib: number; volume_type: string; iops: number | null; throughput: number | null; snapshot_id: string | null; image_id?: string | null }): Promise<string> {
+    const accountId = t.account_id.trim();
+    const token = `${t.id}:root`;
+    let v = await this.svc.repo.byClientToken(accountId, token);
+    if (!v) {
+      const vid = newId('volume');
+      // Launch state: the source the original root was made from; else the snapshot asked for.
+      const snapshotId = t.snapshot_id ?? old.snapshot_id;
+      await this.svc.repo.insertVolume({
+        id: vid, account_id: accountId, availability_zone: old.availability_zone, size_gib: old.size_gib, volume_type: old.volume_type,
+        iops: old.iops, throughput: old.throughput, snapshot_id: snapshotId ?? null, image_id: snapshotId ? null : (old.image_id ?? null),
+        state: 'creating', client_token: token,
+      });
+      v = (await this.svc.repo.byClientToken(accountId, token))!;
+      await this.repo.setNewVolume(t.id, v.id);
+    }
+    if (v.state === 'creating') await this.svc.queue.run(v.id, () => this.svc.createDisk(v!.id), () => {});
+    const now = await this.svc.volume(accountId, v.id);
+    if (now.state !== 'available' && now.state !== 'in-use') throw new Error(`the replacement volume ${v.id} is ${now.state}${now.state_message ? `: ${now.state_message}` : ''}`);
+    return v.id;
+  }
+
+  /** With the instance shut down: the domain boots from the new volume, and the records say so. */
+  private async swap(t: ReplaceTaskRow, oldId: string, newId: string): Promise<void> {
+    const { storage, compute } = this.svc.backends;
+    const runner = this.instances();
+    if (!runner || !compute.replaceRootDisk) throw new Error(`the ${compute.name} backend cannot replace a root disk`);
+    const current = await this.svc.repo.attachment(newId);
+    if (current?.instance_id === t.instance_id && current.state === 'attached') return; // swapped before a crash
+    const oldAttachment = await this.svc.repo.attachment(oldId);
+    if (!oldAttachment || oldAttachment.instance_id !== t.instance_id) throw new Error(`${oldId} is no longer the root volume of ${t.instance_id}`);
+    await runner.whileShutDown(t.instance_id, async (backendId) => {
+      const exp = await storage.export(newId, 'local');
+      await compute.replaceRootDisk!(backendId, { volumeId: newId, deviceName: oldAttachment.device, export: exp });
+      try {
+        await this.svc.repo.detached(oldId);
+        const r = await this.svc.repo.attach(
+          { volume_id: newId, instance_id: t.instance_id, device: oldAttachment.device, delete_on_termination: oldAttachment.delete_on_termination },
+          (devices) => devices.includes(oldAttachment.device),
+        );
+        if (r !== 'ok') throw new Error(`${newId} could not be recorded at ${oldAttachment.device} (${r})`);
+        await this.svc.repo.setAttachmentState(newId, ['attaching'], 'attached');
+      } catch (e) {
+        // The records could not follow: the domain boots from the original root again.
+        await compute.replaceRootDisk!(backendId, { volumeId: oldId, deviceName: oldAttachment.device, export: await storage.export(oldId, 'local') });
+        await this.svc.repo.attach({ volume_id: oldId, instance_id: t.instance_id, device: oldAttachment.device, delete_on_termination: oldAttachment.delete_on_termination }, () => false).catch(() => 'volume');
+        await this.svc.repo.setAttachmentState(oldId, ['attaching'], 'attached');
+        throw e;
+      }
+      await storage.unexport(oldId).catch((e) => this.log.warn('unexporting a replaced root volume failed', { volumeId: oldId, error: e }));
+    });
+  }
+
+  /** Failed: the original root stays (or is put back); the replacement volume, if made, is deleted. */
+  private async fail(t: ReplaceTaskRow, message: string): Promise<void> {
+    await this.repo.setState(t.id, ['pending', 'in-progress'], 'failing', message);
+    const fresh = (await this.repo.task(t.id))?.new_volume_id;
+    if (fresh) {
+      const a = await this.svc.repo.attachment(fresh);
+      if (!a) {
+        const v = await this.svc.repo.volume(t.account_id.trim(), fresh);
+        if (v && (v.state === 'available' || v.state === 'error')) await this.svc.delete(t.account_id.trim(), fresh).catch(() => {});
+      }
+    }
+    await this.repo.setState(t.id, ['failing'], 'failed');
+  }
+}
