@@ -41,6 +41,14 @@ export interface InstanceLookup {
   whileShutDown?<T>(instanceId: string, fn: (backendId: string) => Promise<T>): Promise<T>;
 }
 
+/**
+ * The slot of a device already recorded: a root volume's device (/dev/xvda, /dev/sda1) is no data slot (sdX) and
+ * is its own slot, so that attaching beside a root volume compares rather than refuses.
+ */
+function recordedSlot(device: string): string {
+  return ROOT_DEVICES.includes(device) ? device : deviceSlot(device);
+}
+
 export class VolumeService implements LaunchVolumes {
   /** Host work per volume id, one at a time (a delete after a create runs after it). */
   readonly queue = new InstanceQueue();
@@ -203,7 +211,7 @@ export class VolumeService implements LaunchVolumes {
       throw new Ec2Error('IncorrectInstanceState', `The instance '${instanceId}' is not in a valid state for this operation (${instance.state}).`);
     }
     if (!instance.backend_id) throw new Ec2Error('IncorrectInstanceState', `The instance '${instanceId}' has no host object yet.`);
-    const taken = (await this.repo.attachmentsOf([instanceId])).some((a) => deviceSlot(a.device) === slot);
+    const taken = (await this.repo.attachmentsOf([instanceId])).some((a) => recordedSlot(a.device) === slot);
     if (taken) throw this.deviceInUse(device);
     return { volume, instance };
   }
@@ -217,7 +225,7 @@ export class VolumeService implements LaunchVolumes {
     const slot = deviceSlot(device);
     const r = await this.repo.attach(
       { volume_id: volumeId, instance_id: instanceId, device, delete_on_termination: deleteOnTermination },
-      (devices) => devices.some((d) => deviceSlot(d) === slot),
+      (devices) => devices.some((d) => recordedSlot(d) === slot),
     );
     if (r === 'device') throw this.deviceInUse(device);
     if (r === 'volume') return this.attach(accountId, volumeId, instanceId, device, deleteOnTermination); // answers why
@@ -249,7 +257,7 @@ export class VolumeService implements LaunchVolumes {
     if (instanceId && a.instance_id !== instanceId) {
       throw new Ec2Error('InvalidAttachment.NotFound', `The volume '${volumeId}' is not attached to instance '${instanceId}'.`);
     }
-    if (device && deviceSlot(device) !== deviceSlot(a.device)) {
+    if (device && recordedSlot(device) !== recordedSlot(a.device)) {
       throw new Ec2Error('InvalidAttachment.NotFound', `The volume '${volumeId}' is not attached at '${device}'.`);
     }
     if (a.state === 'detaching') return a;
@@ -357,7 +365,7 @@ export class VolumeService implements LaunchVolumes {
       if (!row.backend_id) throw new Error(`instance ${row.id} has no host object to attach ${v.id} to`);
       const slot = deviceSlot(m.device);
       const r = await this.repo.attach({ volume_id: v.id, instance_id: row.id, device: m.device, delete_on_termination: m.deleteOnTermination },
-        (devices) => devices.some((d) => deviceSlot(d) === slot));
+        (devices) => devices.some((d) => recordedSlot(d) === slot));
       if (r !== 'ok') throw new Error(`volume ${v.id} could not be attached at ${m.device} (${r})`);
     } else if (a.instance_id !== row.id) {
       throw new Error(`volume ${v.id} is attached to ${a.instance_id}`);
