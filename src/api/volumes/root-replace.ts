@@ -51,7 +51,7 @@ export const createReplaceRootVolumeTask = defineHandler('CreateReplaceRootVolum
     parseId('instance', i.InstanceId);
     if (i.SnapshotId !== undefined) parseId('snapshot', i.SnapshotId);
     if (i.ImageId !== undefined) parseId('image', i.ImageId);
-    await ctx.services.volumes.replacements.check(ctx.accountId, input(i));
+    await ctx.services.volumes.replacements.validate(ctx.accountId, input(i));
   },
   async handle(i, ctx) {
     const { task, isNew } = await ctx.services.volumes.replacements.create(ctx.accountId, input(i));

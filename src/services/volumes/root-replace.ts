@@ -41,8 +41,14 @@ export class RootReplacements {
     private readonly instances: () => ShutDownRunner | undefined,
   ) {}
 
-  /** CreateReplaceRootVolumeTask's checks (no write): the instance's root attachment, as AWS answers them. */
-  async check(accountId: string, input: ReplaceRootInput) {
+  /** CreateReplaceRootVolumeTask's checks (no write); a retry with a known ClientToken is create()'s to answer. */
+  async validate(accountId: string, input: ReplaceRootInput): Promise<void> {
+    if (input.clientToken && (await this.repo.byClientToken(accountId, input.clientToken))) return;
+    await this.check(accountId, input);
+  }
+
+  /** The instance's root attachment, as AWS answers them. */
+  private async check(accountId: string, input: ReplaceRootInput) {
     const [instance] = await this.svc.instances.byIds(accountId, [input.instanceId]);
     if (!instance) throw new Ec2Error('InvalidInstanceID.NotFound', `The instance ID '${input.instanceId}' does not exist`);
     if (input.imageId !== undefined) {
