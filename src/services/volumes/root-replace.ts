@@ -1,8 +1,8 @@
 /**
  * CreateReplaceRootVolumeTask (libvirt instances on LVM storage): the instance's root volume is replaced by a NEW
  * volume, as on AWS (a new volume id; the replaced one is detached and kept, `available`, unless
- * DeleteReplacedRootVolume), restored to a snapshot of that root volume's lineage, or to its launch state (the
- * image or snapshot the original root was made from). The new volume is a thin snapshot of its source on the
+ * DeleteReplacedRootVolume), restored to a snapshot of that root volume's lineage, or to its launch state (a
+ * fresh clone of the disk of the image the instance was launched from). The new volume is a thin snapshot of its source on the
  * storage host (instant: no bytes copied). The instance keeps its EC2 state `running`; as AWS reboots it around
  * the replacement, its domain is shut down, given the new disk as its boot disk, and started again.
  *
@@ -72,8 +72,6 @@ export class RootReplacements {
       if (!(await this.lineage(accountId, instance.id, volume.id)).has(snap.volume_id)) {
         throw new Ec2Error('InvalidParameterValue', `The snapshot '${snap.id}' was not created from the root volume of instance '${input.instanceId}' (${volume.id}) or its lineage.`);
       }
-    } else if (!volume.image_id && !volume.snapshot_id) {
-      throw new Ec2Error('IncorrectState', `The root volume ${volume.id} has no launch state to restore (it was not made from an image or a snapshot).`);
     }
     return { instance, root, volume };
   }
@@ -162,11 +160,14 @@ export class RootReplacements {
     let v = await this.svc.repo.byClientToken(accountId, token);
     if (!v) {
       const vid = newId('volume');
-      // Launch state: the source the original root was made from; else the snapshot asked for.
-      const snapshotId = t.snapshot_id ?? old.snapshot_id;
+      // Launch state (no snapshot): the image the instance was launched from, whose disk its first root volume
+      // was cloned from (not the source of the current root, which an earlier task may have restored from a snapshot).
+      const [instance] = t.snapshot_id ? [] : await this.svc.instances.byIds(accountId, [t.instance_id]);
+      if (!t.snapshot_id && !instance) throw new Error(`instance ${t.instance_id} is gone`);
+      const snapshotId = t.snapshot_id;
       await this.svc.repo.insertVolume({
         id: vid, account_id: accountId, availability_zone: old.availability_zone, size_gib: old.size_gib, volume_type: old.volume_type,
-        iops: old.iops, throughput: old.throughput, snapshot_id: snapshotId ?? null, image_id: snapshotId ? null : (old.image_id ?? null),
+        iops: old.iops, throughput: old.throughput, snapshot_id: snapshotId ?? null, image_id: snapshotId ? null : instance!.image_id,
         state: 'creating', client_token: token,
       });
       v = (await this.svc.repo.byClientToken(accountId, token))!;
