@@ -62,6 +62,8 @@ export interface StoredSnapshot {
 export interface StoredImage {
   imageId: string;
   sizeGiB: number;
+  /** completeImage() was called: its fill finished. false: being filled, or a fill a crash interrupted (unusable). */
+  filled: boolean;
 }
 
 export interface StorageInventory {
@@ -104,6 +106,8 @@ export interface StorageBackend {
 
   /** A blank image disk of sizeGiB, to be filled through an export (export(imageId, ...)) before use. */
   createImage(imageId: string, sizeGiB: number): Promise<void>;
+  /** Marks the image disk filled: only then can volumes be cloned from it. */
+  completeImage(imageId: string): Promise<void>;
   /** Idempotent. Volumes cloned from it are unaffected. */
   deleteImage(imageId: string): Promise<void>;
 

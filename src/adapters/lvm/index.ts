@@ -96,6 +96,7 @@ export class LvmStorageBackend implements StorageBackend {
       let fromLv: LvInfo | undefined;
       if (from) {
         fromLv = this.find(lvs, from);
+        if (fromLv.tags.includes(TAG.partial)) throw new StorageNotFoundError(`${from} on ${this.location} is not filled (an interrupted fill)`);
         if (fromLv.sizeBytes > sizeGiB * GiB) {
           throw new RangeError(`volume size ${sizeGiB} GiB is smaller than ${from} (${fromLv.sizeBytes / GiB} GiB)`);
         }
@@ -222,7 +223,15 @@ export class LvmStorageBackend implements StorageBackend {
         throw new Error(`an LV named ${imageId} already exists in ${this.vg} (not this image)`);
       }
       this.checkCapacity(lvs, sizeGiB);
-      await this.lvm('lvcreate', ['-q', '-V', `${sizeGiB}g`, '-T', this.lvPath(this.pool), '-n', imageId, ...tagArgs('image', imageId, this.cloudId)]);
+      await this.lvm('lvcreate', ['-q', '-V', `${sizeGiB}g`, '-T', this.lvPath(this.pool), '-n', imageId, ...tagArgs('image', imageId, this.cloudId), '--addtag', TAG.partial]);
+    });
+  }
+
+  async completeImage(imageId: string): Promise<void> {
+    names.imageId(imageId);
+    return this.serial(async () => {
+      this.find(await this.lvs(), imageId);
+      await this.lvm('lvchange', ['-q', '--deltag', TAG.partial, this.lvPath(imageId)]);
     });
   }
 
@@ -262,7 +271,7 @@ export class LvmStorageBackend implements StorageBackend {
           const source = from && names.SNAPSHOT_ID.test(from) ? { snapshotId: from } : from && names.IMAGE_ID.test(from) ? { imageId: from } : undefined;
           inv.volumes.push({ volumeId: lv.name, sizeGiB, ...(source ? { source } : {}) });
         } else if (names.SNAPSHOT_ID.test(lv.name)) inv.snapshots.push({ snapshotId: lv.name, volumeId: from ?? '', sizeGiB });
-        else if (names.IMAGE_ID.test(lv.name)) inv.images.push({ imageId: lv.name, sizeGiB });
+        else if (names.IMAGE_ID.test(lv.name)) inv.images.push({ imageId: lv.name, sizeGiB, filled: !lv.tags.includes(TAG.partial) });
       }
       const ids = new Set(mine.map((lv) => lv.name));
       for (const e of await this.nbd.list()) {

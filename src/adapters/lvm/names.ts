@@ -57,6 +57,8 @@ export const TEMP_LV = /^(rst|old|keep)\.((vol|snap)-[0-9a-f]+)$/;
 
 export const TAG = {
   managed: 'thecloud.managed',
+  /** An image disk being filled (removed by completeImage): a crash leaves it, and the disk is never used. */
+  partial: 'thecloud.partial',
   kind: (k: DiskKind | 'temporary') => `thecloud.kind=${k}`,
   id: (id: string) => `thecloud.id=${id}`,
   cloud: (id: string) => `thecloud.cloud=${cloudId(id)}`,

@@ -21,6 +21,8 @@ interface Disk {
   sizeGiB: number;
   content: string;
   from?: string;
+  /** An image disk whose fill has not finished */
+  partial?: boolean;
 }
 
 export class NoopStorageBackend implements StorageBackend {
@@ -88,7 +90,11 @@ export class NoopStorageBackend implements StorageBackend {
     names.sizeGiB(sizeGiB);
     if (this.disks.has(imageId)) return;
     this.fit(sizeGiB);
-    this.disks.set(imageId, { kind: 'image', sizeGiB, content: 'zeros' });
+    this.disks.set(imageId, { kind: 'image', sizeGiB, content: 'zeros', partial: true });
+  }
+
+  async completeImage(imageId: string): Promise<void> {
+    this.get(names.imageId(imageId)).partial = false;
   }
 
   async deleteImage(imageId: string): Promise<void> {
@@ -112,7 +118,7 @@ export class NoopStorageBackend implements StorageBackend {
         const source = d.from?.startsWith('snap-') ? { snapshotId: d.from } : d.from ? { imageId: d.from } : undefined;
         inv.volumes.push({ volumeId: id, sizeGiB: d.sizeGiB, ...(source ? { source } : {}) });
       } else if (d.kind === 'snapshot') inv.snapshots.push({ snapshotId: id, volumeId: d.from ?? '', sizeGiB: d.sizeGiB });
-      else inv.images.push({ imageId: id, sizeGiB: d.sizeGiB });
+      else inv.images.push({ imageId: id, sizeGiB: d.sizeGiB, filled: !d.partial });
     }
     for (const id of this.exported) inv.exports.push({ diskId: id, export: { kind: 'block', devicePath: `/dev/thecloud-noop/${id}` } });
     return inv;

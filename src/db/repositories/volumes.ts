@@ -68,6 +68,21 @@ export interface ModificationRow {
 export class VolumeRepository {
   constructor(readonly db: Db) {}
 
+  /**
+   * Whether an image's disk (root volumes are cloned from it) is still wanted: its image is registered, a live
+   * instance was launched from it (CreateReplaceRootVolumeTask restores its launch state from it), or a volume
+   * is being cloned from it.
+   */
+  async imageDiskNeeded(imageId: string): Promise<boolean> {
+    const r = await this.db.one<{ needed: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM images WHERE id = $1 AND state <> 'deregistered')
+           OR EXISTS (SELECT 1 FROM instances WHERE image_id = $1 AND state <> 'terminated')
+           OR EXISTS (SELECT 1 FROM volumes WHERE image_id = $1 AND state = 'creating') AS needed`,
+      [imageId],
+    );
+    return !!r?.needed;
+  }
+
   volume(accountId: string, id: string): Promise<VolumeRow | undefined> {
     return this.db.one<VolumeRow>(`SELECT * FROM volumes WHERE account_id = $1 AND id = $2 AND state <> 'deleted'`, [accountId, id]);
   }

@@ -6,6 +6,7 @@
 import type { VolumeService } from './index.js';
 import type { StorageBackend } from '../../ports/index.js';
 import type { Logger } from '../../server/log.js';
+import { fillingImage, inImageQueue } from './root.js';
 import { attachmentAction, snapshotAction, volumeAction, LIVE_INSTANCE_STATES } from '../../domain/volume-transitions.js';
 
 export async function reconcileVolumes(svc: VolumeService, storage: StorageBackend, log: Logger): Promise<void> {
@@ -72,6 +73,21 @@ export async function reconcileVolumes(svc: VolumeService, storage: StorageBacke
   }
   for (const id of snaps) {
     if (!knownSnaps.has(id)) await storage.deleteSnapshot(id).catch((e) => log.error('removing an unknown snapshot failed', { snapshotId: id, error: e }));
+  }
+
+  // Image disks: removed once their image is deregistered (or gone) and nothing needs them any more (root volumes
+  // cloned from one are thin snapshots that do not depend on it), and when a crash interrupted their fill.
+  for (const { imageId } of inv.images) {
+    if (fillingImage(imageId)) continue;
+    await inImageQueue(imageId, async () => {
+      const img = (await storage.list()).images.find((i) => i.imageId === imageId); // afresh: a fill may have ended
+      if (!img) return;
+      const unwanted = !(await repo.imageDiskNeeded(imageId));
+      if (!unwanted && img.filled) return;
+      log.info(unwanted ? 'removing the disk of a deregistered image' : 'removing an image disk whose fill was interrupted', { imageId });
+      await storage.unexport(imageId).catch(() => {});
+      await storage.deleteImage(imageId);
+    }, (e) => log.error('removing an image disk failed', { imageId, error: e }));
   }
   await repo.purgeDeleted(10 * 60_000);
 }

@@ -127,6 +127,11 @@ export class RootReplacements {
       .finally(() => this.inFlight.delete(id));
   }
 
+  /** The unfinished task that restores from this snapshot, if any (DeleteSnapshot waits for it: InUse). */
+  async usingSnapshot(snapshotId: string): Promise<string | undefined> {
+    return (await this.repo.unfinished()).find((t) => t.snapshot_id === snapshotId)?.id;
+  }
+
   /** Resumes the tasks a crash interrupted (their steps are idempotent). */
   async reconcile(): Promise<void> {
     for (const t of await this.repo.unfinished()) this.start(t.id);

@@ -16,16 +16,35 @@ import { InstanceQueue } from '../instances/queue.js';
 /** One fill per image at a time. */
 const imageQueue = new InstanceQueue();
 
-/** The image disk of `image`, made and filled once (a failed fill leaves no image disk behind). */
+/** Whether this process is filling the image's disk now (reconciliation leaves an unfilled one alone then). */
+export function fillingImage(imageId: string): boolean {
+  return imageQueue.busy(imageId);
+}
+
+/** Runs fn in the image's queue: never beside its fill. */
+export function inImageQueue(imageId: string, fn: () => Promise<void>, onError: (e: unknown) => void): Promise<void> {
+  return imageQueue.run(imageId, fn, onError);
+}
+
+/**
+ * The image disk of `image`, made and filled once (a failed fill leaves no image disk behind). A disk still
+ * marked unfilled here is what a crash mid-fill left (fills of one image run one at a time): made again.
+ */
 async function ensureImageDisk(svc: VolumeService, image: RootImage): Promise<void> {
   const { storage, compute } = svc.backends;
   await imageQueue.run(image.id, async () => {
-    if ((await storage.list()).images.some((i) => i.imageId === image.id)) return;
+    const existing = (await storage.list()).images.find((i) => i.imageId === image.id);
+    if (existing?.filled) return;
     if (!compute.fillRootDisk) throw new Error(`the ${compute.name} backend cannot fill a root disk`);
+    if (existing) {
+      await storage.unexport(image.id).catch(() => {});
+      await storage.deleteImage(image.id);
+    }
     await storage.createImage(image.id, image.sizeGiB);
     try {
       await compute.fillRootDisk(image.backendRef, await storage.export(image.id, 'local'));
       await storage.unexport(image.id);
+      await storage.completeImage(image.id);
     } catch (e) {
       await storage.unexport(image.id).catch(() => {});
       await storage.deleteImage(image.id).catch(() => {});

@@ -113,13 +113,20 @@ export class SnapshotService {
     }
   }
 
+  /**
+   * AWS refuses (InvalidSnapshot.InUse) to delete a snapshot a registered AMI's block device mapping uses; no AMI
+   * here is made of EBS snapshots, so the one use is a root volume replacement restoring from it right now.
+   */
   async checkDeleteSnapshot(accountId: string, id: string): Promise<SnapshotRow> {
-    return this.snapshot(accountId, id);
+    const s = await this.snapshot(accountId, id);
+    const task = await this.volumes.replacements.usingSnapshot(id);
+    if (task) throw new Ec2Error('InvalidSnapshot.InUse', `The snapshot ${id} is currently in use by ${task}`);
+    return s;
   }
 
   /** DeleteSnapshot: after the snapshot is taken (a pending one is deleted once it completes). */
   async deleteSnapshot(accountId: string, id: string): Promise<void> {
-    const s = await this.snapshot(accountId, id);
+    const s = await this.checkDeleteSnapshot(accountId, id);
     let failed: unknown;
     await this.volumes.queue.run(s.volume_id, async () => {
       await this.storage.deleteSnapshot(id);

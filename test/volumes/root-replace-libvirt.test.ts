@@ -1,0 +1,187 @@
+/**
+ * CreateReplaceRootVolumeTask on the real hosts (COMPUTE_BACKEND=libvirt, STORAGE_BACKEND=lvm): the root volume,
+ * and no other disk, goes back to the snapshot. The test VM's init keeps a boot counter on its root disk
+ * (/dev/vda): boot 1, snapshot, reboot (boot 2 on disk), replace the root from the snapshot, and the next boot
+ * counts 2 again (the disk holds 1 again, the first marker). A data volume attached to the same instance and the
+ * image's LV are read on the storage host before and after: byte-identical. The snapshot itself is unchanged
+ * (a volume restored from it reads the same before and after). Then a second task restores the launch state
+ * (a fresh clone of the image: boot 1) and deletes the volume it replaces.
+ * Run under the host lock: flock /tmp/thecloud-host.lock npx mocha test/volumes/root-replace-libvirt.test.ts
+ */
+import assert from 'node:assert/strict';
+import pg from 'pg';
+import {
+  AttachVolumeCommand,
+  CreateReplaceRootVolumeTaskCommand,
+  CreateSnapshotCommand,
+  CreateVolumeCommand,
+  DeleteVolumeCommand,
+  DescribeImagesCommand,
+  DescribeReplaceRootVolumeTasksCommand,
+  DescribeVolumesCommand,
+  RebootInstancesCommand,
+  RunInstancesCommand,
+  TerminateInstancesCommand,
+  waitUntilInstanceRunning,
+  waitUntilInstanceTerminated,
+  waitUntilSnapshotCompleted,
+  waitUntilVolumeAvailable,
+  waitUntilVolumeDeleted,
+  waitUntilVolumeInUse,
+  type EC2Client,
+  type ReplaceRootVolumeTask,
+} from '@aws-sdk/client-ec2';
+import { LibvirtComputeBackend } from '../../src/adapters/libvirt/index.js';
+import { needBackend } from '../support/backends.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+import { sdk } from '../support/clients.js';
+import { testStorage } from '../support/storage.js';
+
+const fast = (client: EC2Client) => ({ client, minDelay: 1, maxDelay: 2, maxWaitTime: 300 });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('replacing the root volume of a libvirt instance on real LVM', function () {
+  this.timeout(900_000);
+  let s: TestServer;
+  let ec2: EC2Client;
+  let cloudId: string | undefined;
+  const instances: string[] = [];
+  const compute = new LibvirtComputeBackend();
+
+  before(async function () {
+    await needBackend(this, 'lvm', () => testStorage().backend.probe());
+    await needBackend(this, 'libvirt', () => compute.probe());
+    s = await startTestServer({ COMPUTE_BACKEND: 'libvirt', STORAGE_BACKEND: 'lvm' });
+    ec2 = sdk(s.url);
+    const c = new pg.Client({ connectionString: s.databaseUrl });
+    await c.connect();
+    cloudId = (await c.query('SELECT id FROM installation')).rows[0].id as string;
+    await c.end();
+  });
+  afterEach(function () {
+    if (this.currentTest?.state === 'failed' && s) console.log(`      server log (last 40 lines):\n${s.logs.slice(-40).join('\n')}`);
+  });
+  after(async () => {
+    if (instances.length) {
+      await ec2.send(new TerminateInstancesCommand({ InstanceIds: instances })).catch(() => undefined);
+      await waitUntilInstanceTerminated(fast(ec2), { InstanceIds: instances }).catch(() => undefined);
+    }
+    await s?.close();
+    if (cloudId) await testStorage(cloudId).cleanup();
+  });
+
+  /** The boot numbers the guest's init printed so far (its counter lives on the root disk). */
+  async function boots(id: string): Promise<number[]> {
+    const [row] = await s.services.instances.byIds('000000000000', [id]);
+    const out = await compute.consoleOutput(row!.backend_id!);
+    return [...out.matchAll(/thecloud: boot number (\d+)/g)].map((m) => Number(m[1]));
+  }
+  async function waitBoots(id: string, count: number): Promise<number[]> {
+    let b: number[] = [];
+    for (let i = 0; i < 1500 && b.length < count; i++) {
+      b = await boots(id);
+      if (b.length < count) await sleep(200);
+    }
+    assert.equal(b.length, count, `boot ${count} seen on the console (saw ${b.join(',')})`);
+    await sleep(3000); // "boot finished" follows the counter's write and a sync
+    return b;
+  }
+  async function rootOf(id: string) {
+    const vols = (await ec2.send(new DescribeVolumesCommand({ Filters: [{ Name: 'attachment.instance-id', Values: [id] }] }))).Volumes!;
+    return vols;
+  }
+  async function finished(taskId: string): Promise<ReplaceRootVolumeTask> {
+    for (let i = 0; i < 600; i++) {
+      const t = (await ec2.send(new DescribeReplaceRootVolumeTasksCommand({ ReplaceRootVolumeTaskIds: [taskId] }))).ReplaceRootVolumeTasks![0]!;
+      if (t.TaskState === 'succeeded' || t.TaskState === 'failed') return t;
+      await sleep(1000);
+    }
+    throw new Error(`task ${taskId} did not finish`);
+  }
+
+  it('restores the root from its snapshot as a new volume and changes no other disk', async () => {
+    const storage = testStorage(cloudId);
+    const image = (await ec2.send(new DescribeImagesCommand({ Filters: [{ Name: 'name', Values: ['thecloud-tiny-vm'] }] }))).Images![0]!;
+    const rootDevice = image.RootDeviceName!;
+    const run = await ec2.send(new RunInstancesCommand({ ImageId: image.ImageId, MinCount: 1, MaxCount: 1, InstanceType: 't3.micro' }));
+    const id = run.Instances![0]!.InstanceId!;
+    const zone = run.Instances![0]!.Placement!.AvailabilityZone!;
+    instances.push(id);
+    await waitUntilInstanceRunning(fast(ec2), { InstanceIds: [id] });
+    assert.deepEqual(await waitBoots(id, 1), [1]);
+    const root1 = (await rootOf(id)).find((v) => v.Attachments![0]!.Device === rootDevice)!;
+
+    // A data volume with known bytes, attached to the same instance: it must not change.
+    const data = await ec2.send(new CreateVolumeCommand({ AvailabilityZone: zone, Size: 1 }));
+    await waitUntilVolumeAvailable(fast(ec2), { VolumeIds: [data.VolumeId!] });
+    await storage.scribble(data.VolumeId!, 2);
+    const data0 = await storage.checksum(data.VolumeId!, 2);
+    await ec2.send(new AttachVolumeCommand({ VolumeId: data.VolumeId, InstanceId: id, Device: '/dev/sdf' }));
+    await waitUntilVolumeInUse(fast(ec2), { VolumeIds: [data.VolumeId!] });
+    const image0 = await storage.checksum(image.ImageId!, 32);
+
+    // The first marker: the disk says boot 1. Snapshot it; reboot (the disk says 2).
+    const snap = await ec2.send(new CreateSnapshotCommand({ VolumeId: root1.VolumeId }));
+    await waitUntilSnapshotCompleted(fast(ec2), { SnapshotIds: [snap.SnapshotId!] });
+    const probe = async () => {
+      const v = await ec2.send(new CreateVolumeCommand({ AvailabilityZone: zone, SnapshotId: snap.SnapshotId }));
+      await waitUntilVolumeAvailable(fast(ec2), { VolumeIds: [v.VolumeId!] });
+      const sum = await storage.checksum(v.VolumeId!, 32);
+      await ec2.send(new DeleteVolumeCommand({ VolumeId: v.VolumeId }));
+      return sum;
+    };
+    const snap0 = await probe();
+    await ec2.send(new RebootInstancesCommand({ InstanceIds: [id] }));
+    assert.deepEqual(await waitBoots(id, 2), [1, 2]);
+
+    // Refusals first: an AMI, a snapshot of another volume, an unknown task.
+    await assert.rejects(ec2.send(new CreateReplaceRootVolumeTaskCommand({ InstanceId: id, ImageId: image.ImageId })), { name: 'UnsupportedOperation' });
+    const dataSnap = await ec2.send(new CreateSnapshotCommand({ VolumeId: data.VolumeId }));
+    await assert.rejects(ec2.send(new CreateReplaceRootVolumeTaskCommand({ InstanceId: id, SnapshotId: dataSnap.SnapshotId })), { name: 'InvalidParameterValue' });
+    await assert.rejects(ec2.send(new DescribeReplaceRootVolumeTasksCommand({ ReplaceRootVolumeTaskIds: ['replacevol-0123456789abcdef0'] })), { name: 'InvalidReplaceRootVolumeTaskId.NotFound' });
+
+    const created = (await ec2.send(new CreateReplaceRootVolumeTaskCommand({
+      InstanceId: id, SnapshotId: snap.SnapshotId, ClientToken: `rr-${id}`,
+      TagSpecifications: [{ ResourceType: 'replace-root-volume-task', Tags: [{ Key: 'why', Value: 'test' }] }],
+    }))).ReplaceRootVolumeTask!;
+    assert.match(created.ReplaceRootVolumeTaskId!, /^replacevol-[0-9a-f]{17}$/);
+    assert.ok(['pending', 'in-progress'].includes(created.TaskState!), created.TaskState);
+    assert.equal(created.SnapshotId, snap.SnapshotId);
+    assert.deepEqual(created.Tags, [{ Key: 'why', Value: 'test' }]);
+    const again = (await ec2.send(new CreateReplaceRootVolumeTaskCommand({ InstanceId: id, SnapshotId: snap.SnapshotId, ClientToken: `rr-${id}` }))).ReplaceRootVolumeTask!;
+    assert.equal(again.ReplaceRootVolumeTaskId, created.ReplaceRootVolumeTaskId, 'ClientToken: the same task');
+
+    const done = await finished(created.ReplaceRootVolumeTaskId!);
+    assert.equal(done.TaskState, 'succeeded');
+    assert.ok(done.StartTime && done.CompleteTime && done.CompleteTime >= done.StartTime);
+    const listed = (await ec2.send(new DescribeReplaceRootVolumeTasksCommand({ Filters: [{ Name: 'instance-id', Values: [id] }] }))).ReplaceRootVolumeTasks!;
+    assert.deepEqual(listed.map((t) => t.ReplaceRootVolumeTaskId), [created.ReplaceRootVolumeTaskId]);
+
+    // The instance booted from the restored disk: it counted 2 again (the disk held 1).
+    assert.deepEqual(await waitBoots(id, 3), [1, 2, 2]);
+    const vols = await rootOf(id);
+    const root2 = vols.find((v) => v.Attachments![0]!.Device === rootDevice)!;
+    assert.notEqual(root2.VolumeId, root1.VolumeId, 'a new root volume, as on AWS');
+    assert.equal(root2.SnapshotId, snap.SnapshotId);
+    assert.equal(root2.Size, root1.Size);
+    assert.equal(root2.Attachments![0]!.DeleteOnTermination, true);
+    const old = (await ec2.send(new DescribeVolumesCommand({ VolumeIds: [root1.VolumeId!] }))).Volumes![0]!;
+    assert.equal(old.State, 'available', 'the replaced root volume is kept, detached');
+    assert.ok(vols.some((v) => v.VolumeId === data.VolumeId && v.State === 'in-use'), 'the data volume stays attached');
+
+    // No other disk changed: the data volume, the image's LV, the snapshot.
+    assert.equal(await storage.checksum(data.VolumeId!, 2), data0, 'data volume unchanged');
+    assert.equal(await storage.checksum(image.ImageId!, 32), image0, 'image LV unchanged');
+    assert.equal(await probe(), snap0, 'snapshot unchanged');
+
+    // Launch state (no SnapshotId), deleting the replaced volume: a fresh clone of the image, boot 1 again.
+    const second = (await ec2.send(new CreateReplaceRootVolumeTaskCommand({ InstanceId: id, DeleteReplacedRootVolume: true }))).ReplaceRootVolumeTask!;
+    assert.equal((await finished(second.ReplaceRootVolumeTaskId!)).TaskState, 'succeeded');
+    assert.deepEqual(await waitBoots(id, 4), [1, 2, 2, 1]);
+    await waitUntilVolumeDeleted(fast(ec2), { VolumeIds: [root2.VolumeId!] });
+    const root3 = (await rootOf(id)).find((v) => v.Attachments![0]!.Device === rootDevice)!;
+    assert.ok(![root1.VolumeId, root2.VolumeId].includes(root3.VolumeId));
+    assert.equal(await storage.checksum(data.VolumeId!, 2), data0, 'data volume still unchanged');
+    await ec2.send(new DeleteVolumeCommand({ VolumeId: root1.VolumeId }));
+  });
+});
