@@ -145,6 +145,23 @@ describe('lvm storage adapter (real LVM on the storage host)', function () {
     assert.notEqual(r.exitCode, 0, 'an LV was made');
   });
 
+  it('keeps an image disk unfilled (never cloned) until completeImage, and clones outlive their image disk', async () => {
+    const img = `ami-${volId().slice(4)}`;
+    await b.createImage(img, 1);
+    assert.equal((await b.list()).images.find((i) => i.imageId === img)?.filled, false, 'a fresh image disk is unfilled');
+    await assert.rejects(b.createVolume(volId(), 1, { imageId: img }), StorageNotFoundError);
+    await b.completeImage(img);
+    assert.equal((await b.list()).images.find((i) => i.imageId === img)?.filled, true);
+    const v = volId();
+    await b.createVolume(v, 1, { imageId: img });
+    await t.scribble(v, 1);
+    const sum = await t.checksum(v, 1);
+    await b.deleteImage(img); // a thin snapshot does not depend on its origin
+    assert.ok(!(await b.list()).images.some((i) => i.imageId === img));
+    assert.equal(await t.checksum(v, 1), sum);
+    await b.deleteVolume(v);
+  });
+
   it('exports a volume over NBD, idempotently, refuses to delete it while exported, and unexports it', async () => {
     const v = volId();
     await b.createVolume(v, 1);

@@ -5,6 +5,8 @@
 import assert from 'node:assert/strict';
 import {
   AttachVolumeCommand,
+  CreateReplaceRootVolumeTaskCommand,
+  DescribeReplaceRootVolumeTasksCommand,
   CreateSnapshotCommand,
   CreateVolumeCommand,
   DeleteSnapshotCommand,
@@ -63,6 +65,19 @@ describe('EBS volumes and snapshots (noop backends)', function () {
     await waitUntilInstanceRunning(fast(ec2), { InstanceIds: [instanceId] });
   });
   after(async () => s?.close());
+
+  it('CreateReplaceRootVolumeTask: refused where the root is no EBS volume, and for bad ids; nothing listed', async () => {
+    const replace = (p: Record<string, unknown>) => code(ec2.send(new CreateReplaceRootVolumeTaskCommand({ InstanceId: instanceId, ...p })));
+    assert.equal(await replace({}), 'UnsupportedOperation'); // noop compute: the root is the instance's own filesystem
+    assert.equal(await replace({ ImageId: 'ami-0123456789abcdef0' }), 'UnsupportedOperation');
+    assert.equal(await replace({ InstanceId: 'i-0123456789abcdef0' }), 'InvalidInstanceID.NotFound');
+    assert.equal(await replace({ InstanceId: 'bogus' }), 'InvalidInstanceID.Malformed');
+    assert.equal(await replace({ SnapshotId: 'snap-x' }), 'InvalidSnapshotID.Malformed');
+    assert.equal(await code(ec2.send(new DescribeReplaceRootVolumeTasksCommand({ ReplaceRootVolumeTaskIds: ['replacevol-0123456789abcdef0'] }))), 'InvalidReplaceRootVolumeTaskId.NotFound');
+    assert.equal(await code(ec2.send(new DescribeReplaceRootVolumeTasksCommand({ ReplaceRootVolumeTaskIds: ['vol-0123456789abcdef0'] }))), 'InvalidReplaceRootVolumeTaskId.Malformed');
+    const listed = await ec2.send(new DescribeReplaceRootVolumeTasksCommand({ Filters: [{ Name: 'instance-id', Values: [instanceId] }] }));
+    assert.deepEqual(listed.ReplaceRootVolumeTasks, []);
+  });
 
   it('refuses what AWS refuses, running nothing on the host', async () => {
     const create = (p: Record<string, unknown>) => code(ec2.send(new CreateVolumeCommand({ AvailabilityZone: zone, ...p })));
