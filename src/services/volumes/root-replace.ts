@@ -197,13 +197,20 @@ export class RootReplacements {
       const exp = await storage.export(newId, 'local');
       await compute.replaceRootDisk!(backendId, { volumeId: newId, deviceName: oldAttachment.device, export: exp });
       try {
-        await this.svc.repo.detached(oldId);
-        const r = await this.svc.repo.attach(
-          { volume_id: newId, instance_id: t.instance_id, device: oldAttachment.device, delete_on_termination: oldAttachment.delete_on_termination },
-          (devices) => devices.includes(oldAttachment.device),
-        );
-        if (r !== 'ok') throw new Error(`${newId} could not be recorded at ${oldAttachment.device} (${r})`);
-        await this.svc.repo.setAttachmentState(newId, ['attaching'], 'attached');
+        // In the new volume's queue: reconciliation must not take its brief 'attaching' record for a plug to redo.
+        let failed: unknown;
+        await this.svc.queue.run(newId, async () => {
+          await this.svc.repo.detached(oldId);
+          const r = await this.svc.repo.attach(
+            { volume_id: newId, instance_id: t.instance_id, device: oldAttachment.device, delete_on_termination: oldAttachment.delete_on_termination },
+            (devices) => devices.includes(oldAttachment.device),
+          );
+          if (r !== 'ok') throw new Error(`${newId} could not be recorded at ${oldAttachment.device} (${r})`);
+          await this.svc.repo.setAttachmentState(newId, ['attaching'], 'attached');
+        }, (e) => {
+          failed = e;
+        });
+        if (failed) throw failed;
       } catch (e) {
         // The records could not follow: the domain boots from the original root again.
         await compute.replaceRootDisk!(backendId, { volumeId: oldId, deviceName: oldAttachment.device, export: await storage.export(oldId, 'local') });
