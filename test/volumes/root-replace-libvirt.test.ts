@@ -5,7 +5,7 @@
  * counts 2 again (the disk holds 1 again, the first marker). A data volume attached to the same instance and the
  * image's LV are read on the storage host before and after: byte-identical. The snapshot itself is unchanged
  * (a volume restored from it reads the same before and after). Then a second task restores the launch state
- * (a fresh clone of the image: boot 1) and deletes the volume it replaces.
+ * (a fresh clone of the image: boot 1) and deletes the volume it replaces; a stop and start keep the root's data.
  * Run under the host lock: flock /tmp/thecloud-host.lock npx mocha test/volumes/root-replace-libvirt.test.ts
  */
 import assert from 'node:assert/strict';
@@ -21,8 +21,11 @@ import {
   DescribeVolumesCommand,
   RebootInstancesCommand,
   RunInstancesCommand,
+  StartInstancesCommand,
+  StopInstancesCommand,
   TerminateInstancesCommand,
   waitUntilInstanceRunning,
+  waitUntilInstanceStopped,
   waitUntilInstanceTerminated,
   waitUntilSnapshotCompleted,
   waitUntilVolumeAvailable,
@@ -99,7 +102,7 @@ describe('replacing the root volume of a libvirt instance on real LVM', function
     throw new Error(`task ${taskId} did not finish`);
   }
 
-  it('restores the root from its snapshot as a new volume and changes no other disk', async () => {
+  it('restores the root from its snapshot as a new volume and changes no other disk; stop/start keep the root', async () => {
     const storage = testStorage(cloudId);
     const image = (await ec2.send(new DescribeImagesCommand({ Filters: [{ Name: 'name', Values: ['thecloud-tiny-vm'] }] }))).Images![0]!;
     const rootDevice = image.RootDeviceName!;
@@ -183,5 +186,13 @@ describe('replacing the root volume of a libvirt instance on real LVM', function
     assert.ok(![root1.VolumeId, root2.VolumeId].includes(root3.VolumeId));
     assert.equal(await storage.checksum(data.VolumeId!, 2), data0, 'data volume still unchanged');
     await ec2.send(new DeleteVolumeCommand({ VolumeId: root1.VolumeId }));
+
+    // Stop and start: the LV root (the replacement) keeps its data, the counter goes on from it.
+    await ec2.send(new StopInstancesCommand({ InstanceIds: [id] }));
+    await waitUntilInstanceStopped(fast(ec2), { InstanceIds: [id] });
+    await ec2.send(new StartInstancesCommand({ InstanceIds: [id] }));
+    await waitUntilInstanceRunning(fast(ec2), { InstanceIds: [id] });
+    assert.deepEqual(await waitBoots(id, 5), [1, 2, 2, 1, 2]);
+    assert.equal((await rootOf(id)).find((v) => v.Attachments![0]!.Device === rootDevice)!.VolumeId, root3.VolumeId);
   });
 });
