@@ -99,6 +99,7 @@ async function clone(): Promise<void> {
   const img = `ami-${hex(17)}`;
   await s.createImage(img, 1);
   await rawRun('dd', ['if=/dev/urandom', `of=${dev(img)}`, 'bs=1M', `count=${MIB * 4}`, 'oflag=direct']);
+  await s.completeImage(img); // filled: only now may volumes be cloned from it
   const snap: number[] = [];
   const copy: number[] = [];
   for (let i = 0; i < Math.min(N, 3); i++) {
