@@ -5,6 +5,8 @@
 import assert from 'node:assert/strict';
 import {
   AttachVolumeCommand,
+  CreateImageCommand,
+  DeregisterImageCommand,
   CreateReplaceRootVolumeTaskCommand,
   DescribeReplaceRootVolumeTasksCommand,
   CreateSnapshotCommand,
@@ -308,5 +310,25 @@ describe('EBS volumes and snapshots (noop backends)', function () {
     } finally {
       await db.end();
     }
+  });
+
+  it('removes an image disk once its image is deregistered, and one whose fill a crash interrupted', async () => {
+    const storage = s.services.backends.storage;
+    const ami = (await ec2.send(new DescribeImagesCommand({}))).Images![0]!.ImageId;
+    const source = (await ec2.send(new RunInstancesCommand({ ImageId: ami, MinCount: 1, MaxCount: 1 }))).Instances![0]!.InstanceId!;
+    await waitUntilInstanceRunning(fast(ec2), { InstanceIds: [source] });
+    const made = await ec2.send(new CreateImageCommand({ InstanceId: source, Name: `disk-test-${Date.now()}`, NoReboot: true }));
+    const img = made.ImageId!;
+    const unfilled = 'ami-0000000000000000f'; // no image record: an interrupted fill of an image gone since
+    await storage.createImage(img, 1);
+    await storage.completeImage(img);
+    await storage.createImage(unfilled, 1);
+    const has = async (id: string) => (await storage.list()).images.some((i) => i.imageId === id);
+    for (let i = 0; i < 50 && (await has(unfilled)); i++) await new Promise((r) => setTimeout(r, 200));
+    assert.ok(!(await has(unfilled)), 'the unfilled image disk was removed');
+    assert.ok(await has(img), 'the disk of a registered image stays');
+    await ec2.send(new DeregisterImageCommand({ ImageId: img }));
+    for (let i = 0; i < 50 && (await has(img)); i++) await new Promise((r) => setTimeout(r, 200));
+    assert.ok(!(await has(img)), 'the deregistered image\'s disk was removed');
   });
 });
