@@ -115,6 +115,7 @@ async function startOn(config: Config, opts: StartOptions, log: Logger, url: str
   tags.register('instance', async (acct, ids) => idsIn(await instances.byIds(acct, ids), ids)); // by id in SQL, not the account's every row
   tags.register('image', async (acct, ids) => idsIn(await images.list(acct), ids));
   tags.register('volume', async (acct, ids) => idsIn(await volumes.repo.volumesOf(acct, ids), ids));
+  tags.register('replaceRootVolumeTask', async (acct, ids) => new Set((await Promise.all(ids.map((id) => volumes.replacements.repo.task(id)))).flatMap((t) => (t && t.account_id === acct ? [t.id] : []))));
   tags.register('snapshot', async (acct, ids) => idsIn(await volumes.repo.snapshotsOf(acct, ids), ids));
   tags.register('keyPair', async (acct, ids) => idsIn(await keyPairs.list(acct), ids));
   tags.register('networkInterface', async (acct, ids) => new Set((await network.enis.ofAccount(acct, ids)).map((e) => e.id)));

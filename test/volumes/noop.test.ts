@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import {
+  CreateTagsCommand,
   AttachVolumeCommand,
   CreateImageCommand,
   DeregisterImageCommand,
@@ -77,6 +78,7 @@ describe('EBS volumes and snapshots (noop backends)', function () {
     assert.equal(await replace({ SnapshotId: 'snap-x' }), 'InvalidSnapshotID.Malformed');
     assert.equal(await code(ec2.send(new DescribeReplaceRootVolumeTasksCommand({ ReplaceRootVolumeTaskIds: ['replacevol-0123456789abcdef0'] }))), 'InvalidReplaceRootVolumeTaskId.NotFound');
     assert.equal(await code(ec2.send(new DescribeReplaceRootVolumeTasksCommand({ ReplaceRootVolumeTaskIds: ['vol-0123456789abcdef0'] }))), 'InvalidReplaceRootVolumeTaskId.Malformed');
+    assert.equal(await code(ec2.send(new CreateTagsCommand({ Resources: ['replacevol-0123456789abcdef0'], Tags: [{ Key: 'k', Value: 'v' }] }))), 'InvalidReplaceRootVolumeTaskId.NotFound');
     const listed = await ec2.send(new DescribeReplaceRootVolumeTasksCommand({ Filters: [{ Name: 'instance-id', Values: [instanceId] }] }));
     assert.deepEqual(listed.ReplaceRootVolumeTasks, []);
   });

@@ -11,6 +11,7 @@
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import {
+  CreateTagsCommand,
   AttachVolumeCommand,
   CreateReplaceRootVolumeTaskCommand,
   CreateSnapshotCommand,
@@ -159,6 +160,9 @@ describe('replacing the root volume of a libvirt instance on real LVM', function
     assert.ok(done.StartTime && done.CompleteTime && done.CompleteTime >= done.StartTime);
     const listed = (await ec2.send(new DescribeReplaceRootVolumeTasksCommand({ Filters: [{ Name: 'instance-id', Values: [id] }] }))).ReplaceRootVolumeTasks!;
     assert.deepEqual(listed.map((t) => t.ReplaceRootVolumeTaskId), [created.ReplaceRootVolumeTaskId]);
+    await ec2.send(new CreateTagsCommand({ Resources: [created.ReplaceRootVolumeTaskId!], Tags: [{ Key: 'later', Value: 'tagged' }] }));
+    const byTag = (await ec2.send(new DescribeReplaceRootVolumeTasksCommand({ Filters: [{ Name: 'tag:later', Values: ['tagged'] }] }))).ReplaceRootVolumeTasks!;
+    assert.deepEqual(byTag.map((t) => [t.ReplaceRootVolumeTaskId, t.Tags?.length]), [[created.ReplaceRootVolumeTaskId, 2]], 'CreateTags reaches a task');
 
     // The instance booted from the restored disk: it counted 2 again (the disk held 1).
     assert.deepEqual(await waitBoots(id, 3), [1, 2, 2]);

@@ -23,6 +23,7 @@ export const RESOURCE_TYPES: Partial<Record<IdKind, string>> = {
   dhcpOptions: 'dhcp-options',
   address: 'elastic-ip',
   natGateway: 'natgateway',
+  replaceRootVolumeTask: 'replace-root-volume-task',
   reservation: 'reservation',
 };
 
