@@ -99,7 +99,7 @@ async function plumbing(): Promise<void> {
   console.log(`plumbing: bare docker run -d                 ${stats(bareRuns)}`);
   console.log(`plumbing: adapter create+start (no network)  ${stats(creates)}`);
   console.log(`plumbing: OVS plug (veth, addresses, flows)  ${stats(plugs)}`);
-  console.log(`plumbing: create+start+plug                  ${stats(ours)}  = ${(med(ours) / med(bareRuns)).toFixed(2)}x bare docker run`);
+  console.log(`plumbing: create+start+plug                  ${stats(ours)}  = ${(med(ours) / med(bareRuns)).toFixed(2)}x bare docker run (goal <= 1.30x for RunInstances -> running, bench/instances.ts)`);
 }
 
 /** Whether a TCP connection from the host opens within `ms` (each try is a new SYN from a new port). */

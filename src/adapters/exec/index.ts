@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { isIP, Server as NetServer } from 'node:net';
 import { Socket as DgramSocket } from 'node:dgram';
+import { performance } from 'node:perf_hooks';
 import { execa } from 'execa';
 
 /**
@@ -31,11 +32,22 @@ export type Runner = (
   opts?: { timeoutMs?: number; input?: string | Buffer; allowFailure?: boolean },
 ) => Promise<RunResult>;
 
+/**
+ * THECLOUD_TRACE_EXEC=1: every host command run here is written to stderr with its duration and exit code, for
+ * profiling (bench/README.md: which commands a launch or a CreateVolume costs). Off by default.
+ */
+const TRACE = process.env.THECLOUD_TRACE_EXEC === '1';
+function trace(command: string, args: readonly string[], ms: number, exitCode: number): void {
+  const line = [command, ...args].join(' ').replace(/\s+/g, ' ');
+  process.stderr.write(`[exec ${ms.toFixed(0).padStart(5)} ms${exitCode ? ` exit ${exitCode}` : ''}] ${line.length > 300 ? `${line.slice(0, 300)}...` : line}\n`);
+}
+
 export const run: Runner = async (command, args, opts = {}) => {
   for (const a of args) {
     if (typeof a !== 'string') throw new TypeError(`argument to ${command} is not a string`);
     if (a.includes('\0')) throw new TypeError(`argument to ${command} contains NUL`);
   }
+  const started = TRACE ? performance.now() : 0;
   const result = await execa(command, [...args], {
     timeout: opts.timeoutMs ?? 60_000,
     input: opts.input,
@@ -47,6 +59,7 @@ export const run: Runner = async (command, args, opts = {}) => {
     stderr: String(result.stderr ?? ''),
     exitCode: result.exitCode ?? -1,
   };
+  if (TRACE) trace(command, args, performance.now() - started, out.exitCode);
   if (out.exitCode !== 0 && !opts.allowFailure) {
     throw new CommandError(command, args, result.exitCode, out.stderr || String(result.message ?? ''));
   }

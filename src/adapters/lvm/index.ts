@@ -87,31 +87,53 @@ export class LvmStorageBackend implements StorageBackend {
     names.sizeGiB(sizeGiB);
     const from = names.sourceId(source);
     return this.serial(async () => {
+      if (!from) return this.createEmpty(volumeId, sizeGiB);
       const lvs = await this.lvs();
       const existing = lvs.find((lv) => lv.name === volumeId);
       if (existing) {
         if (this.ours(existing) && existing.sizeBytes === sizeGiB * GiB) return; // a retried create
         throw new Error(`an LV named ${volumeId} already exists in ${this.vg} (not this volume)`);
       }
-      let fromLv: LvInfo | undefined;
-      if (from) {
-        fromLv = this.find(lvs, from);
-        if (fromLv.tags.includes(TAG.partial)) throw new StorageNotFoundError(`${from} on ${this.location} is not filled (an interrupted fill)`);
-        if (fromLv.sizeBytes > sizeGiB * GiB) {
-          throw new RangeError(`volume size ${sizeGiB} GiB is smaller than ${from} (${fromLv.sizeBytes / GiB} GiB)`);
-        }
+      const fromLv = this.find(lvs, from);
+      if (fromLv.tags.includes(TAG.partial)) throw new StorageNotFoundError(`${from} on ${this.location} is not filled (an interrupted fill)`);
+      if (fromLv.sizeBytes > sizeGiB * GiB) {
+        throw new RangeError(`volume size ${sizeGiB} GiB is smaller than ${from} (${fromLv.sizeBytes / GiB} GiB)`);
       }
       this.checkCapacity(lvs, sizeGiB);
-      const tags = tagArgs('volume', volumeId, this.cloudId, from);
-      if (fromLv) {
-        // A thin snapshot of the snapshot or image, activated like any volume (-kn: no activation skip).
-        await this.lvm('lvcreate', ['-q', '-s', '-kn', '-n', volumeId, ...tags, this.lvPath(fromLv.name)]);
-        if (fromLv.sizeBytes < sizeGiB * GiB) {
-          await this.undoing(volumeId, () => this.lvm('lvextend', ['-q', '-L', `${sizeGiB}g`, this.lvPath(volumeId)]));
-        }
-      } else {
-        await this.lvm('lvcreate', ['-q', '-V', `${sizeGiB}g`, '-T', this.lvPath(this.pool), '-n', volumeId, ...tags]);
+      // A thin snapshot of the snapshot or image, activated like any volume (-kn: no activation skip).
+      await this.lvm('lvcreate', ['-q', '-s', '-kn', '-n', volumeId, ...tagArgs('volume', volumeId, this.cloudId, from), this.lvPath(fromLv.name)]);
+      if (fromLv.sizeBytes < sizeGiB * GiB) {
+        await this.undoing(volumeId, () => this.lvm('lvextend', ['-q', '-L', `${sizeGiB}g`, this.lvPath(volumeId)]));
       }
+    });
+  }
+
+  /**
+   * An empty volume: the report its checks read and the lvcreate run at the same time (on a storage host each
+   * LVM command costs a process start and a round trip, the report about as much as the create itself). The
+   * checks are the same as before a create: a name already taken (lvcreate refuses it; the report says whether
+   * it is this volume, a retried create) and the pool's capacity, judged on the report without the new LV. A
+   * create the checks refuse is removed again before the error is thrown (a thin LV holds no blocks until
+   * written, so nothing else saw space go).
+   */
+  private async createEmpty(volumeId: string, sizeGiB: number): Promise<void> {
+    const tags = tagArgs('volume', volumeId, this.cloudId);
+    const [report, create] = await Promise.allSettled([
+      this.lvs(),
+      this.lvm('lvcreate', ['-q', '-V', `${sizeGiB}g`, '-T', this.lvPath(this.pool), '-n', volumeId, ...tags]),
+    ]);
+    if (create.status === 'rejected') {
+      const existing = report.status === 'fulfilled' ? report.value.find((lv) => lv.name === volumeId) : undefined;
+      if (existing) {
+        if (this.ours(existing) && existing.sizeBytes === sizeGiB * GiB) return; // a retried create
+        throw new Error(`an LV named ${volumeId} already exists in ${this.vg} (not this volume)`);
+      }
+      if (report.status === 'fulfilled') this.checkCapacity(report.value, sizeGiB); // the checks' error first, as before
+      throw create.reason;
+    }
+    await this.undoing(volumeId, async () => {
+      if (report.status === 'rejected') throw report.reason;
+      this.checkCapacity(report.value.filter((lv) => lv.name !== volumeId), sizeGiB);
     });
   }
 

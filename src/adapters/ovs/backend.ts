@@ -188,7 +188,7 @@ export class OvsNetworkBackend implements NetworkBackend {
     return this.locked(async () => {
       this.requireSynced();
       this.groups = groups;
-      for (const v of this.vpcs.keys()) await this.writeFlows(v);
+      await this.writeAllFlows();
     });
   }
 
@@ -197,7 +197,7 @@ export class OvsNetworkBackend implements NetworkBackend {
     return this.locked(async () => {
       this.requireSynced();
       this.acls = checked;
-      for (const v of this.vpcs.keys()) await this.writeFlows(v);
+      await this.writeAllFlows();
     });
   }
 
@@ -484,11 +484,21 @@ export class OvsNetworkBackend implements NetworkBackend {
     this.ports.set(port.eniId, { spec: port, sandbox, zone });
   }
 
-  /** Recomputes the VPC bridge's flows from the model and the ports' current OpenFlow numbers. */
-  private async writeFlows(vpcId: string): Promise<void> {
+  /** Every VPC's flows, on one listing of the interfaces (nothing is plugged meanwhile: all under the lock). */
+  private async writeAllFlows(): Promise<void> {
+    if (!this.vpcs.size) return;
+    const listed = await this.host.interfaces();
+    for (const v of this.vpcs.keys()) await this.writeFlows(v, listed);
+  }
+
+  /**
+   * Recomputes the VPC bridge's flows from the model and the ports' current OpenFlow numbers (from `listed`, an
+   * interface listing made under the same lock hold, or a fresh one).
+   */
+  private async writeFlows(vpcId: string, listed?: OvsInterface[]): Promise<void> {
     if (!this.vpcs.has(vpcId)) return;
     const br = n.bridgeName(this.cloudId, vpcId);
-    const ifaces = new Map<string, OvsInterface>((await this.host.interfaces()).map((i) => [i.name, i]));
+    const ifaces = new Map<string, OvsInterface>((listed ?? (await this.host.interfaces())).map((i) => [i.name, i]));
     const subnets = [...this.subnets.values()].filter((s) => s.vpcId === vpcId).sort((a, b) => a.subnetId.localeCompare(b.subnetId));
     const vpc = this.vpcs.get(vpcId)!;
     const model: BridgeModel = {

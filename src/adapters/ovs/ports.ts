@@ -40,21 +40,31 @@ export async function plugContainer(host: Host, cloud: string, port: PortSpec, p
       ['link', 'set', outside, 'alias', ifalias(cloud, port.eniId)],
       ['link', 'set', outside, 'up'],
     ]);
-    await Promise.all([host.noTxOffload(outside), host.noTxOffload(inside, where)]);
   }
+  // Two independent chains run at once: inside the namespace (checksum offload off before the link comes up,
+  // then MAC, addresses, up, route) and on the host (offload off, then the OVS port). Both are awaited before
+  // anything is concluded, so a failure never leaves the other half running beside an undo.
   const len = prefixOf(port.subnetCidr);
-  await host.ipBatch(
-    [
-      ['link', 'set', 'lo', 'up'],
-      ['link', 'set', inside, 'address', port.mac],
-      ...port.ips.map((ip) => ['addr', 'replace', `${ip}/${len}`, 'dev', inside]),
-      ['link', 'set', inside, 'up'],
-      // Last: the instance's init waits for its default route as the sign that the network is there.
-      ...(port.deviceIndex === 0 ? [['route', 'replace', 'default', 'via', port.gateway, 'dev', inside]] : []),
-    ],
-    where,
-  );
-  await host.vsctl(['--may-exist', 'add-port', bridgeName(cloud, port.vpcId), outside, '--', 'set', 'Interface', outside, ...portIds(cloud, port, 'container', zone)]);
+  const inNamespace = async () => {
+    if (fresh) await host.noTxOffload(inside, where);
+    await host.ipBatch(
+      [
+        ['link', 'set', 'lo', 'up'],
+        ['link', 'set', inside, 'address', port.mac],
+        ...port.ips.map((ip) => ['addr', 'replace', `${ip}/${len}`, 'dev', inside]),
+        ['link', 'set', inside, 'up'],
+        // Last: the instance's init waits for its default route as the sign that the network is there.
+        ...(port.deviceIndex === 0 ? [['route', 'replace', 'default', 'via', port.gateway, 'dev', inside]] : []),
+      ],
+      where,
+    );
+  };
+  const onHost = async () => {
+    if (fresh) await host.noTxOffload(outside);
+    await host.vsctl(['--may-exist', 'add-port', bridgeName(cloud, port.vpcId), outside, '--', 'set', 'Interface', outside, ...portIds(cloud, port, 'container', zone)]);
+  };
+  const failed = (await Promise.allSettled([inNamespace(), onHost()])).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 /** Waits (bounded) for libvirt's tap on the bridge, then marks it as this ENI's port. */

@@ -123,8 +123,11 @@ export class StepRunner {
       const row = await this.deps.repo.instance(id);
       if (!row || !states.includes(row.state)) return false;
       if (phase === 'launch' && row.steps_done.includes(step.name)) continue;
+      const t0 = performance.now();
       const result = await step.do(this.context(row, false));
+      const t1 = performance.now();
       await this.deps.repo.markStep(id, step.name, true, result ?? {});
+      if (process.env.THECLOUD_TRACE_EXEC === '1') process.stderr.write(`[step ${step.name} ${(t1 - t0).toFixed(0)} ms, journal ${(performance.now() - t1).toFixed(0)} ms]\n`);
     }
     return true;
   }
