@@ -11,6 +11,7 @@ import { createSubnet, deleteSubnet, modifySubnetAttribute } from './subnets/mut
 import { describeSecurityGroups } from './security-groups/index.js';
 import { describeNetworkAcls } from './network-acls/index.js';
 import { attachNetworkInterface, detachNetworkInterface } from './network-interfaces/attachments.js';
+import { assignPrivateIpAddresses, unassignPrivateIpAddresses } from './network-interfaces/private-ips.js';
 import { describeDhcpOptions, createDhcpOptions, deleteDhcpOptions, associateDhcpOptions } from './dhcp-options/index.js';
 import { createNetworkAcl, deleteNetworkAcl, createNetworkAclEntry, replaceNetworkAclEntry, deleteNetworkAclEntry, replaceNetworkAclAssociation } from './network-acls/mutations.js';
 import { describeNetworkInterfaces, createNetworkInterface, deleteNetworkInterface, modifyNetworkInterfaceAttribute } from './network-interfaces/index.js';
@@ -137,6 +138,8 @@ export function buildRegistry(): Registry {
     associateDhcpOptions,
     attachNetworkInterface,
     detachNetworkInterface,
+    assignPrivateIpAddresses,
+    unassignPrivateIpAddresses,
     describeRouteTables,
     createRouteTable,
     deleteRouteTable,

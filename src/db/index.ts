@@ -18,6 +18,7 @@ import * as m011 from './migrations/011-route-tables.js';
 import * as m012 from './migrations/012-acls-dhcp-options.js';
 import * as m013 from './migrations/013-snapshot-sharing.js';
 import * as m014 from './migrations/014-root-volumes.js';
+import * as m016 from './migrations/016-secondary-ips.js';
 
 /** Migrations in order; a new one is appended here with the next number. */
 const MIGRATIONS = [
@@ -35,6 +36,7 @@ const MIGRATIONS = [
   { name: '012-acls-dhcp-options', ...m012 },
   { name: '013-snapshot-sharing', ...m013 },
   { name: '014-root-volumes', ...m014 },
+  { name: '016-secondary-ips', ...m016 },
 ];
 
 export async function connect(url: string): Promise<Sequelize> {
