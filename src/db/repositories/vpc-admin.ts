@@ -70,6 +70,13 @@ export class VpcAdminRepository {
     );
   }
 
+  /** UpdateSecurityGroupRuleDescriptions*: each rule's new description (null: none). */
+  async setRuleDescriptions(changes: { id: string; description: string | null }[]): Promise<void> {
+    await this.db.tx(async (t) => {
+      for (const c of changes) await this.db.exec('UPDATE security_group_rules SET description = $2 WHERE id = $1', [c.id, c.description], t);
+    });
+  }
+
   async deleteRules(ids: string[]): Promise<void> {
     await this.db.exec('DELETE FROM security_group_rules WHERE id = ANY($1)', [ids]);
   }

@@ -234,6 +234,11 @@ export class VpcAdmin {
     });
   }
 
+  /** UpdateSecurityGroupRuleDescriptions*: records only (descriptions do not reach the data plane). */
+  async setRuleDescriptions(changes: { id: string; description: string | null }[]): Promise<void> {
+    await this.repo.admin.setRuleDescriptions(changes);
+  }
+
   async revoke(ids: string[]): Promise<void> {
     await this.repo.admin.deleteRules(ids);
     await this.applySecurity();
