@@ -45,3 +45,40 @@ function descriptionsHandler<Op extends 'UpdateSecurityGroupRuleDescriptionsIngr
 
 export const updateSecurityGroupRuleDescriptionsIngress = descriptionsHandler('UpdateSecurityGroupRuleDescriptionsIngress', false);
 export const updateSecurityGroupRuleDescriptionsEgress = descriptionsHandler('UpdateSecurityGroupRuleDescriptionsEgress', true);
+
+/**
+ * ModifySecurityGroupRules: rules replaced in place by id (their id and direction stay), checked as Authorize*
+ * checks a new rule; running instances' flows follow before the call answers (as for Authorize/Revoke).
+ */
+export const modifySecurityGroupRules = defineHandler('ModifySecurityGroupRules', {
+  async validate(input, ctx) {
+    const network = ctx.services.network;
+    const g = await network.admin.group(ctx.accountId, parseId('securityGroup', input.GroupId));
+    if (!input.SecurityGroupRules?.length) throw new Ec2Error('MissingParameter', 'The request must contain the parameter SecurityGroupRules');
+    const peers = (await network.securityGroups(ctx.accountId)).filter((x) => x.vpc_id === g.vpc_id);
+    const changes = [];
+    for (const u of input.SecurityGroupRules) {
+      const id = parseId('securityGroupRule', u.SecurityGroupRuleId ?? '');
+      const r = u.SecurityGroupRule;
+      if (!r) throw new Ec2Error('MissingParameter', 'The request must contain the parameter SecurityGroupRule');
+      const [rule] = await rulesOf({ IpPermissions: [{
+        IpProtocol: r.IpProtocol, FromPort: r.FromPort, ToPort: r.ToPort,
+        IpRanges: r.CidrIpv4 ? [{ CidrIp: r.CidrIpv4, Description: r.Description }] : [],
+        Ipv6Ranges: r.CidrIpv6 ? [{ CidrIpv6: r.CidrIpv6 }] : [],
+        PrefixListIds: r.PrefixListId ? [{ PrefixListId: r.PrefixListId }] : [],
+        UserIdGroupPairs: r.ReferencedGroupId ? [{ GroupId: r.ReferencedGroupId, Description: r.Description }] : [],
+      }] }, async (pair) => {
+        const found = peers.find((x) => x.id === pair.GroupId);
+        if (!found) throw new Ec2Error('InvalidGroup.NotFound', `The security group '${pair.GroupId}' does not exist in VPC '${g.vpc_id}'`);
+        return found.id;
+      });
+      changes.push({ id, rule: rule! });
+    }
+    await network.admin.checkModifyRules(g, changes);
+    return changes;
+  },
+  async handle(_input, ctx, changes) {
+    await ctx.services.network.admin.modifyRules(changes);
+    return { Return: true };
+  },
+});
