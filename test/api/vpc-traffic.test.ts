@@ -18,6 +18,9 @@ import {
   DescribeImagesCommand,
   DescribeInstancesCommand,
   AssignPrivateIpAddressesCommand,
+  DescribeSecurityGroupRulesCommand,
+  DescribeSecurityGroupsCommand,
+  ModifySecurityGroupRulesCommand,
   UnassignPrivateIpAddressesCommand,
   GetConsoleOutputCommand,
   waitUntilInstanceRunning,
@@ -203,7 +206,7 @@ describe('VPCs on Open vSwitch through the API, with real traffic', function () 
     assert.deepEqual(await lookup(client, 'upstream.test'), ['198.51.100.7'], 'other names are forwarded to the operator\'s upstream');
   });
 
-  it('gives a running container a secondary address that a peer reaches as the groups allow, shown by metadata, and takes it away again', async () => {
+  it('gives a running container a secondary address that a peer reaches as the groups allow, shown by metadata, and takes it away again; ModifySecurityGroupRules reaches its port', async () => {
     assert.ok(made, 'the instances of the first test');
     const a = sdk(s.url);
     const { web, client } = made;
@@ -223,6 +226,18 @@ describe('VPCs on Open vSwitch through the API, with real traffic', function () 
     assert.match(await onEth0(), /inet 10\.61\.1\.10\/24/, 'and the primary address stays');
     assert.equal(await ping(client, '10.61.1.30'), false, 'nothing answers there any more');
     assert.equal(await ping(client, '10.61.1.10'), true, 'while the primary address still does');
+
+    // ModifySecurityGroupRules reaches the running port: the ICMP rule moved to a source that is not the client
+    // shuts ping, and moved back opens it.
+    const webGroup = (await a.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'vpc-id', Values: [made.vpcA] }, { Name: 'group-name', Values: ['web'] }] }))).SecurityGroups![0]!;
+    const clientGroup = (await a.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'vpc-id', Values: [made.vpcA] }, { Name: 'group-name', Values: ['client'] }] }))).SecurityGroups![0]!;
+    const icmp = (await a.send(new DescribeSecurityGroupRulesCommand({ Filters: [{ Name: 'group-id', Values: [webGroup.GroupId!] }] }))).SecurityGroupRules!.find((r) => r.IpProtocol === 'icmp')!;
+    const modify = (rule: { CidrIpv4?: string; ReferencedGroupId?: string }) =>
+      a.send(new ModifySecurityGroupRulesCommand({ GroupId: webGroup.GroupId!, SecurityGroupRules: [{ SecurityGroupRuleId: icmp.SecurityGroupRuleId!, SecurityGroupRule: { IpProtocol: 'icmp', FromPort: -1, ToPort: -1, ...rule } }] }));
+    await modify({ CidrIpv4: '10.61.2.0/24' });
+    assert.equal(await ping(client, '10.61.1.10'), false, 'the modified rule no longer admits the client');
+    await modify({ ReferencedGroupId: clientGroup.GroupId! });
+    assert.equal(await ping(client, '10.61.1.10'), true, 'and admits it again once modified back');
   });
 });
 
