@@ -11,6 +11,8 @@ import { createSubnet, deleteSubnet, modifySubnetAttribute } from './subnets/mut
 import { describeSecurityGroups } from './security-groups/index.js';
 import { describeNetworkAcls } from './network-acls/index.js';
 import { attachNetworkInterface, detachNetworkInterface } from './network-interfaces/attachments.js';
+import { assignPrivateIpAddresses, unassignPrivateIpAddresses } from './network-interfaces/private-ips.js';
+import { updateSecurityGroupRuleDescriptionsIngress, updateSecurityGroupRuleDescriptionsEgress, modifySecurityGroupRules } from './security-groups/descriptions.js';
 import { describeDhcpOptions, createDhcpOptions, deleteDhcpOptions, associateDhcpOptions } from './dhcp-options/index.js';
 import { createNetworkAcl, deleteNetworkAcl, createNetworkAclEntry, replaceNetworkAclEntry, deleteNetworkAclEntry, replaceNetworkAclAssociation } from './network-acls/mutations.js';
 import { describeNetworkInterfaces, createNetworkInterface, deleteNetworkInterface, modifyNetworkInterfaceAttribute } from './network-interfaces/index.js';
@@ -142,6 +144,11 @@ export function buildRegistry(): Registry {
     associateDhcpOptions,
     attachNetworkInterface,
     detachNetworkInterface,
+    assignPrivateIpAddresses,
+    unassignPrivateIpAddresses,
+    updateSecurityGroupRuleDescriptionsIngress,
+    updateSecurityGroupRuleDescriptionsEgress,
+    modifySecurityGroupRules,
     describeRouteTables,
     createRouteTable,
     deleteRouteTable,

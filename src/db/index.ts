@@ -19,6 +19,7 @@ import * as m012 from './migrations/012-acls-dhcp-options.js';
 import * as m013 from './migrations/013-snapshot-sharing.js';
 import * as m014 from './migrations/014-root-volumes.js';
 import * as m015 from './migrations/015-nat-gateways.js';
+import * as m016 from './migrations/016-secondary-ips.js';
 import * as m017 from './migrations/017-replace-root-volume-tasks.js';
 
 /** Migrations in order; a new one is appended here with the next number. */
@@ -38,6 +39,7 @@ const MIGRATIONS = [
   { name: '013-snapshot-sharing', ...m013 },
   { name: '014-root-volumes', ...m014 },
   { name: '015-nat-gateways', ...m015 },
+  { name: '016-secondary-ips', ...m016 },
   { name: '017-replace-root-volume-tasks', ...m017 },
 ];
 

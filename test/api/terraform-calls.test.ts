@@ -45,13 +45,11 @@ describe('calls Terraform\'s provider makes for VPCs, groups and interfaces', ()
     assert.deepEqual(rules.SecurityGroupRules!.map((r) => [r.IsEgress, r.CidrIpv4]), [[true, '0.0.0.0/0']]);
   });
 
-  it('takes a one-address PrivateIpAddresses list as the primary address; a second address is still refused', async () => {
+  it('takes a one-address PrivateIpAddresses list as the primary address, and a second one as a secondary address', async () => {
     const subnetId = (await ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.77.1.0/24' }))).Subnet!.SubnetId!;
     const eni = (await ec2.send(new CreateNetworkInterfaceCommand({ SubnetId: subnetId, PrivateIpAddresses: [{ PrivateIpAddress: '10.77.1.50', Primary: true }] }))).NetworkInterface!;
     assert.equal(eni.PrivateIpAddress, '10.77.1.50');
-    await assert.rejects(
-      ec2.send(new CreateNetworkInterfaceCommand({ SubnetId: subnetId, PrivateIpAddresses: [{ PrivateIpAddress: '10.77.1.51', Primary: true }, { PrivateIpAddress: '10.77.1.52', Primary: false }] })),
-      { name: 'UnsupportedOperation' },
-    );
+    const two = (await ec2.send(new CreateNetworkInterfaceCommand({ SubnetId: subnetId, PrivateIpAddresses: [{ PrivateIpAddress: '10.77.1.51', Primary: true }, { PrivateIpAddress: '10.77.1.52', Primary: false }] }))).NetworkInterface!;
+    assert.deepEqual(two.PrivateIpAddresses!.map((a) => [a.PrivateIpAddress, a.Primary]), [['10.77.1.51', true], ['10.77.1.52', false]]);
   });
 });

@@ -17,6 +17,11 @@ import {
   TerminateInstancesCommand,
   DescribeImagesCommand,
   DescribeInstancesCommand,
+  AssignPrivateIpAddressesCommand,
+  DescribeSecurityGroupRulesCommand,
+  DescribeSecurityGroupsCommand,
+  ModifySecurityGroupRulesCommand,
+  UnassignPrivateIpAddressesCommand,
   GetConsoleOutputCommand,
   waitUntilInstanceRunning,
   waitUntilInstanceStopped,
@@ -43,7 +48,7 @@ describe('VPCs on Open vSwitch through the API, with real traffic', function () 
   let upstream: DgramSocket;
   const launched: { ec2: EC2Client; id: string }[] = [];
   /** What the first test made, for the DNS test that follows it (after the restart). */
-  let made: { vpcA: string; client: string; bOnly: string } | undefined;
+  let made: { vpcA: string; web: string; client: string; bOnly: string } | undefined;
   before(async function () {
     await needBackend(this, 'docker', () => new DockerComputeBackend().probe());
     await needBackend(this, 'ovs', () => new OvsNetworkBackend({ cloudId: '00000000' }).probe());
@@ -120,7 +125,7 @@ describe('VPCs on Open vSwitch through the API, with real traffic', function () 
     const bOnly = await launch(b, nb.subnetId, [nb.web], '10.61.1.20');
     await ready(a, [web, client]);
     await ready(b, [bWeb, bOnly]);
-    made = { vpcA: na.vpcId, client, bOnly };
+    made = { vpcA: na.vpcId, web, client, bOnly };
 
     // Nothing is admitted inbound by 'web' yet.
     assert.equal(await fetch(client, '10.61.1.10', 80), '', 'no rule: the SYN is dropped');
@@ -199,6 +204,40 @@ describe('VPCs on Open vSwitch through the API, with real traffic', function () 
     await a.send(new ModifyVpcAttributeCommand({ VpcId: vpcA, EnableDnsSupport: { Value: true } }));
     assert.deepEqual(await lookup(client, 'ip-10-61-1-10.ec2.internal'), ['10.61.1.10'], 'and on again');
     assert.deepEqual(await lookup(client, 'upstream.test'), ['198.51.100.7'], 'other names are forwarded to the operator\'s upstream');
+  });
+
+  it('gives a running container a secondary address that a peer reaches as the groups allow, shown by metadata, and takes it away again; ModifySecurityGroupRules reaches its port', async () => {
+    assert.ok(made, 'the instances of the first test');
+    const a = sdk(s.url);
+    const { web, client } = made;
+    const eniId = (await a.send(new DescribeInstancesCommand({ InstanceIds: [web] }))).Reservations![0]!.Instances![0]!.NetworkInterfaces![0]!.NetworkInterfaceId!;
+    const onEth0 = async () => (await execa('docker', ['exec', web, 'ip', '-4', '-o', 'addr', 'show', 'dev', 'eth0'])).stdout;
+    // web's groups admit ICMP from members of 'client' (the first test's rule; its TCP listeners ran once, before
+    // its restarts). An address nobody was given gets no answer (and no ARP reply through the switch).
+    assert.equal(await ping(client, '10.61.1.31'), false, 'an address no ENI holds answers nothing');
+    await a.send(new AssignPrivateIpAddressesCommand({ NetworkInterfaceId: eniId, PrivateIpAddresses: ['10.61.1.30'] }));
+    assert.match(await onEth0(), /inet 10\.61\.1\.30\/24/, 'the container\'s interface carries it at once');
+    assert.equal(await ping(client, '10.61.1.30'), true, 'the switch admits the secondary address (ARP and IP) and the group rule applies to it');
+    const base = 'http://169.254.169.254/latest/meta-data';
+    const md = await execa('docker', ['exec', web, 'sh', '-c', `wget -qO- ${base}/network/interfaces/macs/$(wget -qO- ${base}/mac)/local-ipv4s`], { reject: false });
+    assert.deepEqual(md.stdout.trim().split('\n'), ['10.61.1.10', '10.61.1.30'], 'metadata local-ipv4s lists both');
+    await a.send(new UnassignPrivateIpAddressesCommand({ NetworkInterfaceId: eniId, PrivateIpAddresses: ['10.61.1.30'] }));
+    assert.doesNotMatch(await onEth0(), /10\.61\.1\.30/, 'unassigned: gone from the interface');
+    assert.match(await onEth0(), /inet 10\.61\.1\.10\/24/, 'and the primary address stays');
+    assert.equal(await ping(client, '10.61.1.30'), false, 'nothing answers there any more');
+    assert.equal(await ping(client, '10.61.1.10'), true, 'while the primary address still does');
+
+    // ModifySecurityGroupRules reaches the running port: the ICMP rule moved to a source that is not the client
+    // shuts ping, and moved back opens it.
+    const webGroup = (await a.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'vpc-id', Values: [made.vpcA] }, { Name: 'group-name', Values: ['web'] }] }))).SecurityGroups![0]!;
+    const clientGroup = (await a.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'vpc-id', Values: [made.vpcA] }, { Name: 'group-name', Values: ['client'] }] }))).SecurityGroups![0]!;
+    const icmp = (await a.send(new DescribeSecurityGroupRulesCommand({ Filters: [{ Name: 'group-id', Values: [webGroup.GroupId!] }] }))).SecurityGroupRules!.find((r) => r.IpProtocol === 'icmp')!;
+    const modify = (rule: { CidrIpv4?: string; ReferencedGroupId?: string }) =>
+      a.send(new ModifySecurityGroupRulesCommand({ GroupId: webGroup.GroupId!, SecurityGroupRules: [{ SecurityGroupRuleId: icmp.SecurityGroupRuleId!, SecurityGroupRule: { IpProtocol: 'icmp', FromPort: -1, ToPort: -1, ...rule } }] }));
+    await modify({ CidrIpv4: '10.61.2.0/24' });
+    assert.equal(await ping(client, '10.61.1.10'), false, 'the modified rule no longer admits the client');
+    await modify({ ReferencedGroupId: clientGroup.GroupId! });
+    assert.equal(await ping(client, '10.61.1.10'), true, 'and admits it again once modified back');
   });
 });
 

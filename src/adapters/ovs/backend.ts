@@ -481,6 +481,11 @@ export class OvsNetworkBackend implements NetworkBackend {
       await plugContainer(this.host, this.cloudId, port, sandbox.pid, zone, ifaces.some((i) => i.name === veth));
     }
     else await plugVm(this.host, this.cloudId, port, sandbox.name, zone, this.vmTapWaitMs);
+    // An address new to a plugged port (AssignPrivateIpAddresses, maybe moved from another port): the router
+    // forgets where it last found it, so that it asks again instead of sending to the old MAC.
+    const added = existing ? port.ips.filter((ip) => !existing.spec.ips.includes(ip)) : [];
+    const ns = n.routerNetns(this.cloudId, port.vpcId);
+    for (const ip of added) await this.host.ip(['-n', ns, 'neigh', 'flush', 'to', ip], { allowFailure: true });
     this.ports.set(port.eniId, { spec: port, sandbox, zone });
   }
 

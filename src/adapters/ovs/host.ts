@@ -119,6 +119,18 @@ export class Host {
     return l && { name: l.ifname, ifindex: l.ifindex, linkIndex: l.link_index, alias: l.ifalias, address: l.address };
   }
 
+  /** The IPv4 addresses (`a.b.c.d/len`) on a link, in the host's namespace or a process's. */
+  async addresses(name: string, where: { pid?: number } = {}): Promise<string[]> {
+    const args = ['-j', '-4', 'addr', 'show', 'dev', name];
+    const r =
+      where.pid !== undefined
+        ? await this.run('nsenter', ['-t', String(where.pid), '-n', 'ip', ...args], { timeoutMs: 30_000, allowFailure: true })
+        : await this.ip(args, { allowFailure: true });
+    if (r.exitCode !== 0) return [];
+    const [l] = JSON.parse(r.stdout || '[]') as { addr_info?: { local: string; prefixlen: number }[] }[];
+    return (l?.addr_info ?? []).map((a) => `${a.local}/${a.prefixlen}`);
+  }
+
   /** Checksums computed by the sender: the userspace datapath reads veths through AF_PACKET, which does not. */
   async noTxOffload(ifname: string, where: { netns?: string; pid?: number } = {}): Promise<void> {
     const args = ['-K', ifname, 'tx', 'off'];

@@ -45,12 +45,17 @@ export async function plugContainer(host: Host, cloud: string, port: PortSpec, p
   // then MAC, addresses, up, route) and on the host (offload off, then the OVS port). Both are awaited before
   // anything is concluded, so a failure never leaves the other half running beside an undo.
   const len = prefixOf(port.subnetCidr);
+  // Addresses the ENI no longer has (UnassignPrivateIpAddresses, a reassignment) leave the interface; the primary
+  // one (first, so the kernel's primary too) never does, so no secondary is lost with it.
+  const wanted = new Set(port.ips.map((ip) => `${ip}/${len}`));
   const inNamespace = async () => {
     if (fresh) await host.noTxOffload(inside, where);
+    const stale = fresh ? [] : (await host.addresses(inside, where)).filter((a) => !wanted.has(a));
     await host.ipBatch(
       [
         ['link', 'set', 'lo', 'up'],
         ['link', 'set', inside, 'address', port.mac],
+        ...stale.map((a) => ['addr', 'del', a, 'dev', inside]),
         ...port.ips.map((ip) => ['addr', 'replace', `${ip}/${len}`, 'dev', inside]),
         ['link', 'set', inside, 'up'],
         // Last: the instance's init waits for its default route as the sign that the network is there.

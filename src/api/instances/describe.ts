@@ -15,8 +15,14 @@ export async function instanceViews(ctx: RequestContext, only: InstanceRow[]): P
     s.network.securityGroups(ctx.accountId),
     s.images.list(ctx.accountId),
   ]);
-  return only.map((r) => ({
+  const enis = await Promise.all(only.map((r) => s.network.enis.ofInstance(r.id)));
+  return only.map((r, k) => ({
     ...r,
+    enis: enis[k]!.map((e) => ({
+      ...e,
+      device_index: e.device_index ?? 0,
+      groups: e.security_group_ids.map((id) => ({ id, name: groups.find((g) => g.id === id)?.group_name ?? id })),
+    })),
     tags: tags.get(r.id) ?? [],
     groups: r.security_group_ids.map((id) => groups.find((g) => g.id === id)).filter((g) => g !== undefined),
     architecture: images.find((im) => im.id === r.image_id)?.architecture ?? 'x86_64',

@@ -25,6 +25,15 @@ const GROUPS = `COALESCE((SELECT json_agg(json_build_object('id', g.id, 'account
 const VOLUMES = `COALESCE((SELECT json_agg(json_build_object('volume_id', a.volume_id, 'device', a.device, 'state', a.state,
   'delete_on_termination', a.delete_on_termination, 'attached_at', a.attached_at) ORDER BY a.device)
   FROM volume_attachments a WHERE a.instance_id = r.id), '[]')`;
+/** The instance's ENIs (device index order) with their addresses (primary first) and groups. */
+export const ENIS = `COALESCE((SELECT json_agg(json_build_object('id', n.id, 'subnet_id', n.subnet_id, 'vpc_id', n.vpc_id,
+  'mac_address', n.mac_address, 'description', n.description, 'source_dest_check', n.source_dest_check,
+  'device_index', n.device_index, 'attachment_id', n.attachment_id, 'delete_on_termination', n.delete_on_termination,
+  'attached_at', n.attached_at,
+  'ips', COALESCE((SELECT array_agg(host(a.ip) ORDER BY a.is_primary DESC, a.allocated_at, a.ip) FROM ip_allocations a WHERE a.owner_id = n.id), '{}'),
+  'groups', COALESCE((SELECT json_agg(json_build_object('id', g.id, 'name', g.group_name) ORDER BY array_position(n.security_group_ids, g.id))
+    FROM security_groups g WHERE g.id = ANY(n.security_group_ids)), '[]')) ORDER BY n.device_index)
+  FROM network_interfaces n WHERE n.instance_id = r.id), '[]')`;
 const VOLUME_JOIN = ['volume_attachments a', 'a.instance_id = r.id'] as const;
 
 const GROUP_JOIN = ['security_groups g', 'g.id = ANY(r.security_group_ids) AND g.account_id = r.account_id'] as const;
@@ -37,7 +46,7 @@ export const instanceResource: Resource<InstanceRead> = {
   from: 'instances',
   id: 'id',
   scope: (c) => sql`r.account_id = ${c.accountId}`,
-  columns: `${INSTANCE_COLUMNS}, ${ARCHITECTURE} AS architecture, ${GROUPS} AS groups, ${VOLUMES} AS volumes, ${PUBLIC_IP} AS public_ip`,
+  columns: `${INSTANCE_COLUMNS}, ${ARCHITECTURE} AS architecture, ${GROUPS} AS groups, ${VOLUMES} AS volumes, ${PUBLIC_IP} AS public_ip, ${ENIS} AS enis`,
   tags: { type: 'instance' },
   filters: {
     'instance-id': column('id'),

@@ -17,7 +17,51 @@ export interface InstanceVolume {
   attached_at: string | Date;
 }
 
-export type InstanceView = InstanceRow & { tags: Tag[]; groups: SecurityGroupRow[]; architecture: string; region: string; volumes?: InstanceVolume[]; public_ip?: string | null };
+/** An ENI attached to the instance, as the describe engine reads it (filters.ts ENIS). */
+export interface InstanceEni {
+  id: string;
+  subnet_id: string;
+  vpc_id: string;
+  mac_address: string;
+  description: string;
+  source_dest_check: boolean;
+  device_index: number;
+  attachment_id: string | null;
+  delete_on_termination: boolean;
+  attached_at: string | Date | null;
+  ips: string[];
+  groups: { id: string; name: string }[];
+}
+
+export type InstanceView = InstanceRow & { tags: Tag[]; groups: SecurityGroupRow[]; architecture: string; region: string; volumes?: InstanceVolume[]; public_ip?: string | null; enis?: InstanceEni[] };
+
+/** The instance's interfaces as AWS lists them: each attachment, its addresses (primary first) and groups. */
+function toInstanceInterfaces(i: InstanceView, region: string): Ec2.InstanceNetworkInterface[] {
+  return (i.enis ?? []).map((e) => ({
+    NetworkInterfaceId: e.id,
+    SubnetId: e.subnet_id,
+    VpcId: e.vpc_id,
+    Description: e.description,
+    OwnerId: i.account_id,
+    Status: 'in-use',
+    MacAddress: e.mac_address,
+    PrivateIpAddress: e.ips[0],
+    PrivateDnsName: e.ips[0] ? privateDnsName(e.ips[0], region) : undefined,
+    SourceDestCheck: e.source_dest_check,
+    Groups: e.groups.map((g) => ({ GroupId: g.id, GroupName: g.name })),
+    Attachment: {
+      AttachmentId: e.attachment_id ?? undefined,
+      DeviceIndex: e.device_index,
+      NetworkCardIndex: 0,
+      Status: 'attached',
+      AttachTime: e.attached_at ? new Date(e.attached_at) : i.launch_time,
+      DeleteOnTermination: e.delete_on_termination,
+    },
+    PrivateIpAddresses: e.ips.map((ip, n) => ({ Primary: n === 0, PrivateIpAddress: ip, PrivateDnsName: privateDnsName(ip, region) })),
+    Ipv6Addresses: [],
+    InterfaceType: 'interface',
+  }));
+}
 
 /**
  * The instance's block device mappings: its attached EBS volumes. With Docker the root device is the container's
@@ -75,7 +119,9 @@ export function toInstance(i: InstanceView, region: string): Ec2.Instance {
     Hypervisor: 'xen',
     EbsOptimized: false,
     EnaSupport: true,
-    NetworkInterfaces: attached
+    NetworkInterfaces: attached && i.enis?.length
+      ? toInstanceInterfaces(i, region)
+      : attached
       ? [
           {
             NetworkInterfaceId: i.eni_id,

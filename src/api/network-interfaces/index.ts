@@ -10,12 +10,13 @@ import type { EniRow } from '../../db/repositories/enis.js';
 import { describeRequest, parseIds, tagSetOrNone, tagsFromSpecs } from '../common.js';
 import type * as Ec2 from '../../protocol/generated/types.js';
 import { privateDnsName } from '../../domain/dns.js';
+import { checkSecondaryRequest, MAX_IPS_UNATTACHED, type SecondaryRequest } from '../../services/network/private-ips.js';
 
 type Row = EniRow & { tags: Tag[]; group_names: string[] };
 
 /** DescribeNetworkInterfaces over the network_interfaces table (addresses and group names joined). */
 export const eniResource: Resource<Row> = {
-  from: `(SELECT n.*, COALESCE((SELECT array_agg(host(a.ip) ORDER BY a.allocated_at, a.ip) FROM ip_allocations a WHERE a.owner_id = n.id), '{}') AS ips,
+  from: `(SELECT n.*, COALESCE((SELECT array_agg(host(a.ip) ORDER BY a.is_primary DESC, a.allocated_at, a.ip) FROM ip_allocations a WHERE a.owner_id = n.id), '{}') AS ips,
     COALESCE((SELECT array_agg(g.group_name ORDER BY array_position(n.security_group_ids, g.id)) FROM security_groups g WHERE g.id = ANY(n.security_group_ids)), '{}') AS group_names
     FROM network_interfaces n)`,
   id: 'id',
@@ -95,26 +96,25 @@ export const describeNetworkInterfaces = defineHandler('DescribeNetworkInterface
 export const createNetworkInterface = defineHandler('CreateNetworkInterface', {
   async validate(input, ctx) {
     validateTags(tagsFromSpecs(input.TagSpecifications, 'network-interface'));
-    // One address given as the list (Terraform's private_ips = [x]) is the primary address.
-    const listed = input.PrivateIpAddresses ?? [];
-    const onlyPrimary = listed.length === 1 && listed[0]!.Primary !== false && (!input.PrivateIpAddress || input.PrivateIpAddress === listed[0]!.PrivateIpAddress);
-    if ((listed.length && !onlyPrimary) || input.SecondaryPrivateIpAddressCount || input.Ipv6Addresses?.length || input.Ipv6AddressCount) {
-      throw new Ec2Error('UnsupportedOperation', 'Secondary and IPv6 addresses are not supported yet.');
-    }
+    if (input.Ipv6Addresses?.length || input.Ipv6AddressCount) throw new Ec2Error('UnsupportedOperation', 'IPv6 addresses are not supported yet.');
+    const addresses = requestedAddresses(input);
+    if (addresses.secondary) checkSecondaryRequest(addresses.secondary, 1, MAX_IPS_UNATTACHED);
     const subnet = await ctx.services.network.admin.subnet(ctx.accountId, parseId('subnet', input.SubnetId));
     let groups = input.Groups?.length ? await ctx.services.network.checkGroupsIn(ctx.accountId, subnet.vpc_id, input.Groups.map((g) => parseId('securityGroup', g))) : undefined;
     if (!groups) {
       const dflt = (await ctx.services.network.securityGroups(ctx.accountId)).find((g) => g.vpc_id === subnet.vpc_id && g.group_name === 'default');
       groups = dflt ? [dflt.id] : [];
     }
-    return { subnet, groups };
+    return { subnet, groups, addresses };
   },
-  async handle(input, ctx, { subnet, groups }) {
+  async handle(input, ctx, { subnet, groups, addresses }) {
     const id = newId('networkInterface');
     await ctx.services.network.createEni(
       { id, account_id: ctx.accountId, vpc_id: subnet.vpc_id, subnet_id: subnet.id, availability_zone: subnet.availability_zone, mac_address: randomMac(), description: input.Description ?? '', security_group_ids: groups, instance_id: null, device_index: null, attachment_id: null },
       subnet,
-      input.PrivateIpAddress ?? input.PrivateIpAddresses?.[0]?.PrivateIpAddress,
+      addresses.primary,
+      undefined,
+      addresses.secondary,
     );
     const tags = tagsFromSpecs(input.TagSpecifications, 'network-interface');
     if (tags.length) await ctx.services.tags.create(ctx.accountId, [{ id, type: 'network-interface' }], tags);
@@ -122,6 +122,27 @@ export const createNetworkInterface = defineHandler('CreateNetworkInterface', {
     return { NetworkInterface: await oneEni(id, ctx) };
   },
 });
+
+/**
+ * The addresses CreateNetworkInterface asks for: PrivateIpAddress and/or the PrivateIpAddresses list (the entry
+ * with Primary, else the first, is the primary address: Terraform's private_ips = [x] is one), and
+ * SecondaryPrivateIpAddressCount.
+ */
+function requestedAddresses(input: Ec2.CreateNetworkInterfaceRequest): { primary?: string; secondary?: SecondaryRequest } {
+  const listed = (input.PrivateIpAddresses ?? []).filter((a) => a.PrivateIpAddress);
+  const marked = listed.filter((a) => a.Primary);
+  if (marked.length > 1) throw new Ec2Error('InvalidParameterValue', 'Only one primary private IP address may be specified.');
+  if (input.PrivateIpAddress && marked[0] && marked[0].PrivateIpAddress !== input.PrivateIpAddress) {
+    throw new Ec2Error('InvalidParameterCombination', 'The primary private IP address is specified twice with different values.');
+  }
+  const primary = input.PrivateIpAddress ?? marked[0]?.PrivateIpAddress ?? listed[0]?.PrivateIpAddress;
+  const ips = listed.map((a) => a.PrivateIpAddress!).filter((ip) => ip !== primary);
+  if (ips.length && input.SecondaryPrivateIpAddressCount) {
+    throw new Ec2Error('InvalidParameterCombination', 'Specify either secondary PrivateIpAddresses or SecondaryPrivateIpAddressCount, not both.');
+  }
+  const secondary = ips.length ? { ips } : input.SecondaryPrivateIpAddressCount ? { count: input.SecondaryPrivateIpAddressCount } : undefined;
+  return { primary, secondary };
+}
 
 export const deleteNetworkInterface = defineHandler('DeleteNetworkInterface', {
   async validate(input, ctx) {

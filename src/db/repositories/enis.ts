@@ -25,7 +25,7 @@ export type NewEni = Omit<EniRow, 'ips' | 'created_at' | 'attached_at' | 'interf
   Partial<Pick<EniRow, 'description' | 'source_dest_check' | 'delete_on_termination'>>;
 
 /** The ENI's columns and its addresses, lowest allocation time first (the primary address is allocated first). */
-export const ENI_COLUMNS = `n.*, COALESCE((SELECT array_agg(host(a.ip) ORDER BY a.allocated_at, a.ip) FROM ip_allocations a WHERE a.owner_id = n.id), '{}') AS ips`;
+export const ENI_COLUMNS = `n.*, COALESCE((SELECT array_agg(host(a.ip) ORDER BY a.is_primary DESC, a.allocated_at, a.ip) FROM ip_allocations a WHERE a.owner_id = n.id), '{}') AS ips`;
 
 export class EniRepository {
   constructor(private readonly db: Db) {}

@@ -165,16 +165,17 @@ export class NetworkRepository {
    * asked for. Allocations in one subnet take turns (an advisory lock held until the transaction ends), so the
    * lowest free address read is still free when inserted: correct under any concurrency, no retry. Inside a
    * caller's transaction (RunInstances records its instances with their addresses) the turn lasts until commit.
-   * Returns undefined when the address asked for is taken, or when the subnet is full.
+   * Returns undefined when the address asked for is taken, or when the subnet is full. `primary` false: a
+   * secondary address of its owner (AssignPrivateIpAddresses).
    */
-  async allocateIp(subnetId: string, ownerId: string, wanted?: string, t?: Transaction): Promise<string | undefined> {
+  async allocateIp(subnetId: string, ownerId: string, wanted?: string, t?: Transaction, primary = true): Promise<string | undefined> {
     const go = async (tx: Transaction): Promise<string | undefined> => {
       await this.db.exec(`SELECT pg_advisory_xact_lock(hashtext('ip_allocations:' || $1))`, [subnetId], tx);
       if (wanted) {
         const r = await this.db.rows<{ ip: string }>(
-          `INSERT INTO ip_allocations (subnet_id, ip, owner_id) VALUES ($1, $2, $3)
+          `INSERT INTO ip_allocations (subnet_id, ip, owner_id, is_primary) VALUES ($1, $2, $3, $4)
            ON CONFLICT DO NOTHING RETURNING host(ip) AS ip`,
-          [subnetId, wanted, ownerId],
+          [subnetId, wanted, ownerId, primary],
           tx,
         );
         return r[0]?.ip;
@@ -185,17 +186,38 @@ export class NetworkRepository {
                 SELECT set_masklen(network(s.c)::inet + g, 32) AS ip
                 FROM s, generate_series(4::bigint, (2::bigint ^ (32 - masklen(s.c)))::bigint - 2) AS g
               )
-         INSERT INTO ip_allocations (subnet_id, ip, owner_id)
-         SELECT $1, c.ip, $2 FROM candidates c
+         INSERT INTO ip_allocations (subnet_id, ip, owner_id, is_primary)
+         SELECT $1, c.ip, $2, $3 FROM candidates c
          WHERE NOT EXISTS (SELECT 1 FROM ip_allocations a WHERE a.subnet_id = $1 AND a.ip = c.ip)
          ORDER BY c.ip LIMIT 1
          RETURNING host(ip) AS ip`,
-        [subnetId, ownerId],
+        [subnetId, ownerId, primary],
         tx,
       );
       return r[0]?.ip;
     };
     return t ? go(t) : this.db.tx(go);
+  }
+
+  /**
+   * Moves a secondary address of the subnet to `ownerId` (AssignPrivateIpAddresses with AllowReassignment): who
+   * held it before, or undefined when nobody held it as a secondary address (then nothing changed).
+   */
+  async reassignIp(subnetId: string, ip: string, ownerId: string, t: Transaction): Promise<string | undefined> {
+    await this.db.exec(`SELECT pg_advisory_xact_lock(hashtext('ip_allocations:' || $1))`, [subnetId], t);
+    const [before] = await this.db.rows<{ owner_id: string }>(
+      'SELECT owner_id FROM ip_allocations WHERE subnet_id = $1 AND ip = $2 AND NOT is_primary FOR UPDATE',
+      [subnetId, ip],
+      t,
+    );
+    if (!before) return undefined;
+    await this.db.exec('UPDATE ip_allocations SET owner_id = $3, allocated_at = now() WHERE subnet_id = $1 AND ip = $2', [subnetId, ip, ownerId], t);
+    return before.owner_id;
+  }
+
+  /** Releases these secondary addresses of `ownerId` (UnassignPrivateIpAddresses); never its primary one. */
+  async releaseSecondaryIps(ownerId: string, ips: string[], t?: Transaction): Promise<void> {
+    await this.db.exec('DELETE FROM ip_allocations WHERE owner_id = $1 AND NOT is_primary AND host(ip) = ANY($2::text[])', [ownerId, ips], t);
   }
 
   async releaseIps(ownerId: string, t?: Transaction): Promise<void> {

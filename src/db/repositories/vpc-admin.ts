@@ -70,6 +70,26 @@ export class VpcAdminRepository {
     );
   }
 
+  /** UpdateSecurityGroupRuleDescriptions*: each rule's new description (null: none). */
+  async setRuleDescriptions(changes: { id: string; description: string | null }[]): Promise<void> {
+    await this.db.tx(async (t) => {
+      for (const c of changes) await this.db.exec('UPDATE security_group_rules SET description = $2 WHERE id = $1', [c.id, c.description], t);
+    });
+  }
+
+  /** ModifySecurityGroupRules: each rule's fields replaced (its id, group and direction stay). */
+  async replaceRules(changes: { id: string; rule: Pick<SecurityGroupRuleRow, 'ip_protocol' | 'from_port' | 'to_port' | 'cidr_ipv4' | 'referenced_group_id' | 'description'> }[]): Promise<void> {
+    await this.db.tx(async (t) => {
+      for (const { id, rule: r } of changes) {
+        await this.db.exec(
+          'UPDATE security_group_rules SET ip_protocol = $2, from_port = $3, to_port = $4, cidr_ipv4 = $5, referenced_group_id = $6, description = $7 WHERE id = $1',
+          [id, r.ip_protocol, r.from_port, r.to_port, r.cidr_ipv4, r.referenced_group_id, r.description],
+          t,
+        );
+      }
+    });
+  }
+
   async deleteRules(ids: string[]): Promise<void> {
     await this.db.exec('DELETE FROM security_group_rules WHERE id = ANY($1)', [ids]);
   }

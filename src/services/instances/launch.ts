@@ -11,6 +11,7 @@ import type { ImageService } from '../images/index.js';
 import type { KeyPairService } from '../key-pairs/index.js';
 import type { ImageRow, KeyPairRow } from '../../db/repositories/compute.js';
 import type { SubnetRow } from '../../db/repositories/network.js';
+import { checkSecondaryRequest, type SecondaryRequest } from '../network/private-ips.js';
 import { parseMetadataOptions, type MetadataOptions, type MetadataOptionsInput } from '../metadata/options.js';
 
 export interface LaunchRequest {
@@ -30,7 +31,10 @@ export interface LaunchRequest {
   DisableApiStop?: boolean;
   InstanceInitiatedShutdownBehavior?: string;
   BlockDeviceMappings?: unknown[];
-  NetworkInterfaces?: { SubnetId?: string; Groups?: string[]; PrivateIpAddress?: string; DeviceIndex?: number; AssociatePublicIpAddress?: boolean }[];
+  NetworkInterfaces?: {
+    SubnetId?: string; Groups?: string[]; PrivateIpAddress?: string; DeviceIndex?: number; AssociatePublicIpAddress?: boolean;
+    PrivateIpAddresses?: { PrivateIpAddress?: string; Primary?: boolean }[]; SecondaryPrivateIpAddressCount?: number;
+  }[];
   MetadataOptions?: MetadataOptionsInput;
 }
 
@@ -44,6 +48,8 @@ export interface LaunchPlan {
   subnet: SubnetRow;
   securityGroupIds: string[];
   privateIp?: string;
+  /** Secondary addresses of the primary ENI (NetworkInterfaces[0]), checked against the type's limit. */
+  secondary?: SecondaryRequest;
   count: { min: number; max: number };
   clientToken?: string;
   disableApiTermination: boolean;
@@ -147,9 +153,20 @@ export async function planLaunch(
     if (dflt) securityGroupIds = [dflt.id];
   }
 
-  const privateIp = req.PrivateIpAddress ?? eni?.PrivateIpAddress;
+  const listed = (eni?.PrivateIpAddresses ?? []).filter((a) => a.PrivateIpAddress);
+  const privateIp = req.PrivateIpAddress ?? eni?.PrivateIpAddress ?? (listed.find((a) => a.Primary) ?? listed[0])?.PrivateIpAddress;
   if (privateIp && req.MaxCount > 1) {
     throw invalidParameterCombination('Cannot specify a PrivateIpAddress when launching more than one instance.');
+  }
+  const secondaryIps = listed.map((a) => a.PrivateIpAddress!).filter((ip) => ip !== privateIp);
+  let secondary: SecondaryRequest | undefined;
+  if (secondaryIps.length || eni?.SecondaryPrivateIpAddressCount) {
+    secondary = secondaryIps.length ? { ips: secondaryIps } : { count: eni!.SecondaryPrivateIpAddressCount };
+    if (secondaryIps.length && eni?.SecondaryPrivateIpAddressCount) {
+      throw invalidParameterCombination('Specify either secondary PrivateIpAddresses or SecondaryPrivateIpAddressCount, not both.');
+    }
+    if (secondaryIps.length && req.MaxCount > 1) throw invalidParameterCombination('Cannot specify private IP addresses when launching more than one instance.');
+    checkSecondaryRequest(secondary, 1, type.ipv4PerEni);
   }
   const sdb = req.InstanceInitiatedShutdownBehavior ?? 'stop';
   if (sdb !== 'stop' && sdb !== 'terminate') throw invalidParameterValue('InstanceInitiatedShutdownBehavior', sdb, 'Use stop or terminate.');
@@ -163,6 +180,7 @@ export async function planLaunch(
     subnet,
     securityGroupIds,
     privateIp,
+    secondary,
     count: { min: req.MinCount, max: req.MaxCount },
     clientToken: req.ClientToken,
     disableApiTermination: req.DisableApiTermination ?? false,

@@ -51,6 +51,7 @@ export async function runInstances(
               plan.subnet,
               i === 0 ? plan.privateIp : undefined,
               t,
+              plan.secondary,
             );
         } catch (e) {
           // Launch as many as the subnet allows, as long as that is at least MinCount.

@@ -38,7 +38,7 @@ export class MetadataService implements MetadataSource {
 
   private async describe(row: InstanceRow): Promise<InstanceMetadata> {
     const acct = row.account_id;
-    const [subnet, vpcs, groups, key, tags, image, publicIp] = await Promise.all([
+    const [subnet, vpcs, groups, key, tags, image, publicIp, eni] = await Promise.all([
       this.network.subnet(acct, row.subnet_id),
       this.network.vpcs(acct),
       this.network.securityGroups(acct),
@@ -46,6 +46,7 @@ export class MetadataService implements MetadataSource {
       this.tags.byResource(acct, [row.id]),
       this.images.visible(acct, row.image_id).catch(() => undefined),
       row.eni_id && row.private_ip ? this.network.publicIpOf(row.eni_id, row.private_ip) : undefined,
+      row.eni_id ? this.network.enis.get(row.eni_id) : undefined,
     ]);
     const vpc = vpcs.find((v) => v.id === row.vpc_id);
     return {
@@ -60,6 +61,7 @@ export class MetadataService implements MetadataSource {
       availabilityZone: row.availability_zone,
       launchTime: row.launch_time,
       privateIp: row.private_ip,
+      secondaryIps: eni?.ips.filter((ip) => ip !== row.private_ip),
       publicIp,
       mac: row.mac_address,
       eniId: row.eni_id,

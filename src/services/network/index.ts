@@ -14,6 +14,7 @@ import { EdgeAdmin } from './routes.js';
 import { routingOf } from './routing.js';
 import { AddressAdmin } from './addresses.js';
 import { NatAdmin } from './nat-gateways.js';
+import { assignSecondary, type SecondaryRequest } from './private-ips.js';
 import type { CatalogService } from '../catalog/index.js';
 import { Ec2Error } from '../../errors/index.js';
 import { cidrContains, ipToInt, isIpv4 } from '../../domain/ipv4.js';
@@ -149,13 +150,31 @@ export class NetworkService {
    * Gives an ENI its primary address, then records it (inside `t` when given, with the record that owns it).
    * The address first: when the subnet is full nothing is written, and the caller's transaction goes on.
    */
-  async createEni(eni: NewEni, subnet: SubnetRow, wantedIp?: string, t?: Transaction): Promise<string> {
+  async createEni(eni: NewEni, subnet: SubnetRow, wantedIp?: string, t?: Transaction, secondary?: SecondaryRequest): Promise<string> {
     const go = async (tx: Transaction) => {
       const ip = await this.allocateIp(subnet, eni.id, wantedIp, tx);
+      if (secondary && (secondary.ips?.length || secondary.count)) {
+        await assignSecondary(this.repo, (s, o, w, x, p) => this.allocateIp(s, o, w, x, p), { id: eni.id, ips: [ip] }, subnet, secondary, tx);
+      }
       await this.repo.enis.insert(eni, tx);
       return ip;
     };
     return t ? go(t) : this.repo.tx(go);
+  }
+
+  /**
+   * AssignPrivateIpAddresses on the records (checked by checkSecondaryRequest first): the ENI's new secondary
+   * addresses, and the ENIs addresses were moved from (AllowReassignment), whose ports change as well.
+   */
+  async assignIps(eni: EniRow, req: SecondaryRequest): Promise<{ assigned: string[]; movedFrom: string[] }> {
+    const subnet = await this.repo.subnet(eni.account_id.trim(), eni.subnet_id);
+    if (!subnet) throw new Error(`subnet ${eni.subnet_id} of ${eni.id} is gone`);
+    return this.repo.tx((t) => assignSecondary(this.repo, (s, o, w, x, p) => this.allocateIp(s, o, w, x, p), eni, subnet, req, t));
+  }
+
+  /** UnassignPrivateIpAddresses on the records (checked by checkUnassign first). */
+  async unassignIps(eniId: string, ips: string[]): Promise<void> {
+    await this.repo.releaseSecondaryIps(eniId, ips);
   }
 
   /** Removes the ENI's record and addresses (idempotent). */
@@ -295,7 +314,7 @@ export class NetworkService {
    * Gives `ownerId` an address of the subnet: the one asked for, or the lowest free one. Inside `t` when given,
    * so that the address and the record that owns it are committed together.
    */
-  async allocateIp(subnet: SubnetRow, ownerId: string, wanted?: string, t?: Transaction): Promise<string> {
+  async allocateIp(subnet: SubnetRow, ownerId: string, wanted?: string, t?: Transaction, primary = true): Promise<string> {
     if (wanted) {
       if (!isIpv4(wanted) || !cidrContains(subnet.cidr_block, wanted)) {
         throw new Ec2Error('InvalidParameterValue', `Address ${wanted} does not fall within the subnet's address range`);
@@ -305,11 +324,11 @@ export class NetworkService {
       if (offset < 4 || offset >= subnetCapacity(subnet.cidr_block) + 4) {
         throw new Ec2Error('InvalidParameterValue', `Address ${wanted} is in subnet's reserved address range`);
       }
-      const ip = await this.repo.allocateIp(subnet.id, ownerId, wanted, t);
+      const ip = await this.repo.allocateIp(subnet.id, ownerId, wanted, t, primary);
       if (!ip) throw new Ec2Error('InvalidIPAddress.InUse', `Address ${wanted} is in use.`);
       return ip;
     }
-    const ip = await this.repo.allocateIp(subnet.id, ownerId, undefined, t);
+    const ip = await this.repo.allocateIp(subnet.id, ownerId, undefined, t, primary);
     if (!ip) {
       throw new Ec2Error('InsufficientFreeAddressesInSubnet', `There are not enough free addresses in subnet '${subnet.id}' to satisfy the requested number of instances.`);
     }

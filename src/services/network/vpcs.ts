@@ -234,6 +234,34 @@ export class VpcAdmin {
     });
   }
 
+  /**
+   * ModifySecurityGroupRules: each named rule of the group (InvalidSecurityGroupRuleId.NotFound) becomes `rule`,
+   * unless that duplicates another rule of its direction (InvalidPermission.Duplicate).
+   */
+  async checkModifyRules(g: SecurityGroupRow, changes: { id: string; rule: RuleDraft }[]): Promise<void> {
+    const have = await this.repo.admin.groupRules(g.id);
+    for (const [i, c] of changes.entries()) {
+      const r = have.find((x) => x.id === c.id);
+      if (!r) throw new Ec2Error('InvalidSecurityGroupRuleId.NotFound', `The security group rule ID '${c.id}' does not exist`);
+      const others = [
+        ...have.filter((x) => x.is_egress === r.is_egress && x.id !== c.id && !changes.some((o) => o.id === x.id)),
+        ...changes.slice(0, i).filter((o) => have.find((x) => x.id === o.id)?.is_egress === r.is_egress).map((o) => o.rule),
+      ];
+      if (others.some((o) => sameRule(o, c.rule))) throw new Ec2Error('InvalidPermission.Duplicate', `the specified rule "${describeRule(c.rule)}" already exists`);
+    }
+  }
+
+  /** ModifySecurityGroupRules on the records, then the data plane (running ports' flows follow). */
+  async modifyRules(changes: { id: string; rule: RuleDraft }[]): Promise<void> {
+    await this.repo.admin.replaceRules(changes);
+    await this.applySecurity();
+  }
+
+  /** UpdateSecurityGroupRuleDescriptions*: records only (descriptions do not reach the data plane). */
+  async setRuleDescriptions(changes: { id: string; description: string | null }[]): Promise<void> {
+    await this.repo.admin.setRuleDescriptions(changes);
+  }
+
   async revoke(ids: string[]): Promise<void> {
     await this.repo.admin.deleteRules(ids);
     await this.applySecurity();
