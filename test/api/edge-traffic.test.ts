@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { execa, type ResultPromise } from 'execa';
+import { execa } from 'execa';
 import {
   CreateVpcCommand,
   CreateSubnetCommand,
@@ -36,6 +35,7 @@ import { sdk } from '../support/clients.js';
 import { needBackend } from '../support/backends.js';
 import { DockerComputeBackend } from '../../src/adapters/docker/index.js';
 import { OvsNetworkBackend } from '../../src/adapters/ovs/index.js';
+import { makeInternet, type Internet } from '../support/internet.js';
 
 /**
  * Routes obeyed with real packets. "The internet" is a network namespace this test makes, joined to the host by
@@ -47,44 +47,28 @@ describe('route tables and internet gateways with real traffic', function () {
   this.timeout(180_000);
   let s: TestServer;
   let ec2: EC2Client;
-  const tag = randomBytes(3).toString('hex');
-  const inet = `thecloud-test-inet-${tag}`;
-  const hostEnd = `tci${tag}`;
+  let internet: Internet;
   const launched: string[] = [];
-  let farSide: ResultPromise | undefined;
 
   before(async function () {
     await needBackend(this, 'docker', () => new DockerComputeBackend().probe());
     await needBackend(this, 'ovs', () => new OvsNetworkBackend({ cloudId: '00000000' }).probe());
-    await execa('ip', ['netns', 'add', inet]);
-    await execa('ip', ['link', 'add', hostEnd, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', inet]);
-    await execa('ip', ['addr', 'add', '203.0.113.1/24', 'dev', hostEnd]);
-    await execa('ip', ['link', 'set', hostEnd, 'up']);
-    await execa('ip', ['-n', inet, 'addr', 'add', '203.0.113.10/24', 'dev', 'eth0']);
-    await execa('ip', ['-n', inet, 'link', 'set', 'eth0', 'up']);
-    await execa('ip', ['-n', inet, 'link', 'set', 'lo', 'up']);
-    await execa('ip', ['-n', inet, 'route', 'add', 'default', 'via', '203.0.113.1']);
+    internet = await makeInternet();
     s = await startTestServer({ COMPUTE_BACKEND: 'docker' });
     ec2 = sdk(s.url);
   });
   after(async () => {
-    farSide?.kill();
     for (const id of launched) await ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] })).catch(() => undefined);
     for (const id of launched) await waitUntilInstanceTerminated({ client: ec2, maxWaitTime: 60, minDelay: 1, maxDelay: 1 }, { InstanceIds: [id] }).catch(() => undefined);
     await s?.close();
-    await execa('ip', ['netns', 'del', inet], { reject: false }); // the veth pair goes with it
-    await execa('ip', ['link', 'del', hostEnd], { reject: false });
+    await internet?.close();
   });
 
   async function ping(from: string, ip: string): Promise<boolean> {
     return (await execa('docker', ['exec', from, 'ping', '-c', '1', '-W', '2', ip], { reject: false })).exitCode === 0;
   }
 
-  /** What a TCP client in "the internet" gets from ip:port ('' when nothing answers within 2 s). */
-  async function fromInternet(ip: string, port: number): Promise<string> {
-    const r = await execa('ip', ['netns', 'exec', inet, 'busybox', 'nc', '-w', '2', ip, String(port)], { reject: false, input: '' });
-    return r.stdout.trim();
-  }
+  const fromInternet = (ip: string, port: number) => internet.fetch(ip, port);
 
   it('reaches the internet through the gateway only while a route sends 0.0.0.0/0 there, and is reached by its Elastic IP only through a rule', async () => {
     const vpcId = (await ec2.send(new CreateVpcCommand({ CidrBlock: '10.62.0.0/16' }))).Vpc!.VpcId!;
@@ -132,7 +116,7 @@ describe('route tables and internet gateways with real traffic', function () {
 
   it('a private subnet routed to a NAT gateway reaches the internet as the gateway\'s Elastic IP, nothing comes in by that address, and a restart rebuilds it', async () => {
     // "The internet" answers every TCP client with the address it sees the connection come from.
-    farSide = execa('ip', ['netns', 'exec', inet, process.execPath, '-e', "require('net').createServer((c) => c.end(c.remoteAddress + '\\n')).listen(9000, '0.0.0.0')"], { reject: false });
+    internet.echoSource(9000);
     const vpcId = (await ec2.send(new CreateVpcCommand({ CidrBlock: '10.63.0.0/16' }))).Vpc!.VpcId!;
     const publicSubnet = (await ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.63.1.0/24', AvailabilityZone: 'us-east-1a' }))).Subnet!.SubnetId!;
     const privateSubnet = (await ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.63.2.0/24', AvailabilityZone: 'us-east-1a' }))).Subnet!.SubnetId!;
@@ -161,6 +145,11 @@ describe('route tables and internet gateways with real traffic', function () {
     assert.equal(await ping(id, '203.0.113.10'), false, 'no route in the private table yet');
     await ec2.send(new CreateRouteCommand({ RouteTableId: privateRtb, DestinationCidrBlock: '0.0.0.0/0', NatGatewayId: natId }));
     assert.equal(await eventually('the internet through the NAT gateway', async () => (await seenFrom()) || undefined), eip.PublicIp, 'the far side sees the gateway\'s Elastic IP');
+    // As on AWS, the gateway forwards by its own subnet's table: without its route to the internet gateway, nowhere.
+    await ec2.send(new DeleteRouteCommand({ RouteTableId: publicRtb, DestinationCidrBlock: '0.0.0.0/0' }));
+    assert.equal(await seenFrom(), '', 'a NAT gateway in a subnet with no route to the internet gateway forwards nothing');
+    await ec2.send(new CreateRouteCommand({ RouteTableId: publicRtb, DestinationCidrBlock: '0.0.0.0/0', GatewayId: igw }));
+    assert.equal(await eventually('the NAT gateway\'s subnet routed again', async () => (await seenFrom()) || undefined), eip.PublicIp);
 
     await eventually('the listener', async () => Buffer.from((await ec2.send(new GetConsoleOutputCommand({ InstanceId: id }))).Output ?? '', 'base64').toString().includes('listener-ready') || undefined);
     assert.equal(await fromInternet(eip.PublicIp!, 80), '', 'nothing comes in by the gateway\'s address');

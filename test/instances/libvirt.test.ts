@@ -10,7 +10,10 @@ import {
   DescribeImagesCommand,
   DescribeInstancesCommand,
   GetConsoleScreenshotCommand,
+  AuthorizeSecurityGroupIngressCommand,
+  DescribeSecurityGroupsCommand,
   ModifyInstanceAttributeCommand,
+  RevokeSecurityGroupIngressCommand,
   RunInstancesCommand,
   StartInstancesCommand,
   StopInstancesCommand,
@@ -22,6 +25,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { sdk } from '../support/clients.js';
+import { makeInternet, INTERNET_CIDR, INTERNET_IP, type Internet } from '../support/internet.js';
 // The same suite as for Docker, served by full VMs under QEMU (TCG here: boots take seconds, not milliseconds).
 instanceSuite({
   backend: 'libvirt',
@@ -59,6 +63,7 @@ describe('libvirt instances: consoles, resizing and guest power-off through the 
   let s: TestServer;
   let ec2: EC2Client;
   let imageId: string;
+  let internet: Internet | undefined;
   const wait = { maxWaitTime: 180, minDelay: 1, maxDelay: 2 };
   before(async function () {
     await needBackend(this, 'libvirt', () => new LibvirtComputeBackend().probe());
@@ -66,7 +71,10 @@ describe('libvirt instances: consoles, resizing and guest power-off through the 
     ec2 = sdk(s.url);
     imageId = (await ec2.send(new DescribeImagesCommand({ Filters: [{ Name: 'name', Values: ['thecloud-tiny-vm'] }] }))).Images![0]!.ImageId!;
   });
-  after(async () => s?.close());
+  after(async () => {
+    await s?.close();
+    await internet?.close();
+  });
 
   it('exposes a VNC console, a PNG screenshot, and applies a new instance type to the domain', async () => {
     const r = await ec2.send(new RunInstancesCommand({ ImageId: imageId, MinCount: 1, MaxCount: 1, InstanceType: 't2.micro' }));
@@ -111,8 +119,13 @@ describe('libvirt instances: consoles, resizing and guest power-off through the 
 
   // The VM's ENI is an OVS port on its VPC's bridge; the host reaches the default VPC through its link (the
   // README's promise), as it reaches containers. Its resolver is the VPC's (172.31.0.2), which knows its name.
-  it('is reachable from the host on its VPC address, and resolves its own private name at the VPC resolver', async () => {
-    const answer = '#!/bin/sh\necho vm7000\nnslookup "$(hostname).ec2.internal" 2>&1\n';
+  // The default VPC's subnets map public addresses and its main table sends 0.0.0.0/0 to its internet gateway:
+  // the same VM reaches "the internet" (a namespace, test/support/internet.ts) as its public address, and the
+  // internet reaches it by that address only once its group admits the internet's addresses.
+  it('is reachable from the host on its VPC address, resolves its own private name, and meets the internet by its public IP as its group allows', async () => {
+    internet = await makeInternet();
+    internet.echoSource(9000);
+    const answer = `#!/bin/sh\necho vm7000\nnslookup "$(hostname).ec2.internal" 2>&1\necho "seen-as $(nc -w 2 ${INTERNET_IP} 9000 </dev/null)"\n`;
     const userData = Buffer.from(`#!/bin/sh\nprintf '%s' '${answer}' >/tmp/answer.sh\nnc -ll -p 7000 -e /bin/sh /tmp/answer.sh >/dev/null 2>&1 &\n`).toString('base64');
     const r = await ec2.send(new RunInstancesCommand({ ImageId: imageId, MinCount: 1, MaxCount: 1, InstanceType: 't2.micro', UserData: userData }));
     const inst = r.Instances![0]!;
@@ -127,6 +140,23 @@ describe('libvirt instances: consoles, resizing and guest power-off through the 
     const ip = inst.PrivateIpAddress!;
     assert.match(reply, new RegExp(`Server:\\s+172\\.31\\.0\\.2\\b`), 'the guest asks its VPC\'s resolver');
     assert.match(reply, new RegExp(`Name:\\s+ip-${ip.replace(/\./g, '-')}\\.ec2\\.internal\\s+Address:\\s+${ip.replace(/\./g, '\\.')}\\b`), reply);
+
+    const described = (await ec2.send(new DescribeInstancesCommand({ InstanceIds: [inst.InstanceId!] }))).Reservations![0]!.Instances![0]!;
+    const publicIp = described.PublicIpAddress!;
+    assert.match(publicIp ?? '', /^198\.1[89]\./, 'a default-VPC instance has a pool address');
+    for (let i = 0; i < 20 && !reply.includes(`seen-as ${publicIp}`); i++) reply = await tcpReply(ip, 7000).catch(() => '');
+    assert.match(reply, new RegExp(`^seen-as ${publicIp.replace(/\./g, '\\.')}$`, 'm'), `the internet sees the VM come from its public address: ${reply}`);
+
+    assert.equal(await internet.fetch(publicIp, 7000), '', 'the default group admits nothing from the internet');
+    const group = described.SecurityGroups![0]!.GroupId!;
+    assert.equal((await ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: [group] }))).SecurityGroups![0]!.GroupName, 'default');
+    const rule = { GroupId: group, IpPermissions: [{ IpProtocol: 'tcp', FromPort: 7000, ToPort: 7000, IpRanges: [{ CidrIp: INTERNET_CIDR }] }] };
+    await ec2.send(new AuthorizeSecurityGroupIngressCommand(rule));
+    let fromOutside = '';
+    for (let i = 0; i < 20 && !fromOutside.startsWith('vm7000'); i++) fromOutside = await internet.fetch(publicIp, 7000);
+    assert.equal(fromOutside.split('\n')[0], 'vm7000', 'a rule for the internet\'s addresses admits it by its public IP');
+    assert.equal(await internet.fetch(publicIp, 7001), '', 'and only the port it names');
+    await ec2.send(new RevokeSecurityGroupIngressCommand(rule));
     await ec2.send(new TerminateInstancesCommand({ InstanceIds: [inst.InstanceId!] }));
     await waitUntilInstanceTerminated({ client: ec2, ...wait }, { InstanceIds: [inst.InstanceId!] });
   });

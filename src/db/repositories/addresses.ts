@@ -89,18 +89,27 @@ export class AddressRepository {
     return r ?? { wants: false, running: false };
   }
 
-  /** The lowest free address of `pool`, as the ENI's public address on launch (undefined when none is left). */
-  async allocateAuto(id: string, accountId: string, pool: string, associationId: string, eniId: string, privateIp: string): Promise<string | undefined> {
+  /**
+   * The first free address of `pool` after its `after`-th address (wrapping round; 0: from the start), as the ENI's
+   * public address on launch (undefined when none is left).
+   */
+  async allocateAuto(id: string, accountId: string, pool: string, associationId: string, eniId: string, privateIp: string, after = 0): Promise<string | undefined> {
     const size = 2 ** (32 - Number(pool.split('/')[1])) - 2;
     const row = await this.db.one<{ ip: string }>(
       `INSERT INTO addresses (id, account_id, public_ip, association_id, network_interface_id, private_ip, auto)
-       SELECT $1, $2, x.a, $5, $6, $7::inet, true FROM (SELECT host(network($3::cidr))::inet + g AS a FROM generate_series(1, $4::int) g) x
+       SELECT $1, $2, x.a, $5, $6, $7::inet, true FROM (SELECT host(network($3::cidr))::inet + (((g - 1 + $8::int) % $4::int) + 1) AS a FROM generate_series(1, $4::int) g) x
        WHERE NOT EXISTS (SELECT 1 FROM addresses d WHERE d.public_ip = x.a)
          AND NOT EXISTS (SELECT 1 FROM addresses d WHERE d.network_interface_id = $6 AND d.private_ip = $7::inet) LIMIT 1
        ON CONFLICT DO NOTHING RETURNING host(public_ip) AS ip`,
-      [id, accountId, pool, size, associationId, eniId, privateIp],
+      [id, accountId, pool, size, associationId, eniId, privateIp, after],
     );
     return row?.ip;
+  }
+
+  /** The place in `pool` of its highest public address on launch held now (0: none). */
+  async lastAuto(pool: string): Promise<number> {
+    const row = await this.db.one<{ i: string | null }>(`SELECT max(public_ip - host(network($1::cidr))::inet) AS i FROM addresses WHERE auto AND public_ip << $1::cidr`, [pool]);
+    return Number(row?.i ?? 0);
   }
 
   /** Releases the ENI's public addresses on launch; answers how many there were. */

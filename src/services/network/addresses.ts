@@ -9,9 +9,16 @@ import type { AddressRepository, AddressRow } from '../../db/repositories/addres
 import type { RouteRepository } from '../../db/repositories/routes.js';
 import type { EniRow, EniRepository } from '../../db/repositories/enis.js';
 import type { Transaction } from '../../db/sql.js';
+import { ipToInt } from '../../domain/ipv4.js';
 
 export class AddressAdmin {
   pool = '198.18.0.0/15';
+  /**
+   * Where in the pool the last public address on launch was handed out: the next goes after it, so a stopped and
+   * started instance gets a new address (as on AWS), not the one it just gave back. Kept in memory; after a
+   * restart it starts after the highest address held.
+   */
+  private lastAuto: number | undefined;
 
   constructor(
     private readonly repo: AddressRepository,
@@ -140,8 +147,14 @@ export class AddressAdmin {
     const eni = await this.enis.get(eniId);
     const ip = eni?.ips[0];
     if (!eni || !ip || (await this.repo.onPrivate(eni.id, ip))) return;
+    this.lastAuto ??= await this.repo.lastAuto(this.pool);
     for (let i = 0; i < 3; i++) {
-      if (await this.repo.allocateAuto(newId('address'), eni.account_id.trim(), this.pool, newId('addressAssociation'), eni.id, ip)) break;
+      const got = await this.repo.allocateAuto(newId('address'), eni.account_id.trim(), this.pool, newId('addressAssociation'), eni.id, ip, this.lastAuto);
+      if (got) {
+        const span = 2 ** (32 - Number(this.pool.split('/')[1]));
+        this.lastAuto = ipToInt(got) - Math.floor(ipToInt(this.pool.split('/')[0]!) / span) * span;
+        break;
+      }
       if (await this.repo.onPrivate(eni.id, ip)) break; // one came meanwhile
     }
     // A pool with nothing left: the instance runs without a public address (a warning in the log is the caller's).

@@ -4,10 +4,50 @@
  * resolved: an internet gateway attached to the VPC is `internet`, an interface (or an instance's) is its
  * primary address, a live public NAT gateway `nat` (with its Elastic IP), anything else (a detached gateway, a
  * deleted interface or NAT gateway, a private NAT gateway: not realised) a blackhole.
+ *
+ * A NAT gateway forwards what it translates by its own subnet's route table, as on AWS: a gateway in a subnet whose
+ * table has no route to the internet gateway is created and `available`, but its traffic goes nowhere. The router
+ * has no hop between the two tables, so the service narrows each route to a NAT gateway to the destinations its
+ * subnet's table sends to the internet gateway (confineNatRoutes); only such routes (not the gateway subnet's other
+ * targets) are followed.
  */
 import type { NetworkRepository } from '../../db/repositories/network.js';
 import type { RouteTargetSpec, VpcRouting } from '../../ports/index.js';
 import { LIVE_NAT_STATES } from '../../db/repositories/nat-gateways.js';
+import { cidrContains } from '../../domain/ipv4.js';
+
+type RouteSpec = VpcRouting['tables'][number]['routes'][number];
+
+/** Whether CIDR `outer` holds all of CIDR `inner`. */
+function covers(outer: string, inner: string): boolean {
+  return Number(outer.split('/')[1]) <= Number(inner.split('/')[1]) && cidrContains(outer, inner.split('/')[0]!);
+}
+
+/**
+ * A table's routes with each route to a NAT gateway kept only as far as `internetOf(gateway)` (the destinations
+ * the gateway's own subnet table sends to the internet gateway) reaches: a route inside one of them stays; else it
+ * becomes a blackhole, and each narrower internet destination inside it becomes a route to the gateway (unless the
+ * table names that destination itself). Pure.
+ */
+export function confineNatRoutes(routes: RouteSpec[], internetOf: (natGatewayId: string) => string[]): RouteSpec[] {
+  const out: RouteSpec[] = [];
+  const extra: RouteSpec[] = [];
+  for (const r of routes) {
+    if (r.target.kind !== 'nat') {
+      out.push(r);
+      continue;
+    }
+    const internet = internetOf(r.target.natGatewayId);
+    if (internet.some((d) => covers(d, r.destination))) {
+      out.push(r);
+      continue;
+    }
+    out.push({ destination: r.destination, target: { kind: 'blackhole' } });
+    for (const d of internet) if (covers(r.destination, d)) extra.push({ destination: d, target: r.target });
+  }
+  for (const x of extra) if (!out.some((r) => r.destination === x.destination)) out.push(x);
+  return out;
+}
 
 export async function routingOf(
   network: NetworkRepository,
@@ -33,6 +73,11 @@ export async function routingOf(
       publicIps: publics.filter((p) => p.vpc_id === vpc.id).map((p) => ({ publicIp: p.public_ip, privateIp: p.private_ip })),
       natGateways: nats.map((g) => ({ natGatewayId: g.id, publicIp: g.public_ip! })),
     };
+    const tableOf = (subnetId: string) => explicit.get(subnetId) ?? main;
+    const internetOf = (natId: string) => {
+      const table = tableOf(nats.find((g) => g.id === natId)?.subnet_id ?? '');
+      return routes.filter((x) => x.route_table_id === table && gateway && x.gateway_id === gateway).map((x) => x.destination);
+    };
     for (const t of mine) {
       const subnetIds = vpcSubnets.filter((s) => (explicit.get(s.id) ?? main) === t.id).map((s) => s.id);
       const list: VpcRouting['tables'][number]['routes'] = [];
@@ -46,7 +91,7 @@ export async function routingOf(
         }
         list.push({ destination: r.destination, target });
       }
-      result.tables.push({ routeTableId: t.id, subnetIds, routes: list });
+      result.tables.push({ routeTableId: t.id, subnetIds, routes: confineNatRoutes(list, internetOf) });
     }
     out.push(result);
   }
