@@ -5,7 +5,6 @@
  * delete leave no disk on the storage host. CreateSnapshots of two attached volumes holds the bytes of its moment. Run under the host lock: flock /tmp/thecloud-host.lock npx mocha ...
  */
 import assert from 'node:assert/strict';
-import pg from 'pg';
 import Docker from 'dockerode';
 import {
   AttachVolumeCommand,
@@ -32,9 +31,8 @@ import {
 } from '@aws-sdk/client-ec2';
 import { DockerComputeBackend } from '../../src/adapters/docker/index.js';
 import { demuxLogs } from '../../src/adapters/docker/logs.js';
-import { needBackend } from '../support/backends.js';
-import { startTestServer, type TestServer } from '../support/server.js';
-import { sdk } from '../support/clients.js';
+import type { TestServer } from '../support/server.js';
+import { lvmServer } from '../support/lvm-server.js';
 import { testStorage } from '../support/storage.js';
 
 const fast = (client: EC2Client) => ({ client, minDelay: 1, maxDelay: 2, maxWaitTime: 120 });
@@ -42,29 +40,13 @@ const fast = (client: EC2Client) => ({ client, minDelay: 1, maxDelay: 2, maxWait
 describe('EBS on real LVM, attached to Docker instances through the API', function () {
   this.timeout(300_000);
   const docker = new Docker();
+  const f = lvmServer('docker', () => new DockerComputeBackend().probe());
+  const instances = f.instances;
   let s: TestServer;
   let ec2: EC2Client;
-  let cloudId: string | undefined;
-  const instances: string[] = [];
-
-  before(async function () {
-    await needBackend(this, 'lvm', () => testStorage().backend.probe());
-    await needBackend(this, 'docker', () => new DockerComputeBackend().probe());
-    s = await startTestServer({ COMPUTE_BACKEND: 'docker', STORAGE_BACKEND: 'lvm' });
-    ec2 = sdk(s.url);
-    const c = new pg.Client({ connectionString: s.databaseUrl });
-    await c.connect();
-    cloudId = (await c.query('SELECT id FROM installation')).rows[0].id as string;
-    await c.end();
-  });
-  after(async () => {
-    // Even after a failure, the instances (containers, their network) go before the server does.
-    if (instances.length) {
-      await ec2.send(new TerminateInstancesCommand({ InstanceIds: instances })).catch(() => undefined);
-      await waitUntilInstanceTerminated(fast(ec2), { InstanceIds: instances }).catch(() => undefined);
-    }
-    await s?.close();
-    if (cloudId) await testStorage(cloudId).cleanup(); // whatever a failed run left of this installation
+  let cloudId: string;
+  before(() => {
+    ({ s, ec2, cloudId } = f);
   });
 
   async function sh(instanceId: string, script: string): Promise<{ out: string; code: number }> {

@@ -6,7 +6,6 @@
  * Run under the host lock: flock /tmp/thecloud-host.lock npx mocha test/volumes/root-libvirt.test.ts
  */
 import assert from 'node:assert/strict';
-import pg from 'pg';
 import {
   CreateSnapshotCommand,
   DeleteSnapshotCommand,
@@ -21,41 +20,21 @@ import {
   type EC2Client,
 } from '@aws-sdk/client-ec2';
 import { LibvirtComputeBackend } from '../../src/adapters/libvirt/index.js';
-import { needBackend } from '../support/backends.js';
-import { startTestServer, type TestServer } from '../support/server.js';
-import { sdk } from '../support/clients.js';
+import type { TestServer } from '../support/server.js';
+import { lvmServer } from '../support/lvm-server.js';
 import { testStorage } from '../support/storage.js';
 
 const fast = (client: EC2Client) => ({ client, minDelay: 1, maxDelay: 2, maxWaitTime: 180 });
 
 describe('root volumes of libvirt instances on real LVM', function () {
   this.timeout(600_000);
+  const f = lvmServer('libvirt', () => new LibvirtComputeBackend().probe());
+  const instances = f.instances;
   let s: TestServer;
   let ec2: EC2Client;
-  let cloudId: string | undefined;
-  const instances: string[] = [];
-
-  before(async function () {
-    await needBackend(this, 'lvm', () => testStorage().backend.probe());
-    await needBackend(this, 'libvirt', () => new LibvirtComputeBackend().probe());
-    s = await startTestServer({ COMPUTE_BACKEND: 'libvirt', STORAGE_BACKEND: 'lvm' });
-    ec2 = sdk(s.url);
-    const c = new pg.Client({ connectionString: s.databaseUrl });
-    await c.connect();
-    cloudId = (await c.query('SELECT id FROM installation')).rows[0].id as string;
-    await c.end();
-  });
-  // A launch failed once (Server.InternalError, not reproduced since): on failure, the server's own account of it.
-  afterEach(function () {
-    if (this.currentTest?.state === 'failed' && s) console.log(`      server log (last 40 lines):\n${s.logs.slice(-40).join('\n')}`);
-  });
-  after(async () => {
-    if (instances.length) {
-      await ec2.send(new TerminateInstancesCommand({ InstanceIds: instances })).catch(() => undefined);
-      await waitUntilInstanceTerminated(fast(ec2), { InstanceIds: instances }).catch(() => undefined);
-    }
-    await s?.close();
-    if (cloudId) await testStorage(cloudId).cleanup(); // the image LV and whatever a failed run left
+  let cloudId: string;
+  before(() => {
+    ({ s, ec2, cloudId } = f);
   });
 
   it('boots from a grown thin clone of the image, lists it, snapshots it and deletes it at terminate', async () => {

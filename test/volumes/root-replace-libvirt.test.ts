@@ -9,7 +9,6 @@
  * Run under the host lock: flock /tmp/thecloud-host.lock npx mocha test/volumes/root-replace-libvirt.test.ts
  */
 import assert from 'node:assert/strict';
-import pg from 'pg';
 import {
   CreateTagsCommand,
   AttachVolumeCommand,
@@ -24,10 +23,8 @@ import {
   RunInstancesCommand,
   StartInstancesCommand,
   StopInstancesCommand,
-  TerminateInstancesCommand,
   waitUntilInstanceRunning,
   waitUntilInstanceStopped,
-  waitUntilInstanceTerminated,
   waitUntilSnapshotCompleted,
   waitUntilVolumeAvailable,
   waitUntilVolumeDeleted,
@@ -36,9 +33,8 @@ import {
   type ReplaceRootVolumeTask,
 } from '@aws-sdk/client-ec2';
 import { LibvirtComputeBackend } from '../../src/adapters/libvirt/index.js';
-import { needBackend } from '../support/backends.js';
-import { startTestServer, type TestServer } from '../support/server.js';
-import { sdk } from '../support/clients.js';
+import type { TestServer } from '../support/server.js';
+import { lvmServer } from '../support/lvm-server.js';
 import { testStorage } from '../support/storage.js';
 
 const fast = (client: EC2Client) => ({ client, minDelay: 1, maxDelay: 2, maxWaitTime: 300 });
@@ -46,32 +42,14 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('replacing the root volume of a libvirt instance on real LVM', function () {
   this.timeout(900_000);
+  const compute = new LibvirtComputeBackend();
+  const f = lvmServer('libvirt', () => compute.probe());
+  const instances = f.instances;
   let s: TestServer;
   let ec2: EC2Client;
-  let cloudId: string | undefined;
-  const instances: string[] = [];
-  const compute = new LibvirtComputeBackend();
-
-  before(async function () {
-    await needBackend(this, 'lvm', () => testStorage().backend.probe());
-    await needBackend(this, 'libvirt', () => compute.probe());
-    s = await startTestServer({ COMPUTE_BACKEND: 'libvirt', STORAGE_BACKEND: 'lvm' });
-    ec2 = sdk(s.url);
-    const c = new pg.Client({ connectionString: s.databaseUrl });
-    await c.connect();
-    cloudId = (await c.query('SELECT id FROM installation')).rows[0].id as string;
-    await c.end();
-  });
-  afterEach(function () {
-    if (this.currentTest?.state === 'failed' && s) console.log(`      server log (last 40 lines):\n${s.logs.slice(-40).join('\n')}`);
-  });
-  after(async () => {
-    if (instances.length) {
-      await ec2.send(new TerminateInstancesCommand({ InstanceIds: instances })).catch(() => undefined);
-      await waitUntilInstanceTerminated(fast(ec2), { InstanceIds: instances }).catch(() => undefined);
-    }
-    await s?.close();
-    if (cloudId) await testStorage(cloudId).cleanup();
+  let cloudId: string;
+  before(() => {
+    ({ s, ec2, cloudId } = f);
   });
 
   /** The boot numbers the guest's init printed so far (its counter lives on the root disk). */
