@@ -224,6 +224,20 @@ export const DNS_PORT = 53;
  */
 export type DnsResponder = (vpcId: string, query: Buffer) => Promise<Buffer | null>;
 
+/** DHCP's server and client ports. */
+export const DHCP_SERVER_PORT = 67;
+export const DHCP_CLIENT_PORT = 68;
+
+/** What a VPC's DHCP options set tells its instances (AWS's AmazonProvidedDNS already turned into an address). */
+export interface DhcpVpcOptions {
+  domainName?: string;
+  dnsServers: string[];
+  ntpServers: string[];
+}
+
+/** The DHCP options of a VPC's instances, or null for none (the VPC is unknown: no answer). */
+export type DhcpOptionsLookup = (vpcId: string) => Promise<DhcpVpcOptions | null>;
+
 export class NetworkNotSyncedError extends Error {
   override readonly name = 'NetworkNotSyncedError';
   constructor() {
@@ -269,6 +283,13 @@ export interface NetworkBackend {
    * it. Not filtered by security groups (as on AWS). Optional: a backend without it serves no DNS.
    */
   serveDns?(respond: DnsResponder | null): Promise<void>;
+  /**
+   * From now on (and for every VPC realised later) the VPC router answers DHCP for every plugged port as AWS's VPC
+   * DHCP does: the port's primary address, the subnet's mask and router, and `lookup`'s options; null stops it.
+   * Who asks is the port the request came in on (the switch enforces its MAC), never the request's content.
+   * Optional: a backend without it serves no DHCP (guests then need their address configured another way).
+   */
+  serveDhcp?(lookup: DhcpOptionsLookup | null): Promise<void>;
   /**
    * From now until `release` is called, the router's packets to `peer` (an instance's address and source port of
    * one metadata connection in `vpcId`) leave with IP TTL `hops` (1..64): AWS's HttpPutResponseHopLimit, so that a

@@ -37,6 +37,8 @@ import { createLogger, type Logger } from './log.js';
 import { createBackends } from '../adapters/index.js';
 import { DnsResolver, upstreamsFrom } from '../services/dns/index.js';
 import { DnsRepository } from '../db/repositories/dns.js';
+import { DhcpRepository } from '../db/repositories/dhcp.js';
+import { dhcpOptionsLookup } from '../services/network/dhcp.js';
 
 export interface Running {
   url: string;
@@ -108,6 +110,8 @@ async function startOn(config: Config, opts: StartOptions, log: Logger, url: str
   // The VPC resolver (169.254.169.253 and each VPC's base + 2): private names, the rest forwarded upstream.
   const resolver = new DnsResolver(new DnsRepository(db), { region: config.region, upstreams: upstreamsFrom(config.dnsUpstreams, hostResolvConf()), log });
   await backends.network.serveDns?.(resolver.respond);
+  // The VPC's DHCP server (every plugged ENI's address, router and options set), as AWS's.
+  await backends.network.serveDhcp?.(dhcpOptionsLookup(new DhcpRepository(db), config.region));
 
   tags.register('vpc', async (acct, ids) => new Set((await network.vpcs(acct)).filter((v) => ids.includes(v.id)).map((v) => v.id)));
   tags.register('subnet', async (acct, ids) => new Set((await network.subnets(acct)).filter((v) => ids.includes(v.id)).map((v) => v.id)));
@@ -201,6 +205,7 @@ async function startOn(config: Config, opts: StartOptions, log: Logger, url: str
       clearInterval(timer);
       await closeListener(server, 30_000);
       await backends.network.serveMetadata(null).catch((e) => log.warn('could not stop the metadata listeners', { error: e }));
+      await backends.network.serveDhcp?.(null).catch((e) => log.warn('could not stop the DHCP server', { error: e }));
       await backends.network.serveDns?.(null).catch((e) => log.warn('could not stop the DNS listeners', { error: e }));
       metadataServer.close();
       await pass;

@@ -3,6 +3,8 @@ import { execa } from 'execa';
 import { createSocket, type Socket as DgramSocket } from 'node:dgram';
 import * as dnsPacket from 'dns-packet';
 import {
+  AssociateDhcpOptionsCommand,
+  CreateDhcpOptionsCommand,
   CreateVpcCommand,
   CreateSubnetCommand,
   CreateSecurityGroupCommand,
@@ -48,7 +50,7 @@ describe('VPCs on Open vSwitch through the API, with real traffic', function () 
   let upstream: DgramSocket;
   const launched: { ec2: EC2Client; id: string }[] = [];
   /** What the first test made, for the DNS test that follows it (after the restart). */
-  let made: { vpcA: string; web: string; client: string; bOnly: string } | undefined;
+  let made: { vpcA: string; vpcB: string; web: string; client: string; bOnly: string } | undefined;
   before(async function () {
     await needBackend(this, 'docker', () => new DockerComputeBackend().probe());
     await needBackend(this, 'ovs', () => new OvsNetworkBackend({ cloudId: '00000000' }).probe());
@@ -125,7 +127,7 @@ describe('VPCs on Open vSwitch through the API, with real traffic', function () 
     const bOnly = await launch(b, nb.subnetId, [nb.web], '10.61.1.20');
     await ready(a, [web, client]);
     await ready(b, [bWeb, bOnly]);
-    made = { vpcA: na.vpcId, web, client, bOnly };
+    made = { vpcA: na.vpcId, vpcB: nb.vpcId, web, client, bOnly };
 
     // Nothing is admitted inbound by 'web' yet.
     assert.equal(await fetch(client, '10.61.1.10', 80), '', 'no rule: the SYN is dropped');
@@ -204,6 +206,35 @@ describe('VPCs on Open vSwitch through the API, with real traffic', function () 
     await a.send(new ModifyVpcAttributeCommand({ VpcId: vpcA, EnableDnsSupport: { Value: true } }));
     assert.deepEqual(await lookup(client, 'ip-10-61-1-10.ec2.internal'), ['10.61.1.10'], 'and on again');
     assert.deepEqual(await lookup(client, 'upstream.test'), ['198.51.100.7'], 'other names are forwarded to the operator\'s upstream');
+  });
+
+  it('answers DHCP from inside instances with the ENI\'s own address, router and the VPC\'s options, per VPC', async () => {
+    assert.ok(made, 'the instances of the test before');
+    const b = sdk(s.url, SECOND_ACCOUNT);
+    const { vpcB, client, bOnly } = made;
+    // B's VPC gets its own options set: its servers (AmazonProvidedDNS is the VPC's resolver) and domain.
+    const set = (await b.send(new CreateDhcpOptionsCommand({ DhcpConfigurations: [
+      { Key: 'domain-name', Values: ['corp.example'] },
+      { Key: 'domain-name-servers', Values: ['198.51.100.53', 'AmazonProvidedDNS'] },
+      { Key: 'ntp-servers', Values: ['198.51.100.123'] },
+    ] }))).DhcpOptions!.DhcpOptionsId!;
+    await b.send(new AssociateDhcpOptionsCommand({ VpcId: vpcB, DhcpOptionsId: set }));
+    /** busybox udhcpc in `from` (one lease, then quits): what its script saw when bound, or the failure. */
+    const lease = async (from: string) => {
+      const script = '[ "$1" = bound ] && echo "ip=$ip subnet=$subnet router=$router dns=$dns domain=$domain hostname=$hostname ntp=$ntpsrv lease=$lease"; exit 0';
+      const r = await execa('docker', ['exec', from, 'sh', '-c', `printf '%s\\n' '#!/bin/sh' '${script}' >/tmp/dhcp.sh && chmod +x /tmp/dhcp.sh && udhcpc -i eth0 -n -q -f -t 5 -T 2 -s /tmp/dhcp.sh`], { reject: false, timeout: 60_000 });
+      return r.stdout.split('\n').find((l) => l.startsWith('ip=')) ?? `no lease: ${r.stdout} ${r.stderr}`;
+    };
+    assert.equal(
+      await lease(client),
+      'ip=10.61.1.11 subnet=255.255.255.0 router=10.61.1.1 dns=10.61.0.2 domain=ec2.internal hostname=ip-10-61-1-11 ntp= lease=31536000',
+      'A\'s instance: its own address, the subnet\'s router, the VPC resolver (the default set)',
+    );
+    assert.equal(
+      await lease(bOnly),
+      'ip=10.61.1.20 subnet=255.255.255.0 router=10.61.1.1 dns=198.51.100.53 10.61.0.2 domain=corp.example hostname=ip-10-61-1-20 ntp=198.51.100.123 lease=31536000',
+      'B\'s instance (the same CIDR, another VPC): its own address and its VPC\'s options set',
+    );
   });
 
   it('gives a running container a secondary address that a peer reaches as the groups allow, shown by metadata, and takes it away again; ModifySecurityGroupRules reaches its port', async () => {

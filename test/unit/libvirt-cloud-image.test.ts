@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ImageStore } from '../../src/adapters/libvirt/images.js';
 import type { StoragePool } from '../../src/adapters/libvirt/pool.js';
-import { kernelNetworkConfig } from '../../src/adapters/libvirt/seed.js';
+import { kernelNetworkArgs, kernelNetworkConfig } from '../../src/adapters/libvirt/seed.js';
 
 /**
  * A kernel image directory as scripts/build-cloud-image.sh makes it (a stock cloud image): its root filesystem
@@ -106,5 +106,15 @@ describe('libvirt: the network config of a guest without a seed (kernel command 
     assert.doesNotMatch(yaml, /routes:/);
     assert.match(yaml, /addresses: \[172\.31\.0\.2\]/);
     assert.ok(arg.length < 1024, `fits the kernel command line with room to spare (${arg.length})`);
+  });
+
+  it('puts no network config on the command line of a guest on VPC ports (their router answers DHCP), only without one', () => {
+    const base = { instanceId: 'i-0123456789abcdef0', accountId: '123456789012', imageRef: 'kernel:/x', vcpus: 1, memoryMiB: 512, hostname: 'h', publicKeys: [] };
+    const nics = [{ eniId: 'eni-1', deviceIndex: 0, mac: '02:ab:cd:00:00:01', ips: ['172.31.0.4'], subnetCidr: '172.31.0.0/20', gateway: '172.31.0.1' }];
+    assert.deepEqual(kernelNetworkArgs({ ...base, nics }), [], 'a VPC port: DHCP, nothing on the command line');
+    const network = { subnetId: 'subnet-1', vpcId: 'vpc-1', vpcCidr: '10.0.0.0/16', cidr: '10.0.1.0/24', gateway: '10.0.1.1', privateIp: '10.0.1.5', macAddress: '02:00:00:00:00:05' };
+    const args = kernelNetworkArgs({ ...base, network });
+    assert.equal(args.length, 1, 'no VPC port (no DHCP server): the address on the command line');
+    assert.match(Buffer.from(args[0]!.slice('network-config='.length), 'base64').toString(), /10\.0\.1\.5\/24/);
   });
 });

@@ -25,7 +25,7 @@ import { ImageStore } from './images.js';
 import { readMetadata } from './metadata.js';
 import { screenshotToPng } from './png.js';
 import { rootVolume, seedVolume, StoragePool } from './pool.js';
-import { buildSeedIso, kernelNetworkConfig, seedFiles } from './seed.js';
+import { buildSeedIso, kernelNetworkArgs, seedFiles } from './seed.js';
 import { ec2SystemUuid, renderDiskXml, renderDomainXml, type DiskParams, type DomainParams, type InterfaceParams } from './templates.js';
 import { domainName, Virsh } from './virsh.js';
 
@@ -171,9 +171,9 @@ export class LibvirtComputeBackend implements ComputeBackend {
         await this.pool.refresh();
         disks.push({ type: 'file', device: 'cdrom', format: 'raw', source: seedPath, target: 'hdc', bus: 'ide', readonly: true });
       } else if (boot.kind === 'kernel') {
-        // A stock cloud image reads everything from the metadata service, but the VPC gives no DHCP yet: its
-        // address comes as cloud-init's kernel command line network config.
-        boot.cmdline += ` ${kernelNetworkConfig(spec)}`;
+        // A stock cloud image reads everything from the metadata service and gets its address by DHCP from the
+        // VPC router; only without a VPC port (no DHCP server) does it come on the kernel command line.
+        for (const arg of kernelNetworkArgs(spec)) boot.cmdline += ` ${arg}`;
       }
       await mkdir(this.consoleDir, { recursive: true });
       await rm(this.consoleLog(name), { force: true }); // a log left by an earlier domain of that name

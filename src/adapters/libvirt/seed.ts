@@ -101,12 +101,20 @@ function nicAttachment(nics: NonNullable<InstanceSpec['nics']>): NetworkAttachme
 }
 
 /**
- * The network config of a guest that reads no seed (a stock cloud image): given on the kernel command line as
- * cloud-init's `network-config=<base64>`, since VPCs have no DHCP server yet.
+ * The network config of a guest that reads no seed (a stock cloud image) and has no DHCP server to ask: given on
+ * the kernel command line as cloud-init's `network-config=<base64>`.
  */
 export function kernelNetworkConfig(spec: InstanceSpec): string {
   const yaml = networkConfig(spec.nics ? nicAttachment(spec.nics) : spec.network, spec.nics ? spec.dns : undefined, 'gateway4');
   return `network-config=${Buffer.from(yaml).toString('base64')}`;
+}
+
+/**
+ * The kernel command line words a guest without a seed needs besides its image's: none when its NICs are VPC
+ * ports (the VPC router answers DHCP, as on AWS), else its network config (kernelNetworkConfig).
+ */
+export function kernelNetworkArgs(spec: InstanceSpec): string[] {
+  return spec.nics?.length ? [] : [kernelNetworkConfig(spec)];
 }
 
 export function seedFiles(spec: InstanceSpec): SeedFiles {

@@ -14,7 +14,10 @@ import type { Server as NetServer } from 'node:net';
 import type { Socket as DgramSocket } from 'node:dgram';
 import { bindUdpInNetns, listenInNetns, run as defaultRun, type Runner } from '../exec/index.js';
 import {
+  DHCP_CLIENT_PORT,
+  DHCP_SERVER_PORT,
   DNS_PORT,
+  type DhcpOptionsLookup,
   METADATA_ADDRESS,
   METADATA_PORT,
   NetworkNotSyncedError,
@@ -42,6 +45,7 @@ import { ensureBridge, ensureHostLink, ensureLeg, ensureResolverAddresses, ensur
 import { applyRouting, checkRouting, hostRuleVpcs, removeHostRules, removeUplink } from './edge.js';
 import { plugContainer, plugVm, unplugPort } from './ports.js';
 import { checkAcls } from './acl-flows.js';
+import { dhcpAnswer } from './dhcp-server.js';
 
 export interface OvsOptions {
   /** The installation's id: on every host object, and the scope of list() and sync(). */
@@ -80,6 +84,9 @@ export class OvsNetworkBackend implements NetworkBackend {
   /** Where DNS queries go (serveDns), and each VPC's sockets (one per resolver address) with the namespace's inode. */
   private dnsRespond: DnsResponder | null = null;
   private readonly dnsListeners = new Map<string, { sockets: DgramSocket[]; ino: number; addresses: string }>();
+  /** Where DHCP options come from (serveDhcp), and each VPC's DHCP socket with its namespace's inode. */
+  private dhcpLookup: DhcpOptionsLookup | null = null;
+  private readonly dhcpListeners = new Map<string, { socket: DgramSocket; ino: number; busy: number }>();
   /** The flows this process last wrote, per bridge: an unchanged model writes nothing. */
   private readonly written = new Map<string, string>();
 
@@ -109,6 +116,7 @@ export class OvsNetworkBackend implements NetworkBackend {
       const veths = (await this.host.interfaces()).filter((i) => i.ext[EXT.cloud] === this.cloudId && i.ext[EXT.vpc] === vpcId && i.ext[EXT.kind] === 'container');
       this.closeMetadata(vpcId);
       this.closeDns(vpcId);
+      this.closeDhcp(vpcId);
       await removeUplink(this.host, this.cloudId, vpcId);
       this.routing.delete(vpcId);
       await removeVpc(this.host, this.cloudId, vpcId);
@@ -203,6 +211,17 @@ export class OvsNetworkBackend implements NetworkBackend {
 
   setHostVpcs(vpcIds: string[]): void {
     this.hostVpcs = vpcIds.map(n.vpcId);
+  }
+
+  async serveDhcp(lookup: DhcpOptionsLookup | null): Promise<void> {
+    return this.locked(async () => {
+      this.dhcpLookup = lookup;
+      if (!lookup) {
+        for (const v of [...this.dhcpListeners.keys()]) this.closeDhcp(v);
+        return;
+      }
+      for (const v of this.vpcs.keys()) await this.ensureDhcp(v);
+    });
   }
 
   async serveMetadata(accept: MetadataAcceptor | null): Promise<void> {
@@ -312,6 +331,7 @@ export class OvsNetworkBackend implements NetworkBackend {
       for (const v of desired.vpcs) this.vpcs.set(v.vpcId, v);
       for (const v of [...this.metadataListeners.keys()]) if (!this.vpcs.has(v)) this.closeMetadata(v);
       for (const v of [...this.dnsListeners.keys()]) if (!this.vpcs.has(v)) this.closeDns(v);
+      for (const v of [...this.dhcpListeners.keys()]) if (!this.vpcs.has(v)) this.closeDhcp(v);
       for (const s of desired.subnets) if (this.vpcs.has(s.vpcId)) this.subnets.set(s.subnetId, s);
       const removed = await this.removeOrphans(desired);
       const errors: Error[] = [];
@@ -375,6 +395,60 @@ export class OvsNetworkBackend implements NetworkBackend {
     await ensureResolverAddresses(this.host, this.cloudId, vpc);
     if (this.metadataAccept) await this.ensureMetadata(vpc.vpcId);
     if (this.dnsRespond) await this.ensureDns(vpc);
+    if (this.dhcpLookup) await this.ensureDhcp(vpc.vpcId);
+  }
+
+  /**
+   * The VPC's DHCP socket: UDP 0.0.0.0:67 inside its router namespace, owned by this process. The switch delivers
+   * each port's requests to the router's leg with the port's primary address as source (flows.ts), so the sender
+   * names the port; the answer goes back to that address, on the subnet's leg, to the port's MAC (a neighbour
+   * entry written first: a client without its address yet answers no ARP). Made anew with a new namespace.
+   */
+  private async ensureDhcp(vpcId: string): Promise<void> {
+    if (!this.dhcpLookup) return;
+    const ns = n.routerNetns(this.cloudId, vpcId);
+    const ino = statSync(`/run/netns/${ns}`).ino;
+    const current = this.dhcpListeners.get(vpcId);
+    if (current && current.ino === ino) return;
+    if (current) this.closeDhcp(vpcId);
+    const socket = await bindUdpInNetns(ns, '0.0.0.0', DHCP_SERVER_PORT);
+    const listener = { socket, ino, busy: 0 };
+    socket.on('message', (message, from) => {
+      // A guest flooding requests gets no more than a few answers in the making at once (each is a lookup and
+      // an ip command); a client retries anyway.
+      if (from.port !== DHCP_CLIENT_PORT || listener.busy >= 8) return;
+      listener.busy++;
+      this.answerDhcp(vpcId, ns, socket, message, from.address)
+        .catch(() => undefined)
+        .finally(() => listener.busy--);
+    });
+    socket.on('error', () => undefined);
+    this.dhcpListeners.set(vpcId, listener);
+  }
+
+  private async answerDhcp(vpcId: string, ns: string, socket: DgramSocket, message: Buffer, from: string): Promise<void> {
+    const lookup = this.dhcpLookup;
+    const port = [...this.ports.values()].find((p) => p.spec.vpcId === vpcId && p.spec.ips.includes(from))?.spec;
+    if (!lookup || !port) return;
+    const options = await lookup(vpcId);
+    if (!options) return;
+    const reply = dhcpAnswer(message, port, options);
+    if (!reply) return;
+    const to = port.ips[0]!;
+    const leg = n.routerLegInside(this.cloudId, port.subnetId);
+    await this.host.ip(['-n', ns, 'neigh', 'replace', to, 'lladdr', n.mac(port.mac), 'dev', leg, 'nud', 'stale'], { allowFailure: true });
+    socket.send(reply, DHCP_CLIENT_PORT, to);
+  }
+
+  private closeDhcp(vpcId: string): void {
+    const l = this.dhcpListeners.get(vpcId);
+    if (!l) return;
+    this.dhcpListeners.delete(vpcId);
+    try {
+      l.socket.close();
+    } catch {
+      /* closed already */
+    }
   }
 
   /**

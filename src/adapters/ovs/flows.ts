@@ -84,6 +84,15 @@ export function bridgeFlows(model: BridgeModel): string {
     const { spec, ofport, zone } = p;
     const tag = subnetOf.get(spec.subnetId)!.tag;
     const from = `in_port=${ofport},dl_src=${spec.mac}`;
+    // DHCP from the port goes straight to its subnet's router leg with the port's primary address as source,
+    // whatever address it came from (0.0.0.0 before it has one): the router knows the port by that alone.
+    const leg = subnetOf.get(spec.subnetId)!;
+    if (leg.legOfport !== undefined) {
+      add(
+        T_ADMIT, 110, `${from},udp,tp_src=68,tp_dst=67`,
+        `set_field:${spec.ips[0]}->nw_src,set_field:${spec.gateway}->nw_dst,set_field:${leg.legMac}->dl_dst,output:${leg.legOfport}`,
+      );
+    }
     for (const ip of spec.ips) {
       add(T_ADMIT, 100, `${from},arp,arp_sha=${spec.mac},arp_spa=${ip}`, `set_field:${tag}->reg5,resubmit(,${T_L2})`);
       add(T_ADMIT, 100, `${from},ip,nw_src=${ip}`, `set_field:${tag}->reg5,resubmit(,${T_EGRESS})`);

@@ -3,7 +3,8 @@
  * packet's own source address, and answers ARP and ping for each subnet's gateway (base + 1), as AWS's VPC
  * router does. Each subnet is one veth leg: `tcr…` on the VPC's bridge, `gw…` inside the namespace with the
  * gateway address and a stable MAC. The metadata address 169.254.169.254 sits on the router's lo; the
- * metadata listener is bound to it inside the namespace (backend.ts, serveMetadata).
+ * metadata listener is bound to it inside the namespace (backend.ts, serveMetadata). DHCP is answered on UDP 67 inside
+ * the namespace too (backend.ts, serveDhcp; dhcp-server.ts).
  *
  * Host access (optional, per VPC): a veth `tch…` from the host into the router namespace, a /30 of
  * 169.254.252.0/22 (never a VPC range), and host routes for the VPC's CIDRs through it. Instances see the host

@@ -51,6 +51,17 @@ export class DhcpRepository {
     });
   }
 
+  /**
+   * The VPC's CIDR and the configurations of its effective set (null when that set is the account's default and
+   * its row was never made); undefined when there is no such VPC. What the VPC's DHCP server tells instances.
+   */
+  async ofVpc(vpcId: string): Promise<{ cidr_block: string; configurations: DhcpConfigurationRow[] | null } | undefined> {
+    return this.db.one<{ cidr_block: string; configurations: DhcpConfigurationRow[] | null }>(
+      `SELECT r.cidr_block, d.configurations FROM vpcs r LEFT JOIN dhcp_options d ON d.id = ${VPC_DHCP_OPTIONS_ID} WHERE r.id = $1`,
+      [vpcId],
+    );
+  }
+
   /** Associates the VPC with a set, or with none ('default'). */
   async associate(vpcId: string, id: string): Promise<void> {
     await this.db.exec('UPDATE vpcs SET dhcp_options_id = $2 WHERE id = $1', [vpcId, id]);

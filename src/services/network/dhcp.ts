@@ -1,12 +1,14 @@
 /**
  * DHCP options sets as AWS has them: each account's default set (domain-name ec2.internal in us-east-1, else
  * <region>.compute.internal; domain-name-servers AmazonProvidedDNS) that new VPCs use, sets users make, and
- * AssociateDhcpOptions (the word `default` associates a VPC with no options). Records only: the data plane does
- * not serve DHCP (containers get their address configured directly).
+ * AssociateDhcpOptions (the word `default` associates a VPC with no options). The VPC router's DHCP server
+ * (NetworkBackend.serveDhcp) asks `dhcpOptionsLookup` what a VPC's set tells its instances.
  */
 import { Ec2Error } from '../../errors/index.js';
 import { newId } from '../../ids/index.js';
 import type { NetworkRepository, VpcRow } from '../../db/repositories/network.js';
+import { vpcResolverAddress } from '../../domain/dns.js';
+import type { DhcpOptionsLookup } from '../../ports/index.js';
 import { defaultDhcpOptionsId, type DhcpConfigurationRow, type DhcpOptionsRow, type DhcpRepository } from '../../db/repositories/dhcp.js';
 
 const KEYS = new Set(['domain-name', 'domain-name-servers', 'ntp-servers', 'netbios-name-servers', 'netbios-node-type', 'ipv6-address-preferred-lease-time']);
@@ -38,6 +40,26 @@ export function checkConfigurations(input: { Key?: string; Values?: string[] }[]
     out.push({ key, values });
   }
   return out;
+}
+
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
+/**
+ * What each VPC's DHCP answers carry, from its effective options set: domain-name, domain-name-servers
+ * (AmazonProvidedDNS is the VPC's resolver, its base + 2) and ntp-servers; names that are not addresses are left
+ * out (a DHCP option carries addresses only). Read per request, so an AssociateDhcpOptions shows at the next lease.
+ */
+export function dhcpOptionsLookup(repo: DhcpRepository, region: string): DhcpOptionsLookup {
+  return async (vpcId) => {
+    const row = await repo.ofVpc(vpcId);
+    if (!row) return null;
+    const configurations = row.configurations ?? defaultConfigurations(region);
+    const values = (key: string) => configurations.find((c) => c.key === key)?.values ?? [];
+    const resolver = vpcResolverAddress(row.cidr_block);
+    const dnsServers = values('domain-name-servers').map((v) => (v === 'AmazonProvidedDNS' ? resolver : v)).filter((v) => IPV4.test(v));
+    const domain = values('domain-name').join(' ');
+    return { domainName: /^[A-Za-z0-9.\- ]{1,255}$/.test(domain) ? domain : undefined, dnsServers: [...new Set(dnsServers)], ntpServers: values('ntp-servers').filter((v) => IPV4.test(v)) };
+  };
 }
 
 export class DhcpAdmin {
