@@ -218,10 +218,13 @@ describe('docker adapter (real Docker)', function () {
       await replug();
       // Each boot starts dropbear: three boots, one first-boot script.
       // Waited for as "at least three" (a loaded machine may take a while), then checked as exactly three.
+      let last = '';
       const out = await eventually('three boots', async () => {
-        const o = await backend.consoleOutput(id);
-        return count(o, 'dropbear SSH server started') >= 3 ? o : undefined;
-      }, 60_000);
+        last = await backend.consoleOutput(id);
+        return count(last, 'dropbear SSH server started') >= 3 ? last : undefined;
+      }, 60_000).catch((e: Error) => {
+        throw new Error(`${e.message}; the console said:\n${last}`);
+      });
       assert.equal(count(out, 'dropbear SSH server started'), 3, out);
       assert.equal(count(out, marker), 1, out);
       await backend.start(id); // already running: fine
