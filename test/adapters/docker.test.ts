@@ -213,6 +213,9 @@ describe('docker adapter (real Docker)', function () {
       await backend.start(id);
       await waitState(id, 'running');
       await replug();
+      // The second boot is let finish before the reboot: a reboot while it still waits for its network would end
+      // it before dropbear starts (legitimately), and three boots would never show three SSH servers.
+      await eventually('the second boot', async () => count(await backend.consoleOutput(id), 'dropbear SSH server started') >= 2 || undefined, 60_000);
       await backend.reboot(id);
       await waitState(id, 'running');
       await replug();

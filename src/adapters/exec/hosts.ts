@@ -84,10 +84,12 @@ export function sshHost(opts: SshHostOptions): HostRunner {
     '-o', 'ServerAliveInterval=5',
     '-o', 'ServerAliveCountMax=3',
     '-o', 'LogLevel=ERROR',
-    // One SSH login shared by every command for a minute after the last (a login costs far more than a command).
+    // One SSH login shared by every command for ten minutes after the last (a login costs far more than a
+    // command). Not one minute: a client that connects just as an idle master exits fails with ssh's 255 and no
+    // message (seen in a full test run, an `lvs` between suites); a longer life makes that moment rare.
     '-o', 'ControlMaster=auto',
     '-o', `ControlPath=${controlDir}/%C`,
-    '-o', 'ControlPersist=60',
+    '-o', 'ControlPersist=600',
     '-T',
   ];
   const run: Runner = async (command, args, runOpts = {}) => {
