@@ -3,12 +3,13 @@
  * external ids (thecloud-cloud: the installation, thecloud-vpc: the VPC), or is named as VPC bridges are named
  * (tcb + 12 hex digits; tc + 12 hex before that). The libvirt adapter's shared bridge (br-thecloud) is no
  * installation's. Removing one removes the VPC's bridge, router namespace and host link (router.ts's removeVpc)
- * when the bridge says whose it is, else the bridge alone.
+ * and its host rules and uplink (edge.ts's removeUplink) when the bridge says whose it is, else the bridge alone.
  */
 import { run as defaultRun, assertSafeName, type Runner } from '../exec/index.js';
 import type { HostInventory, HostObject } from '../../ports/index.js';
 import { EXT, Host } from './host.js';
 import { removeVpc } from './router.js';
+import { removeUplink } from './edge.js';
 
 const VPC_BRIDGE = /^tcb?[0-9a-f]{12}$/;
 
@@ -36,7 +37,9 @@ export class OvsInventory implements HostInventory {
 
   async remove(o: HostObject): Promise<void> {
     if (/^[0-9a-f]{8,64}$/.test(o.installation) && /^vpc-[0-9a-f]+$/.test(o.owner)) {
-      await removeVpc(new Host(this.run), o.installation, o.owner);
+      const host = new Host(this.run);
+      await removeVpc(host, o.installation, o.owner);
+      await removeUplink(host, o.installation, o.owner); // its host rules (FORWARD, NAT) and uplink link too
       return;
     }
     await this.run('ovs-vsctl', ['--timeout=10', '--if-exists', 'del-br', assertSafeName('bridge', o.name)]);
