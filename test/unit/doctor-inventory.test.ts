@@ -19,7 +19,7 @@ describe('unit: doctor\'s inventory and what counts as another installation\'s',
     };
     const inv = new OvsInventory(async (cmd, args): Promise<RunResult> => {
       calls.push([cmd, ...args]);
-      return { stdout: JSON.stringify(data), stderr: '', exitCode: 0 };
+      return { stdout: cmd === 'ovs-vsctl' && args.includes('list') ? JSON.stringify(data) : '', stderr: '', exitCode: 0 };
     });
     const objects = await inv.objects();
     assert.deepEqual(objects.map((o) => [o.name, o.installation, o.owner]), [
@@ -33,6 +33,7 @@ describe('unit: doctor\'s inventory and what counts as another installation\'s',
     // A bridge that says whose it is goes with its VPC's router namespace and host link.
     await inv.remove(objects[1]!);
     assert.ok(calls.some((c) => c.includes('del-br') && c.at(-1) === bridgeName('c0ffee00', 'vpc-0bbbbbbbbbbbbbbbb')), calls.map((c) => c.join(' ')).join('\n'));
+    assert.ok(calls.some((c) => c[0]!.startsWith('iptables')), `its host rules are looked for too:\n${calls.map((c) => c.join(' ')).join('\n')}`);
   });
 
   it('an object is this installation\'s by its installation id, or, without one, by a resource this installation records', () => {
