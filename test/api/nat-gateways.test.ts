@@ -29,7 +29,7 @@ import {
 import { startTestServer, SECOND_ACCOUNT, type TestServer } from '../support/server.js';
 import { sdk } from '../support/clients.js';
 
-/** NAT gateways: AWS's records, states and error codes (noop backends; the traffic is in nat-traffic.test.ts). */
+/** NAT gateways: AWS's records, states and error codes (noop backends; the traffic is in edge-traffic.test.ts). */
 describe('NAT gateways', () => {
   let s: TestServer;
   let ec2: EC2Client;
