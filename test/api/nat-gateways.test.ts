@@ -27,7 +27,7 @@ import {
   type EC2Client,
 } from '@aws-sdk/client-ec2';
 import { startTestServer, SECOND_ACCOUNT, type TestServer } from '../support/server.js';
-import { sdk } from '../support/clients.js';
+import { fails, sdk } from '../support/clients.js';
 
 /** NAT gateways: AWS's records, states and error codes (noop backends; the traffic is in edge-traffic.test.ts). */
 describe('NAT gateways', () => {
@@ -41,7 +41,6 @@ describe('NAT gateways', () => {
   });
   after(async () => s?.close());
 
-  const fails = async (p: Promise<unknown>, code: string) => assert.rejects(p, (e: Error) => (assert.equal(e.name, code), true));
   const nat = async (id: string) => (await ec2.send(new DescribeNatGatewaysCommand({ NatGatewayIds: [id] }))).NatGateways![0]!;
   const freeIps = async (id: string) => (await ec2.send(new DescribeSubnetsCommand({ SubnetIds: [id] }))).Subnets![0]!.AvailableIpAddressCount!;
 

@@ -31,7 +31,7 @@ import {
   waitUntilInstanceRunning,
 } from '@aws-sdk/client-ec2';
 import { startTestServer, SECOND_ACCOUNT, type TestServer } from '../support/server.js';
-import { sdk } from '../support/clients.js';
+import { fails, sdk } from '../support/clients.js';
 
 /** Network ACLs' records and AWS's errors (noop backends: records only; test/api/vpc-nacl-traffic.test.ts has the traffic). */
 describe('network ACLs, DHCP options and ENI attachments: defaults of each VPC, entries, associations and their errors', () => {
@@ -43,7 +43,6 @@ describe('network ACLs, DHCP options and ENI attachments: defaults of each VPC, 
   });
   after(async () => s?.close());
 
-  const fails = async (p: Promise<unknown>, code: string) => assert.rejects(p, (e: Error) => (assert.equal(e.name, code), true));
   const aclsOf = async (vpcId: string): Promise<NetworkAcl[]> =>
     (await ec2.send(new DescribeNetworkAclsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcId] }] }))).NetworkAcls!;
   const entries = (a: NetworkAcl, egress: boolean) =>

@@ -33,7 +33,7 @@ import {
   type EC2Client,
 } from '@aws-sdk/client-ec2';
 import { startTestServer, SECOND_ACCOUNT, type TestServer } from '../support/server.js';
-import { sdk } from '../support/clients.js';
+import { fails, sdk } from '../support/clients.js';
 
 /** Route tables and internet gateways: AWS's records and error codes (noop backends). */
 describe('route tables and internet gateways', () => {
@@ -47,7 +47,6 @@ describe('route tables and internet gateways', () => {
   });
   after(async () => s?.close());
 
-  const fails = async (p: Promise<unknown>, code: string) => assert.rejects(p, (e: Error) => (assert.equal(e.name, code), true));
   const tables = async (filters: { Name: string; Values: string[] }[]) => (await ec2.send(new DescribeRouteTablesCommand({ Filters: filters }))).RouteTables!;
 
   it('gives the default VPC a main table with the local route and 0.0.0.0/0 to its attached gateway', async () => {

@@ -29,7 +29,7 @@ import {
   type EC2Client,
 } from '@aws-sdk/client-ec2';
 import { startTestServer, type TestServer } from '../support/server.js';
-import { sdk } from '../support/clients.js';
+import { fails, sdk } from '../support/clients.js';
 
 /** The VPC API's AWS semantics and error codes (noop backends: records only). */
 describe('the VPC API: VPCs, subnets, security groups and their errors', () => {
@@ -41,7 +41,6 @@ describe('the VPC API: VPCs, subnets, security groups and their errors', () => {
   });
   after(async () => s?.close());
 
-  const fails = async (p: Promise<unknown>, code: string) => assert.rejects(p, (e: Error) => (assert.equal(e.name, code), true));
 
   it('creates a VPC with its default security group, refuses bad ranges, and deletes it only when empty', async () => {
     await fails(ec2.send(new CreateVpcCommand({ CidrBlock: '10.0.0.0/8' })), 'InvalidVpc.Range');

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 /** Clients for tests: the real JS SDK, and a raw signed request for cases no SDK would send. */
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { SignatureV4 } from '@smithy/signature-v4';
@@ -55,3 +56,6 @@ export async function raw(
 export function errorCode(r: RawResponse): string | undefined {
   return r.xml?.Response?.Errors?.Error?.Code;
 }
+
+/** Asserts that an SDK call fails with the EC2 error code `code` (the SDK's error name). */
+export const fails = async (p: Promise<unknown>, code: string) => assert.rejects(p, (e: Error) => (assert.equal(e.name, code), true));
