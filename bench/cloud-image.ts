@@ -47,6 +47,7 @@ chmodSync(scratch, 0o755); // the embedded PostgreSQL runs as 'postgres' when we
 process.env.TMPDIR = scratch;
 const { startTestServer, stopCluster } = await import('../test/support/server.js');
 const { sdk } = await import('../test/support/clients.js');
+const { cloudInitReportScript } = await import('../test/support/cloud-image.js');
 
 const sec = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 let server: Awaited<ReturnType<typeof startTestServer>> | undefined;
@@ -101,14 +102,7 @@ try {
   console.log(`RegisterImage ${DIR} -> ${imageId}: ${sec(performance.now() - t0)} (the root filesystem is copied into the pool once)`);
 
   const marker = `cloud-image-marker-${randomBytes(4).toString('hex')}`;
-  // cloud-final's output goes to the serial console (and /var/log/cloud-init-output.log).
-  const userData = [
-    '#!/bin/sh',
-    `echo "${marker} datasource=$(cloud-init query platform 2>/dev/null)/$(cloud-init query subplatform 2>/dev/null)"`,
-    `echo "${marker} instance=$(cloud-init query instance_id 2>/dev/null)"`,
-    `sed "s/^/${marker} authorized_keys: /" /home/debian/.ssh/authorized_keys`,
-    '',
-  ].join('\n');
+  const userData = cloudInitReportScript(marker); // its output goes to the serial console
   t0 = performance.now();
   instanceId = (await ec2.send(new RunInstancesCommand({
     ImageId: imageId, MinCount: 1, MaxCount: 1, InstanceType: TYPE, KeyName: keyName, UserData: Buffer.from(userData).toString('base64'),

@@ -18,6 +18,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { sdk } from '../support/clients.js';
+import { cloudInitReportScript } from '../support/cloud-image.js';
 import { needBackend } from '../support/backends.js';
 import { LibvirtComputeBackend } from '../../src/adapters/libvirt/index.js';
 
@@ -60,13 +61,7 @@ describe('a stock cloud image with cloud-init (libvirt)', function () {
     imageId = (await ec2.send(new RegisterImageCommand({ Name: 'debian-12-cloud', ImageLocation: DIR }))).ImageId!;
 
     const marker = `ci-marker-${randomBytes(4).toString('hex')}`;
-    const userData = [
-      '#!/bin/sh',
-      `echo "${marker} datasource=$(cloud-init query platform 2>/dev/null)/$(cloud-init query subplatform 2>/dev/null)"`,
-      `echo "${marker} instance=$(cloud-init query instance_id 2>/dev/null)"`,
-      `sed "s/^/${marker} authorized_keys: /" /home/debian/.ssh/authorized_keys`,
-      '',
-    ].join('\n');
+    const userData = cloudInitReportScript(marker);
     instanceId = (await ec2.send(new RunInstancesCommand({
       ImageId: imageId, MinCount: 1, MaxCount: 1, InstanceType: 't3.micro', KeyName: 'cloud-image-test', UserData: Buffer.from(userData).toString('base64'),
     }))).Instances![0]!.InstanceId!;
