@@ -27,6 +27,7 @@ import { needBackend } from '../test/support/backends.js';
 import { DockerComputeBackend } from '../src/adapters/docker/index.js';
 import { LibvirtComputeBackend } from '../src/adapters/libvirt/index.js';
 import { awsClientEnv, limit, runs, needClient } from './support.js';
+import { eventually } from '../test/support/eventually.js';
 
 const AWS = process.env.AWS_CLI ?? 'aws';
 const PYTHON = process.env.PYTHON ?? 'python3';
@@ -126,16 +127,6 @@ async function sshKeygenFingerprint(file: string): Promise<string | undefined> {
   const r = await execa('ssh-keygen', ['-l', '-E', 'sha256', '-f', file], { reject: false, timeout: 10_000 });
   assert.equal(r.exitCode, 0, `ssh-keygen -lf ${file}: ${r.stderr}`);
   return /(SHA256:[A-Za-z0-9+/]+)/.exec(String(r.stdout))?.[1];
-}
-
-async function eventually<T>(what: string, seconds: number, f: () => Promise<T | undefined>): Promise<T> {
-  const end = Date.now() + seconds * 1000;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`${what}: not within ${seconds} s`);
-    await new Promise((r) => setTimeout(r, 1000));
-  }
 }
 
 /** Terminates every instance the account still has and deregisters the images it owns (SDK, best effort). */
@@ -282,11 +273,11 @@ describe('compat: AWS CLI, instances on the docker backend', function () {
     });
 
     it('get-console-output shows the output of the user data script (the CLI decodes it)', async () => {
-      const text = await eventually('the marker on the console', 60, async () => {
+      const text = await eventually('the marker on the console', async () => {
         const o = await ok(['get-console-output', '--instance-id', ids[0]!]);
         assert.equal(o.InstanceId, ids[0]);
         return typeof o.Output === 'string' && o.Output.includes(marker) ? (o.Output as string) : undefined;
-      });
+      }, 60_000);
       assert.ok(!/^[A-Za-z0-9+/=\s]+$/.test(text), 'plain text, not base64');
     });
 
@@ -332,7 +323,7 @@ describe('compat: AWS CLI, instances on the docker backend', function () {
       const r = await aws(['reboot-instances', '--instance-ids', ids[0]!]);
       assert.equal(r.exitCode, 0, r.stderr);
       assert.equal(r.stdout.trim(), '');
-      await eventually('one more boot on the console', 60, async () => ((await boots()) > before ? true : undefined));
+      await eventually('one more boot on the console', async () => ((await boots()) > before ? true : undefined), 60_000);
       assert.equal(await boots(), before + 1);
       await wait('instance-status-ok', ['--instance-ids', ...ids]);
       const st = await ok(['describe-instance-status', '--instance-ids', ...ids]);
@@ -455,10 +446,10 @@ describe('compat: AWS CLI, an instance on the libvirt backend', function () {
     const id: string = r.Instances[0].InstanceId;
     assert.equal(r.Instances[0].State.Name, 'pending');
     await wait('instance-running', ['--instance-ids', id]);
-    const text = await eventually('the user data marker on the serial console', 120, async () => {
+    const text = await eventually('the user data marker on the serial console', async () => {
       const o = await ok(['get-console-output', '--instance-id', id, '--latest']);
       return typeof o.Output === 'string' && o.Output.includes(marker) ? (o.Output as string) : undefined;
-    });
+    }, 120_000);
     assert.ok(text.includes(marker));
     const t = await ok(['terminate-instances', '--instance-ids', id]);
     assert.equal(t.TerminatingInstances[0].CurrentState.Name, 'shutting-down');

@@ -14,6 +14,7 @@ import { crc32, decodePpm, encodePng, screenshotToPng } from '../../src/adapters
 import { metaData, networkConfig, seedFiles, userData } from '../../src/adapters/libvirt/seed.js';
 import type { InstanceSpec } from '../../src/ports/compute.js';
 import { needBackend } from '../support/backends.js';
+import { eventually } from '../support/eventually.js';
 
 /**
  * The libvirt adapter. The first part needs no libvirt; the second boots real VMs from the test image that
@@ -35,15 +36,6 @@ function sshKey(comment: string): { line: string; fingerprint: string } {
 }
 
 /** Polls `fn` until it returns something truthy, failing after `ms` with `what`. */
-async function eventually<T>(what: string, ms: number, fn: () => Promise<T | undefined | false>): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 const virsh = (...args: string[]) => run('virsh', ['-c', URI, ...args], { allowFailure: true });
 const count = (text: string, needle: string) => text.split(needle).length - 1;
@@ -200,14 +192,14 @@ describe('libvirt adapter: real VMs (scripts/setup-libvirt.sh)', function () {
     assert.equal((await backend.find(instanceId))?.backendId, backendId, 'found by its instance id');
     await backend.start(backendId);
     const tCreated = Date.now() - t0;
-    await eventually('the marker on the console', 90_000, async () => (await console_()).includes(marker));
+    await eventually('the marker on the console', async () => (await console_()).includes(marker), 90_000);
     const tMarker = Date.now() - t0;
     const out = await console_();
     assert.ok(out.includes(`thecloud: ssh key installed: ${key.fingerprint} tester@thecloud`), 'key line on the console');
     assert.ok(out.includes(`thecloud: instance-id: ${instanceId}`));
     assert.ok(out.includes(`thecloud: hostname: host-${instanceId}`));
     assert.equal(await backend.state(instanceId), 'running');
-    await eventually('boot finished', 60_000, async () => (await bootsFinished()) >= 1);
+    await eventually('boot finished', async () => (await bootsFinished()) >= 1, 60_000);
     console.log(`      (create ${tCreated} ms, marker on the console ${tMarker} ms after create began)`);
   });
 
@@ -261,7 +253,7 @@ describe('libvirt adapter: real VMs (scripts/setup-libvirt.sh)', function () {
     await backend.start(instanceId);
     const tStart = Date.now() - t;
     assert.equal(await backend.state(instanceId), 'running');
-    await eventually('the second boot', 90_000, async () => (await bootsFinished()) >= 2);
+    await eventually('the second boot', async () => (await bootsFinished()) >= 2, 90_000);
     const tBoot = Date.now() - t;
     const out = await console_();
     assert.equal(count(out, marker), 1, 'the marker printed once');
@@ -281,8 +273,8 @@ describe('libvirt adapter: real VMs (scripts/setup-libvirt.sh)', function () {
     assert.equal(await backend.state(instanceId), 'running');
     assert.equal((await virsh('domid', instanceId)).stdout.trim(), domid, 'a reboot is not a stop and a start');
     assert.equal((await backend.consoleInfo(instanceId)).vncUrl, vnc);
-    await eventually('the third boot', 90_000, async () => (await console_()).includes('thecloud: boot number 3'));
-    await eventually('boot finished', 60_000, async () => (await bootsFinished()) >= 3);
+    await eventually('the third boot', async () => (await console_()).includes('thecloud: boot number 3'), 90_000);
+    await eventually('boot finished', async () => (await bootsFinished()) >= 3, 60_000);
     console.log(`      (reboot to boot finished ${Date.now() - t} ms)`);
   });
 
@@ -300,7 +292,7 @@ describe('libvirt adapter: real VMs (scripts/setup-libvirt.sh)', function () {
       created.push(id);
       await backend.start(id);
       const out = () => backend.consoleOutput(id);
-      await eventually('the deaf guest to boot', 90_000, async () => (await bootsFinished(id)) >= 1);
+      await eventually('the deaf guest to boot', async () => (await bootsFinished(id)) >= 1, 90_000);
       assert.ok((await out()).includes('thecloud: ACPI power button ignored'), 'the guest says it will not hear the button');
       const domid = (await virsh('domid', id)).stdout.trim();
       const impatient = new LibvirtComputeBackend({ uri: URI, stopTimeoutMs: 2_000 });
@@ -310,7 +302,7 @@ describe('libvirt adapter: real VMs (scripts/setup-libvirt.sh)', function () {
       assert.equal(count(await out(), 'thecloud: power button pressed'), 0, 'the guest heard nothing');
       assert.equal(await backend.state(id), 'running');
       assert.equal((await virsh('domid', id)).stdout.trim(), domid, 'a reset, not a stop and a start');
-      await eventually('the guest to boot again', 90_000, async () => count(await out(), 'thecloud: boot number 2') === 1);
+      await eventually('the guest to boot again', async () => count(await out(), 'thecloud: boot number 2') === 1, 90_000);
       await backend.destroy(id);
     } finally {
       await backend.destroy(id).catch(() => undefined);
@@ -329,10 +321,10 @@ describe('libvirt adapter: real VMs (scripts/setup-libvirt.sh)', function () {
     loopDevice = loop.stdout.trim();
     await backend.attachBlockDevice(instanceId, loopDevice, 'vdb', { serial: 'vol-0test' });
     assert.match((await virsh('domblklist', instanceId)).stdout, new RegExp(`vdb\\s+${loopDevice}`));
-    await eventually('the guest to see vdb', 30_000, async () => /\[vdb\]/.test(await console_()));
+    await eventually('the guest to see vdb', async () => /\[vdb\]/.test(await console_()), 30_000);
     assert.match((await virsh('dumpxml', '--inactive', instanceId)).stdout, /<source dev='\/dev\/loop\d+'/, 'persistent too');
     await backend.detachBlockDevice(instanceId, 'vdb');
-    await eventually('vdb to go', 30_000, async () => !/vdb/.test((await virsh('domblklist', instanceId)).stdout));
+    await eventually('vdb to go', async () => !/vdb/.test((await virsh('domblklist', instanceId)).stdout), 30_000);
     assert.doesNotMatch((await virsh('dumpxml', '--inactive', instanceId)).stdout, /\/dev\/loop/);
   });
 
@@ -365,7 +357,7 @@ describe('libvirt adapter: real VMs (scripts/setup-libvirt.sh)', function () {
     await backend.create(spec(second, { imageRef: info.ref, firstBootScript: 'echo second-instance' }));
     created.push(second);
     await backend.start(second);
-    await eventually('the second instance to boot', 90_000, async () => (await bootsFinished(second)) >= 1);
+    await eventually('the second instance to boot', async () => (await bootsFinished(second)) >= 1, 90_000);
     const out = await backend.consoleOutput(second);
     // The captured disk counts the boots it has seen; its user-data semaphore is per instance, so the script runs.
     assert.ok(out.includes(`thecloud: boot number ${lastBoot + 1}`), 'the captured disk content is there');
@@ -438,7 +430,7 @@ describe('libvirt adapter: real VMs (scripts/setup-libvirt.sh)', function () {
       await bridged.create(spec(id, { network }));
       created.push(id);
       await bridged.start(id);
-      await eventually('the network line', 90_000, async () => (await bridged.consoleOutput(id)).includes(`thecloud: network: eth0 ${mac} 192.0.2.10/24 via 192.0.2.1`));
+      await eventually('the network line', async () => (await bridged.consoleOutput(id)).includes(`thecloud: network: eth0 ${mac} 192.0.2.10/24 via 192.0.2.1`), 90_000);
       const iflist = (await virsh('domiflist', id)).stdout;
       assert.match(iflist, new RegExp(`${tapName(id)}\\s+bridge\\s+${bridge}\\s+virtio\\s+${mac}`));
       await bridged.destroy(id);

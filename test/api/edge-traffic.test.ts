@@ -36,6 +36,7 @@ import { needBackend } from '../support/backends.js';
 import { DockerComputeBackend } from '../../src/adapters/docker/index.js';
 import { OvsNetworkBackend } from '../../src/adapters/ovs/index.js';
 import { makeInternet, type Internet } from '../support/internet.js';
+import { eventually } from '../support/eventually.js';
 
 /**
  * Routes obeyed with real packets. "The internet" is a network namespace this test makes, joined to the host by
@@ -193,12 +194,3 @@ describe('route tables and internet gateways with real traffic', function () {
   });
 });
 
-async function eventually<T>(what: string, f: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > until) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}

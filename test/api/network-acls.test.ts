@@ -32,6 +32,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { startTestServer, SECOND_ACCOUNT, type TestServer } from '../support/server.js';
 import { fails, sdk } from '../support/clients.js';
+import { eventually } from '../support/eventually.js';
 
 /** Network ACLs' records and AWS's errors (noop backends: records only; test/api/vpc-nacl-traffic.test.ts has the traffic). */
 describe('network ACLs, DHCP options and ENI attachments: defaults of each VPC, entries, associations and their errors', () => {
@@ -216,16 +217,9 @@ describe('network ACLs, DHCP options and ENI attachments: defaults of each VPC, 
     // Terminating the instance leaves an attached secondary interface, detached.
     await ec2.send(new AttachNetworkInterfaceCommand({ NetworkInterfaceId: eni.NetworkInterfaceId, InstanceId: inst.InstanceId, DeviceIndex: 1 }));
     await ec2.send(new TerminateInstancesCommand({ InstanceIds: [inst.InstanceId!] }));
-    await eventuallyTrue(async () => (await ec2.send(new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: [eni.NetworkInterfaceId!] }))).NetworkInterfaces![0]!.Attachment === undefined);
+    await eventually('the interface detached by the termination', async () => (await ec2.send(new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: [eni.NetworkInterfaceId!] }))).NetworkInterfaces![0]!.Attachment === undefined);
     await ec2.send(new DeleteNetworkInterfaceCommand({ NetworkInterfaceId: eni.NetworkInterfaceId }));
     await ec2.send(new DeleteNetworkInterfaceCommand({ NetworkInterfaceId: far.NetworkInterfaceId }));
   });
 });
 
-async function eventuallyTrue(f: () => Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    if (await f()) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error('did not happen in time');
-}

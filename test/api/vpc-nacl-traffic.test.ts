@@ -26,6 +26,7 @@ import { sdk } from '../support/clients.js';
 import { needBackend } from '../support/backends.js';
 import { DockerComputeBackend } from '../../src/adapters/docker/index.js';
 import { OvsNetworkBackend } from '../../src/adapters/ovs/index.js';
+import { eventually } from '../support/eventually.js';
 
 /**
  * Network ACLs on the real data plane: stateless filters where traffic crosses a subnet's boundary. Docker
@@ -132,12 +133,3 @@ describe('network ACLs and a second ENI on Open vSwitch, with real traffic', fun
   });
 });
 
-async function eventually<T>(what: string, f: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    const v = await f().catch(() => undefined);
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 300));
-  }
-  throw new Error(`${what} did not happen in time`);
-}

@@ -35,6 +35,7 @@ import { sdk } from '../support/clients.js';
 import { needBackend } from '../support/backends.js';
 import { DockerComputeBackend } from '../../src/adapters/docker/index.js';
 import { OvsNetworkBackend } from '../../src/adapters/ovs/index.js';
+import { eventually } from '../support/eventually.js';
 
 /**
  * The VPC API driving the real data plane: VPCs, subnets and groups made with the AWS SDK, Docker instances on
@@ -272,12 +273,3 @@ describe('VPCs on Open vSwitch through the API, with real traffic', function () 
   });
 });
 
-async function eventually<T>(what: string, f: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    const v = await f().catch(() => undefined);
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 300));
-  }
-  throw new Error(`${what} did not happen in time`);
-}

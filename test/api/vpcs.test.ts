@@ -30,6 +30,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { fails, sdk } from '../support/clients.js';
+import { eventually } from '../support/eventually.js';
 
 /** The VPC API's AWS semantics and error codes (noop backends: records only). */
 describe('the VPC API: VPCs, subnets, security groups and their errors', () => {
@@ -40,7 +41,6 @@ describe('the VPC API: VPCs, subnets, security groups and their errors', () => {
     ec2 = sdk(s.url);
   });
   after(async () => s?.close());
-
 
   it('creates a VPC with its default security group, refuses bad ranges, and deletes it only when empty', async () => {
     await fails(ec2.send(new CreateVpcCommand({ CidrBlock: '10.0.0.0/8' })), 'InvalidVpc.Range');
@@ -85,7 +85,7 @@ describe('the VPC API: VPCs, subnets, security groups and their errors', () => {
     await fails(ec2.send(new RunInstancesCommand({ ImageId: image.ImageId, MinCount: 1, MaxCount: 1, SubnetId: subnet.SubnetId, PrivateIpAddress: '10.9.1.50' })), 'InvalidIPAddress.InUse');
     assert.equal((await ec2.send(new DescribeSubnetsCommand({ SubnetIds: [subnet.SubnetId!] }))).Subnets![0]!.AvailableIpAddressCount, 250);
     await ec2.send(new TerminateInstancesCommand({ InstanceIds: [inst.InstanceId!] }));
-    await eventually(async () => (await ec2.send(new DescribeSubnetsCommand({ SubnetIds: [subnet.SubnetId!] }))).Subnets![0]!.AvailableIpAddressCount === 251);
+    await eventually('the subnet\'s addresses free again', async () => (await ec2.send(new DescribeSubnetsCommand({ SubnetIds: [subnet.SubnetId!] }))).Subnets![0]!.AvailableIpAddressCount === 251);
 
     await ec2.send(new DeleteSecurityGroupCommand({ GroupId: sg.GroupId }));
     await ec2.send(new DeleteSubnetCommand({ SubnetId: subnet.SubnetId }));
@@ -153,7 +153,7 @@ describe('the VPC API: VPCs, subnets, security groups and their errors', () => {
     assert.deepEqual(attr.Groups!.map((g) => g.GroupId), [sg]);
     assert.deepEqual((await ec2.send(new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: [primary[0]!.NetworkInterfaceId!] }))).NetworkInterfaces![0]!.Groups!.map((g) => g.GroupId), [sg]);
     await ec2.send(new TerminateInstancesCommand({ InstanceIds: [inst.InstanceId!] }));
-    await eventually(async () => !(await ec2.send(new DescribeNetworkInterfacesCommand({ Filters: [{ Name: 'attachment.instance-id', Values: [inst.InstanceId!] }] }))).NetworkInterfaces!.length);
+    await eventually('the instance\'s interfaces gone', async () => !(await ec2.send(new DescribeNetworkInterfacesCommand({ Filters: [{ Name: 'attachment.instance-id', Values: [inst.InstanceId!] }] }))).NetworkInterfaces!.length);
     await fails(ec2.send(new DeleteSecurityGroupCommand({ GroupId: sg })), 'DependencyViolation');
     await ec2.send(new DeleteNetworkInterfaceCommand({ NetworkInterfaceId: eni.NetworkInterfaceId }));
     await fails(ec2.send(new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: [eni.NetworkInterfaceId!] })), 'InvalidNetworkInterfaceID.NotFound');
@@ -161,11 +161,3 @@ describe('the VPC API: VPCs, subnets, security groups and their errors', () => {
   });
 });
 
-async function eventually(f: () => Promise<boolean>, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await f()) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  assert.fail('did not happen in time');
-}

@@ -25,19 +25,10 @@ import { LibvirtComputeBackend } from '../../src/adapters/libvirt/index.js';
 import { needBackend } from '../support/backends.js';
 import { startTestServer, SECOND_ACCOUNT, type TestServer } from '../support/server.js';
 import { sdk } from '../support/clients.js';
+import { eventually } from '../support/eventually.js';
 
 const URI = process.env.LIBVIRT_URI ?? 'qemu:///system';
 const BUILTIN_KERNEL_DIR = '/var/lib/thecloud/images/thecloud-test';
-
-async function eventually<T>(what: string, ms: number, fn: () => Promise<T | undefined | false>): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
 
 describe('image policy on libvirt: what a second account may register', function () {
   this.timeout(300_000);
@@ -155,7 +146,7 @@ describe('image policy on libvirt: what a second account may register', function
 
     await other.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
     await waitUntilInstanceTerminated({ client: other, maxWaitTime: 180, minDelay: 1, maxDelay: 2 }, { InstanceIds: [id] });
-    await eventually('the imported copy to go', 60_000, async () => !(await poolFiles()).includes(importVolume));
+    await eventually('the imported copy to go', async () => !(await poolFiles()).includes(importVolume), 60_000);
     assert.ok(!(await poolFiles()).some((f) => f.startsWith(id)), "the instance's own volumes are gone too");
   });
 });

@@ -26,6 +26,7 @@ import { needBackend } from '../support/backends.js';
 import { DockerComputeBackend } from '../../src/adapters/docker/index.js';
 import { startTestServer, SECOND_ACCOUNT, type TestServer } from '../support/server.js';
 import { sdk } from '../support/clients.js';
+import { eventually } from '../support/eventually.js';
 
 const probe = () => new DockerComputeBackend().probe();
 
@@ -47,21 +48,6 @@ async function tcpReply(host: string, port: number): Promise<string> {
     sock.on('timeout', () => sock.destroy(new Error('timeout')));
     sock.on('error', reject);
   });
-}
-
-async function eventually<T>(what: string, f: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  let last: unknown;
-  while (Date.now() < end) {
-    try {
-      const v = await f();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error(`${what} did not happen in time: ${String(last)}`);
 }
 
 describe('docker instances a user can reach', function () {
