@@ -24,12 +24,10 @@
  *     maxResults: { min: 5, max: 500 },
  *   };
  *
- *   // the handler (src/api/volumes/describe.ts)
- *   validate: (input) => validateRequest(volumeResource, describeRequest(input, parseIds('volume', input.VolumeIds))),
- *   async handle(input, ctx) {
- *     const page = await ctx.services.describe.page(volumeResource, describeRequest(input, input.VolumeIds), ctx);
- *     return { Volumes: streamed(page.rows, (rows) => rows.map(toVolume)), NextToken: page.nextToken };
- *   },
+ *   // the action (src/api/volumes/index.ts; src/api/describe-action.ts for what else it can declare)
+ *   export const describeVolumes = describeAction('DescribeVolumes', {
+ *     resource: volumeResource, idKind: 'volume', ids: (i) => i.VolumeIds, list: 'Volumes', render: toVolume,
+ *   });
  *
  * and, in a migration, an index on (account_id, id COLLATE "C") for the order, plus one on (account_id,
  * <column> COLLATE "C", id COLLATE "C") for each filter that is often used alone with paging (state, vpc-id...).

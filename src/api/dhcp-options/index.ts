@@ -1,14 +1,14 @@
 /** Create/Describe/Delete/AssociateDhcpOptions. */
 import { defineHandler, type RequestContext } from '../../server/registry.js';
-import { column, jsonPath, sql, text, validateRequest, type Resource, type Tag } from '../../describe/index.js';
-import { streamed } from '../../protocol/serializer.js';
+import { column, jsonPath, sql, text, type Resource, type Tag } from '../../describe/index.js';
 import { Ec2Error, notFound } from '../../errors/index.js';
 import { parseId } from '../../ids/index.js';
 import { validateTags } from '../../services/tags/index.js';
 import { checkConfigurations } from '../../services/network/dhcp.js';
 import type { DhcpOptionsRow } from '../../db/repositories/dhcp.js';
-import { describeRequest, parseIds, tagSetOrNone, tagsFromSpecs } from '../common.js';
+import { tagSetOrNone, tagsFromSpecs } from '../common.js';
 import type * as Ec2 from '../../protocol/generated/types.js';
+import { describeAction } from '../describe-action.js';
 
 type Row = DhcpOptionsRow & { tags: Tag[] };
 
@@ -42,15 +42,9 @@ async function one(id: string, ctx: RequestContext): Promise<Ec2.DhcpOptions> {
   throw new Error(`DHCP options ${id} vanished`);
 }
 
-export const describeDhcpOptions = defineHandler('DescribeDhcpOptions', {
-  validate(input) {
-    validateRequest(dhcpOptionsResource, describeRequest(input, parseIds('dhcpOptions', input.DhcpOptionsIds)));
-  },
-  async handle(input, ctx) {
-    await ctx.services.network.dhcp.ensureDefault(ctx.accountId, ctx.region);
-    const page = await ctx.services.describe.page(dhcpOptionsResource, describeRequest(input, input.DhcpOptionsIds), ctx);
-    return { DhcpOptions: streamed(page.rows, (rows) => rows.map(toDhcpOptions)), NextToken: page.nextToken };
-  },
+export const describeDhcpOptions = describeAction('DescribeDhcpOptions', {
+  resource: dhcpOptionsResource, idKind: 'dhcpOptions', ids: (i) => i.DhcpOptionsIds, list: 'DhcpOptions', render: toDhcpOptions,
+  prepare: (ctx) => ctx.services.network.dhcp.ensureDefault(ctx.accountId, ctx.region),
 });
 
 export const createDhcpOptions = defineHandler('CreateDhcpOptions', {

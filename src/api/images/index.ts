@@ -1,13 +1,13 @@
 import { defineHandler } from '../../server/registry.js';
-import { column, constant, isoTime, sqlText, text, validateRequest, type Resource, type Sql, type Tag } from '../../describe/index.js';
-import { streamed } from '../../protocol/serializer.js';
+import { column, constant, isoTime, sqlText, text, type Resource, type Sql, type Tag } from '../../describe/index.js';
 import { Ec2Error } from '../../errors/index.js';
 import { parseId } from '../../ids/index.js';
 import { imageScopeConditions, imageVisibleTo, type ImageRow } from '../../db/repositories/images.js';
 import { describeScope } from '../../services/images/sharing.js';
-import { describeRequest, parseIds, tagsFromSpecs, tagSetOrNone } from '../common.js';
+import { tagsFromSpecs, tagSetOrNone } from '../common.js';
 import { validateTags } from '../../services/tags/index.js';
 import type * as Ec2 from '../../protocol/generated/types.js';
+import { describeAction } from '../describe-action.js';
 
 type Row = ImageRow & { tags: Tag[] };
 
@@ -81,15 +81,10 @@ export function toImage(i: Row): Ec2.Image {
   };
 }
 
-export const describeImages = defineHandler('DescribeImages', {
-  validate(input, ctx) {
-    validateRequest(imageResource, describeRequest(input, parseIds('image', input.ImageIds)));
-    ctx.services.images.checkSelection(ctx.accountId, { owners: input.Owners, executableUsers: input.ExecutableUsers });
-  },
-  async handle(input, ctx) {
-    const page = await ctx.services.describe.page(imageResource, describeRequest(input, input.ImageIds), ctx, { where: ownersAndUsers(input, ctx.accountId) });
-    return { Images: streamed(page.rows, (rows) => rows.map(toImage)), NextToken: page.nextToken };
-  },
+export const describeImages = describeAction('DescribeImages', {
+  resource: imageResource, idKind: 'image', ids: (i) => i.ImageIds, list: 'Images', render: toImage,
+  check: (i, ctx) => ctx.services.images.checkSelection(ctx.accountId, { owners: i.Owners, executableUsers: i.ExecutableUsers }),
+  where: (i, ctx) => ownersAndUsers(i, ctx.accountId),
 });
 
 export const registerImage = defineHandler('RegisterImage', {

@@ -1,13 +1,13 @@
 /** Create/Attach/Detach/Delete/DescribeInternetGateways. */
 import { defineHandler } from '../../server/registry.js';
-import { column, text, sql, validateRequest, type Resource, type Tag } from '../../describe/index.js';
-import { streamed } from '../../protocol/serializer.js';
+import { column, text, sql, type Resource, type Tag } from '../../describe/index.js';
 import { notFound } from '../../errors/index.js';
 import { parseId } from '../../ids/index.js';
 import { validateTags } from '../../services/tags/index.js';
-import { describeRequest, parseIds, tagsFromSpecs, toTagList } from '../common.js';
+import { tagsFromSpecs, toTagList } from '../common.js';
 import type { GatewayRow } from '../../db/repositories/routes.js';
 import type * as Ec2 from '../../protocol/generated/types.js';
+import { describeAction } from '../describe-action.js';
 
 type Row = GatewayRow & { tags: Tag[] };
 
@@ -35,14 +35,8 @@ export function toInternetGateway(g: Row): Ec2.InternetGateway {
   };
 }
 
-export const describeInternetGateways = defineHandler('DescribeInternetGateways', {
-  validate(input) {
-    validateRequest(internetGatewayResource, describeRequest(input, parseIds('internetGateway', input.InternetGatewayIds)));
-  },
-  async handle(input, ctx) {
-    const page = await ctx.services.describe.page(internetGatewayResource, describeRequest(input, input.InternetGatewayIds), ctx);
-    return { InternetGateways: streamed(page.rows, (rows) => rows.map(toInternetGateway)), NextToken: page.nextToken };
-  },
+export const describeInternetGateways = describeAction('DescribeInternetGateways', {
+  resource: internetGatewayResource, idKind: 'internetGateway', ids: (i) => i.InternetGatewayIds, list: 'InternetGateways', render: toInternetGateway,
 });
 
 export const createInternetGateway = defineHandler('CreateInternetGateway', {

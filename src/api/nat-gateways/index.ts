@@ -1,14 +1,14 @@
 /** Create/Delete/DescribeNatGateways. */
 import { defineHandler, type RequestContext } from '../../server/registry.js';
-import { column, sql, validateRequest, type Resource, type Tag } from '../../describe/index.js';
-import { streamed } from '../../protocol/serializer.js';
+import { column, sql, type Resource, type Tag } from '../../describe/index.js';
 import { parseId } from '../../ids/index.js';
 import { Ec2Error } from '../../errors/index.js';
 import { validateTags } from '../../services/tags/index.js';
 import { natNotFound } from '../../services/network/nat-gateways.js';
 import type { NatRow } from '../../db/repositories/nat-gateways.js';
-import { describeRequest, parseIds, tagsFromSpecs, toTagList } from '../common.js';
+import { tagsFromSpecs, toTagList } from '../common.js';
 import type * as Ec2 from '../../protocol/generated/types.js';
+import { describeAction } from '../describe-action.js';
 
 type Row = NatRow & { tags: Tag[] };
 
@@ -61,14 +61,9 @@ export function toNatGateway(g: Omit<Row, 'tags'> & { tags?: Tag[] }): Ec2.NatGa
   };
 }
 
-export const describeNatGateways = defineHandler('DescribeNatGateways', {
-  validate(input) {
-    validateRequest(natGatewayResource, describeRequest({ ...input, Filters: input.Filter }, parseIds('natGateway', input.NatGatewayIds)));
-  },
-  async handle(input, ctx) {
-    const page = await ctx.services.describe.page(natGatewayResource, describeRequest({ ...input, Filters: input.Filter }, input.NatGatewayIds), ctx);
-    return { NatGateways: streamed(page.rows, (rows) => rows.map(toNatGateway)), NextToken: page.nextToken };
-  },
+export const describeNatGateways = describeAction('DescribeNatGateways', {
+  resource: natGatewayResource, idKind: 'natGateway', ids: (i) => i.NatGatewayIds, list: 'NatGateways', render: toNatGateway,
+  filters: (i) => i.Filter, // this action's filters are `Filter`, not `Filters`
 });
 
 async function oneNat(id: string, ctx: RequestContext): Promise<Row | undefined> {

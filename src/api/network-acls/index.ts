@@ -1,11 +1,10 @@
 /** DescribeNetworkAcls over the network_acls table (entries and effective subnet associations joined). */
-import { defineHandler } from '../../server/registry.js';
-import { column, join, sql, text, validateRequest, type Resource, type Tag } from '../../describe/index.js';
-import { streamed } from '../../protocol/serializer.js';
+import { column, join, sql, text, type Resource, type Tag } from '../../describe/index.js';
 import { notFound } from '../../errors/index.js';
 import { EFFECTIVE_ASSOCIATIONS, type AclEntryRow, type AclRow } from '../../db/repositories/acls.js';
-import { describeRequest, parseIds, tagSetOrNone } from '../common.js';
+import { tagSetOrNone } from '../common.js';
 import type * as Ec2 from '../../protocol/generated/types.js';
+import { describeAction } from '../describe-action.js';
 
 type Row = AclRow & { tags: Tag[]; entries: AclEntryRow[]; associations: { subnet_id: string; assoc_id: string }[] };
 
@@ -73,12 +72,6 @@ export function toNetworkAcl(a: Row): Ec2.NetworkAcl {
   };
 }
 
-export const describeNetworkAcls = defineHandler('DescribeNetworkAcls', {
-  validate(input) {
-    validateRequest(networkAclResource, describeRequest(input, parseIds('networkAcl', input.NetworkAclIds)));
-  },
-  async handle(input, ctx) {
-    const page = await ctx.services.describe.page(networkAclResource, describeRequest(input, input.NetworkAclIds), ctx);
-    return { NetworkAcls: streamed(page.rows, (rows) => rows.map(toNetworkAcl)), NextToken: page.nextToken };
-  },
+export const describeNetworkAcls = describeAction('DescribeNetworkAcls', {
+  resource: networkAclResource, idKind: 'networkAcl', ids: (i) => i.NetworkAclIds, list: 'NetworkAcls', render: toNetworkAcl,
 });

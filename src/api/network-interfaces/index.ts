@@ -1,16 +1,16 @@
 /** Describe/Create/Delete NetworkInterfaces and ModifyNetworkInterfaceAttribute over the ENI records. */
 import { defineHandler, type RequestContext } from '../../server/registry.js';
-import { column, list, sql, text, validateRequest, type Resource, type Tag } from '../../describe/index.js';
-import { streamed } from '../../protocol/serializer.js';
+import { column, list, sql, text, type Resource, type Tag } from '../../describe/index.js';
 import { Ec2Error, notFound } from '../../errors/index.js';
 import { newId, parseId } from '../../ids/index.js';
 import { randomMac } from '../../services/instances/launch.js';
 import { validateTags } from '../../services/tags/index.js';
 import type { EniRow } from '../../db/repositories/enis.js';
-import { describeRequest, parseIds, tagSetOrNone, tagsFromSpecs } from '../common.js';
+import { tagSetOrNone, tagsFromSpecs } from '../common.js';
 import type * as Ec2 from '../../protocol/generated/types.js';
 import { privateDnsName } from '../../domain/dns.js';
 import { checkSecondaryRequest, MAX_IPS_UNATTACHED, type SecondaryRequest } from '../../services/network/private-ips.js';
+import { describeAction } from '../describe-action.js';
 
 type Row = EniRow & { tags: Tag[]; group_names: string[] };
 
@@ -83,14 +83,8 @@ async function eniOf(ctx: RequestContext, id: string): Promise<EniRow> {
   return e;
 }
 
-export const describeNetworkInterfaces = defineHandler('DescribeNetworkInterfaces', {
-  validate(input) {
-    validateRequest(eniResource, describeRequest(input, parseIds('networkInterface', input.NetworkInterfaceIds)));
-  },
-  async handle(input, ctx) {
-    const page = await ctx.services.describe.page(eniResource, describeRequest(input, input.NetworkInterfaceIds), ctx);
-    return { NetworkInterfaces: streamed(page.rows, (rows) => rows.map((r) => toNetworkInterface(r, ctx.region))), NextToken: page.nextToken };
-  },
+export const describeNetworkInterfaces = describeAction('DescribeNetworkInterfaces', {
+  resource: eniResource, idKind: 'networkInterface', ids: (i) => i.NetworkInterfaceIds, list: 'NetworkInterfaces', render: (r, ctx) => toNetworkInterface(r, ctx.region),
 });
 
 export const createNetworkInterface = defineHandler('CreateNetworkInterface', {

@@ -1,13 +1,13 @@
 /** DescribeRouteTables, CreateRouteTable, DeleteRouteTable. */
 import { defineHandler, type RequestContext } from '../../server/registry.js';
-import { column, join, text, sql, validateRequest, type Resource, type Tag } from '../../describe/index.js';
-import { streamed } from '../../protocol/serializer.js';
+import { column, join, text, sql, type Resource, type Tag } from '../../describe/index.js';
 import { notFound } from '../../errors/index.js';
 import { parseId } from '../../ids/index.js';
 import { validateTags } from '../../services/tags/index.js';
-import { describeRequest, parseIds, tagsFromSpecs, toTagList } from '../common.js';
+import { tagsFromSpecs, toTagList } from '../common.js';
 import type * as Ec2 from '../../protocol/generated/types.js';
 import type { RouteRow } from '../../db/repositories/routes.js';
+import { describeAction } from '../describe-action.js';
 
 /** A route as the describe query aggregates it: the record's columns and its computed state. */
 type RouteJson = Omit<RouteRow, 'route_table_id'> & { state: string };
@@ -91,14 +91,8 @@ export function toRouteTable(r: Row): Ec2.RouteTable {
   };
 }
 
-export const describeRouteTables = defineHandler('DescribeRouteTables', {
-  validate(input) {
-    validateRequest(routeTableResource, describeRequest(input, parseIds('routeTable', input.RouteTableIds)));
-  },
-  async handle(input, ctx) {
-    const page = await ctx.services.describe.page(routeTableResource, describeRequest(input, input.RouteTableIds), ctx);
-    return { RouteTables: streamed(page.rows, (rows) => rows.map(toRouteTable)), NextToken: page.nextToken };
-  },
+export const describeRouteTables = describeAction('DescribeRouteTables', {
+  resource: routeTableResource, idKind: 'routeTable', ids: (i) => i.RouteTableIds, list: 'RouteTables', render: toRouteTable,
 });
 
 export async function oneRouteTable(id: string, ctx: RequestContext): Promise<Ec2.RouteTable> {

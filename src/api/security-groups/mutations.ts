@@ -5,10 +5,10 @@ import { parseId } from '../../ids/index.js';
 import { validateTags } from '../../services/tags/index.js';
 import { rulesOf } from '../../services/network/rules.js';
 import type { SecurityGroupRow, SecurityGroupRuleRow } from '../../db/repositories/network.js';
-import { describeRequest, parseIds, tagsFromSpecs, toTagList } from '../common.js';
-import { column, sql, validateRequest, type Resource, type Tag } from '../../describe/index.js';
-import { streamed } from '../../protocol/serializer.js';
+import { tagsFromSpecs, toTagList } from '../common.js';
+import { column, sql, type Resource, type Tag } from '../../describe/index.js';
 import type * as Ec2 from '../../protocol/generated/types.js';
+import { describeAction } from '../describe-action.js';
 
 const arn = (ctx: RequestContext, g: { account_id: string; id: string }) => `arn:aws:ec2:${ctx.region}:${g.account_id}:security-group/${g.id}`;
 
@@ -123,12 +123,6 @@ export const securityGroupRuleResource: Resource<RuleRow> = {
   maxResults: { min: 5, max: 1000 },
 };
 
-export const describeSecurityGroupRules = defineHandler('DescribeSecurityGroupRules', {
-  validate(input) {
-    validateRequest(securityGroupRuleResource, describeRequest(input, parseIds('securityGroupRule', input.SecurityGroupRuleIds)));
-  },
-  async handle(input, ctx) {
-    const page = await ctx.services.describe.page(securityGroupRuleResource, describeRequest(input, input.SecurityGroupRuleIds), ctx);
-    return { SecurityGroupRules: streamed(page.rows, (rows) => rows.map((r) => toRule(r, ctx))), NextToken: page.nextToken };
-  },
+export const describeSecurityGroupRules = describeAction('DescribeSecurityGroupRules', {
+  resource: securityGroupRuleResource, idKind: 'securityGroupRule', ids: (i) => i.SecurityGroupRuleIds, list: 'SecurityGroupRules', render: (r, ctx) => toRule(r, ctx),
 });

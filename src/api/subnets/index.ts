@@ -1,12 +1,11 @@
-import { defineHandler } from '../../server/registry.js';
-import { column, joinSql, sql, text, validateRequest, type DescribeContext, type Resource, type Tag } from '../../describe/index.js';
-import { streamed } from '../../protocol/serializer.js';
+import { column, joinSql, sql, text, type DescribeContext, type Resource, type Tag } from '../../describe/index.js';
 import { CatalogService } from '../../services/catalog/index.js';
 import { notFound } from '../../errors/index.js';
 import type { SubnetRow } from '../../db/repositories/network.js';
 import { subnetCapacity } from '../../services/network/index.js';
-import { describeRequest, parseIds, tagSetOrNone } from '../common.js';
+import { tagSetOrNone } from '../common.js';
 import type * as Ec2 from '../../protocol/generated/types.js';
+import { describeAction } from '../describe-action.js';
 
 type Row = SubnetRow & { tags: Tag[]; zoneId: string; region: string };
 
@@ -72,16 +71,7 @@ export function toSubnet(s: Row): Ec2.Subnet {
   };
 }
 
-export const describeSubnets = defineHandler('DescribeSubnets', {
-  validate(input) {
-    validateRequest(subnetResource, describeRequest(input, parseIds('subnet', input.SubnetIds)));
-  },
-  async handle(input, ctx) {
-    const zones = new Map(ctx.services.catalog.zones().map((z) => [z.name, z.zoneId]));
-    const page = await ctx.services.describe.page(subnetResource, describeRequest(input, input.SubnetIds), ctx);
-    return {
-      Subnets: streamed(page.rows, (rows) => rows.map((s) => toSubnet({ ...s, zoneId: zones.get(s.availability_zone) ?? '', region: ctx.region }))),
-      NextToken: page.nextToken,
-    };
-  },
+export const describeSubnets = describeAction('DescribeSubnets', {
+  resource: subnetResource, idKind: 'subnet', ids: (i) => i.SubnetIds, list: 'Subnets',
+  render: (s, ctx) => toSubnet({ ...s, zoneId: ctx.services.catalog.zones().find((z) => z.name === s.availability_zone)?.zoneId ?? '', region: ctx.region }),
 });

@@ -1,13 +1,13 @@
 /** CreateVolume, DescribeVolumes, DeleteVolume, AttachVolume, DetachVolume over the volume service. */
 import { defineHandler } from '../../server/registry.js';
-import { column, constant, join, raw, sql, text, isoTime, validateRequest, type Resource, type Tag } from '../../describe/index.js';
-import { streamed } from '../../protocol/serializer.js';
+import { column, constant, join, raw, sql, text, isoTime, type Resource, type Tag } from '../../describe/index.js';
 import { notFound } from '../../errors/index.js';
 import type { VolumeRow, AttachmentRow } from '../../db/repositories/volumes.js';
-import { describeRequest, parseIds, tagSetOrNone, tagsFromSpecs, toTagList } from '../common.js';
+import { tagSetOrNone, tagsFromSpecs, toTagList } from '../common.js';
 import { validateTags } from '../../services/tags/index.js';
 import { parseId } from '../../ids/index.js';
 import type * as Ec2 from '../../protocol/generated/types.js';
+import { describeAction } from '../describe-action.js';
 
 type Row = VolumeRow & { tags: Tag[]; attachments: Array<Omit<AttachmentRow, 'attached_at'> & { attached_at: string }> | null };
 
@@ -96,14 +96,8 @@ export const createVolume = defineHandler('CreateVolume', {
   },
 });
 
-export const describeVolumes = defineHandler('DescribeVolumes', {
-  validate(input) {
-    validateRequest(volumeResource, describeRequest(input, parseIds('volume', input.VolumeIds)));
-  },
-  async handle(input, ctx) {
-    const page = await ctx.services.describe.page(volumeResource, describeRequest(input, input.VolumeIds), ctx);
-    return { Volumes: streamed(page.rows, (rows) => rows.map(toVolume)), NextToken: page.nextToken };
-  },
+export const describeVolumes = describeAction('DescribeVolumes', {
+  resource: volumeResource, idKind: 'volume', ids: (i) => i.VolumeIds, list: 'Volumes', render: toVolume,
 });
 
 export const deleteVolume = defineHandler('DeleteVolume', {

@@ -1,12 +1,11 @@
 /** ModifyVolume (grow, change type/IOPS/throughput) and DescribeVolumesModifications. */
 import { defineHandler } from '../../server/registry.js';
-import { column, sql, text, isoTime, validateRequest, type Resource } from '../../describe/index.js';
-import { streamed } from '../../protocol/serializer.js';
+import { column, sql, text, isoTime, type Resource } from '../../describe/index.js';
 import { notFound } from '../../errors/index.js';
 import type { ModificationRow } from '../../db/repositories/volumes.js';
-import { describeRequest, parseIds } from '../common.js';
 import { parseId } from '../../ids/index.js';
 import type * as Ec2 from '../../protocol/generated/types.js';
+import { describeAction } from '../describe-action.js';
 
 export const modificationResource: Resource<ModificationRow> = {
   from: 'volume_modifications',
@@ -58,12 +57,6 @@ export const modifyVolume = defineHandler('ModifyVolume', {
   },
 });
 
-export const describeVolumesModifications = defineHandler('DescribeVolumesModifications', {
-  validate(i) {
-    validateRequest(modificationResource, describeRequest(i, parseIds('volume', i.VolumeIds)));
-  },
-  async handle(i, ctx) {
-    const page = await ctx.services.describe.page(modificationResource, describeRequest(i, i.VolumeIds), ctx);
-    return { VolumesModifications: streamed(page.rows, (rows) => rows.map(toModification)), NextToken: page.nextToken };
-  },
+export const describeVolumesModifications = describeAction('DescribeVolumesModifications', {
+  resource: modificationResource, idKind: 'volume', ids: (i) => i.VolumeIds, list: 'VolumesModifications', render: toModification,
 });

@@ -1,13 +1,13 @@
 /** CreateReplaceRootVolumeTask and DescribeReplaceRootVolumeTasks over the volume service (services/volumes/root-replace.ts). */
 import { defineHandler } from '../../server/registry.js';
-import { column, isoTime, sql, text, validateRequest, type Resource, type Tag } from '../../describe/index.js';
-import { streamed } from '../../protocol/serializer.js';
+import { column, isoTime, sql, text, type Resource, type Tag } from '../../describe/index.js';
 import { notFound } from '../../errors/index.js';
 import type { ReplaceTaskRow } from '../../db/repositories/root-replacements.js';
-import { describeRequest, parseIds, tagSetOrNone, tagsFromSpecs, toTagList } from '../common.js';
+import { tagSetOrNone, tagsFromSpecs, toTagList } from '../common.js';
 import { validateTags } from '../../services/tags/index.js';
 import { parseId } from '../../ids/index.js';
 import type * as Ec2 from '../../protocol/generated/types.js';
+import { describeAction } from '../describe-action.js';
 
 const TAG_TYPE = 'replace-root-volume-task';
 
@@ -61,12 +61,6 @@ export const createReplaceRootVolumeTask = defineHandler('CreateReplaceRootVolum
   },
 });
 
-export const describeReplaceRootVolumeTasks = defineHandler('DescribeReplaceRootVolumeTasks', {
-  validate(i) {
-    validateRequest(replaceTaskResource, describeRequest(i, parseIds('replaceRootVolumeTask', i.ReplaceRootVolumeTaskIds)));
-  },
-  async handle(i, ctx) {
-    const page = await ctx.services.describe.page(replaceTaskResource, describeRequest(i, i.ReplaceRootVolumeTaskIds), ctx);
-    return { ReplaceRootVolumeTasks: streamed(page.rows, (rows) => rows.map(toTask)), NextToken: page.nextToken };
-  },
+export const describeReplaceRootVolumeTasks = describeAction('DescribeReplaceRootVolumeTasks', {
+  resource: replaceTaskResource, idKind: 'replaceRootVolumeTask', ids: (i) => i.ReplaceRootVolumeTaskIds, list: 'ReplaceRootVolumeTasks', render: toTask,
 });

@@ -1,14 +1,14 @@
 /** CreateSnapshot, DescribeSnapshots, DeleteSnapshot, CopySnapshot over the snapshot service. */
 import { defineHandler } from '../../server/registry.js';
-import { column, constant, sqlText, text, isoTime, validateRequest, type Resource, type Sql, type Tag } from '../../describe/index.js';
+import { column, constant, sqlText, text, isoTime, type Resource, type Sql, type Tag } from '../../describe/index.js';
 import { snapshotVisibleTo } from '../../db/repositories/snapshot-sharing.js';
-import { streamed } from '../../protocol/serializer.js';
 import { Ec2Error, notFound } from '../../errors/index.js';
 import type { SnapshotRow } from '../../db/repositories/volumes.js';
-import { describeRequest, parseIds, tagSetOrNone, tagsFromSpecs, toTagList } from '../common.js';
+import { tagSetOrNone, tagsFromSpecs, toTagList } from '../common.js';
 import { validateTags } from '../../services/tags/index.js';
 import { parseId } from '../../ids/index.js';
 import type * as Ec2 from '../../protocol/generated/types.js';
+import { describeAction } from '../describe-action.js';
 
 type Row = SnapshotRow & { tags: Tag[] };
 
@@ -99,16 +99,10 @@ function ownersAndRestorable(input: Ec2.DescribeSnapshotsRequest, accountId: str
   });
 }
 
-export const describeSnapshots = defineHandler('DescribeSnapshots', {
-  validate(input) {
-    validateRequest(snapshotResource, describeRequest(input, parseIds('snapshot', input.SnapshotIds)));
-    ownersAndRestorable(input, '000000000000');
-  },
-  async handle(input, ctx) {
-    const where = ownersAndRestorable(input, ctx.accountId);
-    const page = await ctx.services.describe.page(snapshotResource, describeRequest(input, input.SnapshotIds), ctx, { where });
-    return { Snapshots: streamed(page.rows, (rows) => rows.map(toSnapshot)), NextToken: page.nextToken };
-  },
+export const describeSnapshots = describeAction('DescribeSnapshots', {
+  resource: snapshotResource, idKind: 'snapshot', ids: (i) => i.SnapshotIds, list: 'Snapshots', render: toSnapshot,
+  check: (i, ctx) => void ownersAndRestorable(i, ctx.accountId), // refuses malformed OwnerIds / RestorableByUserIds
+  where: (i, ctx) => ownersAndRestorable(i, ctx.accountId),
 });
 
 export const deleteSnapshot = defineHandler('DeleteSnapshot', {

@@ -4,13 +4,12 @@
  * status is ok and EnableVolumeIO only checks that the volume exists.
  */
 import { defineHandler } from '../../server/registry.js';
-import { column, constant, raw, sql, text, validateRequest, type Resource } from '../../describe/index.js';
-import { streamed } from '../../protocol/serializer.js';
+import { column, constant, raw, sql, text, type Resource } from '../../describe/index.js';
 import { Ec2Error, missingParameter, notFound } from '../../errors/index.js';
 import type { VolumeRow } from '../../db/repositories/volumes.js';
-import { describeRequest, parseIds } from '../common.js';
 import { parseId } from '../../ids/index.js';
 import type * as Ec2 from '../../protocol/generated/types.js';
+import { describeAction } from '../describe-action.js';
 
 const STATUS = `CASE WHEN r.state IN ('available', 'in-use') THEN 'ok' ELSE 'insufficient-data' END`;
 
@@ -47,14 +46,8 @@ function toStatus(v: VolumeRow): Ec2.VolumeStatusItem {
   };
 }
 
-export const describeVolumeStatus = defineHandler('DescribeVolumeStatus', {
-  validate(input) {
-    validateRequest(volumeStatusResource, describeRequest(input, parseIds('volume', input.VolumeIds)));
-  },
-  async handle(input, ctx) {
-    const page = await ctx.services.describe.page(volumeStatusResource, describeRequest(input, input.VolumeIds), ctx);
-    return { VolumeStatuses: streamed(page.rows, (rows) => rows.map(toStatus)), NextToken: page.nextToken };
-  },
+export const describeVolumeStatus = describeAction('DescribeVolumeStatus', {
+  resource: volumeStatusResource, idKind: 'volume', ids: (i) => i.VolumeIds, list: 'VolumeStatuses', render: toStatus,
 });
 
 export const describeVolumeAttribute = defineHandler('DescribeVolumeAttribute', {

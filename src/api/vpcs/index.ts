@@ -1,11 +1,10 @@
-import { defineHandler } from '../../server/registry.js';
-import { column, constant, sql, text, validateRequest, type Resource, type Tag } from '../../describe/index.js';
-import { streamed } from '../../protocol/serializer.js';
+import { column, constant, sql, text, type Resource, type Tag } from '../../describe/index.js';
 import { notFound } from '../../errors/index.js';
 import type { VpcRow } from '../../db/repositories/network.js';
 import { VPC_DHCP_OPTIONS_ID } from '../../db/repositories/dhcp.js';
-import { describeRequest, parseIds, tagSetOrNone } from '../common.js';
+import { tagSetOrNone } from '../common.js';
 import type * as Ec2 from '../../protocol/generated/types.js';
+import { describeAction } from '../describe-action.js';
 
 type Row = VpcRow & { tags: Tag[]; effective_dhcp_options_id: string };
 
@@ -48,12 +47,6 @@ export function toVpc(v: Row): Ec2.Vpc {
   };
 }
 
-export const describeVpcs = defineHandler('DescribeVpcs', {
-  validate(input) {
-    validateRequest(vpcResource, describeRequest(input, parseIds('vpc', input.VpcIds)));
-  },
-  async handle(input, ctx) {
-    const page = await ctx.services.describe.page(vpcResource, describeRequest(input, input.VpcIds), ctx);
-    return { Vpcs: streamed(page.rows, (rows) => rows.map(toVpc)), NextToken: page.nextToken };
-  },
+export const describeVpcs = describeAction('DescribeVpcs', {
+  resource: vpcResource, idKind: 'vpc', ids: (i) => i.VpcIds, list: 'Vpcs', render: toVpc,
 });
