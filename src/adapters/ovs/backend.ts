@@ -9,14 +9,10 @@
  * service's records; each change recomputes the flows of the bridges it concerns (flows.ts) and writes them in
  * one bundle when they differ from what this process last wrote.
  */
-import { statSync } from 'node:fs';
-import type { Server as NetServer } from 'node:net';
 import type { Socket as DgramSocket } from 'node:dgram';
-import { bindUdpInNetns, listenInNetns, run as defaultRun, type Runner } from '../exec/index.js';
+import { run as defaultRun, type Runner } from '../exec/index.js';
 import {
   DHCP_CLIENT_PORT,
-  DHCP_SERVER_PORT,
-  DNS_PORT,
   type DhcpOptionsLookup,
   METADATA_ADDRESS,
   METADATA_PORT,
@@ -46,6 +42,7 @@ import { applyRouting, checkRouting, hostRuleVpcs, removeHostRules, removeUplink
 import { plugContainer, plugVm, unplugPort } from './ports.js';
 import { checkAcls } from './acl-flows.js';
 import { dhcpAnswer } from './dhcp-server.js';
+import { dhcpService, dnsService, metadataService, RouterListeners } from './router-listeners.js';
 
 export interface OvsOptions {
   /** The installation's id: on every host object, and the scope of list() and sync(). */
@@ -78,15 +75,11 @@ export class OvsNetworkBackend implements NetworkBackend {
   private acls: NetworkAclSpec[] = [];
   /** Each VPC's routing (route tables, internet uplink: ./edge.ts), as last set. */
   private readonly routing = new Map<string, VpcRouting>();
-  /** Where metadata connections go (serveMetadata), and each VPC's listener with its namespace's inode. */
-  private metadataAccept: MetadataAcceptor | null = null;
-  private readonly metadataListeners = new Map<string, { server: NetServer; ino: number }>();
-  /** Where DNS queries go (serveDns), and each VPC's sockets (one per resolver address) with the namespace's inode. */
-  private dnsRespond: DnsResponder | null = null;
-  private readonly dnsListeners = new Map<string, { sockets: DgramSocket[]; ino: number; addresses: string }>();
-  /** Where DHCP options come from (serveDhcp), and each VPC's DHCP socket with its namespace's inode. */
-  private dhcpLookup: DhcpOptionsLookup | null = null;
-  private readonly dhcpListeners = new Map<string, { socket: DgramSocket; ino: number; busy: number }>();
+  /** The services on sockets in each VPC's router namespace (./router-listeners.ts): serveMetadata, serveDns, serveDhcp. */
+  private readonly netnsOf = (vpcId: string) => n.routerNetns(this.cloudId, vpcId);
+  private readonly metadata = new RouterListeners(this.netnsOf, metadataService);
+  private readonly dns = new RouterListeners(this.netnsOf, dnsService);
+  private readonly dhcp = new RouterListeners(this.netnsOf, dhcpService((...a) => this.answerDhcp(...a)));
   /** The flows this process last wrote, per bridge: an unchanged model writes nothing. */
   private readonly written = new Map<string, string>();
 
@@ -114,9 +107,7 @@ export class OvsNetworkBackend implements NetworkBackend {
     return this.locked(async () => {
       // Container veths do not go with the bridge: they are removed with it.
       const veths = (await this.host.interfaces()).filter((i) => i.ext[EXT.cloud] === this.cloudId && i.ext[EXT.vpc] === vpcId && i.ext[EXT.kind] === 'container');
-      this.closeMetadata(vpcId);
-      this.closeDns(vpcId);
-      this.closeDhcp(vpcId);
+      for (const l of this.listeners()) l.close(vpcId);
       await removeUplink(this.host, this.cloudId, vpcId);
       this.routing.delete(vpcId);
       await removeVpc(this.host, this.cloudId, vpcId);
@@ -214,36 +205,15 @@ export class OvsNetworkBackend implements NetworkBackend {
   }
 
   async serveDhcp(lookup: DhcpOptionsLookup | null): Promise<void> {
-    return this.locked(async () => {
-      this.dhcpLookup = lookup;
-      if (!lookup) {
-        for (const v of [...this.dhcpListeners.keys()]) this.closeDhcp(v);
-        return;
-      }
-      for (const v of this.vpcs.keys()) await this.ensureDhcp(v);
-    });
+    return this.locked(() => this.dhcp.serve(lookup, this.vpcs.values()));
   }
 
   async serveMetadata(accept: MetadataAcceptor | null): Promise<void> {
-    return this.locked(async () => {
-      this.metadataAccept = accept;
-      if (!accept) {
-        for (const v of [...this.metadataListeners.keys()]) this.closeMetadata(v);
-        return;
-      }
-      for (const v of this.vpcs.keys()) await this.ensureMetadata(v);
-    });
+    return this.locked(() => this.metadata.serve(accept, this.vpcs.values()));
   }
 
   async serveDns(respond: DnsResponder | null): Promise<void> {
-    return this.locked(async () => {
-      this.dnsRespond = respond;
-      if (!respond) {
-        for (const v of [...this.dnsListeners.keys()]) this.closeDns(v);
-        return;
-      }
-      for (const v of this.vpcs.values()) await this.ensureDns(v);
-    });
+    return this.locked(() => this.dns.serve(respond, this.vpcs.values()));
   }
 
   /**
@@ -329,9 +299,7 @@ export class OvsNetworkBackend implements NetworkBackend {
       this.written.clear();
       this.groups = groups;
       for (const v of desired.vpcs) this.vpcs.set(v.vpcId, v);
-      for (const v of [...this.metadataListeners.keys()]) if (!this.vpcs.has(v)) this.closeMetadata(v);
-      for (const v of [...this.dnsListeners.keys()]) if (!this.vpcs.has(v)) this.closeDns(v);
-      for (const v of [...this.dhcpListeners.keys()]) if (!this.vpcs.has(v)) this.closeDhcp(v);
+      for (const l of this.listeners()) l.closeOthers(this.vpcs);
       for (const s of desired.subnets) if (this.vpcs.has(s.vpcId)) this.subnets.set(s.subnetId, s);
       const removed = await this.removeOrphans(desired);
       const errors: Error[] = [];
@@ -393,43 +361,22 @@ export class OvsNetworkBackend implements NetworkBackend {
     const index = this.hostVpcs.indexOf(vpc.vpcId);
     if (index >= 0) await ensureHostLink(this.host, this.cloudId, vpc, index);
     await ensureResolverAddresses(this.host, this.cloudId, vpc);
-    if (this.metadataAccept) await this.ensureMetadata(vpc.vpcId);
-    if (this.dnsRespond) await this.ensureDns(vpc);
-    if (this.dhcpLookup) await this.ensureDhcp(vpc.vpcId);
+    for (const l of this.listeners()) await l.ensure(vpc);
+  }
+
+  /** The router's services, in the order a VPC gets them. */
+  private listeners() {
+    return [this.metadata, this.dns, this.dhcp];
   }
 
   /**
-   * The VPC's DHCP socket: UDP 0.0.0.0:67 inside its router namespace, owned by this process. The switch delivers
-   * each port's requests to the router's leg with the port's primary address as source (flows.ts), so the sender
-   * names the port; the answer goes back to that address, on the subnet's leg, to the port's MAC (a neighbour
-   * entry written first: a client without its address yet answers no ARP). Made anew with a new namespace.
+   * The answer to a DHCP request in the VPC's router namespace. The sender address names the port (flows.ts); the
+   * answer goes back to that address, on the subnet's leg, to the port's MAC (a neighbour entry written first: a
+   * client without its address yet answers no ARP).
    */
-  private async ensureDhcp(vpcId: string): Promise<void> {
-    if (!this.dhcpLookup) return;
-    const ns = n.routerNetns(this.cloudId, vpcId);
-    const ino = statSync(`/run/netns/${ns}`).ino;
-    const current = this.dhcpListeners.get(vpcId);
-    if (current && current.ino === ino) return;
-    if (current) this.closeDhcp(vpcId);
-    const socket = await bindUdpInNetns(ns, '0.0.0.0', DHCP_SERVER_PORT);
-    const listener = { socket, ino, busy: 0 };
-    socket.on('message', (message, from) => {
-      // A guest flooding requests gets no more than a few answers in the making at once (each is a lookup and
-      // an ip command); a client retries anyway.
-      if (from.port !== DHCP_CLIENT_PORT || listener.busy >= 8) return;
-      listener.busy++;
-      this.answerDhcp(vpcId, ns, socket, message, from.address)
-        .catch(() => undefined)
-        .finally(() => listener.busy--);
-    });
-    socket.on('error', () => undefined);
-    this.dhcpListeners.set(vpcId, listener);
-  }
-
-  private async answerDhcp(vpcId: string, ns: string, socket: DgramSocket, message: Buffer, from: string): Promise<void> {
-    const lookup = this.dhcpLookup;
+  private async answerDhcp(vpcId: string, ns: string, socket: DgramSocket, message: Buffer, from: string, lookup: DhcpOptionsLookup): Promise<void> {
     const port = [...this.ports.values()].find((p) => p.spec.vpcId === vpcId && p.spec.ips.includes(from))?.spec;
-    if (!lookup || !port) return;
+    if (!port) return;
     const options = await lookup(vpcId);
     if (!options) return;
     const reply = dhcpAnswer(message, port, options);
@@ -438,96 +385,6 @@ export class OvsNetworkBackend implements NetworkBackend {
     const leg = n.routerLegInside(this.cloudId, port.subnetId);
     await this.host.ip(['-n', ns, 'neigh', 'replace', to, 'lladdr', n.mac(port.mac), 'dev', leg, 'nud', 'stale'], { allowFailure: true });
     socket.send(reply, DHCP_CLIENT_PORT, to);
-  }
-
-  private closeDhcp(vpcId: string): void {
-    const l = this.dhcpListeners.get(vpcId);
-    if (!l) return;
-    this.dhcpListeners.delete(vpcId);
-    try {
-      l.socket.close();
-    } catch {
-      /* closed already */
-    }
-  }
-
-  /**
-   * The VPC's metadata listener: a socket bound to METADATA_ADDRESS:METADATA_PORT inside its router namespace,
-   * owned by this process. A namespace made anew (sync after a host reboot, a VPC deleted and made again) has
-   * another inode: the old socket, in a namespace nobody reaches any more, is closed and a new one made.
-   */
-  private async ensureMetadata(vpcId: string): Promise<void> {
-    const accept = this.metadataAccept;
-    if (!accept) return;
-    const ns = n.routerNetns(this.cloudId, vpcId);
-    const ino = statSync(`/run/netns/${ns}`).ino;
-    const current = this.metadataListeners.get(vpcId);
-    if (current && current.ino === ino && current.server.listening) return;
-    if (current) this.closeMetadata(vpcId);
-    const server = await listenInNetns(ns, METADATA_ADDRESS, METADATA_PORT);
-    server.on('connection', (socket) => {
-      const take = this.metadataAccept;
-      if (take) take(vpcId, socket);
-      else socket.destroy();
-    });
-    server.on('error', () => this.metadataListeners.delete(vpcId));
-    this.metadataListeners.set(vpcId, { server, ino });
-  }
-
-  private closeMetadata(vpcId: string): void {
-    const l = this.metadataListeners.get(vpcId);
-    if (!l) return;
-    this.metadataListeners.delete(vpcId);
-    l.server.close();
-  }
-
-  /**
-   * The VPC's DNS sockets: UDP, bound inside its router namespace to each resolver address, owned by this process;
-   * an answer goes back through the socket the query came in on, so from the address the instance asked. Made
-   * anew with a new namespace or new addresses, as the metadata listener.
-   */
-  private async ensureDns(vpc: VpcSpec): Promise<void> {
-    if (!this.dnsRespond) return;
-    const ns = n.routerNetns(this.cloudId, vpc.vpcId);
-    const ino = statSync(`/run/netns/${ns}`).ino;
-    const addresses = resolverAddresses(vpc);
-    const current = this.dnsListeners.get(vpc.vpcId);
-    if (current && current.ino === ino && current.addresses === addresses.join(',')) return;
-    if (current) this.closeDns(vpc.vpcId);
-    const sockets: DgramSocket[] = [];
-    try {
-      for (const a of addresses) sockets.push(await bindUdpInNetns(ns, a, DNS_PORT));
-    } catch (e) {
-      for (const s of sockets) s.close();
-      throw e;
-    }
-    for (const socket of sockets) {
-      socket.on('message', (query, from) => {
-        const respond = this.dnsRespond;
-        if (!respond) return;
-        respond(vpc.vpcId, query).then(
-          (answer) => {
-            if (answer) socket.send(answer, from.port, from.address);
-          },
-          () => undefined,
-        );
-      });
-      socket.on('error', () => undefined);
-    }
-    this.dnsListeners.set(vpc.vpcId, { sockets, ino, addresses: addresses.join(',') });
-  }
-
-  private closeDns(vpcId: string): void {
-    const l = this.dnsListeners.get(vpcId);
-    if (!l) return;
-    this.dnsListeners.delete(vpcId);
-    for (const s of l.sockets) {
-      try {
-        s.close();
-      } catch {
-        /* closed already */
-      }
-    }
   }
 
   /** Zones in use on the host (by any installation) and in the model: a new port takes the lowest free one. */

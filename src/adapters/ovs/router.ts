@@ -3,8 +3,8 @@
  * packet's own source address, and answers ARP and ping for each subnet's gateway (base + 1), as AWS's VPC
  * router does. Each subnet is one veth leg: `tcr…` on the VPC's bridge, `gw…` inside the namespace with the
  * gateway address and a stable MAC. The metadata address 169.254.169.254 sits on the router's lo; the
- * metadata listener is bound to it inside the namespace (backend.ts, serveMetadata). DHCP is answered on UDP 67 inside
- * the namespace too (backend.ts, serveDhcp; dhcp-server.ts).
+ * metadata listener is bound to it inside the namespace (router-listeners.ts). DHCP is answered on UDP 67 inside
+ * the namespace too (router-listeners.ts; backend.ts, answerDhcp; dhcp-server.ts).
  *
  * Host access (optional, per VPC): a veth `tch…` from the host into the router namespace, a /30 of
  * 169.254.252.0/22 (never a VPC range), and host routes for the VPC's CIDRs through it. Instances see the host
@@ -45,7 +45,7 @@ export async function ensureRouterNetns(host: Host, cloud: string, vpcId: string
 
 /**
  * The router's DNS addresses on its lo: the link-local AMAZON_DNS_ADDRESS and the VPC's resolver (base + 2),
- * where the DNS listeners are bound (backend.ts, serveDns). An instance in the subnet that holds base + 2 finds it
+ * where the DNS listeners are bound (router-listeners.ts). An instance in the subnet that holds base + 2 finds it
  * by ARP: the router's leg answers for every address of the namespace.
  */
 export function resolverAddresses(vpc: VpcSpec): string[] {
