@@ -43,6 +43,7 @@ import { plugContainer, plugVm, unplugPort } from './ports.js';
 import { checkAcls } from './acl-flows.js';
 import { dhcpAnswer } from './dhcp-server.js';
 import { dhcpService, dnsService, metadataService, RouterListeners } from './router-listeners.js';
+import { PortTable } from './port-table.js';
 
 export interface OvsOptions {
   /** The installation's id: on every host object, and the scope of list() and sync(). */
@@ -70,7 +71,8 @@ export class OvsNetworkBackend implements NetworkBackend {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly vpcs = new Map<string, VpcSpec>();
   private readonly subnets = new Map<string, SubnetSpec>();
-  private readonly ports = new Map<string, PluggedPort>();
+  /** Plugged ports by ENI id, also found by (VPC, primary address) for DHCP (./port-table.ts). */
+  private readonly ports = new PortTable<PluggedPort>();
   private groups = new Map<string, SecurityGroupSpec>();
   private acls: NetworkAclSpec[] = [];
   /** Each VPC's routing (route tables, internet uplink: ./edge.ts), as last set. */
@@ -375,7 +377,7 @@ export class OvsNetworkBackend implements NetworkBackend {
    * client without its address yet answers no ARP).
    */
   private async answerDhcp(vpcId: string, ns: string, socket: DgramSocket, message: Buffer, from: string, lookup: DhcpOptionsLookup): Promise<void> {
-    const port = [...this.ports.values()].find((p) => p.spec.vpcId === vpcId && p.spec.ips.includes(from))?.spec;
+    const port = this.ports.byAddress(vpcId, from)?.spec;
     if (!port) return;
     const options = await lookup(vpcId);
     if (!options) return;
