@@ -6,6 +6,7 @@ import { describeInstanceTypes } from './instance-types/index.js';
 import { createTags, deleteTags, describeTags } from './tags/index.js';
 import { describeVpcs } from './vpcs/index.js';
 import { createVpc, deleteVpc, createDefaultVpc, describeVpcAttribute, modifyVpcAttribute } from './vpcs/mutations.js';
+import { associateVpcCidrBlock, disassociateVpcCidrBlock } from './vpcs/cidr-blocks.js';
 import { describeSubnets } from './subnets/index.js';
 import { createSubnet, deleteSubnet, modifySubnetAttribute } from './subnets/mutations.js';
 import { describeSecurityGroups } from './security-groups/index.js';
@@ -92,6 +93,8 @@ export function buildRegistry(): Registry {
     describeKeyPairs,
     deleteKeyPair,
     createVpc,
+    associateVpcCidrBlock,
+    disassociateVpcCidrBlock,
     deleteVpc,
     createDefaultVpc,
     describeVpcAttribute,

@@ -126,6 +126,10 @@ export async function ensureHostLink(host: Host, cloud: string, vpc: VpcSpec, in
     ['link', 'set', outside, 'up'],
     ...vpc.cidrs.map((c) => ['route', 'replace', c, 'via', router, 'dev', outside]),
   ]);
+  // A block the VPC no longer has (DisassociateVpcCidrBlock) loses its host route.
+  const routes = JSON.parse((await host.ip(['-j', 'route', 'show', 'dev', outside])).stdout || '[]') as { dst: string; protocol?: string }[];
+  const stale = routes.filter((x) => x.protocol !== 'kernel' && !vpc.cidrs.includes(x.dst));
+  if (stale.length) await host.ipBatch(stale.map((x) => ['route', 'del', x.dst, 'dev', outside]));
   await host.ipBatch([['addr', 'replace', `${router}/30`, 'dev', 'host0'], ['link', 'set', 'host0', 'up']], { netns: ns });
 }
 

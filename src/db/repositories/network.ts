@@ -6,6 +6,7 @@ import { DhcpRepository } from './dhcp.js';
 import { RouteRepository } from './routes.js';
 import { AddressRepository } from './addresses.js';
 import { NatGatewayRepository } from './nat-gateways.js';
+import { VPC_CIDRS, VpcCidrRepository } from './vpc-cidrs.js';
 
 export interface VpcRow {
   id: string;
@@ -20,6 +21,8 @@ export interface VpcRow {
   enable_dns_hostnames: boolean;
   /** NULL: the account's default DHCP options set; 'default': none; else a dopt- id (migration 012). */
   dhcp_options_id?: string | null;
+  /** Its live IPv4 blocks, the primary first (read with the row; absent where a query does not select it). */
+  cidr_blocks?: string[];
 }
 export interface SubnetRow {
   id: string;
@@ -61,6 +64,7 @@ export class NetworkRepository {
   readonly routes: RouteRepository;
   readonly addresses: AddressRepository;
   readonly nats: NatGatewayRepository;
+  readonly cidrs: VpcCidrRepository;
 
   constructor(private readonly db: Db) {
     this.enis = new EniRepository(db);
@@ -70,11 +74,12 @@ export class NetworkRepository {
     this.routes = new RouteRepository(db);
     this.addresses = new AddressRepository(db);
     this.nats = new NatGatewayRepository(db);
+    this.cidrs = new VpcCidrRepository(db);
   }
 
   /** Every VPC, subnet, group and rule of the installation (the data plane's desired state). */
   allVpcs(): Promise<VpcRow[]> {
-    return this.db.rows<VpcRow>('SELECT * FROM vpcs ORDER BY id');
+    return this.db.rows<VpcRow>(`SELECT v.*, ${VPC_CIDRS} FROM vpcs v ORDER BY id`);
   }
 
   allSubnets(): Promise<SubnetRow[]> {
@@ -99,7 +104,7 @@ export class NetworkRepository {
   }
 
   defaultVpc(accountId: string, t?: Transaction): Promise<VpcRow | undefined> {
-    return this.db.one<VpcRow>('SELECT * FROM vpcs WHERE account_id = $1 AND is_default', [accountId], t);
+    return this.db.one<VpcRow>(`SELECT v.*, ${VPC_CIDRS} FROM vpcs v WHERE account_id = $1 AND is_default`, [accountId], t);
   }
 
   async insertVpc(v: Omit<VpcRow, 'vni' | 'enable_dns_support' | 'enable_dns_hostnames'> & { enable_dns_hostnames?: boolean }, t?: Transaction): Promise<void> {
@@ -108,6 +113,7 @@ export class NetworkRepository {
       [v.id, v.account_id, v.cidr_block, v.is_default, v.state, v.instance_tenancy, v.enable_dns_hostnames ?? v.is_default],
       t,
     );
+    await this.cidrs.insertPrimary(v.id, v.cidr_block, t);
   }
 
   async insertSubnet(s: Omit<SubnetRow, 'used'>, t?: Transaction): Promise<void> {
@@ -137,7 +143,7 @@ export class NetworkRepository {
   }
 
   vpcs(accountId: string): Promise<VpcRow[]> {
-    return this.db.rows<VpcRow>('SELECT * FROM vpcs WHERE account_id = $1', [accountId]);
+    return this.db.rows<VpcRow>(`SELECT v.*, ${VPC_CIDRS} FROM vpcs v WHERE account_id = $1`, [accountId]);
   }
 
   subnets(accountId: string): Promise<SubnetRow[]> {

@@ -69,7 +69,7 @@ export class MetadataService implements MetadataSource {
       subnetId: row.subnet_id,
       subnetCidr: subnet?.cidr_block ?? '',
       vpcId: row.vpc_id,
-      vpcCidrs: vpc ? [vpc.cidr_block] : [],
+      vpcCidrs: vpc ? (vpc.cidr_blocks?.length ? vpc.cidr_blocks : [vpc.cidr_block]) : [],
       securityGroups: row.security_group_ids.map((id) => ({ id, name: groups.find((g) => g.id === id)?.group_name ?? id })),
       keyName: row.key_name ?? undefined,
       publicKey: key?.public_key,

@@ -14,8 +14,10 @@ export function subnetGateway(cidr: string): string {
   return parts.join('.');
 }
 
+/** The VPC as the data plane's network: every live IPv4 block (the primary first, its resolver in the primary). */
 export function vpcSpec(v: VpcRow): VpcSpec {
-  return { vpcId: v.id, cidrs: [v.cidr_block], vni: v.vni, resolver: vpcResolverAddress(v.cidr_block) };
+  const cidrs = v.cidr_blocks?.length ? v.cidr_blocks : [v.cidr_block];
+  return { vpcId: v.id, cidrs, vni: v.vni, resolver: vpcResolverAddress(v.cidr_block) };
 }
 
 export function subnetSpec(s: Pick<SubnetRow, 'id' | 'vpc_id' | 'cidr_block'>): SubnetSpec {

@@ -8,6 +8,7 @@ import type { DesiredNetwork, NetworkBackend, PortSpec, Sandbox, VmInterface } f
 import type { EniRepository, EniRow, NewEni } from '../../db/repositories/enis.js';
 import { portSpec, securityModel, subnetSpec, vpcSpec } from './dataplane.js';
 import { VpcAdmin } from './vpcs.js';
+import { VpcCidrAdmin } from './vpc-cidrs.js';
 import { AclAdmin } from './acls.js';
 import { DhcpAdmin } from './dhcp.js';
 import { EdgeAdmin } from './routes.js';
@@ -54,6 +55,8 @@ export class NetworkService {
   readonly addresses: AddressAdmin;
   /** NAT gateways. */
   readonly nats: NatAdmin;
+  /** A VPC's secondary IPv4 CIDR blocks. */
+  readonly cidrs: VpcCidrAdmin;
 
   constructor(
     private readonly repo: NetworkRepository,
@@ -67,6 +70,14 @@ export class NetworkService {
     this.admin = new VpcAdmin(repo, backend, log, () => (this.needsSync = true), () => this.applySecurity(), this.edge);
     this.acls = new AclAdmin(repo, backend, log, () => (this.needsSync = true));
     this.dhcp = new DhcpAdmin(repo);
+    this.cidrs = new VpcCidrAdmin(repo, backend, (a, id) => this.admin.vpc(a, id), async (what, fn) => {
+      try {
+        await fn();
+      } catch (e) {
+        this.needsSync = true;
+        this.log.warn(`network backend could not ${what}; will retry`, { error: (e as Error).message });
+      }
+    });
   }
 
   /** Whether instances get their network from the network backend (not with NETWORK_BACKEND=noop). */

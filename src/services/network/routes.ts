@@ -96,7 +96,10 @@ export class EdgeAdmin {
     const id = newId('routeTable');
     await this.repo.tx(async (t) => {
       await this.repo.insertTable({ id, account_id: accountId, vpc_id: vpc.id }, t);
-      await this.repo.upsertRoute({ route_table_id: id, destination: vpc.cidr_block, gateway_id: 'local', nat_gateway_id: null, network_interface_id: null, instance_id: null, origin: 'CreateRouteTable' }, t);
+      // A local route to each of the VPC's blocks, as AWS makes a new table.
+      for (const cidr of vpc.cidr_blocks?.length ? vpc.cidr_blocks : [vpc.cidr_block]) {
+        await this.repo.upsertRoute({ route_table_id: id, destination: cidr, gateway_id: 'local', nat_gateway_id: null, network_interface_id: null, instance_id: null, origin: 'CreateRouteTable' }, t);
+      }
     });
     return id;
   }

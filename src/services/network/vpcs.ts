@@ -121,7 +121,9 @@ export class VpcAdmin {
     const vpc = await this.vpc(accountId, vpcId);
     const cidr = checkBlock(cidrIn, 'subnet');
     const [base] = cidr.split('/') as [string];
-    if (!cidrContains(vpc.cidr_block, base) || !cidrContains(vpc.cidr_block, lastAddress(cidr))) {
+    // Inside one of the VPC's blocks (the primary or an associated secondary one).
+    const blocks = vpc.cidr_blocks?.length ? vpc.cidr_blocks : [vpc.cidr_block];
+    if (!blocks.some((b) => cidrContains(b, base) && cidrContains(b, lastAddress(cidr)))) {
       throw new Ec2Error('InvalidSubnet.Range', `The CIDR '${cidrIn}' is invalid.`);
     }
     const others = (await this.repo.subnets(accountId)).filter((s) => s.vpc_id === vpcId);
