@@ -1,0 +1,128 @@
+import assert from 'node:assert/strict';
+import {
+  AssociateVpcCidrBlockCommand,
+  CreateRouteCommand,
+  CreateRouteTableCommand,
+  CreateSubnetCommand,
+  CreateVpcCommand,
+  DeleteRouteTableCommand,
+  DeleteSubnetCommand,
+  DeleteVpcCommand,
+  DescribeRouteTablesCommand,
+  DescribeVpcsCommand,
+  DisassociateVpcCidrBlockCommand,
+  CreateNetworkInterfaceCommand,
+  DeleteNetworkInterfaceCommand,
+  type EC2Client,
+} from '@aws-sdk/client-ec2';
+import { startTestServer, SECOND_ACCOUNT, type TestServer } from '../support/server.js';
+import { fails, sdk } from '../support/clients.js';
+
+/** Secondary IPv4 blocks of a VPC: AWS's rules, states, DescribeVpcs and its filters, subnets and local routes (records only). */
+describe('the VPC API: secondary IPv4 CIDR blocks (AssociateVpcCidrBlock / DisassociateVpcCidrBlock)', () => {
+  let s: TestServer;
+  let ec2: EC2Client;
+  before(async () => {
+    s = await startTestServer();
+    ec2 = sdk(s.url);
+  });
+  after(async () => s?.close());
+
+  const vpcOf = async (id: string) => (await ec2.send(new DescribeVpcsCommand({ VpcIds: [id] }))).Vpcs![0]!;
+  const localRoutes = async (rtb: string) =>
+    (await ec2.send(new DescribeRouteTablesCommand({ RouteTableIds: [rtb] }))).RouteTables![0]!.Routes!.filter((r) => r.GatewayId === 'local').map((r) => r.DestinationCidrBlock).sort();
+
+  it('adds a block as AWS does: states, DescribeVpcs and its filters, a local route in every table, subnets in it; removes it only when empty', async () => {
+    const vpc = (await ec2.send(new CreateVpcCommand({ CidrBlock: '10.31.0.0/16' }))).Vpc!;
+    const vpcId = vpc.VpcId!;
+    const primary = vpc.CidrBlockAssociationSet![0]!;
+    assert.equal(primary.CidrBlockState!.State, 'associated');
+    const main = (await ec2.send(new DescribeRouteTablesCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcId] }] }))).RouteTables![0]!.RouteTableId!;
+
+    const r = await ec2.send(new AssociateVpcCidrBlockCommand({ VpcId: vpcId, CidrBlock: '10.32.0.5/16' }));
+    assert.equal(r.VpcId, vpcId);
+    assert.match(r.CidrBlockAssociation!.AssociationId!, /^vpc-cidr-assoc-[0-9a-f]{17}$/);
+    assert.equal(r.CidrBlockAssociation!.CidrBlock, '10.32.0.0/16', 'the canonical form');
+    assert.equal(r.CidrBlockAssociation!.CidrBlockState!.State, 'associating');
+    const assocId = r.CidrBlockAssociation!.AssociationId!;
+
+    const v = await vpcOf(vpcId);
+    assert.equal(v.CidrBlock, '10.31.0.0/16', 'the primary block stays the VPC\'s CidrBlock');
+    assert.deepEqual(v.CidrBlockAssociationSet!.map((a) => [a.AssociationId, a.CidrBlock, a.CidrBlockState!.State]), [
+      [primary.AssociationId, '10.31.0.0/16', 'associated'],
+      [assocId, '10.32.0.0/16', 'associated'],
+    ]);
+    const ids = async (name: string, value: string) => (await ec2.send(new DescribeVpcsCommand({ Filters: [{ Name: name, Values: [value] }] }))).Vpcs!.map((x) => x.VpcId);
+    assert.deepEqual(await ids('cidr-block-association.cidr-block', '10.32.0.0/16'), [vpcId]);
+    assert.deepEqual(await ids('cidr-block-association.association-id', assocId), [vpcId]);
+    assert.ok((await ids('cidr-block-association.state', 'associated')).includes(vpcId));
+    assert.deepEqual(await ids('cidr', '10.32.0.0/16'), [], 'cidr is the primary block only');
+
+    // The main table and a new one route both blocks locally.
+    assert.deepEqual(await localRoutes(main), ['10.31.0.0/16', '10.32.0.0/16']);
+    const rtb = (await ec2.send(new CreateRouteTableCommand({ VpcId: vpcId }))).RouteTable!.RouteTableId!;
+    assert.deepEqual(await localRoutes(rtb), ['10.31.0.0/16', '10.32.0.0/16']);
+
+    // Subnets: in either block, not across them nor outside.
+    const sub = (await ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.32.1.0/24' }))).Subnet!;
+    assert.equal(sub.CidrBlock, '10.32.1.0/24');
+    await fails(ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.33.1.0/24' })), 'InvalidSubnet.Range');
+    const eni = (await ec2.send(new CreateNetworkInterfaceCommand({ SubnetId: sub.SubnetId }))).NetworkInterface!;
+    assert.match(eni.PrivateIpAddress!, /^10\.32\.1\./);
+
+    // Not while a subnet is in it; never the primary one.
+    await fails(ec2.send(new DisassociateVpcCidrBlockCommand({ AssociationId: assocId })), 'InvalidCidrBlock.InUse');
+    await fails(ec2.send(new DisassociateVpcCidrBlockCommand({ AssociationId: primary.AssociationId })), 'OperationNotPermitted');
+    await fails(ec2.send(new DisassociateVpcCidrBlockCommand({ AssociationId: 'vpc-cidr-assoc-0123456789abcdef0' })), 'InvalidVpcCidrBlockAssociationID.NotFound');
+    await fails(sdk(s.url, SECOND_ACCOUNT).send(new DisassociateVpcCidrBlockCommand({ AssociationId: assocId })), 'InvalidVpcCidrBlockAssociationID.NotFound');
+    await ec2.send(new DeleteNetworkInterfaceCommand({ NetworkInterfaceId: eni.NetworkInterfaceId }));
+    await ec2.send(new DeleteSubnetCommand({ SubnetId: sub.SubnetId }));
+
+    const d = await ec2.send(new DisassociateVpcCidrBlockCommand({ AssociationId: assocId }));
+    assert.deepEqual([d.VpcId, d.CidrBlockAssociation!.AssociationId, d.CidrBlockAssociation!.CidrBlock, d.CidrBlockAssociation!.CidrBlockState!.State], [vpcId, assocId, '10.32.0.0/16', 'disassociating']);
+    assert.deepEqual((await vpcOf(vpcId)).CidrBlockAssociationSet!.map((a) => [a.CidrBlock, a.CidrBlockState!.State]), [
+      ['10.31.0.0/16', 'associated'],
+      ['10.32.0.0/16', 'disassociated'],
+    ], 'a disassociated block stays visible for a while, as on AWS');
+    assert.deepEqual(await ids('cidr-block-association.state', 'disassociated'), [vpcId]);
+    await fails(ec2.send(new DisassociateVpcCidrBlockCommand({ AssociationId: assocId })), 'InvalidVpcCidrBlockAssociationID.NotFound');
+    assert.deepEqual(await localRoutes(main), ['10.31.0.0/16']);
+    assert.deepEqual(await localRoutes(rtb), ['10.31.0.0/16']);
+    await fails(ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.32.1.0/24' })), 'InvalidSubnet.Range');
+
+    // The same block again: a new association.
+    const again = (await ec2.send(new AssociateVpcCidrBlockCommand({ VpcId: vpcId, CidrBlock: '10.32.0.0/16' }))).CidrBlockAssociation!;
+    assert.notEqual(again.AssociationId, assocId);
+    await ec2.send(new DisassociateVpcCidrBlockCommand({ AssociationId: again.AssociationId }));
+    await ec2.send(new DeleteRouteTableCommand({ RouteTableId: rtb }));
+    await ec2.send(new DeleteVpcCommand({ VpcId: vpcId }));
+  });
+
+  it('refuses what AWS refuses: bad or restricted ranges, overlap, a route\'s destination, a sixth block, unknown VPCs', async () => {
+    const vpcId = (await ec2.send(new CreateVpcCommand({ CidrBlock: '10.41.0.0/16' }))).Vpc!.VpcId!;
+    const assoc = (cidr: string) => ec2.send(new AssociateVpcCidrBlockCommand({ VpcId: vpcId, CidrBlock: cidr }));
+    await fails(assoc('10.42.0.0/29'), 'InvalidVpc.Range');
+    await fails(assoc('10.42.0.0/15'), 'InvalidVpc.Range');
+    await fails(assoc('10.42.0.300/16'), 'InvalidParameterValue');
+    await fails(assoc('10.41.128.0/17'), 'InvalidVpc.Range'); // overlaps the primary
+    await fails(assoc('192.168.0.0/16'), 'InvalidVpc.Range'); // another RFC 1918 range
+    await fails(assoc('172.16.0.0/16'), 'InvalidVpc.Range');
+    await fails(assoc('198.19.0.0/16'), 'InvalidVpc.Range');
+    await fails(ec2.send(new AssociateVpcCidrBlockCommand({ VpcId: 'vpc-0123456789abcdef0', CidrBlock: '10.42.0.0/16' })), 'InvalidVpcID.NotFound');
+    await fails(ec2.send(new AssociateVpcCidrBlockCommand({ VpcId: vpcId, AmazonProvidedIpv6CidrBlock: true })), 'UnsupportedOperation');
+
+    // A route's destination inside the block: refused; a block smaller than the route: allowed.
+    const main = (await ec2.send(new DescribeRouteTablesCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcId] }] }))).RouteTables![0]!.RouteTableId!;
+    const eni = (await ec2.send(new CreateNetworkInterfaceCommand({ SubnetId: (await ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.41.1.0/24' }))).Subnet!.SubnetId }))).NetworkInterface!;
+    await ec2.send(new CreateRouteCommand({ RouteTableId: main, DestinationCidrBlock: '10.50.0.0/24', NetworkInterfaceId: eni.NetworkInterfaceId }));
+    await fails(assoc('10.50.0.0/16'), 'InvalidVpc.Range');
+    await assoc('10.50.0.0/25');
+
+    // Publicly routable and 100.64.0.0/10 blocks are fine; five blocks in all.
+    await assoc('100.64.0.0/16');
+    await assoc('203.0.113.0/24');
+    await assoc('10.43.0.0/16');
+    await fails(assoc('10.44.0.0/16'), 'CidrLimitExceeded');
+    assert.equal((await vpcOf(vpcId)).CidrBlockAssociationSet!.length, 5);
+  });
+});
