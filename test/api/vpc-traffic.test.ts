@@ -4,6 +4,10 @@ import { createSocket, type Socket as DgramSocket } from 'node:dgram';
 import * as dnsPacket from 'dns-packet';
 import {
   AssociateDhcpOptionsCommand,
+  AssociateVpcCidrBlockCommand,
+  DisassociateVpcCidrBlockCommand,
+  DeleteSubnetCommand,
+  DescribeVpcsCommand,
   CreateDhcpOptionsCommand,
   CreateVpcCommand,
   CreateSubnetCommand,
@@ -270,6 +274,44 @@ describe('VPCs on Open vSwitch through the API, with real traffic', function () 
     assert.equal(await ping(client, '10.61.1.10'), false, 'the modified rule no longer admits the client');
     await modify({ ReferencedGroupId: clientGroup.GroupId! });
     assert.equal(await ping(client, '10.61.1.10'), true, 'and admits it again once modified back');
+  });
+
+  it('routes between a subnet of a secondary CIDR block and the primary block\'s subnets, and the host follows the default VPC\'s blocks', async () => {
+    assert.ok(made, 'the instances of the first test');
+    const a = sdk(s.url);
+    const { web, client, vpcA } = made;
+    // 10.62.0.0/16 beside 10.61.0.0/16; an instance in a subnet of it, in group 'client' (which web admits ICMP from).
+    const assoc = (await a.send(new AssociateVpcCidrBlockCommand({ VpcId: vpcA, CidrBlock: '10.62.0.0/16' }))).CidrBlockAssociation!;
+    const subnetId = (await a.send(new CreateSubnetCommand({ VpcId: vpcA, CidrBlock: '10.62.7.0/24', AvailabilityZone: 'us-east-1a' }))).Subnet!.SubnetId!;
+    const clientGroup = (await a.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcA] }, { Name: 'group-name', Values: ['client'] }] }))).SecurityGroups![0]!.GroupId!;
+    const far = await launch(a, subnetId, [clientGroup], '10.62.7.10');
+    await ready(a, [far]);
+    assert.equal(await ping(far, '10.61.1.10'), true, 'secondary block -> primary block, and the reply back, through the VPC router');
+    // And a connection the other way, opened by a rule for the primary subnet's range.
+    await a.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: clientGroup, IpPermissions: [{ IpProtocol: 'tcp', FromPort: 80, ToPort: 80, IpRanges: [{ CidrIp: '10.61.1.0/24' }] }] }));
+    assert.equal(await fetch(client, '10.62.7.10', 80), 'web80', 'primary block -> secondary block');
+    assert.equal(await fetch(web, '10.62.7.10', 81), '', 'port 81 stays shut');
+    await a.send(new RevokeSecurityGroupIngressCommand({ GroupId: clientGroup, IpPermissions: [{ IpProtocol: 'tcp', FromPort: 80, ToPort: 80, IpRanges: [{ CidrIp: '10.61.1.0/24' }] }] }));
+
+    // Once the instance and its subnet are gone, the block can go.
+    await a.send(new TerminateInstancesCommand({ InstanceIds: [far] }));
+    await waitUntilInstanceTerminated({ client: a, maxWaitTime: 60, minDelay: 1, maxDelay: 1 }, { InstanceIds: [far] });
+    await a.send(new DeleteSubnetCommand({ SubnetId: subnetId }));
+    const gone = await a.send(new DisassociateVpcCidrBlockCommand({ AssociationId: assoc.AssociationId }));
+    assert.equal(gone.CidrBlockAssociation!.CidrBlockState!.State, 'disassociating');
+
+    // The host reaches the default VPC (THECLOUD_HOST_VPCS) by a route per block of it: a new block gets one, and
+    // loses it with the block.
+    const defaultVpc = (await a.send(new DescribeVpcsCommand({ Filters: [{ Name: 'is-default', Values: ['true'] }] }))).Vpcs![0]!.VpcId!;
+    const hostRoute = async () => (await execa('ip', ['route', 'show', '203.0.113.0/24'])).stdout.trim();
+    assert.equal(await hostRoute(), '', 'no host route before');
+    const d = (await a.send(new AssociateVpcCidrBlockCommand({ VpcId: defaultVpc, CidrBlock: '203.0.113.0/24' }))).CidrBlockAssociation!;
+    try {
+      assert.match(await hostRoute(), /^203\.0\.113\.0\/24 via 169\.254\.252\.\d+ dev /, 'the host routes the new block into the VPC');
+    } finally {
+      await a.send(new DisassociateVpcCidrBlockCommand({ AssociationId: d.AssociationId }));
+    }
+    assert.equal(await hostRoute(), '', 'and forgets it with the block');
   });
 });
 
