@@ -213,6 +213,28 @@ describe('compat: AWS CLI', function () {
     });
   });
 
+  describe('secondary VPC CIDR blocks', () => {
+    it('associate-vpc-cidr-block, describe-vpcs with its association filters, create-subnet in it, disassociate-vpc-cidr-block once it is empty', async () => {
+      const vpcId = (await ok(['create-vpc', '--cidr-block', '10.71.0.0/16'])).Vpc.VpcId;
+      const a = await ok(['associate-vpc-cidr-block', '--vpc-id', vpcId, '--cidr-block', '10.72.0.0/16']);
+      assert.deepEqual([a.VpcId, a.CidrBlockAssociation.CidrBlock, a.CidrBlockAssociation.CidrBlockState.State], [vpcId, '10.72.0.0/16', 'associating']);
+      const assocId = a.CidrBlockAssociation.AssociationId;
+      const found = await ok(['describe-vpcs', '--filters', 'Name=cidr-block-association.cidr-block,Values=10.72.0.0/16']);
+      assert.deepEqual(found.Vpcs.map((v: any) => v.VpcId), [vpcId]);
+      assert.deepEqual(found.Vpcs[0].CidrBlockAssociationSet.map((x: any) => [x.CidrBlock, x.CidrBlockState.State]), [['10.71.0.0/16', 'associated'], ['10.72.0.0/16', 'associated']]);
+      const subnetId = (await ok(['create-subnet', '--vpc-id', vpcId, '--cidr-block', '10.72.3.0/24'])).Subnet.SubnetId;
+      const busy = await aws(['disassociate-vpc-cidr-block', '--association-id', assocId]);
+      assert.notEqual(busy.exitCode, 0);
+      assert.match(busy.stderr, /\(InvalidCidrBlock\.InUse\)/);
+      await ok(['delete-subnet', '--subnet-id', subnetId]);
+      const d = await ok(['disassociate-vpc-cidr-block', '--association-id', assocId]);
+      assert.equal(d.CidrBlockAssociation.CidrBlockState.State, 'disassociating');
+      const after = await ok(['describe-vpcs', '--vpc-ids', vpcId, '--query', 'Vpcs[0].CidrBlockAssociationSet[].CidrBlockState.State']);
+      assert.deepEqual(after, ['associated', 'disassociated']);
+      await ok(['delete-vpc', '--vpc-id', vpcId]);
+    });
+  });
+
   describe('errors: exit code 254/255 and "(Code)" on stderr', () => {
     const wrongSecret = { accessKeyId: 'test', secretAccessKey: 'wrong' };
     const unknownKey = { accessKeyId: 'AKIDNOBODY', secretAccessKey: 'x' };
