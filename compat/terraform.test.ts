@@ -3,7 +3,7 @@
  * LVM and Open vSwitch: an aws_key_pair, two aws_instance resources, an aws_ebs_volume attached to one of them
  * (aws_volume_attachment) and an aws_ebs_snapshot, and a VPC of its own (aws_vpc, aws_subnet, aws_security_group
  * with inline rules, aws_vpc_security_group_ingress_rule, aws_security_group_rule, aws_network_interface,
- * aws_instance, aws_internet_gateway, aws_route_table + association, aws_route, aws_eip + aws_eip_association,
+ * aws_vpc_ipv4_cidr_block_association with an aws_subnet in it, aws_instance, aws_internet_gateway, aws_route_table + association, aws_route, aws_eip + aws_eip_association,
  * aws_nat_gateway with its aws_eip and a route to it)
  * apply in one configuration (one init, one apply: the suite's time), a second plan shows no diff, destroy is
  * clean (no container, no LV, no loop device, no VPC bridge left). Run under the host lock.
@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import Docker from 'dockerode';
-import { DescribeAddressesCommand, DescribeNatGatewaysCommand, DescribeInstancesCommand, DescribeRouteTablesCommand, DescribeSecurityGroupRulesCommand, DescribeSnapshotsCommand, DescribeVolumesCommand, GetConsoleOutputCommand } from '@aws-sdk/client-ec2';
+import { DescribeAddressesCommand, DescribeNatGatewaysCommand, DescribeInstancesCommand, DescribeRouteTablesCommand, DescribeSubnetsCommand, DescribeVpcsCommand, DescribeSecurityGroupRulesCommand, DescribeSnapshotsCommand, DescribeVolumesCommand, GetConsoleOutputCommand } from '@aws-sdk/client-ec2';
 import pg from 'pg';
 import { testStorage } from '../test/support/storage.js';
 import { needBackend } from '../test/support/backends.js';
@@ -95,6 +95,13 @@ describe('compat: Terraform instances, EBS and a whole VPC with its gateway, rou
     const nat = (await ec2.send(new DescribeNatGatewaysCommand({ NatGatewayIds: [out.nat_id!.value as string] }))).NatGateways![0]!;
     assert.deepEqual([nat.State, nat.SubnetId, nat.NatGatewayAddresses?.[0]?.PublicIp], ['available', app.SubnetId, out.nat_public_ip!.value]);
     assert.ok(dataTables[0]?.Routes?.some((r) => r.DestinationCidrBlock === '0.0.0.0/0' && r.NatGatewayId === nat.NatGatewayId && r.State === 'active'), JSON.stringify(dataTables));
+
+    // The secondary block: associated, routed locally by the VPC's tables, its subnet inside it.
+    const blocks = (await ec2.send(new DescribeVpcsCommand({ VpcIds: [vpcId] }))).Vpcs![0]!.CidrBlockAssociationSet!;
+    assert.deepEqual(blocks.map((b) => [b.CidrBlock, b.CidrBlockState?.State]), [['10.90.0.0/16', 'associated'], ['10.91.0.0/16', 'associated']]);
+    const extra = (await ec2.send(new DescribeSubnetsCommand({ SubnetIds: [out.extra_subnet_id!.value as string] }))).Subnets![0]!;
+    assert.deepEqual([extra.VpcId, extra.CidrBlock], [vpcId, '10.91.1.0/24']);
+    assert.ok(tables[0]?.Routes?.some((r) => r.DestinationCidrBlock === '10.91.0.0/16' && r.GatewayId === 'local'), JSON.stringify(tables));
 
     const plan = await tf.plan();
     assert.equal(plan.exitCode, 0, 'no changes on a second plan:\n' + plan.output);

@@ -2,7 +2,8 @@
 # data) in the default VPC, an EBS volume on real LVM attached to the first and snapshotted, and a VPC of its own
 # (subnets, security groups with inline rules and rule resources, an ENI, an instance, an internet gateway, a route
 # table with a gateway route, another with an aws_route to the ENI, an Elastic IP associated with the instance, and
-# a NAT gateway with its own Elastic IP in the public subnet, to which the private subnet's table routes 0.0.0.0/0).
+# a NAT gateway with its own Elastic IP in the public subnet, to which the private subnet's table routes 0.0.0.0/0;
+# a secondary IPv4 block with a subnet in it).
 terraform {
   required_providers {
     aws = { source = "hashicorp/aws" }
@@ -89,6 +90,19 @@ resource "aws_subnet" "data" {
   vpc_id            = aws_vpc.main.id
   cidr_block        = "10.90.2.0/24"
   availability_zone = "us-east-1a"
+}
+
+# A secondary IPv4 block of the VPC with a subnet in it (destroyed before the block).
+resource "aws_vpc_ipv4_cidr_block_association" "extra" {
+  vpc_id     = aws_vpc.main.id
+  cidr_block = "10.91.0.0/16"
+}
+
+resource "aws_subnet" "extra" {
+  vpc_id            = aws_vpc_ipv4_cidr_block_association.extra.vpc_id
+  cidr_block        = "10.91.1.0/24"
+  availability_zone = "us-east-1a"
+  tags              = { Name = "tf-extra" }
 }
 
 resource "aws_security_group" "app_web" {
@@ -219,3 +233,4 @@ output "app_private_ip" { value = aws_instance.app.private_ip }
 output "app_public_ip" { value = aws_eip.app.public_ip }
 output "nat_id" { value = aws_nat_gateway.main.id }
 output "nat_public_ip" { value = aws_eip.nat.public_ip }
+output "extra_subnet_id" { value = aws_subnet.extra.id }
