@@ -4,6 +4,7 @@
  * the account). test/describe/reference.test.ts holds the SQL engine to these, on random data.
  * Kept here, verbatim in behaviour, as the reference; nothing in src/ uses them.
  */
+import { primaryAssociationId } from '../../src/db/repositories/vpc-cidrs.js';
 import { defaultDhcpOptionsId } from '../../src/db/repositories/dhcp.js';
 import { type DescribeSpec, type Tag } from '../../src/describe/index.js';
 import { Ec2Error, notFound } from '../../src/errors/index.js';
@@ -112,14 +113,16 @@ export const keyPairSpec: DescribeSpec<KeyPairView> = {
   notFound: (ids) => new Ec2Error('InvalidKeyPair.NotFound', `The key pair '${ids[0]}' does not exist`),
 };
 
-export type VpcView = VpcRow & { tags: Tag[]; effective_dhcp_options_id: string };
+export type VpcView = VpcRow & { tags: Tag[]; effective_dhcp_options_id: string; cidr_associations: { id: string; cidr: string; state: string }[] };
 export const vpcSpec: DescribeSpec<VpcView> = {
   id: (v) => v.id,
   tags: (v) => v.tags,
   filters: {
     'vpc-id': (v) => v.id,
     cidr: (v) => v.cidr_block,
-    'cidr-block-association.cidr-block': (v) => v.cidr_block,
+    // The random clouds have no secondary blocks: each VPC's one association is its primary block's.
+    'cidr-block-association.cidr-block': (v) => v.cidr_blocks ?? [v.cidr_block],
+    'cidr-block-association.association-id': (v) => primaryAssociationId(v.id),
     'cidr-block-association.state': () => 'associated',
     'is-default': (v) => v.is_default,
     isDefault: (v) => v.is_default,
@@ -227,7 +230,12 @@ export async function loadAll(s: Services, accountId: string, region: string) {
     })),
     images: images.map((i): ImageView => ({ ...i, tags: tags.get(i.id) ?? [] })),
     keyPairs: keyPairs.map((k): KeyPairView => ({ ...k, tags: tags.get(k.id) ?? [] })),
-    vpcs: vpcs.map((v): VpcView => ({ ...v, tags: tags.get(v.id) ?? [], effective_dhcp_options_id: v.dhcp_options_id ?? defaultDhcpOptionsId(v.account_id) })),
+    vpcs: vpcs.map((v): VpcView => ({
+      ...v,
+      tags: tags.get(v.id) ?? [],
+      effective_dhcp_options_id: v.dhcp_options_id ?? defaultDhcpOptionsId(v.account_id),
+      cidr_associations: [{ id: primaryAssociationId(v.id), cidr: v.cidr_block, state: 'associated' }],
+    })),
     subnets: subnets.map((x): SubnetView => ({ ...x, tags: tags.get(x.id) ?? [], zoneId: zones.get(x.availability_zone) ?? '', region })),
     groups: groups.map((g): GroupView => ({ ...g, tags: tags.get(g.id) ?? [], rules: rules.filter((r) => r.group_id === g.id) })),
     tags: allTags.map((t): TagView => ({ ...t, resourceTags: tags.get(t.resource_id) ?? [] })),

@@ -61,6 +61,7 @@ export async function randomCloud(db: Db, seed: number): Promise<Cloud> {
       const id = `vpc-${d.hex(17)}`;
       vpcs.push(id);
       await ins('vpcs', { id, account_id: account, cidr_block: `10.${ai * 100 + i}.0.0/16`, is_default: false, state: d.pick(['available', 'pending']), instance_tenancy: d.pick(['default', 'dedicated']) });
+      await ins('vpc_cidr_blocks', { association_id: id.replace(/^vpc-/, 'vpc-cidr-assoc-'), vpc_id: id, cidr_block: `10.${ai * 100 + i}.0.0/16`, is_primary: true, state: 'associated' });
     }
     const subnets = (await db.rows<{ id: string }>('SELECT id FROM subnets WHERE account_id = $1', [account])).map((s) => s.id);
     for (let i = 0; i < 14; i++) {
