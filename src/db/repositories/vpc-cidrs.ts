@@ -78,6 +78,17 @@ export class VpcCidrRepository {
     );
   }
 
+  /**
+   * Ends the transitions a crash or a backend failure left (associating -> associated, disassociating ->
+   * disassociated): called once a full sync has realised the live blocks.
+   */
+  async settle(): Promise<void> {
+    await this.db.exec(
+      `UPDATE vpc_cidr_blocks SET state = CASE state WHEN 'associating' THEN 'associated' ELSE 'disassociated' END, updated_at = clock_timestamp()
+       WHERE state IN ('associating', 'disassociating')`,
+    );
+  }
+
   /** Serialises association changes of one VPC (until the transaction ends). */
   async lockVpc(vpcId: string, t: Transaction): Promise<void> {
     await this.db.exec('SELECT 1 FROM vpcs WHERE id = $1 FOR UPDATE', [vpcId], t);

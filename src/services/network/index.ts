@@ -291,6 +291,7 @@ export class NetworkService {
       acls: await this.acls.model(),
     });
     this.needsSync = false;
+    await this.repo.cidrs.settle(); // the VPCs' blocks as read above are realised now
     if (report.removed.length) this.log.warn('network sync removed objects the records do not name', { removed: report.removed });
   }
 
