@@ -15,6 +15,7 @@ import {
   DeleteNetworkInterfaceCommand,
   type EC2Client,
 } from '@aws-sdk/client-ec2';
+import pg from 'pg';
 import { startTestServer, SECOND_ACCOUNT, type TestServer } from '../support/server.js';
 import { fails, sdk } from '../support/clients.js';
 
@@ -96,6 +97,24 @@ describe('the VPC API: secondary IPv4 CIDR blocks (AssociateVpcCidrBlock / Disas
     await ec2.send(new DisassociateVpcCidrBlockCommand({ AssociationId: again.AssociationId }));
     await ec2.send(new DeleteRouteTableCommand({ RouteTableId: rtb }));
     await ec2.send(new DeleteVpcCommand({ VpcId: vpcId }));
+  });
+
+  it('ends the transitions a crash left once reconciliation has synced the network', async () => {
+    const vpcId = (await ec2.send(new CreateVpcCommand({ CidrBlock: '10.36.0.0/16' }))).Vpc!.VpcId!;
+    const up = (await ec2.send(new AssociateVpcCidrBlockCommand({ VpcId: vpcId, CidrBlock: '10.37.0.0/16' }))).CidrBlockAssociation!.AssociationId!;
+    const down = (await ec2.send(new AssociateVpcCidrBlockCommand({ VpcId: vpcId, CidrBlock: '10.38.0.0/16' }))).CidrBlockAssociation!.AssociationId!;
+    // As a server killed between the record and the backend leaves them.
+    const c = new pg.Client({ connectionString: s.databaseUrl });
+    await c.connect();
+    try {
+      await c.query(`UPDATE vpc_cidr_blocks SET state = CASE association_id WHEN $1 THEN 'associating' ELSE 'disassociating' END WHERE association_id IN ($1, $2)`, [up, down]);
+    } finally {
+      await c.end();
+    }
+    const states = async () => (await vpcOf(vpcId)).CidrBlockAssociationSet!.map((a) => a.CidrBlockState!.State);
+    assert.deepEqual(await states(), ['associated', 'associating', 'disassociating']);
+    await s.services.network.sync(async () => undefined);
+    assert.deepEqual(await states(), ['associated', 'associated', 'disassociated']);
   });
 
   it('refuses what AWS refuses: bad or restricted ranges, overlap, a route\'s destination, a sixth block, unknown VPCs', async () => {
