@@ -42,7 +42,7 @@ import * as n from './names.js';
 import { EXT, Host, type OvsInterface } from './host.js';
 import { bridgeFlows, type BridgeModel } from './flows.js';
 import { ensureBridge, ensureHostLink, ensureLeg, ensureResolverAddresses, ensureRouterNetns, removeLeg, removeVpc, resolverAddresses } from './router.js';
-import { applyRouting, checkRouting, hostRuleVpcs, removeHostRules, removeUplink } from './edge.js';
+import { applyPublicIps, applyRouting, checkRouting, hostRuleVpcs, onlyPublicIpsChanged, removeHostRules, removeUplink } from './edge.js';
 import { plugContainer, plugVm, unplugPort } from './ports.js';
 import { checkAcls } from './acl-flows.js';
 import { dhcpAnswer } from './dhcp-server.js';
@@ -87,6 +87,8 @@ export class OvsNetworkBackend implements NetworkBackend {
   /** Where DHCP options come from (serveDhcp), and each VPC's DHCP socket with its namespace's inode. */
   private dhcpLookup: DhcpOptionsLookup | null = null;
   private readonly dhcpListeners = new Map<string, { socket: DgramSocket; ino: number; busy: number }>();
+  /** Each VPC's routing as this process last applied it whole or by delta, with success (applyRoutingOf). */
+  private readonly appliedRouting = new Map<string, { vpc: VpcSpec; routing: VpcRouting }>();
   /** The flows this process last wrote, per bridge: an unchanged model writes nothing. */
   private readonly written = new Map<string, string>();
 
@@ -119,6 +121,7 @@ export class OvsNetworkBackend implements NetworkBackend {
       this.closeDhcp(vpcId);
       await removeUplink(this.host, this.cloudId, vpcId);
       this.routing.delete(vpcId);
+      this.appliedRouting.delete(vpcId);
       await removeVpc(this.host, this.cloudId, vpcId);
       for (const v of veths) await this.host.ip(['link', 'del', v.name], { allowFailure: true });
       this.vpcs.delete(vpcId);
@@ -147,6 +150,7 @@ export class OvsNetworkBackend implements NetworkBackend {
     return this.locked(async () => {
       await removeLeg(this.host, this.cloudId, vpcId, subnetId);
       this.subnets.delete(subnetId);
+      this.appliedRouting.delete(vpcId);
       if (this.synced) await this.writeFlows(vpcId);
     });
   }
@@ -282,15 +286,32 @@ export class OvsNetworkBackend implements NetworkBackend {
     checkRouting(routing);
     return this.locked(async () => {
       this.routing.set(routing.vpcId, routing);
-      await this.applyRoutingOf(routing.vpcId);
+      await this.applyRoutingOf(routing.vpcId, { delta: true });
     });
   }
 
-  private async applyRoutingOf(vpcId: string): Promise<void> {
+  /**
+   * Applies the VPC's routing: whole (applyRouting converges everything), or only the public-address delta when
+   * that is all that changed since this process last applied it whole with success (a launch's or a stop's public
+   * IP). The delta failing falls back to the whole; sync and every VPC or subnet change apply it whole.
+   */
+  private async applyRoutingOf(vpcId: string, opts: { delta?: boolean } = {}): Promise<void> {
     const vpc = this.vpcs.get(vpcId);
     const r = this.routing.get(vpcId);
     if (!vpc || !r) return;
+    const applied = this.appliedRouting.get(vpcId);
+    this.appliedRouting.delete(vpcId);
+    if (opts.delta && applied && applied.vpc === vpc && onlyPublicIpsChanged(applied.routing, r)) {
+      try {
+        await applyPublicIps(this.host, this.cloudId, vpc, applied.routing, r);
+        this.appliedRouting.set(vpcId, { vpc, routing: r });
+        return;
+      } catch {
+        // The whole routing below converges whatever the delta found different.
+      }
+    }
     await applyRouting(this.host, this.cloudId, vpc, [...this.subnets.values()].filter((s) => s.vpcId === vpcId), r);
+    this.appliedRouting.set(vpcId, { vpc, routing: r });
   }
 
   // --- reconciliation -----------------------------------------------------------------------------------------
@@ -327,6 +348,7 @@ export class OvsNetworkBackend implements NetworkBackend {
       this.subnets.clear();
       this.ports.clear();
       this.written.clear();
+      this.appliedRouting.clear();
       this.groups = groups;
       for (const v of desired.vpcs) this.vpcs.set(v.vpcId, v);
       for (const v of [...this.metadataListeners.keys()]) if (!this.vpcs.has(v)) this.closeMetadata(v);
