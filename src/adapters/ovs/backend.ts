@@ -43,7 +43,7 @@ import { EXT, Host, type OvsInterface } from './host.js';
 import { bridgeFlows, type BridgeModel } from './flows.js';
 import { ensureBridge, ensureHostLink, ensureLeg, ensureResolverAddresses, ensureRouterNetns, removeLeg, removeVpc, resolverAddresses } from './router.js';
 import { applyPublicIps, applyRouting, checkRouting, hostRuleVpcs, onlyPublicIpsChanged, removeHostRules, removeUplink } from './edge.js';
-import { plugContainer, plugVm, unplugPort } from './ports.js';
+import { moveIntoSandbox, plugContainer, plugVm, prepareContainer, unplugPort } from './ports.js';
 import { checkAcls } from './acl-flows.js';
 import { dhcpAnswer } from './dhcp-server.js';
 
@@ -59,7 +59,8 @@ export interface OvsOptions {
 
 interface PluggedPort {
   spec: PortSpec;
-  sandbox: Sandbox;
+  /** Undefined: a container port prepared (on the bridge, flows written) whose container does not run yet. */
+  sandbox?: Sandbox;
   zone: number;
 }
 
@@ -157,11 +158,40 @@ export class OvsNetworkBackend implements NetworkBackend {
 
   // --- ports ----------------------------------------------------------------------------------------------------
 
+  /**
+   * Makes a container port ahead of its container (see prepareContainer): on the bridge, with its flows. The
+   * plug that follows, once the container runs, then only moves it in. Undone by unplug, as a plug is.
+   */
+  async prepare(port: PortSpec): Promise<void> {
+    n.portSpec(port);
+    return this.locked(async () => {
+      this.requireSynced();
+      this.requireNetwork(port);
+      const ifaces = await this.host.interfaces();
+      const existing = this.ports.get(port.eniId);
+      const veth = n.containerVeth(this.cloudId, port.eniId);
+      const zone = this.zoneFor(port, this.zones(ifaces), ifaces);
+      await prepareContainer(this.host, this.cloudId, port, zone, ifaces.some((i) => i.name === veth));
+      // A port plugged already (its container runs) stays so; prepared, it waits for its sandbox.
+      this.ports.set(port.eniId, { spec: port, sandbox: existing?.sandbox, zone });
+      await this.writeFlows(port.vpcId);
+    });
+  }
+
   async plug(port: PortSpec, sandbox: Sandbox): Promise<void> {
     n.portSpec(port);
     checkSandbox(sandbox);
     return this.locked(async () => {
       this.requireSynced();
+      // Prepared in this process (since the last sync) for this very spec: only the move into the sandbox is
+      // left, and the flows written at prepare are the same. Anything else: the whole plug below.
+      const prepared = this.ports.get(port.eniId);
+      if (sandbox.kind === 'netns' && prepared && !prepared.sandbox && JSON.stringify(prepared.spec) === JSON.stringify(port)) {
+        if (await moveIntoSandbox(this.host, this.cloudId, port, sandbox.pid)) {
+          this.ports.set(port.eniId, { ...prepared, sandbox });
+          return;
+        }
+      }
       const ifaces = await this.host.interfaces();
       await this.plugOne(port, sandbox, this.zones(ifaces), ifaces);
       await this.writeFlows(port.vpcId);
@@ -560,9 +590,13 @@ export class OvsNetworkBackend implements NetworkBackend {
     return used;
   }
 
-  private async plugOne(port: PortSpec, sandbox: Sandbox, used: Set<number>, ifaces: OvsInterface[]): Promise<void> {
+  private requireNetwork(port: PortSpec): void {
     if (!this.vpcs.has(port.vpcId)) throw new Error(`VPC ${port.vpcId} of ${port.eniId} is not on this host: ensureVpc first`);
     if (!this.subnets.has(port.subnetId)) throw new Error(`subnet ${port.subnetId} of ${port.eniId} is not on this host: ensureSubnet first`);
+  }
+
+  /** The port's conntrack zone: the one it has (in the model, or on the host), else the lowest free one. */
+  private zoneFor(port: PortSpec, used: Set<number>, ifaces: OvsInterface[]): number {
     const existing = this.ports.get(port.eniId);
     const onHost = ifaces.find((i) => i.ext[EXT.cloud] === this.cloudId && i.ext[EXT.eni] === port.eniId);
     let zone = existing?.zone ?? (onHost?.ext[EXT.zone] ? Number(onHost.ext[EXT.zone]) : 0);
@@ -572,6 +606,13 @@ export class OvsNetworkBackend implements NetworkBackend {
       if (zone > 65535) throw new Error('no conntrack zone left on this host');
     }
     used.add(zone);
+    return zone;
+  }
+
+  private async plugOne(port: PortSpec, sandbox: Sandbox, used: Set<number>, ifaces: OvsInterface[]): Promise<void> {
+    this.requireNetwork(port);
+    const existing = this.ports.get(port.eniId);
+    const zone = this.zoneFor(port, used, ifaces);
     if (sandbox.kind === 'netns') {
       const veth = n.containerVeth(this.cloudId, port.eniId);
       await plugContainer(this.host, this.cloudId, port, sandbox.pid, zone, ifaces.some((i) => i.name === veth));
@@ -613,7 +654,7 @@ export class OvsNetworkBackend implements NetworkBackend {
       ports: [...this.ports.values()]
         .filter((p) => p.spec.vpcId === vpcId)
         .map((p) => {
-          const name = p.sandbox.kind === 'netns' ? n.containerVeth(this.cloudId, p.spec.eniId) : p.sandbox.name;
+          const name = p.sandbox?.kind === 'ovs-port' ? p.sandbox.name : n.containerVeth(this.cloudId, p.spec.eniId);
           const i = ifaces.get(name);
           return { spec: p.spec, zone: p.zone, ofport: i && i.ext[EXT.eni] === p.spec.eniId ? i.ofport : undefined };
         }),
