@@ -94,6 +94,8 @@ export const plugStep: InstanceStep = {
 export const publicIpStep: InstanceStep = {
   name: 'public-ip',
   phase: 'boot',
+  // Needs neither the port nor the running object: given while the object starts (AWS shows it while pending).
+  alongsideNext: true,
   async do({ row, network }) {
     await network.addresses.assignPublicIp(row.eni_id);
   },

@@ -92,7 +92,11 @@ const power: InstanceStep = {
   },
 };
 
-export const INSTANCE_STEPS: readonly InstanceStep[] = [eniStep, rootVolumeStep, backend, volumesStep, portStep, power, plugStep, publicIpStep];
+/**
+ * At boot, the port, the public address and the start of the object go at once (none needs another), then the
+ * plug, which needs the started object's namespace.
+ */
+export const INSTANCE_STEPS: readonly InstanceStep[] = [eniStep, rootVolumeStep, backend, volumesStep, portStep, publicIpStep, power, plugStep];
 
 /** The step that makes the backend object: until it is journaled done, a pending instance is still launching. */
 export const BACKEND_STEP = backend.name;
