@@ -217,15 +217,19 @@ describe('ovs network adapter: real traffic (Open vSwitch, Docker, libvirt)', fu
     assert.ok(!hostLinks.includes(ovsNames.containerPeer(CLOUD, client.port.eniId)), 'the prepared far end left the host');
   });
 
-  it('removes a port prepared for a container that never ran (a launch that failed or stopped first)', async () => {
-    const lone = port(a1, '10.77.1.99', [sgClient]);
-    await net.prepare(lone);
-    const names = [ovsNames.containerVeth(CLOUD, lone.eniId), ovsNames.containerPeer(CLOUD, lone.eniId)];
+  it('removes a port prepared for a container that never ran: by unplug (a failed launch), by sync (a kill mid-launch)', async () => {
+    const undone = port(a1, '10.77.1.98', [sgClient]);
+    const killed = port(a1, '10.77.1.99', [sgClient]);
+    const names = (p: PortSpec) => [ovsNames.containerVeth(CLOUD, p.eniId), ovsNames.containerPeer(CLOUD, p.eniId)];
     const links = async () => (await run('ip', ['-o', 'link'])).stdout;
-    for (const n of names) assert.ok((await links()).includes(n), `${n} was made`);
-    await net.unplug(lone.eniId);
-    for (const n of names) assert.ok(!(await links()).includes(n), `${n} is gone`);
-    assert.ok(!(await net.list()).ports.some((p) => p.eniId === lone.eniId), 'no switch port left');
+    for (const p of [undone, killed]) await net.prepare(p);
+    for (const n of [...names(undone), ...names(killed)]) assert.ok((await links()).includes(n), `${n} was made`);
+    await net.unplug(undone.eniId);
+    // The records no longer name the other one (its instance ended while the server was down): sync removes it.
+    await net.sync(desired());
+    for (const n of [...names(undone), ...names(killed)]) assert.ok(!(await links()).includes(n), `${n} is gone`);
+    const onSwitch = (await net.list()).ports.map((p) => p.eniId);
+    assert.ok(!onSwitch.includes(undone.eniId) && !onSwitch.includes(killed.eniId), 'no switch port left');
   });
 
   it('carries traffic within a subnet; the subnet gateway answers ping', async () => {
