@@ -31,21 +31,30 @@ function portIds(cloud: string, port: PortSpec, kind: 'container' | 'vm', zone: 
 export async function prepareContainer(host: Host, cloud: string, port: PortSpec, zone: number, onOvs: boolean): Promise<void> {
   const outside = containerVeth(cloud, port.eniId);
   const peer = containerPeer(cloud, port.eniId);
-  const [out, far] = await Promise.all([host.link(outside), host.link(peer)]);
-  const ready = !!out && !!far && out.link === peer && far.link === outside && far.address === port.mac;
-  if (!ready) {
-    if (onOvs) await host.vsctl(['--if-exists', 'del-port', outside]);
-    if (out) await host.ip(['link', 'del', outside], { allowFailure: true });
-    if (far) await host.ip(['link', 'del', peer], { allowFailure: true });
-    await host.ipBatch([
+  const make = () =>
+    host.ipBatch([
       ['link', 'add', outside, 'type', 'veth', 'peer', 'name', peer],
       ['link', 'set', outside, 'alias', ifalias(cloud, port.eniId)],
       ['link', 'set', peer, 'address', port.mac],
       ['link', 'set', outside, 'up'],
     ]);
-    // Offload off on the far end here: a device's features go with it into the namespace.
-    await Promise.all([host.noTxOffload(outside), host.noTxOffload(peer)]);
+  // The common case, nothing of this port on the switch: made at once. `link add` fails when a link of either
+  // name is there (a pair a kill left before its switch port): then it is made anew below.
+  let made = !onOvs && (await make().then(() => true, () => false));
+  if (!made) {
+    // On the switch already (its last step): a whole prepared pair, kept if it still faces itself.
+    const [out, far] = await Promise.all([host.link(outside), host.link(peer)]);
+    const ready = onOvs && !!out && !!far && out.link === peer && far.link === outside && far.address === port.mac;
+    if (!ready) {
+      if (onOvs) await host.vsctl(['--if-exists', 'del-port', outside]);
+      if (out) await host.ip(['link', 'del', outside], { allowFailure: true });
+      if (far) await host.ip(['link', 'del', peer], { allowFailure: true });
+      await make();
+      made = true;
+    }
   }
+  // Offload off on the far end here: a device's features go with it into the namespace.
+  if (made) await Promise.all([host.noTxOffload(outside), host.noTxOffload(peer)]);
   await host.vsctl(['--may-exist', 'add-port', bridgeName(cloud, port.vpcId), outside, '--', 'set', 'Interface', outside, ...portIds(cloud, port, 'container', zone)]);
 }
 
