@@ -13,7 +13,8 @@
  * resumed; boot steps are done again at every boot.
  *
  * Adding a step (an EBS volume to create and attach, an ENI to plug into the VPC switch ...) is adding one
- * entry to INSTANCE_STEPS with its `do` and `undo`.
+ * entry to INSTANCE_STEPS with its `do` and `undo`. A step that needs nothing of the one after it may be done at
+ * the same time (`alongsideNext`: the boot's port and public address beside the start); undo stays in reverse.
  */
 import type { InstanceRow } from '../../db/repositories/compute.js';
 import type { ComputeBackend, InstanceSpec } from '../../ports/index.js';
