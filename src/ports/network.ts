@@ -13,6 +13,7 @@ import type { ProbeResult } from './compute.js';
  *   its sandbox, then plug(port, sandbox); a VM: spec.nics[i].vm = vmInterface(port), compute.create, then
  *   plug(port, { kind: 'ovs-port', name: vmInterface(port).portName }). Undo in reverse: unplug, destroy.
  *   Then setSecurityGroups(model) when the new ENI joined groups (other ports' source-group rules see it).
+ *   A container's port may be prepare(port)d while the container is made and started, so that its plug is short.
  * - start / reboot: a container's namespace is new: plug(port, await compute.sandbox(id)) for each ENI; a VM:
  *   plug(port, { kind: 'ovs-port', ... }) after the domain started.
  * - stop: unplug(eniId) for each ENI (the sandbox is gone or going); terminate: unplug, then free the ENI and
@@ -254,6 +255,12 @@ export interface NetworkBackend {
   /** Gives the VPC router the subnet's gateway address. The VPC must exist. */
   ensureSubnet(subnet: SubnetSpec): Promise<void>;
   deleteSubnet(vpcId: string, subnetId: string): Promise<void>;
+  /**
+   * Optional: makes a container port ahead of its sandbox (while the container is made and started), everything
+   * that does not need the namespace: the pair, the switch port, its flows. The plug that follows (same port)
+   * then only moves it in; without a prepare, or after a sync, plug does it all. Undone by unplug. Idempotent.
+   */
+  prepare?(port: PortSpec): Promise<void>;
   /** Plugs the ENI into the sandbox (idempotent: a plug of the same port and sandbox changes nothing). */
   plug(port: PortSpec, sandbox: Sandbox): Promise<void>;
   /** Removes the ENI's port and its flows. Idempotent. */

@@ -133,17 +133,24 @@ describe('ovs network adapter: real traffic (Open vSwitch, Docker, libvirt)', fu
     return { host: out.split('\n')[0]?.trim() ?? '', peer };
   };
 
-  async function launch(i: Instance): Promise<void> {
+  /**
+   * `prepared`: the port is made ahead, while Docker creates and starts the container (as an instance's launch
+   * does), so the plug only moves it in; otherwise the plug makes it all (a reboot, reconciliation).
+   */
+  async function launch(i: Instance, prepared = false): Promise<void> {
     const spec: InstanceSpec = {
       instanceId: id('i'), accountId: '123456789012', imageRef: IMAGE, vcpus: 1, memoryMiB: 64, hostname: i.name,
       publicKeys: [], firstBootScript: LISTENERS,
       nics: [{ eniId: i.port.eniId, deviceIndex: 0, mac: i.port.mac, ips: i.port.ips, subnetCidr: i.port.subnetCidr, gateway: i.port.gateway }],
     };
     // Made, then started (create does not start): its sandbox, the netns of its pid, exists once it runs.
-    const made = await docker.create(spec);
-    i.backendId = made.backendId;
-    await docker.start(made.backendId);
-    i.sandbox = await docker.sandbox(made.backendId);
+    const making = (async () => {
+      const made = await docker.create(spec);
+      i.backendId = made.backendId;
+      await docker.start(made.backendId);
+    })();
+    await Promise.all([making, prepared && net.prepare(i.port)]);
+    i.sandbox = await docker.sandbox(i.backendId!);
     assert.equal(i.sandbox?.kind, 'netns');
     await net.plug(i.port, i.sandbox!);
   }
@@ -181,7 +188,8 @@ describe('ovs network adapter: real traffic (Open vSwitch, Docker, libvirt)', fu
       vm.sandbox = { kind: 'ovs-port', name: net.vmInterface(vm.port).portName };
       await net.plug(vm.port, vm.sandbox);
     }
-    for (const c of containers) await launch(c);
+    // Half of them with their ports prepared ahead: every traffic check below covers both ways of plugging.
+    for (const c of containers) await launch(c, c === client || c === far || c === bClient);
     for (const c of containers) await ready(c);
   });
 
@@ -200,6 +208,28 @@ describe('ovs network adapter: real traffic (Open vSwitch, Docker, libvirt)', fu
     assert.deepEqual(links.split('\n').filter(Boolean).map((l) => l.split(':')[1]!.trim().split('@')[0]), ['lo', 'eth0'], 'no Docker interface');
     assert.match(await exec(web, ['ip', '-o', 'addr', 'show', 'eth0']), /inet 10\.77\.1\.10\/24/);
     assert.match(await exec(web, ['ip', 'link', 'show', 'eth0']), new RegExp(web.port.mac));
+    // A port prepared ahead arrives the same: eth0 only, its MAC and address, nothing of it left on the host.
+    const clientLinks = await exec(client, ['ip', '-o', 'link']);
+    assert.deepEqual(clientLinks.split('\n').filter(Boolean).map((l) => l.split(':')[1]!.trim().split('@')[0]), ['lo', 'eth0']);
+    assert.match(await exec(client, ['ip', '-o', 'addr', 'show', 'eth0']), /inet 10\.77\.1\.11\/24/);
+    assert.match(await exec(client, ['ip', 'link', 'show', 'eth0']), new RegExp(client.port.mac));
+    const hostLinks = (await run('ip', ['-o', 'link'])).stdout;
+    assert.ok(!hostLinks.includes(ovsNames.containerPeer(CLOUD, client.port.eniId)), 'the prepared far end left the host');
+  });
+
+  it('removes a port prepared for a container that never ran: by unplug (a failed launch), by sync (a kill mid-launch)', async () => {
+    const undone = port(a1, '10.77.1.98', [sgClient]);
+    const killed = port(a1, '10.77.1.99', [sgClient]);
+    const names = (p: PortSpec) => [ovsNames.containerVeth(CLOUD, p.eniId), ovsNames.containerPeer(CLOUD, p.eniId)];
+    const links = async () => (await run('ip', ['-o', 'link'])).stdout;
+    for (const p of [undone, killed]) await net.prepare(p);
+    for (const n of [...names(undone), ...names(killed)]) assert.ok((await links()).includes(n), `${n} was made`);
+    await net.unplug(undone.eniId);
+    // The records no longer name the other one (its instance ended while the server was down): sync removes it.
+    await net.sync(desired());
+    for (const n of [...names(undone), ...names(killed)]) assert.ok(!(await links()).includes(n), `${n} is gone`);
+    const onSwitch = (await net.list()).ports.map((p) => p.eniId);
+    assert.ok(!onSwitch.includes(undone.eniId) && !onSwitch.includes(killed.eniId), 'no switch port left');
   });
 
   it('carries traffic within a subnet; the subnet gateway answers ping', async () => {

@@ -38,8 +38,8 @@ import * as n from './names.js';
 import { EXT, Host, type OvsInterface } from './host.js';
 import { bridgeFlows, type BridgeModel } from './flows.js';
 import { ensureBridge, ensureHostLink, ensureLeg, ensureResolverAddresses, ensureRouterNetns, removeLeg, removeVpc, resolverAddresses } from './router.js';
-import { applyRouting, checkRouting, hostRuleVpcs, removeHostRules, removeUplink } from './edge.js';
-import { plugContainer, plugVm, unplugPort } from './ports.js';
+import { applyPublicIps, applyRouting, checkRouting, hostRuleVpcs, onlyPublicIpsChanged, removeHostRules, removeUplink } from './edge.js';
+import { moveIntoSandbox, plugContainer, plugVm, prepareContainer, unplugPort } from './ports.js';
 import { checkAcls } from './acl-flows.js';
 import { dhcpAnswer } from './dhcp-server.js';
 import { dhcpService, dnsService, metadataService, RouterListeners } from './router-listeners.js';
@@ -57,7 +57,8 @@ export interface OvsOptions {
 
 interface PluggedPort {
   spec: PortSpec;
-  sandbox: Sandbox;
+  /** Undefined: a container port prepared (on the bridge, flows written) whose container does not run yet. */
+  sandbox?: Sandbox;
   zone: number;
 }
 
@@ -82,6 +83,8 @@ export class OvsNetworkBackend implements NetworkBackend {
   private readonly metadata = new RouterListeners(this.netnsOf, metadataService);
   private readonly dns = new RouterListeners(this.netnsOf, dnsService);
   private readonly dhcp = new RouterListeners(this.netnsOf, dhcpService((...a) => this.answerDhcp(...a)));
+  /** Each VPC's routing as this process last applied it whole or by delta, with success (applyRoutingOf). */
+  private readonly appliedRouting = new Map<string, { vpc: VpcSpec; routing: VpcRouting }>();
   /** The flows this process last wrote, per bridge: an unchanged model writes nothing. */
   private readonly written = new Map<string, string>();
 
@@ -112,6 +115,7 @@ export class OvsNetworkBackend implements NetworkBackend {
       for (const l of this.listeners()) l.close(vpcId);
       await removeUplink(this.host, this.cloudId, vpcId);
       this.routing.delete(vpcId);
+      this.appliedRouting.delete(vpcId);
       await removeVpc(this.host, this.cloudId, vpcId);
       for (const v of veths) await this.host.ip(['link', 'del', v.name], { allowFailure: true });
       this.vpcs.delete(vpcId);
@@ -140,17 +144,47 @@ export class OvsNetworkBackend implements NetworkBackend {
     return this.locked(async () => {
       await removeLeg(this.host, this.cloudId, vpcId, subnetId);
       this.subnets.delete(subnetId);
+      this.appliedRouting.delete(vpcId);
       if (this.synced) await this.writeFlows(vpcId);
     });
   }
 
   // --- ports ----------------------------------------------------------------------------------------------------
 
+  /**
+   * Makes a container port ahead of its container (see prepareContainer): on the bridge, with its flows. The
+   * plug that follows, once the container runs, then only moves it in. Undone by unplug, as a plug is.
+   */
+  async prepare(port: PortSpec): Promise<void> {
+    n.portSpec(port);
+    return this.locked(async () => {
+      this.requireSynced();
+      this.requireNetwork(port);
+      const ifaces = await this.host.interfaces();
+      const existing = this.ports.get(port.eniId);
+      const veth = n.containerVeth(this.cloudId, port.eniId);
+      const zone = this.zoneFor(port, this.zones(ifaces), ifaces);
+      await prepareContainer(this.host, this.cloudId, port, zone, ifaces.some((i) => i.name === veth));
+      // A port plugged already (its container runs) stays so; prepared, it waits for its sandbox.
+      this.ports.set(port.eniId, { spec: port, sandbox: existing?.sandbox, zone });
+      await this.writeFlows(port.vpcId);
+    });
+  }
+
   async plug(port: PortSpec, sandbox: Sandbox): Promise<void> {
     n.portSpec(port);
     checkSandbox(sandbox);
     return this.locked(async () => {
       this.requireSynced();
+      // Prepared in this process (since the last sync) for this very spec: only the move into the sandbox is
+      // left, and the flows written at prepare are the same. Anything else: the whole plug below.
+      const prepared = this.ports.get(port.eniId);
+      if (sandbox.kind === 'netns' && prepared && !prepared.sandbox && JSON.stringify(prepared.spec) === JSON.stringify(port)) {
+        if (await moveIntoSandbox(this.host, this.cloudId, port, sandbox.pid)) {
+          this.ports.set(port.eniId, { ...prepared, sandbox });
+          return;
+        }
+      }
       const ifaces = await this.host.interfaces();
       await this.plugOne(port, sandbox, this.zones(ifaces), ifaces);
       await this.writeFlows(port.vpcId);
@@ -254,15 +288,32 @@ export class OvsNetworkBackend implements NetworkBackend {
     checkRouting(routing);
     return this.locked(async () => {
       this.routing.set(routing.vpcId, routing);
-      await this.applyRoutingOf(routing.vpcId);
+      await this.applyRoutingOf(routing.vpcId, { delta: true });
     });
   }
 
-  private async applyRoutingOf(vpcId: string): Promise<void> {
+  /**
+   * Applies the VPC's routing: whole (applyRouting converges everything), or only the public-address delta when
+   * that is all that changed since this process last applied it whole with success (a launch's or a stop's public
+   * IP). The delta failing falls back to the whole; sync and every VPC or subnet change apply it whole.
+   */
+  private async applyRoutingOf(vpcId: string, opts: { delta?: boolean } = {}): Promise<void> {
     const vpc = this.vpcs.get(vpcId);
     const r = this.routing.get(vpcId);
     if (!vpc || !r) return;
+    const applied = this.appliedRouting.get(vpcId);
+    this.appliedRouting.delete(vpcId);
+    if (opts.delta && applied && applied.vpc === vpc && onlyPublicIpsChanged(applied.routing, r)) {
+      try {
+        await applyPublicIps(this.host, this.cloudId, vpc, applied.routing, r);
+        this.appliedRouting.set(vpcId, { vpc, routing: r });
+        return;
+      } catch {
+        // The whole routing below converges whatever the delta found different.
+      }
+    }
     await applyRouting(this.host, this.cloudId, vpc, [...this.subnets.values()].filter((s) => s.vpcId === vpcId), r);
+    this.appliedRouting.set(vpcId, { vpc, routing: r });
   }
 
   // --- reconciliation -----------------------------------------------------------------------------------------
@@ -299,6 +350,7 @@ export class OvsNetworkBackend implements NetworkBackend {
       this.subnets.clear();
       this.ports.clear();
       this.written.clear();
+      this.appliedRouting.clear();
       this.groups = groups;
       for (const v of desired.vpcs) this.vpcs.set(v.vpcId, v);
       for (const l of this.listeners()) l.closeOthers(this.vpcs);
@@ -397,9 +449,13 @@ export class OvsNetworkBackend implements NetworkBackend {
     return used;
   }
 
-  private async plugOne(port: PortSpec, sandbox: Sandbox, used: Set<number>, ifaces: OvsInterface[]): Promise<void> {
+  private requireNetwork(port: PortSpec): void {
     if (!this.vpcs.has(port.vpcId)) throw new Error(`VPC ${port.vpcId} of ${port.eniId} is not on this host: ensureVpc first`);
     if (!this.subnets.has(port.subnetId)) throw new Error(`subnet ${port.subnetId} of ${port.eniId} is not on this host: ensureSubnet first`);
+  }
+
+  /** The port's conntrack zone: the one it has (in the model, or on the host), else the lowest free one. */
+  private zoneFor(port: PortSpec, used: Set<number>, ifaces: OvsInterface[]): number {
     const existing = this.ports.get(port.eniId);
     const onHost = ifaces.find((i) => i.ext[EXT.cloud] === this.cloudId && i.ext[EXT.eni] === port.eniId);
     let zone = existing?.zone ?? (onHost?.ext[EXT.zone] ? Number(onHost.ext[EXT.zone]) : 0);
@@ -409,6 +465,13 @@ export class OvsNetworkBackend implements NetworkBackend {
       if (zone > 65535) throw new Error('no conntrack zone left on this host');
     }
     used.add(zone);
+    return zone;
+  }
+
+  private async plugOne(port: PortSpec, sandbox: Sandbox, used: Set<number>, ifaces: OvsInterface[]): Promise<void> {
+    this.requireNetwork(port);
+    const existing = this.ports.get(port.eniId);
+    const zone = this.zoneFor(port, used, ifaces);
     if (sandbox.kind === 'netns') {
       const veth = n.containerVeth(this.cloudId, port.eniId);
       await plugContainer(this.host, this.cloudId, port, sandbox.pid, zone, ifaces.some((i) => i.name === veth));
@@ -450,7 +513,7 @@ export class OvsNetworkBackend implements NetworkBackend {
       ports: [...this.ports.values()]
         .filter((p) => p.spec.vpcId === vpcId)
         .map((p) => {
-          const name = p.sandbox.kind === 'netns' ? n.containerVeth(this.cloudId, p.spec.eniId) : p.sandbox.name;
+          const name = p.sandbox?.kind === 'ovs-port' ? p.sandbox.name : n.containerVeth(this.cloudId, p.spec.eniId);
           const i = ifaces.get(name);
           return { spec: p.spec, zone: p.zone, ofport: i && i.ext[EXT.eni] === p.spec.eniId ? i.ofport : undefined };
         }),

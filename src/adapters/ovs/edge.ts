@@ -138,14 +138,10 @@ export async function hostRuleVpcs(host: Host, cloud: string): Promise<Set<strin
   return vpcs;
 }
 
-/** Makes the router follow `routing`: its uplink, its masquerade, one rule per subnet and one table per route table. */
-export async function applyRouting(host: Host, cloud: string, vpc: VpcSpec, subnets: SubnetSpec[], r: VpcRouting): Promise<void> {
-  const ns = n.routerNetns(cloud, vpc.vpcId);
+/** The router namespace's nat table for `r`, written whole (it is this module's alone). */
+async function writeNat(host: Host, ns: string, r: VpcRouting): Promise<void> {
   const publics = r.internet ? (r.publicIps ?? []) : [];
   const nats = r.internet ? (r.natGateways ?? []) : [];
-  const realm = (id: string) => nats.findIndex((g) => g.natGatewayId === id) + 1; // 0: none
-  if (r.internet) await ensureUplink(host, cloud, vpc, [...new Set([...publics.map((p) => p.publicIp), ...nats.map((g) => g.publicIp)])]);
-  else await removeUplink(host, cloud, vpc.vpcId);
   const nat = ['*nat', ':PREROUTING ACCEPT [0:0]', ':INPUT ACCEPT [0:0]', ':OUTPUT ACCEPT [0:0]', ':POSTROUTING ACCEPT [0:0]'];
   // A NAT gateway's routes first (the route decides), then each Elastic IP as a 1:1 map at the gateway: in, its
   // public address becomes the private one; out, the reverse.
@@ -156,6 +152,49 @@ export async function applyRouting(host: Host, cloud: string, vpc: VpcSpec, subn
   }
   if (r.internet) nat.push('-A POSTROUTING -o up0 -j MASQUERADE');
   await host.ip(['netns', 'exec', ns, 'iptables-restore', '-w', '10'], { input: [...nat, 'COMMIT', ''].join('\n') });
+}
+
+/** The public addresses the host routes to the router for `r` (Elastic IPs and NAT gateways' addresses). */
+function routedPublics(r: VpcRouting): string[] {
+  if (!r.internet) return [];
+  return [...new Set([...(r.publicIps ?? []).map((p) => p.publicIp), ...(r.natGateways ?? []).map((g) => g.publicIp)])];
+}
+
+/**
+ * Whether `next` differs from `applied` (what applyRouting last made, with success) only in its public addresses
+ * (an instance's public IP given or released, an Elastic IP associated): then applyPublicIps is enough.
+ */
+export function onlyPublicIpsChanged(applied: VpcRouting, next: VpcRouting): boolean {
+  const rest = (r: VpcRouting) => JSON.stringify({ ...r, publicIps: undefined });
+  return applied.internet && next.internet && rest(applied) === rest(next);
+}
+
+/**
+ * The delta of a public address change on top of a routing applied whole before (`applied`): the router's nat
+ * table rewritten, the host's routes to the addresses that came or went. Two commands instead of applyRouting's
+ * fifteen or so (which also re-check the uplink, the host rules, the rules and tables that did not change). A
+ * failure (the uplink gone behind our back ...) is the caller's sign to apply the routing whole.
+ */
+export async function applyPublicIps(host: Host, cloud: string, vpc: VpcSpec, applied: VpcRouting, next: VpcRouting): Promise<void> {
+  const ns = n.routerNetns(cloud, vpc.vpcId);
+  const outside = n.uplink(cloud, vpc.vpcId);
+  const before = routedPublics(applied);
+  const after = routedPublics(next);
+  const lines = [
+    ...before.filter((ip) => !after.includes(ip)).map((ip) => ['route', 'del', `${ip}/32`, 'dev', outside]),
+    ...after.map((ip) => ['route', 'replace', `${ip}/32`, 'via', uplinkAddress(vpc.vni), 'dev', outside]),
+  ];
+  await Promise.all([writeNat(host, ns, next), lines.length ? host.ipBatch(lines) : undefined]);
+}
+
+/** Makes the router follow `routing`: its uplink, its masquerade, one rule per subnet and one table per route table. */
+export async function applyRouting(host: Host, cloud: string, vpc: VpcSpec, subnets: SubnetSpec[], r: VpcRouting): Promise<void> {
+  const ns = n.routerNetns(cloud, vpc.vpcId);
+  const nats = r.internet ? (r.natGateways ?? []) : [];
+  const realm = (id: string) => nats.findIndex((g) => g.natGatewayId === id) + 1; // 0: none
+  if (r.internet) await ensureUplink(host, cloud, vpc, routedPublics(r));
+  else await removeUplink(host, cloud, vpc.vpcId);
+  await writeNat(host, ns, r);
 
   // Clear this module's rules and tables, then write them anew (one batch each).
   const rules = JSON.parse((await host.ip(['-n', ns, '-j', 'rule', 'show'])).stdout || '[]') as { priority: number }[];

@@ -34,6 +34,8 @@ export interface HostLink {
   ifindex: number;
   /** The peer's ifindex (in the peer's namespace) for a veth */
   linkIndex?: number;
+  /** The peer's name, for a veth whose peer is in the same namespace (ip then gives no linkIndex) */
+  link?: string;
   alias?: string;
   address?: string;
 }
@@ -103,8 +105,8 @@ export class Host {
       where.pid !== undefined
         ? await this.run('nsenter', ['-t', String(where.pid), '-n', 'ip', ...args], { timeoutMs: 30_000 })
         : await this.ip([...(where.netns ? ['-n', where.netns] : []), ...args]);
-    const rows = JSON.parse(r.stdout || '[]') as { ifname: string; ifindex: number; link_index?: number; ifalias?: string; address?: string }[];
-    return rows.map((l) => ({ name: l.ifname, ifindex: l.ifindex, linkIndex: l.link_index, alias: l.ifalias, address: l.address }));
+    const rows = JSON.parse(r.stdout || '[]') as { ifname: string; ifindex: number; link_index?: number; link?: string; ifalias?: string; address?: string }[];
+    return rows.map((l) => ({ name: l.ifname, ifindex: l.ifindex, linkIndex: l.link_index, link: l.link, alias: l.ifalias, address: l.address }));
   }
 
   /** One link by name, or undefined when there is none. */
@@ -115,8 +117,8 @@ export class Host {
         ? await this.run('nsenter', ['-t', String(where.pid), '-n', 'ip', ...args], { timeoutMs: 30_000, allowFailure: true })
         : await this.ip([...(where.netns ? ['-n', where.netns] : []), ...args], { allowFailure: true });
     if (r.exitCode !== 0) return undefined;
-    const [l] = JSON.parse(r.stdout || '[]') as { ifname: string; ifindex: number; link_index?: number; ifalias?: string; address?: string }[];
-    return l && { name: l.ifname, ifindex: l.ifindex, linkIndex: l.link_index, alias: l.ifalias, address: l.address };
+    const [l] = JSON.parse(r.stdout || '[]') as { ifname: string; ifindex: number; link_index?: number; link?: string; ifalias?: string; address?: string }[];
+    return l && { name: l.ifname, ifindex: l.ifindex, linkIndex: l.link_index, link: l.link, alias: l.ifalias, address: l.address };
   }
 
   /** The IPv4 addresses (`a.b.c.d/len`) on a link, in the host's namespace or a process's. */

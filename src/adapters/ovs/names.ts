@@ -144,6 +144,11 @@ export const hostLink = (cloud: string, vpc: string) => `tch${hash12(cloudId(clo
 export const uplink = (cloud: string, vpc: string) => `tcu${hash12(cloudId(cloud), vpcId(vpc))}`;
 /** A container port's host end: `tcv` + 12 hex. */
 export const containerVeth = (cloud: string, eni: string) => `tcv${hash12(cloudId(cloud), eniId(eni))}`;
+/**
+ * A prepared container port's far end while it waits on the host for its container (`tcp` + 12 hex): no alias
+ * (it goes into the container), and it goes with its pair whenever the host end is deleted.
+ */
+export const containerPeer = (cloud: string, eni: string) => `tcp${hash12(cloudId(cloud), eniId(eni))}`;
 /** A VM port's tap (libvirt makes it): `tct` + 12 hex. */
 export const vmTap = (cloud: string, eni: string) => `tct${hash12(cloudId(cloud), eniId(eni))}`;
 /** Every host interface this adapter makes starts with one of these. */

@@ -11,12 +11,79 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { PortSpec } from '../../ports/index.js';
 import { EXT, type Host, type OvsInterface } from './host.js';
-import { bridgeName, containerVeth, ifalias, insideName, interfaceUuid, prefixOf, vmTap } from './names.js';
+import { bridgeName, containerPeer, containerVeth, ifalias, insideName, interfaceUuid, prefixOf, vmTap } from './names.js';
 
 function portIds(cloud: string, port: PortSpec, kind: 'container' | 'vm', zone: number): string[] {
   return [
     `external_ids:${EXT.cloud}=${cloud}`, `external_ids:${EXT.vpc}=${port.vpcId}`, `external_ids:${EXT.kind}=${kind}`,
     `external_ids:${EXT.eni}=${port.eniId}`, `external_ids:${EXT.subnet}=${port.subnetId}`, `external_ids:${EXT.zone}=${zone}`,
+  ];
+}
+
+/**
+ * A container port made before its container runs (while Docker creates and starts it): the veth pair with both
+ * ends on the host (the far end `tcp…` with the ENI's MAC, checksum offload off on both), the near end on the
+ * VPC's bridge with the ENI's external_ids. Everything that does not need the container's namespace, so that
+ * once it runs, moveIntoSandbox only moves the far end in and gives it its addresses. A pair already prepared
+ * for this ENI is kept; anything else of that name (a pair facing an old namespace) is made anew.
+ * `onOvs`: OVS has a port of that name already.
+ */
+export async function prepareContainer(host: Host, cloud: string, port: PortSpec, zone: number, onOvs: boolean): Promise<void> {
+  const outside = containerVeth(cloud, port.eniId);
+  const peer = containerPeer(cloud, port.eniId);
+  const make = () =>
+    host.ipBatch([
+      ['link', 'add', outside, 'type', 'veth', 'peer', 'name', peer],
+      ['link', 'set', outside, 'alias', ifalias(cloud, port.eniId)],
+      ['link', 'set', peer, 'address', port.mac],
+      ['link', 'set', outside, 'up'],
+    ]);
+  // The common case, nothing of this port on the switch: made at once. `link add` fails when a link of either
+  // name is there (a pair a kill left before its switch port): then it is made anew below.
+  let made = !onOvs && (await make().then(() => true, () => false));
+  if (!made) {
+    // On the switch already (its last step): a whole prepared pair, kept if it still faces itself.
+    const [out, far] = await Promise.all([host.link(outside), host.link(peer)]);
+    const ready = onOvs && !!out && !!far && out.link === peer && far.link === outside && far.address === port.mac;
+    if (!ready) {
+      if (onOvs) await host.vsctl(['--if-exists', 'del-port', outside]);
+      if (out) await host.ip(['link', 'del', outside], { allowFailure: true });
+      if (far) await host.ip(['link', 'del', peer], { allowFailure: true });
+      await make();
+      made = true;
+    }
+  }
+  // Offload off on the far end here: a device's features go with it into the namespace.
+  if (made) await Promise.all([host.noTxOffload(outside), host.noTxOffload(peer)]);
+  await host.vsctl(['--may-exist', 'add-port', bridgeName(cloud, port.vpcId), outside, '--', 'set', 'Interface', outside, ...portIds(cloud, port, 'container', zone)]);
+}
+
+/**
+ * The far end of a prepared port (prepareContainer) moved into the container's namespace under its final name in
+ * one netlink request (no half-named interface ever appears there), then addressed and brought up inside. Two
+ * commands. False (nothing changed) when there is no prepared far end on the host to move (never prepared, or
+ * removed meanwhile): plugContainer does the whole plug then.
+ */
+export async function moveIntoSandbox(host: Host, cloud: string, port: PortSpec, pid: number): Promise<boolean> {
+  const peer = containerPeer(cloud, port.eniId);
+  const inside = insideName(port.deviceIndex);
+  const moved = await host.ip(['link', 'set', 'dev', peer, 'netns', String(pid), 'name', inside], { allowFailure: true });
+  if (moved.exitCode !== 0) return false;
+  await host.ipBatch(insideLines(port, inside, []), { pid });
+  return true;
+}
+
+/** The commands inside the namespace: loopback, MAC, addresses (stale ones out), up, then the default route. */
+function insideLines(port: PortSpec, inside: string, stale: string[]): string[][] {
+  const len = prefixOf(port.subnetCidr);
+  return [
+    ['link', 'set', 'lo', 'up'],
+    ['link', 'set', inside, 'address', port.mac],
+    ...stale.map((a) => ['addr', 'del', a, 'dev', inside]),
+    ...port.ips.map((ip) => ['addr', 'replace', `${ip}/${len}`, 'dev', inside]),
+    ['link', 'set', inside, 'up'],
+    // Last: the instance's init waits for its default route as the sign that the network is there.
+    ...(port.deviceIndex === 0 ? [['route', 'replace', 'default', 'via', port.gateway, 'dev', inside]] : []),
   ];
 }
 
@@ -51,18 +118,7 @@ export async function plugContainer(host: Host, cloud: string, port: PortSpec, p
   const inNamespace = async () => {
     if (fresh) await host.noTxOffload(inside, where);
     const stale = fresh ? [] : (await host.addresses(inside, where)).filter((a) => !wanted.has(a));
-    await host.ipBatch(
-      [
-        ['link', 'set', 'lo', 'up'],
-        ['link', 'set', inside, 'address', port.mac],
-        ...stale.map((a) => ['addr', 'del', a, 'dev', inside]),
-        ...port.ips.map((ip) => ['addr', 'replace', `${ip}/${len}`, 'dev', inside]),
-        ['link', 'set', inside, 'up'],
-        // Last: the instance's init waits for its default route as the sign that the network is there.
-        ...(port.deviceIndex === 0 ? [['route', 'replace', 'default', 'via', port.gateway, 'dev', inside]] : []),
-      ],
-      where,
-    );
+    await host.ipBatch(insideLines(port, inside, stale), where);
   };
   const onHost = async () => {
     if (fresh) await host.noTxOffload(outside);

@@ -43,6 +43,25 @@ export async function sandboxOf(compute: ComputeBackend, network: Pick<NetworkSe
   return { kind: 'ovs-port', name: network.vmInterface(port).portName };
 }
 
+/**
+ * A container's ports made ahead, alongside `power` (see InstanceStep.alongsideNext): the pairs, the switch ports
+ * and their flows, while Docker starts the container, so that `plug` only moves them in. A VM's tap is libvirt's:
+ * nothing to do. Undone as `plug` is (unplug is idempotent): a stop or failure between the two leaves nothing.
+ */
+export const PORT_STEP = 'port';
+export const portStep: InstanceStep = {
+  name: PORT_STEP,
+  phase: 'boot',
+  alongsideNext: true,
+  async do({ row, compute, network }) {
+    if (!compute.sandbox) return;
+    for (const eni of await network.enis.ofInstance(row.id)) await network.prepare(await network.port(eni));
+  },
+  async undo(ctx) {
+    await plugStep.undo(ctx);
+  },
+};
+
 /** The primary ENI plugged into the running instance (after `power`); unplugged before it stops. */
 export const PLUG_STEP = 'plug';
 export const plugStep: InstanceStep = {
@@ -75,6 +94,8 @@ export const plugStep: InstanceStep = {
 export const publicIpStep: InstanceStep = {
   name: 'public-ip',
   phase: 'boot',
+  // Needs neither the port nor the running object: given while the object starts (AWS shows it while pending).
+  alongsideNext: true,
   async do({ row, network }) {
     await network.addresses.assignPublicIp(row.eni_id);
   },

@@ -13,13 +13,14 @@
  * resumed; boot steps are done again at every boot.
  *
  * Adding a step (an EBS volume to create and attach, an ENI to plug into the VPC switch ...) is adding one
- * entry to INSTANCE_STEPS with its `do` and `undo`.
+ * entry to INSTANCE_STEPS with its `do` and `undo`. A step that needs nothing of the one after it may be done at
+ * the same time (`alongsideNext`: the boot's port and public address beside the start); undo stays in reverse.
  */
 import type { InstanceRow } from '../../db/repositories/compute.js';
 import type { ComputeBackend, InstanceSpec } from '../../ports/index.js';
 import type { NetworkService } from '../network/index.js';
 import type { ComputeRepository } from '../../db/repositories/compute.js';
-import { eniStep, plugStep, publicIpStep } from './network-steps.js';
+import { eniStep, plugStep, portStep, publicIpStep } from './network-steps.js';
 import { rootVolumeStep, volumesStep, type LaunchVolumes, type RootImage } from './volume-step.js';
 
 export interface StepContext {
@@ -46,6 +47,12 @@ export interface InstanceStep {
   name: string;
   /** `launch`: done once, at launch, undone at terminate. `boot`: done at every start, undone at every stop. */
   phase: 'launch' | 'boot';
+  /**
+   * Done at the same time as the step after it (same phase), because neither needs the other: both are awaited,
+   * each journaled as it finishes, and a failure of either fails the pair once both have settled (so no undo runs
+   * beside a `do`). Their undos run in reverse order as usual.
+   */
+  alongsideNext?: boolean;
   do(ctx: StepContext): Promise<StepResult | void>;
   undo(ctx: StepContext): Promise<StepResult | void>;
 }
@@ -86,7 +93,11 @@ const power: InstanceStep = {
   },
 };
 
-export const INSTANCE_STEPS: readonly InstanceStep[] = [eniStep, rootVolumeStep, backend, volumesStep, power, plugStep, publicIpStep];
+/**
+ * At boot, the port, the public address and the start of the object go at once (none needs another), then the
+ * plug, which needs the started object's namespace.
+ */
+export const INSTANCE_STEPS: readonly InstanceStep[] = [eniStep, rootVolumeStep, backend, volumesStep, portStep, publicIpStep, power, plugStep];
 
 /** The step that makes the backend object: until it is journaled done, a pending instance is still launching. */
 export const BACKEND_STEP = backend.name;
@@ -119,17 +130,27 @@ export class StepRunner {
    * those states meanwhile: a later command (terminate, stop) owns it then.
    */
   async forward(id: string, phase: 'launch' | 'boot', states: readonly string[]): Promise<boolean> {
-    for (const step of this.steps.filter((s) => s.phase === phase)) {
+    const steps = this.steps.filter((s) => s.phase === phase);
+    for (let i = 0; i < steps.length; i++) {
       const row = await this.deps.repo.instance(id);
       if (!row || !states.includes(row.state)) return false;
-      if (phase === 'launch' && row.steps_done.includes(step.name)) continue;
-      const t0 = performance.now();
-      const result = await step.do(this.context(row, false));
-      const t1 = performance.now();
-      await this.deps.repo.markStep(id, step.name, true, result ?? {});
-      if (process.env.THECLOUD_TRACE_EXEC === '1') process.stderr.write(`[step ${step.name} ${(t1 - t0).toFixed(0)} ms, journal ${(performance.now() - t1).toFixed(0)} ms]\n`);
+      // A step done alongside the next one: both from this read of the record.
+      const group = [steps[i]!];
+      while (group[group.length - 1]!.alongsideNext && i + 1 < steps.length) group.push(steps[++i]!);
+      const todo = group.filter((step) => !(phase === 'launch' && row.steps_done.includes(step.name)));
+      const settled = await Promise.allSettled(todo.map((step) => this.doStep(id, row, step)));
+      const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
     }
     return true;
+  }
+
+  private async doStep(id: string, row: InstanceRow, step: InstanceStep): Promise<void> {
+    const t0 = performance.now();
+    const result = await step.do(this.context(row, false));
+    const t1 = performance.now();
+    await this.deps.repo.markStep(id, step.name, true, result ?? {});
+    if (process.env.THECLOUD_TRACE_EXEC === '1') process.stderr.write(`[step ${step.name} ${(t1 - t0).toFixed(0)} ms, journal ${(performance.now() - t1).toFixed(0)} ms]\n`);
   }
 
   /**

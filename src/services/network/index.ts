@@ -204,6 +204,11 @@ export class NetworkService {
     return this.backend.vmInterface(port);
   }
 
+  /** A container port made ahead of its sandbox, where the backend can (a no-op where it cannot). */
+  async prepare(port: PortSpec): Promise<void> {
+    await this.backend.prepare?.(port);
+  }
+
   plug(port: PortSpec, sandbox: Sandbox): Promise<void> {
     return this.backend.plug(port, sandbox);
   }
