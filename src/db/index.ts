@@ -21,6 +21,7 @@ import * as m014 from './migrations/014-root-volumes.js';
 import * as m015 from './migrations/015-nat-gateways.js';
 import * as m016 from './migrations/016-secondary-ips.js';
 import * as m017 from './migrations/017-replace-root-volume-tasks.js';
+import * as m020 from './migrations/020-replace-root-method.js';
 
 /** Migrations in order; a new one is appended here with the next number. */
 const MIGRATIONS = [
@@ -41,6 +42,7 @@ const MIGRATIONS = [
   { name: '015-nat-gateways', ...m015 },
   { name: '016-secondary-ips', ...m016 },
   { name: '017-replace-root-volume-tasks', ...m017 },
+  { name: '020-replace-root-method', ...m020 },
 ];
 
 export async function connect(url: string): Promise<Sequelize> {

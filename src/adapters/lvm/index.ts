@@ -6,7 +6,7 @@
  *   run out (classic LVM snapshots become invalid when theirs does), and survives its origin;
  * - a volume from a snapshot or an image: a thin snapshot of that snapshot or image, grown to the size asked for.
  *   Instant and independent of its source (measured against a full copy in bench/storage.ts);
- * - in-place restore: see restore.ts.
+ * - in-place restore: see restore.ts; renameVolume hands a volume's LV (UUID, blocks) to another volume id.
  * The pool is created with zeroing (a chunk freed by one volume never shows its bytes to another) and errors
  * rather than queues I/O when full. New disks are refused with StorageCapacityError when the volumes' sizes would
  * exceed the pool times the over-subscription ratio, or the pool is nearly full.
@@ -229,6 +229,43 @@ export class LvmStorageBackend implements StorageBackend {
       if ((await this.nbd.find(volumeId)) || isOpen(volume)) throw new StorageBusyError(`${volumeId} is in use: detach it first`);
       this.checkCapacity(lvs, 0);
       await restoreInPlace(this.ctx(), snapshot, volume);
+    });
+  }
+
+  async restoreMerges(snapshotId: string, volumeId: string): Promise<boolean> {
+    names.snapshotId(snapshotId);
+    names.volumeId(volumeId);
+    return this.serial(async () => {
+      const lvs = await this.lvs();
+      const mine = (id: string) => lvs.find((lv) => lv.name === id && this.ours(lv));
+      const snapshot = mine(snapshotId);
+      return !!snapshot && !!mine(volumeId) && snapshot.origin === volumeId; // restoreInPlace's merge path
+    });
+  }
+
+  /**
+   * lvrename, then the id tag (one lvchange: one metadata commit). A crash between the two leaves the LV under
+   * its new name with the old id tag: list() already shows it by its name, and the retried rename fixes the tag.
+   */
+  async renameVolume(volumeId: string, newVolumeId: string): Promise<void> {
+    names.volumeId(volumeId);
+    names.volumeId(newVolumeId);
+    return this.serial(async () => {
+      const lvs = await this.lvs();
+      const from = lvs.find((lv) => lv.name === volumeId);
+      const to = lvs.find((lv) => lv.name === newVolumeId);
+      if (to) {
+        const id = tagValue(to, 'thecloud.id');
+        if (from || !this.ours(to) || (id !== volumeId && id !== newVolumeId)) {
+          throw new Error(`an LV named ${newVolumeId} already exists in ${this.vg} (not ${volumeId} renamed)`);
+        }
+        if (id === volumeId) await this.lvm('lvchange', ['-q', '--deltag', TAG.id(volumeId), '--addtag', TAG.id(newVolumeId), this.lvPath(newVolumeId)]);
+        return;
+      }
+      const lv = this.find(lvs, volumeId);
+      if ((await this.nbd.find(volumeId)) || isOpen(lv)) throw new StorageBusyError(`${volumeId} is in use: detach it first`);
+      await this.lvm('lvrename', ['-q', this.lvPath(volumeId), this.lvPath(newVolumeId)]);
+      await this.lvm('lvchange', ['-q', '--deltag', TAG.id(volumeId), '--addtag', TAG.id(newVolumeId), this.lvPath(newVolumeId)]);
     });
   }
 
