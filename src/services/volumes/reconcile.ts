@@ -37,6 +37,10 @@ export async function reconcileVolumes(svc: VolumeService, storage: StorageBacke
   for (const a of await repo.allAttachments()) {
     if (queue.busy(a.volume_id) || held.has(a.volume_id)) continue;
     const inst = await repo.instanceOf(a.instance_id);
+    // A launch in flight records its root volume attached before its backend object exists (the object is made
+    // with the disk): no backend id yet is not "gone", and releasing it would unexport (and delete) the root
+    // under the starting VM. The launch (or its failure's undo, or a later pass) decides.
+    if (inst && LIVE_INSTANCE_STATES.includes(inst.state) && !inst.backend_id) continue;
     const live = !!inst && LIVE_INSTANCE_STATES.includes(inst.state) && !!inst.backend_id;
     const action = attachmentAction(a.state, live);
     if (action === 'plug') void queue.run(a.volume_id, () => svc.plug(a.volume_id, inst!.backend_id!), () => {});
