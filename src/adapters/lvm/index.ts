@@ -11,6 +11,7 @@
  * rather than queues I/O when full. New disks are refused with StorageCapacityError when the volumes' sizes would
  * exceed the pool times the over-subscription ratio, or the pool is nearly full.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ProbeResult } from '../../ports/compute.js';
 import {
   StorageBusyError,
@@ -411,10 +412,18 @@ export class LvmStorageBackend implements StorageBackend {
   }
 
   private async remove(id: string): Promise<void> {
-    const lv = (await this.lvs()).find((x) => x.name === id);
+    let lv = (await this.lvs()).find((x) => x.name === id);
     if (!lv) return;
     if (!this.ours(lv)) throw new StorageNotFoundError(`${id} on ${this.location} is not this installation's`);
-    if ((await this.nbd.find(id)) || isOpen(lv)) throw new StorageBusyError(`${id} is in use (exported or open)`);
+    if (await this.nbd.find(id)) throw new StorageBusyError(`${id} is in use (exported)`);
+    // Open but not exported: a moment's open on the storage host (udev probing a new LV, a reader just done)
+    // passes; seen as a DeleteVolume right after CreateVolume ending in `error`.
+    for (let i = 0; lv && isOpen(lv) && i < 6; i++) {
+      await sleep(500);
+      lv = (await this.lvs()).find((x) => x.name === id);
+    }
+    if (!lv) return;
+    if (isOpen(lv)) throw new StorageBusyError(`${id} is in use (open on ${this.location})`);
     await this.lvm('lvremove', ['-q', '-y', this.lvPath(id)]);
   }
 
