@@ -22,6 +22,7 @@ import * as m015 from './migrations/015-nat-gateways.js';
 import * as m016 from './migrations/016-secondary-ips.js';
 import * as m017 from './migrations/017-replace-root-volume-tasks.js';
 import * as m018 from './migrations/018-vpc-cidr-blocks.js';
+import * as m020 from './migrations/020-replace-root-method.js';
 
 /** Migrations in order; a new one is appended here with the next number. */
 const MIGRATIONS = [
@@ -43,6 +44,7 @@ const MIGRATIONS = [
   { name: '016-secondary-ips', ...m016 },
   { name: '017-replace-root-volume-tasks', ...m017 },
   { name: '018-vpc-cidr-blocks', ...m018 },
+  { name: '020-replace-root-method', ...m020 },
 ];
 
 export async function connect(url: string): Promise<Sequelize> {

@@ -103,6 +103,19 @@ export interface StorageBackend {
    * The snapshot survives unchanged; no other disk changes. The volume must not be exported (StorageBusyError).
    */
   restoreSnapshotInPlace(snapshotId: string, volumeId: string): Promise<void>;
+  /**
+   * Whether restoreSnapshotInPlace(snapshotId, volumeId) rolls the volume's own disk back (LVM: the snapshot's
+   * origin is that very LV, so `lvconvert --merge` applies) rather than swapping in a clone of the snapshot.
+   * false when either is missing.
+   */
+  restoreMerges(snapshotId: string, volumeId: string): Promise<boolean>;
+  /**
+   * Gives the volume's disk another volume id (LVM: `lvrename` and its id tag), bytes and identity unchanged:
+   * CreateReplaceRootVolumeTask rolls a root back by merge and hands the disk to the new volume. Idempotent: done
+   * when `newVolumeId` exists and `volumeId` does not. Not while exported (StorageBusyError); an error when
+   * `newVolumeId` is already another disk's.
+   */
+  renameVolume(volumeId: string, newVolumeId: string): Promise<void>;
 
   /** A blank image disk of sizeGiB, to be filled through an export (export(imageId, ...)) before use. */
   createImage(imageId: string, sizeGiB: number): Promise<void>;

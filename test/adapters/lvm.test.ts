@@ -114,6 +114,33 @@ describe('lvm storage adapter (real LVM on the storage host)', function () {
     await b.unexport(check);
   });
 
+  it('tells a merge from a swap, and hands a volume\'s LV to another volume id (UUID and bytes kept), idempotently', async () => {
+    const [v, other, renamed] = [volId(), volId(), volId()];
+    const s = snapId();
+    await b.createVolume(v, 1);
+    await t.scribble(v);
+    await b.createSnapshot(v, s);
+    await b.createVolume(other, 1, { snapshotId: s });
+    assert.equal(await b.restoreMerges(s, v), true, 'the snapshot was taken of v');
+    assert.equal(await b.restoreMerges(s, other), false, 'other is a clone of the snapshot');
+    const uuid = async (id: string) => (await t.host.run('lvs', ['--noheadings', '-o', 'lv_uuid', `${t.vg}/${id}`])).stdout.trim();
+    const before = { uuid: await uuid(v), sum: await t.checksum(v) };
+    await assert.rejects(b.renameVolume(v, other), /already exists/);
+    await assert.rejects(b.renameVolume(v, 'vol-1;reboot'), TypeError);
+    await b.renameVolume(v, renamed);
+    await b.renameVolume(v, renamed); // a retried rename is done
+    assert.deepEqual({ uuid: await uuid(renamed), sum: await t.checksum(renamed) }, before);
+    const inv = await b.list();
+    assert.ok(inv.volumes.some((x) => x.volumeId === renamed) && !inv.volumes.some((x) => x.volumeId === v));
+    assert.equal(await b.restoreMerges(s, renamed), true, 'the snapshot follows its origin\'s new name');
+    // A crash between lvrename and the id tag: the retried rename fixes the tag, and the disk is found by its id.
+    const cut = volId();
+    await t.host.run('lvrename', ['-q', `${t.vg}/${renamed}`, `${t.vg}/${cut}`]);
+    await b.renameVolume(renamed, cut);
+    const tags = (await t.host.run('lvs', ['--noheadings', '-o', 'lv_tags,lv_uuid', `${t.vg}/${cut}`])).stdout;
+    assert.ok(tags.includes(`thecloud.id=${cut}`) && !tags.includes(`thecloud.id=${renamed}`) && tags.includes(before.uuid), tags);
+  });
+
   it('finishes a restore interrupted between its renames (repair)', async () => {
     const v = volId();
     const s = snapId();

@@ -27,6 +27,24 @@ describe('noop storage adapter (the whole port in memory)', () => {
     assert.deepEqual(inv.volumes.find((v) => v.volumeId === vol(3)), { volumeId: vol(3), sizeGiB: 2, source: { snapshotId: snap(1) } });
   });
 
+  it('tells a merge from a swap and renames a volume (content kept, snapshots follow their origin) as the LVM adapter does', async () => {
+    const s = new NoopStorageBackend();
+    await s.createVolume(vol(1), 1);
+    s.writeContent(vol(1), 'a1');
+    await s.createSnapshot(vol(1), snap(1));
+    await s.createVolume(vol(2), 1, { snapshotId: snap(1) });
+    assert.equal(await s.restoreMerges(snap(1), vol(1)), true);
+    assert.equal(await s.restoreMerges(snap(1), vol(2)), false);
+    await assert.rejects(s.renameVolume(vol(1), vol(2)), /already exists/);
+    await s.renameVolume(vol(1), vol(3));
+    await s.renameVolume(vol(1), vol(3)); // idempotent
+    assert.equal(s.contentOf(vol(3)), 'a1');
+    assert.equal(await s.restoreMerges(snap(1), vol(3)), true);
+    assert.deepEqual((await s.list()).volumes.map((v) => v.volumeId).sort(), [vol(2), vol(3)]);
+    await s.export(vol(3), 'local');
+    await assert.rejects(s.renameVolume(vol(3), vol(4)), StorageBusyError);
+  });
+
   it('answers capacity, not-found, busy and range errors as the LVM adapter does', async () => {
     const s = new NoopStorageBackend(10);
     await s.createVolume(vol(1), 8);

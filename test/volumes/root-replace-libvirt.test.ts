@@ -4,8 +4,14 @@
  * (/dev/vda): boot 1, snapshot, reboot (boot 2 on disk), replace the root from the snapshot, and the next boot
  * counts 2 again (the disk holds 1 again, the first marker). A data volume attached to the same instance and the
  * image's LV are read on the storage host before and after: byte-identical. The snapshot itself is unchanged
- * (a volume restored from it reads the same before and after). Then a second task restores the launch state
- * (a fresh clone of the image: boot 1) and deletes the volume it replaces; a stop and start keep the root's data.
+ * (a volume restored from it reads the same before and after). That first task keeps the replaced root, so the
+ * new root is a clone. A second task, with DeleteReplacedRootVolume and a snapshot of the current root, takes
+ * the merge path, driven by the AWS CLI (create) and boto3 (waiting for it): the root's own LV is rolled back by
+ * `lvconvert --merge` (a MiB written on the storage host after the snapshot is gone again) and renamed to the
+ * new volume (its LV UUID kept), and every other LV of the installation keeps its UUID (but the merged snapshot,
+ * whose keeper, a copy-on-write twin with the same bytes, takes its name: restore.ts). Then a third task restores
+ * the launch state (a fresh clone of the image: boot 1) and deletes the volume it replaces; a stop and start keep
+ * the root's data.
  * Run under the host lock: flock /tmp/thecloud-host.lock npx mocha test/volumes/root-replace-libvirt.test.ts
  */
 import assert from 'node:assert/strict';
@@ -32,13 +38,19 @@ import {
   type EC2Client,
   type ReplaceRootVolumeTask,
 } from '@aws-sdk/client-ec2';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
 import { LibvirtComputeBackend } from '../../src/adapters/libvirt/index.js';
+import { awsClientEnv, needClient } from '../../compat/support.js';
 import type { TestServer } from '../support/server.js';
 import { lvmServer } from '../support/lvm-server.js';
 import { testStorage } from '../support/storage.js';
 
 const fast = (client: EC2Client) => ({ client, minDelay: 1, maxDelay: 2, maxWaitTime: 300 });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const AWS = process.env.AWS_CLI ?? 'aws';
+const PYTHON = process.env.PYTHON ?? 'python3';
+const PY_DIR = fileURLToPath(new URL('../../compat/python/', import.meta.url));
 
 describe('replacing the root volume of a libvirt instance on real LVM', function () {
   this.timeout(900_000);
@@ -48,9 +60,30 @@ describe('replacing the root volume of a libvirt instance on real LVM', function
   let s: TestServer;
   let ec2: EC2Client;
   let cloudId: string;
-  before(() => {
+  before(async function () {
     ({ s, ec2, cloudId } = f);
+    await needClient(this, 'aws-cli', AWS, ['--version']);
+    await needClient(this, 'boto3', PYTHON, ['-c', 'import boto3']);
   });
+
+  /** The AWS CLI against the server: its JSON answer. */
+  async function aws(args: string[]): Promise<any> {
+    const r = await execa(AWS, ['ec2', ...args, '--endpoint-url', s.url, '--output', 'json'], {
+      env: awsClientEnv({ AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_DEFAULT_REGION: 'us-east-1' }),
+      extendEnv: false, reject: false, timeout: 60_000,
+    });
+    assert.equal(r.exitCode, 0, `aws ec2 ${args.join(' ')} failed (${r.exitCode}): ${r.stderr}`);
+    return JSON.parse(String(r.stdout));
+  }
+  /** boto3 (compat/python/replace_root.py) waits for the task to finish: the task, and the instance's tasks. */
+  async function boto3Finished(taskId: string, instanceId: string): Promise<{ task: Record<string, any>; listed: string[] }> {
+    const r = await execa(PYTHON, ['replace_root.py', s.url], {
+      cwd: PY_DIR, env: awsClientEnv({ PYTHONDONTWRITEBYTECODE: '1' }), extendEnv: false, reject: false, timeout: 900_000,
+      input: JSON.stringify({ taskId, instanceId }),
+    });
+    assert.equal(r.exitCode, 0, `replace_root.py exited ${r.exitCode}: ${r.stderr}${r.stdout}`);
+    return JSON.parse(String(r.stdout));
+  }
 
   /** The boot numbers the guest's init printed so far (its counter lives on the root disk). */
   async function boots(id: string): Promise<number[]> {
@@ -71,6 +104,22 @@ describe('replacing the root volume of a libvirt instance on real LVM', function
   async function rootOf(id: string) {
     const vols = (await ec2.send(new DescribeVolumesCommand({ Filters: [{ Name: 'attachment.instance-id', Values: [id] }] }))).Volumes!;
     return vols;
+  }
+  /** md5 of one MiB of a volume at `mib`, read on the storage host. */
+  async function mibSum(volumeId: string, mib: number): Promise<string> {
+    const { host, vg } = testStorage(cloudId);
+    const tmp = `/tmp/${volumeId}.mib`;
+    await host.run('dd', [`if=/dev/${vg}/${volumeId}`, `of=${tmp}`, 'bs=1M', `skip=${mib}`, 'count=1', 'iflag=direct']);
+    const sum = (await host.run('md5sum', [tmp])).stdout.split(' ')[0]!;
+    await host.run('rm', ['-f', tmp]);
+    return sum;
+  }
+  /** This installation's LVs on the storage host: name -> LV UUID. */
+  async function lvUuids(): Promise<Map<string, string>> {
+    const { host, vg } = testStorage(cloudId);
+    const r = await host.run('lvs', ['--reportformat', 'json', '-o', 'lv_name,lv_uuid,lv_tags', vg]);
+    const lvs = (JSON.parse(r.stdout).report[0].lv ?? []) as Array<{ lv_name: string; lv_uuid: string; lv_tags: string }>;
+    return new Map(lvs.filter((lv) => lv.lv_tags.split(',').includes(`thecloud.cloud=${cloudId}`)).map((lv) => [lv.lv_name, lv.lv_uuid]));
   }
   async function finished(taskId: string): Promise<ReplaceRootVolumeTask> {
     for (let i = 0; i < 600; i++) {
@@ -105,11 +154,22 @@ describe('replacing the root volume of a libvirt instance on real LVM', function
     // The first marker: the disk says boot 1. Snapshot it; reboot (the disk says 2).
     const snap = await ec2.send(new CreateSnapshotCommand({ VolumeId: root1.VolumeId }));
     await waitUntilSnapshotCompleted(fast(ec2), { SnapshotIds: [snap.SnapshotId!] });
-    const probe = async () => {
-      const v = await ec2.send(new CreateVolumeCommand({ AvailabilityZone: zone, SnapshotId: snap.SnapshotId }));
+    /** A snapshot's bytes: a volume restored from it, read on the storage host (and deleted again). */
+    const probe = async (snapshotId = snap.SnapshotId) => {
+      const v = await ec2.send(new CreateVolumeCommand({ AvailabilityZone: zone, SnapshotId: snapshotId }));
       await waitUntilVolumeAvailable(fast(ec2), { VolumeIds: [v.VolumeId!] });
       const sum = await storage.checksum(v.VolumeId!, 32);
-      await ec2.send(new DeleteVolumeCommand({ VolumeId: v.VolumeId }));
+      // Deleted before the next LV listing (a delete that ends in `error` is asked again).
+      for (let i = 0; i < 3; i++) {
+        await ec2.send(new DeleteVolumeCommand({ VolumeId: v.VolumeId }));
+        let state: string | undefined = 'deleting';
+        for (let j = 0; j < 120 && state === 'deleting'; j++) {
+          await sleep(1000);
+          state = (await ec2.send(new DescribeVolumesCommand({ Filters: [{ Name: 'volume-id', Values: [v.VolumeId!] }] }))).Volumes![0]?.State;
+        }
+        if (state !== 'error') break;
+      }
+      await waitUntilVolumeDeleted(fast(ec2), { VolumeIds: [v.VolumeId!] });
       return sum;
     };
     const snap0 = await probe();
@@ -159,13 +219,51 @@ describe('replacing the root volume of a libvirt instance on real LVM', function
     assert.equal(await storage.checksum(image.ImageId!, 32), image0, 'image LV unchanged');
     assert.equal(await probe(), snap0, 'snapshot unchanged');
 
-    // Launch state (no SnapshotId), deleting the replaced volume: a fresh clone of the image, boot 1 again.
-    const second = (await ec2.send(new CreateReplaceRootVolumeTaskCommand({ InstanceId: id, DeleteReplacedRootVolume: true }))).ReplaceRootVolumeTask!;
-    assert.equal((await finished(second.ReplaceRootVolumeTaskId!)).TaskState, 'succeeded');
-    assert.deepEqual(await waitBoots(id, 4), [1, 2, 2, 1]);
+    // The merge path: DeleteReplacedRootVolume with a snapshot of the current root (root2), by the AWS CLI and boto3.
+    const snap2 = await ec2.send(new CreateSnapshotCommand({ VolumeId: root2.VolumeId }));
+    await waitUntilSnapshotCompleted(fast(ec2), { SnapshotIds: [snap2.SnapshotId!] });
+    const snap2Sum = await probe(snap2.SnapshotId);
+    const root1Sum = await storage.checksum(root1.VolumeId!, 32);
+    // After the snapshot, the root's last MiB (no file of the guest's there) changes on the storage host.
+    const lastMiB = root2.Size! * 1024 - 1;
+    const tail0 = await mibSum(root2.VolumeId!, lastMiB);
+    await storage.host.run('dd', ['if=/dev/urandom', `of=/dev/${storage.vg}/${root2.VolumeId}`, 'bs=1M', `seek=${lastMiB}`, 'count=1', 'oflag=direct', 'conv=fsync']);
+    assert.notEqual(await mibSum(root2.VolumeId!, lastMiB), tail0);
+    const lvs0 = await lvUuids();
+    const merged = (await aws(['create-replace-root-volume-task', '--instance-id', id, '--snapshot-id', snap2.SnapshotId!, '--delete-replaced-root-volume', '--client-token', `rr2-${id}`])).ReplaceRootVolumeTask;
+    assert.equal(merged.DeleteReplacedRootVolume, true);
+    assert.equal(merged.SnapshotId, snap2.SnapshotId);
+    const byBoto3 = await boto3Finished(merged.ReplaceRootVolumeTaskId, id);
+    assert.equal(byBoto3.task.TaskState, 'succeeded', JSON.stringify(byBoto3.task));
+    assert.deepEqual(byBoto3.listed.sort(), [created.ReplaceRootVolumeTaskId, merged.ReplaceRootVolumeTaskId].sort());
+    assert.deepEqual(await waitBoots(id, 4), [1, 2, 2, 3], 'booted from the snapshot of the disk that said 2');
     await waitUntilVolumeDeleted(fast(ec2), { VolumeIds: [root2.VolumeId!] });
     const root3 = (await rootOf(id)).find((v) => v.Attachments![0]!.Device === rootDevice)!;
-    assert.ok(![root1.VolumeId, root2.VolumeId].includes(root3.VolumeId));
+    assert.ok(![root1.VolumeId, root2.VolumeId].includes(root3.VolumeId), 'a new root volume id, as on AWS');
+    assert.equal(root3.SnapshotId, snap2.SnapshotId);
+    // Merged, not cloned: root2's LV, under root3's name; every other LV of the installation is the same LV.
+    const lvs1 = await lvUuids();
+    assert.equal(lvs1.get(root3.VolumeId!), lvs0.get(root2.VolumeId!), 'the new root is the old root\'s LV (merged and renamed)');
+    // The merged snapshot is the restore's keeper now (a new LV, the same bytes: probed below).
+    assert.ok(lvs1.has(snap2.SnapshotId!) && lvs1.get(snap2.SnapshotId!) !== lvs0.get(snap2.SnapshotId!));
+    const same = (m: Map<string, string>) => new Map([...m].filter(([name]) => name !== snap2.SnapshotId).sort());
+    const expected = new Map([...lvs0].filter(([name]) => name !== root2.VolumeId).concat([[root3.VolumeId!, lvs0.get(root2.VolumeId!)!]]));
+    assert.deepEqual(same(lvs1), same(expected), 'no other LV was made, removed or replaced');
+    assert.equal(await mibSum(root3.VolumeId!, lastMiB), tail0, 'the write after the snapshot was rolled back');
+    assert.equal(await probe(snap2.SnapshotId), snap2Sum, 'the merged snapshot is unchanged');
+    assert.equal(await probe(), snap0, 'the first snapshot is unchanged');
+    assert.equal(await storage.checksum(root1.VolumeId!, 32), root1Sum, 'the kept first root is unchanged');
+    assert.equal(await storage.checksum(data.VolumeId!, 2), data0, 'data volume unchanged');
+    assert.equal(await storage.checksum(image.ImageId!, 32), image0, 'image LV unchanged');
+
+    // Launch state (no SnapshotId), deleting the replaced volume: a fresh clone of the image, boot 1 again.
+    const third = (await ec2.send(new CreateReplaceRootVolumeTaskCommand({ InstanceId: id, DeleteReplacedRootVolume: true }))).ReplaceRootVolumeTask!;
+    assert.equal((await finished(third.ReplaceRootVolumeTaskId!)).TaskState, 'succeeded');
+    assert.deepEqual(await waitBoots(id, 5), [1, 2, 2, 3, 1]);
+    await waitUntilVolumeDeleted(fast(ec2), { VolumeIds: [root3.VolumeId!] });
+    const root4 = (await rootOf(id)).find((v) => v.Attachments![0]!.Device === rootDevice)!;
+    assert.ok(![root1.VolumeId, root2.VolumeId, root3.VolumeId].includes(root4.VolumeId));
+    assert.ok(!(await lvUuids()).has(root3.VolumeId!), 'the replaced (cloned-over) root\'s LV is removed');
     assert.equal(await storage.checksum(data.VolumeId!, 2), data0, 'data volume still unchanged');
     await ec2.send(new DeleteVolumeCommand({ VolumeId: root1.VolumeId }));
 
@@ -174,7 +272,7 @@ describe('replacing the root volume of a libvirt instance on real LVM', function
     await waitUntilInstanceStopped(fast(ec2), { InstanceIds: [id] });
     await ec2.send(new StartInstancesCommand({ InstanceIds: [id] }));
     await waitUntilInstanceRunning(fast(ec2), { InstanceIds: [id] });
-    assert.deepEqual(await waitBoots(id, 5), [1, 2, 2, 1, 2]);
-    assert.equal((await rootOf(id)).find((v) => v.Attachments![0]!.Device === rootDevice)!.VolumeId, root3.VolumeId);
+    assert.deepEqual(await waitBoots(id, 6), [1, 2, 2, 3, 1, 2]);
+    assert.equal((await rootOf(id)).find((v) => v.Attachments![0]!.Device === rootDevice)!.VolumeId, root4.VolumeId);
   });
 });

@@ -6,11 +6,12 @@
  *   run out (classic LVM snapshots become invalid when theirs does), and survives its origin;
  * - a volume from a snapshot or an image: a thin snapshot of that snapshot or image, grown to the size asked for.
  *   Instant and independent of its source (measured against a full copy in bench/storage.ts);
- * - in-place restore: see restore.ts.
+ * - in-place restore: see restore.ts; renameVolume hands a volume's LV (UUID, blocks) to another volume id.
  * The pool is created with zeroing (a chunk freed by one volume never shows its bytes to another) and errors
  * rather than queues I/O when full. New disks are refused with StorageCapacityError when the volumes' sizes would
  * exceed the pool times the over-subscription ratio, or the pool is nearly full.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ProbeResult } from '../../ports/compute.js';
 import {
   StorageBusyError,
@@ -232,6 +233,43 @@ export class LvmStorageBackend implements StorageBackend {
     });
   }
 
+  async restoreMerges(snapshotId: string, volumeId: string): Promise<boolean> {
+    names.snapshotId(snapshotId);
+    names.volumeId(volumeId);
+    return this.serial(async () => {
+      const lvs = await this.lvs();
+      const mine = (id: string) => lvs.find((lv) => lv.name === id && this.ours(lv));
+      const snapshot = mine(snapshotId);
+      return !!snapshot && !!mine(volumeId) && snapshot.origin === volumeId; // restoreInPlace's merge path
+    });
+  }
+
+  /**
+   * lvrename, then the id tag (one lvchange: one metadata commit). A crash between the two leaves the LV under
+   * its new name with the old id tag: list() already shows it by its name, and the retried rename fixes the tag.
+   */
+  async renameVolume(volumeId: string, newVolumeId: string): Promise<void> {
+    names.volumeId(volumeId);
+    names.volumeId(newVolumeId);
+    return this.serial(async () => {
+      const lvs = await this.lvs();
+      const from = lvs.find((lv) => lv.name === volumeId);
+      const to = lvs.find((lv) => lv.name === newVolumeId);
+      if (to) {
+        const id = tagValue(to, 'thecloud.id');
+        if (from || !this.ours(to) || (id !== volumeId && id !== newVolumeId)) {
+          throw new Error(`an LV named ${newVolumeId} already exists in ${this.vg} (not ${volumeId} renamed)`);
+        }
+        if (id === volumeId) await this.lvm('lvchange', ['-q', '--deltag', TAG.id(volumeId), '--addtag', TAG.id(newVolumeId), this.lvPath(newVolumeId)]);
+        return;
+      }
+      const lv = this.find(lvs, volumeId);
+      if ((await this.nbd.find(volumeId)) || isOpen(lv)) throw new StorageBusyError(`${volumeId} is in use: detach it first`);
+      await this.lvm('lvrename', ['-q', this.lvPath(volumeId), this.lvPath(newVolumeId)]);
+      await this.lvm('lvchange', ['-q', '--deltag', TAG.id(volumeId), '--addtag', TAG.id(newVolumeId), this.lvPath(newVolumeId)]);
+    });
+  }
+
   // --- images -----------------------------------------------------------------------------------------------------
 
   async createImage(imageId: string, sizeGiB: number): Promise<void> {
@@ -374,10 +412,18 @@ export class LvmStorageBackend implements StorageBackend {
   }
 
   private async remove(id: string): Promise<void> {
-    const lv = (await this.lvs()).find((x) => x.name === id);
+    let lv = (await this.lvs()).find((x) => x.name === id);
     if (!lv) return;
     if (!this.ours(lv)) throw new StorageNotFoundError(`${id} on ${this.location} is not this installation's`);
-    if ((await this.nbd.find(id)) || isOpen(lv)) throw new StorageBusyError(`${id} is in use (exported or open)`);
+    if (await this.nbd.find(id)) throw new StorageBusyError(`${id} is in use (exported)`);
+    // Open but not exported: a moment's open on the storage host (udev probing a new LV, a reader just done)
+    // passes; seen as a DeleteVolume right after CreateVolume ending in `error`.
+    for (let i = 0; lv && isOpen(lv) && i < 6; i++) {
+      await sleep(500);
+      lv = (await this.lvs()).find((x) => x.name === id);
+    }
+    if (!lv) return;
+    if (isOpen(lv)) throw new StorageBusyError(`${id} is in use (open on ${this.location})`);
     await this.lvm('lvremove', ['-q', '-y', this.lvPath(id)]);
   }
 

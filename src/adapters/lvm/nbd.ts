@@ -135,6 +135,9 @@ export class NbdExports {
   /** The pid is a qemu-nbd serving this disk (not a re-used pid): its command line names the export. */
   private async alive(e: NbdExport): Promise<boolean> {
     const r = await this.run('cat', [`/proc/${e.pid}/cmdline`], { allowFailure: true });
+    // 255 is ssh's own failure (cat exits 1 for a gone pid): unknown, not dead. Taken for dead, list() removed the
+    // pid file of a live server (seen: a root's qemu-nbd left running, untracked, its LV never deletable).
+    if (r.exitCode === 255) throw new Error(`the storage host did not answer whether qemu-nbd ${e.pid} (${e.diskId}) runs`);
     return r.exitCode === 0 && r.stdout.split('\0').includes(`--export-name=${e.diskId}`);
   }
 }

@@ -85,7 +85,7 @@ export async function repairRestores(ctx: RestoreContext, lvs: LvInfo[]): Promis
     }
   }
   // The old LVs of a swap: removed once the volume exists again; renamed back if nothing replaced them.
-  const now = mineOf(await ctx.lvs());
+  const now = done.length ? mineOf(await ctx.lvs()) : mine; // nothing done: the listing still holds (reconciliation runs this every pass)
   for (const lv of now.filter((x) => x.name.startsWith('old.'))) {
     const id = lv.name.slice('old.'.length);
     if (now.some((x) => x.name === id)) {

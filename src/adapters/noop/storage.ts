@@ -21,6 +21,8 @@ interface Disk {
   sizeGiB: number;
   content: string;
   from?: string;
+  /** A snapshot: the disk it is a snapshot of while that disk exists under this name (LVM's origin) */
+  origin?: string;
   /** An image disk whose fill has not finished */
   partial?: boolean;
 }
@@ -65,7 +67,7 @@ export class NoopStorageBackend implements StorageBackend {
     names.snapshotId(snapshotId);
     const v = this.get(names.volumeId(volumeId));
     if (this.disks.has(snapshotId)) return;
-    this.disks.set(snapshotId, { kind: 'snapshot', sizeGiB: v.sizeGiB, content: v.content, from: volumeId });
+    this.disks.set(snapshotId, { kind: 'snapshot', sizeGiB: v.sizeGiB, content: v.content, from: volumeId, origin: volumeId });
   }
 
   async createSnapshots(items: Array<{ volumeId: string; snapshotId: string }>): Promise<void> {
@@ -81,8 +83,30 @@ export class NoopStorageBackend implements StorageBackend {
     const s = this.get(names.snapshotId(snapshotId));
     const v = this.get(names.volumeId(volumeId));
     if (this.exported.has(volumeId)) throw new StorageBusyError(`${volumeId} is in use: detach it first`);
+    if (v.kind !== 'volume') throw new StorageNotFoundError(`${volumeId} is no volume`);
     v.content = s.content;
     v.sizeGiB = Math.max(v.sizeGiB, s.sizeGiB);
+  }
+
+  async restoreMerges(snapshotId: string, volumeId: string): Promise<boolean> {
+    names.snapshotId(snapshotId);
+    names.volumeId(volumeId);
+    return this.disks.has(volumeId) && this.disks.get(snapshotId)?.origin === volumeId;
+  }
+
+  async renameVolume(volumeId: string, newVolumeId: string): Promise<void> {
+    names.volumeId(volumeId);
+    names.volumeId(newVolumeId);
+    const d = this.disks.get(volumeId);
+    if (this.disks.has(newVolumeId)) {
+      if (d) throw new Error(`${newVolumeId} already exists (not ${volumeId} renamed)`);
+      return;
+    }
+    if (!d || d.kind !== 'volume') throw new StorageNotFoundError(`${volumeId} does not exist`);
+    if (this.exported.has(volumeId)) throw new StorageBusyError(`${volumeId} is in use: detach it first`);
+    this.disks.delete(volumeId);
+    this.disks.set(newVolumeId, d);
+    for (const s of this.disks.values()) if (s.origin === volumeId) s.origin = newVolumeId;
   }
 
   async createImage(imageId: string, sizeGiB: number): Promise<void> {

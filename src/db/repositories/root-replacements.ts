@@ -14,6 +14,8 @@ export interface ReplaceTaskRow {
   old_volume_id: string | null;
   new_volume_id: string | null;
   client_token: string | null;
+  /** null (not chosen yet) | clone | merge | merged: migration 020 */
+  method: string | null;
   start_time: Date;
   complete_time: Date | null;
 }
@@ -49,6 +51,19 @@ export class ReplaceTaskRepository {
 
   async setNewVolume(id: string, volumeId: string): Promise<void> {
     await this.db.exec(`UPDATE replace_root_volume_tasks SET new_volume_id = $2 WHERE id = $1`, [id, volumeId]);
+  }
+
+  /** Sets the method if it is still `from` (null: not chosen); false when it was not. */
+  async setMethod(id: string, from: string | null, to: string): Promise<boolean> {
+    const n = await this.db.exec(`UPDATE replace_root_volume_tasks SET method = $3 WHERE id = $1 AND method IS NOT DISTINCT FROM $2`, [id, from, to]);
+    return n === 1;
+  }
+
+  /** The volumes (replaced and replacing) of unfinished tasks: reconciliation leaves them to their task. */
+  async heldVolumes(): Promise<Set<string>> {
+    const rows = await this.db.rows<{ old_volume_id: string | null; new_volume_id: string | null }>(
+      `SELECT old_volume_id, new_volume_id FROM replace_root_volume_tasks WHERE state IN ('pending', 'in-progress', 'failing')`);
+    return new Set(rows.flatMap((r) => [r.old_volume_id, r.new_volume_id].filter((x): x is string => !!x)));
   }
 
   /** Moves the task on; a final state (succeeded, failed) sets CompleteTime. */

@@ -72,7 +72,10 @@ export class InstanceService {
     this.steps = steps;
     this.work = new InstanceWork({ repo, compute, steps, log });
     this.commands = new InstanceCommands(repo, this.queue, this.work, log);
-    this.reconciler = new Reconciler({ repo, compute, queue: this.queue, work: this.work, steps, log, retentionMs: opts.retentionMs, onPurged: opts.onPurged });
+    this.reconciler = new Reconciler({
+      repo, compute, queue: this.queue, work: this.work, steps, log, retentionMs: opts.retentionMs, onPurged: opts.onPurged,
+      replacingRoot: (id) => volumes?.replacingRoot?.(id) ?? Promise.resolve(false),
+    });
   }
 
   get maxInstances(): number {
@@ -231,7 +234,9 @@ export class InstanceService {
           const now = await this.repo.instance(instanceId);
           if (now?.state !== 'running' || !now.backend_id) throw new Error(`instance ${instanceId} is ${now?.state ?? 'gone'}`);
           const backendId = now.backend_id;
-          if (!(await this.repo.setActivity(instanceId, 'capture', ['running'], null))) throw new Error(`instance ${instanceId} is busy (${now.activity})`);
+          // A 'capture' mark already there is a crash's leftover (captures run in this queue: none is in flight),
+          // e.g. of the root volume replacement being resumed now: taken over.
+          if (!(await this.repo.setActivity(instanceId, 'capture', ['running'], null)) && now.activity !== 'capture') throw new Error(`instance ${instanceId} is busy (${now.activity})`);
           try {
             await this.compute.stop(backendId, { force: false });
             resolve(await fn(backendId));

@@ -29,6 +29,11 @@ export interface ReconcilerDeps {
   log: Logger;
   retentionMs: number;
   onPurged?: (ids: string[]) => Promise<void>;
+  /**
+   * Whether a root volume replacement is under way for the instance: a crash while it had the instance shut down
+   * leaves it capturing and stopped, and the task, resumed, starts it again once it boots from the right disk.
+   */
+  replacingRoot?: (instanceId: string) => Promise<boolean>;
 }
 
 /** Whether the record changed since the snapshot was taken. */
@@ -78,6 +83,7 @@ export class Reconciler {
     const recorded = recordedCondition(row, BACKEND_STEP);
     const host = await this.hostCondition(row);
     const action = reconcileAction(recorded, host);
+    if (recorded === 'capturing' && action === 'boot' && (await this.d.replacingRoot?.(row.id))) return;
     if (action !== 'none' && action !== 'wait') {
       this.d.log.info(`reconcile: ${action}`, { instanceId: row.id, recorded, host, nextStep: this.d.steps.nextLaunchStep(row) });
     }

@@ -39,6 +39,8 @@ export interface LaunchVolumes {
   releaseRoot?(instanceId: string): Promise<void>;
   /** The root volume's export for the backend object (InstanceSpec.rootDisk); undefined without one. */
   rootDisk?(instanceId: string): Promise<VolumeAttachment | undefined>;
+  /** A CreateReplaceRootVolumeTask of the instance is in progress (it shuts the instance down and starts it). */
+  replacingRoot?(instanceId: string): Promise<boolean>;
 }
 
 /** The image a root volume is cloned from. */

@@ -92,6 +92,10 @@ export class VolumeService implements LaunchVolumes {
     return root.rootDisk(this, instanceId);
   }
 
+  async replacingRoot(instanceId: string): Promise<boolean> {
+    return (await this.replacements.repo.unfinished(instanceId)).some((t) => t.state === 'in-progress');
+  }
+
   releaseRoot(instanceId: string): Promise<void> {
     return root.releaseRoot(this, instanceId);
   }

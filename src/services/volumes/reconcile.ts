@@ -16,6 +16,11 @@ export async function reconcileVolumes(svc: VolumeService, storage: StorageBacke
   const stale = (r: { updated_at: Date }) => new Date(r.updated_at).getTime() < listedAt;
   let inv;
   try {
+    // What an interrupted in-place restore left (a keeper, a half-swapped LV) first: finished or undone, so the
+    // inventory shows the snapshot and the volume under their own names (in this process a restore runs in the
+    // storage backend's own queue, so none is cut in two here).
+    const repaired = await storage.repair();
+    if (repaired.length) log.warn('finished or undid interrupted restores on the storage host', { done: repaired });
     inv = await storage.list();
   } catch (e) {
     log.warn('storage host did not answer; volumes not reconciled', { error: e });
@@ -24,10 +29,18 @@ export async function reconcileVolumes(svc: VolumeService, storage: StorageBacke
   const disks = new Set(inv.volumes.map((v) => v.volumeId));
   const snaps = new Set(inv.snapshots.map((s) => s.snapshotId));
 
+  // The volumes of an unfinished CreateReplaceRootVolumeTask are its own: their records and disks may disagree
+  // for a moment (a root's disk renamed to the new volume before the records say so), and the task resumes them.
+  const held = await svc.replacements.repo.heldVolumes();
+
   // Attachments first: an instance that is gone releases its volumes.
   for (const a of await repo.allAttachments()) {
-    if (queue.busy(a.volume_id)) continue;
+    if (queue.busy(a.volume_id) || held.has(a.volume_id)) continue;
     const inst = await repo.instanceOf(a.instance_id);
+    // A launch in flight records its root volume attached before its backend object exists (the object is made
+    // with the disk): no backend id yet is not "gone", and releasing it would unexport (and delete) the root
+    // under the starting VM. The launch (or its failure's undo, or a later pass) decides.
+    if (inst && LIVE_INSTANCE_STATES.includes(inst.state) && !inst.backend_id) continue;
     const live = !!inst && LIVE_INSTANCE_STATES.includes(inst.state) && !!inst.backend_id;
     const action = attachmentAction(a.state, live);
     if (action === 'plug') void queue.run(a.volume_id, () => svc.plug(a.volume_id, inst!.backend_id!), () => {});
@@ -39,7 +52,7 @@ export async function reconcileVolumes(svc: VolumeService, storage: StorageBacke
   const known = new Set<string>();
   for (const v of await repo.volumesIn(['creating', 'available', 'in-use', 'deleting', 'deleted', 'error'])) {
     known.add(v.id);
-    if (queue.busy(v.id) || !stale(v)) continue;
+    if (queue.busy(v.id) || !stale(v) || held.has(v.id)) continue;
     const action = volumeAction(v.state, disks.has(v.id));
     if (action === 'resume' && v.state === 'creating') void queue.run(v.id, () => svc.createDisk(v.id), () => {});
     else if (action === 'resume' && v.state === 'deleting') void queue.run(v.id, () => svc.deleteDisk(v.id), () => {});

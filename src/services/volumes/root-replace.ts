@@ -1,22 +1,50 @@
 /**
  * CreateReplaceRootVolumeTask (libvirt instances on LVM storage): the instance's root volume is replaced by a NEW
  * volume, as on AWS (a new volume id; the replaced one is detached and kept, `available`, unless
- * DeleteReplacedRootVolume), restored to a snapshot of that root volume's lineage, or to its launch state (a
- * fresh clone of the disk of the image the instance was launched from). The new volume is a thin snapshot of its source on the
- * storage host (instant: no bytes copied). The instance keeps its EC2 state `running`; as AWS reboots it around
- * the replacement, its domain is shut down, given the new disk as its boot disk, and started again.
+ * DeleteReplacedRootVolume, then `deleted`), restored to a snapshot of that root volume's lineage, or to its launch
+ * state (a fresh clone of the disk of the image the instance was launched from). The instance keeps its EC2 state
+ * `running`; as AWS reboots it around the replacement, its domain is shut down, given the new disk as its boot
+ * disk, and started again.
+ *
+ * How the new volume's disk is made (the task's `method`, chosen once before any host work):
+ * - clone: a thin snapshot of the snapshot or image on the storage host (instant: no bytes copied). The old root's
+ *   disk is untouched (kept, or deleted at the end with DeleteReplacedRootVolume).
+ * - merge: DeleteReplacedRootVolume with a snapshot whose LV is a snapshot of the current root's own LV (the
+ *   storage says restoreMerges). The old root's bytes are to be thrown away, so its own disk is rolled back
+ *   (restoreSnapshotInPlace: `lvconvert --merge`, the EBS snapshot kept intact, see src/adapters/lvm/restore.ts)
+ *   and handed to the new volume (renameVolume: `lvrename`). No clone, no copy; the old volume ends `deleted`.
+ *   Where the old root must be kept, or the snapshot is of another disk, merging would destroy what must stay:
+ *   clone then.
  *
  * States: pending (the new volume is being made) -> in-progress (the swap, the instance down) -> succeeded, or
- * failed with the original root still attached. Restoring in place, keeping the volume id, is the storage
- * backend's restoreSnapshotInPlace (merge-back, src/adapters/lvm/restore.ts); EC2 has no action that asks for it.
+ * failed with the original root still attached.
+ *
+ * Crash safety of the merge (every step is idempotent and the task is resumed by reconciliation; reconciliation
+ * leaves the volumes of an unfinished task alone, and an instance shut down by an in-progress task is started by
+ * the task, not by instance reconciliation). In order:
+ *   1. method 'merge' recorded; 2. the new volume's record, `creating`, no disk (the task's client token finds it
+ *   again); 3. the task in-progress; with the instance shut down (its 'capture' mark): 4. the old root unexported;
+ *   5. restoreSnapshotInPlace (the point of no return: the old root's bytes are the snapshot's); 6. method
+ *   'merged'; 7. renameVolume(old, new); 8. the new volume `available`; 9. its export, the domain's boot disk;
+ *   10. the records: the old root detached, the new one attached; the instance started; 11. the old volume
+ *   `deleting` (its disk is gone: renamed); 12. the task succeeded; 13. the old volume `deleted`.
+ * A crash before 5 redoes from 4 (nothing lost; a restore cut short is finished or undone by the storage's repair,
+ * run by the next restore and by reconciliation, and redoing the merge gives the same bytes). A crash after 6 and
+ * before 7 renames (the LV under the old name holds the merged bytes); after 7 the disk exists under the new name
+ * and steps 7-8 only finish (renameVolume is idempotent, it fixes an id tag a crash left behind). After 9 or 10 the
+ * records follow (swap() sees the new root attached). A crash after 11 leaves `deleting` to reconciliation. Errors
+ * before 5 fail the task with the old root booted again; after 6 the task only goes forward (it stays in-progress
+ * and the next pass retries) while the instance runs, as there is no old disk to go back to.
  */
 import { Ec2Error, unsupportedOperation } from '../../errors/index.js';
 import { newId } from '../../ids/index.js';
+import type { DiskExport } from '../../ports/storage.js';
 import type { ReplaceTaskRepository, ReplaceTaskRow } from '../../db/repositories/root-replacements.js';
 import type { VolumeService } from './index.js';
 import type { Logger } from '../../server/log.js';
 import { ROOT_DEVICES } from '../instances/volume-step.js';
 import { why } from './why.js';
+import { crashPoint } from '../../server/crash-points.js';
 
 export interface ReplaceRootInput {
   instanceId: string;
@@ -138,27 +166,48 @@ export class RootReplacements {
   }
 
   private async run(id: string): Promise<void> {
-    const t = await this.repo.task(id);
+    let t = await this.repo.task(id);
     if (t?.state === 'failing') return this.fail(t, t.state_message ?? 'interrupted');
     if (!t || !['pending', 'in-progress'].includes(t.state)) return;
     const accountId = t.account_id.trim();
     try {
       const old = await this.svc.volume(accountId, t.old_volume_id!);
+      t = await this.chooseMethod(t);
       const fresh = await this.newVolume(t, old);
       if (t.state === 'pending') await this.repo.setState(id, ['pending'], 'in-progress');
       await this.swap(t, old.id, fresh);
     } catch (e) {
+      const now = await this.repo.task(id);
+      const [instance] = await this.svc.instances.byIds(accountId, [t.instance_id]);
+      if (now?.method === 'merged' && instance?.state === 'running') {
+        // Past the merge: the old root's disk is (or becomes) the new volume's; no way back, only forward.
+        this.log.error('root volume replacement interrupted after its merge; the next reconciliation pass goes on with it', { taskId: id, instanceId: t.instance_id, error: e });
+        return;
+      }
       this.log.error('root volume replacement failed', { taskId: id, instanceId: t.instance_id, error: e });
       await this.fail(t, why(e));
       return;
     }
+    // The replaced volume is marked deleting before the task succeeds: a crash in between leaves the delete to
+    // reconciliation (a merged root's disk is gone already: renamed to the new volume; deleting it finds nothing).
+    if (t.delete_replaced) await this.svc.repo.setVolumeState(t.old_volume_id!, ['available', 'error'], 'deleting');
     await this.repo.setState(id, ['in-progress'], 'succeeded');
-    if (t.delete_replaced) {
-      await this.svc.delete(accountId, t.old_volume_id!).catch((e) => this.log.error('deleting a replaced root volume failed', { volumeId: t.old_volume_id, error: e }));
-    }
+    if (t.delete_replaced) void this.svc.queue.run(t.old_volume_id!, () => this.svc.deleteDisk(t.old_volume_id!), () => {});
   }
 
-  /** The replacement volume, made once (found again by its client token): a thin snapshot of its source. */
+  /** The method (see the top of this file), chosen once and recorded before any host work. */
+  private async chooseMethod(t: ReplaceTaskRow): Promise<ReplaceTaskRow> {
+    if (t.method) return t;
+    const merge = t.delete_replaced && !!t.snapshot_id
+      && (await this.svc.backends.storage.restoreMerges(t.snapshot_id, t.old_volume_id!).catch(() => false));
+    await this.repo.setMethod(t.id, null, merge ? 'merge' : 'clone');
+    return (await this.repo.task(t.id))!;
+  }
+
+  /**
+   * The replacement volume's record, made once (found again by its client token), and its disk: a thin snapshot
+   * of its source (clone), or none yet (merge: the old root's disk becomes it during the swap).
+   */
   private async newVolume(t: ReplaceTaskRow, old: { id: string; availability_zone: string; size_gib: number; volume_type: string; iops: number | null; throughput: number | null; snapshot_id: string | null; image_id?: string | null }): Promise<string> {
     const accountId = t.account_id.trim();
     const token = `${t.id}:root`;
@@ -178,6 +227,7 @@ export class RootReplacements {
       v = (await this.svc.repo.byClientToken(accountId, token))!;
       await this.repo.setNewVolume(t.id, v.id);
     }
+    if (t.method !== 'clone' && v.state === 'creating') return v.id;
     if (v.state === 'creating') await this.svc.queue.run(v.id, () => this.svc.createDisk(v!.id), () => {});
     const now = await this.svc.volume(accountId, v.id);
     if (now.state !== 'available' && now.state !== 'in-use') throw new Error(`the replacement volume ${v.id} is ${now.state}${now.state_message ? `: ${now.state_message}` : ''}`);
@@ -193,7 +243,9 @@ export class RootReplacements {
     if (current?.instance_id === t.instance_id && current.state === 'attached') return; // swapped before a crash
     const oldAttachment = await this.svc.repo.attachment(oldId);
     if (!oldAttachment || oldAttachment.instance_id !== t.instance_id) throw new Error(`${oldId} is no longer the root volume of ${t.instance_id}`);
+    const merging = t.method !== 'clone';
     await runner.whileShutDown(t.instance_id, async (backendId) => {
+      if (merging) await this.merge(t, oldId, newId, (exp) => compute.replaceRootDisk!(backendId, { volumeId: oldId, deviceName: oldAttachment.device, export: exp }));
       const exp = await storage.export(newId, 'local');
       await compute.replaceRootDisk!(backendId, { volumeId: newId, deviceName: oldAttachment.device, export: exp });
       try {
@@ -212,14 +264,37 @@ export class RootReplacements {
         });
         if (failed) throw failed;
       } catch (e) {
+        if (merging) throw e; // the old root's disk is the new volume's: the records go forward when retried
         // The records could not follow: the domain boots from the original root again.
         await compute.replaceRootDisk!(backendId, { volumeId: oldId, deviceName: oldAttachment.device, export: await storage.export(oldId, 'local') });
         await this.svc.repo.attach({ volume_id: oldId, instance_id: t.instance_id, device: oldAttachment.device, delete_on_termination: oldAttachment.delete_on_termination }, () => false).catch(() => 'volume');
         await this.svc.repo.setAttachmentState(oldId, ['attaching'], 'attached');
         throw e;
       }
-      await storage.unexport(oldId).catch((e) => this.log.warn('unexporting a replaced root volume failed', { volumeId: oldId, error: e }));
+      if (!merging) await storage.unexport(oldId).catch((e) => this.log.warn('unexporting a replaced root volume failed', { volumeId: oldId, error: e }));
     });
+  }
+
+  /**
+   * Steps 4 to 8 of the merge (see the top of this file): the old root's disk, rolled back to the snapshot,
+   * becomes the new volume's. `bootOld` points the domain at the old root again (a failure before the merge).
+   */
+  private async merge(t: ReplaceTaskRow, oldId: string, newId: string, bootOld: (exp: DiskExport) => Promise<void>): Promise<void> {
+    const { storage } = this.svc.backends;
+    const renamed = (await storage.list()).volumes.some((v) => v.volumeId === newId);
+    if (!renamed && (await this.repo.task(t.id))?.method === 'merge') {
+      await storage.unexport(oldId);
+      try {
+        await storage.restoreSnapshotInPlace(t.snapshot_id!, oldId);
+      } catch (e) {
+        await bootOld(await storage.export(oldId, 'local')).catch((u) => this.log.error('re-exporting the root after a failed merge failed', { volumeId: oldId, error: u }));
+        throw e;
+      }
+      await this.repo.setMethod(t.id, 'merge', 'merged');
+      crashPoint('replace-root:merged');
+    }
+    await storage.renameVolume(oldId, newId);
+    await this.svc.repo.setVolumeState(newId, ['creating'], 'available');
   }
 
   /** Failed: the original root stays (or is put back); the replacement volume, if made, is deleted. */
@@ -231,6 +306,10 @@ export class RootReplacements {
       if (!a) {
         const v = await this.svc.repo.volume(t.account_id.trim(), fresh);
         if (v && (v.state === 'available' || v.state === 'error')) await this.svc.delete(t.account_id.trim(), fresh).catch(() => {});
+        // A merge's new volume before its disk was made (no clone is running: the task made none).
+        if (v?.state === 'creating' && (await this.svc.repo.setVolumeState(fresh, ['creating'], 'deleting'))) {
+          await this.svc.queue.run(fresh, () => this.svc.deleteDisk(fresh), () => {});
+        }
       }
     }
     await this.repo.setState(t.id, ['failing'], 'failed');
