@@ -189,6 +189,16 @@ describe('network ACLs and a second ENI on Open vSwitch, with real traffic', fun
     assert.equal(await fetch(clientA, '10.63.2.10', 81), 'web81', 'eth1 from the other subnet: its answer leaves by eth1');
     assert.equal(await fetch(clientB, '10.63.1.10', 80), 'web80', 'eth0 from the other subnet');
 
+    // A server restart over an emptied switch plugs both interfaces again, each with its own groups.
+    const dbUrl = s.databaseUrl;
+    await s.close();
+    assert.equal(await fetch(clientB, '10.63.2.10', 81), '', 'the switch is empty');
+    s = await startTestServer(env, dbUrl);
+    ec2 = sdk(s.url);
+    assert.equal(await fetch(clientB, '10.63.2.10', 81), 'web81', 'rebuilt: eth1 answers as its group allows');
+    assert.equal(await fetch(clientA, '10.63.2.10', 80), '', 'and only that');
+    assert.equal(await fetch(clientA, '10.63.1.10', 80), 'web80', 'eth0 too');
+
     // Termination: the ENIs made at launch go with the instance.
     await ec2.send(new TerminateInstancesCommand({ InstanceIds: [multi] }));
     await waitUntilInstanceTerminated({ client: ec2, maxWaitTime: 60, minDelay: 1, maxDelay: 1 }, { InstanceIds: [multi] });
