@@ -142,7 +142,9 @@ async function startOn(config: Config, opts: StartOptions, log: Logger, url: str
     network
       .sync(async (eni, port) => {
         const row = eni.instance_id ? await computeRepo.instance(eni.instance_id) : undefined;
-        if (!row?.backend_id || row.state !== 'running' || row.eni_id !== eni.id) return undefined;
+        if (!row?.backend_id || row.state !== 'running') return undefined;
+        // A container has every attached interface plugged (eth<device index>); a VM's domain only its primary one.
+        if (row.eni_id !== eni.id && !backends.compute.sandbox) return undefined;
         if ((await backends.compute.state(row.backend_id)) !== 'running') return undefined;
         return sandboxOf(backends.compute, network, row.backend_id, port);
       })

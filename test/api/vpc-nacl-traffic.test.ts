@@ -17,6 +17,7 @@ import {
   DeleteNetworkInterfaceCommand,
   AttachNetworkInterfaceCommand,
   DetachNetworkInterfaceCommand,
+  DescribeNetworkInterfacesCommand,
   waitUntilInstanceRunning,
   waitUntilInstanceTerminated,
   type EC2Client,
@@ -37,13 +38,14 @@ const LISTENERS = ['#!/bin/sh', `nc -ll -p 80 -e echo web80 >/dev/null 2>&1 &`, 
 
 describe('network ACLs and a second ENI on Open vSwitch, with real traffic', function () {
   this.timeout(240_000);
+  const env = { COMPUTE_BACKEND: 'docker' };
   let s: TestServer;
   let ec2: EC2Client;
   const launched: string[] = [];
   before(async function () {
     await needBackend(this, 'docker', () => new DockerComputeBackend().probe());
     await needBackend(this, 'ovs', () => new OvsNetworkBackend({ cloudId: '00000000' }).probe());
-    s = await startTestServer({ COMPUTE_BACKEND: 'docker' });
+    s = await startTestServer(env);
     ec2 = sdk(s.url);
   });
   after(async () => {
@@ -114,6 +116,17 @@ describe('network ACLs and a second ENI on Open vSwitch, with real traffic', fun
     assert.equal(await fetch(client, '10.62.2.10', 80), 'web80', 'and only that port');
     assert.equal(await fetch(neighbour, '10.62.2.10', 81), 'web81', 'within the subnet still open');
 
+    // A server restart after the switch lost everything (the test server's close removes this installation's
+    // switch objects, as an OVS restarted empty would): the ACL's flows are rebuilt from the records alone.
+    const dbUrl = s.databaseUrl;
+    await s.close();
+    assert.equal(await fetch(client, '10.62.2.10', 80), '', 'the switch is empty');
+    s = await startTestServer(env, dbUrl);
+    ec2 = sdk(s.url);
+    assert.equal(await fetch(client, '10.62.2.10', 80), 'web80', 'rebuilt: the ACL still admits port 80 and its answers');
+    assert.equal(await fetch(client, '10.62.2.10', 81), '', 'and its deny entry still blocks port 81');
+    assert.equal(await fetch(neighbour, '10.62.2.10', 81), 'web81', 'within the subnet still open');
+
     // Back under the default ACL: all allowed again.
     const dflt = (await ec2.send(new DescribeNetworkAclsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcId] }, { Name: 'default', Values: ['true'] }] }))).NetworkAcls![0]!.NetworkAclId!;
     await ec2.send(new ReplaceNetworkAclAssociationCommand({ AssociationId: moved, NetworkAclId: dflt }));
@@ -130,6 +143,68 @@ describe('network ACLs and a second ENI on Open vSwitch, with real traffic', fun
     await ec2.send(new DetachNetworkInterfaceCommand({ AttachmentId: att }));
     assert.equal(await fetch(client, '10.62.1.20', 80), '', 'detached: gone');
     await ec2.send(new DeleteNetworkInterfaceCommand({ NetworkInterfaceId: eni }));
+  });
+
+  it('launches a container with two interfaces in two subnets, each reached on its own address as its own groups allow', async () => {
+    const vpcId = (await ec2.send(new CreateVpcCommand({ CidrBlock: '10.63.0.0/16' }))).Vpc!.VpcId!;
+    const subnetA = (await ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.63.1.0/24', AvailabilityZone: 'us-east-1a' }))).Subnet!.SubnetId!;
+    const subnetB = (await ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.63.2.0/24', AvailabilityZone: 'us-east-1a' }))).Subnet!.SubnetId!;
+    const group = async (name: string, port?: number) => {
+      const id = (await ec2.send(new CreateSecurityGroupCommand({ VpcId: vpcId, GroupName: name, Description: name }))).GroupId!;
+      if (port) await ec2.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: id, IpPermissions: [{ IpProtocol: 'tcp', FromPort: port, ToPort: port, IpRanges: [{ CidrIp: '10.63.0.0/16' }] }] }));
+      return id;
+    };
+    const only80 = await group('only80', 80);
+    const only81 = await group('only81', 81);
+    const plain = await group('plain');
+    const image = (await ec2.send(new DescribeImagesCommand({ Filters: [{ Name: 'name', Values: ['thecloud-busybox'] }] }))).Images![0]!;
+    const r = await ec2.send(new RunInstancesCommand({
+      ImageId: image.ImageId, MinCount: 1, MaxCount: 1, InstanceType: 't3.nano', UserData: Buffer.from(LISTENERS).toString('base64'),
+      NetworkInterfaces: [
+        { DeviceIndex: 0, SubnetId: subnetA, Groups: [only80], PrivateIpAddress: '10.63.1.10' },
+        { DeviceIndex: 1, SubnetId: subnetB, Groups: [only81], PrivateIpAddress: '10.63.2.10' },
+      ],
+    }));
+    const multi = r.Instances![0]!.InstanceId!;
+    launched.push(multi);
+    const second = r.Instances![0]!.NetworkInterfaces!.find((n) => n.Attachment!.DeviceIndex === 1)!;
+    const clientA = await launch(subnetA, [plain], '10.63.1.20');
+    const clientB = await launch(subnetB, [plain], '10.63.2.20');
+    await ready([multi, clientA, clientB]);
+
+    // Inside: eth1 with the second ENI's MAC and address; the default route only through eth0.
+    const eth1 = (await execa('docker', ['exec', multi, 'ip', '-o', 'addr', 'show', 'eth1'])).stdout;
+    assert.match(eth1, /inet 10\.63\.2\.10\/24/);
+    const mac1 = (await execa('docker', ['exec', multi, 'cat', '/sys/class/net/eth1/address'])).stdout.trim();
+    assert.equal(mac1, second.MacAddress);
+    // (busybox's ip lists the whole main table)
+    const routes = (await execa('docker', ['exec', multi, 'ip', 'route'])).stdout.split('\n').filter((l) => l.startsWith('default'));
+    assert.deepEqual(routes.map((l) => l.trim()), ['default via 10.63.1.1 dev eth0'], 'one default route, by eth0');
+
+    // Each address answers as its own interface's groups allow, from its own subnet and across the VPC router.
+    assert.equal(await fetch(clientA, '10.63.1.10', 80), 'web80', 'eth0 admits 80 (its group)');
+    assert.equal(await fetch(clientA, '10.63.1.10', 81), '', 'eth0 does not admit 81');
+    assert.equal(await fetch(clientB, '10.63.2.10', 81), 'web81', 'eth1 admits 81 (its group), from its own subnet');
+    assert.equal(await fetch(clientB, '10.63.2.10', 80), '', 'eth1 does not admit 80');
+    assert.equal(await fetch(clientA, '10.63.2.10', 81), 'web81', 'eth1 from the other subnet: its answer leaves by eth1');
+    assert.equal(await fetch(clientB, '10.63.1.10', 80), 'web80', 'eth0 from the other subnet');
+
+    // A server restart over an emptied switch plugs both interfaces again, each with its own groups.
+    const dbUrl = s.databaseUrl;
+    await s.close();
+    assert.equal(await fetch(clientB, '10.63.2.10', 81), '', 'the switch is empty');
+    s = await startTestServer(env, dbUrl);
+    ec2 = sdk(s.url);
+    assert.equal(await fetch(clientB, '10.63.2.10', 81), 'web81', 'rebuilt: eth1 answers as its group allows');
+    assert.equal(await fetch(clientA, '10.63.2.10', 80), '', 'and only that');
+    assert.equal(await fetch(clientA, '10.63.1.10', 80), 'web80', 'eth0 too');
+
+    // Termination: the ENIs made at launch go with the instance.
+    await ec2.send(new TerminateInstancesCommand({ InstanceIds: [multi] }));
+    await waitUntilInstanceTerminated({ client: ec2, maxWaitTime: 60, minDelay: 1, maxDelay: 1 }, { InstanceIds: [multi] });
+    const left = (await ec2.send(new DescribeNetworkInterfacesCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcId] }, { Name: 'addresses.private-ip-address', Values: ['10.63.1.10', '10.63.2.10'] }] }))).NetworkInterfaces!;
+    assert.deepEqual(left, []);
+    assert.equal(await fetch(clientB, '10.63.2.10', 81), '', 'nothing answers there any more');
   });
 });
 

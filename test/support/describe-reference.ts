@@ -16,6 +16,9 @@ import type { SecurityGroupRow, SecurityGroupRuleRow, SubnetRow, VpcRow } from '
 import type { TagRow } from '../../src/db/repositories/tags.js';
 import type { Services } from '../../src/services/index.js';
 
+/** The ENIs attached to the instance (loadAll gives every instance its list). */
+const enisOf = (i: InstanceView) => i.enis ?? [];
+
 export const instanceSpec: DescribeSpec<InstanceView> = {
   id: (i) => i.id,
   tags: (i) => i.tags,
@@ -27,7 +30,13 @@ export const instanceSpec: DescribeSpec<InstanceView> = {
     'instance-type': (i) => i.instance_type,
     'key-name': (i) => i.key_name,
     'private-ip-address': (i) => i.private_ip,
-    'network-interface.addresses.private-ip-address': (i) => i.private_ip,
+    'network-interface.addresses.private-ip-address': (i) => enisOf(i).flatMap((e) => e.ips),
+    'network-interface.private-ip-address': (i) => enisOf(i).flatMap((e) => e.ips.slice(0, 1)),
+    'network-interface.addresses.primary': (i) => enisOf(i).flatMap((e) => e.ips.map((_, n) => n === 0)),
+    'network-interface.subnet-id': (i) => enisOf(i).map((e) => e.subnet_id),
+    'network-interface.vpc-id': (i) => enisOf(i).map((e) => e.vpc_id),
+    'network-interface.attachment.device-index': (i) => enisOf(i).map((e) => e.device_index),
+    'network-interface.attachment.delete-on-termination': (i) => enisOf(i).map((e) => e.delete_on_termination),
     'private-dns-name': (i) => privateDnsName(i.private_ip, i.region),
     'vpc-id': (i) => i.vpc_id,
     'subnet-id': (i) => i.subnet_id,
@@ -42,8 +51,8 @@ export const instanceSpec: DescribeSpec<InstanceView> = {
     'instance.group-name': (i) => i.groups.map((g) => g.group_name),
     'group-id': (i) => i.security_group_ids,
     'group-name': (i) => i.groups.map((g) => g.group_name),
-    'network-interface.network-interface-id': (i) => i.eni_id,
-    'network-interface.mac-address': (i) => i.mac_address,
+    'network-interface.network-interface-id': (i) => enisOf(i).map((e) => e.id),
+    'network-interface.mac-address': (i) => enisOf(i).map((e) => e.mac_address),
     'root-device-type': () => 'ebs',
     'root-device-name': () => '/dev/xvda',
     'virtualization-type': () => 'hvm',
@@ -208,7 +217,7 @@ export const tagSpec: DescribeSpec<TagView> = {
 
 /** Everything of the account, loaded as the handlers loaded it before issue 12. */
 export async function loadAll(s: Services, accountId: string, region: string) {
-  const [instances, tags, groups, rules, images, keyPairs, vpcs, subnets, allTags] = await Promise.all([
+  const [instances, tags, groups, rules, images, keyPairs, vpcs, subnets, allTags, enis] = await Promise.all([
     s.instances.list(accountId),
     s.tags.byResource(accountId),
     s.network.securityGroups(accountId),
@@ -218,6 +227,7 @@ export async function loadAll(s: Services, accountId: string, region: string) {
     s.network.vpcs(accountId),
     s.network.subnets(accountId),
     s.tags.all(accountId),
+    s.network.enis.all(),
   ]);
   const zones = new Map(s.catalog.zones().map((z) => [z.name, z.zoneId]));
   return {
@@ -227,6 +237,7 @@ export async function loadAll(s: Services, accountId: string, region: string) {
       groups: r.security_group_ids.map((id) => groups.find((g) => g.id === id)).filter((g) => g !== undefined),
       architecture: images.find((im) => im.id === r.image_id)?.architecture ?? 'x86_64',
       region,
+      enis: enis.filter((e) => e.instance_id === r.id).map((e) => ({ ...e, device_index: e.device_index ?? 0, groups: [] })),
     })),
     images: images.map((i): ImageView => ({ ...i, tags: tags.get(i.id) ?? [] })),
     keyPairs: keyPairs.map((k): KeyPairView => ({ ...k, tags: tags.get(k.id) ?? [] })),

@@ -2,7 +2,11 @@
  * Plugging an ENI into a sandbox.
  * - A container (a network namespace, found from its pid): a veth pair made with its far end already inside
  *   the namespace (named eth<device index>, so no half-plugged name ever appears there), given the ENI's MAC and
- *   addresses, a default route via the subnet gateway for device 0; the near end `tcv…` joins the VPC's bridge
+ *   addresses, a default route via the subnet gateway for device 0; besides, each device N has its own routing
+ *   table 10000+N (its subnet, a default route via its gateway), chosen by a rule per address it holds, so that
+ *   what is sent from an interface's address leaves by that interface (with several interfaces the main table
+ *   would send an answer to another subnet out of the interface on that subnet, with a source address the
+ *   switch refuses there), as Amazon Linux's ec2-net-utils sets up; the near end `tcv…` joins the VPC's bridge
  *   with external_ids naming the ENI. A re-plug (the container started again: a new namespace) finds the old
  *   pair gone with the old namespace, or not facing this namespace, and makes it anew.
  * - A VM: libvirt adds the tap `tct…` to the bridge when the domain starts (see vmInterface); plug waits for it
@@ -73,15 +77,26 @@ export async function moveIntoSandbox(host: Host, cloud: string, port: PortSpec,
   return true;
 }
 
-/** The commands inside the namespace: loopback, MAC, addresses (stale ones out), up, then the default route. */
-function insideLines(port: PortSpec, inside: string, stale: string[]): string[][] {
+/**
+ * The commands inside the namespace: loopback, MAC, addresses (those `held` that the ENI no longer has go), up,
+ * the device's own routing table with a rule for each address it gains (none for one it lost), then the default
+ * route.
+ */
+function insideLines(port: PortSpec, inside: string, held: string[]): string[][] {
   const len = prefixOf(port.subnetCidr);
+  const wanted = new Set(port.ips.map((ip) => `${ip}/${len}`));
+  const stale = held.filter((a) => !wanted.has(a));
+  const table = String(10000 + port.deviceIndex);
   return [
     ['link', 'set', 'lo', 'up'],
     ['link', 'set', inside, 'address', port.mac],
     ...stale.map((a) => ['addr', 'del', a, 'dev', inside]),
     ...port.ips.map((ip) => ['addr', 'replace', `${ip}/${len}`, 'dev', inside]),
     ['link', 'set', inside, 'up'],
+    ...stale.map((a) => ['rule', 'del', 'from', a.split('/')[0]!, 'lookup', table]),
+    ...port.ips.filter((ip) => !held.includes(`${ip}/${len}`)).map((ip) => ['rule', 'add', 'from', ip, 'lookup', table, 'priority', table]),
+    ['route', 'replace', port.subnetCidr, 'dev', inside, 'src', port.ips[0]!, 'table', table],
+    ['route', 'replace', 'default', 'via', port.gateway, 'dev', inside, 'table', table],
     // Last: the instance's init waits for its default route as the sign that the network is there.
     ...(port.deviceIndex === 0 ? [['route', 'replace', 'default', 'via', port.gateway, 'dev', inside]] : []),
   ];
@@ -111,14 +126,11 @@ export async function plugContainer(host: Host, cloud: string, port: PortSpec, p
   // Two independent chains run at once: inside the namespace (checksum offload off before the link comes up,
   // then MAC, addresses, up, route) and on the host (offload off, then the OVS port). Both are awaited before
   // anything is concluded, so a failure never leaves the other half running beside an undo.
-  const len = prefixOf(port.subnetCidr);
   // Addresses the ENI no longer has (UnassignPrivateIpAddresses, a reassignment) leave the interface; the primary
   // one (first, so the kernel's primary too) never does, so no secondary is lost with it.
-  const wanted = new Set(port.ips.map((ip) => `${ip}/${len}`));
   const inNamespace = async () => {
     if (fresh) await host.noTxOffload(inside, where);
-    const stale = fresh ? [] : (await host.addresses(inside, where)).filter((a) => !wanted.has(a));
-    await host.ipBatch(insideLines(port, inside, stale), where);
+    await host.ipBatch(insideLines(port, inside, fresh ? [] : await host.addresses(inside, where)), where);
   };
   const onHost = async () => {
     if (fresh) await host.noTxOffload(outside);

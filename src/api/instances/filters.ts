@@ -35,6 +35,9 @@ export const ENIS = `COALESCE((SELECT json_agg(json_build_object('id', n.id, 'su
     FROM security_groups g WHERE g.id = ANY(n.security_group_ids)), '[]')) ORDER BY n.device_index)
   FROM network_interfaces n WHERE n.instance_id = r.id), '[]')`;
 const VOLUME_JOIN = ['volume_attachments a', 'a.instance_id = r.id'] as const;
+/** The ENIs attached to the instance (every device index), and their addresses. */
+const ENI_JOIN = ['network_interfaces n', 'n.instance_id = r.id'] as const;
+const ENI_IP_JOIN = ['network_interfaces n JOIN ip_allocations a ON a.owner_id = n.id', 'n.instance_id = r.id'] as const;
 
 const GROUP_JOIN = ['security_groups g', 'g.id = ANY(r.security_group_ids) AND g.account_id = r.account_id'] as const;
 
@@ -55,9 +58,16 @@ export const instanceResource: Resource<InstanceRead> = {
     'image-id': column('image_id'),
     'instance-type': column('instance_type'),
     'key-name': column('key_name'),
+    // The primary interface's primary address only (as on AWS); the next two read every attached interface.
     'private-ip-address': text('host(r.private_ip)'),
     'ip-address': text(PUBLIC_IP),
-    'network-interface.addresses.private-ip-address': text('host(r.private_ip)'),
+    'network-interface.addresses.private-ip-address': join(...ENI_IP_JOIN, 'host(a.ip)'),
+    'network-interface.private-ip-address': join(...ENI_IP_JOIN.slice(0, 1) as [string], `${ENI_IP_JOIN[1]} AND a.is_primary`, 'host(a.ip)'),
+    'network-interface.addresses.primary': join(...ENI_IP_JOIN, 'a.is_primary::text'),
+    'network-interface.subnet-id': join(...ENI_JOIN, 'n.subnet_id'),
+    'network-interface.vpc-id': join(...ENI_JOIN, 'n.vpc_id'),
+    'network-interface.attachment.device-index': join(...ENI_JOIN, 'n.device_index::text'),
+    'network-interface.attachment.delete-on-termination': join(...ENI_JOIN, 'n.delete_on_termination::text'),
     'private-dns-name': text((c) => {
       const suffix = `.${privateDnsSuffix(c.region)}`;
       return sql`'ip-' || replace(host(r.private_ip), '.', '-') || ${suffix}::text`;
@@ -75,8 +85,8 @@ export const instanceResource: Resource<InstanceRead> = {
     'instance.group-name': join(...GROUP_JOIN, 'g.group_name'),
     'group-id': list('security_group_ids'),
     'group-name': join(...GROUP_JOIN, 'g.group_name'),
-    'network-interface.network-interface-id': column('eni_id'),
-    'network-interface.mac-address': column('mac_address'),
+    'network-interface.network-interface-id': join(...ENI_JOIN, 'n.id'),
+    'network-interface.mac-address': join(...ENI_JOIN, 'n.mac_address'),
     'block-device-mapping.volume-id': join(...VOLUME_JOIN, 'a.volume_id'),
     'block-device-mapping.device-name': join(...VOLUME_JOIN, 'a.device'),
     'block-device-mapping.status': join(...VOLUME_JOIN, 'a.state'),

@@ -7,6 +7,7 @@ import { defineHandler } from '../../server/registry.js';
 import { Ec2Error, notFound } from '../../errors/index.js';
 import { newId, parseId } from '../../ids/index.js';
 import { sandboxOf } from '../../services/instances/network-steps.js';
+import { instanceType } from '../../domain/instance-types.js';
 
 export const attachNetworkInterface = defineHandler('AttachNetworkInterface', {
   async validate(input, ctx) {
@@ -24,8 +25,13 @@ export const attachNetworkInterface = defineHandler('AttachNetworkInterface', {
     if (eni.availability_zone !== inst.availability_zone) {
       throw new Ec2Error('InvalidParameterCombination', `The network interface and the instance must be in the same availability zone (${eni.availability_zone} vs ${inst.availability_zone}).`);
     }
-    if ((await ctx.services.network.enis.ofInstance(inst.id)).some((e) => e.device_index === index)) {
+    const attached = await ctx.services.network.enis.ofInstance(inst.id);
+    if (attached.some((e) => e.device_index === index)) {
       throw new Ec2Error('InvalidParameterValue', `Instance '${inst.id}' already has an interface attached at device index '${index}'.`);
+    }
+    const limit = instanceType(inst.instance_type)?.maxEnis;
+    if (limit !== undefined && attached.length + 1 > limit) {
+      throw new Ec2Error('AttachmentLimitExceeded', `Interface count ${attached.length + 1} exceeds the limit for ${inst.instance_type}`);
     }
     if (inst.state === 'running' && ctx.services.network.plugsPorts && !ctx.services.backends.compute.sandbox) {
       throw new Ec2Error('UnsupportedOperation', 'Attaching an interface to a running virtual machine is not supported here; stop the instance first.');

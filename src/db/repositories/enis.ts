@@ -59,30 +59,32 @@ export class EniRepository {
     return this.db.rows<EniRow>(`SELECT ${ENI_COLUMNS} FROM network_interfaces n ORDER BY n.id`);
   }
 
-  /** Attaches the ENI (AttachNetworkInterface); false when another attachment took it or the device index first. */
-  async attach(id: string, instanceId: string, deviceIndex: number, attachmentId: string): Promise<boolean> {
+  /**
+   * Attaches the ENI (AttachNetworkInterface, or RunInstances naming an existing ENI); false when another
+   * attachment took it or the device index first. The attachment is kept at termination unless
+   * `deleteOnTermination` (AWS's default for an attachment of an existing ENI is false). Inside `t` when given,
+   * where a conflict throws (a failed statement ends a PostgreSQL transaction) instead of answering false.
+   */
+  async attach(id: string, instanceId: string, deviceIndex: number, attachmentId: string, opts: { deleteOnTermination?: boolean; t?: Transaction } = {}): Promise<boolean> {
+    const update = () => this.db.exec(
+      `UPDATE network_interfaces SET instance_id = $2, device_index = $3, attachment_id = $4, attached_at = now(), delete_on_termination = $5
+       WHERE id = $1 AND instance_id IS NULL AND interface_type = 'interface'`,
+      [id, instanceId, deviceIndex, attachmentId, opts.deleteOnTermination ?? false],
+      opts.t,
+    );
+    if (opts.t) return (await update()) === 1;
     try {
-      return (await this.db.exec(
-        `UPDATE network_interfaces SET instance_id = $2, device_index = $3, attachment_id = $4, attached_at = now(), delete_on_termination = false
-         WHERE id = $1 AND instance_id IS NULL`,
-        [id, instanceId, deviceIndex, attachmentId],
-      )) === 1;
+      return (await update()) === 1;
     } catch {
       return false; // UNIQUE (instance_id, device_index)
     }
   }
 
-  /** Detaches the ENI (DetachNetworkInterface), or every secondary one of an instance (its termination). */
+  /** Detaches the ENI (DetachNetworkInterface, or its instance's termination when the attachment keeps it). */
   async detach(id: string): Promise<void> {
     await this.db.exec('UPDATE network_interfaces SET instance_id = NULL, device_index = NULL, attachment_id = NULL, attached_at = NULL WHERE id = $1', [id]);
   }
 
-  async detachSecondaries(instanceId: string): Promise<void> {
-    await this.db.exec(
-      'UPDATE network_interfaces SET instance_id = NULL, device_index = NULL, attachment_id = NULL, attached_at = NULL WHERE instance_id = $1 AND device_index > 0',
-      [instanceId],
-    );
-  }
 
   byAttachment(accountId: string, attachmentId: string): Promise<EniRow | undefined> {
     return this.db.one<EniRow>(`SELECT ${ENI_COLUMNS} FROM network_interfaces n WHERE n.account_id = $1 AND n.attachment_id = $2`, [accountId, attachmentId]);

@@ -13,6 +13,7 @@ import type { ImageRow, KeyPairRow } from '../../db/repositories/compute.js';
 import type { SubnetRow } from '../../db/repositories/network.js';
 import { checkSecondaryRequest, type SecondaryRequest } from '../network/private-ips.js';
 import { parseMetadataOptions, type MetadataOptions, type MetadataOptionsInput } from '../metadata/options.js';
+import { availableEni, checkInterfaceList, planExtraInterfaces, type InterfaceRequest, type PlannedInterface, type PrimaryInterface } from './launch-interfaces.js';
 
 export interface LaunchRequest {
   ImageId?: string;
@@ -31,10 +32,7 @@ export interface LaunchRequest {
   DisableApiStop?: boolean;
   InstanceInitiatedShutdownBehavior?: string;
   BlockDeviceMappings?: unknown[];
-  NetworkInterfaces?: {
-    SubnetId?: string; Groups?: string[]; PrivateIpAddress?: string; DeviceIndex?: number; AssociatePublicIpAddress?: boolean;
-    PrivateIpAddresses?: { PrivateIpAddress?: string; Primary?: boolean }[]; SecondaryPrivateIpAddressCount?: number;
-  }[];
+  NetworkInterfaces?: InterfaceRequest[];
   MetadataOptions?: MetadataOptionsInput;
 }
 
@@ -60,6 +58,10 @@ export interface LaunchPlan {
   metadataOptions: Partial<MetadataOptions>;
   /** A public IPv4 address while it runs: NetworkInterfaces[0].AssociatePublicIpAddress, else the subnet's MapPublicIpOnLaunch. */
   associatePublicIp: boolean;
+  /** The primary interface's description, DeleteOnTermination, or the existing ENI it is (subnet, groups and address above are its own). */
+  primary: PrimaryInterface;
+  /** The interfaces at device index 1 and above (RunInstances' NetworkInterfaces), in device index order. */
+  extraInterfaces: PlannedInterface[];
 }
 
 export const MAX_USER_DATA = 16 * 1024;
@@ -121,8 +123,12 @@ export async function planLaunch(
   }
   const userData = decodeUserData(req.UserData);
 
-  const eni = req.NetworkInterfaces?.find((n) => (n.DeviceIndex ?? 0) === 0);
-  const subnetId = req.SubnetId ?? eni?.SubnetId;
+  const interfaces = req.NetworkInterfaces ?? [];
+  if (interfaces.length) checkInterfaceList(req, interfaces, type);
+  const eni = interfaces.find((n) => (n.DeviceIndex ?? 0) === 0);
+  // An existing ENI at device index 0: the instance is launched on it (its subnet, groups, MAC and address).
+  const existing = eni?.NetworkInterfaceId ? await availableEni(deps.network, accountId, eni.NetworkInterfaceId) : undefined;
+  const subnetId = existing?.subnet_id ?? req.SubnetId ?? eni?.SubnetId;
   let subnet: SubnetRow;
   if (subnetId) {
     parseId('subnet', subnetId);
@@ -138,7 +144,7 @@ export async function planLaunch(
 
   const groups = await deps.network.securityGroups(accountId);
   const inVpc = groups.filter((g) => g.vpc_id === subnet.vpc_id);
-  const wantedIds = req.SecurityGroupIds ?? eni?.Groups ?? [];
+  const wantedIds = existing?.security_group_ids ?? req.SecurityGroupIds ?? eni?.Groups ?? [];
   for (const id of wantedIds) parseId('securityGroup', id);
   const missingIds = wantedIds.filter((id) => !inVpc.some((g) => g.id === id));
   if (missingIds.length) throw new Ec2Error('InvalidGroup.NotFound', `The security group '${missingIds[0]}' does not exist in VPC '${subnet.vpc_id}'`);
@@ -154,7 +160,7 @@ export async function planLaunch(
   }
 
   const listed = (eni?.PrivateIpAddresses ?? []).filter((a) => a.PrivateIpAddress);
-  const privateIp = req.PrivateIpAddress ?? eni?.PrivateIpAddress ?? (listed.find((a) => a.Primary) ?? listed[0])?.PrivateIpAddress;
+  const privateIp = existing?.ips[0] ?? req.PrivateIpAddress ?? eni?.PrivateIpAddress ?? (listed.find((a) => a.Primary) ?? listed[0])?.PrivateIpAddress;
   if (privateIp && req.MaxCount > 1) {
     throw invalidParameterCombination('Cannot specify a PrivateIpAddress when launching more than one instance.');
   }
@@ -168,6 +174,7 @@ export async function planLaunch(
     if (secondaryIps.length && req.MaxCount > 1) throw invalidParameterCombination('Cannot specify private IP addresses when launching more than one instance.');
     checkSecondaryRequest(secondary, 1, type.ipv4PerEni);
   }
+  const extraInterfaces = await planExtraInterfaces(deps.network, accountId, interfaces, subnet, type, req.MaxCount);
   const sdb = req.InstanceInitiatedShutdownBehavior ?? 'stop';
   if (sdb !== 'stop' && sdb !== 'terminate') throw invalidParameterValue('InstanceInitiatedShutdownBehavior', sdb, 'Use stop or terminate.');
 
@@ -188,6 +195,9 @@ export async function planLaunch(
     shutdownBehavior: sdb,
     blockDeviceMappings: req.BlockDeviceMappings ?? [],
     metadataOptions: parseMetadataOptions(req.MetadataOptions),
-    associatePublicIp: eni?.AssociatePublicIpAddress ?? subnet.map_public_ip_on_launch,
+    // AWS gives no public address to an instance launched with several interfaces or on an existing ENI.
+    associatePublicIp: interfaces.length > 1 || existing ? false : (eni?.AssociatePublicIpAddress ?? subnet.map_public_ip_on_launch),
+    primary: { existing, description: eni?.Description ?? '', deleteOnTermination: eni?.DeleteOnTermination ?? !existing },
+    extraInterfaces,
   };
 }

@@ -29,8 +29,8 @@ export const eniStep: InstanceStep = {
     await network.applySecurity();
   },
   async undo({ row, network }) {
-    await network.enis.detachSecondaries(row.id); // AttachNetworkInterface's ENIs stay, detached (as on AWS)
-    await network.deleteEni(row.eni_id);
+    // Every interface as its attachment says: deleted, or detached and available again (as on AWS).
+    await network.releaseInterfaces(row.id);
     // Addresses of a record made before ENIs owned them.
     await network.releaseIps(row.id);
     await network.applySecurity();

@@ -10,6 +10,7 @@ import type { NetworkService } from '../network/index.js';
 import { randomMac, type LaunchPlan } from './launch.js';
 import type { InstanceQueue } from './queue.js';
 import { STEPS_AT_INSERT } from './steps.js';
+import type { Transaction } from '../../db/sql.js';
 
 export interface RunDeps {
   repo: ComputeRepository;
@@ -37,26 +38,54 @@ export async function runInstances(
     await d.repo.tx(async (t) => {
       for (let i = 0; i < plan.count.max; i++) {
         const id = newId('instance');
-        const eniId = newId('networkInterface');
-        const mac = randomMac();
+        const existing = plan.primary.existing;
+        const eniId = existing?.id ?? newId('networkInterface');
+        const mac = existing?.mac_address ?? randomMac();
         let ip: string;
-        try {
-          // The primary ENI, attached at device index 0, owns the address.
-          ip = await d.network.createEni(
-              {
-                id: eniId, account_id: accountId, vpc_id: plan.subnet.vpc_id, subnet_id: plan.subnet.id,
-                availability_zone: plan.subnet.availability_zone, mac_address: mac, security_group_ids: plan.securityGroupIds,
-                instance_id: id, device_index: 0, attachment_id: newId('networkInterfaceAttachment'),
-              },
-              plan.subnet,
-              i === 0 ? plan.privateIp : undefined,
-              t,
-              plan.secondary,
-            );
-        } catch (e) {
-          // Launch as many as the subnet allows, as long as that is at least MinCount.
-          if (i >= plan.count.min && e instanceof Ec2Error && e.code === 'InsufficientFreeAddressesInSubnet') break;
-          throw e;
+        if (existing) {
+          // An existing ENI at device index 0 (MaxCount is 1): attached in this transaction, its address the instance's.
+          await attachExisting(d, existing.id, id, 0, plan.primary.deleteOnTermination, t);
+          ip = existing.ips[0]!;
+        } else {
+          try {
+            // The primary ENI, attached at device index 0, owns the address.
+            ip = await d.network.createEni(
+                {
+                  id: eniId, account_id: accountId, vpc_id: plan.subnet.vpc_id, subnet_id: plan.subnet.id,
+                  availability_zone: plan.subnet.availability_zone, mac_address: mac, security_group_ids: plan.securityGroupIds,
+                  instance_id: id, device_index: 0, attachment_id: newId('networkInterfaceAttachment'),
+                  description: plan.primary.description, delete_on_termination: plan.primary.deleteOnTermination,
+                },
+                plan.subnet,
+                i === 0 ? plan.privateIp : undefined,
+                t,
+                plan.secondary,
+              );
+          } catch (e) {
+            // Launch as many as the subnet allows, as long as that is at least MinCount.
+            if (i >= plan.count.min && e instanceof Ec2Error && e.code === 'InsufficientFreeAddressesInSubnet') break;
+            throw e;
+          }
+        }
+        // The other interfaces, each attached at its device index in the same transaction (a full subnet fails
+        // the launch: its primary address is already taken in this transaction).
+        for (const x of plan.extraInterfaces) {
+          if (x.existing) {
+            await attachExisting(d, x.existing.id, id, x.deviceIndex, x.deleteOnTermination, t);
+            continue;
+          }
+          await d.network.createEni(
+            {
+              id: newId('networkInterface'), account_id: accountId, vpc_id: x.subnet.vpc_id, subnet_id: x.subnet.id,
+              availability_zone: x.subnet.availability_zone, mac_address: randomMac(), security_group_ids: x.groups,
+              instance_id: id, device_index: x.deviceIndex, attachment_id: newId('networkInterfaceAttachment'),
+              description: x.description, delete_on_termination: x.deleteOnTermination,
+            },
+            x.subnet,
+            x.privateIp,
+            t,
+            x.secondary,
+          );
         }
         ids.push(id);
         if (plan.associatePublicIp) await d.network.addresses.wantPublicIp(eniId, t);
@@ -96,6 +125,13 @@ export async function runInstances(
     return rows.sort((a, b) => a.launch_index - b.launch_index);
   } finally {
     release?.();
+  }
+}
+
+/** Attaches an existing ENI to the instance being recorded (InvalidNetworkInterface.InUse when it was taken meanwhile). */
+async function attachExisting(d: RunDeps, eniId: string, instanceId: string, deviceIndex: number, deleteOnTermination: boolean, t: Transaction): Promise<void> {
+  if (!(await d.network.enis.attach(eniId, instanceId, deviceIndex, newId('networkInterfaceAttachment'), { deleteOnTermination, t }))) {
+    throw new Ec2Error('InvalidNetworkInterface.InUse', `Interface: [${eniId}] in use.`);
   }
 }
 

@@ -188,6 +188,19 @@ export class NetworkService {
     await this.repo.releaseSecondaryIps(eniId, ips);
   }
 
+  /**
+   * An instance's termination: each ENI attached to it goes as its attachment says, deleted (with its addresses)
+   * when DeleteOnTermination, else detached and `available` again (an existing ENI attached at launch or by
+   * AttachNetworkInterface, unless asked otherwise). Idempotent: a kept ENI, once detached, is no longer the
+   * instance's.
+   */
+  async releaseInterfaces(instanceId: string): Promise<void> {
+    for (const e of await this.repo.enis.ofInstance(instanceId)) {
+      if (e.delete_on_termination) await this.repo.enis.delete(e.id);
+      else await this.repo.enis.detach(e.id);
+    }
+  }
+
   /** Removes the ENI's record and addresses (idempotent). */
   async deleteEni(id: string): Promise<void> {
     await this.repo.enis.delete(id);
