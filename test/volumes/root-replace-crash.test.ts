@@ -35,6 +35,7 @@ import { needBackend } from '../support/backends.js';
 import { freshDatabase } from '../support/server.js';
 import { freePort, startChild, tail, type ChildServer } from '../support/child-server.js';
 import { testStorage } from '../support/storage.js';
+import { lvUuids as lvUuidsOf, waitBoots as waitBootsOn } from '../support/root-disk.js';
 
 const fast = (client: EC2Client) => ({ client, minDelay: 1, maxDelay: 2, maxWaitTime: 300 });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -77,28 +78,12 @@ describe('a root volume replacement (merge path) killed at its point of no retur
   const env = () => ({ DATABASE_URL: dbUrl, COMPUTE_BACKEND: 'libvirt', STORAGE_BACKEND: 'lvm', THECLOUD_RECONCILE_SECONDS: '2', LOG_LEVEL: 'info' });
   const one = async <T>(sql: string, params: unknown[] = []) => (await db.query(sql, params)).rows[0] as T;
 
-  async function boots(id: string): Promise<number[]> {
+  async function consoleOf(id: string): Promise<string> {
     const { backend_id } = await one<{ backend_id: string }>('SELECT backend_id FROM instances WHERE id = $1', [id]);
-    const out = await compute.consoleOutput(backend_id);
-    return [...out.matchAll(/thecloud: boot number (\d+)/g)].map((m) => Number(m[1]));
+    return compute.consoleOutput(backend_id);
   }
-  async function waitBoots(id: string, count: number): Promise<number[]> {
-    let b: number[] = [];
-    for (let i = 0; i < 1500 && b.length < count; i++) {
-      b = await boots(id);
-      if (b.length < count) await sleep(200);
-    }
-    assert.equal(b.length, count, `boot ${count} seen on the console (saw ${b.join(',')})`);
-    await sleep(3000); // "boot finished" follows the counter's write and a sync
-    return b;
-  }
-  /** This installation's LVs on the storage host: name -> LV UUID. */
-  async function lvUuids(): Promise<Map<string, string>> {
-    const { host, vg } = testStorage(cloudId);
-    const r = await host.run('lvs', ['--reportformat', 'json', '-o', 'lv_name,lv_uuid,lv_tags', vg]);
-    const lvs = (JSON.parse(r.stdout).report[0].lv ?? []) as Array<{ lv_name: string; lv_uuid: string; lv_tags: string }>;
-    return new Map(lvs.filter((lv) => lv.lv_tags.split(',').includes(`thecloud.cloud=${cloudId}`)).map((lv) => [lv.lv_name, lv.lv_uuid]));
-  }
+  const waitBoots = (id: string, count: number) => waitBootsOn(() => consoleOf(id), count);
+  const lvUuids = () => lvUuidsOf(cloudId!);
 
   it('finishes after the restart: records and LVs agree, the old root deleted, the instance running from the snapshot', async () => {
     server = await startChild({ ...env(), THECLOUD_CRASH_AT: 'replace-root:merged' }, port, join(logDir, 'first.log'));

@@ -45,6 +45,7 @@ import { awsClientEnv, needClient } from '../../compat/support.js';
 import type { TestServer } from '../support/server.js';
 import { lvmServer } from '../support/lvm-server.js';
 import { testStorage } from '../support/storage.js';
+import { lvUuids as lvUuidsOf, waitBoots as waitBootsOn } from '../support/root-disk.js';
 
 const fast = (client: EC2Client) => ({ client, minDelay: 1, maxDelay: 2, maxWaitTime: 300 });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -85,22 +86,12 @@ describe('replacing the root volume of a libvirt instance on real LVM', function
     return JSON.parse(String(r.stdout));
   }
 
-  /** The boot numbers the guest's init printed so far (its counter lives on the root disk). */
-  async function boots(id: string): Promise<number[]> {
+  /** The instance's console (the guest's init prints its boot counter there, which lives on the root disk). */
+  async function consoleOf(id: string): Promise<string> {
     const [row] = await s.services.instances.byIds('000000000000', [id]);
-    const out = await compute.consoleOutput(row!.backend_id!);
-    return [...out.matchAll(/thecloud: boot number (\d+)/g)].map((m) => Number(m[1]));
+    return compute.consoleOutput(row!.backend_id!);
   }
-  async function waitBoots(id: string, count: number): Promise<number[]> {
-    let b: number[] = [];
-    for (let i = 0; i < 1500 && b.length < count; i++) {
-      b = await boots(id);
-      if (b.length < count) await sleep(200);
-    }
-    assert.equal(b.length, count, `boot ${count} seen on the console (saw ${b.join(',')})`);
-    await sleep(3000); // "boot finished" follows the counter's write and a sync
-    return b;
-  }
+  const waitBoots = (id: string, count: number) => waitBootsOn(() => consoleOf(id), count);
   async function rootOf(id: string) {
     const vols = (await ec2.send(new DescribeVolumesCommand({ Filters: [{ Name: 'attachment.instance-id', Values: [id] }] }))).Volumes!;
     return vols;
@@ -114,13 +105,7 @@ describe('replacing the root volume of a libvirt instance on real LVM', function
     await host.run('rm', ['-f', tmp]);
     return sum;
   }
-  /** This installation's LVs on the storage host: name -> LV UUID. */
-  async function lvUuids(): Promise<Map<string, string>> {
-    const { host, vg } = testStorage(cloudId);
-    const r = await host.run('lvs', ['--reportformat', 'json', '-o', 'lv_name,lv_uuid,lv_tags', vg]);
-    const lvs = (JSON.parse(r.stdout).report[0].lv ?? []) as Array<{ lv_name: string; lv_uuid: string; lv_tags: string }>;
-    return new Map(lvs.filter((lv) => lv.lv_tags.split(',').includes(`thecloud.cloud=${cloudId}`)).map((lv) => [lv.lv_name, lv.lv_uuid]));
-  }
+  const lvUuids = () => lvUuidsOf(cloudId!);
   async function finished(taskId: string): Promise<ReplaceRootVolumeTask> {
     for (let i = 0; i < 600; i++) {
       const t = (await ec2.send(new DescribeReplaceRootVolumeTasksCommand({ ReplaceRootVolumeTaskIds: [taskId] }))).ReplaceRootVolumeTasks![0]!;
