@@ -67,6 +67,8 @@ describe('host runners: quoting for a remote shell', () => {
     const opts = { url: 'ssh://h', identityFile: '/k', knownHostsFile: '/kh', controlDir: '/tmp/thecloud-ssh-test' };
     await assert.rejects(sshHost({ ...opts, runner: answer(255, 'ssh: connect to host h port 22: Connection refused') }).run('true', []), HostUnreachableError);
     await assert.rejects(sshHost({ ...opts, runner: answer(5, 'Failed to find logical volume') }).run('lvs', []), /lvs .*failed \(exit 5\)/);
+    // A connection lost mid-command: ssh's 255 with its message suppressed says what probably happened.
+    await assert.rejects(sshHost({ ...opts, runner: answer(255, '') }).run('dd', []), /dd .*failed \(exit 255\).*connection to ssh:\/\/h was probably lost/);
     const allowed = await sshHost({ ...opts, runner: answer(5, 'x') }).run('lvs', [], { allowFailure: true });
     assert.equal(allowed.exitCode, 5);
   });

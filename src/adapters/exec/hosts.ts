@@ -81,8 +81,12 @@ export function sshHost(opts: SshHostOptions): HostRunner {
     '-o', 'StrictHostKeyChecking=yes',
     '-o', 'BatchMode=yes',
     '-o', 'ConnectTimeout=10',
-    '-o', 'ServerAliveInterval=5',
-    '-o', 'ServerAliveCountMax=3',
+    // A connection is given up after 90 s without an answer, not 15: a storage host that is itself a busy VM
+    // (the QEMU/TCG guest of scripts/setup-storage-host.sh under a loaded CI machine) can stall for tens of
+    // seconds, and a dropped master ends every command on it with ssh's 255 and, at LogLevel=ERROR, no message
+    // (reproduced by SIGSTOPping the guest for 25 s; seen in full test runs as a failed `lvs` or `dd`).
+    '-o', 'ServerAliveInterval=10',
+    '-o', 'ServerAliveCountMax=9',
     '-o', 'LogLevel=ERROR',
     // One SSH login shared by every command for ten minutes after the last (a login costs far more than a
     // command). Not one minute: a client that connects just as an idle master exits fails with ssh's 255 and no
@@ -99,6 +103,10 @@ export function sshHost(opts: SshHostOptions): HostRunner {
     result = await ssh('ssh', [...base, `${user}@${host}`, '--', line], { ...runOpts, allowFailure: true });
     if (result.exitCode === 255 && SSH_FAILURE.test(result.stderr)) {
       throw new HostUnreachableError(`storage host ${opts.url} is not reachable over SSH: ${result.stderr.trim().slice(0, 500)}`);
+    }
+    if (result.exitCode === 255 && !result.stderr.trim() && !runOpts.allowFailure) {
+      // ssh's own failure with its message suppressed (a connection lost mid-command), or the command's own 255.
+      throw new CommandError(command, args, 255, `exit 255 with no message: the SSH connection to ${opts.url} was probably lost while the command ran (the host stopped answering), or the command itself exited 255`);
     }
     if (result.exitCode !== 0 && !runOpts.allowFailure) throw new CommandError(command, args, result.exitCode, result.stderr);
     return result;
