@@ -73,5 +73,5 @@ export function toSubnet(s: Row): Ec2.Subnet {
 
 export const describeSubnets = describeAction('DescribeSubnets', {
   resource: subnetResource, idKind: 'subnet', ids: (i) => i.SubnetIds, list: 'Subnets',
-  render: (s, ctx) => toSubnet({ ...s, zoneId: ctx.services.catalog.zones().find((z) => z.name === s.availability_zone)?.zoneId ?? '', region: ctx.region }),
+  render: (s, ctx) => toSubnet({ ...s, zoneId: ctx.services.catalog.zone(s.availability_zone)?.zoneId ?? '', region: ctx.region }),
 });

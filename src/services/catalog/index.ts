@@ -24,7 +24,16 @@ export interface Zone {
 }
 
 export class CatalogService {
-  constructor(readonly region: string) {}
+  /** The region's zones: fixed for the server's life, so made once (DescribeSubnets looks one up per row). */
+  private readonly zoneList: readonly Zone[];
+
+  constructor(readonly region: string) {
+    this.zoneList = ['a', 'b', 'c'].map((letter, i) => ({
+      name: `${region}${letter}`,
+      zoneId: `${regionCode(region)}-az${i + 1}`,
+      region,
+    }));
+  }
 
   /** Every region; opt-in regions (as on AWS) are 'not-opted-in' unless this server is one. */
   regions(): { name: string; endpoint: string; optInStatus: string }[] {
@@ -37,15 +46,11 @@ export class CatalogService {
   }
 
   zones(): Zone[] {
-    return ['a', 'b', 'c'].map((letter, i) => ({
-      name: `${this.region}${letter}`,
-      zoneId: `${regionCode(this.region)}-az${i + 1}`,
-      region: this.region,
-    }));
+    return [...this.zoneList];
   }
 
   zone(name: string): Zone | undefined {
-    return this.zones().find((z) => z.name === name);
+    return this.zoneList.find((z) => z.name === name);
   }
 
   instanceTypes(): InstanceTypeSpec[] {
