@@ -296,6 +296,7 @@ async function launchBench(): Promise<void> {
     const id = r.Instances![0]!.InstanceId!;
     ids.add(id);
     runCall.push(performance.now() - t0);
+    if (process.env.THECLOUD_TRACE_EXEC === '1') process.stderr.write(`[@${t0.toFixed(0)} RunInstances ${id} sent, answered after ${runCall.at(-1)!.toFixed(0)} ms]\n`);
     // Two loops at once: the state every STATE_POLL_MS, the console every CONSOLE_POLL_MS; neither waits for the other.
     let running: number | undefined;
     let shown: number | undefined;
@@ -305,7 +306,10 @@ async function launchBench(): Promise<void> {
         const d = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }));
         const st = d.Reservations?.[0]?.Instances?.[0]?.State?.Name;
         const reason = d.Reservations?.[0]?.Instances?.[0]?.StateReason;
-        if (st === 'running') running = performance.now() - t0;
+        if (st === 'running') {
+          running = performance.now() - t0;
+          if (process.env.THECLOUD_TRACE_EXEC === '1') process.stderr.write(`[@${performance.now().toFixed(0)} ${id} seen running]\n`);
+        }
         else if (st === 'terminated') throw (failedLaunch = new Error(`launch of ${id} failed: ${reason?.Code} ${reason?.Message}`));
         return running !== undefined;
       }, 60_000, STATE_POLL_MS),

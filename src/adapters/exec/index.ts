@@ -37,9 +37,9 @@ export type Runner = (
  * profiling (bench/README.md: which commands a launch or a CreateVolume costs). Off by default.
  */
 const TRACE = process.env.THECLOUD_TRACE_EXEC === '1';
-function trace(command: string, args: readonly string[], ms: number, exitCode: number): void {
+function trace(command: string, args: readonly string[], started: number, ms: number, exitCode: number): void {
   const line = [command, ...args].join(' ').replace(/\s+/g, ' ');
-  process.stderr.write(`[exec ${ms.toFixed(0).padStart(5)} ms${exitCode ? ` exit ${exitCode}` : ''}] ${line.length > 300 ? `${line.slice(0, 300)}...` : line}\n`);
+  process.stderr.write(`[@${started.toFixed(0)} exec ${ms.toFixed(0).padStart(5)} ms${exitCode ? ` exit ${exitCode}` : ''}] ${line.length > 300 ? `${line.slice(0, 300)}...` : line}\n`);
 }
 
 export const run: Runner = async (command, args, opts = {}) => {
@@ -59,7 +59,7 @@ export const run: Runner = async (command, args, opts = {}) => {
     stderr: String(result.stderr ?? ''),
     exitCode: result.exitCode ?? -1,
   };
-  if (TRACE) trace(command, args, performance.now() - started, out.exitCode);
+  if (TRACE) trace(command, args, started, performance.now() - started, out.exitCode);
   if (out.exitCode !== 0 && !opts.allowFailure) {
     throw new CommandError(command, args, result.exitCode, out.stderr || String(result.message ?? ''));
   }

@@ -150,7 +150,7 @@ export class StepRunner {
     const result = await step.do(this.context(row, false));
     const t1 = performance.now();
     await this.deps.repo.markStep(id, step.name, true, result ?? {});
-    if (process.env.THECLOUD_TRACE_EXEC === '1') process.stderr.write(`[step ${step.name} ${(t1 - t0).toFixed(0)} ms, journal ${(performance.now() - t1).toFixed(0)} ms]\n`);
+    if (process.env.THECLOUD_TRACE_EXEC === '1') process.stderr.write(`[@${t0.toFixed(0)} step ${step.name} ${(t1 - t0).toFixed(0)} ms, journal ${(performance.now() - t1).toFixed(0)} ms]\n`);
   }
 
   /**
