@@ -26,7 +26,7 @@ async function createCompute(config: Config, cloudId?: string): Promise<ComputeB
       return new NoopComputeBackend();
     case 'docker': {
       const { DockerComputeBackend } = await import('./docker/index.js');
-      return new DockerComputeBackend({ socketPath: config.dockerSocket, cloudId });
+      return new DockerComputeBackend({ socketPath: config.dockerSocket, cloudId, bootDir: config.dockerBootDir });
     }
     case 'libvirt': {
       const { LibvirtComputeBackend } = await import('./libvirt/index.js');

@@ -35,6 +35,8 @@ export interface Config {
   authEnabled: boolean;
   accounts: AccountConfig[];
   dockerSocket?: string;
+  /** Host directory of the containers' first-boot files (THECLOUD_DOCKER_BOOT_DIR; src/adapters/docker/boot.ts). */
+  dockerBootDir?: string;
   libvirtUri: string;
   /** EBS on LVM (STORAGE_BACKEND=lvm): where the volume group is and how its volumes reach instances. */
   storage: StorageConfig;
@@ -246,6 +248,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     authEnabled: bool(env, 'THECLOUD_AUTH', true),
     accounts: accountList,
     dockerSocket: env.DOCKER_SOCKET || undefined,
+    dockerBootDir: env.THECLOUD_DOCKER_BOOT_DIR || undefined,
     libvirtUri: env.LIBVIRT_URI || 'qemu:///system',
     storage: storage(env),
     terminatedRetentionMs: integer(env, 'THECLOUD_TERMINATED_RETENTION_SECONDS', 3600, 0, 86400 * 7) * 1000,

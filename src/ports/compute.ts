@@ -237,7 +237,7 @@ export interface ProbeResult {
  * id can still be told apart by whether this installation's records know that resource.
  */
 export interface HostObject {
-  kind: 'docker-container' | 'docker-network' | 'libvirt-domain' | 'ovs-bridge';
+  kind: 'docker-container' | 'docker-network' | 'docker-boot-dir' | 'libvirt-domain' | 'ovs-bridge';
   name: string;
   installation: string;
   owner: string;

@@ -65,7 +65,7 @@ async function inventories(config: Config): Promise<HostInventory[]> {
   const { DockerInventory } = await import('../adapters/docker/inventory.js');
   const { LibvirtInventory } = await import('../adapters/libvirt/inventory.js');
   const { OvsInventory } = await import('../adapters/ovs/inventory.js');
-  return [new DockerInventory(config.dockerSocket), new LibvirtInventory(config.libvirtUri), new OvsInventory()];
+  return [new DockerInventory(config.dockerSocket, config.dockerBootDir), new LibvirtInventory(config.libvirtUri), new OvsInventory()];
 }
 
 export function isOurs(o: HostObject, own: Ownership): boolean {
@@ -120,8 +120,9 @@ export async function doctor(config: Config, args: string[]): Promise<number> {
   }
 
   if (target) {
-    // Containers before the networks they hold.
-    const mine = leftovers.filter((l) => label(l.o.installation) === target).sort((a, b) => Number(a.o.kind === 'docker-network') - Number(b.o.kind === 'docker-network'));
+    // Containers before the networks they hold and the directory of their first-boot files.
+    const last = (o: HostObject) => Number(o.kind === 'docker-network' || o.kind === 'docker-boot-dir');
+    const mine = leftovers.filter((l) => label(l.o.installation) === target).sort((a, b) => last(a.o) - last(b.o));
     if (!mine.length) console.log(`info no leftovers of installation ${target} on this host`);
     for (const { inv, o } of mine) {
       try {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:net';
@@ -107,9 +107,14 @@ describe('docker instances a user can reach', function () {
     const out = await ec2.send(new GetConsoleOutputCommand({ InstanceId: inst.InstanceId }));
     assert.match(Buffer.from(out.Output!, 'base64').toString(), /cloud-config-done/);
 
+    // The first-boot files (user data, keys) are a directory of the host, not part of the container's filesystem
+    // (so an image captured from it does not carry them); it goes with the instance.
+    const boot = (await new Docker().getContainer(inst.InstanceId!).inspect()).Mounts.find((m) => m.Destination === '/.thecloud');
+    assert.ok(boot && existsSync(join(boot.Source, inst.InstanceId!, 'user-script')), 'the first-boot files are a host directory');
     await ec2.send(new TerminateInstancesCommand({ InstanceIds: [inst.InstanceId!] }));
     await waitUntilInstanceTerminated({ client: ec2, maxWaitTime: 60, minDelay: 1, maxDelay: 2 }, { InstanceIds: [inst.InstanceId!] });
     await assert.rejects(new Docker().getContainer(inst.InstanceId!).inspect(), /404|no such container/i);
+    assert.equal(existsSync(boot.Source), false, 'the first-boot directory is removed with the instance');
   });
 });
 

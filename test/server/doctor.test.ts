@@ -1,10 +1,12 @@
 /**
  * `npm run doctor` lists what another installation left on the host (here: a Docker container and the subnet
- * network it holds, made for another installation id), leaves this installation's objects out, and removes the
+ * network it holds, and the directory of its containers' first-boot files, made for another installation id), leaves this installation's objects out, and removes the
  * other's only when told to by name.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { execa } from 'execa';
 import Docker from 'dockerode';
 import { DockerComputeBackend } from '../../src/adapters/docker/index.js';
@@ -13,6 +15,8 @@ import { startTestServer, type TestServer } from '../support/server.js';
 import { sdk } from '../support/clients.js';
 import { DescribeImagesCommand, RunInstancesCommand, TerminateInstancesCommand, waitUntilInstanceRunning, waitUntilInstanceTerminated } from '@aws-sdk/client-ec2';
 
+/** The default THECLOUD_DOCKER_BOOT_DIR: one directory per installation id. */
+const BOOT_ROOT = '/var/lib/thecloud/docker-boot';
 const hex = (n: number) => randomBytes(Math.ceil(n / 2)).toString('hex').slice(0, n);
 
 describe('doctor: leftovers of other installations', function () {
@@ -21,6 +25,7 @@ describe('doctor: leftovers of other installations', function () {
   const other = hex(32);
   const instanceId = `i-${hex(17)}`;
   const subnetId = `subnet-${hex(17)}`;
+  const otherBootDir = join(BOOT_ROOT, other);
   let s: TestServer | undefined;
   let ownContainer: string | undefined;
 
@@ -39,6 +44,8 @@ describe('doctor: leftovers of other installations', function () {
       Labels: { 'thecloud.managed': 'true', 'thecloud.cloud-id': other, 'thecloud.instance-id': instanceId, 'thecloud.account-id': '000000000000', 'thecloud.subnet-id': subnetId },
       HostConfig: { NetworkMode: `thecloud-${subnetId}` },
     });
+    // And the directory of its containers' first-boot files (src/adapters/docker/boot.ts).
+    mkdirSync(join(otherBootDir, instanceId), { recursive: true });
     // This installation's own instance, which doctor must not list.
     const ec2 = sdk(s.url);
     const image = (await ec2.send(new DescribeImagesCommand({ Filters: [{ Name: 'name', Values: ['thecloud-busybox'] }] }))).Images![0]!;
@@ -46,6 +53,7 @@ describe('doctor: leftovers of other installations', function () {
     await waitUntilInstanceRunning({ client: ec2, maxWaitTime: 60, minDelay: 1, maxDelay: 2 }, { InstanceIds: [ownContainer] });
   });
   after(async () => {
+    rmSync(otherBootDir, { recursive: true, force: true });
     await docker.getContainer(instanceId).remove({ force: true }).catch(() => undefined);
     await docker.getNetwork(`thecloud-${subnetId}`).remove().catch(() => undefined);
     if (s && ownContainer) {
@@ -69,6 +77,7 @@ describe('doctor: leftovers of other installations', function () {
     assert.ok(r.stdout.includes(`installation ${other}`), r.stdout);
     assert.match(block, new RegExp(`docker-container\\s+${instanceId}`));
     assert.match(block, new RegExp(`docker-network\\s+thecloud-${subnetId}\\s+\\(${subnetId}\\) holds 10\\.251\\.`));
+    assert.match(block, new RegExp(`docker-boot-dir\\s+${other}\\s.*1 instance directory in ${otherBootDir}`));
     assert.match(r.stdout, /npm run doctor -- --remove-leftovers <installation>/);
     assert.ok(!r.stdout.includes(ownContainer!), 'this installation\'s container is not a leftover');
     assert.ok(await docker.getContainer(instanceId).inspect().then(() => true, () => false), 'listing removed nothing');
@@ -88,6 +97,10 @@ describe('doctor: leftovers of other installations', function () {
     assert.match(r.stdout, new RegExp(`removed docker-network thecloud-${subnetId}`));
     assert.equal(await docker.getContainer(instanceId).inspect().then(() => true, () => false), false);
     assert.equal(await docker.getNetwork(`thecloud-${subnetId}`).inspect().then(() => true, () => false), false);
+    assert.match(r.stdout, new RegExp(`removed docker-boot-dir ${other}`));
+    assert.equal(existsSync(otherBootDir), false);
     assert.ok(await docker.getContainer(ownContainer!).inspect().then(() => true, () => false), 'ours is still there');
+    const cloudId = (await s!.db.rows<{ id: string }>('SELECT id FROM installation'))[0]!.id;
+    assert.ok(existsSync(join(BOOT_ROOT, cloudId, ownContainer!, 'init')), 'our instance\'s first-boot files are still there');
   });
 });

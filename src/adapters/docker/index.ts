@@ -3,6 +3,8 @@
  * instance and account ids. The container's entrypoint is an init wrapper (boot.ts) that does the first-boot
  * work and then runs the image's own command; its log is the instance's console output.
  */
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import Docker from 'dockerode';
 import type {
   BackendImageInfo,
@@ -20,7 +22,7 @@ import { run as defaultRunner, type Runner } from '../exec/index.js';
 import { ContainerVolumes } from './volumes.js';
 import * as check from './names.js';
 import { LABEL_ACCOUNT, LABEL_CLOUD, LABEL_INSTANCE, LABEL_MANAGED } from './names.js';
-import { INIT_PATH, bootArchive } from './boot.js';
+import { INIT_PATH, bootRootOf, writeBootDir } from './boot.js';
 import { DockerImages } from './images.js';
 import { dockerImageSource } from './reference.js';
 import { demuxLogs } from './logs.js';
@@ -37,6 +39,12 @@ export interface DockerComputeOptions {
   cloudId?: string;
   /** Where attached volumes' local block devices are kept track of (default /run/thecloud/volumes) */
   volumeDir?: string;
+  /**
+   * Where each container's /.thecloud (first-boot files, boot.ts) is kept on this host, in a directory per
+   * installation and instance (default /var/lib/thecloud/docker-boot). Docker reads it as a bind mount's source,
+   * so the path must mean the same to the daemon (docker-compose.yml mounts it at the same path).
+   */
+  bootDir?: string;
   runner?: Runner;
 }
 
@@ -52,12 +60,14 @@ export class DockerComputeBackend implements ComputeBackend {
   private host?: { cpus: number; apiVersion: string };
 
   private readonly cloudId?: string;
+  private readonly bootRoot: string;
 
   constructor(opts: DockerComputeOptions | Docker = {}) {
     this.docker = opts instanceof Docker ? opts : new Docker(opts.socketPath ? { socketPath: opts.socketPath } : undefined);
     this.cloudId = opts instanceof Docker ? undefined : opts.cloudId && check.cloudId(opts.cloudId);
     this.images = new DockerImages(this.docker);
     const o = opts instanceof Docker ? {} : opts;
+    this.bootRoot = join(bootRootOf(o.bootDir), this.cloudId ?? 'local');
     const runner = o.runner ?? defaultRunner;
     this.volumes = new ContainerVolumes(new LocalBlockDevices(o.volumeDir, runner), runner);
   }
@@ -69,18 +79,15 @@ export class DockerComputeBackend implements ComputeBackend {
     // With NICs the network backend plugs the container's own namespace: no Docker network at all. (Without
     // any, as in adapter tests, Docker's default bridge.)
     const network = spec.nics ? 'none' : 'bridge';
+    const bootDir = this.bootDirOf(spec.instanceId);
     let container: Docker.Container;
     try {
-      container = await this.docker.createContainer(containerConfig(spec, image, network, limits, this.cloudId));
-    } catch (e) {
-      if (isStatus(e, 409)) throw new Error(`a container named ${spec.instanceId} already exists`, { cause: e });
-      throw e;
-    }
-    try {
-      await container.putArchive(bootArchive(spec), { path: '/' });
+      await writeBootDir(bootDir, spec);
+      container = await this.docker.createContainer(containerConfig(spec, image, network, limits, this.cloudId, bootDir));
     } catch (e) {
       // No half-made instance is left behind: the caller sees the failure and owns nothing.
-      await this.destroy(container.id).catch(() => undefined);
+      await rm(bootDir, { recursive: true, force: true }).catch(() => undefined);
+      if (isStatus(e, 409)) throw new Error(`a container named ${spec.instanceId} already exists`, { cause: e });
       throw new Error(`cannot prepare instance ${spec.instanceId}: ${dockerMessage(e)}`, { cause: e });
     }
     // Not started: its sandbox (the netns of its pid) exists once `start` ran; `sandbox` tells it then.
@@ -159,9 +166,16 @@ export class DockerComputeBackend implements ComputeBackend {
       const info = await container.inspect();
       await container.remove({ force: true, v: true });
       await this.volumes.releaseAll(info.Id);
+      const instanceId = info.Config.Labels?.[LABEL_INSTANCE];
+      if (instanceId) await rm(this.bootDirOf(instanceId), { recursive: true, force: true });
     } catch (e) {
       if (!isStatus(e, 404)) throw e;
     }
+  }
+
+  /** The host directory the container of `instanceId` sees as /.thecloud. */
+  private bootDirOf(instanceId: string): string {
+    return join(this.bootRoot, check.instanceId(instanceId));
   }
 
   async state(backendId: string): Promise<BackendState> {
@@ -282,6 +296,7 @@ function containerConfig(
   network: string,
   limits: Limits,
   cloudId: string | undefined,
+  bootDir: string,
 ): Docker.ContainerCreateOptions {
   const labels: Record<string, string> = {
     [LABEL_MANAGED]: 'true',
@@ -306,8 +321,9 @@ function containerConfig(
       NetworkMode: network,
       // The VPC's resolver in /etc/resolv.conf (Docker writes the file also with no network).
       ...(spec.dns ? { Dns: spec.dns.nameservers, DnsSearch: spec.dns.search } : {}),
-      // The type's memory, CPUs and the container's own uptime in /proc, where lxcfs runs (guest-view.ts).
-      Binds: lxcfsBinds(),
+      // The type's memory, CPUs and the container's own uptime in /proc, where lxcfs runs (guest-view.ts); the
+      // first-boot files (boot.ts).
+      Binds: [...lxcfsBinds(), `${bootDir}:/.thecloud:rw`],
       RestartPolicy: { Name: 'no' },
       LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '2' } },
     },

@@ -3,18 +3,24 @@
  * thecloud.managed), whichever installation it was. A network carries no installation id of its own: it is
  * attributed to the installation of the containers on its subnet, else to none.
  */
+import { readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import Docker from 'dockerode';
 import type { HostInventory, HostObject } from '../../ports/index.js';
 import { LABEL_ACCOUNT, LABEL_CLOUD, LABEL_INSTANCE, LABEL_MANAGED, LABEL_SUBNET } from './names.js';
 import * as check from './names.js';
 import { isStatus } from './errors.js';
+import { bootRootOf } from './boot.js';
 
 export class DockerInventory implements HostInventory {
   readonly kind = 'docker';
   private readonly docker: Docker;
 
-  constructor(socketPath?: string) {
+  private readonly bootDir: string;
+
+  constructor(socketPath?: string, bootDir?: string) {
     this.docker = new Docker(socketPath ? { socketPath } : undefined);
+    this.bootDir = bootRootOf(bootDir);
   }
 
   async objects(): Promise<HostObject[]> {
@@ -39,6 +45,13 @@ export class DockerInventory implements HostInventory {
       const cidr = (n.IPAM?.Config ?? []).map((c) => c.Subnet).join(', ');
       out.push({ kind: 'docker-network', name: n.Name, installation: bySubnet.get(subnet) ?? '', owner: subnet, detail: `holds ${cidr || 'no range'}` });
     }
+    // Each installation's directory of first-boot files (boot.ts), by its id ('local': adapters made without one).
+    const dirs = await readdir(this.bootDir, { withFileTypes: true }).catch(() => []);
+    for (const d of dirs) {
+      if (!d.isDirectory() || !(d.name === 'local' || /^[0-9a-f]{8,64}$/.test(d.name))) continue;
+      const n = (await readdir(join(this.bootDir, d.name)).catch(() => [])).length;
+      out.push({ kind: 'docker-boot-dir', name: d.name, installation: d.name === 'local' ? '' : d.name, owner: '', detail: `${n} instance director${n === 1 ? 'y' : 'ies'} in ${join(this.bootDir, d.name)}` });
+    }
     return out;
   }
 
@@ -49,6 +62,9 @@ export class DockerInventory implements HostInventory {
       } else if (o.kind === 'docker-network') {
         if (o.name !== check.networkName(o.owner)) throw new TypeError(`not a network of The Cloud: ${o.name}`);
         await this.docker.getNetwork(o.name).remove();
+      } else if (o.kind === 'docker-boot-dir') {
+        if (!/^([0-9a-f]{8,64}|local)$/.test(o.name)) throw new TypeError(`not an installation's directory: ${o.name}`);
+        await rm(join(this.bootDir, o.name), { recursive: true, force: true });
       }
     } catch (e) {
       if (!isStatus(e, 404)) throw e;
