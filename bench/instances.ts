@@ -275,8 +275,37 @@ async function freeDefaultSubnet(ec2: EC2Client): Promise<{ id: string; cidr: st
 
 // --- 1. sequential launches vs bare docker --------------------------------------------------------------------------
 
+/** A bare `docker run -d` of the same image, polled with `docker inspect` as our state is polled; ms to running. */
+async function bareCli(): Promise<number> {
+  const t0 = performance.now();
+  const run = await execa('docker', ['run', '-d', '--rm', '--label', `${BENCH_LABEL}=instances`, BARE_IMAGE, 'sleep', '60']);
+  const cid = run.stdout.trim();
+  bareContainers.add(cid);
+  await poll(`container ${cid} running`, async () => {
+    const r = await execa('docker', ['inspect', '-f', '{{.State.Running}}', cid]);
+    return r.stdout.trim() === 'true';
+  }, 30_000, STATE_POLL_MS);
+  const ms = performance.now() - t0;
+  await execa('docker', ['rm', '-f', cid]);
+  bareContainers.delete(cid);
+  return ms;
+}
+
+/** The same straight through the Engine API (create + start), no CLI process. */
+async function bareApi(): Promise<number> {
+  const t0 = performance.now();
+  const c = await docker.createContainer({ Image: BARE_IMAGE, Cmd: ['sleep', '60'], Labels: { [BENCH_LABEL]: 'instances' } });
+  bareContainers.add(c.id);
+  await c.start();
+  await poll(`container ${c.id} running`, async () => (await c.inspect()).State.Running, 30_000, STATE_POLL_MS);
+  const ms = performance.now() - t0;
+  await c.remove({ force: true });
+  bareContainers.delete(c.id);
+  return ms;
+}
+
 async function launchBench(): Promise<void> {
-  header(`Docker backend: ${N} sequential launches of t3.nano (thecloud-busybox), DescribeInstances polled every ${STATE_POLL_MS} ms, console every ${CONSOLE_POLL_MS} ms`);
+  header(`Docker backend: ${N} sequential launches of t3.nano (thecloud-busybox), DescribeInstances polled every ${STATE_POLL_MS} ms, console every ${CONSOLE_POLL_MS} ms; each followed by a bare docker run and a bare API create+start (same image, inspect polled every ${STATE_POLL_MS} ms)`);
   const { s, ec2, ids } = await server({ COMPUTE_BACKEND: 'docker' });
   const image = await imageId(ec2, 'thecloud-busybox');
   const subnet = await freeDefaultSubnet(ec2);
@@ -286,6 +315,8 @@ async function launchBench(): Promise<void> {
   const toRunning: number[] = [];
   const toMarker: number[] = [];
   const toTerminated: number[] = [];
+  const cli: number[] = [];
+  const api: number[] = [];
   for (let i = 0; i < N; i++) {
     const marker = `bench-marker-${i}-${randomBytes(4).toString('hex')}`;
     const t0 = performance.now();
@@ -323,33 +354,9 @@ async function launchBench(): Promise<void> {
     toRunning.push(running!);
     toMarker.push(shown!);
     toTerminated.push(await terminateAndWait(ec2, [id], 60_000));
-  }
-
-  header(`bare Docker, same image, ${N} sequential launches, inspect polled every ${STATE_POLL_MS} ms`);
-  const cli: number[] = [];
-  for (let i = 0; i < N; i++) {
-    const t0 = performance.now();
-    const run = await execa('docker', ['run', '-d', '--rm', '--label', `${BENCH_LABEL}=instances`, BARE_IMAGE, 'sleep', '60']);
-    const cid = run.stdout.trim();
-    bareContainers.add(cid);
-    await poll(`container ${cid} running`, async () => {
-      const r = await execa('docker', ['inspect', '-f', '{{.State.Running}}', cid]);
-      return r.stdout.trim() === 'true';
-    }, 30_000, STATE_POLL_MS);
-    cli.push(performance.now() - t0);
-    await execa('docker', ['rm', '-f', cid]);
-    bareContainers.delete(cid);
-  }
-  const api: number[] = [];
-  for (let i = 0; i < N; i++) {
-    const t0 = performance.now();
-    const c = await docker.createContainer({ Image: BARE_IMAGE, Cmd: ['sleep', '60'], Labels: { [BENCH_LABEL]: 'instances' } });
-    bareContainers.add(c.id);
-    await c.start();
-    await poll(`container ${c.id} running`, async () => (await c.inspect()).State.Running, 30_000, STATE_POLL_MS);
-    api.push(performance.now() - t0);
-    await c.remove({ force: true });
-    bareContainers.delete(c.id);
+    // The baselines in the same iteration, so that all three see the same load on a shared machine.
+    cli.push(await bareCli());
+    api.push(await bareApi());
   }
 
   header('results');

@@ -167,14 +167,15 @@ export class ComputeRepository {
    * Journals one step: marks it done (or undone), with the backend id it made or removed, in one write, so that
    * "the backend object was made" and "its id is recorded" can never disagree.
    */
-  async markStep(id: string, step: string, done: boolean, patch: { backendId?: string | null } = {}): Promise<void> {
+  /** Journals `steps` done (appended, in order) or undone (removed), with what they changed. */
+  async markSteps(id: string, steps: string[], done: boolean, patch: { backendId?: string | null } = {}): Promise<void> {
     await this.db.exec(
       `UPDATE instances SET
-         steps_done = array_remove(steps_done, $2) || CASE WHEN $3::boolean THEN ARRAY[$2]::text[] ELSE '{}'::text[] END,
+         steps_done = ARRAY(SELECT s FROM unnest(steps_done) s WHERE s <> ALL($2::text[])) || CASE WHEN $3::boolean THEN $2::text[] ELSE '{}'::text[] END,
          backend_id = CASE WHEN $4::boolean THEN $5 ELSE backend_id END,
          updated_at = clock_timestamp()
        WHERE id = $1`,
-      [id, step, done, patch.backendId !== undefined, patch.backendId ?? null],
+      [id, steps, done, patch.backendId !== undefined, patch.backendId ?? null],
     );
   }
 

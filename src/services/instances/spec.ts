@@ -16,23 +16,24 @@ export interface SpecSources {
 
 export async function instanceSpec(deps: SpecSources, row: InstanceRow): Promise<InstanceSpec> {
   const account = row.account_id.trim();
-  const image = await deps.images.visible(account, row.image_id).catch(() => undefined);
+  // Independent reads, at once (this is on every launch's and start's critical path).
+  const [image, kp, subnet, vpcs, eni] = await Promise.all([
+    deps.images.visible(account, row.image_id).catch(() => undefined),
+    row.key_name ? deps.keyPairs.byName(account, row.key_name) : undefined,
+    deps.network.subnet(account, row.subnet_id),
+    deps.network.vpcs(account),
+    deps.network.enis.get(row.eni_id),
+  ]);
   if (!image) throw new Error(`image ${row.image_id} of ${row.id} is gone`);
   const type = instanceType(row.instance_type);
   if (!type) throw new Error(`instance type ${row.instance_type} of ${row.id} is unknown`);
-  const keys: string[] = [];
-  if (row.key_name) {
-    const kp = await deps.keyPairs.byName(account, row.key_name);
-    if (kp) keys.push(kp.public_key);
-  }
-  const subnet = await deps.network.subnet(account, row.subnet_id);
+  const keys: string[] = kp ? [kp.public_key] : [];
   if (!subnet) throw new Error(`subnet ${row.subnet_id} of ${row.id} is gone`);
-  const vpc = (await deps.network.vpcs(account)).find((v) => v.id === subnet.vpc_id);
+  const vpc = vpcs.find((v) => v.id === subnet.vpc_id);
   if (!vpc) throw new Error(`VPC ${subnet.vpc_id} of ${row.id} is gone`);
   const userData = row.user_data ?? undefined;
   // The primary ENI, plugged by the network backend (neither Docker nor libvirt makes a network of its own).
   const gateway = gatewayOf(subnet.cidr_block);
-  const eni = await deps.network.enis.get(row.eni_id);
   const port = eni
     ? await deps.network.port(eni)
     : { eniId: row.eni_id, vpcId: row.vpc_id, subnetId: row.subnet_id, mac: row.mac_address, ips: [row.private_ip], gateway, subnetCidr: subnet.cidr_block, securityGroupIds: row.security_group_ids, deviceIndex: 0 };

@@ -41,6 +41,12 @@ export interface StepContext {
 /** What a step changed in the record beside its journal entry (written in the same update). */
 export interface StepResult {
   backendId?: string | null;
+  /**
+   * Nothing was made (a root on the image, no data volumes): the journal entry is written with the next step's,
+   * one database write fewer on the launch's critical path. A crash in between only does the step again, which
+   * makes nothing again.
+   */
+  nothingMade?: boolean;
 }
 
 export interface InstanceStep {
@@ -53,6 +59,12 @@ export interface InstanceStep {
    * beside a `do`). Their undos run in reverse order as usual.
    */
   alongsideNext?: boolean;
+  /**
+   * A boot step that needs no backend object may begin at launch, beside the launch steps (the container's port
+   * while the container is made): done once then without a journal entry, and again as the boot step proper,
+   * which must find it done and cost next to nothing.
+   */
+  beginsAtLaunch?: boolean;
   do(ctx: StepContext): Promise<StepResult | void>;
   undo(ctx: StepContext): Promise<StepResult | void>;
 }
@@ -131,6 +143,7 @@ export class StepRunner {
    */
   async forward(id: string, phase: 'launch' | 'boot', states: readonly string[]): Promise<boolean> {
     const steps = this.steps.filter((s) => s.phase === phase);
+    const deferred: string[] = [];
     for (let i = 0; i < steps.length; i++) {
       const row = await this.deps.repo.instance(id);
       if (!row || !states.includes(row.state)) return false;
@@ -138,18 +151,31 @@ export class StepRunner {
       const group = [steps[i]!];
       while (group[group.length - 1]!.alongsideNext && i + 1 < steps.length) group.push(steps[++i]!);
       const todo = group.filter((step) => !(phase === 'launch' && row.steps_done.includes(step.name)));
-      const settled = await Promise.allSettled(todo.map((step) => this.doStep(id, row, step)));
+      const settled = await Promise.allSettled(todo.map((step) => this.doStep(id, row, step, deferred)));
       const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;
     }
+    if (deferred.length) await this.deps.repo.markSteps(id, deferred.splice(0), true);
     return true;
   }
 
-  private async doStep(id: string, row: InstanceRow, step: InstanceStep): Promise<void> {
+  /**
+   * Begins the boot steps marked `beginsAtLaunch` for a launch that is pending. Never rejects: a failure here
+   * meets the boot step again, which reports it. The caller awaits it before any undo.
+   */
+  async begin(id: string): Promise<void> {
+    const early = this.steps.filter((s) => s.phase === 'boot' && s.beginsAtLaunch);
+    const row = early.length ? await this.deps.repo.instance(id).catch(() => undefined) : undefined;
+    if (!row || row.state !== 'pending') return;
+    await Promise.allSettled(early.map((step) => step.do(this.context(row, false))));
+  }
+
+  private async doStep(id: string, row: InstanceRow, step: InstanceStep, deferred: string[]): Promise<void> {
     const t0 = performance.now();
-    const result = await step.do(this.context(row, false));
+    const { nothingMade, ...result } = (await step.do(this.context(row, false))) ?? {};
     const t1 = performance.now();
-    await this.deps.repo.markStep(id, step.name, true, result ?? {});
+    if (nothingMade && !step.alongsideNext) deferred.push(step.name);
+    else await this.deps.repo.markSteps(id, [...deferred.splice(0), step.name], true, result);
     if (process.env.THECLOUD_TRACE_EXEC === '1') process.stderr.write(`[@${t0.toFixed(0)} step ${step.name} ${(t1 - t0).toFixed(0)} ms, journal ${(performance.now() - t1).toFixed(0)} ms]\n`);
   }
 
@@ -162,8 +188,8 @@ export class StepRunner {
     for (const step of [...steps].reverse()) {
       const row = await this.deps.repo.instance(id);
       if (!row) return;
-      const result = await step.undo(this.context(row, opts.force));
-      await this.deps.repo.markStep(id, step.name, false, result ?? {});
+      const { nothingMade: _, ...result } = (await step.undo(this.context(row, opts.force))) ?? {};
+      await this.deps.repo.markSteps(id, [step.name], false, result);
     }
   }
 

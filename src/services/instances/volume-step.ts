@@ -101,7 +101,7 @@ export const rootVolumeStep: InstanceStep = {
   name: 'root-volume',
   phase: 'launch',
   async do({ row, volumes, rootImage }) {
-    if (!volumes?.rootVolumes || !volumes.provisionRoot || !rootImage) return;
+    if (!volumes?.rootVolumes || !volumes.provisionRoot || !rootImage) return { nothingMade: true };
     const image = await rootImage(row);
     const m = (row.block_device_mappings as LaunchMapping[]).find((x) => x.DeviceName === image.rootDevice && x.Ebs && x.NoDevice === undefined);
     await volumes.provisionRoot(row, image, { sizeGiB: m?.Ebs?.VolumeSize, type: m?.Ebs?.VolumeType, deleteOnTermination: m?.Ebs?.DeleteOnTermination ?? true });
@@ -116,7 +116,7 @@ export const volumesStep: InstanceStep = {
   phase: 'launch',
   async do({ row, volumes }) {
     const wanted = dataMappings(row.block_device_mappings);
-    if (!wanted.length) return;
+    if (!wanted.length) return { nothingMade: true };
     if (!volumes) throw new Error('no volume service to make the block device mappings');
     for (const m of wanted) {
       await volumes.provision(row, {
