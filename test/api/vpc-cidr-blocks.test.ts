@@ -99,6 +99,26 @@ describe('the VPC API: secondary IPv4 CIDR blocks (AssociateVpcCidrBlock / Disas
     await ec2.send(new DeleteVpcCommand({ VpcId: vpcId }));
   });
 
+  it('never leaves a subnet in a block that went away, nor two overlapping subnets, when the calls race', async () => {
+    const vpcId = (await ec2.send(new CreateVpcCommand({ CidrBlock: '10.33.0.0/16' }))).Vpc!.VpcId!;
+    for (let round = 0; round < 6; round++) {
+      const assocId = (await ec2.send(new AssociateVpcCidrBlockCommand({ VpcId: vpcId, CidrBlock: '10.34.0.0/16' }))).CidrBlockAssociation!.AssociationId!;
+      // A disassociate and two CreateSubnets of overlapping ranges in that block, all at once.
+      const [gone, a, b] = await Promise.allSettled([
+        ec2.send(new DisassociateVpcCidrBlockCommand({ AssociationId: assocId })),
+        ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.34.0.0/24' })),
+        ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.34.0.0/23' })),
+      ]);
+      const made = [a, b].filter((x) => x.status === 'fulfilled').map((x) => (x as PromiseFulfilledResult<{ Subnet?: { SubnetId?: string } }>).value.Subnet!.SubnetId!);
+      assert.ok(made.length <= 1, `round ${round}: two overlapping subnets were made`);
+      if (gone.status === 'fulfilled') assert.equal(made.length, 0, `round ${round}: a subnet was made in the block that was disassociated`);
+      else assert.equal(made.length, 1, `round ${round}: the block was kept for a subnet that is not there`);
+      for (const id of made) await ec2.send(new DeleteSubnetCommand({ SubnetId: id }));
+      if (gone.status === 'rejected') await ec2.send(new DisassociateVpcCidrBlockCommand({ AssociationId: assocId }));
+    }
+    await ec2.send(new DeleteVpcCommand({ VpcId: vpcId }));
+  });
+
   it('ends the transitions a crash left once reconciliation has synced the network', async () => {
     const vpcId = (await ec2.send(new CreateVpcCommand({ CidrBlock: '10.36.0.0/16' }))).Vpc!.VpcId!;
     const up = (await ec2.send(new AssociateVpcCidrBlockCommand({ VpcId: vpcId, CidrBlock: '10.37.0.0/16' }))).CidrBlockAssociation!.AssociationId!;

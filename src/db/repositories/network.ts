@@ -154,6 +154,11 @@ export class NetworkRepository {
     );
   }
 
+  /** The subnets' blocks of one VPC (in a transaction holding the VPC's lock: what a concurrent change must see). */
+  async subnetCidrsOfVpc(vpcId: string, t?: Transaction): Promise<string[]> {
+    return (await this.db.rows<{ cidr_block: string }>('SELECT cidr_block FROM subnets WHERE vpc_id = $1', [vpcId], t)).map((r) => r.cidr_block);
+  }
+
   subnet(accountId: string, id: string): Promise<SubnetRow | undefined> {
     return this.db.one<SubnetRow>('SELECT *, 0 AS used FROM subnets WHERE account_id = $1 AND id = $2', [accountId, id]);
   }

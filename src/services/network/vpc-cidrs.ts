@@ -87,6 +87,11 @@ export class VpcCidrAdmin {
   async disassociate(a: VpcCidrRow, accountId: string): Promise<VpcCidrRow> {
     await this.repo.tx(async (t) => {
       await this.repo.cidrs.lockVpc(a.vpc_id, t);
+      // Again under the lock that CreateSubnet takes: a subnet made in the block meanwhile keeps it.
+      const now = (await this.repo.cidrs.ofVpc(a.vpc_id, t)).find((b) => b.association_id === a.association_id);
+      if (now?.state !== 'associated') throw new Ec2Error('IncorrectState', `The vpc CIDR block with association ID ${a.association_id} is ${now?.state ?? 'gone'}.`);
+      const inside = (await this.repo.subnetCidrsOfVpc(a.vpc_id, t)).find((c) => cidrCovers(a.cidr_block, c));
+      if (inside) throw new Ec2Error('InvalidCidrBlock.InUse', `The vpc CIDR block with association ID ${a.association_id} may not be disassociated: a subnet (${inside}) is in it.`);
       await this.repo.cidrs.setState(a.association_id, 'disassociating', t);
       for (const table of await this.repo.routes.tablesOfVpc(a.vpc_id, t)) {
         const r = await this.repo.routes.route(table.id, a.cidr_block, t);

@@ -11,6 +11,7 @@ import type { NetworkBackend } from '../../ports/index.js';
 import type { Logger } from '../../server/log.js';
 import { MAX_RULES_PER_DIRECTION, describeRule, sameRule, type RuleDraft } from './rules.js';
 import { subnetSpec, vpcSpec } from './dataplane.js';
+import { LIVE_CIDR_STATES } from '../../db/repositories/vpc-cidrs.js';
 import type { EdgeAdmin } from './routes.js';
 
 /** A CIDR as AWS wants it for a VPC or subnet: a network address with a /16../28 mask. */
@@ -135,7 +136,16 @@ export class VpcAdmin {
 
   async createSubnet(accountId: string, p: { vpc: VpcRow; cidr: string; zone: string }): Promise<SubnetRow> {
     const id = newId('subnet');
-    await this.repo.insertSubnet({ id, account_id: accountId, vpc_id: p.vpc.id, cidr_block: p.cidr, availability_zone: p.zone, default_for_az: false, map_public_ip_on_launch: false, state: 'available' });
+    await this.repo.tx(async (t) => {
+      // Checked again under the VPC's lock, which DisassociateVpcCidrBlock and AssociateVpcCidrBlock take too: a
+      // block going away, or another CreateSubnet of an overlapping range at the same moment, is seen here.
+      await this.repo.cidrs.lockVpc(p.vpc.id, t);
+      const blocks = (await this.repo.cidrs.ofVpc(p.vpc.id, t)).filter((b) => LIVE_CIDR_STATES.includes(b.state)).map((b) => b.cidr_block);
+      const [base] = p.cidr.split('/') as [string];
+      if (!blocks.some((b) => cidrContains(b, base) && cidrContains(b, lastAddress(p.cidr)))) throw new Ec2Error('InvalidSubnet.Range', `The CIDR '${p.cidr}' is invalid.`);
+      if ((await this.repo.subnetCidrsOfVpc(p.vpc.id, t)).some((c) => cidrsOverlap(c, p.cidr))) throw new Ec2Error('InvalidSubnet.Conflict', `The CIDR '${p.cidr}' conflicts with another subnet`);
+      await this.repo.insertSubnet({ id, account_id: accountId, vpc_id: p.vpc.id, cidr_block: p.cidr, availability_zone: p.zone, default_for_az: false, map_public_ip_on_launch: false, state: 'available' }, t);
+    });
     await this.backendDo('make the subnet', async () => {
       await this.backend.ensureVpc(vpcSpec(p.vpc));
       await this.backend.ensureSubnet(subnetSpec({ id, vpc_id: p.vpc.id, cidr_block: p.cidr }));
