@@ -10,12 +10,14 @@ import type { InstanceRow } from '../../db/repositories/compute.js';
 /** These instance rows with their tags, security groups and architecture (RunInstances' answer). */
 export async function instanceViews(ctx: RequestContext, only: InstanceRow[]): Promise<InstanceView[]> {
   const s = ctx.services;
-  const [tags, groups, images] = await Promise.all([
+  // Only the images these instances run (one, as a rule), not every image the account sees.
+  const imageIds = [...new Set(only.map((r) => r.image_id))];
+  const [tags, groups, images, enis] = await Promise.all([
     s.tags.byResource(ctx.accountId, only.map((r) => r.id)),
     s.network.securityGroups(ctx.accountId),
-    s.images.list(ctx.accountId),
+    Promise.all(imageIds.map((id) => s.images.visible(ctx.accountId, id).catch(() => undefined))),
+    Promise.all(only.map((r) => s.network.enis.ofInstance(r.id))),
   ]);
-  const enis = await Promise.all(only.map((r) => s.network.enis.ofInstance(r.id)));
   return only.map((r, k) => ({
     ...r,
     enis: enis[k]!.map((e) => ({
@@ -25,7 +27,7 @@ export async function instanceViews(ctx: RequestContext, only: InstanceRow[]): P
     })),
     tags: tags.get(r.id) ?? [],
     groups: r.security_group_ids.map((id) => groups.find((g) => g.id === id)).filter((g) => g !== undefined),
-    architecture: images.find((im) => im.id === r.image_id)?.architecture ?? 'x86_64',
+    architecture: images.find((im) => im?.id === r.image_id)?.architecture ?? 'x86_64',
     region: ctx.region,
   }));
 }
