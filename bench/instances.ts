@@ -328,7 +328,10 @@ async function launchBench(): Promise<void> {
     ids.add(id);
     runCall.push(performance.now() - t0);
     if (process.env.THECLOUD_TRACE_EXEC === '1') process.stderr.write(`[@${t0.toFixed(0)} RunInstances ${id} sent, answered after ${runCall.at(-1)!.toFixed(0)} ms]\n`);
-    // Two loops at once: the state every STATE_POLL_MS, the console every CONSOLE_POLL_MS; neither waits for the other.
+    // Two loops: the state every STATE_POLL_MS and, once it is running, the console every CONSOLE_POLL_MS (each
+    // GetConsoleOutput reads the container's log from dockerd: polled during the start, it would load the engine
+    // whose start is being timed, which the bare baselines do not do; the marker cannot be printed before the
+    // network is plugged, which is just before running is recorded).
     let running: number | undefined;
     let shown: number | undefined;
     let failedLaunch: Error | undefined;
@@ -346,6 +349,7 @@ async function launchBench(): Promise<void> {
       }, 60_000, STATE_POLL_MS),
       poll(`the user-data marker of ${id} on its console`, async () => {
         if (failedLaunch) throw failedLaunch;
+        if (running === undefined) return false;
         const c = await ec2.send(new GetConsoleOutputCommand({ InstanceId: id }));
         if (Buffer.from(c.Output ?? '', 'base64').toString('utf8').includes(marker)) shown = performance.now() - t0;
         return shown !== undefined;
