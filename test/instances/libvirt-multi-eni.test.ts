@@ -11,8 +11,11 @@ import {
   DetachNetworkInterfaceCommand,
   GetConsoleOutputCommand,
   RunInstancesCommand,
+  StartInstancesCommand,
+  StopInstancesCommand,
   TerminateInstancesCommand,
   waitUntilInstanceRunning,
+  waitUntilInstanceStopped,
   waitUntilInstanceTerminated,
   type EC2Client,
 } from '@aws-sdk/client-ec2';
@@ -106,7 +109,7 @@ describe('a libvirt VM with several network interfaces on Open vSwitch, with rea
   const nicLine = (id: string, dev: string) => consoleLine(id, `nic-up ${dev} `);
   const domainMacs = async (id: string) => (await execa('virsh', ['-c', 'qemu:///system', 'domiflist', id])).stdout;
 
-  it('gives the VM one NIC per ENI, each reached only as its own groups allow; hot-plugs a third; a restart plugs them all again', async () => {
+  it('gives the VM one NIC per ENI, each reached only as its own groups allow; hot-plugs a third; a restart plugs them all again; one attached while stopped is there at the next start', async () => {
     const vpcId = (await ec2.send(new CreateVpcCommand({ CidrBlock: '10.64.0.0/16' }))).Vpc!.VpcId!;
     const subnet = async (cidr: string) => (await ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: cidr, AvailabilityZone: 'us-east-1a' }))).Subnet!.SubnetId!;
     const subnetA = await subnet('10.64.1.0/24');
@@ -178,5 +181,14 @@ describe('a libvirt VM with several network interfaces on Open vSwitch, with rea
     assert.equal(await fetch(clientB, '10.64.2.10', 7001), 'vm7001', 'rebuilt: eth1 answers as its group allows');
     assert.equal(await fetch(clientB, '10.64.2.10', 7000), '', 'and only that');
     assert.equal(await fetch(clientA, '10.64.1.10', 7000), 'vm7000', 'eth0 too');
+
+    // An interface attached while the VM is stopped is in its domain at the next start, after the others.
+    await ec2.send(new StopInstancesCommand({ InstanceIds: [vm] }));
+    await waitUntilInstanceStopped({ client: ec2, ...wait }, { InstanceIds: [vm] });
+    await ec2.send(new AttachNetworkInterfaceCommand({ InstanceId: vm, NetworkInterfaceId: third.NetworkInterfaceId!, DeviceIndex: 2 }));
+    await ec2.send(new StartInstancesCommand({ InstanceIds: [vm] }));
+    await waitUntilInstanceRunning({ client: ec2, ...wait }, { InstanceIds: [vm] });
+    const after = [...(await domainMacs(vm)).matchAll(/([0-9a-f]{2}(?::[0-9a-f]{2}){5})/g)].map((m) => m[1]);
+    assert.deepEqual(after, [mac0, mac1, third.MacAddress]);
   });
 });
