@@ -205,6 +205,13 @@ export interface ComputeBackend {
    */
   sandbox?(backendId: string): Promise<Sandbox | undefined>;
   /**
+   * Backends whose NICs the hypervisor plugs (libvirt): makes the instance's network interfaces exactly `nics`
+   * (matched by MAC; the others removed), in its persistent definition and, when it runs, live (hot-plug: a new
+   * NIC's tap joins its bridge before this returns; a removed one is gone from the guest when it returns).
+   * Idempotent.
+   */
+  setNics?(backendId: string, nics: NicSpec[]): Promise<void>;
+  /**
    * Plugs a volume into the instance: live when it runs (no restart), and at every later start. Idempotent for
    * the same volume and device name; an error when the device name is taken or the volume is attached elsewhere.
    */

@@ -143,8 +143,7 @@ async function startOn(config: Config, opts: StartOptions, log: Logger, url: str
       .sync(async (eni, port) => {
         const row = eni.instance_id ? await computeRepo.instance(eni.instance_id) : undefined;
         if (!row?.backend_id || row.state !== 'running') return undefined;
-        // A container has every attached interface plugged (eth<device index>); a VM's domain only its primary one.
-        if (row.eni_id !== eni.id && !backends.compute.sandbox) return undefined;
+        // Every attached interface: eth<device index> of a container, a tap of its own of a VM.
         if ((await backends.compute.state(row.backend_id)) !== 'running') return undefined;
         return sandboxOf(backends.compute, network, row.backend_id, port);
       })

@@ -15,6 +15,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { fails, sdk } from '../support/clients.js';
+import { buildTree, lookup } from '../../src/services/metadata/tree.js';
 
 /**
  * RunInstances with several NetworkInterfaces on the records (noop backends): new ENIs and existing ones at
@@ -100,6 +101,40 @@ describe('RunInstances with several network interfaces', () => {
     assert.equal(after.Status, 'available');
     assert.equal(after.Attachment, undefined);
     assert.equal(after.PrivateIpAddress, '10.91.1.77', 'with its address');
+  });
+
+  it('lists every attached interface in the instance metadata, answered from any of its addresses', async () => {
+    const inst = (await run({
+      NetworkInterfaces: [
+        { DeviceIndex: 0, SubnetId: subnetA, Groups: [groupA], PrivateIpAddress: '10.91.1.40' },
+        { DeviceIndex: 1, SubnetId: subnetB, Groups: [groupB, groupA], PrivateIpAddress: '10.91.2.40', SecondaryPrivateIpAddressCount: 1 },
+      ],
+    })).Instances![0]!;
+    const [eth0, eth1] = [0, 1].map((i) => inst.NetworkInterfaces!.find((n) => n.Attachment!.DeviceIndex === i)!);
+    const secondary = eth1!.PrivateIpAddresses!.find((a) => !a.Primary)!.PrivateIpAddress!;
+    const md = await s.services.metadata.byAddress(vpcId, '10.91.1.40');
+    assert.ok(md, 'the instance is found by its primary address');
+    const tree = buildTree(md);
+    const get = (p: string) => {
+      const r = lookup(tree, `meta-data/${p}`);
+      return r.status === 200 ? String(r.body) : r.status;
+    };
+    assert.equal(get('network/interfaces/macs/'), `${eth0!.MacAddress}/\n${eth1!.MacAddress}/`);
+    const at = (mac: string, leaf: string) => get(`network/interfaces/macs/${mac}/${leaf}`);
+    assert.deepEqual(
+      ['device-number', 'interface-id', 'mac', 'local-ipv4s', 'subnet-id', 'subnet-ipv4-cidr-block', 'vpc-id', 'vpc-ipv4-cidr-block', 'security-group-ids', 'security-groups', 'owner-id'].map((l) => at(eth1!.MacAddress!, l)),
+      ['1', eth1!.NetworkInterfaceId, eth1!.MacAddress, `10.91.2.40\n${secondary}`, subnetB, '10.91.2.0/24', vpcId, '10.91.0.0/16', `${groupB}\n${groupA}`, 'b\na', '000000000000'],
+    );
+    assert.deepEqual(
+      ['device-number', 'interface-id', 'local-ipv4s', 'subnet-id', 'security-group-ids'].map((l) => at(eth0!.MacAddress!, l)),
+      ['0', eth0!.NetworkInterfaceId, '10.91.1.40', subnetA, groupA],
+    );
+    assert.equal(get('mac'), eth0!.MacAddress);
+    assert.equal(get('local-ipv4'), '10.91.1.40');
+    // A request from the second interface's address (or its secondary one) is the same instance's.
+    for (const ip of ['10.91.2.40', secondary]) assert.equal((await s.services.metadata.byAddress(vpcId, ip))?.instanceId, inst.InstanceId, ip);
+    await terminate(inst.InstanceId!);
+    assert.equal(await s.services.metadata.byAddress(vpcId, '10.91.2.40'), undefined, 'nobody once terminated');
   });
 
   it('launches on an existing ENI at device index 0, and keeps or deletes it as its DeleteOnTermination says', async () => {

@@ -84,6 +84,30 @@ describe('instance metadata service (unit)', () => {
       assert.equal(get(tree, 'user-data'), '#!/bin/sh\necho hi\n');
       assert.equal(get(tree, 'meta-data'), get(tree, 'meta-data/'), 'a directory without its slash lists too');
     });
+    it('lists every attached interface under network/interfaces/macs/, each with its own fields, in device order', () => {
+      const m = sampleInstance({ publicIp: '198.51.100.7', secondaryIps: ['10.0.1.6'] });
+      const second = { mac: '02:11:22:33:44:55', eniId: 'eni-0123456789abcdef1', deviceIndex: 1, ips: ['10.0.2.9'], subnetId: 'subnet-0123456789abcdef1', subnetCidr: '10.0.2.0/24', vpcId: m.vpcId, vpcCidrs: m.vpcCidrs, securityGroups: [{ id: 'sg-0123456789abcdef1', name: 'db' }, { id: 'sg-0123456789abcdef2', name: 'ops' }] };
+      const primary = { mac: m.mac, eniId: m.eniId, deviceIndex: 0, ips: ['10.0.1.5', '10.0.1.6'], publicIp: m.publicIp, subnetId: m.subnetId, subnetCidr: m.subnetCidr, vpcId: m.vpcId, vpcCidrs: m.vpcCidrs, securityGroups: m.securityGroups };
+      const tree = buildTree({ ...m, interfaces: [second, primary] });
+      assert.equal(get(tree, 'meta-data/network/interfaces/macs/'), `${m.mac}/\n${second.mac}/`);
+      const at = (mac: string, leaf: string) => get(tree, `meta-data/network/interfaces/macs/${mac}/${leaf}`);
+      assert.equal(at(second.mac, 'device-number'), '1');
+      assert.equal(at(second.mac, 'interface-id'), second.eniId);
+      assert.equal(at(second.mac, 'mac'), second.mac);
+      assert.equal(at(second.mac, 'local-ipv4s'), '10.0.2.9');
+      assert.equal(at(second.mac, 'local-hostname'), 'ip-10-0-2-9.ec2.internal');
+      assert.equal(at(second.mac, 'subnet-id'), second.subnetId);
+      assert.equal(at(second.mac, 'subnet-ipv4-cidr-block'), '10.0.2.0/24');
+      assert.equal(at(second.mac, 'vpc-id'), m.vpcId);
+      assert.equal(at(second.mac, 'security-group-ids'), 'sg-0123456789abcdef1\nsg-0123456789abcdef2');
+      assert.equal(at(second.mac, 'security-groups'), 'db\nops');
+      assert.equal(at(second.mac, 'owner-id'), m.accountId);
+      assert.equal(at(second.mac, 'public-ipv4s'), 404, 'no public address on the second interface');
+      assert.equal(at(m.mac, 'device-number'), '0');
+      assert.equal(at(m.mac, 'local-ipv4s'), '10.0.1.5\n10.0.1.6');
+      assert.equal(at(m.mac, 'public-ipv4s'), '198.51.100.7');
+      assert.equal(get(tree, 'meta-data/mac'), m.mac, 'the instance\'s own mac stays the primary one');
+    });
     it('finds nothing for unknown paths, dot segments, a leaf with a slash, absent values', () => {
       const tree = buildTree(sampleInstance({ userData: undefined, publicKey: undefined }));
       for (const p of ['meta-data/nope', 'meta-data/../user-data', 'meta-data/./instance-id', 'meta-data/instance-id/', 'user-data', 'meta-data/public-keys/', 'meta-data/public-ipv4', 'meta-data/tags/instance/', 'meta-data/toString', 'meta-data/__proto__']) {

@@ -28,6 +28,7 @@ import { rootVolume, seedVolume, StoragePool } from './pool.js';
 import { buildSeedIso, kernelNetworkArgs, seedFiles } from './seed.js';
 import { ec2SystemUuid, renderDiskXml, renderDomainXml, type DiskParams, type DomainParams, type InterfaceParams } from './templates.js';
 import { domainName, Virsh } from './virsh.js';
+import { setDomainNics } from './nics.js';
 
 export interface LibvirtOptions {
   /** libvirt connection URI (default: LIBVIRT_URI, else qemu:///system) */
@@ -431,6 +432,13 @@ export class LibvirtComputeBackend implements ComputeBackend {
     const name = domainName(backendId);
     const flags = await this.liveFlags(name);
     await this.virsh.run(['detach-disk', name, assertTargetDev(targetDev), ...flags]);
+  }
+
+  /** One `<interface>` per NIC on its VPC's bridge (nics.ts), live too when the domain runs. */
+  async setNics(backendId: string, nics: NicSpec[]): Promise<void> {
+    const name = domainName(backendId);
+    const flags = await this.liveFlags(name);
+    await setDomainNics(this.virsh, name, [...nics].sort((a, b) => a.deviceIndex - b.deviceIndex).map(vmNic), flags.includes('--live'));
   }
 
   // --- EBS volumes (volumes.ts) -------------------------------------------------------------------------------------

@@ -1,12 +1,13 @@
 /**
  * AttachNetworkInterface / DetachNetworkInterface: a second (third...) interface of an instance. The record
- * first, then, when the instance runs in a container, the port plugged into its sandbox as eth<device index>
- * (the network backend's plug); a stopped instance gets it at its next start (the plug step plugs every ENI).
+ * first, then, when the instance runs, the port plugged: into a container's sandbox as eth<device index>, or into
+ * a VM as a NIC hot-plugged into its domain (syncVmNics) whose tap the network backend then programs; a stopped
+ * instance gets it at its next start (the power step gives a VM's domain its NICs, the plug step plugs every ENI).
  */
 import { defineHandler } from '../../server/registry.js';
 import { Ec2Error, notFound } from '../../errors/index.js';
 import { newId, parseId } from '../../ids/index.js';
-import { sandboxOf } from '../../services/instances/network-steps.js';
+import { sandboxOf, syncVmNics } from '../../services/instances/network-steps.js';
 import { instanceType } from '../../domain/instance-types.js';
 
 export const attachNetworkInterface = defineHandler('AttachNetworkInterface', {
@@ -33,9 +34,6 @@ export const attachNetworkInterface = defineHandler('AttachNetworkInterface', {
     if (limit !== undefined && attached.length + 1 > limit) {
       throw new Ec2Error('AttachmentLimitExceeded', `Interface count ${attached.length + 1} exceeds the limit for ${inst.instance_type}`);
     }
-    if (inst.state === 'running' && ctx.services.network.plugsPorts && !ctx.services.backends.compute.sandbox) {
-      throw new Ec2Error('UnsupportedOperation', 'Attaching an interface to a running virtual machine is not supported here; stop the instance first.');
-    }
     return { eni, inst, index };
   },
   async handle(_input, ctx, { eni, inst, index }) {
@@ -44,12 +42,17 @@ export const attachNetworkInterface = defineHandler('AttachNetworkInterface', {
       throw new Ec2Error('InvalidNetworkInterface.InUse', `Interface: [${eni.id}] in use.`);
     }
     if (inst.state === 'running' && inst.backend_id && ctx.services.network.plugsPorts) {
+      const compute = ctx.services.backends.compute;
       const port = await ctx.services.network.port((await ctx.services.network.enis.get(eni.id))!);
-      const sandbox = await sandboxOf(ctx.services.backends.compute, ctx.services.network, inst.backend_id, port);
       try {
+        // A VM: the NIC hot-plugged first (its tap then joins the bridge), then programmed like a container's.
+        await syncVmNics(compute, ctx.services.network, inst.id, inst.backend_id);
+        const sandbox = await sandboxOf(compute, ctx.services.network, inst.backend_id, port);
         if (sandbox) await ctx.services.network.plug(port, sandbox);
       } catch (e) {
         await ctx.services.network.enis.detach(eni.id);
+        await ctx.services.network.unplug(eni.id).catch(() => (ctx.services.network.needsSync = true));
+        await syncVmNics(compute, ctx.services.network, inst.id, inst.backend_id).catch(() => undefined);
         throw e;
       }
     }
@@ -67,12 +70,18 @@ export const detachNetworkInterface = defineHandler('DetachNetworkInterface', {
     return eni;
   },
   async handle(_input, ctx, eni) {
+    const [inst] = eni.instance_id ? await ctx.services.instances.byIds(ctx.accountId, [eni.instance_id]) : [];
     await ctx.services.network.enis.detach(eni.id);
     if (ctx.services.network.plugsPorts) {
       try {
         await ctx.services.network.unplug(eni.id);
       } catch (e) {
         ctx.services.network.needsSync = true;
+      }
+      // A VM's NIC leaves its domain (hot-unplug when it runs); if that fails, its next start removes it.
+      if (inst?.backend_id && (inst.state === 'running' || inst.state === 'stopped')) {
+        await syncVmNics(ctx.services.backends.compute, ctx.services.network, inst.id, inst.backend_id).catch((e: unknown) =>
+          ctx.log('warn', 'a VM\'s interface could not be removed from its domain now; its next start does', { instanceId: inst.id, error: (e as Error).message }));
       }
     }
     await ctx.services.network.applySecurity();

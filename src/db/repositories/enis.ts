@@ -54,6 +54,16 @@ export class EniRepository {
     return this.db.rows<EniRow>(`SELECT ${ENI_COLUMNS} FROM network_interfaces n WHERE n.instance_id = $1 ORDER BY n.device_index`, [instanceId]);
   }
 
+  /** The instance whose attached ENI in `vpcId` holds `ip` (any of its addresses), for the metadata service. */
+  async instanceAt(vpcId: string, ip: string): Promise<string | undefined> {
+    const row = await this.db.one<{ instance_id: string }>(
+      `SELECT n.instance_id FROM network_interfaces n JOIN ip_allocations a ON a.owner_id = n.id
+        WHERE n.vpc_id = $1 AND a.ip = $2::inet AND n.instance_id IS NOT NULL LIMIT 1`,
+      [vpcId, ip],
+    );
+    return row?.instance_id;
+  }
+
   /** Every ENI of the installation (the security model's members, the data plane's ports). */
   all(): Promise<EniRow[]> {
     return this.db.rows<EniRow>(`SELECT ${ENI_COLUMNS} FROM network_interfaces n ORDER BY n.id`);

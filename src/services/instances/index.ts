@@ -103,10 +103,6 @@ export class InstanceService {
 
   async plan(accountId: string, req: LaunchRequest): Promise<LaunchPlan> {
     const live = await this.repo.liveCount(accountId);
-    if ((req.NetworkInterfaces?.length ?? 0) > 1 && this.network.plugsPorts && !this.compute.sandbox) {
-      // A VM's domain is defined with one interface (see AttachNetworkInterface's same limit).
-      throw new Ec2Error('UnsupportedOperation', 'Launching a virtual machine with several network interfaces is not supported here.');
-    }
     return planLaunch(accountId, req, { network: this.network, images: this.images, keyPairs: this.keyPairs, maxInstances: this.opts.maxInstances, liveCount: live });
   }
 

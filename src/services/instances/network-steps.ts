@@ -4,7 +4,7 @@
  * every boot. The network backend owns the port (src/ports/network.ts); the compute backend only says where
  * to plug: a container's netns (compute.sandbox, new at every start), or a VM's tap named by vmInterface.
  */
-import type { ComputeBackend, PortSpec, Sandbox } from '../../ports/index.js';
+import type { ComputeBackend, NicSpec, PortSpec, Sandbox } from '../../ports/index.js';
 import type { NetworkService } from '../network/index.js';
 import type { InstanceStep } from './steps.js';
 
@@ -43,10 +43,34 @@ export async function sandboxOf(compute: ComputeBackend, network: Pick<NetworkSe
   return { kind: 'ovs-port', name: network.vmInterface(port).portName };
 }
 
+/** A port as the compute backend's NIC (a VM's `<interface>` as vmInterface says). */
+export function nicOf(network: Pick<NetworkService, 'vmInterface'>, port: PortSpec): NicSpec {
+  return { eniId: port.eniId, deviceIndex: port.deviceIndex, mac: port.mac, ips: port.ips, subnetCidr: port.subnetCidr, gateway: port.gateway, vm: network.vmInterface(port) };
+}
+
+/** Every ENI attached to the instance as a NIC, in device index order. */
+export async function nicsOf(network: NetworkService, instanceId: string): Promise<NicSpec[]> {
+  const enis = (await network.enis.ofInstance(instanceId)).filter((e) => e.device_index !== null);
+  const nics = await Promise.all(enis.map(async (e) => nicOf(network, await network.port(e))));
+  return nics.sort((a, b) => a.deviceIndex - b.deviceIndex);
+}
+
+/**
+ * A VM's domain given exactly the NICs of its attached ENIs (compute.setNics), before it starts: an interface
+ * attached or detached while it was stopped, or a crash between an attachment's record and the domain's change.
+ * Not beside the start (the `power` step calls it first): a definition changed while the domain starts may
+ * not reach the running guest.
+ */
+export async function syncVmNics(compute: ComputeBackend, network: NetworkService, instanceId: string, backendId: string): Promise<void> {
+  if (compute.sandbox || !compute.setNics || !network.plugsPorts) return;
+  await compute.setNics(backendId, await nicsOf(network, instanceId));
+}
+
 /**
  * A container's ports made ahead, alongside `power` (see InstanceStep.alongsideNext): the pairs, the switch ports
  * and their flows, while Docker starts the container, so that `plug` only moves them in. A VM's tap is libvirt's:
- * nothing to do. Undone as `plug` is (unplug is idempotent): a stop or failure between the two leaves nothing.
+ * nothing to do (its NICs are made to match the ENIs by `power`, before the start: syncVmNics). Undone as `plug`
+ * is (unplug is idempotent): a stop or failure between the two leaves nothing.
  */
 export const PORT_STEP = 'port';
 export const portStep: InstanceStep = {
@@ -65,7 +89,10 @@ export const portStep: InstanceStep = {
   },
 };
 
-/** The primary ENI plugged into the running instance (after `power`); unplugged before it stops. */
+/**
+ * Every attached ENI plugged into the running instance (after `power`): the primary one first, then the others,
+ * each as eth<device index> in a container, or as its own tap (one NIC per ENI) of a VM. Unplugged before it stops.
+ */
 export const PLUG_STEP = 'plug';
 export const plugStep: InstanceStep = {
   name: PLUG_STEP,
@@ -78,9 +105,7 @@ export const plugStep: InstanceStep = {
     const sandbox = await sandboxOf(compute, network, row.backend_id, port);
     if (!sandbox) throw new Error(`instance ${row.id} has no network namespace to plug into (not running)`);
     await network.plug(port, sandbox);
-    // Interfaces attached later (AttachNetworkInterface), each as eth<device index> (containers only: a VM's
-    // domain has one interface).
-    if (!compute.sandbox) return;
+    // The other interfaces (RunInstances' NetworkInterfaces, AttachNetworkInterface).
     for (const other of await network.enis.ofInstance(row.id)) {
       if (other.id === row.eni_id) continue;
       const p = await network.port(other);

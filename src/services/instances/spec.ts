@@ -7,6 +7,7 @@ import type { ImageService } from '../images/index.js';
 import type { KeyPairService } from '../key-pairs/index.js';
 import { renderFirstBootScript } from './user-data.js';
 import { privateDnsSuffix, privateHostname, vpcResolverAddress } from '../../domain/dns.js';
+import { nicOf, nicsOf } from './network-steps.js';
 
 export interface SpecSources {
   network: NetworkService;
@@ -59,7 +60,8 @@ export async function instanceSpec(deps: SpecSources, row: InstanceRow): Promise
     },
     // Without a network backend (NETWORK_BACKEND=noop, for development) no NICs: Docker's default bridge.
     dns: deps.network.plugsPorts ? { nameservers: [vpcResolverAddress(vpc.cidr_block)], search: [privateDnsSuffix(deps.network.region)] } : undefined,
-    nics: deps.network.plugsPorts ? [{ eniId: port.eniId, deviceIndex: 0, mac: port.mac, ips: port.ips, subnetCidr: port.subnetCidr, gateway, vm: deps.network.vmInterface(port) }] : undefined,
+    // Every attached ENI, in device index order (a VM gets one NIC each; the primary is device 0).
+    nics: deps.network.plugsPorts ? [{ ...nicOf(deps.network, port), deviceIndex: 0, gateway }, ...(await nicsOf(deps.network, row.id)).filter((n) => n.eniId !== port.eniId)] : undefined,
   };
 }
 

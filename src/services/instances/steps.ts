@@ -20,7 +20,7 @@ import type { InstanceRow } from '../../db/repositories/compute.js';
 import type { ComputeBackend, InstanceSpec } from '../../ports/index.js';
 import type { NetworkService } from '../network/index.js';
 import type { ComputeRepository } from '../../db/repositories/compute.js';
-import { eniStep, plugStep, portStep, publicIpStep } from './network-steps.js';
+import { eniStep, plugStep, portStep, publicIpStep, syncVmNics } from './network-steps.js';
 import { rootVolumeStep, volumesStep, type LaunchVolumes, type RootImage } from './volume-step.js';
 
 export interface StepContext {
@@ -93,8 +93,10 @@ const backend: InstanceStep = {
 const power: InstanceStep = {
   name: 'power',
   phase: 'boot',
-  async do({ row, compute }) {
+  async do({ row, compute, network }) {
     if (!row.backend_id) throw new Error(`instance ${row.id} has no backend object to start`);
+    // A VM's domain with one NIC per attached ENI (some attached or detached while it was stopped).
+    await syncVmNics(compute, network, row.id, row.backend_id);
     await compute.start(row.backend_id);
   },
   async undo({ row, compute, force }) {

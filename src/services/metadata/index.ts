@@ -8,7 +8,7 @@ import type { KeyPairService } from '../key-pairs/index.js';
 import type { TagService } from '../tags/index.js';
 import type { ImageService } from '../images/index.js';
 import type { MetadataSource } from './server.js';
-import type { InstanceMetadata } from './tree.js';
+import type { InstanceMetadata, InterfaceMetadata } from './tree.js';
 import { metadataOptionsOf, type MetadataOptions } from './options.js';
 
 export { MetadataServer, type MetadataSource } from './server.js';
@@ -26,7 +26,13 @@ export class MetadataService implements MetadataSource {
   ) {}
 
   async byAddress(vpcId: string, ip: string): Promise<InstanceMetadata | undefined> {
-    const row = await this.repo.byVpcAddress(vpcId, ip);
+    let row = await this.repo.byVpcAddress(vpcId, ip);
+    if (!row) {
+      // Any address of any attached interface (a second ENI's, a secondary one), as AWS's IMDS answers on each.
+      const id = await this.network.enis.instanceAt(vpcId, ip);
+      const other = id ? await this.repo.instance(id) : undefined;
+      if (other && ['pending', 'running', 'stopping'].includes(other.state)) row = other;
+    }
     return row ? this.describe(row) : undefined;
   }
 
@@ -38,7 +44,7 @@ export class MetadataService implements MetadataSource {
 
   private async describe(row: InstanceRow): Promise<InstanceMetadata> {
     const acct = row.account_id;
-    const [subnet, vpcs, groups, key, tags, image, publicIp, eni] = await Promise.all([
+    const [subnet, vpcs, groups, key, tags, image, publicIp, eni, attached] = await Promise.all([
       this.network.subnet(acct, row.subnet_id),
       this.network.vpcs(acct),
       this.network.securityGroups(acct),
@@ -47,8 +53,29 @@ export class MetadataService implements MetadataSource {
       this.images.visible(acct, row.image_id).catch(() => undefined),
       row.eni_id && row.private_ip ? this.network.publicIpOf(row.eni_id, row.private_ip) : undefined,
       row.eni_id ? this.network.enis.get(row.eni_id) : undefined,
+      this.network.enis.ofInstance(row.id),
     ]);
     const vpc = vpcs.find((v) => v.id === row.vpc_id);
+    const cidrsOf = (vpcId: string) => {
+      const v = vpcs.find((x) => x.id === vpcId);
+      return v ? (v.cidr_blocks?.length ? v.cidr_blocks : [v.cidr_block]) : [];
+    };
+    const named = (ids: string[]) => ids.map((id) => ({ id, name: groups.find((g) => g.id === id)?.group_name ?? id }));
+    // Every attached interface (network/interfaces/macs/), as AWS's IMDS lists them.
+    const interfaces: InterfaceMetadata[] = await Promise.all(
+      attached.filter((e) => e.device_index !== null).map(async (e) => ({
+        mac: e.mac_address,
+        eniId: e.id,
+        deviceIndex: e.device_index!,
+        ips: e.ips,
+        publicIp: e.ips[0] ? await this.network.publicIpOf(e.id, e.ips[0]) : undefined,
+        subnetId: e.subnet_id,
+        subnetCidr: (await this.network.subnet(acct, e.subnet_id))?.cidr_block ?? '',
+        vpcId: e.vpc_id,
+        vpcCidrs: cidrsOf(e.vpc_id),
+        securityGroups: named(e.security_group_ids),
+      })),
+    );
     return {
       instanceId: row.id,
       accountId: acct,
@@ -76,6 +103,7 @@ export class MetadataService implements MetadataSource {
       userData: row.user_data ?? undefined,
       tags: tags.get(row.id) ?? [],
       options: metadataOptionsOf(row.metadata_options),
+      interfaces: interfaces.length ? interfaces : undefined,
     };
   }
 }

@@ -35,6 +35,26 @@ export interface InstanceMetadata {
   userData?: Buffer;
   tags: { key: string; value: string }[];
   options: MetadataOptions;
+  /**
+   * Every interface attached to the instance (the primary one included), one `network/interfaces/macs/<mac>/`
+   * entry each, as AWS's IMDS lists them. Absent: only the primary interface, from the fields above.
+   */
+  interfaces?: InterfaceMetadata[];
+}
+
+/** One attached interface as `network/interfaces/macs/<mac>/` shows it. */
+export interface InterfaceMetadata {
+  mac: string;
+  eniId: string;
+  deviceIndex: number;
+  /** The primary private IP first, then the secondary ones. */
+  ips: string[];
+  publicIp?: string;
+  subnetId: string;
+  subnetCidr: string;
+  vpcId: string;
+  vpcCidrs: string[];
+  securityGroups: { id: string; name: string }[];
 }
 
 /** Signs the identity document (identity.ts); absent: no signature entry. */
@@ -76,15 +96,29 @@ export function identityDocument(m: InstanceMetadata): string {
   return JSON.stringify(doc, null, 2);
 }
 
-function interfaceDir(m: InstanceMetadata): Dir {
-  const hostname = privateHostname(m.privateIp, m.region);
+/** The primary interface from the instance's own fields (a source that gives no `interfaces`). */
+function primaryInterface(m: InstanceMetadata): InterfaceMetadata {
+  return {
+    mac: m.mac, eniId: m.eniId, deviceIndex: m.deviceIndex, ips: [m.privateIp, ...(m.secondaryIps ?? [])], publicIp: m.publicIp,
+    subnetId: m.subnetId, subnetCidr: m.subnetCidr, vpcId: m.vpcId, vpcCidrs: m.vpcCidrs, securityGroups: m.securityGroups,
+  };
+}
+
+/** `network/interfaces/macs/`: one directory per attached interface, by MAC, in device index order. */
+function macsDir(m: InstanceMetadata): Dir {
+  const all = m.interfaces?.length ? [...m.interfaces].sort((a, b) => a.deviceIndex - b.deviceIndex) : [primaryInterface(m)];
+  return dir(Object.fromEntries(all.map((i) => [i.mac, interfaceDir(i, m)])));
+}
+
+function interfaceDir(m: InterfaceMetadata, inst: Pick<InstanceMetadata, 'accountId' | 'region'>): Dir {
+  const hostname = privateHostname(m.ips[0] ?? '', inst.region);
   return dir({
     'device-number': String(m.deviceIndex),
     'interface-id': m.eniId,
     'local-hostname': hostname,
-    'local-ipv4s': [m.privateIp, ...(m.secondaryIps ?? [])].join('\n'),
+    'local-ipv4s': m.ips.join('\n'),
     mac: m.mac,
-    'owner-id': m.accountId,
+    'owner-id': inst.accountId,
     'public-ipv4s': m.publicIp,
     'security-group-ids': m.securityGroups.map((g) => g.id).join('\n'),
     'security-groups': m.securityGroups.map((g) => g.name).join('\n'),
@@ -115,7 +149,7 @@ export function buildTree(m: InstanceMetadata, signer?: DocumentSigner): Dir {
     'local-hostname': hostname,
     'local-ipv4': m.privateIp,
     mac: m.mac,
-    network: dir({ interfaces: dir({ macs: dir({ [m.mac]: interfaceDir(m) }) }) }),
+    network: dir({ interfaces: dir({ macs: macsDir(m) }) }),
     placement: dir({ 'availability-zone': m.availabilityZone, region: m.region }),
     'public-hostname': m.publicIp ? `ec2-${m.publicIp.replace(/\./g, '-')}.compute-1.amazonaws.com` : undefined,
     'public-ipv4': m.publicIp,
