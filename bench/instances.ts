@@ -59,6 +59,7 @@ const POLL_MS = 100;
  * loop of its own so that neither waits for the other.
  */
 const STATE_POLL_MS = 20;
+const LIGHT_POLL_MS = 250;
 const CONSOLE_POLL_MS = 100;
 const BARE_IMAGE = 'thecloud/busybox:latest';
 const BENCH_LABEL = 'thecloud-bench';
@@ -275,10 +276,14 @@ async function freeDefaultSubnet(ec2: EC2Client): Promise<{ id: string; cidr: st
 
 // --- 1. sequential launches vs bare docker --------------------------------------------------------------------------
 
-/** A bare `docker run -d` of the same image, polled with `docker inspect` as our state is polled; ms to running. */
-async function bareCli(): Promise<number> {
+/**
+ * A bare `docker run -d` of the same image, polled with `docker inspect` as our state is polled; ms to running,
+ * and ms until `docker run -d` returned (it returns once the container runs: no observer at all).
+ */
+async function bareCli(): Promise<{ polled: number; returned: number }> {
   const t0 = performance.now();
   const run = await execa('docker', ['run', '-d', '--rm', '--label', `${BENCH_LABEL}=instances`, BARE_IMAGE, 'sleep', '60']);
+  const returned = performance.now() - t0;
   const cid = run.stdout.trim();
   bareContainers.add(cid);
   await poll(`container ${cid} running`, async () => {
@@ -288,7 +293,31 @@ async function bareCli(): Promise<number> {
   const ms = performance.now() - t0;
   await execa('docker', ['rm', '-f', cid]);
   bareContainers.delete(cid);
-  return ms;
+  return { polled: ms, returned };
+}
+
+/**
+ * One launch observed lightly: DescribeInstances every LIGHT_POLL_MS, and the time `running` was recorded read
+ * from the record itself (its updated_at, set by the transition to running; nothing else updates the row until
+ * the terminate). A client polling every 20 ms is 50 API calls a second on the same two cores during the start it
+ * times, which the bare `docker run` (no observer until it returns) does not have; this is the same launch
+ * without that load, as `aws ec2 wait` or Terraform (seconds between polls) would see it.
+ */
+async function lightLaunch(s: TestServer, ec2: EC2Client, image: string, subnetId: string, ids: Set<string>): Promise<number> {
+  const wall0 = Date.now();
+  const r = await ec2.send(new RunInstancesCommand({ ImageId: image, MinCount: 1, MaxCount: 1, InstanceType: 't3.nano', SubnetId: subnetId }));
+  const id = r.Instances![0]!.InstanceId!;
+  ids.add(id);
+  await poll(`instance ${id} running`, async () => {
+    const d = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }));
+    const st = d.Reservations?.[0]?.Instances?.[0]?.State?.Name;
+    if (st === 'terminated') throw new Error(`launch of ${id} failed`);
+    return st === 'running';
+  }, 60_000, LIGHT_POLL_MS);
+  const [row] = await s.db.rows<{ ms: string }>(`SELECT (extract(epoch FROM updated_at) * 1000)::text AS ms FROM instances WHERE id = $1 AND state = 'running'`, [id]);
+  if (!row) throw new Error(`${id} is not recorded running`);
+  await terminateAndWait(ec2, [id], 60_000);
+  return Number(row.ms) - wall0;
 }
 
 /** The same straight through the Engine API (create + start), no CLI process. */
@@ -316,7 +345,9 @@ async function launchBench(): Promise<void> {
   const toMarker: number[] = [];
   const toTerminated: number[] = [];
   const cli: number[] = [];
+  const cliReturned: number[] = [];
   const api: number[] = [];
+  const light: number[] = [];
   for (let i = 0; i < N; i++) {
     const marker = `bench-marker-${i}-${randomBytes(4).toString('hex')}`;
     const t0 = performance.now();
@@ -358,8 +389,12 @@ async function launchBench(): Promise<void> {
     toRunning.push(running!);
     toMarker.push(shown!);
     toTerminated.push(await terminateAndWait(ec2, [id], 60_000));
-    // The baselines in the same iteration, so that all three see the same load on a shared machine.
-    cli.push(await bareCli());
+    // The same launch observed lightly, and the baselines, in the same iteration, so that all see the same load
+    // on a shared machine.
+    light.push(await lightLaunch(s, ec2, image, subnet.id, ids));
+    const bare = await bareCli();
+    cli.push(bare.polled);
+    cliReturned.push(bare.returned);
     api.push(await bareApi());
   }
 
@@ -371,8 +406,11 @@ async function launchBench(): Promise<void> {
   row('TerminateInstances -> terminated', toTerminated);
   row('docker run -d --rm ... -> inspect running', cli);
   row('Docker API create+start -> inspect running', api);
-  console.log(`  ratio RunInstances->running median / docker run median: ${(median(toRunning) / median(cli)).toFixed(2)}  (goal <= 1.30, issue 9)`);
+  row(`RunInstances -> running as recorded (polled every ${LIGHT_POLL_MS} ms)`, light);
+  row('docker run -d --rm ... returned (running)', cliReturned);
+  console.log(`  ratio RunInstances->running median / docker run median: ${(median(toRunning) / median(cli)).toFixed(2)}  (goal <= 1.30, issue 9; both polled every ${STATE_POLL_MS} ms, ours during the start)`);
   console.log(`  ratio RunInstances->running median / Docker API median: ${(median(toRunning) / median(api)).toFixed(2)}`);
+  console.log(`  ratio running as recorded (light polling) median / docker run returned median: ${(median(light) / median(cliReturned)).toFixed(2)}  (neither side loaded by its observer during the start)`);
   const errs = serverErrors(s);
   if (errs.length) console.log(`  server logged ${errs.length} warning/error line(s):\n    ${errs.slice(0, 10).join('\n    ')}`);
 }

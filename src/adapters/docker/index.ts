@@ -107,11 +107,16 @@ export class DockerComputeBackend implements ComputeBackend {
 
   async start(backendId: string): Promise<void> {
     const container = this.container(backendId);
-    if ((await container.inspect()).State.Paused) {
-      await ignoring(409, container.unpause()); // 409: not paused any more
-      return;
+    try {
+      await container.start();
+    } catch (e) {
+      // 304: running already. 409 for a paused one ("try unpause instead"): resumed, as it was.
+      if (isStatus(e, 409) && (await container.inspect()).State.Paused) {
+        await ignoring(409, container.unpause()); // 409: not paused any more
+        return;
+      }
+      if (!isStatus(e, 304)) throw e;
     }
-    await ignoring(304, container.start()); // 304: running already
     await this.replugVolumes(backendId);
   }
 
@@ -150,6 +155,7 @@ export class DockerComputeBackend implements ComputeBackend {
 
   /** A new container process has a fresh device cgroup and /dev: the attached volumes are plugged in again. */
   private async replugVolumes(backendId: string): Promise<void> {
+    if (!(await this.volumes.recorded(backendId)).length) return; // none attached: not even an inspect
     const { id, pid } = await this.running(backendId);
     if (pid) await this.volumes.replug(id, pid);
   }

@@ -99,18 +99,17 @@ export const plugStep: InstanceStep = {
   phase: 'boot',
   async do({ row, compute, network }) {
     if (!row.backend_id) throw new Error(`instance ${row.id} has no backend object to plug`);
-    const eni = await network.enis.get(row.eni_id);
-    if (!eni) throw new Error(`ENI ${row.eni_id} of ${row.id} is gone`);
-    const port = await network.port(eni);
-    const sandbox = await sandboxOf(compute, network, row.backend_id, port);
+    const backendId = row.backend_id;
+    // The records and the sandbox at once (right after the start, on the launch's critical path).
+    const [enis, primaryEni] = await Promise.all([network.enis.ofInstance(row.id), network.enis.get(row.eni_id)]);
+    if (!primaryEni) throw new Error(`ENI ${row.eni_id} of ${row.id} is gone`);
+    const others = enis.filter((e) => e.id !== row.eni_id);
+    const [port, ...otherPorts] = await Promise.all([primaryEni, ...others].map((e) => network.port(e)));
+    const sandbox = await sandboxOf(compute, network, backendId, port!);
     if (!sandbox) throw new Error(`instance ${row.id} has no network namespace to plug into (not running)`);
-    await network.plug(port, sandbox);
+    await network.plug(port!, sandbox);
     // The other interfaces (RunInstances' NetworkInterfaces, AttachNetworkInterface).
-    for (const other of await network.enis.ofInstance(row.id)) {
-      if (other.id === row.eni_id) continue;
-      const p = await network.port(other);
-      await network.plug(p, (await sandboxOf(compute, network, row.backend_id, p))!);
-    }
+    for (const p of otherPorts) await network.plug(p, (await sandboxOf(compute, network, backendId, p))!);
   },
   async undo({ row, network }) {
     for (const other of await network.enis.ofInstance(row.id)) if (other.id !== row.eni_id) await network.unplug(other.id);

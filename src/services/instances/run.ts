@@ -117,15 +117,16 @@ export async function runInstances(
     throw e;
   }
   try {
-    // The new ENIs joined their groups: source-group rules of running ports now admit their addresses.
-    await d.network.applySecurity();
-    if (tagWriter) await tagWriter(ids);
-    const rows = await d.repo.instancesByIds(accountId, ids);
-    for (const row of rows) d.launch(row.id);
-    return rows.sort((a, b) => a.launch_index - b.launch_index);
+    // Queued at once, before the answer is made: the launch is most of what the caller waits for.
+    for (const id of ids) d.launch(id);
   } finally {
     release?.();
   }
+  // The new ENIs joined their groups: source-group rules of running ports now admit their addresses.
+  await d.network.applySecurity();
+  if (tagWriter) await tagWriter(ids);
+  const rows = await d.repo.instancesByIds(accountId, ids);
+  return rows.sort((a, b) => a.launch_index - b.launch_index);
 }
 
 /** Attaches an existing ENI to the instance being recorded (InvalidNetworkInterface.InUse when it was taken meanwhile). */
