@@ -60,8 +60,6 @@ interface PluggedPort {
   /** Undefined: a container port prepared (on the bridge, flows written) whose container does not run yet. */
   sandbox?: Sandbox;
   zone: number;
-  /** Prepared in this process, flows written: a second prepare of the same spec has nothing to do. */
-  ready?: boolean;
 }
 
 export class OvsNetworkBackend implements NetworkBackend {
@@ -162,18 +160,14 @@ export class OvsNetworkBackend implements NetworkBackend {
     return this.locked(async () => {
       this.requireSynced();
       this.requireNetwork(port);
-      const existing = this.ports.get(port.eniId);
-      // Prepared already (a launch begins it beside the container's creation, the boot step asks again).
-      if (existing?.ready && !existing.sandbox && JSON.stringify(existing.spec) === JSON.stringify(port)) return;
       const ifaces = await this.host.interfaces();
+      const existing = this.ports.get(port.eniId);
       const veth = n.containerVeth(this.cloudId, port.eniId);
       const zone = this.zoneFor(port, this.zones(ifaces), ifaces);
       await prepareContainer(this.host, this.cloudId, port, zone, ifaces.some((i) => i.name === veth));
       // A port plugged already (its container runs) stays so; prepared, it waits for its sandbox.
-      const entry: PluggedPort = { spec: port, sandbox: existing?.sandbox, zone };
-      this.ports.set(port.eniId, entry);
+      this.ports.set(port.eniId, { spec: port, sandbox: existing?.sandbox, zone });
       await this.writeFlows(port.vpcId);
-      entry.ready = true;
     });
   }
 
@@ -187,7 +181,7 @@ export class OvsNetworkBackend implements NetworkBackend {
       const prepared = this.ports.get(port.eniId);
       if (sandbox.kind === 'netns' && prepared && !prepared.sandbox && JSON.stringify(prepared.spec) === JSON.stringify(port)) {
         if (await moveIntoSandbox(this.host, this.cloudId, port, sandbox.pid)) {
-          this.ports.set(port.eniId, { ...prepared, sandbox, ready: false });
+          this.ports.set(port.eniId, { ...prepared, sandbox });
           return;
         }
       }

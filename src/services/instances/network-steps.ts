@@ -77,9 +77,6 @@ export const portStep: InstanceStep = {
   name: PORT_STEP,
   phase: 'boot',
   alongsideNext: true,
-  // At launch it begins while the container is made, so that less of it runs beside the container's start (on a
-  // small host they compete for the CPU); the adapter's prepare of a prepared port returns at once.
-  beginsAtLaunch: true,
   async do({ row, compute, network }) {
     if (!compute.sandbox) return;
     for (const eni of await network.enis.ofInstance(row.id)) await network.prepare(await network.port(eni));

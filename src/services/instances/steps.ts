@@ -59,12 +59,6 @@ export interface InstanceStep {
    * beside a `do`). Their undos run in reverse order as usual.
    */
   alongsideNext?: boolean;
-  /**
-   * A boot step that needs no backend object may begin at launch, beside the launch steps (the container's port
-   * while the container is made): done once then without a journal entry, and again as the boot step proper,
-   * which must find it done and cost next to nothing.
-   */
-  beginsAtLaunch?: boolean;
   do(ctx: StepContext): Promise<StepResult | void>;
   undo(ctx: StepContext): Promise<StepResult | void>;
 }
@@ -159,17 +153,6 @@ export class StepRunner {
     }
     if (deferred.length) await this.deps.repo.markSteps(id, deferred.splice(0), true);
     return true;
-  }
-
-  /**
-   * Begins the boot steps marked `beginsAtLaunch` for a launch that is pending. Never rejects: a failure here
-   * meets the boot step again, which reports it. The caller awaits it before any undo.
-   */
-  async begin(id: string): Promise<void> {
-    const early = this.steps.filter((s) => s.phase === 'boot' && s.beginsAtLaunch);
-    const row = early.length ? await this.deps.repo.instance(id).catch(() => undefined) : undefined;
-    if (!row || row.state !== 'pending') return;
-    await Promise.allSettled(early.map((step) => step.do(this.context(row, false))));
   }
 
   private async doStep(id: string, row: InstanceRow, step: InstanceStep, deferred: string[]): Promise<void> {

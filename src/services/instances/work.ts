@@ -35,10 +35,6 @@ export class InstanceWork {
   async launch(id: string): Promise<void> {
     const row = await this.fresh(id);
     if (!row || (row.state !== 'pending' && row.state !== 'stopping')) return;
-    // The boot steps that need no backend object begin now, beside the launch steps (steps.ts: beginsAtLaunch);
-    // awaited before anything is undone or handed to another command.
-    const early = this.d.steps.begin(id);
-    let failure: { error: unknown } | undefined;
     try {
       if (!(await this.d.steps.forward(id, 'launch', ['pending', 'stopping']))) return;
       const now = await this.fresh(id);
@@ -48,11 +44,8 @@ export class InstanceWork {
       }
       if (now?.state !== 'stopping') return;
     } catch (e) {
-      failure = { error: e };
-    } finally {
-      await early;
+      return this.failLaunch(id, e);
     }
-    if (failure) return this.failLaunch(id, failure.error);
     // Stopped while it launched: made, never booted; the stop is finished like any other.
     await this.halt(id, { force: false });
   }
