@@ -150,7 +150,8 @@ export function bootFiles(spec: InstanceSpec): { name: string; mode: number; con
  */
 export async function writeBootDir(dir: string, spec: InstanceSpec): Promise<void> {
   await rm(dir, { recursive: true, force: true });
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+  // Once more if the installation's directory went between the two levels (its last instance's destroy).
+  await mkdir(dir, { recursive: true, mode: 0o700 }).catch(() => mkdir(dir, { recursive: true, mode: 0o700 }));
   for (const f of bootFiles(spec)) {
     const path = join(dir, f.name);
     if (f.name.endsWith('/')) await mkdir(path, { mode: f.mode });

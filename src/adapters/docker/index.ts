@@ -3,7 +3,7 @@
  * instance and account ids. The container's entrypoint is an init wrapper (boot.ts) that does the first-boot
  * work and then runs the image's own command; its log is the instance's console output.
  */
-import { rm } from 'node:fs/promises';
+import { rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import type {
@@ -173,7 +173,11 @@ export class DockerComputeBackend implements ComputeBackend {
       await container.remove({ force: true, v: true });
       await this.volumes.releaseAll(info.Id);
       const instanceId = info.Config.Labels?.[LABEL_INSTANCE];
-      if (instanceId) await rm(this.bootDirOf(instanceId), { recursive: true, force: true });
+      if (instanceId) {
+        await rm(this.bootDirOf(instanceId), { recursive: true, force: true });
+        // The installation's directory too once it holds no instance (a launch at this moment makes it again).
+        await rmdir(this.bootRoot).catch(() => undefined);
+      }
     } catch (e) {
       if (!isStatus(e, 404)) throw e;
     }

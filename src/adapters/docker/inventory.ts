@@ -50,6 +50,7 @@ export class DockerInventory implements HostInventory {
     for (const d of dirs) {
       if (!d.isDirectory() || !(d.name === 'local' || /^[0-9a-f]{8,64}$/.test(d.name))) continue;
       const n = (await readdir(join(this.bootDir, d.name)).catch(() => [])).length;
+      if (!n) continue; // nothing of it left
       out.push({ kind: 'docker-boot-dir', name: d.name, installation: d.name === 'local' ? '' : d.name, owner: '', detail: `${n} instance director${n === 1 ? 'y' : 'ies'} in ${join(this.bootDir, d.name)}` });
     }
     return out;
