@@ -4,6 +4,7 @@
  */
 import type { ComputeRepository, InstanceRow } from '../../db/repositories/compute.js';
 import type { NetworkService } from '../network/index.js';
+import { vpcBlocks } from '../network/dataplane.js';
 import type { KeyPairService } from '../key-pairs/index.js';
 import type { TagService } from '../tags/index.js';
 import type { ImageService } from '../images/index.js';
@@ -55,10 +56,9 @@ export class MetadataService implements MetadataSource {
       row.eni_id ? this.network.enis.get(row.eni_id) : undefined,
       this.network.enis.ofInstance(row.id),
     ]);
-    const vpc = vpcs.find((v) => v.id === row.vpc_id);
     const cidrsOf = (vpcId: string) => {
       const v = vpcs.find((x) => x.id === vpcId);
-      return v ? (v.cidr_blocks?.length ? v.cidr_blocks : [v.cidr_block]) : [];
+      return v ? vpcBlocks(v) : [];
     };
     const named = (ids: string[]) => ids.map((id) => ({ id, name: groups.find((g) => g.id === id)?.group_name ?? id }));
     // Every attached interface (network/interfaces/macs/), as AWS's IMDS lists them.
@@ -96,8 +96,8 @@ export class MetadataService implements MetadataSource {
       subnetId: row.subnet_id,
       subnetCidr: subnet?.cidr_block ?? '',
       vpcId: row.vpc_id,
-      vpcCidrs: vpc ? (vpc.cidr_blocks?.length ? vpc.cidr_blocks : [vpc.cidr_block]) : [],
-      securityGroups: row.security_group_ids.map((id) => ({ id, name: groups.find((g) => g.id === id)?.group_name ?? id })),
+      vpcCidrs: cidrsOf(row.vpc_id),
+      securityGroups: named(row.security_group_ids),
       keyName: row.key_name ?? undefined,
       publicKey: key?.public_key,
       userData: row.user_data ?? undefined,

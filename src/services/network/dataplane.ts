@@ -14,10 +14,14 @@ export function subnetGateway(cidr: string): string {
   return parts.join('.');
 }
 
+/** The VPC's live IPv4 blocks, the primary first (a row read without its blocks: the primary alone). */
+export function vpcBlocks(v: Pick<VpcRow, 'cidr_block' | 'cidr_blocks'>): string[] {
+  return v.cidr_blocks?.length ? v.cidr_blocks : [v.cidr_block];
+}
+
 /** The VPC as the data plane's network: every live IPv4 block (the primary first, its resolver in the primary). */
 export function vpcSpec(v: VpcRow): VpcSpec {
-  const cidrs = v.cidr_blocks?.length ? v.cidr_blocks : [v.cidr_block];
-  return { vpcId: v.id, cidrs, vni: v.vni, resolver: vpcResolverAddress(v.cidr_block) };
+  return { vpcId: v.id, cidrs: vpcBlocks(v), vni: v.vni, resolver: vpcResolverAddress(v.cidr_block) };
 }
 
 export function subnetSpec(s: Pick<SubnetRow, 'id' | 'vpc_id' | 'cidr_block'>): SubnetSpec {

@@ -8,6 +8,7 @@ import { newId } from '../../ids/index.js';
 import type { Transaction } from '../../db/sql.js';
 import type { GatewayRow, RouteRepository, RouteRow, RouteTableRow, RouteTarget } from '../../db/repositories/routes.js';
 import type { VpcRow } from '../../db/repositories/network.js';
+import { vpcBlocks } from './dataplane.js';
 
 /** What a CreateRoute/ReplaceRoute names as its target (exactly one). */
 export interface RouteTargetInput {
@@ -97,7 +98,7 @@ export class EdgeAdmin {
     await this.repo.tx(async (t) => {
       await this.repo.insertTable({ id, account_id: accountId, vpc_id: vpc.id }, t);
       // A local route to each of the VPC's blocks, as AWS makes a new table.
-      for (const cidr of vpc.cidr_blocks?.length ? vpc.cidr_blocks : [vpc.cidr_block]) {
+      for (const cidr of vpcBlocks(vpc)) {
         await this.repo.upsertRoute({ route_table_id: id, destination: cidr, gateway_id: 'local', nat_gateway_id: null, network_interface_id: null, instance_id: null, origin: 'CreateRouteTable' }, t);
       }
     });

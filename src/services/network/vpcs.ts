@@ -10,7 +10,7 @@ import type { NetworkRepository, SecurityGroupRow, SubnetRow, VpcRow } from '../
 import type { NetworkBackend } from '../../ports/index.js';
 import type { Logger } from '../../server/log.js';
 import { MAX_RULES_PER_DIRECTION, describeRule, sameRule, type RuleDraft } from './rules.js';
-import { subnetSpec, vpcSpec } from './dataplane.js';
+import { subnetSpec, vpcBlocks, vpcSpec } from './dataplane.js';
 import { LIVE_CIDR_STATES } from '../../db/repositories/vpc-cidrs.js';
 import type { EdgeAdmin } from './routes.js';
 
@@ -123,7 +123,7 @@ export class VpcAdmin {
     const cidr = checkBlock(cidrIn, 'subnet');
     const [base] = cidr.split('/') as [string];
     // Inside one of the VPC's blocks (the primary or an associated secondary one).
-    const blocks = vpc.cidr_blocks?.length ? vpc.cidr_blocks : [vpc.cidr_block];
+    const blocks = vpcBlocks(vpc);
     if (!blocks.some((b) => cidrContains(b, base) && cidrContains(b, lastAddress(cidr)))) {
       throw new Ec2Error('InvalidSubnet.Range', `The CIDR '${cidrIn}' is invalid.`);
     }
