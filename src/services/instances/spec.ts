@@ -18,12 +18,12 @@ export interface SpecSources {
 export async function instanceSpec(deps: SpecSources, row: InstanceRow): Promise<InstanceSpec> {
   const account = row.account_id.trim();
   // Independent reads, at once (this is on every launch's and start's critical path).
-  const [image, kp, subnet, vpcs, eni] = await Promise.all([
+  const [image, kp, subnet, vpcs, attached] = await Promise.all([
     deps.images.visible(account, row.image_id).catch(() => undefined),
     row.key_name ? deps.keyPairs.byName(account, row.key_name) : undefined,
     deps.network.subnet(account, row.subnet_id),
     deps.network.vpcs(account),
-    deps.network.enis.get(row.eni_id),
+    deps.network.plugsPorts ? nicsOf(deps.network, row.id) : [],
   ]);
   if (!image) throw new Error(`image ${row.image_id} of ${row.id} is gone`);
   const type = instanceType(row.instance_type);
@@ -33,11 +33,17 @@ export async function instanceSpec(deps: SpecSources, row: InstanceRow): Promise
   const vpc = vpcs.find((v) => v.id === subnet.vpc_id);
   if (!vpc) throw new Error(`VPC ${subnet.vpc_id} of ${row.id} is gone`);
   const userData = row.user_data ?? undefined;
-  // The primary ENI, plugged by the network backend (neither Docker nor libvirt makes a network of its own).
+  // The primary ENI, plugged by the network backend (neither Docker nor libvirt makes a network of its own):
+  // among the attached ones as a rule; read on its own only if it is not (a record made before ENIs had one).
   const gateway = gatewayOf(subnet.cidr_block);
-  const port = eni
-    ? await deps.network.port(eni)
-    : { eniId: row.eni_id, vpcId: row.vpc_id, subnetId: row.subnet_id, mac: row.mac_address, ips: [row.private_ip], gateway, subnetCidr: subnet.cidr_block, securityGroupIds: row.security_group_ids, deviceIndex: 0 };
+  const primaryNic = async () => {
+    const found = attached.find((n) => n.eniId === row.eni_id);
+    if (found) return found;
+    const eni = await deps.network.enis.get(row.eni_id);
+    return nicOf(deps.network, eni
+      ? await deps.network.port(eni)
+      : { eniId: row.eni_id, vpcId: row.vpc_id, subnetId: row.subnet_id, mac: row.mac_address, ips: [row.private_ip], gateway, subnetCidr: subnet.cidr_block, securityGroupIds: row.security_group_ids, deviceIndex: 0 });
+  };
   return {
     instanceId: row.id,
     accountId: account,
@@ -54,14 +60,14 @@ export async function instanceSpec(deps: SpecSources, row: InstanceRow): Promise
       vpcId: subnet.vpc_id,
       cidr: subnet.cidr_block,
       vpcCidr: vpc.cidr_block,
-      gateway: gatewayOf(subnet.cidr_block),
+      gateway,
       privateIp: row.private_ip,
       macAddress: row.mac_address,
     },
     // Without a network backend (NETWORK_BACKEND=noop, for development) no NICs: Docker's default bridge.
     dns: deps.network.plugsPorts ? { nameservers: [vpcResolverAddress(vpc.cidr_block)], search: [privateDnsSuffix(deps.network.region)] } : undefined,
     // Every attached ENI, in device index order (a VM gets one NIC each; the primary is device 0).
-    nics: deps.network.plugsPorts ? [{ ...nicOf(deps.network, port), deviceIndex: 0, gateway }, ...(await nicsOf(deps.network, row.id)).filter((n) => n.eniId !== port.eniId)] : undefined,
+    nics: deps.network.plugsPorts ? [{ ...(await primaryNic()), deviceIndex: 0, gateway }, ...attached.filter((n) => n.eniId !== row.eni_id)] : undefined,
   };
 }
 
