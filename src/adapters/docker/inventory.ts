@@ -48,7 +48,7 @@ export class DockerInventory implements HostInventory {
     // Each installation's directory of first-boot files (boot.ts), by its id ('local': adapters made without one).
     const dirs = await readdir(this.bootDir, { withFileTypes: true }).catch(() => []);
     for (const d of dirs) {
-      if (!d.isDirectory() || !(d.name === 'local' || /^[0-9a-f]{8,64}$/.test(d.name))) continue;
+      if (!d.isDirectory() || !isInstallationDir(d.name)) continue;
       const n = (await readdir(join(this.bootDir, d.name)).catch(() => [])).length;
       if (!n) continue; // nothing of it left
       out.push({ kind: 'docker-boot-dir', name: d.name, installation: d.name === 'local' ? '' : d.name, owner: '', detail: `${n} instance director${n === 1 ? 'y' : 'ies'} in ${join(this.bootDir, d.name)}` });
@@ -64,11 +64,22 @@ export class DockerInventory implements HostInventory {
         if (o.name !== check.networkName(o.owner)) throw new TypeError(`not a network of The Cloud: ${o.name}`);
         await this.docker.getNetwork(o.name).remove();
       } else if (o.kind === 'docker-boot-dir') {
-        if (!/^([0-9a-f]{8,64}|local)$/.test(o.name)) throw new TypeError(`not an installation's directory: ${o.name}`);
+        if (!isInstallationDir(o.name)) throw new TypeError(`not an installation's directory: ${o.name}`);
         await rm(join(this.bootDir, o.name), { recursive: true, force: true });
       }
     } catch (e) {
       if (!isStatus(e, 404)) throw e;
     }
+  }
+}
+
+/** A directory of first-boot files named as the adapter names them: an installation id (names.ts), or 'local'. */
+function isInstallationDir(name: string): boolean {
+  if (name === 'local') return true;
+  try {
+    check.cloudId(name);
+    return true;
+  } catch {
+    return false;
   }
 }

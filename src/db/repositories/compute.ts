@@ -164,10 +164,10 @@ export class ComputeRepository {
   }
 
   /**
-   * Journals one step: marks it done (or undone), with the backend id it made or removed, in one write, so that
-   * "the backend object was made" and "its id is recorded" can never disagree.
+   * Journals steps: marks them done (appended, in order) or undone (removed), with the backend id the last one
+   * made or removed, in one write, so that "the backend object was made" and "its id is recorded" can never
+   * disagree.
    */
-  /** Journals `steps` done (appended, in order) or undone (removed), with what they changed. */
   async markSteps(id: string, steps: string[], done: boolean, patch: { backendId?: string | null } = {}): Promise<void> {
     await this.db.exec(
       `UPDATE instances SET
