@@ -24,6 +24,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { sdk } from '../support/clients.js';
+import { securityGroup } from '../support/vpc.js';
 import { needBackend } from '../support/backends.js';
 import { DockerComputeBackend } from '../../src/adapters/docker/index.js';
 import { OvsNetworkBackend } from '../../src/adapters/ovs/index.js';
@@ -149,11 +150,7 @@ describe('network ACLs and a second ENI on Open vSwitch, with real traffic', fun
     const vpcId = (await ec2.send(new CreateVpcCommand({ CidrBlock: '10.63.0.0/16' }))).Vpc!.VpcId!;
     const subnetA = (await ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.63.1.0/24', AvailabilityZone: 'us-east-1a' }))).Subnet!.SubnetId!;
     const subnetB = (await ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.63.2.0/24', AvailabilityZone: 'us-east-1a' }))).Subnet!.SubnetId!;
-    const group = async (name: string, port?: number) => {
-      const id = (await ec2.send(new CreateSecurityGroupCommand({ VpcId: vpcId, GroupName: name, Description: name }))).GroupId!;
-      if (port) await ec2.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: id, IpPermissions: [{ IpProtocol: 'tcp', FromPort: port, ToPort: port, IpRanges: [{ CidrIp: '10.63.0.0/16' }] }] }));
-      return id;
-    };
+    const group = (name: string, port?: number) => securityGroup(ec2, vpcId, name, port ? { port, from: '10.63.0.0/16' } : undefined);
     const only80 = await group('only80', 80);
     const only81 = await group('only81', 81);
     const plain = await group('plain');

@@ -2,9 +2,7 @@ import assert from 'node:assert/strict';
 import { execa } from 'execa';
 import {
   AttachNetworkInterfaceCommand,
-  AuthorizeSecurityGroupIngressCommand,
   CreateNetworkInterfaceCommand,
-  CreateSecurityGroupCommand,
   CreateSubnetCommand,
   CreateVpcCommand,
   DescribeImagesCommand,
@@ -21,6 +19,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { sdk } from '../support/clients.js';
+import { securityGroup } from '../support/vpc.js';
 import { needBackend } from '../support/backends.js';
 import { eventually } from '../support/eventually.js';
 import { DockerComputeBackend } from '../../src/adapters/docker/index.js';
@@ -115,11 +114,7 @@ describe('a libvirt VM with several network interfaces on Open vSwitch, with rea
     const subnetA = await subnet('10.64.1.0/24');
     const subnetB = await subnet('10.64.2.0/24');
     const subnetC = await subnet('10.64.3.0/24');
-    const group = async (name: string, port?: number) => {
-      const id = (await ec2.send(new CreateSecurityGroupCommand({ VpcId: vpcId, GroupName: name, Description: name }))).GroupId!;
-      if (port) await ec2.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: id, IpPermissions: [{ IpProtocol: 'tcp', FromPort: port, ToPort: port, IpRanges: [{ CidrIp: '10.64.0.0/16' }] }] }));
-      return id;
-    };
+    const group = (name: string, port?: number) => securityGroup(ec2, vpcId, name, port ? { port, from: '10.64.0.0/16' } : undefined);
     const only7000 = await group('only7000', 7000);
     const only7001 = await group('only7001', 7001);
     const plain = await group('plain');
