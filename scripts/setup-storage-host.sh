@@ -43,7 +43,7 @@ if ((${#missing[@]})); then apt_install setup-storage-host "${missing[@]}"; fi
 
 mkdir -p "$state" "$cache"
 ssh_opts=(-i "$state/id_ed25519" -p "$ssh_port" -o UserKnownHostsFile="$state/known_hosts" -o StrictHostKeyChecking=yes
-  -o BatchMode=yes -o ConnectTimeout=5 -o LogLevel=ERROR -o ControlMaster=auto -o "ControlPath=/tmp/thecloud-ssh/%C" -o ControlPersist=60)
+  -o BatchMode=yes -o ConnectTimeout=5 -o LogLevel=ERROR -o ControlMaster=auto -o "ControlPath=/tmp/thecloud-ssh/%C" -o ControlPersist=600)
 mkdir -p -m 0700 /tmp/thecloud-ssh
 guest() { ssh "${ssh_opts[@]}" root@127.0.0.1 "$@"; }
 

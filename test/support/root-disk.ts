@@ -28,7 +28,7 @@ export async function waitBoots(consoleOutput: () => Promise<string>, count: num
 /** This installation's LVs on the storage host: name -> LV UUID. */
 export async function lvUuids(cloudId: string): Promise<Map<string, string>> {
   const { host, vg } = testStorage(cloudId);
-  const r = await host.run('lvs', ['--reportformat', 'json', '-o', 'lv_name,lv_uuid,lv_tags', vg]);
+  const r = await host.run('lvs', ['--reportformat', 'json', '-o', 'lv_name,lv_uuid,lv_tags', vg], { readOnly: true });
   const lvs = (JSON.parse(r.stdout).report[0].lv ?? []) as Array<{ lv_name: string; lv_uuid: string; lv_tags: string }>;
   return new Map(lvs.filter((lv) => lv.lv_tags.split(',').includes(`thecloud.cloud=${cloudId}`)).map((lv) => [lv.lv_name, lv.lv_uuid]));
 }

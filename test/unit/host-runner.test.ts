@@ -72,4 +72,36 @@ describe('host runners: quoting for a remote shell', () => {
     const allowed = await sshHost({ ...opts, runner: answer(5, 'x') }).run('lvs', [], { allowFailure: true });
     assert.equal(allowed.exitCode, 5);
   });
+
+  it('asks a read-only command again after a lost connection, never one that changes something', async () => {
+    const opts = { url: 'ssh://h', identityFile: '/k', knownHostsFile: '/kh', controlDir: '/tmp/thecloud-ssh-test', retryPauseMs: 1 };
+    // ssh answers 255 with no message `lost` times, then the command's own answer.
+    const flaky = (lost: number) => {
+      const seen: string[] = [];
+      const runner: Runner = async (_c, args) => {
+        seen.push(args[args.length - 1]!);
+        return seen.length <= lost ? { stdout: '', stderr: '', exitCode: 255 } : { stdout: 'lvs out', stderr: '', exitCode: 0 };
+      };
+      return { seen, host: sshHost({ ...opts, runner }) };
+    };
+    const once = flaky(1);
+    assert.equal((await once.host.run('lvs', ['vg'], { readOnly: true })).stdout, 'lvs out');
+    assert.deepEqual(once.seen, ["lvs 'vg'", "lvs 'vg'"]);
+    const twice = flaky(2);
+    assert.equal((await twice.host.run('cat', ['/p'], { readOnly: true, allowFailure: true })).stdout, 'lvs out');
+    assert.equal(twice.seen.length, 3);
+    // Lost three times: given up, with the message that says what probably happened.
+    const thrice = flaky(3);
+    await assert.rejects(thrice.host.run('lvs', ['vg'], { readOnly: true }), /connection to ssh:\/\/h was probably lost/);
+    assert.equal(thrice.seen.length, 3);
+    // A command that changes something may have run: asked once only.
+    const write = flaky(1);
+    await assert.rejects(write.host.run('lvcreate', ['-n', 'x']), /lvcreate .*failed \(exit 255\)/);
+    assert.equal(write.seen.length, 1);
+    // A read-only command's own failure (with a message) is its answer, not retried.
+    const seen: string[] = [];
+    const failing: Runner = async (_c, args) => (seen.push(args[args.length - 1]!), { stdout: '', stderr: 'Volume group "vg" not found', exitCode: 5 });
+    await assert.rejects(sshHost({ ...opts, runner: failing }).run('lvs', ['vg'], { readOnly: true }), /exit 5/);
+    assert.equal(seen.length, 1);
+  });
 });

@@ -30,8 +30,20 @@ export class CommandError extends Error {
 export type Runner = (
   command: string,
   args: readonly string[],
-  opts?: { timeoutMs?: number; input?: string | Buffer; allowFailure?: boolean },
+  opts?: RunOptions,
 ) => Promise<RunResult>;
+
+export interface RunOptions {
+  timeoutMs?: number;
+  input?: string | Buffer;
+  allowFailure?: boolean;
+  /**
+   * The command only reads (lvs, cat of a pid file): running it twice is harmless. A runner may then retry it
+   * when the way to the host failed under it (sshHost does, on ssh's 255 with no message); a command that changes
+   * something is never retried, since it may have run.
+   */
+  readOnly?: boolean;
+}
 
 /**
  * THECLOUD_TRACE_EXEC=1: every host command run here is written to stderr with its duration and exit code, for

@@ -38,7 +38,7 @@ export class NbdExports {
 
   /** Exports whose qemu-nbd still runs. Stale pid files (a killed server) are removed on the way. */
   async list(): Promise<NbdExport[]> {
-    const r = await this.run('grep', ['-r', '-H', '', this.opts.dir], { allowFailure: true });
+    const r = await this.run('grep', ['-r', '-H', '', this.opts.dir], { allowFailure: true, readOnly: true });
     const found: NbdExport[] = [];
     for (const line of r.stdout.split('\n')) {
       const m = PIDFILE.exec(line.trim());
@@ -79,7 +79,7 @@ export class NbdExports {
         { allowFailure: true, timeoutMs: 30_000 },
       );
       if (r.exitCode === 0) {
-        const pid = Number((await this.run('cat', [this.pidFile(port, diskId)])).stdout.trim());
+        const pid = Number((await this.run('cat', [this.pidFile(port, diskId)], { readOnly: true })).stdout.trim());
         return { diskId, port, pid };
       }
       if (!/Address already in use|Failed to bind|Failed to find an available port/i.test(r.stderr)) {
@@ -124,7 +124,7 @@ export class NbdExports {
 
   /** The process's state (the third field of /proc/<pid>/stat, after the parenthesised name) is T: stopped. */
   private async stopped(e: NbdExport): Promise<boolean> {
-    const r = await this.run('cat', [`/proc/${e.pid}/stat`], { allowFailure: true });
+    const r = await this.run('cat', [`/proc/${e.pid}/stat`], { allowFailure: true, readOnly: true });
     return r.exitCode !== 0 || /\)\s+[Tt]\s/.test(r.stdout);
   }
 
@@ -134,7 +134,7 @@ export class NbdExports {
 
   /** The pid is a qemu-nbd serving this disk (not a re-used pid): its command line names the export. */
   private async alive(e: NbdExport): Promise<boolean> {
-    const r = await this.run('cat', [`/proc/${e.pid}/cmdline`], { allowFailure: true });
+    const r = await this.run('cat', [`/proc/${e.pid}/cmdline`], { allowFailure: true, readOnly: true });
     // 255 is ssh's own failure (cat exits 1 for a gone pid): unknown, not dead. Taken for dead, list() removed the
     // pid file of a live server (seen: a root's qemu-nbd left running, untracked, its LV never deletable).
     if (r.exitCode === 255) throw new Error(`the storage host did not answer whether qemu-nbd ${e.pid} (${e.diskId}) runs`);

@@ -32,7 +32,7 @@ export function parseLvs(stdout: string): LvInfo[] {
 
 /** Every LV of the volume group. */
 export async function listLvs(run: Runner, vg: string): Promise<LvInfo[]> {
-  const r = await run('lvs', ['--reportformat', 'json', '--units', 'b', '--nosuffix', '-o', LV_FIELDS, vg], { timeoutMs: 30_000 });
+  const r = await run('lvs', ['--reportformat', 'json', '--units', 'b', '--nosuffix', '-o', LV_FIELDS, vg], { timeoutMs: 30_000, readOnly: true });
   return parseLvs(r.stdout);
 }
 
