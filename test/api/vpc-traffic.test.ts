@@ -276,6 +276,35 @@ describe('VPCs on Open vSwitch through the API, with real traffic', function () 
     assert.equal(await ping(client, '10.61.1.10'), true, 'and admits it again once modified back');
   });
 
+  it('moves a secondary address to another instance (AllowReassignment): reached there at once, though the sender\'s ARP cache still names the old holder', async () => {
+    assert.ok(made, 'the instances of the first test');
+    const a = sdk(s.url);
+    const { web, client, vpcA } = made;
+    const eniOf = async (id: string) => (await a.send(new DescribeInstancesCommand({ InstanceIds: [id] }))).Reservations![0]!.Instances![0]!.NetworkInterfaces![0]!;
+    const webEni = await eniOf(web);
+    // A third instance in 'web' (which admits ICMP from 'client'), in web's subnet.
+    const webGroup = (await a.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcA] }, { Name: 'group-name', Values: ['web'] }] }))).SecurityGroups![0]!.GroupId!;
+    const third = await launch(a, webEni.SubnetId!, [webGroup], '10.61.1.13');
+    await ready(a, [third]);
+    const thirdEni = await eniOf(third);
+    const addrs = async (id: string) => (await execa('docker', ['exec', id, 'ip', '-4', '-o', 'addr', 'show', 'dev', 'eth0'])).stdout;
+    const neighbour = async () => (await execa('docker', ['exec', client, 'ip', 'neigh', 'show', '10.61.1.40'])).stdout;
+
+    await a.send(new AssignPrivateIpAddressesCommand({ NetworkInterfaceId: webEni.NetworkInterfaceId!, PrivateIpAddresses: ['10.61.1.40'] }));
+    assert.equal(await ping(client, '10.61.1.40'), true, 'web answers at its secondary address');
+    assert.match(await neighbour(), new RegExp(`lladdr ${webEni.MacAddress}`), 'the client learnt web\'s MAC for it');
+
+    await a.send(new AssignPrivateIpAddressesCommand({ NetworkInterfaceId: thirdEni.NetworkInterfaceId!, PrivateIpAddresses: ['10.61.1.40'], AllowReassignment: true }));
+    assert.doesNotMatch(await addrs(web), /10\.61\.1\.40/, 'gone from the old holder\'s interface');
+    assert.match(await addrs(third), /inet 10\.61\.1\.40\/24/, 'on the new holder\'s');
+    assert.match(await neighbour(), new RegExp(`lladdr ${webEni.MacAddress}`), 'the client\'s ARP cache still says web (nothing told it)');
+    // Only the new holder has the address, so an answer is its answer: the switch delivered by address.
+    assert.equal(await ping(client, '10.61.1.40'), true, 'reached at the new holder at once');
+    const described = (await eniOf(third)).PrivateIpAddresses!.map((p) => p.PrivateIpAddress);
+    assert.deepEqual(described, ['10.61.1.13', '10.61.1.40']);
+    assert.deepEqual((await eniOf(web)).PrivateIpAddresses!.map((p) => p.PrivateIpAddress), ['10.61.1.10']);
+  });
+
   it('routes between a subnet of a secondary CIDR block and the primary block\'s subnets, and the host follows the default VPC\'s blocks', async () => {
     assert.ok(made, 'the instances of the first test');
     const a = sdk(s.url);

@@ -10,6 +10,10 @@
  *   table 11  established/related pass; new connections pass when an egress rule matches (committed); else drop.
  *   table 20  layer 2 within the subnet only: unicast to a known MAC of the same subnet (an instance port, or the
  *             subnet's router leg), ARP broadcast to the subnet's ports. Across subnets, only through the router.
+ *             An IP packet to an address of a port of the subnet goes to that port by its address, whatever MAC
+ *             the sender put on it (rewritten to the port's): a secondary address moved to another interface is
+ *             reached at once, not when the senders' ARP caches expire (the VPC fabric delivers by address on
+ *             AWS too).
  *   table 30  ingress security of the destination port: ARP and the router's own addresses pass; else conntrack
  *             in the destination port's zone (table 31): established/related pass, new ones when an ingress
  *             rule matches; else drop.
@@ -103,8 +107,11 @@ export function bridgeFlows(model: BridgeModel): string {
     for (const m of ruleMatches(spec, 'egress', model.groups)) {
       add(T_EGRESS_CT, 100, `in_port=${ofport},${NEW},${m}`, `ct(commit,zone=${zone}),resubmit(,${T_L2})`);
     }
-    // Layer 2: this port's MAC, reached from its own subnet only.
+    // Layer 2: this port's MAC, reached from its own subnet only; its addresses, whatever MAC a stale ARP cache put on.
     add(T_L2, 100, `reg5=${tag},dl_dst=${spec.mac}`, `set_field:${ofport}->reg7,resubmit(,${T_INGRESS})`);
+    for (const ip of spec.ips) {
+      add(T_L2, 110, `reg5=${tag},ip,nw_dst=${ip}`, `set_field:${spec.mac}->eth_dst,set_field:${ofport}->reg7,resubmit(,${T_INGRESS})`);
+    }
     // Ingress.
     add(T_INGRESS, 200, `reg7=${ofport},arp`, `output:${ofport}`);
     for (const gw of gateways) add(T_INGRESS, 200, `reg7=${ofport},ip,nw_src=${gw}`, `output:${ofport}`);
