@@ -277,23 +277,33 @@ async function freeDefaultSubnet(ec2: EC2Client): Promise<{ id: string; cidr: st
 // --- 1. sequential launches vs bare docker --------------------------------------------------------------------------
 
 /**
- * A bare `docker run -d` of the same image, polled with `docker inspect` as our state is polled; ms to running,
- * and ms until `docker run -d` returned (it returns once the container runs: no observer at all).
+ * A bare `docker run -d` of the same image, observed as our launch is: `docker inspect` every STATE_POLL_MS from the
+ * moment the command is started (not from when it returns), so that the engine serves its observer during the start
+ * it times as our server serves DescribeInstances during ours. Returns ms until inspect first said running, and ms
+ * until `docker run -d` returned (it returns once the container runs).
  */
 async function bareCli(): Promise<{ polled: number; returned: number }> {
+  const name = `thecloud-bench-${randomBytes(6).toString('hex')}`;
   const t0 = performance.now();
-  const run = await execa('docker', ['run', '-d', '--rm', '--label', `${BENCH_LABEL}=instances`, BARE_IMAGE, 'sleep', '60']);
-  const returned = performance.now() - t0;
-  const cid = run.stdout.trim();
-  bareContainers.add(cid);
-  await poll(`container ${cid} running`, async () => {
-    const r = await execa('docker', ['inspect', '-f', '{{.State.Running}}', cid]);
-    return r.stdout.trim() === 'true';
+  let returned: number | undefined;
+  const run = execa('docker', ['run', '-d', '--rm', '--name', name, '--label', `${BENCH_LABEL}=instances`, BARE_IMAGE, 'sleep', '60']).then((r) => {
+    returned = performance.now() - t0;
+    bareContainers.add(r.stdout.trim());
+    return r;
+  });
+  let runFailed: unknown;
+  run.catch((e) => (runFailed = e));
+  let polled: number | undefined;
+  await poll(`container ${name} running`, async () => {
+    if (runFailed) throw runFailed;
+    const r = await execa('docker', ['inspect', '-f', '{{.State.Running}}', name], { reject: false });
+    if (r.exitCode === 0 && r.stdout.trim() === 'true') polled = performance.now() - t0;
+    return polled !== undefined;
   }, 30_000, STATE_POLL_MS);
-  const ms = performance.now() - t0;
+  const cid = (await run).stdout.trim();
   await execa('docker', ['rm', '-f', cid]);
   bareContainers.delete(cid);
-  return { polled: ms, returned };
+  return { polled: polled!, returned: returned! };
 }
 
 /**
@@ -408,7 +418,7 @@ async function launchBench(): Promise<void> {
   row('Docker API create+start -> inspect running', api);
   row(`RunInstances -> running as recorded (polled every ${LIGHT_POLL_MS} ms)`, light);
   row('docker run -d --rm ... returned (running)', cliReturned);
-  console.log(`  ratio RunInstances->running median / docker run median: ${(median(toRunning) / median(cli)).toFixed(2)}  (goal <= 1.30, issue 9; both polled every ${STATE_POLL_MS} ms, ours during the start)`);
+  console.log(`  ratio RunInstances->running median / docker run median: ${(median(toRunning) / median(cli)).toFixed(2)}  (goal <= 1.30, issue 9; each observed every ${STATE_POLL_MS} ms from its request on)`);
   console.log(`  ratio RunInstances->running median / Docker API median: ${(median(toRunning) / median(api)).toFixed(2)}`);
   console.log(`  ratio running as recorded (light polling) median / docker run returned median: ${(median(light) / median(cliReturned)).toFixed(2)}  (neither side loaded by its observer during the start)`);
   const errs = serverErrors(s);
