@@ -5,9 +5,10 @@
  * (as AWS adds), the network backend is told the VPC's blocks (the host's routes into the VPC follow them), and
  * the block becomes `associated`. Disassociating: refused for the primary block and for a block that still holds
  * a subnet; else `disassociating` with its local routes gone, the backend told, then `disassociated`, which
- * DescribeVpcs shows for an hour as AWS does. A backend failure leaves the record at its target state and the
- * next sync realises it (the records say what must be true). Routing between the VPC's subnets needs nothing
- * per block: the VPC router has a leg in each subnet, whatever block the subnet is in.
+ * DescribeVpcs shows for an hour as AWS does (the reconciliation pass then forgets it: purgeExpired). A backend
+ * failure leaves the record at its target state and the next sync realises it (the records say what must be
+ * true). Routing between the VPC's subnets needs nothing per block: the VPC router has a leg in each subnet,
+ * whatever block the subnet is in.
  */
 import { Ec2Error } from '../../errors/index.js';
 import { newId } from '../../ids/index.js';
@@ -100,8 +101,12 @@ export class VpcCidrAdmin {
     });
     await this.realise(a.vpc_id, accountId, 'remove a VPC CIDR block');
     await this.repo.cidrs.setState(a.association_id, 'disassociated');
-    await this.repo.cidrs.purgeDisassociated(a.vpc_id);
     return { ...a, state: 'disassociating' };
+  }
+
+  /** Forgets the blocks disassociated more than an hour ago (AWS stops showing them then); run by each reconciliation pass. */
+  async purgeExpired(): Promise<void> {
+    await this.repo.cidrs.purgeDisassociated();
   }
 
   /** Tells the network backend the VPC's live blocks (its host routes into the VPC follow them). */
