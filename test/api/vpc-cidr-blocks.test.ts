@@ -74,7 +74,9 @@ describe('the VPC API: secondary IPv4 CIDR blocks (AssociateVpcCidrBlock / Disas
     assert.match(eni.PrivateIpAddress!, /^10\.32\.1\./);
 
     // Not while a subnet is in it; never the primary one.
-    await fails(ec2.send(new DisassociateVpcCidrBlockCommand({ AssociationId: assocId })), 'InvalidCidrBlock.InUse');
+    // AWS's code and words for a block that holds a subnet.
+    await assert.rejects(ec2.send(new DisassociateVpcCidrBlockCommand({ AssociationId: assocId })), (e: Error) =>
+      (assert.deepEqual([e.name, e.message], ['InvalidCidrBlock.InUse', `The vpc ${vpcId} currently has a subnet within CIDR block 10.32.0.0/16`]), true));
     await fails(ec2.send(new DisassociateVpcCidrBlockCommand({ AssociationId: primary.AssociationId })), 'OperationNotPermitted');
     await fails(ec2.send(new DisassociateVpcCidrBlockCommand({ AssociationId: 'vpc-cidr-assoc-0123456789abcdef0' })), 'InvalidVpcCidrBlockAssociationID.NotFound');
     await fails(sdk(s.url, SECOND_ACCOUNT).send(new DisassociateVpcCidrBlockCommand({ AssociationId: assocId })), 'InvalidVpcCidrBlockAssociationID.NotFound');
@@ -170,7 +172,9 @@ describe('the VPC API: secondary IPv4 CIDR blocks (AssociateVpcCidrBlock / Disas
     await fails(assoc('10.42.0.0/15'), 'InvalidVpc.Range');
     await fails(assoc('10.42.0.300/16'), 'InvalidParameterValue');
     await fails(assoc('10.41.128.0/17'), 'InvalidVpc.Range'); // overlaps the primary
-    await fails(assoc('192.168.0.0/16'), 'InvalidVpc.Range'); // another RFC 1918 range
+    // Another RFC 1918 range: AWS's code and words.
+    await assert.rejects(assoc('192.168.0.0/16'), (e: Error) => (assert.deepEqual([e.name, e.message], ['InvalidVpc.Range',
+      'The CIDR \'192.168.0.0/16\' is restricted. Use a CIDR from the same private address range as the current VPC CIDR, or use a publicly-routable CIDR. For additional restrictions, see https://docs.aws.amazon.com/vpc/latest/userguide/vpc-cidr-blocks.html']), true));
     await fails(assoc('172.16.0.0/16'), 'InvalidVpc.Range');
     await fails(assoc('198.19.0.0/16'), 'InvalidVpc.Range');
     await fails(ec2.send(new AssociateVpcCidrBlockCommand({ VpcId: 'vpc-0123456789abcdef0', CidrBlock: '10.42.0.0/16' })), 'InvalidVpcID.NotFound');
