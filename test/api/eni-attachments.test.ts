@@ -66,6 +66,55 @@ describe('ENI attachments under concurrency: one instance\'s device indexes and 
     }
   });
 
+  // The interleavings the race above hits by chance, made certain: each request waits after its validation.
+  const afterValidation = (between: () => Promise<void>) => {
+    const checks = s.services.network.attachments;
+    const validate = checks.checkAttach.bind(checks);
+    checks.checkAttach = async (accountId, req) => {
+      await validate(accountId, req);
+      await between();
+    };
+    return () => (checks.checkAttach = validate);
+  };
+
+  it('checks the interface limit again where the attachment is written: two requests validated before either is', async () => {
+    const inst = await running();
+    const [a, b] = [await newEni(), await newEni()];
+    // Each alone fits t2.micro's two interfaces, both do not.
+    let arrived = 0;
+    let bothValidated!: () => void;
+    const barrier = new Promise<void>((r) => (bothValidated = r));
+    const restore = afterValidation(async () => {
+      if (++arrived === 2) bothValidated();
+      await barrier;
+    });
+    try {
+      const results = await Promise.allSettled([attach(a, inst, 1), attach(b, inst, 2)]);
+      assert.deepEqual(results.map(code).sort(), ['AttachmentLimitExceeded', 'ok']);
+    } finally {
+      restore();
+    }
+    assert.equal((await attachedTo(inst)).length, 2);
+  });
+
+  it('checks the instance again where the attachment is written: terminated between the validation and the write, it gets nothing', async () => {
+    const inst = await running();
+    const eni = await newEni();
+    const restore = afterValidation(async () => {
+      await ec2.send(new TerminateInstancesCommand({ InstanceIds: [inst] }));
+      await eventually('the instance terminated', async () =>
+        (await ec2.send(new DescribeInstancesCommand({ InstanceIds: [inst] }))).Reservations![0]!.Instances![0]!.State!.Name === 'terminated');
+    });
+    try {
+      const [late] = await Promise.allSettled([attach(eni, inst, 1)]);
+      assert.equal(code(late!), 'InvalidInstanceID.NotFound');
+    } finally {
+      restore();
+    }
+    assert.deepEqual(await attachedTo(inst), []);
+    assert.equal((await ec2.send(new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: [eni] }))).NetworkInterfaces![0]!.Attachment, undefined);
+  });
+
   it('never leaves an interface attached to a terminated instance, nor two at one device index, when attach, detach and terminate race', async () => {
     const [a, b] = [await newEni(), await newEni()];
     const db = new pg.Client({ connectionString: s.databaseUrl });
