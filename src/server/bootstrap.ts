@@ -163,6 +163,7 @@ async function startOn(config: Config, opts: StartOptions, log: Logger, url: str
       .then(() => instances.reconcile())
       .then(() => images.sweep())
       .then(() => volumes.reconcile())
+      .then(() => network.cidrs.purgeExpired())
       .catch((e) => log.error('reconciliation failed', { error: e }))
       .finally(() => (pass = undefined));
     return pass;

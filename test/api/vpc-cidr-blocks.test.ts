@@ -18,13 +18,15 @@ import {
 import pg from 'pg';
 import { startTestServer, SECOND_ACCOUNT, type TestServer } from '../support/server.js';
 import { fails, sdk } from '../support/clients.js';
+import { eventually } from '../support/eventually.js';
 
 /** Secondary IPv4 blocks of a VPC: AWS's rules, states, DescribeVpcs and its filters, subnets and local routes (records only). */
 describe('the VPC API: secondary IPv4 CIDR blocks (AssociateVpcCidrBlock / DisassociateVpcCidrBlock)', () => {
   let s: TestServer;
   let ec2: EC2Client;
   before(async () => {
-    s = await startTestServer();
+    // A reconciliation pass every second: it forgets blocks disassociated more than an hour ago.
+    s = await startTestServer({ THECLOUD_RECONCILE_SECONDS: '1' });
     ec2 = sdk(s.url);
   });
   after(async () => s?.close());
@@ -72,7 +74,9 @@ describe('the VPC API: secondary IPv4 CIDR blocks (AssociateVpcCidrBlock / Disas
     assert.match(eni.PrivateIpAddress!, /^10\.32\.1\./);
 
     // Not while a subnet is in it; never the primary one.
-    await fails(ec2.send(new DisassociateVpcCidrBlockCommand({ AssociationId: assocId })), 'InvalidCidrBlock.InUse');
+    // AWS's code and words for a block that holds a subnet.
+    await assert.rejects(ec2.send(new DisassociateVpcCidrBlockCommand({ AssociationId: assocId })), (e: Error) =>
+      (assert.deepEqual([e.name, e.message], ['InvalidCidrBlock.InUse', `The vpc ${vpcId} currently has a subnet within CIDR block 10.32.0.0/16`]), true));
     await fails(ec2.send(new DisassociateVpcCidrBlockCommand({ AssociationId: primary.AssociationId })), 'OperationNotPermitted');
     await fails(ec2.send(new DisassociateVpcCidrBlockCommand({ AssociationId: 'vpc-cidr-assoc-0123456789abcdef0' })), 'InvalidVpcCidrBlockAssociationID.NotFound');
     await fails(sdk(s.url, SECOND_ACCOUNT).send(new DisassociateVpcCidrBlockCommand({ AssociationId: assocId })), 'InvalidVpcCidrBlockAssociationID.NotFound');
@@ -137,6 +141,30 @@ describe('the VPC API: secondary IPv4 CIDR blocks (AssociateVpcCidrBlock / Disas
     assert.deepEqual(await states(), ['associated', 'associated', 'disassociated']);
   });
 
+  it('forgets a disassociated block on its own once it is an hour old, and only then', async () => {
+    const vpcId = (await ec2.send(new CreateVpcCommand({ CidrBlock: '10.45.0.0/16' }))).Vpc!.VpcId!;
+    const gone = async (cidr: string) => {
+      const id = (await ec2.send(new AssociateVpcCidrBlockCommand({ VpcId: vpcId, CidrBlock: cidr }))).CidrBlockAssociation!.AssociationId!;
+      await ec2.send(new DisassociateVpcCidrBlockCommand({ AssociationId: id }));
+      return id;
+    };
+    const old = await gone('10.46.0.0/16');
+    const recent = await gone('10.47.0.0/16');
+    const shown = async () => (await vpcOf(vpcId)).CidrBlockAssociationSet!.map((a) => [a.AssociationId, a.CidrBlockState!.State]);
+    // The first one disassociated 61 minutes ago, as far as its record says.
+    const c = new pg.Client({ connectionString: s.databaseUrl });
+    await c.connect();
+    try {
+      await c.query(`UPDATE vpc_cidr_blocks SET updated_at = clock_timestamp() - interval '61 minutes' WHERE association_id = $1`, [old]);
+    } finally {
+      await c.end();
+    }
+    await eventually('the hour-old disassociated block forgotten', async () => !(await shown()).some(([id]) => id === old));
+    const primary = (await vpcOf(vpcId)).CidrBlockAssociationSet![0]!.AssociationId;
+    assert.deepEqual(await shown(), [[primary, 'associated'], [recent, 'disassociated']], 'the recent one is still shown');
+    assert.deepEqual((await ec2.send(new DescribeVpcsCommand({ Filters: [{ Name: 'cidr-block-association.association-id', Values: [old] }] }))).Vpcs, []);
+  });
+
   it('refuses what AWS refuses: bad or restricted ranges, overlap, a route\'s destination, a sixth block, unknown VPCs', async () => {
     const vpcId = (await ec2.send(new CreateVpcCommand({ CidrBlock: '10.41.0.0/16' }))).Vpc!.VpcId!;
     const assoc = (cidr: string) => ec2.send(new AssociateVpcCidrBlockCommand({ VpcId: vpcId, CidrBlock: cidr }));
@@ -144,7 +172,9 @@ describe('the VPC API: secondary IPv4 CIDR blocks (AssociateVpcCidrBlock / Disas
     await fails(assoc('10.42.0.0/15'), 'InvalidVpc.Range');
     await fails(assoc('10.42.0.300/16'), 'InvalidParameterValue');
     await fails(assoc('10.41.128.0/17'), 'InvalidVpc.Range'); // overlaps the primary
-    await fails(assoc('192.168.0.0/16'), 'InvalidVpc.Range'); // another RFC 1918 range
+    // Another RFC 1918 range: AWS's code and words.
+    await assert.rejects(assoc('192.168.0.0/16'), (e: Error) => (assert.deepEqual([e.name, e.message], ['InvalidVpc.Range',
+      'The CIDR \'192.168.0.0/16\' is restricted. Use a CIDR from the same private address range as the current VPC CIDR, or use a publicly-routable CIDR. For additional restrictions, see https://docs.aws.amazon.com/vpc/latest/userguide/vpc-cidr-blocks.html']), true));
     await fails(assoc('172.16.0.0/16'), 'InvalidVpc.Range');
     await fails(assoc('198.19.0.0/16'), 'InvalidVpc.Range');
     await fails(ec2.send(new AssociateVpcCidrBlockCommand({ VpcId: 'vpc-0123456789abcdef0', CidrBlock: '10.42.0.0/16' })), 'InvalidVpcID.NotFound');

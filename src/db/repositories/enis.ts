@@ -27,8 +27,20 @@ export type NewEni = Omit<EniRow, 'ips' | 'created_at' | 'attached_at' | 'interf
 /** The ENI's columns and its addresses, lowest allocation time first (the primary address is allocated first). */
 export const ENI_COLUMNS = `n.*, COALESCE((SELECT array_agg(host(a.ip) ORDER BY a.is_primary DESC, a.allocated_at, a.ip) FROM ip_allocations a WHERE a.owner_id = n.id), '{}') AS ips`;
 
+/** An instance as the attachment rules read it (see services/network/attachments.ts). */
+export interface AttachTarget {
+  id: string;
+  state: string;
+  instance_type: string;
+  availability_zone: string;
+}
+
 export class EniRepository {
   constructor(private readonly db: Db) {}
+
+  tx<T>(fn: (t: Transaction) => Promise<T>): Promise<T> {
+    return this.db.tx(fn);
+  }
 
   async insert(e: NewEni, t?: Transaction): Promise<void> {
     await this.db.exec(
@@ -46,12 +58,25 @@ export class EniRepository {
     return this.db.one<EniRow>(`SELECT ${ENI_COLUMNS} FROM network_interfaces n WHERE n.id = $1`, [id], t);
   }
 
-  ofAccount(accountId: string, ids: string[]): Promise<EniRow[]> {
-    return this.db.rows<EniRow>(`SELECT ${ENI_COLUMNS} FROM network_interfaces n WHERE n.account_id = $1 AND n.id = ANY($2)`, [accountId, ids]);
+  ofAccount(accountId: string, ids: string[], t?: Transaction): Promise<EniRow[]> {
+    return this.db.rows<EniRow>(`SELECT ${ENI_COLUMNS} FROM network_interfaces n WHERE n.account_id = $1 AND n.id = ANY($2)`, [accountId, ids], t);
   }
 
-  ofInstance(instanceId: string): Promise<EniRow[]> {
-    return this.db.rows<EniRow>(`SELECT ${ENI_COLUMNS} FROM network_interfaces n WHERE n.instance_id = $1 ORDER BY n.device_index`, [instanceId]);
+  ofInstance(instanceId: string, t?: Transaction): Promise<EniRow[]> {
+    return this.db.rows<EniRow>(`SELECT ${ENI_COLUMNS} FROM network_interfaces n WHERE n.instance_id = $1 ORDER BY n.device_index`, [instanceId], t);
+  }
+
+  /**
+   * The account's instance as an attachment sees it; inside `t` with `lock`, its row is locked until `t` ends:
+   * attachments to it and its state transitions (TerminateInstances, StopInstances update the row) wait, so the
+   * rules checked under the lock still hold when the attachment is written.
+   */
+  attachTarget(accountId: string, instanceId: string, lock?: { t: Transaction }): Promise<AttachTarget | undefined> {
+    return this.db.one<AttachTarget>(
+      `SELECT id, state, instance_type, availability_zone FROM instances WHERE account_id = $1 AND id = $2${lock ? ' FOR UPDATE' : ''}`,
+      [accountId, instanceId],
+      lock?.t,
+    );
   }
 
   /** The instance whose attached ENI in `vpcId` holds `ip` (any of its addresses), for the metadata service. */
@@ -90,14 +115,22 @@ export class EniRepository {
     }
   }
 
-  /** Detaches the ENI (DetachNetworkInterface, or its instance's termination when the attachment keeps it). */
-  async detach(id: string): Promise<void> {
-    await this.db.exec('UPDATE network_interfaces SET instance_id = NULL, device_index = NULL, attachment_id = NULL, attached_at = NULL WHERE id = $1', [id]);
+  /**
+   * Detaches the ENI (DetachNetworkInterface, or its instance's termination when the attachment keeps it); with
+   * `attachmentId`, only that attachment (an attachment made since is left alone). Returns whether it detached.
+   */
+  async detach(id: string, opts: { attachmentId?: string; t?: Transaction } = {}): Promise<boolean> {
+    const n = await this.db.exec(
+      `UPDATE network_interfaces SET instance_id = NULL, device_index = NULL, attachment_id = NULL, attached_at = NULL
+       WHERE id = $1 AND ($2::text IS NULL OR attachment_id = $2)`,
+      [id, opts.attachmentId ?? null],
+      opts.t,
+    );
+    return n > 0;
   }
 
-
-  byAttachment(accountId: string, attachmentId: string): Promise<EniRow | undefined> {
-    return this.db.one<EniRow>(`SELECT ${ENI_COLUMNS} FROM network_interfaces n WHERE n.account_id = $1 AND n.attachment_id = $2`, [accountId, attachmentId]);
+  byAttachment(accountId: string, attachmentId: string, t?: Transaction): Promise<EniRow | undefined> {
+    return this.db.one<EniRow>(`SELECT ${ENI_COLUMNS} FROM network_interfaces n WHERE n.account_id = $1 AND n.attachment_id = $2`, [accountId, attachmentId], t);
   }
 
   /** Removes the ENI and its addresses together. */

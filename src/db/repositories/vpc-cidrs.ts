@@ -69,12 +69,10 @@ export class VpcCidrRepository {
     await this.db.exec('UPDATE vpc_cidr_blocks SET state = $2, updated_at = clock_timestamp() WHERE association_id = $1', [id, state], t);
   }
 
-  /** Forgets the VPC's blocks disassociated longer ago than the retention. */
-  async purgeDisassociated(vpcId: string, t?: Transaction): Promise<void> {
-    await this.db.exec(
-      `DELETE FROM vpc_cidr_blocks WHERE vpc_id = $1 AND state = 'disassociated' AND updated_at < clock_timestamp() - interval '${DISASSOCIATED_RETENTION}'`,
-      [vpcId],
-      t,
+  /** Forgets blocks disassociated longer ago than the retention (every VPC's; the reconciliation pass calls it). */
+  async purgeDisassociated(): Promise<number> {
+    return this.db.exec(
+      `DELETE FROM vpc_cidr_blocks WHERE state = 'disassociated' AND updated_at < clock_timestamp() - interval '${DISASSOCIATED_RETENTION}'`,
     );
   }
 

@@ -251,6 +251,24 @@ export class InstanceService {
     });
   }
 
+  /**
+   * Runs `fn` in the instance's queue: after the backend work queued before it (a stop, a termination), never
+   * beside it. Its result or its error; an error too when the server is shutting down and `fn` never ran.
+   */
+  async exclusive<T>(instanceId: string, fn: () => Promise<T>): Promise<T> {
+    let out: { value: T } | { error: unknown } | undefined;
+    await this.queue.run(instanceId, async () => {
+      try {
+        out = { value: await fn() };
+      } catch (error) {
+        out = { error };
+      }
+    }, () => {});
+    if (!out) throw new Error(`the server is shutting down; instance ${instanceId} takes no more work`);
+    if ('error' in out) throw out.error;
+    return out.value;
+  }
+
   async consoleOutput(row: InstanceRow): Promise<string> {
     if (!row.backend_id) return '';
     return this.compute.consoleOutput(row.backend_id).catch(() => '');

@@ -133,8 +133,10 @@ export class InstanceWork {
     const row = await this.fresh(id);
     if (!row || row.state === 'terminated' || row.state === 'shutting-down') return;
     this.d.log.warn('an instance\'s backend object disappeared from the host', { instanceId: id, state: row.state, backendId: row.backend_id });
-    await this.d.steps.backward(id, 'all', { force: true });
-    await this.d.repo.transition(id, [row.state], 'terminated', { reasonCode: STATE_REASONS.missing.code, reasonMessage: STATE_REASONS.missing.message, activity: null });
+    // Shutting down first, as a termination: from then on no interface can be attached to it (AttachNetworkInterface
+    // checks the state under the row's lock), so releasing its interfaces leaves none attached once it is terminated.
+    const reason = { reasonCode: STATE_REASONS.missing.code, reasonMessage: STATE_REASONS.missing.message };
+    if (await this.d.repo.transition(id, [row.state], 'shutting-down', { ...reason, activity: null })) await this.terminate(id);
   }
 
   /** The instance shut itself down: stopped, or terminated when its shutdown behaviour says so. */

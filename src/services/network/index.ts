@@ -15,6 +15,7 @@ import { EdgeAdmin } from './routes.js';
 import { routingOf } from './routing.js';
 import { AddressAdmin } from './addresses.js';
 import { NatAdmin } from './nat-gateways.js';
+import { EniAttachments } from './attachments.js';
 import { assignSecondary, type SecondaryRequest } from './private-ips.js';
 import type { CatalogService } from '../catalog/index.js';
 import { Ec2Error } from '../../errors/index.js';
@@ -57,6 +58,8 @@ export class NetworkService {
   readonly nats: NatAdmin;
   /** A VPC's secondary IPv4 CIDR blocks. */
   readonly cidrs: VpcCidrAdmin;
+  /** ENI attachments' records (AttachNetworkInterface / DetachNetworkInterface). */
+  readonly attachments: EniAttachments;
 
   constructor(
     private readonly repo: NetworkRepository,
@@ -70,6 +73,7 @@ export class NetworkService {
     this.admin = new VpcAdmin(repo, backend, log, () => (this.needsSync = true), () => this.applySecurity(), this.edge);
     this.acls = new AclAdmin(repo, backend, log, () => (this.needsSync = true));
     this.dhcp = new DhcpAdmin(repo);
+    this.attachments = new EniAttachments(repo.enis);
     this.cidrs = new VpcCidrAdmin(repo, backend, (a, id) => this.admin.vpc(a, id), async (what, fn) => {
       try {
         await fn();

@@ -5,9 +5,10 @@
  * (as AWS adds), the network backend is told the VPC's blocks (the host's routes into the VPC follow them), and
  * the block becomes `associated`. Disassociating: refused for the primary block and for a block that still holds
  * a subnet; else `disassociating` with its local routes gone, the backend told, then `disassociated`, which
- * DescribeVpcs shows for an hour as AWS does. A backend failure leaves the record at its target state and the
- * next sync realises it (the records say what must be true). Routing between the VPC's subnets needs nothing
- * per block: the VPC router has a leg in each subnet, whatever block the subnet is in.
+ * DescribeVpcs shows for an hour as AWS does (the reconciliation pass then forgets it: purgeExpired). A backend
+ * failure leaves the record at its target state and the next sync realises it (the records say what must be
+ * true). Routing between the VPC's subnets needs nothing per block: the VPC router has a leg in each subnet,
+ * whatever block the subnet is in.
  */
 import { Ec2Error } from '../../errors/index.js';
 import { newId } from '../../ids/index.js';
@@ -46,7 +47,8 @@ export class VpcCidrAdmin {
     if (no.reason === 'limit') throw new Ec2Error('CidrLimitExceeded', `This network '${vpcId}' has met its maximum number of allowed CIDRs: ${MAX_IPV4_CIDRS_PER_VPC}`);
     if (no.reason === 'overlap') throw new Ec2Error('InvalidVpc.Range', `The CIDR '${cidr}' overlaps with the CIDR '${no.with}' of the VPC ${vpcId}.`);
     if (no.reason === 'restricted') {
-      throw new Ec2Error('InvalidVpc.Range', `The CIDR '${cidr}' is restricted. Use a CIDR from the same private address range as the current VPC CIDR, or use a publicly-routable CIDR.`);
+      // AWS's words (seen in its answers).
+      throw new Ec2Error('InvalidVpc.Range', `The CIDR '${cidr}' is restricted. Use a CIDR from the same private address range as the current VPC CIDR, or use a publicly-routable CIDR. For additional restrictions, see https://docs.aws.amazon.com/vpc/latest/userguide/vpc-cidr-blocks.html`);
     }
     throw new Ec2Error('InvalidVpc.Range', `The CIDR '${cidr}' is the same as or larger than the destination '${no.destination}' of a route in a route table of the VPC ${vpcId}.`);
   }
@@ -67,20 +69,11 @@ export class VpcCidrAdmin {
     return { ...row, is_primary: false };
   }
 
-  /** DisassociateVpcCidrBlock's checks: the association (of the account), not the primary, no subnet in it. */
+  /** DisassociateVpcCidrBlock's checks on the records as they are (validate, so DryRun answers as the call). */
   async checkDisassociate(accountId: string, id: string): Promise<VpcCidrRow> {
     if (!ASSOCIATION_ID.test(id)) throw new Ec2Error('InvalidVpcCidrBlockAssociationID.Malformed', `The vpc CIDR block association ID '${id}' is malformed`);
     const a = await this.repo.cidrs.byId(accountId, id);
-    if (!a || a.state === 'disassociated') throw new Ec2Error('InvalidVpcCidrBlockAssociationID.NotFound', `The vpc CIDR block association ID '${id}' does not exist`);
-    if (a.is_primary) {
-      throw new Ec2Error('OperationNotPermitted', `The vpc CIDR block with association ID ${id} may not be disassociated. It is the primary IPv4 CIDR block of the VPC`);
-    }
-    if (a.state !== 'associated') throw new Ec2Error('IncorrectState', `The vpc CIDR block with association ID ${id} is ${a.state}.`);
-    const inside = (await this.repo.subnets(accountId)).find((s) => s.vpc_id === a.vpc_id && cidrCovers(a.cidr_block, s.cidr_block));
-    if (inside) {
-      throw new Ec2Error('InvalidCidrBlock.InUse', `The vpc CIDR block with association ID ${id} may not be disassociated: subnet ${inside.id} (${inside.cidr_block}) is in it.`);
-    }
-    return a;
+    return disassociationAllowed(id, a, a ? await this.repo.subnetCidrsOfVpc(a.vpc_id) : []);
   }
 
   /** The association, `disassociating` (as AWS answers; the record is `disassociated` once the backend follows). */
@@ -89,9 +82,7 @@ export class VpcCidrAdmin {
       await this.repo.cidrs.lockVpc(a.vpc_id, t);
       // Again under the lock that CreateSubnet takes: a subnet made in the block meanwhile keeps it.
       const now = (await this.repo.cidrs.ofVpc(a.vpc_id, t)).find((b) => b.association_id === a.association_id);
-      if (now?.state !== 'associated') throw new Ec2Error('IncorrectState', `The vpc CIDR block with association ID ${a.association_id} is ${now?.state ?? 'gone'}.`);
-      const inside = (await this.repo.subnetCidrsOfVpc(a.vpc_id, t)).find((c) => cidrCovers(a.cidr_block, c));
-      if (inside) throw new Ec2Error('InvalidCidrBlock.InUse', `The vpc CIDR block with association ID ${a.association_id} may not be disassociated: a subnet (${inside}) is in it.`);
+      disassociationAllowed(a.association_id, now, await this.repo.subnetCidrsOfVpc(a.vpc_id, t));
       await this.repo.cidrs.setState(a.association_id, 'disassociating', t);
       for (const table of await this.repo.routes.tablesOfVpc(a.vpc_id, t)) {
         const r = await this.repo.routes.route(table.id, a.cidr_block, t);
@@ -100,8 +91,12 @@ export class VpcCidrAdmin {
     });
     await this.realise(a.vpc_id, accountId, 'remove a VPC CIDR block');
     await this.repo.cidrs.setState(a.association_id, 'disassociated');
-    await this.repo.cidrs.purgeDisassociated(a.vpc_id);
     return { ...a, state: 'disassociating' };
+  }
+
+  /** Forgets the blocks disassociated more than an hour ago (AWS stops showing them then); run by each reconciliation pass. */
+  async purgeExpired(): Promise<void> {
+    await this.repo.cidrs.purgeDisassociated();
   }
 
   /** Tells the network backend the VPC's live blocks (its host routes into the VPC follow them). */
@@ -109,4 +104,19 @@ export class VpcCidrAdmin {
     const vpc = await this.vpcOf(accountId, vpcId);
     await this.backendDo(what, () => this.backend.ensureVpc(vpcSpec(vpc)));
   }
+}
+
+/**
+ * DisassociateVpcCidrBlock's rules, on the association and the CIDRs of its VPC's subnets: it exists (a
+ * disassociated one no longer does), is not the primary block, is settled, and holds no subnet.
+ */
+function disassociationAllowed(id: string, a: VpcCidrRow | undefined, subnetCidrs: string[]): VpcCidrRow {
+  if (!a || a.state === 'disassociated') throw new Ec2Error('InvalidVpcCidrBlockAssociationID.NotFound', `The vpc CIDR block association ID '${id}' does not exist`);
+  if (a.is_primary) {
+    throw new Ec2Error('OperationNotPermitted', `The vpc CIDR block with association ID ${id} may not be disassociated. It is the primary IPv4 CIDR block of the VPC`);
+  }
+  if (a.state !== 'associated') throw new Ec2Error('IncorrectState', `The vpc CIDR block with association ID ${id} is ${a.state}.`);
+  // AWS's code and words (seen in its answers).
+  if (subnetCidrs.some((c) => cidrCovers(a.cidr_block, c))) throw new Ec2Error('InvalidCidrBlock.InUse', `The vpc ${a.vpc_id} currently has a subnet within CIDR block ${a.cidr_block}`);
+  return a;
 }
