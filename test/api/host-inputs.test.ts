@@ -15,18 +15,13 @@ import {
   waitUntilInstanceRunning,
   waitUntilInstanceStopped,
 } from '@aws-sdk/client-ec2';
-import { startTestServer, type TestServer } from '../support/server.js';
-import { sdk } from '../support/clients.js';
+import { useTestServer } from '../support/use-server.js';
 
 describe('inputs that reach the host', () => {
-  let s: TestServer;
-  before(async () => {
-    s = await startTestServer();
-  });
-  after(async () => s?.close());
+  const t = useTestServer();
 
   it('user data: 16 KB at most, as base64 in RunInstances and as base64 or raw bytes in ModifyInstanceAttribute', async () => {
-    const ec2 = sdk(s.url);
+    const { ec2 } = t;
     const imageId = (await ec2.send(new DescribeImagesCommand({ Owners: ['amazon'] }))).Images![0]!.ImageId!;
     const b64 = (n: number) => Buffer.alloc(n, 'a').toString('base64');
     await assert.rejects(ec2.send(new RunInstancesCommand({ ImageId: imageId, MinCount: 1, MaxCount: 1, UserData: b64(16 * 1024 + 1) })), { name: 'InvalidParameterValue' });
@@ -43,7 +38,7 @@ describe('inputs that reach the host', () => {
   });
 
   it('an imported public key is kept as type, canonical base64 and a comment without control characters', async () => {
-    const ec2 = sdk(s.url);
+    const { ec2 } = t;
     const der = generateKeyPairSync('ed25519').publicKey.export({ format: 'der', type: 'spki' }).subarray(-32);
     const str = (b: Buffer) => Buffer.concat([Buffer.from([0, 0, 0, b.length]), b]);
     const blob = Buffer.concat([str(Buffer.from('ssh-ed25519')), str(der)]).toString('base64');

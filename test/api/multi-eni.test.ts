@@ -10,11 +10,10 @@ import {
   RunInstancesCommand,
   TerminateInstancesCommand,
   waitUntilInstanceTerminated,
-  type EC2Client,
   type RunInstancesCommandInput,
 } from '@aws-sdk/client-ec2';
-import { startTestServer, type TestServer } from '../support/server.js';
-import { fails, sdk } from '../support/clients.js';
+import { useTestServer } from '../support/use-server.js';
+import { fails } from '../support/clients.js';
 import { buildTree, lookup } from '../../src/services/metadata/tree.js';
 
 /**
@@ -24,8 +23,6 @@ import { buildTree, lookup } from '../../src/services/metadata/tree.js';
  * container, each interface reached as its groups allow) is in vpc-nacl-traffic.test.ts.
  */
 describe('RunInstances with several network interfaces', () => {
-  let s: TestServer;
-  let ec2: EC2Client;
   let imageId: string;
   let vpcId: string;
   let subnetA: string;
@@ -33,29 +30,27 @@ describe('RunInstances with several network interfaces', () => {
   let otherZone: string;
   let groupA: string;
   let groupB: string;
+  const t = useTestServer();
   before(async () => {
-    s = await startTestServer();
-    ec2 = sdk(s.url);
-    imageId = (await ec2.send(new DescribeImagesCommand({}))).Images![0]!.ImageId!;
-    vpcId = (await ec2.send(new CreateVpcCommand({ CidrBlock: '10.91.0.0/16' }))).Vpc!.VpcId!;
-    const subnet = async (cidr: string, zone: string) => (await ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: cidr, AvailabilityZone: zone }))).Subnet!.SubnetId!;
+    imageId = (await t.ec2.send(new DescribeImagesCommand({}))).Images![0]!.ImageId!;
+    vpcId = (await t.ec2.send(new CreateVpcCommand({ CidrBlock: '10.91.0.0/16' }))).Vpc!.VpcId!;
+    const subnet = async (cidr: string, zone: string) => (await t.ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: cidr, AvailabilityZone: zone }))).Subnet!.SubnetId!;
     subnetA = await subnet('10.91.1.0/24', 'us-east-1a');
     subnetB = await subnet('10.91.2.0/24', 'us-east-1a');
     otherZone = await subnet('10.91.3.0/24', 'us-east-1b');
-    const group = async (name: string) => (await ec2.send(new CreateSecurityGroupCommand({ VpcId: vpcId, GroupName: name, Description: name }))).GroupId!;
+    const group = async (name: string) => (await t.ec2.send(new CreateSecurityGroupCommand({ VpcId: vpcId, GroupName: name, Description: name }))).GroupId!;
     groupA = await group('a');
     groupB = await group('b');
   });
-  after(() => s?.close());
 
-  const run = (extra: Partial<RunInstancesCommandInput>) => ec2.send(new RunInstancesCommand({ ImageId: imageId, MinCount: 1, MaxCount: 1, InstanceType: 't3.micro', ...extra }));
-  const eni = async (subnetId: string, ip: string) => (await ec2.send(new CreateNetworkInterfaceCommand({ SubnetId: subnetId, Groups: [groupB], PrivateIpAddress: ip, Description: 'kept' }))).NetworkInterface!.NetworkInterfaceId!;
-  const describeEni = async (id: string) => (await ec2.send(new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: [id] }))).NetworkInterfaces![0];
+  const run = (extra: Partial<RunInstancesCommandInput>) => t.ec2.send(new RunInstancesCommand({ ImageId: imageId, MinCount: 1, MaxCount: 1, InstanceType: 't3.micro', ...extra }));
+  const eni = async (subnetId: string, ip: string) => (await t.ec2.send(new CreateNetworkInterfaceCommand({ SubnetId: subnetId, Groups: [groupB], PrivateIpAddress: ip, Description: 'kept' }))).NetworkInterface!.NetworkInterfaceId!;
+  const describeEni = async (id: string) => (await t.ec2.send(new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: [id] }))).NetworkInterfaces![0];
   const byFilter = async (name: string, value: string) =>
-    (await ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: name, Values: [value] }] }))).Reservations!.flatMap((r) => r.Instances!.map((i) => i.InstanceId));
+    (await t.ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: name, Values: [value] }] }))).Reservations!.flatMap((r) => r.Instances!.map((i) => i.InstanceId));
   const terminate = async (id: string) => {
-    await ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
-    await waitUntilInstanceTerminated({ client: ec2, maxWaitTime: 30, minDelay: 1, maxDelay: 1 }, { InstanceIds: [id] });
+    await t.ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
+    await waitUntilInstanceTerminated({ client: t.ec2, maxWaitTime: 30, minDelay: 1, maxDelay: 1 }, { InstanceIds: [id] });
   };
 
   it('launches new and existing ENIs at their device indexes, shows them all, filters on every address, and honours DeleteOnTermination', async () => {
@@ -112,7 +107,7 @@ describe('RunInstances with several network interfaces', () => {
     })).Instances![0]!;
     const [eth0, eth1] = [0, 1].map((i) => inst.NetworkInterfaces!.find((n) => n.Attachment!.DeviceIndex === i)!);
     const secondary = eth1!.PrivateIpAddresses!.find((a) => !a.Primary)!.PrivateIpAddress!;
-    const md = await s.services.metadata.byAddress(vpcId, '10.91.1.40');
+    const md = await t.s.services.metadata.byAddress(vpcId, '10.91.1.40');
     assert.ok(md, 'the instance is found by its primary address');
     const tree = buildTree(md);
     const get = (p: string) => {
@@ -132,9 +127,9 @@ describe('RunInstances with several network interfaces', () => {
     assert.equal(get('mac'), eth0!.MacAddress);
     assert.equal(get('local-ipv4'), '10.91.1.40');
     // A request from the second interface's address (or its secondary one) is the same instance's.
-    for (const ip of ['10.91.2.40', secondary]) assert.equal((await s.services.metadata.byAddress(vpcId, ip))?.instanceId, inst.InstanceId, ip);
+    for (const ip of ['10.91.2.40', secondary]) assert.equal((await t.s.services.metadata.byAddress(vpcId, ip))?.instanceId, inst.InstanceId, ip);
     await terminate(inst.InstanceId!);
-    assert.equal(await s.services.metadata.byAddress(vpcId, '10.91.2.40'), undefined, 'nobody once terminated');
+    assert.equal(await t.s.services.metadata.byAddress(vpcId, '10.91.2.40'), undefined, 'nobody once terminated');
   });
 
   it('launches on an existing ENI at device index 0, and keeps or deletes it as its DeleteOnTermination says', async () => {
@@ -180,7 +175,7 @@ describe('RunInstances with several network interfaces', () => {
     await fails(run({ NetworkInterfaces: [p(0), p(1), p(2), p(3)] }), 'AttachmentLimitExceeded');
     // An address taken by the second interface fails the launch as a whole: the first one's address is free again.
     await fails(run({ NetworkInterfaces: [p(0, { PrivateIpAddress: '10.91.1.30' }), p(1, { PrivateIpAddress: '10.91.1.90' })] }), 'InvalidIPAddress.InUse');
-    const used = (await ec2.send(new DescribeNetworkInterfacesCommand({ Filters: [{ Name: 'addresses.private-ip-address', Values: ['10.91.1.30'] }] }))).NetworkInterfaces!;
+    const used = (await t.ec2.send(new DescribeNetworkInterfacesCommand({ Filters: [{ Name: 'addresses.private-ip-address', Values: ['10.91.1.30'] }] }))).NetworkInterfaces!;
     assert.deepEqual(used, [], 'no ENI was left by the failed launch');
     assert.equal((await describeEni(free))!.Status, 'available', 'the ENIs named by refused launches stay available');
     // DryRun answers with the same rules.

@@ -9,10 +9,8 @@ import {
   DescribeInstancesCommand,
   DescribeNetworkInterfacesCommand,
   RunInstancesCommand,
-  type EC2Client,
 } from '@aws-sdk/client-ec2';
-import { startTestServer, type TestServer } from '../support/server.js';
-import { sdk } from '../support/clients.js';
+import { useTestServer } from '../support/use-server.js';
 
 /**
  * Secondary private addresses on the records (noop backends): AssignPrivateIpAddresses by list and by count,
@@ -21,74 +19,70 @@ import { sdk } from '../support/clients.js';
  * a container) is in vpc-traffic.test.ts.
  */
 describe('secondary private IP addresses (Assign/UnassignPrivateIpAddresses)', () => {
-  let s: TestServer;
-  let ec2: EC2Client;
   let subnetId: string;
+  const t = useTestServer();
   before(async () => {
-    s = await startTestServer();
-    ec2 = sdk(s.url);
-    const vpcId = (await ec2.send(new CreateVpcCommand({ CidrBlock: '10.88.0.0/16' }))).Vpc!.VpcId!;
-    subnetId = (await ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.88.1.0/24', AvailabilityZone: 'us-east-1a' }))).Subnet!.SubnetId!;
+    const vpcId = (await t.ec2.send(new CreateVpcCommand({ CidrBlock: '10.88.0.0/16' }))).Vpc!.VpcId!;
+    subnetId = (await t.ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.88.1.0/24', AvailabilityZone: 'us-east-1a' }))).Subnet!.SubnetId!;
   });
-  after(() => s?.close());
 
   const addresses = async (eniId: string) =>
-    (await ec2.send(new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: [eniId] }))).NetworkInterfaces![0]!.PrivateIpAddresses!.map((a) => [a.PrivateIpAddress, a.Primary]);
-  const eni = async (ip: string) => (await ec2.send(new CreateNetworkInterfaceCommand({ SubnetId: subnetId, PrivateIpAddress: ip }))).NetworkInterface!.NetworkInterfaceId!;
+    (await t.ec2.send(new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: [eniId] }))).NetworkInterfaces![0]!.PrivateIpAddresses!.map((a) => [a.PrivateIpAddress, a.Primary]);
+  const eni = async (ip: string) => (await t.ec2.send(new CreateNetworkInterfaceCommand({ SubnetId: subnetId, PrivateIpAddress: ip }))).NetworkInterface!.NetworkInterfaceId!;
   const rejects = (p: Promise<unknown>, name: string) => assert.rejects(p, (e: Error) => (assert.equal(e.name, name, e.message), true));
 
   it('assigns listed and counted addresses, lists them after the primary one, and unassigns them', async () => {
     const id = await eni('10.88.1.100');
-    const r = await ec2.send(new AssignPrivateIpAddressesCommand({ NetworkInterfaceId: id, PrivateIpAddresses: ['10.88.1.50'] }));
+    const r = await t.ec2.send(new AssignPrivateIpAddressesCommand({ NetworkInterfaceId: id, PrivateIpAddresses: ['10.88.1.50'] }));
     assert.deepEqual(r.AssignedPrivateIpAddresses!.map((a) => a.PrivateIpAddress), ['10.88.1.50']);
-    const counted = await ec2.send(new AssignPrivateIpAddressesCommand({ NetworkInterfaceId: id, SecondaryPrivateIpAddressCount: 2 }));
+    const counted = await t.ec2.send(new AssignPrivateIpAddressesCommand({ NetworkInterfaceId: id, SecondaryPrivateIpAddressCount: 2 }));
     assert.equal(counted.AssignedPrivateIpAddresses!.length, 2);
     const [c1, c2] = counted.AssignedPrivateIpAddresses!.map((a) => a.PrivateIpAddress!);
     // The primary address stays first and primary, although a secondary one is lower.
     assert.deepEqual(await addresses(id), [['10.88.1.100', true], ['10.88.1.50', false], [c1, false], [c2, false]]);
-    const byFilter = await ec2.send(new DescribeNetworkInterfacesCommand({ Filters: [{ Name: 'addresses.private-ip-address', Values: ['10.88.1.50'] }] }));
+    const byFilter = await t.ec2.send(new DescribeNetworkInterfacesCommand({ Filters: [{ Name: 'addresses.private-ip-address', Values: ['10.88.1.50'] }] }));
     assert.deepEqual(byFilter.NetworkInterfaces!.map((n) => n.NetworkInterfaceId), [id]);
 
-    await ec2.send(new UnassignPrivateIpAddressesCommand({ NetworkInterfaceId: id, PrivateIpAddresses: ['10.88.1.50', c1!] }));
+    await t.ec2.send(new UnassignPrivateIpAddressesCommand({ NetworkInterfaceId: id, PrivateIpAddresses: ['10.88.1.50', c1!] }));
     assert.deepEqual(await addresses(id), [['10.88.1.100', true], [c2, false]]);
-    await rejects(ec2.send(new UnassignPrivateIpAddressesCommand({ NetworkInterfaceId: id, PrivateIpAddresses: ['10.88.1.100'] })), 'InvalidParameterValue');
-    await rejects(ec2.send(new UnassignPrivateIpAddressesCommand({ NetworkInterfaceId: id, PrivateIpAddresses: ['10.88.1.50'] })), 'InvalidParameterValue');
+    await rejects(t.ec2.send(new UnassignPrivateIpAddressesCommand({ NetworkInterfaceId: id, PrivateIpAddresses: ['10.88.1.100'] })), 'InvalidParameterValue');
+    await rejects(t.ec2.send(new UnassignPrivateIpAddressesCommand({ NetworkInterfaceId: id, PrivateIpAddresses: ['10.88.1.50'] })), 'InvalidParameterValue');
     // The unassigned address is free again: another interface takes it.
-    await ec2.send(new AssignPrivateIpAddressesCommand({ NetworkInterfaceId: await eni('10.88.1.101'), PrivateIpAddresses: ['10.88.1.50'] }));
+    await t.ec2.send(new AssignPrivateIpAddressesCommand({ NetworkInterfaceId: await eni('10.88.1.101'), PrivateIpAddresses: ['10.88.1.50'] }));
   });
 
   it('refuses bad requests as AWS does, and moves a secondary address only with AllowReassignment', async () => {
     const a = await eni('10.88.1.110');
     const b = await eni('10.88.1.111');
-    await rejects(ec2.send(new AssignPrivateIpAddressesCommand({ NetworkInterfaceId: a, PrivateIpAddresses: ['10.88.2.5'] })), 'InvalidParameterValue');
-    await rejects(ec2.send(new AssignPrivateIpAddressesCommand({ NetworkInterfaceId: a, PrivateIpAddresses: ['10.88.1.2'] })), 'InvalidParameterValue');
-    await rejects(ec2.send(new AssignPrivateIpAddressesCommand({ NetworkInterfaceId: a })), 'InvalidParameterCombination');
-    await rejects(ec2.send(new AssignPrivateIpAddressesCommand({ NetworkInterfaceId: a, PrivateIpAddresses: ['10.88.1.120'], SecondaryPrivateIpAddressCount: 1 })), 'InvalidParameterCombination');
-    await rejects(ec2.send(new AssignPrivateIpAddressesCommand({ NetworkInterfaceId: 'eni-0123456789abcdef0', SecondaryPrivateIpAddressCount: 1 })), 'InvalidNetworkInterfaceID.NotFound');
+    await rejects(t.ec2.send(new AssignPrivateIpAddressesCommand({ NetworkInterfaceId: a, PrivateIpAddresses: ['10.88.2.5'] })), 'InvalidParameterValue');
+    await rejects(t.ec2.send(new AssignPrivateIpAddressesCommand({ NetworkInterfaceId: a, PrivateIpAddresses: ['10.88.1.2'] })), 'InvalidParameterValue');
+    await rejects(t.ec2.send(new AssignPrivateIpAddressesCommand({ NetworkInterfaceId: a })), 'InvalidParameterCombination');
+    await rejects(t.ec2.send(new AssignPrivateIpAddressesCommand({ NetworkInterfaceId: a, PrivateIpAddresses: ['10.88.1.120'], SecondaryPrivateIpAddressCount: 1 })), 'InvalidParameterCombination');
+    await rejects(t.ec2.send(new AssignPrivateIpAddressesCommand({ NetworkInterfaceId: 'eni-0123456789abcdef0', SecondaryPrivateIpAddressCount: 1 })), 'InvalidNetworkInterfaceID.NotFound');
     // An address another interface holds: in use, unless reassignment is allowed; a primary one never moves.
-    await rejects(ec2.send(new AssignPrivateIpAddressesCommand({ NetworkInterfaceId: a, PrivateIpAddresses: ['10.88.1.111'] })), 'InvalidIPAddress.InUse');
-    await rejects(ec2.send(new AssignPrivateIpAddressesCommand({ NetworkInterfaceId: a, PrivateIpAddresses: ['10.88.1.111'], AllowReassignment: true })), 'InvalidIPAddress.InUse');
-    await ec2.send(new AssignPrivateIpAddressesCommand({ NetworkInterfaceId: b, PrivateIpAddresses: ['10.88.1.121'] }));
-    await rejects(ec2.send(new AssignPrivateIpAddressesCommand({ NetworkInterfaceId: a, PrivateIpAddresses: ['10.88.1.121'] })), 'InvalidIPAddress.InUse');
-    await ec2.send(new AssignPrivateIpAddressesCommand({ NetworkInterfaceId: a, PrivateIpAddresses: ['10.88.1.121'], AllowReassignment: true }));
+    await rejects(t.ec2.send(new AssignPrivateIpAddressesCommand({ NetworkInterfaceId: a, PrivateIpAddresses: ['10.88.1.111'] })), 'InvalidIPAddress.InUse');
+    await rejects(t.ec2.send(new AssignPrivateIpAddressesCommand({ NetworkInterfaceId: a, PrivateIpAddresses: ['10.88.1.111'], AllowReassignment: true })), 'InvalidIPAddress.InUse');
+    await t.ec2.send(new AssignPrivateIpAddressesCommand({ NetworkInterfaceId: b, PrivateIpAddresses: ['10.88.1.121'] }));
+    await rejects(t.ec2.send(new AssignPrivateIpAddressesCommand({ NetworkInterfaceId: a, PrivateIpAddresses: ['10.88.1.121'] })), 'InvalidIPAddress.InUse');
+    await t.ec2.send(new AssignPrivateIpAddressesCommand({ NetworkInterfaceId: a, PrivateIpAddresses: ['10.88.1.121'], AllowReassignment: true }));
     assert.deepEqual(await addresses(a), [['10.88.1.110', true], ['10.88.1.121', false]]);
     assert.deepEqual(await addresses(b), [['10.88.1.111', true]]);
     // A failed request leaves nothing behind: the first address of the list is not kept when the second fails.
-    await rejects(ec2.send(new AssignPrivateIpAddressesCommand({ NetworkInterfaceId: a, PrivateIpAddresses: ['10.88.1.122', '10.88.1.111'] })), 'InvalidIPAddress.InUse');
+    await rejects(t.ec2.send(new AssignPrivateIpAddressesCommand({ NetworkInterfaceId: a, PrivateIpAddresses: ['10.88.1.122', '10.88.1.111'] })), 'InvalidIPAddress.InUse');
     assert.deepEqual(await addresses(a), [['10.88.1.110', true], ['10.88.1.121', false]]);
   });
 
   it('takes secondary addresses at CreateNetworkInterface and RunInstances, within the instance type\'s limit, shown by DescribeInstances', async () => {
-    const made = (await ec2.send(new CreateNetworkInterfaceCommand({
+    const made = (await t.ec2.send(new CreateNetworkInterfaceCommand({
       SubnetId: subnetId,
       PrivateIpAddresses: [{ PrivateIpAddress: '10.88.1.131', Primary: false }, { PrivateIpAddress: '10.88.1.130', Primary: true }],
     }))).NetworkInterface!;
     assert.equal(made.PrivateIpAddress, '10.88.1.130');
     assert.deepEqual(made.PrivateIpAddresses!.map((a) => [a.PrivateIpAddress, a.Primary]), [['10.88.1.130', true], ['10.88.1.131', false]]);
 
-    const image = (await ec2.send(new DescribeImagesCommand({}))).Images![0]!;
+    const image = (await t.ec2.send(new DescribeImagesCommand({}))).Images![0]!;
     const run = (extra: { SecondaryPrivateIpAddressCount?: number }) =>
-      ec2.send(new RunInstancesCommand({
+      t.ec2.send(new RunInstancesCommand({
         ImageId: image.ImageId, MinCount: 1, MaxCount: 1, InstanceType: 't3.nano',
         NetworkInterfaces: [{ DeviceIndex: 0, SubnetId: subnetId, PrivateIpAddress: '10.88.1.140', ...extra }],
       }));
@@ -96,13 +90,13 @@ describe('secondary private IP addresses (Assign/UnassignPrivateIpAddresses)', (
     await rejects(run({ SecondaryPrivateIpAddressCount: 6 }), 'PrivateIpAddressLimitExceeded');
     const inst = (await run({ SecondaryPrivateIpAddressCount: 2 })).Instances![0]!;
     assert.equal(inst.PrivateIpAddress, '10.88.1.140');
-    const described = (await ec2.send(new DescribeInstancesCommand({ InstanceIds: [inst.InstanceId!] }))).Reservations![0]!.Instances![0]!;
+    const described = (await t.ec2.send(new DescribeInstancesCommand({ InstanceIds: [inst.InstanceId!] }))).Reservations![0]!.Instances![0]!;
     const ips = described.NetworkInterfaces![0]!.PrivateIpAddresses!;
     assert.equal(ips.length, 3);
     assert.deepEqual([ips[0]!.PrivateIpAddress, ips[0]!.Primary, ips[1]!.Primary], ['10.88.1.140', true, false]);
     const eniId = described.NetworkInterfaces![0]!.NetworkInterfaceId!;
-    await rejects(ec2.send(new AssignPrivateIpAddressesCommand({ NetworkInterfaceId: eniId, SecondaryPrivateIpAddressCount: 4 })), 'PrivateIpAddressLimitExceeded');
-    await ec2.send(new AssignPrivateIpAddressesCommand({ NetworkInterfaceId: eniId, SecondaryPrivateIpAddressCount: 3 }));
+    await rejects(t.ec2.send(new AssignPrivateIpAddressesCommand({ NetworkInterfaceId: eniId, SecondaryPrivateIpAddressCount: 4 })), 'PrivateIpAddressLimitExceeded');
+    await t.ec2.send(new AssignPrivateIpAddressesCommand({ NetworkInterfaceId: eniId, SecondaryPrivateIpAddressCount: 3 }));
     assert.equal((await addresses(eniId)).length, 6);
   });
 });

@@ -8,74 +8,66 @@ import {
   UpdateSecurityGroupRuleDescriptionsIngressCommand,
   UpdateSecurityGroupRuleDescriptionsEgressCommand,
   ModifySecurityGroupRulesCommand,
-  type EC2Client,
 } from '@aws-sdk/client-ec2';
-import { startTestServer, type TestServer } from '../support/server.js';
-import { sdk } from '../support/clients.js';
+import { useTestServer } from '../support/use-server.js';
 
 /** UpdateSecurityGroupRuleDescriptionsIngress/Egress, by IpPermissions match and by rule id (noop backends). */
 describe('UpdateSecurityGroupRuleDescriptions* and ModifySecurityGroupRules', () => {
-  let s: TestServer;
-  let ec2: EC2Client;
-  before(async () => {
-    s = await startTestServer();
-    ec2 = sdk(s.url);
-  });
-  after(() => s?.close());
+  const t = useTestServer();
 
   it('changes the description of the rule named by its permission or its id, and only that', async () => {
-    const vpcId = (await ec2.send(new CreateVpcCommand({ CidrBlock: '10.89.0.0/16' }))).Vpc!.VpcId!;
-    const groupId = (await ec2.send(new CreateSecurityGroupCommand({ VpcId: vpcId, GroupName: 'd', Description: 'd' }))).GroupId!;
-    await ec2.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: groupId, IpPermissions: [
+    const vpcId = (await t.ec2.send(new CreateVpcCommand({ CidrBlock: '10.89.0.0/16' }))).Vpc!.VpcId!;
+    const groupId = (await t.ec2.send(new CreateSecurityGroupCommand({ VpcId: vpcId, GroupName: 'd', Description: 'd' }))).GroupId!;
+    await t.ec2.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: groupId, IpPermissions: [
       { IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: '10.0.0.0/8', Description: 'old' }] },
       { IpProtocol: 'tcp', FromPort: 80, ToPort: 80, IpRanges: [{ CidrIp: '10.0.0.0/8', Description: 'web' }] },
     ] }));
-    const rules = async () => (await ec2.send(new DescribeSecurityGroupRulesCommand({ Filters: [{ Name: 'group-id', Values: [groupId] }] }))).SecurityGroupRules!;
+    const rules = async () => (await t.ec2.send(new DescribeSecurityGroupRulesCommand({ Filters: [{ Name: 'group-id', Values: [groupId] }] }))).SecurityGroupRules!;
     const ingressDesc = async () => Object.fromEntries((await rules()).filter((r) => !r.IsEgress).map((r) => [r.FromPort, r.Description]));
 
-    await ec2.send(new UpdateSecurityGroupRuleDescriptionsIngressCommand({ GroupId: groupId, IpPermissions: [{ IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: '10.0.0.0/8', Description: 'ssh' }] }] }));
+    await t.ec2.send(new UpdateSecurityGroupRuleDescriptionsIngressCommand({ GroupId: groupId, IpPermissions: [{ IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: '10.0.0.0/8', Description: 'ssh' }] }] }));
     assert.deepEqual(await ingressDesc(), { 22: 'ssh', 80: 'web' });
     const web = (await rules()).find((r) => r.FromPort === 80)!.SecurityGroupRuleId!;
-    await ec2.send(new UpdateSecurityGroupRuleDescriptionsIngressCommand({ GroupId: groupId, SecurityGroupRuleDescriptions: [{ SecurityGroupRuleId: web, Description: 'http' }] }));
+    await t.ec2.send(new UpdateSecurityGroupRuleDescriptionsIngressCommand({ GroupId: groupId, SecurityGroupRuleDescriptions: [{ SecurityGroupRuleId: web, Description: 'http' }] }));
     assert.deepEqual(await ingressDesc(), { 22: 'ssh', 80: 'http' });
 
     await assert.rejects(
-      ec2.send(new UpdateSecurityGroupRuleDescriptionsIngressCommand({ GroupId: groupId, IpPermissions: [{ IpProtocol: 'tcp', FromPort: 23, ToPort: 23, IpRanges: [{ CidrIp: '10.0.0.0/8', Description: 'x' }] }] })),
+      t.ec2.send(new UpdateSecurityGroupRuleDescriptionsIngressCommand({ GroupId: groupId, IpPermissions: [{ IpProtocol: 'tcp', FromPort: 23, ToPort: 23, IpRanges: [{ CidrIp: '10.0.0.0/8', Description: 'x' }] }] })),
       { name: 'InvalidPermission.NotFound' },
     );
     // An ingress rule's id is not an egress rule.
     await assert.rejects(
-      ec2.send(new UpdateSecurityGroupRuleDescriptionsEgressCommand({ GroupId: groupId, SecurityGroupRuleDescriptions: [{ SecurityGroupRuleId: web, Description: 'x' }] })),
+      t.ec2.send(new UpdateSecurityGroupRuleDescriptionsEgressCommand({ GroupId: groupId, SecurityGroupRuleDescriptions: [{ SecurityGroupRuleId: web, Description: 'x' }] })),
       { name: 'InvalidSecurityGroupRuleId.NotFound' },
     );
-    await ec2.send(new AuthorizeSecurityGroupEgressCommand({ GroupId: groupId, IpPermissions: [{ IpProtocol: 'udp', FromPort: 53, ToPort: 53, IpRanges: [{ CidrIp: '10.89.0.2/32' }] }] }));
-    await ec2.send(new UpdateSecurityGroupRuleDescriptionsEgressCommand({ GroupId: groupId, IpPermissions: [{ IpProtocol: 'udp', FromPort: 53, ToPort: 53, IpRanges: [{ CidrIp: '10.89.0.2/32', Description: 'dns' }] }] }));
+    await t.ec2.send(new AuthorizeSecurityGroupEgressCommand({ GroupId: groupId, IpPermissions: [{ IpProtocol: 'udp', FromPort: 53, ToPort: 53, IpRanges: [{ CidrIp: '10.89.0.2/32' }] }] }));
+    await t.ec2.send(new UpdateSecurityGroupRuleDescriptionsEgressCommand({ GroupId: groupId, IpPermissions: [{ IpProtocol: 'udp', FromPort: 53, ToPort: 53, IpRanges: [{ CidrIp: '10.89.0.2/32', Description: 'dns' }] }] }));
     assert.equal((await rules()).find((r) => r.IsEgress && r.FromPort === 53)!.Description, 'dns');
     assert.deepEqual(await ingressDesc(), { 22: 'ssh', 80: 'http' });
   });
 
   it('ModifySecurityGroupRules replaces a rule in place by id, refusing a duplicate and an unknown id', async () => {
-    const vpcId = (await ec2.send(new CreateVpcCommand({ CidrBlock: '10.90.0.0/16' }))).Vpc!.VpcId!;
-    const groupId = (await ec2.send(new CreateSecurityGroupCommand({ VpcId: vpcId, GroupName: 'm', Description: 'm' }))).GroupId!;
-    await ec2.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: groupId, IpPermissions: [
+    const vpcId = (await t.ec2.send(new CreateVpcCommand({ CidrBlock: '10.90.0.0/16' }))).Vpc!.VpcId!;
+    const groupId = (await t.ec2.send(new CreateSecurityGroupCommand({ VpcId: vpcId, GroupName: 'm', Description: 'm' }))).GroupId!;
+    await t.ec2.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: groupId, IpPermissions: [
       { IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: '10.0.0.0/8' }] },
       { IpProtocol: 'tcp', FromPort: 80, ToPort: 80, IpRanges: [{ CidrIp: '10.0.0.0/8' }] },
     ] }));
-    const rules = async () => (await ec2.send(new DescribeSecurityGroupRulesCommand({ Filters: [{ Name: 'group-id', Values: [groupId] }] }))).SecurityGroupRules!.filter((r) => !r.IsEgress);
+    const rules = async () => (await t.ec2.send(new DescribeSecurityGroupRulesCommand({ Filters: [{ Name: 'group-id', Values: [groupId] }] }))).SecurityGroupRules!.filter((r) => !r.IsEgress);
     const ssh = (await rules()).find((r) => r.FromPort === 22)!.SecurityGroupRuleId!;
-    await ec2.send(new ModifySecurityGroupRulesCommand({ GroupId: groupId, SecurityGroupRules: [
+    await t.ec2.send(new ModifySecurityGroupRulesCommand({ GroupId: groupId, SecurityGroupRules: [
       { SecurityGroupRuleId: ssh, SecurityGroupRule: { IpProtocol: 'tcp', FromPort: 2222, ToPort: 2223, CidrIpv4: '192.168.0.0/16', Description: 'moved' } },
     ] }));
     const after = (await rules()).find((r) => r.SecurityGroupRuleId === ssh)!;
     assert.deepEqual([after.FromPort, after.ToPort, after.CidrIpv4, after.Description], [2222, 2223, '192.168.0.0/16', 'moved']);
     await assert.rejects(
-      ec2.send(new ModifySecurityGroupRulesCommand({ GroupId: groupId, SecurityGroupRules: [
+      t.ec2.send(new ModifySecurityGroupRulesCommand({ GroupId: groupId, SecurityGroupRules: [
         { SecurityGroupRuleId: ssh, SecurityGroupRule: { IpProtocol: 'tcp', FromPort: 80, ToPort: 80, CidrIpv4: '10.0.0.0/8' } },
       ] })),
       { name: 'InvalidPermission.Duplicate' },
     );
     await assert.rejects(
-      ec2.send(new ModifySecurityGroupRulesCommand({ GroupId: groupId, SecurityGroupRules: [
+      t.ec2.send(new ModifySecurityGroupRulesCommand({ GroupId: groupId, SecurityGroupRules: [
         { SecurityGroupRuleId: 'sgr-0123456789abcdef0', SecurityGroupRule: { IpProtocol: 'tcp', FromPort: 1, ToPort: 1, CidrIpv4: '10.0.0.0/8' } },
       ] })),
       { name: 'InvalidSecurityGroupRuleId.NotFound' },

@@ -9,18 +9,14 @@ import {
   DescribeAccountAttributesCommand,
   DeleteTagsCommand,
 } from '@aws-sdk/client-ec2';
-import { startTestServer, SECOND_ACCOUNT, type TestServer } from '../support/server.js';
-import { sdk } from '../support/clients.js';
+import { SECOND_ACCOUNT } from '../support/server.js';
+import { useTestServer } from '../support/use-server.js';
 
 describe('state: paging, isolation, restarts and concurrency', () => {
-  let s: TestServer;
-  before(async () => {
-    s = await startTestServer();
-  });
-  after(async () => s?.close());
+  const t = useTestServer();
 
   it('pages DescribeTags by position: no duplicates or gaps while tags are added between pages', async () => {
-    const ec2 = sdk(s.url);
+    const { ec2 } = t;
     const vpcId = (await ec2.send(new DescribeVpcsCommand({}))).Vpcs![0]!.VpcId!;
     const subnets = (await ec2.send(new DescribeSubnetsCommand({}))).Subnets!.map((x) => x.SubnetId!);
     const resources = [vpcId, ...subnets];
@@ -48,7 +44,7 @@ describe('state: paging, isolation, restarts and concurrency', () => {
   });
 
   it('filters tags by key, value wildcards and resource type', async () => {
-    const ec2 = sdk(s.url);
+    const { ec2 } = t;
     const byKey = await ec2.send(new DescribeTagsCommand({ Filters: [{ Name: 'key', Values: ['k0?'] }, { Name: 'resource-type', Values: ['vpc'] }] }));
     assert.equal(byKey.Tags!.length, 10);
     const byValue = await ec2.send(new DescribeTagsCommand({ Filters: [{ Name: 'value', Values: ['v*'] }, { Name: 'key', Values: ['k05'] }] }));
@@ -65,8 +61,8 @@ describe('state: paging, isolation, restarts and concurrency', () => {
   });
 
   it('keeps accounts apart: another account neither sees nor tags this one\'s resources', async () => {
-    const mine = sdk(s.url);
-    const theirs = sdk(s.url, { accessKeyId: SECOND_ACCOUNT.accessKeyId, secretAccessKey: SECOND_ACCOUNT.secretAccessKey });
+    const mine = t.ec2;
+    const theirs = t.other;
     const myVpc = (await mine.send(new DescribeVpcsCommand({}))).Vpcs![0]!;
     const theirVpc = (await theirs.send(new DescribeVpcsCommand({}))).Vpcs![0]!;
     assert.notEqual(myVpc.VpcId, theirVpc.VpcId, 'each account has its own default VPC');
@@ -78,7 +74,7 @@ describe('state: paging, isolation, restarts and concurrency', () => {
   });
 
   it('describes the default network: 172.31.0.0/16, one /20 per zone, a default security group', async () => {
-    const ec2 = sdk(s.url);
+    const { ec2 } = t;
     const subnets = (await ec2.send(new DescribeSubnetsCommand({ Filters: [{ Name: 'default-for-az', Values: ['true'] }] }))).Subnets!;
     assert.deepEqual(subnets.map((x) => x.CidrBlock).sort(), ['172.31.0.0/20', '172.31.16.0/20', '172.31.32.0/20']);
     assert.deepEqual(subnets.map((x) => x.AvailabilityZone).sort(), ['us-east-1a', 'us-east-1b', 'us-east-1c']);
@@ -92,9 +88,9 @@ describe('state: paging, isolation, restarts and concurrency', () => {
   });
 
   it('catalogues instance types with the vCPU and memory the backends enforce', async () => {
-    const ec2 = sdk(s.url);
-    const t = await ec2.send(new DescribeInstanceTypesCommand({ InstanceTypes: ['t3.micro', 'm5.large'] }));
-    const byName = Object.fromEntries(t.InstanceTypes!.map((x) => [x.InstanceType, x]));
+    const { ec2 } = t;
+    const types = await ec2.send(new DescribeInstanceTypesCommand({ InstanceTypes: ['t3.micro', 'm5.large'] }));
+    const byName = Object.fromEntries(types.InstanceTypes!.map((x) => [x.InstanceType, x]));
     assert.equal(byName['t3.micro']!.VCpuInfo!.DefaultVCpus, 2);
     assert.equal(byName['t3.micro']!.MemoryInfo!.SizeInMiB, 1024);
     assert.equal(byName['m5.large']!.MemoryInfo!.SizeInMiB, 8192);
@@ -104,21 +100,19 @@ describe('state: paging, isolation, restarts and concurrency', () => {
   });
 
   it('hands out each subnet address once under 60 concurrent allocations', async () => {
-    const subnet = (await s.services.network.subnets('000000000000')).find((x) => x.cidr_block === '172.31.32.0/20')!;
-    const ips = await Promise.all(Array.from({ length: 60 }, (_, i) => s.services.network.allocateIp(subnet, `owner-${i}`)));
+    const subnet = (await t.s.services.network.subnets('000000000000')).find((x) => x.cidr_block === '172.31.32.0/20')!;
+    const ips = await Promise.all(Array.from({ length: 60 }, (_, i) => t.s.services.network.allocateIp(subnet, `owner-${i}`)));
     assert.equal(new Set(ips).size, 60);
     assert.ok(!ips.includes('172.31.32.0') && !ips.includes('172.31.32.1') && !ips.includes('172.31.32.2') && !ips.includes('172.31.32.3'), 'AWS reserved addresses are never handed out');
-    await assert.rejects(s.services.network.allocateIp(subnet, 'late', ips[0]), { code: 'InvalidIPAddress.InUse' });
+    await assert.rejects(t.s.services.network.allocateIp(subnet, 'late', ips[0]), { code: 'InvalidIPAddress.InUse' });
   });
 
   it('keeps state across a restart of the server on the same database', async () => {
-    const ec2 = sdk(s.url);
+    const { ec2 } = t;
     const vpcId = (await ec2.send(new DescribeVpcsCommand({}))).Vpcs![0]!.VpcId!;
     await ec2.send(new CreateTagsCommand({ Resources: [vpcId], Tags: [{ Key: 'survives', Value: 'restart' }] }));
-    const dbUrl = s.databaseUrl;
-    await s.close();
-    s = await startTestServer({}, dbUrl);
-    const again = sdk(s.url);
+    await t.restart();
+    const again = t.ec2;
     const vpcs = await again.send(new DescribeVpcsCommand({}));
     assert.equal(vpcs.Vpcs!.length, 1, 'no second default VPC after a restart');
     assert.equal(vpcs.Vpcs![0]!.VpcId, vpcId);

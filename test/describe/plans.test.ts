@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { DescribeEngine, type DescribeRequest, type SqlReader } from '../../src/describe/index.js';
 import { instanceResource } from '../../src/api/instances/filters.js';
 import { tagResource } from '../../src/api/tags/index.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { useTestServer } from '../support/use-server.js';
 
 class Recorder implements SqlReader {
   readonly queries: { text: string; bind: unknown[] }[] = [];
@@ -19,13 +19,12 @@ class Recorder implements SqlReader {
 }
 
 describe('describe: the main queries read indexes', () => {
-  let s: TestServer;
   const account = '000000000000';
+  const t = useTestServer();
   before(async () => {
-    s = await startTestServer();
-    const image = (await s.db.one<{ id: string }>(`SELECT id FROM images LIMIT 1`))!.id;
-    const subnet = (await s.db.one<{ id: string; vpc_id: string }>('SELECT id, vpc_id FROM subnets WHERE account_id = $1 LIMIT 1', [account]))!;
-    await s.db.exec(
+    const image = (await t.s.db.one<{ id: string }>(`SELECT id FROM images LIMIT 1`))!.id;
+    const subnet = (await t.s.db.one<{ id: string; vpc_id: string }>('SELECT id, vpc_id FROM subnets WHERE account_id = $1 LIMIT 1', [account]))!;
+    await t.s.db.exec(
       `INSERT INTO instances (id, account_id, reservation_id, launch_index, image_id, instance_type, state, subnet_id, vpc_id,
          availability_zone, private_ip, mac_address, eni_id, backend)
        SELECT 'i-' || substr(md5('p' || g), 1, 17), $1, 'r-' || substr(md5('r' || g / 4), 1, 17), g % 4, $2, 't3.micro',
@@ -34,14 +33,13 @@ describe('describe: the main queries read indexes', () => {
        FROM generate_series(1, 4000) AS g`,
       [account, image, subnet.id, subnet.vpc_id],
     );
-    await s.db.exec(
+    await t.s.db.exec(
       `INSERT INTO tags (account_id, resource_id, resource_type, key, value)
        SELECT $1, 'i-' || substr(md5('p' || g), 1, 17), 'instance', 'Name', 'web-' || g FROM generate_series(1, 4000) AS g`,
       [account],
     );
-    await s.db.exec('ANALYZE');
+    await t.s.db.exec('ANALYZE');
   });
-  after(async () => s?.close());
 
   async function plans(resource: typeof instanceResource | typeof tagResource, req: DescribeRequest): Promise<string> {
     const rec = new Recorder();
@@ -49,7 +47,7 @@ describe('describe: the main queries read indexes', () => {
     for await (const _ of page.rows) break;
     const out: string[] = [];
     for (const q of rec.queries) {
-      const plan = await s.db.rows<Record<string, string>>(`EXPLAIN ${q.text}`, q.bind);
+      const plan = await t.s.db.rows<Record<string, string>>(`EXPLAIN ${q.text}`, q.bind);
       out.push(plan.map((r) => Object.values(r)[0]).join('\n'));
     }
     return out.join('\n');

@@ -1,13 +1,9 @@
 import assert from 'node:assert/strict';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { useTestServer } from '../support/use-server.js';
 import { raw, errorCode } from '../support/clients.js';
 
 describe('protocol: errors, authentication and DryRun over HTTP', () => {
-  let s: TestServer;
-  before(async () => {
-    s = await startTestServer();
-  });
-  after(async () => s?.close());
+  const t = useTestServer();
 
   const cases: [string, Record<string, string>, Parameters<typeof raw>[2], number, string][] = [
     ['a wrong secret', { Action: 'DescribeRegions' }, { secret: 'wrong' }, 403, 'SignatureDoesNotMatch'],
@@ -30,7 +26,7 @@ describe('protocol: errors, authentication and DryRun over HTTP', () => {
   ];
   for (const [what, params, opts, status, code] of cases) {
     it(`answers ${code} (${status}) to ${what}`, async () => {
-      const r = await raw(s.url, params, opts);
+      const r = await raw(t.url, params, opts);
       assert.equal(r.status, status, r.body);
       assert.equal(errorCode(r), code, r.body);
       assert.ok(r.xml.Response.RequestID, 'the error document carries RequestID');
@@ -40,32 +36,32 @@ describe('protocol: errors, authentication and DryRun over HTTP', () => {
   }
 
   it('names the parameter in InvalidParameterValue', async () => {
-    const r = await raw(s.url, { Action: 'DescribeTags', MaxResults: 'abc' });
+    const r = await raw(t.url, { Action: 'DescribeTags', MaxResults: 'abc' });
     assert.match(r.xml.Response.Errors.Error.Message, /MaxResults/);
   });
 
   it('DryRun has no side effect', async () => {
-    const vpc = await raw(s.url, { Action: 'DescribeVpcs' });
+    const vpc = await raw(t.url, { Action: 'DescribeVpcs' });
     const vpcId = vpc.xml.DescribeVpcsResponse.vpcSet.item.vpcId;
-    const r = await raw(s.url, { Action: 'CreateTags', 'ResourceId.1': vpcId, 'Tag.1.Key': 'dry', 'Tag.1.Value': 'run', DryRun: 'true' });
+    const r = await raw(t.url, { Action: 'CreateTags', 'ResourceId.1': vpcId, 'Tag.1.Key': 'dry', 'Tag.1.Value': 'run', DryRun: 'true' });
     assert.equal(r.status, 412);
-    const tags = await raw(s.url, { Action: 'DescribeTags', 'Filter.1.Name': 'key', 'Filter.1.Value.1': 'dry' });
+    const tags = await raw(t.url, { Action: 'DescribeTags', 'Filter.1.Name': 'key', 'Filter.1.Value.1': 'dry' });
     assert.equal(tags.xml.DescribeTagsResponse.tagSet, '', 'no tag was written');
   });
 
   it('DryRun still validates first: a missing resource is NotFound, not DryRunOperation', async () => {
-    const r = await raw(s.url, { Action: 'CreateTags', 'ResourceId.1': 'vpc-0123456789abcdef0', 'Tag.1.Key': 'a', DryRun: 'true' });
+    const r = await raw(t.url, { Action: 'CreateTags', 'ResourceId.1': 'vpc-0123456789abcdef0', 'Tag.1.Key': 'a', DryRun: 'true' });
     assert.equal(errorCode(r), 'InvalidVpcID.NotFound');
   });
 
   it('accepts GET with the parameters in the query string', async () => {
-    const r = await raw(s.url, { Action: 'DescribeAvailabilityZones' }, { method: 'GET' });
+    const r = await raw(t.url, { Action: 'DescribeAvailabilityZones' }, { method: 'GET' });
     assert.equal(r.status, 200, r.body);
     assert.equal(r.xml.DescribeAvailabilityZonesResponse.availabilityZoneInfo.item.length, 3);
   });
 
   it('serves a well-formed success document with the EC2 namespace and requestId', async () => {
-    const r = await raw(s.url, { Action: 'DescribeRegions' });
+    const r = await raw(t.url, { Action: 'DescribeRegions' });
     assert.equal(r.status, 200);
     assert.match(r.body, /^<\?xml version="1.0" encoding="UTF-8"\?><DescribeRegionsResponse xmlns="http:\/\/ec2.amazonaws.com\/doc\/2016-11-15\/"><requestId>/);
     assert.equal(r.headers.get('x-amzn-requestid'), r.xml.DescribeRegionsResponse.requestId);
