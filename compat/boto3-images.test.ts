@@ -7,7 +7,8 @@
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { startTestServer, SECOND_ACCOUNT, type TestServer } from '../test/support/server.js';
+import { SECOND_ACCOUNT } from '../test/support/server.js';
+import { useTestServer } from '../test/support/use-server.js';
 import { awsClientEnv, runs, needClient } from './support.js';
 
 const PYTHON = process.env.PYTHON ?? 'python3';
@@ -37,19 +38,17 @@ async function calls(url: string, batch: { id: string; op: string; params?: unkn
 }
 
 describe('compat: boto3 shares an image between two accounts', function () {
-  let s: TestServer;
   let out: Record<string, Outcome>;
   let imageId: string;
 
-  before(async function () {
-    await needClient(this, 'boto3', PYTHON, ['-c', 'import boto3']);
-    s = await startTestServer();
-    const reg = await calls(s.url, [{ id: 'register', op: 'register_image', params: { Name: 'compat-share', ImageLocation: 'noop:compat-share' } }]);
+  const t = useTestServer({ requires: (ctx) => needClient(ctx, 'boto3', PYTHON, ['-c', 'import boto3']) });
+  before(async () => {
+    const reg = await calls(t.url, [{ id: 'register', op: 'register_image', params: { Name: 'compat-share', ImageLocation: 'noop:compat-share' } }]);
     assert.ok(reg.register!.ok, reg.register!.message);
     imageId = reg.register!.result.ImageId;
     const run = { op: 'run_instances', params: { ImageId: imageId, MinCount: 1, MaxCount: 1, InstanceType: 't3.micro' }, creds: OTHER };
     const mine = { op: 'describe_images', params: { ExecutableUsers: ['self'] }, creds: OTHER };
-    out = await calls(s.url, [
+    out = await calls(t.url, [
       { id: 'private: describe_images', ...mine },
       { id: 'private: run_instances', ...run },
       { id: 'share', op: 'modify_image_attribute', params: { ImageId: imageId, LaunchPermission: { Add: [{ UserId: SECOND_ACCOUNT.accountId }] } } },
@@ -64,7 +63,6 @@ describe('compat: boto3 shares an image between two accounts', function () {
       { id: 'revoked: run_instances', ...run },
     ]);
   });
-  after(async () => s?.close());
 
   const ok = (id: string) => {
     const o = out[id]!;

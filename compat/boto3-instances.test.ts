@@ -21,8 +21,7 @@ import {
   TerminateInstancesCommand,
   waitUntilInstanceTerminated,
 } from '@aws-sdk/client-ec2';
-import { startTestServer, type TestServer } from '../test/support/server.js';
-import { sdk } from '../test/support/clients.js';
+import { useTestServer } from '../test/support/use-server.js';
 import { needBackend } from '../test/support/backends.js';
 import { DockerComputeBackend } from '../src/adapters/docker/index.js';
 import { awsClientEnv, runs, needClient } from './support.js';
@@ -68,26 +67,19 @@ function ed25519PublicKey(comment: string): string {
 
 describe('compat: Python boto3, instances on the docker backend', function () {
   this.timeout(300_000);
-  let s: TestServer;
   let imageId: string;
   let dir: string;
   const stamp = Date.now().toString(36);
-  const step = (name: string, input: Record<string, unknown>) => python('instances.py', [s.url, name], input);
+  const step = (name: string, input: Record<string, unknown>) => python('instances.py', [t.url, name], input);
 
-  before(async function () {
-    await needClient(this, 'boto3', PYTHON, ['-c', 'import boto3']);
-    await needBackend(this, 'docker', () => new DockerComputeBackend().probe());
-    dir = mkdtempSync(join(tmpdir(), 'thecloud-boto3-instances-'));
-    s = await startTestServer({ COMPUTE_BACKEND: 'docker' });
-    const images = await sdk(s.url).send(new DescribeImagesCommand({ Filters: [{ Name: 'name', Values: ['thecloud-busybox'] }] }));
-    assert.equal(images.Images?.length, 1, 'the built-in image thecloud-busybox is registered');
-    imageId = images.Images![0]!.ImageId!;
-  });
-
-  after(async () => {
-    if (s) {
-      // Whatever a failed step left behind: terminate the account's instances, deregister its images.
-      const ec2 = sdk(s.url);
+  const t = useTestServer({
+    env: { COMPUTE_BACKEND: 'docker' },
+    requires: async (ctx) => {
+      await needClient(ctx, 'boto3', PYTHON, ['-c', 'import boto3']);
+      await needBackend(ctx, 'docker', () => new DockerComputeBackend().probe());
+    },
+    // Whatever a failed step left behind: terminate the account's instances, deregister its images.
+    beforeClose: async ({ ec2 }) => {
       const d = await ec2.send(new DescribeInstancesCommand({})).catch(() => undefined);
       const live = (d?.Reservations ?? []).flatMap((r) => r.Instances ?? []).filter((i) => i.State?.Name !== 'terminated').map((i) => i.InstanceId!);
       if (live.length) {
@@ -96,8 +88,16 @@ describe('compat: Python boto3, instances on the docker backend', function () {
       }
       const mine = await ec2.send(new DescribeImagesCommand({ Owners: ['self'] })).catch(() => undefined);
       for (const img of mine?.Images ?? []) await ec2.send(new DeregisterImageCommand({ ImageId: img.ImageId! })).catch(() => undefined);
-      await s.close();
-    }
+    },
+  });
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'thecloud-boto3-instances-'));
+    const images = await t.ec2.send(new DescribeImagesCommand({ Filters: [{ Name: 'name', Values: ['thecloud-busybox'] }] }));
+    assert.equal(images.Images?.length, 1, 'the built-in image thecloud-busybox is registered');
+    imageId = images.Images![0]!.ImageId!;
+  });
+
+  after(() => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
@@ -263,10 +263,10 @@ describe('compat: Python boto3, instances on the docker backend', function () {
     let countBefore: number;
     let countAfter: number;
 
-    const count = async () => ((await sdk(s.url).send(new DescribeInstancesCommand({}))).Reservations ?? []).flatMap((r) => r.Instances ?? []).length;
+    const count = async () => ((await t.ec2.send(new DescribeInstancesCommand({}))).Reservations ?? []).flatMap((r) => r.Instances ?? []).length;
     before(async () => {
       // An instance terminated by an earlier test; or, when those did not get that far, one terminated here.
-      const ec2 = sdk(s.url);
+      const { ec2 } = t;
       const d = await ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: 'instance-state-name', Values: ['terminated'] }] }));
       terminatedId = d.Reservations?.[0]?.Instances?.[0]?.InstanceId ?? '';
       if (!terminatedId) {
@@ -276,7 +276,7 @@ describe('compat: Python boto3, instances on the docker backend', function () {
         await waitUntilInstanceTerminated({ client: ec2, maxWaitTime: 120, minDelay: 1, maxDelay: 2 }, { InstanceIds: [terminatedId] });
       }
       countBefore = await count();
-      outcomes = await python('calls.py', [s.url], cases.map(([what, op, params]) => ({ id: what, op, params: params(imageId, terminatedId) })));
+      outcomes = await python('calls.py', [t.url], cases.map(([what, op, params]) => ({ id: what, op, params: params(imageId, terminatedId) })));
       countAfter = await count();
     });
 

@@ -7,8 +7,7 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { DescribeImagesCommand, RunInstancesCommand, waitUntilInstanceRunning } from '@aws-sdk/client-ec2';
-import { startTestServer, type TestServer } from '../test/support/server.js';
-import { sdk } from '../test/support/clients.js';
+import { useTestServer } from '../test/support/use-server.js';
 import { awsClientEnv, runs, needClient } from './support.js';
 
 const PYTHON = process.env.PYTHON ?? 'python3';
@@ -16,20 +15,15 @@ const DIR = fileURLToPath(new URL('./python/', import.meta.url));
 
 describe('compat: Python boto3, EBS volumes and snapshots', function () {
   this.timeout(120_000);
-  let s: TestServer;
 
-  before(async function () {
-    await needClient(this, 'boto3', PYTHON, ['-c', 'import boto3']);
-    s = await startTestServer();
-  });
-  after(async () => s?.close());
+  const t = useTestServer({ requires: (ctx) => needClient(ctx, 'boto3', PYTHON, ['-c', 'import boto3']) });
 
   it('creates, waits, attaches, snapshots, pages, restores and deletes as boto3 users do', async () => {
-    const ec2 = sdk(s.url);
+    const { ec2 } = t;
     const ami = (await ec2.send(new DescribeImagesCommand({}))).Images![0]!.ImageId;
     const inst = (await ec2.send(new RunInstancesCommand({ ImageId: ami, MinCount: 1, MaxCount: 1 }))).Instances![0]!;
     await waitUntilInstanceRunning({ client: ec2, minDelay: 1, maxWaitTime: 60 }, { InstanceIds: [inst.InstanceId!] });
-    const r = await execa(PYTHON, ['volumes.py', s.url], {
+    const r = await execa(PYTHON, ['volumes.py', t.url], {
       cwd: DIR, env: awsClientEnv({ PYTHONDONTWRITEBYTECODE: '1' }), extendEnv: false, reject: false, timeout: 90_000,
       input: JSON.stringify({ zone: inst.Placement!.AvailabilityZone, instanceId: inst.InstanceId }),
     });

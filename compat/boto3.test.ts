@@ -7,8 +7,8 @@
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { startTestServer, SECOND_ACCOUNT, type TestServer } from '../test/support/server.js';
-import { sdk } from '../test/support/clients.js';
+import { SECOND_ACCOUNT } from '../test/support/server.js';
+import { useTestServer } from '../test/support/use-server.js';
 import { awsClientEnv, defaultNetwork, putTags, runs, UUID, type DefaultNetwork, needClient } from './support.js';
 
 const PYTHON = process.env.PYTHON ?? 'python3';
@@ -39,15 +39,12 @@ interface Outcome {
 }
 
 describe('compat: Python boto3', function () {
-  let s: TestServer;
   let net: DefaultNetwork;
 
-  before(async function () {
-    await needClient(this, 'boto3', PYTHON, ['-c', 'import boto3']);
-    s = await startTestServer();
-    net = await defaultNetwork(sdk(s.url));
+  const t = useTestServer({ requires: (ctx) => needClient(ctx, 'boto3', PYTHON, ['-c', 'import boto3']) });
+  before(async () => {
+    net = await defaultNetwork(t.ec2);
   });
-  after(async () => s?.close());
 
   describe('client calls', () => {
     type Case = { id: string; op: string; params?: (n: DefaultNetwork) => Record<string, unknown>; creds?: [string, string] };
@@ -97,7 +94,7 @@ describe('compat: Python boto3', function () {
         params: c.params?.(net) ?? {},
         creds: c.creds,
       }));
-      outcomes = await python('calls.py', [s.url], calls);
+      outcomes = await python('calls.py', [t.url], calls);
     });
 
     for (const [c, check] of successes) {
@@ -131,8 +128,8 @@ describe('compat: Python boto3', function () {
     let expected: string[];
     let out: any;
     before(async () => {
-      expected = await putTags(sdk(s.url), net.resources, 'pg-', COUNT);
-      out = await python('paginate.py', [s.url, 'pg-']);
+      expected = await putTags(t.ec2, net.resources, 'pg-', COUNT);
+      out = await python('paginate.py', [t.url, 'pg-']);
     });
 
     it(`get_paginator('describe_tags') with PageSize=5 yields every tag once, in pages of 5`, () => {
@@ -151,7 +148,7 @@ describe('compat: Python boto3', function () {
 
   describe('resources and waiters', () => {
     it('ec2.vpcs/subnets/security_groups, create_tags + reload, and the vpc/subnet/security-group waiters', async () => {
-      const out = await python('resources.py', [s.url]);
+      const out = await python('resources.py', [t.url]);
       assert.equal(out.vpc, net.vpcId);
       assert.deepEqual(out.subnets, net.subnetIds);
       assert.equal(out.group, net.securityGroupId);
@@ -161,7 +158,7 @@ describe('compat: Python boto3', function () {
   describe('presigned URLs (botocore generate_presigned_url, HTTP GET)', () => {
     let out: Record<string, { status: number; body: string; url: string }>;
     before(async () => {
-      out = await python('presign.py', [s.url, SECOND_ACCOUNT.accessKeyId, SECOND_ACCOUNT.secretAccessKey]);
+      out = await python('presign.py', [t.url, SECOND_ACCOUNT.accessKeyId, SECOND_ACCOUNT.secretAccessKey]);
     });
 
     it('carries the SigV4 query parameters and is answered 200 with the result', () => {
@@ -185,7 +182,7 @@ describe('compat: Python boto3', function () {
     });
 
     it("a URL signed by the second account is answered with that account's data", async () => {
-      const second = await defaultNetwork(sdk(s.url, SECOND_ACCOUNT));
+      const second = await defaultNetwork(t.other);
       assert.notEqual(second.vpcId, net.vpcId);
       assert.equal(out.secondAccount!.status, 200, out.secondAccount!.body);
       assert.match(out.secondAccount!.body, new RegExp(`<attributeValue>${second.vpcId}</attributeValue>`));

@@ -6,24 +6,18 @@
 import assert from 'node:assert/strict';
 import { execa } from 'execa';
 import { DescribeImagesCommand, RunInstancesCommand, waitUntilInstanceRunning } from '@aws-sdk/client-ec2';
-import { startTestServer, type TestServer } from '../test/support/server.js';
-import { sdk } from '../test/support/clients.js';
+import { useTestServer } from '../test/support/use-server.js';
 import { awsClientEnv, runs, needClient } from './support.js';
 
 const AWS = process.env.AWS_CLI ?? 'aws';
 
 describe('compat: AWS CLI, EBS volumes and snapshots', function () {
   this.timeout(180_000);
-  let s: TestServer;
 
-  before(async function () {
-    await needClient(this, 'aws-cli', AWS, ['--version']);
-    s = await startTestServer();
-  });
-  after(async () => s?.close());
+  const t = useTestServer({ requires: (ctx) => needClient(ctx, 'aws-cli', AWS, ['--version']) });
 
   async function aws(args: string[]): Promise<{ exitCode: number; stdout: string; stderr: string; json: any }> {
-    const r = await execa(AWS, ['ec2', ...args, '--endpoint-url', s.url, '--output', 'json'], {
+    const r = await execa(AWS, ['ec2', ...args, '--endpoint-url', t.url, '--output', 'json'], {
       env: awsClientEnv({ AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_DEFAULT_REGION: 'us-east-1' }),
       extendEnv: false, reject: false, timeout: 60_000,
     });
@@ -51,7 +45,7 @@ describe('compat: AWS CLI, EBS volumes and snapshots', function () {
   }
 
   it('creates, attaches, snapshots (one volume and an instance), shares, restores, detaches and deletes', async () => {
-    const ec2 = sdk(s.url);
+    const { ec2 } = t;
     const ami = (await ec2.send(new DescribeImagesCommand({}))).Images![0]!.ImageId;
     const inst = (await ec2.send(new RunInstancesCommand({ ImageId: ami, MinCount: 1, MaxCount: 1 }))).Instances![0]!;
     await waitUntilInstanceRunning({ client: ec2, minDelay: 1, maxWaitTime: 60 }, { InstanceIds: [inst.InstanceId!] });

@@ -5,8 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execa } from 'execa';
-import { startTestServer, type TestServer } from '../test/support/server.js';
-import { sdk } from '../test/support/clients.js';
+import { useTestServer } from '../test/support/use-server.js';
 import { awsClientEnv, defaultNetwork, limit, putTags, runs, type DefaultNetwork, needClient } from './support.js';
 
 const AWS = process.env.AWS_CLI ?? 'aws';
@@ -21,11 +20,11 @@ interface CliResult {
 }
 
 describe('compat: AWS CLI', function () {
-  let s: TestServer;
+  const t = useTestServer({ requires: (ctx) => needClient(ctx, 'aws-cli', AWS, ['--version']) });
   let net: DefaultNetwork;
 
   async function aws(args: string[], creds = TEST): Promise<CliResult> {
-    const r = await execa(AWS, ['ec2', ...args, '--endpoint-url', s.url, '--output', 'json'], {
+    const r = await execa(AWS, ['ec2', ...args, '--endpoint-url', t.url, '--output', 'json'], {
       env: awsClientEnv({ AWS_ACCESS_KEY_ID: creds.accessKeyId, AWS_SECRET_ACCESS_KEY: creds.secretAccessKey, AWS_DEFAULT_REGION: 'us-east-1' }),
       extendEnv: false,
       reject: false,
@@ -42,12 +41,9 @@ describe('compat: AWS CLI', function () {
     return r.json;
   }
 
-  before(async function () {
-    await needClient(this, 'aws-cli', AWS, ['--version']);
-    s = await startTestServer();
-    net = await defaultNetwork(sdk(s.url));
+  before(async () => {
+    net = await defaultNetwork(t.ec2);
   });
-  after(async () => s?.close());
 
   describe('reading', () => {
     const cases: [string, (n: DefaultNetwork) => string[], (out: any, n: DefaultNetwork) => void][] = [
@@ -273,7 +269,7 @@ describe('compat: AWS CLI', function () {
     let expected: string[];
     const pairs = (o: any) => o.Tags.map((t: any) => `${t.ResourceId} ${t.Key}`);
     before(async () => {
-      expected = await putTags(sdk(s.url), net.resources, 'pg-', COUNT);
+      expected = await putTags(t.ec2, net.resources, 'pg-', COUNT);
     });
 
     it(`--page-size 5 returns all ${COUNT} tags exactly once, in ceil(${COUNT}/5) requests of MaxResults=5`, async () => {

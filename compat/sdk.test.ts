@@ -22,7 +22,8 @@ import {
 } from '@aws-sdk/client-ec2';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { Sha256 } from '@aws-crypto/sha256-js';
-import { startTestServer, SECOND_ACCOUNT, type TestServer } from '../test/support/server.js';
+import { SECOND_ACCOUNT } from '../test/support/server.js';
+import { useTestServer } from '../test/support/use-server.js';
 import { sdk } from '../test/support/clients.js';
 import { defaultNetwork, putTags, UUID, type DefaultNetwork } from './support.js';
 
@@ -59,16 +60,11 @@ function renamingAction(url: string, from: string, to: string): EC2Client {
 }
 
 describe('compat: AWS SDK for JavaScript v3', () => {
-  let s: TestServer;
-  let ec2: EC2Client;
+  const t = useTestServer();
   let net: DefaultNetwork;
-
   before(async () => {
-    s = await startTestServer();
-    ec2 = sdk(s.url);
-    net = await defaultNetwork(ec2);
+    net = await defaultNetwork(t.ec2);
   });
-  after(async () => s?.close());
 
   describe('commands', () => {
     const cases: [string, (n: DefaultNetwork) => Cmd, (out: any, n: DefaultNetwork) => void][] = [
@@ -108,7 +104,7 @@ describe('compat: AWS SDK for JavaScript v3', () => {
     ];
     for (const [title, command, check] of cases) {
       it(`${title}: 200, a request id, the values`, async () => {
-        const out = await send(ec2, command(net));
+        const out = await send(t.ec2, command(net));
         assert.equal(out.$metadata.httpStatusCode, 200);
         assert.match(out.$metadata.requestId, UUID);
         check(out, net);
@@ -130,7 +126,7 @@ describe('compat: AWS SDK for JavaScript v3', () => {
     ];
     for (const [what, make, name, status] of cases) {
       it(`${name} (${status}) for ${what}`, async () => {
-        const [client, command] = make(s.url, net);
+        const [client, command] = make(t.url, net);
         const e = await failure(client, command);
         assert.equal(e.name, name, e.message);
         assert.equal(e.$metadata.httpStatusCode, status);
@@ -143,10 +139,10 @@ describe('compat: AWS SDK for JavaScript v3', () => {
 
   describe('paginators', () => {
     it('paginateDescribeTags with pageSize 5 gives every tag once, in pages of 5', async () => {
-      const expected = await putTags(ec2, net.resources, 'pg-', 23);
+      const expected = await putTags(t.ec2, net.resources, 'pg-', 23);
       const pages: number[] = [];
       const seen: string[] = [];
-      for await (const page of paginateDescribeTags({ client: ec2, pageSize: 5 }, { Filters: [{ Name: 'key', Values: ['pg-*'] }] })) {
+      for await (const page of paginateDescribeTags({ client: t.ec2, pageSize: 5 }, { Filters: [{ Name: 'key', Values: ['pg-*'] }] })) {
         pages.push(page.Tags?.length ?? 0);
         for (const t of page.Tags ?? []) seen.push(`${t.ResourceId} ${t.Key}`);
       }
@@ -155,10 +151,10 @@ describe('compat: AWS SDK for JavaScript v3', () => {
     });
 
     it('paginateDescribeInstanceTypes with pageSize 5 gives the same types as one unpaged call', async () => {
-      const all = (await ec2.send(new DescribeInstanceTypesCommand({}))).InstanceTypes!.map((t) => t.InstanceType!);
+      const all = (await t.ec2.send(new DescribeInstanceTypesCommand({}))).InstanceTypes!.map((t) => t.InstanceType!);
       const paged: string[] = [];
       let pages = 0;
-      for await (const page of paginateDescribeInstanceTypes({ client: ec2, pageSize: 5 }, {})) {
+      for await (const page of paginateDescribeInstanceTypes({ client: t.ec2, pageSize: 5 }, {})) {
         pages++;
         assert.ok((page.InstanceTypes?.length ?? 0) <= 5);
         paged.push(...page.InstanceTypes!.map((t) => t.InstanceType!));
@@ -170,46 +166,44 @@ describe('compat: AWS SDK for JavaScript v3', () => {
 
   describe('DryRun', () => {
     it('CreateTags with DryRun answers DryRunOperation (412) and writes no tag', async () => {
-      const e = await failure(ec2, new CreateTagsCommand({ DryRun: true, Resources: [net.vpcId], Tags: [{ Key: 'dry', Value: 'run' }] }));
+      const e = await failure(t.ec2, new CreateTagsCommand({ DryRun: true, Resources: [net.vpcId], Tags: [{ Key: 'dry', Value: 'run' }] }));
       assert.equal(e.name, 'DryRunOperation');
       assert.equal(e.$metadata.httpStatusCode, 412);
-      const tags = await ec2.send(new DescribeTagsCommand({ Filters: [{ Name: 'key', Values: ['dry'] }] }));
+      const tags = await t.ec2.send(new DescribeTagsCommand({ Filters: [{ Name: 'key', Values: ['dry'] }] }));
       assert.deepEqual(tags.Tags, []);
     });
 
     it('DeleteTags with DryRun deletes nothing', async () => {
-      await ec2.send(new CreateTagsCommand({ Resources: [net.vpcId], Tags: [{ Key: 'keep', Value: 'me' }] }));
-      const e = await failure(ec2, new DeleteTagsCommand({ DryRun: true, Resources: [net.vpcId], Tags: [{ Key: 'keep' }] }));
+      await t.ec2.send(new CreateTagsCommand({ Resources: [net.vpcId], Tags: [{ Key: 'keep', Value: 'me' }] }));
+      const e = await failure(t.ec2, new DeleteTagsCommand({ DryRun: true, Resources: [net.vpcId], Tags: [{ Key: 'keep' }] }));
       assert.equal(e.name, 'DryRunOperation');
-      const tags = await ec2.send(new DescribeTagsCommand({ Filters: [{ Name: 'key', Values: ['keep'] }] }));
+      const tags = await t.ec2.send(new DescribeTagsCommand({ Filters: [{ Name: 'key', Values: ['keep'] }] }));
       assert.equal(tags.Tags?.length, 1);
     });
   });
 
   describe('account isolation', () => {
-    let other: EC2Client;
     let otherNet: DefaultNetwork;
     before(async () => {
-      other = sdk(s.url, SECOND_ACCOUNT);
-      otherNet = await defaultNetwork(other);
-      await ec2.send(new CreateTagsCommand({ Resources: [net.vpcId], Tags: [{ Key: 'owner', Value: 'first' }] }));
+      otherNet = await defaultNetwork(t.other);
+      await t.ec2.send(new CreateTagsCommand({ Resources: [net.vpcId], Tags: [{ Key: 'owner', Value: 'first' }] }));
     });
     const firstHasItsTag = async () => {
-      const t = await ec2.send(new DescribeTagsCommand({ Filters: [{ Name: 'resource-id', Values: [net.vpcId] }, { Name: 'key', Values: ['owner'] }] }));
-      assert.deepEqual(t.Tags?.map((x) => x.Value), ['first']);
+      const tags = await t.ec2.send(new DescribeTagsCommand({ Filters: [{ Name: 'resource-id', Values: [net.vpcId] }, { Name: 'key', Values: ['owner'] }] }));
+      assert.deepEqual(tags.Tags?.map((x) => x.Value), ['first']);
     };
 
     it('the second account has its own default VPC, owned by it', async () => {
-      const v = await other.send(new DescribeVpcsCommand({}));
+      const v = await t.other.send(new DescribeVpcsCommand({}));
       assert.deepEqual(v.Vpcs?.map((x) => [x.VpcId, x.OwnerId]), [[otherNet.vpcId, SECOND_ACCOUNT.accountId]]);
       assert.notEqual(otherNet.vpcId, net.vpcId);
       assert.equal(new Set([...net.subnetIds, ...otherNet.subnetIds]).size, 6);
     });
 
     it("it does not see the first account's tags", async () => {
-      const t = await other.send(new DescribeTagsCommand({}));
-      assert.ok(!(t.Tags ?? []).some((x) => net.resources.includes(x.ResourceId!)), JSON.stringify(t.Tags));
-      const f = await other.send(new DescribeVpcsCommand({ Filters: [{ Name: 'tag:owner', Values: ['first'] }] }));
+      const tags = await t.other.send(new DescribeTagsCommand({}));
+      assert.ok(!(tags.Tags ?? []).some((x) => net.resources.includes(x.ResourceId!)), JSON.stringify(tags.Tags));
+      const f = await t.other.send(new DescribeVpcsCommand({ Filters: [{ Name: 'tag:owner', Values: ['first'] }] }));
       assert.deepEqual(f.Vpcs, []);
     });
 
@@ -223,17 +217,17 @@ describe('compat: AWS SDK for JavaScript v3', () => {
     ];
     for (const [what, command, name] of cases) {
       it(`${what} by the second account is ${name}, and changes nothing`, async () => {
-        const e = await failure(other, command(net));
+        const e = await failure(t.other, command(net));
         assert.equal(e.name, name, e.message);
         await firstHasItsTag();
       });
     }
 
     it('filtering on the first account\'s ids finds nothing', async () => {
-      const v = await other.send(new DescribeVpcsCommand({ Filters: [{ Name: 'vpc-id', Values: [net.vpcId] }] }));
+      const v = await t.other.send(new DescribeVpcsCommand({ Filters: [{ Name: 'vpc-id', Values: [net.vpcId] }] }));
       assert.deepEqual(v.Vpcs, []);
-      const t = await other.send(new DescribeTagsCommand({ Filters: [{ Name: 'resource-id', Values: [net.vpcId] }] }));
-      assert.deepEqual(t.Tags, []);
+      const tags = await t.other.send(new DescribeTagsCommand({ Filters: [{ Name: 'resource-id', Values: [net.vpcId] }] }));
+      assert.deepEqual(tags.Tags, []);
     });
   });
 
@@ -242,7 +236,7 @@ describe('compat: AWS SDK for JavaScript v3', () => {
       query: Record<string, string>,
       opts: { creds?: { accessKeyId: string; secretAccessKey: string }; signingDate?: Date; expiresIn?: number } = {},
     ): Promise<string> {
-      const u = new URL(s.url);
+      const u = new URL(t.url);
       const signer = new SignatureV4({ service: 'ec2', region: 'us-east-1', credentials: opts.creds ?? TEST, sha256: Sha256 });
       const signed = await signer.presign(
         {
@@ -256,7 +250,7 @@ describe('compat: AWS SDK for JavaScript v3', () => {
         },
         { expiresIn: opts.expiresIn ?? 300, signingDate: opts.signingDate },
       );
-      return `${s.url}/?${new URLSearchParams(signed.query as Record<string, string>)}`;
+      return `${t.url}/?${new URLSearchParams(signed.query as Record<string, string>)}`;
     }
     const get = async (url: string) => {
       const r = await fetch(url);
@@ -290,7 +284,7 @@ describe('compat: AWS SDK for JavaScript v3', () => {
     it("acts as the signing account (the second account's default VPC)", async () => {
       const r = await get(await presigned({ Action: 'DescribeAccountAttributes', 'AttributeName.1': 'default-vpc' }, { creds: SECOND_ACCOUNT }));
       assert.equal(r.status, 200, r.body);
-      const otherVpc = (await defaultNetwork(sdk(s.url, SECOND_ACCOUNT))).vpcId;
+      const otherVpc = (await defaultNetwork(t.other)).vpcId;
       assert.match(r.body, new RegExp(`<attributeValue>${otherVpc}</attributeValue>`));
     });
 

@@ -16,8 +16,7 @@ import { DescribeAddressesCommand, DescribeNatGatewaysCommand, DescribeInstances
 import pg from 'pg';
 import { testStorage } from '../test/support/storage.js';
 import { needBackend } from '../test/support/backends.js';
-import { startTestServer, type TestServer } from '../test/support/server.js';
-import { sdk } from '../test/support/clients.js';
+import { useTestServer } from '../test/support/use-server.js';
 import { DockerComputeBackend } from '../src/adapters/docker/index.js';
 import { OvsNetworkBackend } from '../src/adapters/ovs/index.js';
 import { generateKey } from '../src/services/key-pairs/crypto.js';
@@ -25,28 +24,32 @@ import { needTerraform, TerraformWorkspace } from './terraform-workspace.js';
 
 describe('compat: Terraform instances, EBS and a whole VPC with its gateway, routes and an Elastic IP', function () {
   this.timeout(600_000);
-  let s: TestServer;
   let tf: TerraformWorkspace;
   let cloudId: string | undefined;
 
-  before(async function () {
-    await needTerraform(this);
-    await needBackend(this, 'docker', () => new DockerComputeBackend().probe());
-    await needBackend(this, 'lvm', () => testStorage().backend.probe());
-    await needBackend(this, 'ovs', () => new OvsNetworkBackend({ cloudId: '00000000' }).probe());
-    s = await startTestServer({ COMPUTE_BACKEND: 'docker', STORAGE_BACKEND: 'lvm' });
-    const c = new pg.Client({ connectionString: s.databaseUrl });
+  const t = useTestServer({
+    env: { COMPUTE_BACKEND: 'docker', STORAGE_BACKEND: 'lvm' },
+    requires: async (ctx) => {
+      await needTerraform(ctx);
+      await needBackend(ctx, 'docker', () => new DockerComputeBackend().probe());
+      await needBackend(ctx, 'lvm', () => testStorage().backend.probe());
+      await needBackend(ctx, 'ovs', () => new OvsNetworkBackend({ cloudId: '00000000' }).probe());
+    },
+    beforeClose: async () => {
+      if (tf) await tf.destroy();
+    },
+  });
+  before(async () => {
+    const c = new pg.Client({ connectionString: t.s.databaseUrl });
     await c.connect();
     cloudId = (await c.query('SELECT id FROM installation')).rows[0].id as string;
     await c.end();
-    tf = new TerraformWorkspace(join(import.meta.dirname, 'terraform', 'main.tf'), { endpoint: s.url, public_key: generateKey('ed25519', 'tf').publicKeyOpenSsh });
+    tf = new TerraformWorkspace(join(import.meta.dirname, 'terraform', 'main.tf'), { endpoint: t.url, public_key: generateKey('ed25519', 'tf').publicKeyOpenSsh });
     const init = await tf.init();
     assert.equal(init.exitCode, 0, init.output);
   });
 
   after(async () => {
-    if (tf && s) await tf.destroy();
-    await s?.close();
     if (cloudId) await testStorage(cloudId).cleanup(); // whatever a failed run left of this installation
     tf?.remove();
   });
@@ -59,7 +62,7 @@ describe('compat: Terraform instances, EBS and a whole VPC with its gateway, rou
     assert.equal(ids.length, 2);
     for (const ip of out.private_ips!.value as string[]) assert.match(ip, /^172\.31\./);
 
-    const ec2 = sdk(s.url);
+    const { ec2 } = t;
     const d = await ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: 'tag:Team', Values: ['platform'] }] }));
     const running = d.Reservations!.flatMap((r) => r.Instances!).filter((i) => i.State?.Name === 'running');
     assert.equal(running.length, 2);
@@ -90,7 +93,7 @@ describe('compat: Terraform instances, EBS and a whole VPC with its gateway, rou
     assert.ok(dataTables[0]?.Routes?.some((r) => r.DestinationCidrBlock === '192.0.2.0/24' && r.NetworkInterfaceId?.startsWith('eni-')), JSON.stringify(dataTables));
     const eip = (await ec2.send(new DescribeAddressesCommand({ PublicIps: [out.app_public_ip!.value as string] }))).Addresses![0]!;
     assert.equal(eip.InstanceId, appId);
-    assert.ok((await s.services.backends.network.list()).vpcs.includes(vpcId), 'the VPC is a bridge on the switch');
+    assert.ok((await t.s.services.backends.network.list()).vpcs.includes(vpcId), 'the VPC is a bridge on the switch');
     // The NAT gateway: available in the public subnet with its Elastic IP; the private subnet's table routes to it.
     const nat = (await ec2.send(new DescribeNatGatewaysCommand({ NatGatewayIds: [out.nat_id!.value as string] }))).NatGateways![0]!;
     assert.deepEqual([nat.State, nat.SubnetId, nat.NatGatewayAddresses?.[0]?.PublicIp], ['available', app.SubnetId, out.nat_public_ip!.value]);
@@ -111,7 +114,7 @@ describe('compat: Terraform instances, EBS and a whole VPC with its gateway, rou
     assert.equal(tf.managedResources(), 0);
     assert.equal((await ec2.send(new DescribeNatGatewaysCommand({ NatGatewayIds: [nat.NatGatewayId!] }))).NatGateways![0]!.State, 'deleted');
     for (const id of [...ids, appId]) await assert.rejects(new Docker().getContainer(id).inspect(), /404|no such container/i, `container ${id} removed`);
-    assert.ok(!(await s.services.backends.network.list()).vpcs.includes(vpcId), 'the VPC\'s bridge is gone');
+    assert.ok(!(await t.s.services.backends.network.list()).vpcs.includes(vpcId), 'the VPC\'s bridge is gone');
     const left = await storage.backend.list();
     assert.deepEqual([left.volumes, left.snapshots, left.exports], [[], [], []], 'no LV or export is left on the storage host');
     const loops = await execa('losetup', ['-n', '-O', 'BACK-FILE', '-l'], { reject: false });

@@ -20,10 +20,8 @@ import {
   DescribeNetworkInterfacesCommand,
   waitUntilInstanceRunning,
   waitUntilInstanceTerminated,
-  type EC2Client,
 } from '@aws-sdk/client-ec2';
-import { startTestServer, type TestServer } from '../support/server.js';
-import { sdk } from '../support/clients.js';
+import { useTestServer } from '../support/use-server.js';
 import { securityGroup } from '../support/vpc.js';
 import { needBackend } from '../support/backends.js';
 import { DockerComputeBackend } from '../../src/adapters/docker/index.js';
@@ -39,27 +37,23 @@ const LISTENERS = ['#!/bin/sh', `nc -ll -p 80 -e echo web80 >/dev/null 2>&1 &`, 
 
 describe('network ACLs and a second ENI on Open vSwitch, with real traffic', function () {
   this.timeout(240_000);
-  const env = { COMPUTE_BACKEND: 'docker' };
-  let s: TestServer;
-  let ec2: EC2Client;
   const launched: string[] = [];
-  before(async function () {
-    await needBackend(this, 'docker', () => new DockerComputeBackend().probe());
-    await needBackend(this, 'ovs', () => new OvsNetworkBackend({ cloudId: '00000000' }).probe());
-    s = await startTestServer(env);
-    ec2 = sdk(s.url);
-  });
-  after(async () => {
-    if (launched.length) {
+  const t = useTestServer({
+    env: { COMPUTE_BACKEND: 'docker' },
+    requires: async (ctx) => {
+      await needBackend(ctx, 'docker', () => new DockerComputeBackend().probe());
+      await needBackend(ctx, 'ovs', () => new OvsNetworkBackend({ cloudId: '00000000' }).probe());
+    },
+    beforeClose: async ({ ec2 }) => {
+      if (!launched.length) return;
       await ec2.send(new TerminateInstancesCommand({ InstanceIds: launched })).catch(() => undefined);
       await waitUntilInstanceTerminated({ client: ec2, maxWaitTime: 60, minDelay: 1, maxDelay: 1 }, { InstanceIds: launched }).catch(() => undefined);
-    }
-    await s?.close();
+    },
   });
 
   async function launch(subnetId: string, groups: string[], ip: string) {
-    const image = (await ec2.send(new DescribeImagesCommand({ Filters: [{ Name: 'name', Values: ['thecloud-busybox'] }] }))).Images![0]!;
-    const r = await ec2.send(new RunInstancesCommand({
+    const image = (await t.ec2.send(new DescribeImagesCommand({ Filters: [{ Name: 'name', Values: ['thecloud-busybox'] }] }))).Images![0]!;
+    const r = await t.ec2.send(new RunInstancesCommand({
       ImageId: image.ImageId, MinCount: 1, MaxCount: 1, InstanceType: 't3.nano', SubnetId: subnetId, SecurityGroupIds: groups,
       PrivateIpAddress: ip, UserData: Buffer.from(LISTENERS).toString('base64'),
     }));
@@ -69,10 +63,10 @@ describe('network ACLs and a second ENI on Open vSwitch, with real traffic', fun
   }
 
   async function ready(ids: string[]) {
-    await waitUntilInstanceRunning({ client: ec2, maxWaitTime: 60, minDelay: 1, maxDelay: 1 }, { InstanceIds: ids });
+    await waitUntilInstanceRunning({ client: t.ec2, maxWaitTime: 60, minDelay: 1, maxDelay: 1 }, { InstanceIds: ids });
     for (const id of ids) {
       await eventually(`listeners of ${id}`, async () => {
-        const out = await ec2.send(new GetConsoleOutputCommand({ InstanceId: id }));
+        const out = await t.ec2.send(new GetConsoleOutputCommand({ InstanceId: id }));
         return Buffer.from(out.Output ?? '', 'base64').toString().includes('listeners-ready') || undefined;
       });
     }
@@ -85,11 +79,11 @@ describe('network ACLs and a second ENI on Open vSwitch, with real traffic', fun
   }
 
   it('filters traffic crossing the subnet boundary statelessly, in rule order, never within the subnet; a second ENI of a running instance is reached', async () => {
-    const vpcId = (await ec2.send(new CreateVpcCommand({ CidrBlock: '10.62.0.0/16' }))).Vpc!.VpcId!;
-    const subnetA = (await ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.62.1.0/24', AvailabilityZone: 'us-east-1a' }))).Subnet!.SubnetId!;
-    const subnetB = (await ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.62.2.0/24', AvailabilityZone: 'us-east-1a' }))).Subnet!.SubnetId!;
-    const open = (await ec2.send(new CreateSecurityGroupCommand({ VpcId: vpcId, GroupName: 'open', Description: 'open' }))).GroupId!;
-    await ec2.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: open, IpPermissions: [{ IpProtocol: 'tcp', FromPort: 80, ToPort: 81, IpRanges: [{ CidrIp: '0.0.0.0/0' }] }] }));
+    const vpcId = (await t.ec2.send(new CreateVpcCommand({ CidrBlock: '10.62.0.0/16' }))).Vpc!.VpcId!;
+    const subnetA = (await t.ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.62.1.0/24', AvailabilityZone: 'us-east-1a' }))).Subnet!.SubnetId!;
+    const subnetB = (await t.ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.62.2.0/24', AvailabilityZone: 'us-east-1a' }))).Subnet!.SubnetId!;
+    const open = (await t.ec2.send(new CreateSecurityGroupCommand({ VpcId: vpcId, GroupName: 'open', Description: 'open' }))).GroupId!;
+    await t.ec2.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: open, IpPermissions: [{ IpProtocol: 'tcp', FromPort: 80, ToPort: 81, IpRanges: [{ CidrIp: '0.0.0.0/0' }] }] }));
     const client = await launch(subnetA, [open], '10.62.1.10');
     const web = await launch(subnetB, [open], '10.62.2.10');
     const neighbour = await launch(subnetB, [open], '10.62.2.11');
@@ -98,64 +92,60 @@ describe('network ACLs and a second ENI on Open vSwitch, with real traffic', fun
     assert.equal(await fetch(client, '10.62.2.10', 80), 'web80', 'the default ACL allows all, across subnets');
 
     // Subnet B under an ACL that admits ports 80-81 in, and nothing out: the answers cannot leave (stateless).
-    const acl = (await ec2.send(new CreateNetworkAclCommand({ VpcId: vpcId }))).NetworkAcl!.NetworkAclId!;
-    await ec2.send(new CreateNetworkAclEntryCommand({ NetworkAclId: acl, RuleNumber: 100, Protocol: '6', RuleAction: 'allow', Egress: false, CidrBlock: '10.62.0.0/16', PortRange: { From: 80, To: 81 } }));
-    const assoc = (await ec2.send(new DescribeNetworkAclsCommand({ Filters: [{ Name: 'association.subnet-id', Values: [subnetB] }] }))).NetworkAcls![0]!
+    const acl = (await t.ec2.send(new CreateNetworkAclCommand({ VpcId: vpcId }))).NetworkAcl!.NetworkAclId!;
+    await t.ec2.send(new CreateNetworkAclEntryCommand({ NetworkAclId: acl, RuleNumber: 100, Protocol: '6', RuleAction: 'allow', Egress: false, CidrBlock: '10.62.0.0/16', PortRange: { From: 80, To: 81 } }));
+    const assoc = (await t.ec2.send(new DescribeNetworkAclsCommand({ Filters: [{ Name: 'association.subnet-id', Values: [subnetB] }] }))).NetworkAcls![0]!
       .Associations!.find((a) => a.SubnetId === subnetB)!.NetworkAclAssociationId!;
-    const moved = (await ec2.send(new ReplaceNetworkAclAssociationCommand({ AssociationId: assoc, NetworkAclId: acl }))).NewAssociationId!;
+    const moved = (await t.ec2.send(new ReplaceNetworkAclAssociationCommand({ AssociationId: assoc, NetworkAclId: acl }))).NewAssociationId!;
     assert.equal(await fetch(client, '10.62.2.10', 80), '', 'no outbound entry for the return traffic: the connection breaks');
     assert.equal(await fetch(neighbour, '10.62.2.10', 80), 'web80', 'within the subnet the ACL does not apply');
 
     // The return traffic's own entry (the client's ephemeral ports) mends it.
-    await ec2.send(new CreateNetworkAclEntryCommand({ NetworkAclId: acl, RuleNumber: 100, Protocol: '6', RuleAction: 'allow', Egress: true, CidrBlock: '10.62.1.0/24', PortRange: { From: 1024, To: 65535 } }));
+    await t.ec2.send(new CreateNetworkAclEntryCommand({ NetworkAclId: acl, RuleNumber: 100, Protocol: '6', RuleAction: 'allow', Egress: true, CidrBlock: '10.62.1.0/24', PortRange: { From: 1024, To: 65535 } }));
     assert.equal(await fetch(client, '10.62.2.10', 80), 'web80', 'with an outbound entry for the answers');
     assert.equal(await fetch(client, '10.62.2.10', 81), 'web81');
 
     // A lower rule number wins: deny port 81 from subnet A, which the security group allows.
-    await ec2.send(new CreateNetworkAclEntryCommand({ NetworkAclId: acl, RuleNumber: 50, Protocol: '6', RuleAction: 'deny', Egress: false, CidrBlock: '10.62.1.0/24', PortRange: { From: 81, To: 81 } }));
+    await t.ec2.send(new CreateNetworkAclEntryCommand({ NetworkAclId: acl, RuleNumber: 50, Protocol: '6', RuleAction: 'deny', Egress: false, CidrBlock: '10.62.1.0/24', PortRange: { From: 81, To: 81 } }));
     assert.equal(await fetch(client, '10.62.2.10', 81), '', 'the deny entry blocks a port the security group allows');
     assert.equal(await fetch(client, '10.62.2.10', 80), 'web80', 'and only that port');
     assert.equal(await fetch(neighbour, '10.62.2.10', 81), 'web81', 'within the subnet still open');
 
     // A server restart after the switch lost everything (the test server's close removes this installation's
     // switch objects, as an OVS restarted empty would): the ACL's flows are rebuilt from the records alone.
-    const dbUrl = s.databaseUrl;
-    await s.close();
-    assert.equal(await fetch(client, '10.62.2.10', 80), '', 'the switch is empty');
-    s = await startTestServer(env, dbUrl);
-    ec2 = sdk(s.url);
+    await t.restart(async () => assert.equal(await fetch(client, '10.62.2.10', 80), '', 'the switch is empty'));
     assert.equal(await fetch(client, '10.62.2.10', 80), 'web80', 'rebuilt: the ACL still admits port 80 and its answers');
     assert.equal(await fetch(client, '10.62.2.10', 81), '', 'and its deny entry still blocks port 81');
     assert.equal(await fetch(neighbour, '10.62.2.10', 81), 'web81', 'within the subnet still open');
 
     // Back under the default ACL: all allowed again.
-    const dflt = (await ec2.send(new DescribeNetworkAclsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcId] }, { Name: 'default', Values: ['true'] }] }))).NetworkAcls![0]!.NetworkAclId!;
-    await ec2.send(new ReplaceNetworkAclAssociationCommand({ AssociationId: moved, NetworkAclId: dflt }));
+    const dflt = (await t.ec2.send(new DescribeNetworkAclsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcId] }, { Name: 'default', Values: ['true'] }] }))).NetworkAcls![0]!.NetworkAclId!;
+    await t.ec2.send(new ReplaceNetworkAclAssociationCommand({ AssociationId: moved, NetworkAclId: dflt }));
     assert.equal(await fetch(client, '10.62.2.10', 81), 'web81', 'the default ACL allows all again');
 
     // A second interface for the running web instance, in subnet A: eth1 inside the container, reached there.
-    const eni = (await ec2.send(new CreateNetworkInterfaceCommand({ SubnetId: subnetA, Groups: [open], PrivateIpAddress: '10.62.1.20' }))).NetworkInterface!.NetworkInterfaceId!;
+    const eni = (await t.ec2.send(new CreateNetworkInterfaceCommand({ SubnetId: subnetA, Groups: [open], PrivateIpAddress: '10.62.1.20' }))).NetworkInterface!.NetworkInterfaceId!;
     assert.equal(await fetch(client, '10.62.1.20', 80), '', 'nothing answers at the address before the attachment');
-    const att = (await ec2.send(new AttachNetworkInterfaceCommand({ NetworkInterfaceId: eni, InstanceId: web, DeviceIndex: 1 }))).AttachmentId!;
+    const att = (await t.ec2.send(new AttachNetworkInterfaceCommand({ NetworkInterfaceId: eni, InstanceId: web, DeviceIndex: 1 }))).AttachmentId!;
     const eth1 = await execa('docker', ['exec', web, 'ip', '-4', 'addr', 'show', 'eth1'], { reject: false });
     assert.match(eth1.stdout, /10\.62\.1\.20\/24/, 'eth1 has the ENI\'s address inside the instance');
     // The client's neighbour entry for the address failed a moment ago: its next resolution may take a retry.
     assert.equal(await eventually('the second interface answering', async () => ((await fetch(client, '10.62.1.20', 80)) === 'web80' ? 'web80' : undefined)), 'web80', 'traffic reaches the second interface');
-    await ec2.send(new DetachNetworkInterfaceCommand({ AttachmentId: att }));
+    await t.ec2.send(new DetachNetworkInterfaceCommand({ AttachmentId: att }));
     assert.equal(await fetch(client, '10.62.1.20', 80), '', 'detached: gone');
-    await ec2.send(new DeleteNetworkInterfaceCommand({ NetworkInterfaceId: eni }));
+    await t.ec2.send(new DeleteNetworkInterfaceCommand({ NetworkInterfaceId: eni }));
   });
 
   it('launches a container with two interfaces in two subnets, each reached on its own address as its own groups allow', async () => {
-    const vpcId = (await ec2.send(new CreateVpcCommand({ CidrBlock: '10.63.0.0/16' }))).Vpc!.VpcId!;
-    const subnetA = (await ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.63.1.0/24', AvailabilityZone: 'us-east-1a' }))).Subnet!.SubnetId!;
-    const subnetB = (await ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.63.2.0/24', AvailabilityZone: 'us-east-1a' }))).Subnet!.SubnetId!;
-    const group = (name: string, port?: number) => securityGroup(ec2, vpcId, name, port ? { port, from: '10.63.0.0/16' } : undefined);
+    const vpcId = (await t.ec2.send(new CreateVpcCommand({ CidrBlock: '10.63.0.0/16' }))).Vpc!.VpcId!;
+    const subnetA = (await t.ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.63.1.0/24', AvailabilityZone: 'us-east-1a' }))).Subnet!.SubnetId!;
+    const subnetB = (await t.ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.63.2.0/24', AvailabilityZone: 'us-east-1a' }))).Subnet!.SubnetId!;
+    const group = (name: string, port?: number) => securityGroup(t.ec2, vpcId, name, port ? { port, from: '10.63.0.0/16' } : undefined);
     const only80 = await group('only80', 80);
     const only81 = await group('only81', 81);
     const plain = await group('plain');
-    const image = (await ec2.send(new DescribeImagesCommand({ Filters: [{ Name: 'name', Values: ['thecloud-busybox'] }] }))).Images![0]!;
-    const r = await ec2.send(new RunInstancesCommand({
+    const image = (await t.ec2.send(new DescribeImagesCommand({ Filters: [{ Name: 'name', Values: ['thecloud-busybox'] }] }))).Images![0]!;
+    const r = await t.ec2.send(new RunInstancesCommand({
       ImageId: image.ImageId, MinCount: 1, MaxCount: 1, InstanceType: 't3.nano', UserData: Buffer.from(LISTENERS).toString('base64'),
       NetworkInterfaces: [
         { DeviceIndex: 0, SubnetId: subnetA, Groups: [only80], PrivateIpAddress: '10.63.1.10' },
@@ -187,19 +177,15 @@ describe('network ACLs and a second ENI on Open vSwitch, with real traffic', fun
     assert.equal(await fetch(clientB, '10.63.1.10', 80), 'web80', 'eth0 from the other subnet');
 
     // A server restart over an emptied switch plugs both interfaces again, each with its own groups.
-    const dbUrl = s.databaseUrl;
-    await s.close();
-    assert.equal(await fetch(clientB, '10.63.2.10', 81), '', 'the switch is empty');
-    s = await startTestServer(env, dbUrl);
-    ec2 = sdk(s.url);
+    await t.restart(async () => assert.equal(await fetch(clientB, '10.63.2.10', 81), '', 'the switch is empty'));
     assert.equal(await fetch(clientB, '10.63.2.10', 81), 'web81', 'rebuilt: eth1 answers as its group allows');
     assert.equal(await fetch(clientA, '10.63.2.10', 80), '', 'and only that');
     assert.equal(await fetch(clientA, '10.63.1.10', 80), 'web80', 'eth0 too');
 
     // Termination: the ENIs made at launch go with the instance.
-    await ec2.send(new TerminateInstancesCommand({ InstanceIds: [multi] }));
-    await waitUntilInstanceTerminated({ client: ec2, maxWaitTime: 60, minDelay: 1, maxDelay: 1 }, { InstanceIds: [multi] });
-    const left = (await ec2.send(new DescribeNetworkInterfacesCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcId] }, { Name: 'addresses.private-ip-address', Values: ['10.63.1.10', '10.63.2.10'] }] }))).NetworkInterfaces!;
+    await t.ec2.send(new TerminateInstancesCommand({ InstanceIds: [multi] }));
+    await waitUntilInstanceTerminated({ client: t.ec2, maxWaitTime: 60, minDelay: 1, maxDelay: 1 }, { InstanceIds: [multi] });
+    const left = (await t.ec2.send(new DescribeNetworkInterfacesCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcId] }, { Name: 'addresses.private-ip-address', Values: ['10.63.1.10', '10.63.2.10'] }] }))).NetworkInterfaces!;
     assert.deepEqual(left, []);
     assert.equal(await fetch(clientB, '10.63.2.10', 81), '', 'nothing answers there any more');
   });

@@ -21,8 +21,8 @@ import {
 import Docker from 'dockerode';
 import { needBackend } from '../support/backends.js';
 import { DockerComputeBackend } from '../../src/adapters/docker/index.js';
-import { startTestServer, SECOND_ACCOUNT, type TestServer } from '../support/server.js';
-import { sdk } from '../support/clients.js';
+import { SECOND_ACCOUNT } from '../support/server.js';
+import { useTestServer } from '../support/use-server.js';
 
 const REGISTRY = process.env.THECLOUD_REGISTRY ?? '127.0.0.1:5000';
 const registryProbe = async () => {
@@ -39,29 +39,25 @@ async function dockerImages(docker: Docker): Promise<string[]> {
 
 describe('image policy on Docker: what a second account may register', function () {
   this.timeout(240_000);
-  let s: TestServer;
-  let owner: EC2Client;
-  let other: EC2Client;
   const docker = new Docker();
   const wait = (client: EC2Client) => ({ client, maxWaitTime: 90, minDelay: 1, maxDelay: 2 });
   const instances: [EC2Client, string][] = [];
   let captured: string | undefined;
 
-  before(async function () {
-    await needBackend(this, 'docker', () => new DockerComputeBackend().probe());
-    await needBackend(this, 'image registry', registryProbe);
-    // The default policy: Docker Hub's official images only (docker.io/library/*), no admin.
-    s = await startTestServer({ COMPUTE_BACKEND: 'docker' });
-    owner = sdk(s.url);
-    other = sdk(s.url, SECOND_ACCOUNT);
-  });
-  after(async () => {
-    for (const [ec2, id] of instances) {
-      await ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] })).catch(() => undefined);
-      await docker.getContainer(id).remove({ force: true }).catch(() => undefined);
-    }
-    if (captured) await owner.send(new DeregisterImageCommand({ ImageId: captured })).catch(() => undefined);
-    await s?.close();
+  // The default policy: Docker Hub's official images only (docker.io/library/*), no admin.
+  const t = useTestServer({
+    env: { COMPUTE_BACKEND: 'docker' },
+    requires: async (ctx) => {
+      await needBackend(ctx, 'docker', () => new DockerComputeBackend().probe());
+      await needBackend(ctx, 'image registry', registryProbe);
+    },
+    beforeClose: async () => {
+      for (const [ec2, id] of instances) {
+        await ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] })).catch(() => undefined);
+        await docker.getContainer(id).remove({ force: true }).catch(() => undefined);
+      }
+      if (captured) await t.ec2.send(new DeregisterImageCommand({ ImageId: captured })).catch(() => undefined);
+    },
   });
 
   const launch = async (ec2: EC2Client, imageId: string) => {
@@ -75,7 +71,7 @@ describe('image policy on Docker: what a second account may register', function 
     await waitUntilInstanceTerminated(wait(ec2), { InstanceIds: [id] });
   };
   const refused = (location: string, code: string, message: RegExp) =>
-    assert.rejects(other.send(new RegisterImageCommand({ Name: `try-${Math.random().toString(36).slice(2, 8)}`, ImageLocation: location })), (e: Error & { $metadata?: { httpStatusCode?: number } }) => {
+    assert.rejects(t.other.send(new RegisterImageCommand({ Name: `try-${Math.random().toString(36).slice(2, 8)}`, ImageLocation: location })), (e: Error & { $metadata?: { httpStatusCode?: number } }) => {
       assert.equal(e.name, code, `${location}: ${e.message}`);
       assert.equal(e.$metadata?.httpStatusCode, 400);
       assert.match(e.message, message, location);
@@ -83,11 +79,11 @@ describe('image policy on Docker: what a second account may register', function 
     });
 
   it("refuses another account's capture, an unlisted registry and names outside the patterns; pulls nothing", async () => {
-    const builtin = (await owner.send(new DescribeImagesCommand({ Filters: [{ Name: 'name', Values: ['thecloud-busybox'] }] }))).Images![0]!.ImageId!;
-    const source = await launch(owner, builtin);
-    captured = (await owner.send(new CreateImageCommand({ InstanceId: source, Name: 'owner-capture' }))).ImageId!;
-    await waitUntilImageAvailable(wait(owner), { ImageIds: [captured] });
-    await terminate(owner, source);
+    const builtin = (await t.ec2.send(new DescribeImagesCommand({ Filters: [{ Name: 'name', Values: ['thecloud-busybox'] }] }))).Images![0]!.ImageId!;
+    const source = await launch(t.ec2, builtin);
+    captured = (await t.ec2.send(new CreateImageCommand({ InstanceId: source, Name: 'owner-capture' }))).ImageId!;
+    await waitUntilImageAvailable(wait(t.ec2), { ImageIds: [captured] });
+    await terminate(t.ec2, source);
     const captureId = (await docker.getImage(`thecloud/ami:${captured}`).inspect()).Id;
 
     const pulled = `${REGISTRY}/thecloud/busybox:latest`;
@@ -103,28 +99,28 @@ describe('image policy on Docker: what a second account may register', function 
     await refused('docker:thecloud/busybox:latest', 'InvalidParameterValue', /only from/);
     await refused('/etc/shadow', 'InvalidParameterValue', /invalid Docker image reference/);
     // DryRun gives the same answer.
-    await assert.rejects(other.send(new RegisterImageCommand({ Name: 'dry', ImageLocation: `docker:${pulled}`, DryRun: true })), { name: 'InvalidParameterValue' });
+    await assert.rejects(t.other.send(new RegisterImageCommand({ Name: 'dry', ImageLocation: `docker:${pulled}`, DryRun: true })), { name: 'InvalidParameterValue' });
 
     assert.deepEqual(await dockerImages(docker), before, 'docker images unchanged');
     await assert.rejects(docker.getImage(pulled).inspect(), /404|no such image/i, 'nothing was pulled');
-    assert.deepEqual((await other.send(new DescribeImagesCommand({ Owners: ['self'] }))).Images, [], 'no image registered');
+    assert.deepEqual((await t.other.send(new DescribeImagesCommand({ Owners: ['self'] }))).Images, [], 'no image registered');
   });
 
   it('lets the owner share its capture: the second account then launches it, and no longer once revoked', async () => {
     assert.ok(captured);
-    assert.equal(((await other.send(new DescribeImagesCommand({}))).Images ?? []).some((i) => i.ImageId === captured), false);
-    await assert.rejects(other.send(new RunInstancesCommand({ ImageId: captured, MinCount: 1, MaxCount: 1 })), { name: 'AuthFailure' });
+    assert.equal(((await t.other.send(new DescribeImagesCommand({}))).Images ?? []).some((i) => i.ImageId === captured), false);
+    await assert.rejects(t.other.send(new RunInstancesCommand({ ImageId: captured, MinCount: 1, MaxCount: 1 })), { name: 'AuthFailure' });
 
-    await owner.send(new ModifyImageAttributeCommand({ ImageId: captured, LaunchPermission: { Add: [{ UserId: SECOND_ACCOUNT.accountId }] } }));
-    const seen = (await other.send(new DescribeImagesCommand({ ExecutableUsers: ['self'] }))).Images!.map((i) => i.ImageId);
+    await t.ec2.send(new ModifyImageAttributeCommand({ ImageId: captured, LaunchPermission: { Add: [{ UserId: SECOND_ACCOUNT.accountId }] } }));
+    const seen = (await t.other.send(new DescribeImagesCommand({ ExecutableUsers: ['self'] }))).Images!.map((i) => i.ImageId);
     assert.deepEqual(seen, [captured]);
-    const id = await launch(other, captured);
+    const id = await launch(t.other, captured);
     assert.equal((await docker.getContainer(id).inspect()).Config.Image, `thecloud/ami:${captured}`, 'the container runs the shared capture');
-    await terminate(other, id);
+    await terminate(t.other, id);
 
-    await owner.send(new ModifyImageAttributeCommand({ ImageId: captured, LaunchPermission: { Remove: [{ UserId: SECOND_ACCOUNT.accountId }] } }));
-    await assert.rejects(other.send(new RunInstancesCommand({ ImageId: captured, MinCount: 1, MaxCount: 1 })), { name: 'AuthFailure' });
-    await owner.send(new DeregisterImageCommand({ ImageId: captured }));
+    await t.ec2.send(new ModifyImageAttributeCommand({ ImageId: captured, LaunchPermission: { Remove: [{ UserId: SECOND_ACCOUNT.accountId }] } }));
+    await assert.rejects(t.other.send(new RunInstancesCommand({ ImageId: captured, MinCount: 1, MaxCount: 1 })), { name: 'AuthFailure' });
+    await t.ec2.send(new DeregisterImageCommand({ ImageId: captured }));
     await assert.rejects(docker.getImage(`thecloud/ami:${captured}`).inspect(), /404|no such image/i, 'the capture goes with its image');
     captured = undefined;
   });

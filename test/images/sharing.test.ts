@@ -18,8 +18,8 @@ import {
   type DescribeImagesCommandInput,
   type EC2Client,
 } from '@aws-sdk/client-ec2';
-import { startTestServer, SECOND_ACCOUNT, type TestServer } from '../support/server.js';
-import { sdk } from '../support/clients.js';
+import { SECOND_ACCOUNT } from '../support/server.js';
+import { useTestServer } from '../support/use-server.js';
 
 const OWNER = '000000000000';
 const OTHER = SECOND_ACCOUNT.accountId;
@@ -34,21 +34,17 @@ async function rejects(p: Promise<unknown>, code: string, message?: RegExp): Pro
 }
 
 describe('image launch permissions, seen by two accounts', function () {
-  let s: TestServer;
-  let owner: EC2Client;
-  let other: EC2Client;
+  // t.ec2 is the image's owner, t.other the second account.
+  const t = useTestServer({
+    beforeClose: async () => {
+      for (const [ec2, id] of launched) await ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] })).catch(() => undefined);
+    },
+  });
   let imageId: string;
   const launched: [EC2Client, string][] = [];
 
   before(async () => {
-    s = await startTestServer();
-    owner = sdk(s.url);
-    other = sdk(s.url, SECOND_ACCOUNT);
-    imageId = (await owner.send(new RegisterImageCommand({ Name: 'team-base', ImageLocation: 'noop:team-base' }))).ImageId!;
-  });
-  after(async () => {
-    for (const [ec2, id] of launched) await ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] })).catch(() => undefined);
-    await s?.close();
+    imageId = (await t.ec2.send(new RegisterImageCommand({ Name: 'team-base', ImageLocation: 'noop:team-base' }))).ImageId!;
   });
 
   /** The ids of our image that `ec2` finds with these DescribeImages parameters. */
@@ -60,100 +56,100 @@ describe('image launch permissions, seen by two accounts', function () {
     launched.push([ec2, id]);
     return id;
   };
-  const permissions = async () => (await owner.send(new DescribeImageAttributeCommand({ ImageId: imageId, Attribute: 'launchPermission' }))).LaunchPermissions;
+  const permissions = async () => (await t.ec2.send(new DescribeImageAttributeCommand({ ImageId: imageId, Attribute: 'launchPermission' }))).LaunchPermissions;
 
   it('is private to its owner at first', async () => {
-    const [img] = await finds(owner, { Owners: ['self'] });
+    const [img] = await finds(t.ec2, { Owners: ['self'] });
     assert.equal(img?.Public, false);
     assert.equal(img?.OwnerId, OWNER);
     assert.deepEqual(await permissions(), []);
-    await launch(owner);
+    await launch(t.ec2);
 
-    assert.equal(await sees(other), false);
-    assert.equal(await sees(other, { Owners: [OWNER] }), false);
-    assert.equal(await sees(other, { ExecutableUsers: ['self'] }), false);
-    await rejects(other.send(new DescribeImagesCommand({ ImageIds: [imageId] })), 'InvalidAMIID.NotFound');
-    await rejects(other.send(new RunInstancesCommand({ ImageId: imageId, MinCount: 1, MaxCount: 1 })), 'AuthFailure', new RegExp(`Not authorized for images: \\[${imageId}\\]`));
-    await rejects(other.send(new DescribeImageAttributeCommand({ ImageId: imageId, Attribute: 'description' })), 'InvalidAMIID.NotFound');
-    await rejects(other.send(new ModifyImageAttributeCommand({ ImageId: imageId, LaunchPermission: { Add: [{ UserId: OTHER }] } })), 'InvalidAMIID.NotFound');
+    assert.equal(await sees(t.other), false);
+    assert.equal(await sees(t.other, { Owners: [OWNER] }), false);
+    assert.equal(await sees(t.other, { ExecutableUsers: ['self'] }), false);
+    await rejects(t.other.send(new DescribeImagesCommand({ ImageIds: [imageId] })), 'InvalidAMIID.NotFound');
+    await rejects(t.other.send(new RunInstancesCommand({ ImageId: imageId, MinCount: 1, MaxCount: 1 })), 'AuthFailure', new RegExp(`Not authorized for images: \\[${imageId}\\]`));
+    await rejects(t.other.send(new DescribeImageAttributeCommand({ ImageId: imageId, Attribute: 'description' })), 'InvalidAMIID.NotFound');
+    await rejects(t.other.send(new ModifyImageAttributeCommand({ ImageId: imageId, LaunchPermission: { Add: [{ UserId: OTHER }] } })), 'InvalidAMIID.NotFound');
     // An id that exists nowhere is still NotFound for RunInstances.
-    await rejects(other.send(new RunInstancesCommand({ ImageId: 'ami-0123456789abcdef0', MinCount: 1, MaxCount: 1 })), 'InvalidAMIID.NotFound');
+    await rejects(t.other.send(new RunInstancesCommand({ ImageId: 'ami-0123456789abcdef0', MinCount: 1, MaxCount: 1 })), 'InvalidAMIID.NotFound');
   });
 
   it('refuses bad items and answers DryRun without sharing', async () => {
-    await rejects(owner.send(new ModifyImageAttributeCommand({ ImageId: imageId, LaunchPermission: { Add: [{ UserId: 'someone' }] } })), 'InvalidAMIAttributeItemValue');
-    await rejects(owner.send(new ModifyImageAttributeCommand({ ImageId: imageId, LaunchPermission: { Add: [{ Group: 'friends' as 'all' }] } })), 'InvalidAMIAttributeItemValue');
+    await rejects(t.ec2.send(new ModifyImageAttributeCommand({ ImageId: imageId, LaunchPermission: { Add: [{ UserId: 'someone' }] } })), 'InvalidAMIAttributeItemValue');
+    await rejects(t.ec2.send(new ModifyImageAttributeCommand({ ImageId: imageId, LaunchPermission: { Add: [{ Group: 'friends' as 'all' }] } })), 'InvalidAMIAttributeItemValue');
     await assert.rejects(
-      owner.send(new ModifyImageAttributeCommand({ ImageId: imageId, LaunchPermission: { Add: [{ UserId: OTHER }] }, DryRun: true })),
+      t.ec2.send(new ModifyImageAttributeCommand({ ImageId: imageId, LaunchPermission: { Add: [{ UserId: OTHER }] }, DryRun: true })),
       { name: 'DryRunOperation' },
     );
     assert.deepEqual(await permissions(), []);
   });
 
   it('once shared with one account, that account sees it and launches it; it cannot change or read who it is shared with', async () => {
-    await owner.send(new ModifyImageAttributeCommand({ ImageId: imageId, LaunchPermission: { Add: [{ UserId: OTHER }] } }));
+    await t.ec2.send(new ModifyImageAttributeCommand({ ImageId: imageId, LaunchPermission: { Add: [{ UserId: OTHER }] } }));
     assert.deepEqual(await permissions(), [{ UserId: OTHER }]);
-    assert.ok(await sees(owner, { ExecutableUsers: [OTHER] }), 'the owner finds what it shared with that account');
-    assert.equal(await sees(owner, { ExecutableUsers: ['self'] }), false, 'its own image is not shared with itself');
+    assert.ok(await sees(t.ec2, { ExecutableUsers: [OTHER] }), 'the owner finds what it shared with that account');
+    assert.equal(await sees(t.ec2, { ExecutableUsers: ['self'] }), false, 'its own image is not shared with itself');
 
-    const [img] = await finds(other);
+    const [img] = await finds(t.other);
     assert.deepEqual([img?.OwnerId, img?.Public], [OWNER, false]);
-    assert.ok(await sees(other, { Owners: [OWNER] }));
-    assert.ok(await sees(other, { ExecutableUsers: ['self'] }));
-    assert.equal(await sees(other, { ExecutableUsers: ['all'] }), false, 'not public');
-    assert.equal(await sees(other, { Owners: ['self'] }), false, 'not its own');
-    const id = await launch(other);
-    const inst = (await other.send(new DescribeInstancesCommand({ InstanceIds: [id] }))).Reservations![0]!.Instances![0]!;
+    assert.ok(await sees(t.other, { Owners: [OWNER] }));
+    assert.ok(await sees(t.other, { ExecutableUsers: ['self'] }));
+    assert.equal(await sees(t.other, { ExecutableUsers: ['all'] }), false, 'not public');
+    assert.equal(await sees(t.other, { Owners: ['self'] }), false, 'not its own');
+    const id = await launch(t.other);
+    const inst = (await t.other.send(new DescribeInstancesCommand({ InstanceIds: [id] }))).Reservations![0]!.Instances![0]!;
     assert.equal(inst.ImageId, imageId);
 
-    await rejects(other.send(new DescribeImageAttributeCommand({ ImageId: imageId, Attribute: 'launchPermission' })), 'AuthFailure');
-    await rejects(other.send(new ModifyImageAttributeCommand({ ImageId: imageId, LaunchPermission: { Add: [{ Group: 'all' }] } })), 'AuthFailure');
-    await rejects(other.send(new ResetImageAttributeCommand({ ImageId: imageId, Attribute: 'launchPermission' })), 'AuthFailure');
-    await rejects(other.send(new DeregisterImageCommand({ ImageId: imageId })), 'AuthFailure');
-    const described = await other.send(new DescribeImageAttributeCommand({ ImageId: imageId, Attribute: 'description' }));
+    await rejects(t.other.send(new DescribeImageAttributeCommand({ ImageId: imageId, Attribute: 'launchPermission' })), 'AuthFailure');
+    await rejects(t.other.send(new ModifyImageAttributeCommand({ ImageId: imageId, LaunchPermission: { Add: [{ Group: 'all' }] } })), 'AuthFailure');
+    await rejects(t.other.send(new ResetImageAttributeCommand({ ImageId: imageId, Attribute: 'launchPermission' })), 'AuthFailure');
+    await rejects(t.other.send(new DeregisterImageCommand({ ImageId: imageId })), 'AuthFailure');
+    const described = await t.other.send(new DescribeImageAttributeCommand({ ImageId: imageId, Attribute: 'description' }));
     assert.equal(described.ImageId, imageId, 'an account that may launch the image reads its other attributes');
   });
 
   it('once public (the Attribute form), every account sees it as public', async () => {
-    await owner.send(new ModifyImageAttributeCommand({ ImageId: imageId, Attribute: 'launchPermission', OperationType: 'add', UserGroups: ['all'] }));
+    await t.ec2.send(new ModifyImageAttributeCommand({ ImageId: imageId, Attribute: 'launchPermission', OperationType: 'add', UserGroups: ['all'] }));
     assert.deepEqual(await permissions(), [{ Group: 'all' }, { UserId: OTHER }]);
-    await owner.send(new ModifyImageAttributeCommand({ ImageId: imageId, LaunchPermission: { Remove: [{ UserId: OTHER }] } }));
+    await t.ec2.send(new ModifyImageAttributeCommand({ ImageId: imageId, LaunchPermission: { Remove: [{ UserId: OTHER }] } }));
     assert.deepEqual(await permissions(), [{ Group: 'all' }]);
-    const [img] = await finds(other, { ExecutableUsers: ['all'] });
+    const [img] = await finds(t.other, { ExecutableUsers: ['all'] });
     assert.equal(img?.Public, true);
-    assert.equal(await sees(other, { ExecutableUsers: ['self'] }), false, 'no longer shared with it by name');
-    assert.ok(await sees(other));
-    await launch(other);
+    assert.equal(await sees(t.other, { ExecutableUsers: ['self'] }), false, 'no longer shared with it by name');
+    assert.ok(await sees(t.other));
+    await launch(t.other);
   });
 
   it('once revoked, the other account neither sees nor launches it; what it launched keeps running', async () => {
-    await owner.send(new ModifyImageAttributeCommand({ ImageId: imageId, LaunchPermission: { Remove: [{ Group: 'all' }] } }));
+    await t.ec2.send(new ModifyImageAttributeCommand({ ImageId: imageId, LaunchPermission: { Remove: [{ Group: 'all' }] } }));
     assert.deepEqual(await permissions(), []);
-    assert.equal((await finds(owner, { Owners: ['self'] }))[0]?.Public, false);
-    assert.equal(await sees(other), false);
-    assert.equal(await sees(other, { ExecutableUsers: ['all'] }), false);
-    await rejects(other.send(new RunInstancesCommand({ ImageId: imageId, MinCount: 1, MaxCount: 1 })), 'AuthFailure');
-    const mine = launched.filter(([ec2]) => ec2 === other).map(([, id]) => id);
-    const states = (await other.send(new DescribeInstancesCommand({ InstanceIds: mine }))).Reservations!.flatMap((r) => r.Instances!.map((i) => i.State?.Name));
+    assert.equal((await finds(t.ec2, { Owners: ['self'] }))[0]?.Public, false);
+    assert.equal(await sees(t.other), false);
+    assert.equal(await sees(t.other, { ExecutableUsers: ['all'] }), false);
+    await rejects(t.other.send(new RunInstancesCommand({ ImageId: imageId, MinCount: 1, MaxCount: 1 })), 'AuthFailure');
+    const mine = launched.filter(([ec2]) => ec2 === t.other).map(([, id]) => id);
+    const states = (await t.other.send(new DescribeInstancesCommand({ InstanceIds: mine }))).Reservations!.flatMap((r) => r.Instances!.map((i) => i.State?.Name));
     assert.ok(states.every((st) => st === 'pending' || st === 'running'), states.join(','));
-    await launch(owner);
+    await launch(t.ec2);
   });
 
   it('ResetImageAttribute makes it private and shared with no one', async () => {
-    await owner.send(new ModifyImageAttributeCommand({ ImageId: imageId, LaunchPermission: { Add: [{ UserId: OTHER }, { Group: 'all' }] } }));
-    assert.ok(await sees(other));
-    await owner.send(new ResetImageAttributeCommand({ ImageId: imageId, Attribute: 'launchPermission' }));
+    await t.ec2.send(new ModifyImageAttributeCommand({ ImageId: imageId, LaunchPermission: { Add: [{ UserId: OTHER }, { Group: 'all' }] } }));
+    assert.ok(await sees(t.other));
+    await t.ec2.send(new ResetImageAttributeCommand({ ImageId: imageId, Attribute: 'launchPermission' }));
     assert.deepEqual(await permissions(), []);
-    assert.equal(await sees(other), false);
-    await rejects(owner.send(new ResetImageAttributeCommand({ ImageId: imageId, Attribute: 'description' as 'launchPermission' })), 'InvalidParameterValue');
+    assert.equal(await sees(t.other), false);
+    await rejects(t.ec2.send(new ResetImageAttributeCommand({ ImageId: imageId, Attribute: 'description' as 'launchPermission' })), 'InvalidParameterValue');
   });
 
   it('changes the description; nobody changes a built-in image', async () => {
-    await owner.send(new ModifyImageAttributeCommand({ ImageId: imageId, Description: { Value: 'the team base' } }));
-    const d = await owner.send(new DescribeImageAttributeCommand({ ImageId: imageId, Attribute: 'description' }));
+    await t.ec2.send(new ModifyImageAttributeCommand({ ImageId: imageId, Description: { Value: 'the team base' } }));
+    const d = await t.ec2.send(new DescribeImageAttributeCommand({ ImageId: imageId, Attribute: 'description' }));
     assert.equal(d.Description?.Value, 'the team base');
-    const builtin = (await owner.send(new DescribeImagesCommand({ Owners: ['amazon'] }))).Images![0]!;
-    await rejects(owner.send(new ModifyImageAttributeCommand({ ImageId: builtin.ImageId, LaunchPermission: { Remove: [{ Group: 'all' }] } })), 'AuthFailure');
-    assert.equal((await other.send(new DescribeImagesCommand({ ImageIds: [builtin.ImageId!] }))).Images![0]!.Public, true);
+    const builtin = (await t.ec2.send(new DescribeImagesCommand({ Owners: ['amazon'] }))).Images![0]!;
+    await rejects(t.ec2.send(new ModifyImageAttributeCommand({ ImageId: builtin.ImageId, LaunchPermission: { Remove: [{ Group: 'all' }] } })), 'AuthFailure');
+    assert.equal((await t.other.send(new DescribeImagesCommand({ ImageIds: [builtin.ImageId!] }))).Images![0]!.Public, true);
   });
 });

@@ -14,10 +14,8 @@ import {
   TerminateInstancesCommand,
   waitUntilInstanceRunning,
   waitUntilInstanceTerminated,
-  type EC2Client,
 } from '@aws-sdk/client-ec2';
-import { startTestServer, type TestServer } from '../support/server.js';
-import { sdk } from '../support/clients.js';
+import { useTestServer } from '../support/use-server.js';
 import { cloudInitReportScript } from '../support/cloud-image.js';
 import { needBackend } from '../support/backends.js';
 import { LibvirtComputeBackend } from '../../src/adapters/libvirt/index.js';
@@ -32,40 +30,38 @@ const DIR = process.env.THECLOUD_CLOUD_IMAGE ?? '/var/lib/thecloud/images/debian
 
 describe('a stock cloud image with cloud-init (libvirt)', function () {
   this.timeout(900_000);
-  let s: TestServer;
-  let ec2: EC2Client;
   const scratch = mkdtempSync(join(tmpdir(), 'thecloud-cloudinit-'));
   let instanceId: string | undefined;
   let imageId: string | undefined;
 
-  before(async function () {
-    await needBackend(this, 'libvirt', () => new LibvirtComputeBackend().probe());
-    await needBackend(this, 'cloud image', async () => ({ ok: existsSync(join(DIR, 'root.qcow2')), detail: `${DIR}/root.qcow2 (scripts/build-cloud-image.sh)` }));
-    s = await startTestServer({ COMPUTE_BACKEND: 'libvirt' });
-    ec2 = sdk(s.url);
+  const t = useTestServer({
+    env: { COMPUTE_BACKEND: 'libvirt' },
+    requires: async (ctx) => {
+      await needBackend(ctx, 'libvirt', () => new LibvirtComputeBackend().probe());
+      await needBackend(ctx, 'cloud image', async () => ({ ok: existsSync(join(DIR, 'root.qcow2')), detail: `${DIR}/root.qcow2 (scripts/build-cloud-image.sh)` }));
+    },
+    beforeClose: async ({ ec2 }) => {
+      if (instanceId) {
+        await ec2.send(new TerminateInstancesCommand({ InstanceIds: [instanceId] })).catch(() => undefined);
+        await waitUntilInstanceTerminated({ client: ec2, maxWaitTime: 120, minDelay: 1, maxDelay: 2 }, { InstanceIds: [instanceId] }).catch(() => undefined);
+      }
+      if (imageId) await ec2.send(new DeregisterImageCommand({ ImageId: imageId })).catch(() => undefined);
+    },
   });
-  after(async () => {
-    if (instanceId) {
-      await ec2.send(new TerminateInstancesCommand({ InstanceIds: [instanceId] })).catch(() => undefined);
-      await waitUntilInstanceTerminated({ client: ec2, maxWaitTime: 120, minDelay: 1, maxDelay: 2 }, { InstanceIds: [instanceId] }).catch(() => undefined);
-    }
-    if (imageId) await ec2.send(new DeregisterImageCommand({ ImageId: imageId })).catch(() => undefined);
-    await s?.close();
-    rmSync(scratch, { recursive: true, force: true });
-  });
+  after(() => rmSync(scratch, { recursive: true, force: true }));
 
   it('boots with no seed, and cloud-init reads the metadata service: user data runs, the key pair\'s key is installed', async () => {
     await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'cloud-image-test', '-f', join(scratch, 'key')]);
     const publicKey = readFileSync(join(scratch, 'key.pub'), 'utf8').trim();
-    await ec2.send(new ImportKeyPairCommand({ KeyName: 'cloud-image-test', PublicKeyMaterial: Buffer.from(publicKey) }));
-    imageId = (await ec2.send(new RegisterImageCommand({ Name: 'debian-12-cloud', ImageLocation: DIR }))).ImageId!;
+    await t.ec2.send(new ImportKeyPairCommand({ KeyName: 'cloud-image-test', PublicKeyMaterial: Buffer.from(publicKey) }));
+    imageId = (await t.ec2.send(new RegisterImageCommand({ Name: 'debian-12-cloud', ImageLocation: DIR }))).ImageId!;
 
     const marker = `ci-marker-${randomBytes(4).toString('hex')}`;
     const userData = cloudInitReportScript(marker);
-    instanceId = (await ec2.send(new RunInstancesCommand({
+    instanceId = (await t.ec2.send(new RunInstancesCommand({
       ImageId: imageId, MinCount: 1, MaxCount: 1, InstanceType: 't3.micro', KeyName: 'cloud-image-test', UserData: Buffer.from(userData).toString('base64'),
     }))).Instances![0]!.InstanceId!;
-    await waitUntilInstanceRunning({ client: ec2, maxWaitTime: 180, minDelay: 1, maxDelay: 2 }, { InstanceIds: [instanceId] });
+    await waitUntilInstanceRunning({ client: t.ec2, maxWaitTime: 180, minDelay: 1, maxDelay: 2 }, { InstanceIds: [instanceId] });
 
     const xml = (await execa('virsh', ['-c', process.env.LIBVIRT_URI ?? 'qemu:///system', 'dumpxml', instanceId])).stdout;
     assert.doesNotMatch(xml, /device='cdrom'/, 'no NoCloud seed is attached');
@@ -74,7 +70,7 @@ describe('a stock cloud image with cloud-init (libvirt)', function () {
     // Polled until cloud-init says it finished (or ten minutes pass): a deadline for a hung guest, not a timing claim.
     let text = '';
     for (const end = Date.now() + 600_000; Date.now() < end; await sleep(3000)) {
-      const out = await ec2.send(new GetConsoleOutputCommand({ InstanceId: instanceId, Latest: true }));
+      const out = await t.ec2.send(new GetConsoleOutputCommand({ InstanceId: instanceId, Latest: true }));
       text = Buffer.from(out.Output ?? '', 'base64').toString('utf8');
       if (text.includes(`${marker} authorized_keys`) && /Cloud-init v\. [\d.]+ finished/.test(text)) break;
     }

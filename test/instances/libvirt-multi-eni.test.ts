@@ -15,10 +15,8 @@ import {
   waitUntilInstanceRunning,
   waitUntilInstanceStopped,
   waitUntilInstanceTerminated,
-  type EC2Client,
 } from '@aws-sdk/client-ec2';
-import { startTestServer, type TestServer } from '../support/server.js';
-import { sdk } from '../support/clients.js';
+import { useTestServer } from '../support/use-server.js';
 import { securityGroup } from '../support/vpc.js';
 import { needBackend } from '../support/backends.js';
 import { eventually } from '../support/eventually.js';
@@ -57,31 +55,27 @@ echo listeners-ready
 
 describe('a libvirt VM with several network interfaces on Open vSwitch, with real traffic', function () {
   this.timeout(300_000);
-  const env = { COMPUTE_BACKEND: 'libvirt' };
   const wait = { maxWaitTime: 180, minDelay: 1, maxDelay: 2 };
-  let s: TestServer;
-  let ec2: EC2Client;
   const launched: string[] = [];
   const clients: { name: string; eniId: string }[] = [];
-  before(async function () {
-    await needBackend(this, 'libvirt', () => new LibvirtComputeBackend().probe());
-    await needBackend(this, 'docker', () => new DockerComputeBackend().probe());
-    await needBackend(this, 'ovs', () => new OvsNetworkBackend({ cloudId: '00000000' }).probe());
-    s = await startTestServer(env);
-    ec2 = sdk(s.url);
-  });
-  after(async () => {
-    for (const c of clients) await execa('docker', ['rm', '-f', c.name], { reject: false });
-    if (launched.length) {
+  const t = useTestServer({
+    env: { COMPUTE_BACKEND: 'libvirt' },
+    requires: async (ctx) => {
+      await needBackend(ctx, 'libvirt', () => new LibvirtComputeBackend().probe());
+      await needBackend(ctx, 'docker', () => new DockerComputeBackend().probe());
+      await needBackend(ctx, 'ovs', () => new OvsNetworkBackend({ cloudId: '00000000' }).probe());
+    },
+    beforeClose: async ({ ec2 }) => {
+      for (const c of clients) await execa('docker', ['rm', '-f', c.name], { reject: false });
+      if (!launched.length) return;
       await ec2.send(new TerminateInstancesCommand({ InstanceIds: launched })).catch(() => undefined);
       await waitUntilInstanceTerminated({ client: ec2, ...wait }, { InstanceIds: launched }).catch(() => undefined);
-    }
-    await s?.close();
+    },
   });
 
   /** A busybox container with no network, plugged into the subnet as a new ENI with `groups`. */
   async function client(subnetId: string, groups: string[], ip: string): Promise<string> {
-    const eniId = (await ec2.send(new CreateNetworkInterfaceCommand({ SubnetId: subnetId, Groups: groups, PrivateIpAddress: ip }))).NetworkInterface!.NetworkInterfaceId!;
+    const eniId = (await t.ec2.send(new CreateNetworkInterfaceCommand({ SubnetId: subnetId, Groups: groups, PrivateIpAddress: ip }))).NetworkInterface!.NetworkInterfaceId!;
     const name = `thecloud-test-vmeni-${eniId}`;
     await execa('docker', ['run', '-d', '--network', 'none', '--name', name, 'thecloud/busybox:latest', 'sleep', '3600']);
     clients.push({ name, eniId });
@@ -90,7 +84,7 @@ describe('a libvirt VM with several network interfaces on Open vSwitch, with rea
   }
   async function plugClient(c: { name: string; eniId: string }): Promise<void> {
     const pid = Number((await execa('docker', ['inspect', '-f', '{{.State.Pid}}', c.name])).stdout.trim());
-    const network = s.services.network;
+    const network = t.s.services.network;
     await network.plug(await network.port((await network.enis.get(c.eniId))!), { kind: 'netns', pid });
     await network.applySecurity();
   }
@@ -98,7 +92,7 @@ describe('a libvirt VM with several network interfaces on Open vSwitch, with rea
   async function fetch(from: string, ip: string, port: number): Promise<string> {
     return (await execa('docker', ['exec', from, 'sh', '-c', `nc -w 2 ${ip} ${port} </dev/null`], { reject: false })).stdout.trim();
   }
-  const consoleOf = async (id: string) => Buffer.from((await ec2.send(new GetConsoleOutputCommand({ InstanceId: id }))).Output ?? '', 'base64').toString();
+  const consoleOf = async (id: string) => Buffer.from((await t.ec2.send(new GetConsoleOutputCommand({ InstanceId: id }))).Output ?? '', 'base64').toString();
   /** The first console line of the VM with `tag`, from the tag on, once it is there. */
   const consoleLine = (id: string, tag: string) =>
     eventually(`"${tag}" on the console of ${id}`, async () => {
@@ -109,17 +103,17 @@ describe('a libvirt VM with several network interfaces on Open vSwitch, with rea
   const domainMacs = async (id: string) => (await execa('virsh', ['-c', 'qemu:///system', 'domiflist', id])).stdout;
 
   it('gives the VM one NIC per ENI, each reached only as its own groups allow; hot-plugs a third; a restart plugs them all again; one attached while stopped is there at the next start', async () => {
-    const vpcId = (await ec2.send(new CreateVpcCommand({ CidrBlock: '10.64.0.0/16' }))).Vpc!.VpcId!;
-    const subnet = async (cidr: string) => (await ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: cidr, AvailabilityZone: 'us-east-1a' }))).Subnet!.SubnetId!;
+    const vpcId = (await t.ec2.send(new CreateVpcCommand({ CidrBlock: '10.64.0.0/16' }))).Vpc!.VpcId!;
+    const subnet = async (cidr: string) => (await t.ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: cidr, AvailabilityZone: 'us-east-1a' }))).Subnet!.SubnetId!;
     const subnetA = await subnet('10.64.1.0/24');
     const subnetB = await subnet('10.64.2.0/24');
     const subnetC = await subnet('10.64.3.0/24');
-    const group = (name: string, port?: number) => securityGroup(ec2, vpcId, name, port ? { port, from: '10.64.0.0/16' } : undefined);
+    const group = (name: string, port?: number) => securityGroup(t.ec2, vpcId, name, port ? { port, from: '10.64.0.0/16' } : undefined);
     const only7000 = await group('only7000', 7000);
     const only7001 = await group('only7001', 7001);
     const plain = await group('plain');
-    const imageId = (await ec2.send(new DescribeImagesCommand({ Filters: [{ Name: 'name', Values: ['thecloud-tiny-vm'] }] }))).Images![0]!.ImageId!;
-    const r = await ec2.send(new RunInstancesCommand({
+    const imageId = (await t.ec2.send(new DescribeImagesCommand({ Filters: [{ Name: 'name', Values: ['thecloud-tiny-vm'] }] }))).Images![0]!.ImageId!;
+    const r = await t.ec2.send(new RunInstancesCommand({
       ImageId: imageId, MinCount: 1, MaxCount: 1, InstanceType: 't3.micro', UserData: Buffer.from(USER_DATA).toString('base64'),
       NetworkInterfaces: [
         { DeviceIndex: 0, SubnetId: subnetA, Groups: [only7000], PrivateIpAddress: '10.64.1.10' },
@@ -131,7 +125,7 @@ describe('a libvirt VM with several network interfaces on Open vSwitch, with rea
     const [mac0, mac1] = [0, 1].map((i) => r.Instances![0]!.NetworkInterfaces!.find((n) => n.Attachment!.DeviceIndex === i)!.MacAddress!);
     const clientA = await client(subnetA, [plain], '10.64.1.20');
     const clientB = await client(subnetB, [plain], '10.64.2.20');
-    await waitUntilInstanceRunning({ client: ec2, ...wait }, { InstanceIds: [vm] });
+    await waitUntilInstanceRunning({ client: t.ec2, ...wait }, { InstanceIds: [vm] });
 
     // Two virtio NICs in device index order, each with its ENI's MAC; the guest's eth1 got its ENI's address by DHCP.
     const macs = [...(await domainMacs(vm)).matchAll(/([0-9a-f]{2}(?::[0-9a-f]{2}){5})/g)].map((m) => m[1]);
@@ -151,22 +145,19 @@ describe('a libvirt VM with several network interfaces on Open vSwitch, with rea
     // A third interface attached to the running VM (in a third subnet: the guest routes by subnet, not by source):
     // hot-plugged (eth2 in the guest), reached as its group allows; detached: gone from the domain and the switch.
     const clientC = await client(subnetC, [plain], '10.64.3.20');
-    const third = (await ec2.send(new CreateNetworkInterfaceCommand({ SubnetId: subnetC, Groups: [only7000], PrivateIpAddress: '10.64.3.30' }))).NetworkInterface!;
-    const { AttachmentId } = await ec2.send(new AttachNetworkInterfaceCommand({ InstanceId: vm, NetworkInterfaceId: third.NetworkInterfaceId!, DeviceIndex: 2 }));
+    const third = (await t.ec2.send(new CreateNetworkInterfaceCommand({ SubnetId: subnetC, Groups: [only7000], PrivateIpAddress: '10.64.3.30' }))).NetworkInterface!;
+    const { AttachmentId } = await t.ec2.send(new AttachNetworkInterfaceCommand({ InstanceId: vm, NetworkInterfaceId: third.NetworkInterfaceId!, DeviceIndex: 2 }));
     assert.match(await domainMacs(vm), new RegExp(third.MacAddress!));
     assert.equal(await nicLine(vm, 'eth2'), `nic-up eth2 ${third.MacAddress} 10.64.3.30/24`);
     assert.equal(await fetch(clientC, '10.64.3.30', 7000), 'vm7000', 'eth2 admits 7000 (its group)');
     assert.equal(await fetch(clientC, '10.64.3.30', 7001), '', 'eth2 does not admit 7001');
-    await ec2.send(new DetachNetworkInterfaceCommand({ AttachmentId }));
+    await t.ec2.send(new DetachNetworkInterfaceCommand({ AttachmentId }));
     assert.doesNotMatch(await domainMacs(vm), new RegExp(third.MacAddress!), 'unplugged from the running domain');
     assert.doesNotMatch((await execa('virsh', ['-c', 'qemu:///system', 'dumpxml', '--inactive', vm])).stdout, new RegExp(third.MacAddress!), 'and from its definition');
     assert.equal(await fetch(clientC, '10.64.3.30', 7000), '', 'nothing answers there any more');
 
     // A server restart over an emptied switch plugs both of the VM's ports again, each with its own groups.
-    const dbUrl = s.databaseUrl;
-    await s.close();
-    s = await startTestServer(env, dbUrl);
-    ec2 = sdk(s.url);
+    await t.restart();
     // The peers are no instances: the restart's sync removed their ports. Plugged again in a new namespace, as a
     // restarted container's are.
     for (const c of clients) {
@@ -178,11 +169,11 @@ describe('a libvirt VM with several network interfaces on Open vSwitch, with rea
     assert.equal(await fetch(clientA, '10.64.1.10', 7000), 'vm7000', 'eth0 too');
 
     // An interface attached while the VM is stopped is in its domain at the next start, after the others.
-    await ec2.send(new StopInstancesCommand({ InstanceIds: [vm] }));
-    await waitUntilInstanceStopped({ client: ec2, ...wait }, { InstanceIds: [vm] });
-    await ec2.send(new AttachNetworkInterfaceCommand({ InstanceId: vm, NetworkInterfaceId: third.NetworkInterfaceId!, DeviceIndex: 2 }));
-    await ec2.send(new StartInstancesCommand({ InstanceIds: [vm] }));
-    await waitUntilInstanceRunning({ client: ec2, ...wait }, { InstanceIds: [vm] });
+    await t.ec2.send(new StopInstancesCommand({ InstanceIds: [vm] }));
+    await waitUntilInstanceStopped({ client: t.ec2, ...wait }, { InstanceIds: [vm] });
+    await t.ec2.send(new AttachNetworkInterfaceCommand({ InstanceId: vm, NetworkInterfaceId: third.NetworkInterfaceId!, DeviceIndex: 2 }));
+    await t.ec2.send(new StartInstancesCommand({ InstanceIds: [vm] }));
+    await waitUntilInstanceRunning({ client: t.ec2, ...wait }, { InstanceIds: [vm] });
     const after = [...(await domainMacs(vm)).matchAll(/([0-9a-f]{2}(?::[0-9a-f]{2}){5})/g)].map((m) => m[1]);
     assert.deepEqual(after, [mac0, mac1, third.MacAddress]);
   });

@@ -21,10 +21,8 @@ import {
   waitUntilInstanceRunning,
   waitUntilInstanceStopped,
   waitUntilInstanceTerminated,
-  type EC2Client,
 } from '@aws-sdk/client-ec2';
-import { startTestServer, type TestServer } from '../support/server.js';
-import { sdk } from '../support/clients.js';
+import { useTestServer } from '../support/use-server.js';
 import { makeInternet, INTERNET_CIDR, INTERNET_IP, type Internet } from '../support/internet.js';
 // The same suite as for Docker, served by full VMs under QEMU (TCG here: boots take seconds, not milliseconds).
 instanceSuite({
@@ -60,61 +58,57 @@ async function rfbBanner(host: string, port: number): Promise<string> {
 
 describe('libvirt instances: consoles, resizing and guest power-off through the API', function () {
   this.timeout(600_000);
-  let s: TestServer;
-  let ec2: EC2Client;
   let imageId: string;
   let internet: Internet | undefined;
   const wait = { maxWaitTime: 180, minDelay: 1, maxDelay: 2 };
-  before(async function () {
-    await needBackend(this, 'libvirt', () => new LibvirtComputeBackend().probe());
-    s = await startTestServer({ COMPUTE_BACKEND: 'libvirt', THECLOUD_RECONCILE_SECONDS: '1' });
-    ec2 = sdk(s.url);
-    imageId = (await ec2.send(new DescribeImagesCommand({ Filters: [{ Name: 'name', Values: ['thecloud-tiny-vm'] }] }))).Images![0]!.ImageId!;
+  const t = useTestServer({
+    env: { COMPUTE_BACKEND: 'libvirt', THECLOUD_RECONCILE_SECONDS: '1' },
+    requires: (ctx) => needBackend(ctx, 'libvirt', () => new LibvirtComputeBackend().probe()),
   });
-  after(async () => {
-    await s?.close();
-    await internet?.close();
+  before(async () => {
+    imageId = (await t.ec2.send(new DescribeImagesCommand({ Filters: [{ Name: 'name', Values: ['thecloud-tiny-vm'] }] }))).Images![0]!.ImageId!;
   });
+  after(async () => internet?.close());
 
   it('exposes a VNC console, a PNG screenshot, and applies a new instance type to the domain', async () => {
-    const r = await ec2.send(new RunInstancesCommand({ ImageId: imageId, MinCount: 1, MaxCount: 1, InstanceType: 't2.micro' }));
+    const r = await t.ec2.send(new RunInstancesCommand({ ImageId: imageId, MinCount: 1, MaxCount: 1, InstanceType: 't2.micro' }));
     const id = r.Instances![0]!.InstanceId!;
-    await waitUntilInstanceRunning({ client: ec2, ...wait }, { InstanceIds: [id] });
+    await waitUntilInstanceRunning({ client: t.ec2, ...wait }, { InstanceIds: [id] });
 
-    const { vnc } = await consoleAddress(s.url, id);
+    const { vnc } = await consoleAddress(t.url, id);
     const m = /^vnc:\/\/([\d.]+):(\d+)$/.exec(vnc ?? '');
     assert.ok(m, `a VNC address: ${vnc}`);
     assert.match(await rfbBanner(m[1]!, Number(m[2])), /^RFB \d{3}\.\d{3}/);
 
-    const shot = await ec2.send(new GetConsoleScreenshotCommand({ InstanceId: id }));
+    const shot = await t.ec2.send(new GetConsoleScreenshotCommand({ InstanceId: id }));
     const png = Buffer.from(shot.ImageData!, 'base64');
     assert.deepEqual([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], 'a PNG');
     assert.ok(png.readUInt32BE(16) > 0 && png.readUInt32BE(20) > 0, 'with a width and a height');
 
-    await ec2.send(new StopInstancesCommand({ InstanceIds: [id] }));
-    await waitUntilInstanceStopped({ client: ec2, ...wait }, { InstanceIds: [id] });
-    await ec2.send(new ModifyInstanceAttributeCommand({ InstanceId: id, InstanceType: { Value: 't3.small' } }));
+    await t.ec2.send(new StopInstancesCommand({ InstanceIds: [id] }));
+    await waitUntilInstanceStopped({ client: t.ec2, ...wait }, { InstanceIds: [id] });
+    await t.ec2.send(new ModifyInstanceAttributeCommand({ InstanceId: id, InstanceType: { Value: 't3.small' } }));
     const xml = (await execa('virsh', ['-c', 'qemu:///system', 'dumpxml', '--inactive', id])).stdout;
     assert.match(xml, /<vcpu[^>]*>2<\/vcpu>/, 't3.small has 2 vCPUs');
     assert.match(xml, /<memory unit='KiB'>2097152<\/memory>/, 't3.small has 2 GiB');
-    await ec2.send(new StartInstancesCommand({ InstanceIds: [id] }));
-    await waitUntilInstanceRunning({ client: ec2, ...wait }, { InstanceIds: [id] });
-    await ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
-    await waitUntilInstanceTerminated({ client: ec2, ...wait }, { InstanceIds: [id] });
+    await t.ec2.send(new StartInstancesCommand({ InstanceIds: [id] }));
+    await waitUntilInstanceRunning({ client: t.ec2, ...wait }, { InstanceIds: [id] });
+    await t.ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
+    await waitUntilInstanceTerminated({ client: t.ec2, ...wait }, { InstanceIds: [id] });
     const left = (await execa('virsh', ['-c', 'qemu:///system', 'list', '--all', '--name'])).stdout;
     assert.ok(!left.includes(id), 'the domain is gone after terminate');
   });
 
   it('reports a guest that powers itself off as stopped, with the instance-initiated reason', async () => {
     const userData = Buffer.from('#!/bin/sh\n(sleep 3; poweroff -f) &\n').toString('base64');
-    const r = await ec2.send(new RunInstancesCommand({ ImageId: imageId, MinCount: 1, MaxCount: 1, InstanceType: 't2.micro', UserData: userData }));
+    const r = await t.ec2.send(new RunInstancesCommand({ ImageId: imageId, MinCount: 1, MaxCount: 1, InstanceType: 't2.micro', UserData: userData }));
     const id = r.Instances![0]!.InstanceId!;
-    await waitUntilInstanceRunning({ client: ec2, ...wait }, { InstanceIds: [id] });
-    await waitUntilInstanceStopped({ client: ec2, ...wait }, { InstanceIds: [id] });
-    const d = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }));
+    await waitUntilInstanceRunning({ client: t.ec2, ...wait }, { InstanceIds: [id] });
+    await waitUntilInstanceStopped({ client: t.ec2, ...wait }, { InstanceIds: [id] });
+    const d = await t.ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }));
     assert.equal(d.Reservations![0]!.Instances![0]!.StateReason?.Code, 'Client.InstanceInitiatedShutdown');
-    await ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
-    await waitUntilInstanceTerminated({ client: ec2, ...wait }, { InstanceIds: [id] });
+    await t.ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
+    await waitUntilInstanceTerminated({ client: t.ec2, ...wait }, { InstanceIds: [id] });
   });
 
   // The VM's ENI is an OVS port on its VPC's bridge; the host reaches the default VPC through its link (the
@@ -127,9 +121,9 @@ describe('libvirt instances: consoles, resizing and guest power-off through the 
     internet.echoSource(9000);
     const answer = `#!/bin/sh\necho vm7000\nnslookup "$(hostname).ec2.internal" 2>&1\necho "seen-as $(nc -w 2 ${INTERNET_IP} 9000 </dev/null)"\n`;
     const userData = Buffer.from(`#!/bin/sh\nprintf '%s' '${answer}' >/tmp/answer.sh\nnc -ll -p 7000 -e /bin/sh /tmp/answer.sh >/dev/null 2>&1 &\n`).toString('base64');
-    const r = await ec2.send(new RunInstancesCommand({ ImageId: imageId, MinCount: 1, MaxCount: 1, InstanceType: 't2.micro', UserData: userData }));
+    const r = await t.ec2.send(new RunInstancesCommand({ ImageId: imageId, MinCount: 1, MaxCount: 1, InstanceType: 't2.micro', UserData: userData }));
     const inst = r.Instances![0]!;
-    await waitUntilInstanceRunning({ client: ec2, ...wait }, { InstanceIds: [inst.InstanceId!] });
+    await waitUntilInstanceRunning({ client: t.ec2, ...wait }, { InstanceIds: [inst.InstanceId!] });
     const end = Date.now() + 120_000;
     let reply = '';
     while (Date.now() < end && !reply.includes('vm7000')) {
@@ -141,7 +135,7 @@ describe('libvirt instances: consoles, resizing and guest power-off through the 
     assert.match(reply, new RegExp(`Server:\\s+172\\.31\\.0\\.2\\b`), 'the guest asks its VPC\'s resolver');
     assert.match(reply, new RegExp(`Name:\\s+ip-${ip.replace(/\./g, '-')}\\.ec2\\.internal\\s+Address:\\s+${ip.replace(/\./g, '\\.')}\\b`), reply);
 
-    const described = (await ec2.send(new DescribeInstancesCommand({ InstanceIds: [inst.InstanceId!] }))).Reservations![0]!.Instances![0]!;
+    const described = (await t.ec2.send(new DescribeInstancesCommand({ InstanceIds: [inst.InstanceId!] }))).Reservations![0]!.Instances![0]!;
     const publicIp = described.PublicIpAddress!;
     assert.match(publicIp ?? '', /^198\.1[89]\./, 'a default-VPC instance has a pool address');
     for (let i = 0; i < 20 && !reply.includes(`seen-as ${publicIp}`); i++) reply = await tcpReply(ip, 7000).catch(() => '');
@@ -149,16 +143,16 @@ describe('libvirt instances: consoles, resizing and guest power-off through the 
 
     assert.equal(await internet.fetch(publicIp, 7000), '', 'the default group admits nothing from the internet');
     const group = described.SecurityGroups![0]!.GroupId!;
-    assert.equal((await ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: [group] }))).SecurityGroups![0]!.GroupName, 'default');
+    assert.equal((await t.ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: [group] }))).SecurityGroups![0]!.GroupName, 'default');
     const rule = { GroupId: group, IpPermissions: [{ IpProtocol: 'tcp', FromPort: 7000, ToPort: 7000, IpRanges: [{ CidrIp: INTERNET_CIDR }] }] };
-    await ec2.send(new AuthorizeSecurityGroupIngressCommand(rule));
+    await t.ec2.send(new AuthorizeSecurityGroupIngressCommand(rule));
     let fromOutside = '';
     for (let i = 0; i < 20 && !fromOutside.startsWith('vm7000'); i++) fromOutside = await internet.fetch(publicIp, 7000);
     assert.equal(fromOutside.split('\n')[0], 'vm7000', 'a rule for the internet\'s addresses admits it by its public IP');
     assert.equal(await internet.fetch(publicIp, 7001), '', 'and only the port it names');
-    await ec2.send(new RevokeSecurityGroupIngressCommand(rule));
-    await ec2.send(new TerminateInstancesCommand({ InstanceIds: [inst.InstanceId!] }));
-    await waitUntilInstanceTerminated({ client: ec2, ...wait }, { InstanceIds: [inst.InstanceId!] });
+    await t.ec2.send(new RevokeSecurityGroupIngressCommand(rule));
+    await t.ec2.send(new TerminateInstancesCommand({ InstanceIds: [inst.InstanceId!] }));
+    await waitUntilInstanceTerminated({ client: t.ec2, ...wait }, { InstanceIds: [inst.InstanceId!] });
   });
 });
 

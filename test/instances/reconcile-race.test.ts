@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DescribeImagesCommand, DescribeInstancesCommand, RunInstancesCommand, type EC2Client } from '@aws-sdk/client-ec2';
+import { DescribeImagesCommand, DescribeInstancesCommand, RunInstancesCommand } from '@aws-sdk/client-ec2';
 import { NoopComputeBackend } from '../../src/adapters/noop/index.js';
 import type { BackendState, InstanceSpec } from '../../src/ports/index.js';
-import { startTestServer, type TestServer } from '../support/server.js';
-import { sdk } from '../support/clients.js';
+import { useTestServer } from '../support/use-server.js';
 
 /**
  * A noop backend whose launches can be held at a gate, and which, while reconciliation asks it for one chosen
@@ -35,25 +34,19 @@ class ScriptedCompute extends NoopComputeBackend {
 describe('instances: reconciliation racing a launch', function () {
   this.timeout(60_000);
   const compute = new ScriptedCompute();
-  let s: TestServer;
-  let ec2: EC2Client;
   // Reconciliation runs only when the test calls it.
-  before(async () => {
-    s = await startTestServer({ THECLOUD_RECONCILE_SECONDS: '3600' }, undefined, { backends: { compute } });
-    ec2 = sdk(s.url);
-  });
-  after(async () => s?.close());
+  const t = useTestServer({ env: { THECLOUD_RECONCILE_SECONDS: '3600' }, backends: { compute } });
 
-  const describeOne = async (id: string) => (await ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }))).Reservations![0]!.Instances![0]!;
+  const describeOne = async (id: string) => (await t.ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }))).Reservations![0]!.Instances![0]!;
 
   it('does not launch again an instance whose launch finished after its snapshot was taken', async () => {
-    const image = (await ec2.send(new DescribeImagesCommand({}))).Images![0]!;
-    const launch = async () => (await ec2.send(new RunInstancesCommand({ ImageId: image.ImageId, MinCount: 1, MaxCount: 1 }))).Instances![0]!.InstanceId!;
+    const image = (await t.ec2.send(new DescribeImagesCommand({}))).Images![0]!;
+    const launch = async () => (await t.ec2.send(new RunInstancesCommand({ ImageId: image.ImageId, MinCount: 1, MaxCount: 1 }))).Instances![0]!.InstanceId!;
 
     // A: an instance already running, which reconciliation looks at (compute.state) before it reaches X.
     const a = await launch();
     for (let i = 0; i < 50 && (await describeOne(a)).State?.Name !== 'running'; i++) await sleep(100);
-    const aBackend = (await s.db.rows<{ backend_id: string }>('SELECT backend_id FROM instances WHERE id = $1', [a]))[0]!.backend_id;
+    const aBackend = (await t.s.db.rows<{ backend_id: string }>('SELECT backend_id FROM instances WHERE id = $1', [a]))[0]!.backend_id;
 
     // X: its launch is held, so it is pending without a backend object when reconciliation takes its snapshot.
     let open!: () => void;
@@ -67,8 +60,8 @@ describe('instances: reconciliation racing a launch', function () {
         for (let i = 0; i < 100 && (await describeOne(x)).State?.Name !== 'running'; i++) await sleep(50);
       },
     };
-    await s.services.instances.reconcile();
-    await s.services.instances.queue.idle();
+    await t.s.services.instances.reconcile();
+    await t.s.services.instances.queue.idle();
     assert.equal(compute.onState, undefined, 'reconciliation looked at A while X was launching');
 
     assert.equal(compute.creates.get(x), 1, 'X was created once');

@@ -11,8 +11,7 @@ import { DescribeImagesCommand, RunInstancesCommand } from '@aws-sdk/client-ec2'
 import { RECORDED_CONDITIONS, HOST_CONDITIONS, type HostCondition, type RecordedCondition } from '../../src/domain/instance-transitions.js';
 import type { BackendState } from '../../src/ports/index.js';
 import type { InstanceRow } from '../../src/db/repositories/compute.js';
-import { startTestServer, type TestServer } from '../support/server.js';
-import { sdk } from '../support/clients.js';
+import { useTestServer } from '../support/use-server.js';
 import { FakeCompute } from '../support/fake-compute.js';
 
 interface Outcome {
@@ -93,33 +92,31 @@ const RECORDS: Record<Exclude<RecordedCondition, 'gone'>, { state: string; steps
 describe('reconciliation, cell by cell (recorded x host), with a fake backend', function () {
   this.timeout(60_000);
   const compute = new FakeCompute();
-  let s: TestServer;
   let template: InstanceRow;
 
+  // Reconciliation runs only when a test calls it.
+  const t = useTestServer({ env: { THECLOUD_RECONCILE_SECONDS: '3600' }, backends: { compute } });
   before(async () => {
-    // Reconciliation runs only when a test calls it.
-    s = await startTestServer({ THECLOUD_RECONCILE_SECONDS: '3600' }, undefined, { backends: { compute } });
-    const ec2 = sdk(s.url);
+    const { ec2 } = t;
     const image = (await ec2.send(new DescribeImagesCommand({}))).Images![0]!;
     const id = (await ec2.send(new RunInstancesCommand({ ImageId: image.ImageId, MinCount: 1, MaxCount: 1 }))).Instances![0]!.InstanceId!;
-    await s.services.instances.queue.idle();
-    template = (await s.services.instances.byIds('000000000000', [id]))[0]!;
+    await t.s.services.instances.queue.idle();
+    template = (await t.s.services.instances.byIds('000000000000', [id]))[0]!;
     assert.equal(template.state, 'running', 'the template instance launched on the fake backend');
   });
-  after(async () => s?.close());
 
   const newId = () => `i-${randomBytes(9).toString('hex').slice(0, 17)}`;
 
   /** A record copied from the template, in the given condition, with its address held. */
   async function record(id: string, r: (typeof RECORDS)[keyof typeof RECORDS], backendId: string | null, behavior = 'stop'): Promise<void> {
-    const subnet = (await s.services.network.subnet(template.account_id.trim(), template.subnet_id))!;
+    const subnet = (await t.s.services.network.subnet(template.account_id.trim(), template.subnet_id))!;
     const eniId = `eni-${randomBytes(9).toString('hex').slice(0, 17)}`;
     const mac = `02:${randomBytes(5).toString('hex').match(/../g)!.join(':')}`;
-    const ip = await s.services.network.createEni(
+    const ip = await t.s.services.network.createEni(
       { id: eniId, account_id: template.account_id.trim(), vpc_id: subnet.vpc_id, subnet_id: subnet.id, availability_zone: subnet.availability_zone, mac_address: mac, security_group_ids: template.security_group_ids, instance_id: id, device_index: 0, attachment_id: null },
       subnet,
     );
-    await s.db.exec(
+    await t.s.db.exec(
       `INSERT INTO instances (id, account_id, reservation_id, launch_index, image_id, instance_type, key_name, state, state_reason_code,
          state_reason_message, state_transition_reason, subnet_id, vpc_id, availability_zone, private_ip, mac_address, eni_id,
          security_group_ids, block_device_mappings, disable_api_termination, disable_api_stop, shutdown_behavior, backend, backend_id,
@@ -132,12 +129,12 @@ describe('reconciliation, cell by cell (recorded x host), with a fake backend', 
   }
 
   async function pass(): Promise<void> {
-    await s.services.instances.reconcile();
-    await s.services.instances.queue.idle();
+    await t.s.services.instances.reconcile();
+    await t.s.services.instances.queue.idle();
   }
 
   async function check(id: string, want: Outcome, callsBefore: number, what: string): Promise<void> {
-    const row = (await s.db.rows<{ state: string; state_reason_code: string | null; activity: string | null }>(
+    const row = (await t.s.db.rows<{ state: string; state_reason_code: string | null; activity: string | null }>(
       'SELECT state, state_reason_code, activity FROM instances WHERE id = $1', [id]))[0];
     assert.equal(row?.state ?? 'none', want.state, `${what}: state`);
     assert.deepEqual(compute.of(id).map(([, o]) => o.state), want.host, `${what}: what the host runs for it`);
@@ -147,9 +144,9 @@ describe('reconciliation, cell by cell (recorded x host), with a fake backend', 
     if (want.call === 'none') assert.deepEqual(calls, [], `${what}: no backend calls`);
     else if (want.call) assert.ok(calls.some((c) => c.startsWith(want.call!)), `${what}: ${want.call} called (calls: ${calls.join(', ')})`);
     // The address belongs to the instance's ENI, freed with it at termination.
-    const eni = (await s.db.rows<{ eni_id: string }>('SELECT eni_id FROM instances WHERE id = $1', [id]))[0]?.eni_id;
-    if (row?.state === 'terminated') assert.deepEqual(await s.services.network.ipsOf(eni!), [], `${what}: address released`);
-    else if (row) assert.equal((await s.services.network.ipsOf(eni!)).length, 1, `${what}: address held`);
+    const eni = (await t.s.db.rows<{ eni_id: string }>('SELECT eni_id FROM instances WHERE id = $1', [id]))[0]?.eni_id;
+    if (row?.state === 'terminated') assert.deepEqual(await t.s.services.network.ipsOf(eni!), [], `${what}: address released`);
+    else if (row) assert.equal((await t.s.services.network.ipsOf(eni!)).length, 1, `${what}: address held`);
   }
 
   for (const recorded of RECORDED_CONDITIONS) {
@@ -202,20 +199,20 @@ describe('reconciliation, cell by cell (recorded x host), with a fake backend', 
     const obj = compute.put(id, 'stopped');
     await record(id, RECORDS.running, obj);
     // Between the snapshot and the decision, a command moves the record on (here: the user stops it).
-    const queue = s.services.instances.queue;
+    const queue = t.s.services.instances.queue;
     const run = queue.run.bind(queue);
     queue.run = (iid, work, onError) =>
       run(iid, async () => {
-        if (iid === id) await s.db.exec(`UPDATE instances SET state = 'stopping', updated_at = clock_timestamp() WHERE id = $1`, [id]);
+        if (iid === id) await t.s.db.exec(`UPDATE instances SET state = 'stopping', updated_at = clock_timestamp() WHERE id = $1`, [id]);
         return work();
       }, onError);
     try {
-      await s.services.instances.reconcile();
+      await t.s.services.instances.reconcile();
     } finally {
       queue.run = run;
     }
-    await s.services.instances.queue.idle();
-    const row = (await s.db.rows<{ state: string }>('SELECT state FROM instances WHERE id = $1', [id]))[0];
+    await t.s.services.instances.queue.idle();
+    const row = (await t.s.db.rows<{ state: string }>('SELECT state FROM instances WHERE id = $1', [id]))[0];
     assert.equal(row?.state, 'stopping', 'not taken for a guest shutdown on a stale snapshot');
     await pass();
     await check(id, { state: 'stopped', host: ['stopped'] }, compute.calls.length, 'next pass');

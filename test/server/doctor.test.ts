@@ -11,8 +11,7 @@ import { execa } from 'execa';
 import Docker from 'dockerode';
 import { DockerComputeBackend } from '../../src/adapters/docker/index.js';
 import { needBackend } from '../support/backends.js';
-import { startTestServer, type TestServer } from '../support/server.js';
-import { sdk } from '../support/clients.js';
+import { useTestServer } from '../support/use-server.js';
 import { DescribeImagesCommand, RunInstancesCommand, TerminateInstancesCommand, waitUntilInstanceRunning, waitUntilInstanceTerminated } from '@aws-sdk/client-ec2';
 
 /** The default THECLOUD_DOCKER_BOOT_DIR: one directory per installation id. */
@@ -26,12 +25,18 @@ describe('doctor: leftovers of other installations', function () {
   const instanceId = `i-${hex(17)}`;
   const subnetId = `subnet-${hex(17)}`;
   const otherBootDir = join(BOOT_ROOT, other);
-  let s: TestServer | undefined;
   let ownContainer: string | undefined;
 
-  before(async function () {
-    await needBackend(this, 'docker', () => new DockerComputeBackend().probe());
-    s = await startTestServer({ COMPUTE_BACKEND: 'docker' });
+  const t = useTestServer({
+    env: { COMPUTE_BACKEND: 'docker' },
+    requires: (ctx) => needBackend(ctx, 'docker', () => new DockerComputeBackend().probe()),
+    beforeClose: async ({ ec2 }) => {
+      if (!ownContainer) return;
+      await ec2.send(new TerminateInstancesCommand({ InstanceIds: [ownContainer] })).catch(() => undefined);
+      await waitUntilInstanceTerminated({ client: ec2, maxWaitTime: 60, minDelay: 1, maxDelay: 2 }, { InstanceIds: [ownContainer] }).catch(() => undefined);
+    },
+  });
+  before(async () => {
     const octet = 200 + (randomBytes(1)[0]! % 50);
     // What an installation of an earlier version left: a container on its subnet's Docker network (instances now
     // have no Docker network; doctor still finds and removes these).
@@ -47,7 +52,7 @@ describe('doctor: leftovers of other installations', function () {
     // And the directory of its containers' first-boot files (src/adapters/docker/boot.ts).
     mkdirSync(join(otherBootDir, instanceId), { recursive: true });
     // This installation's own instance, which doctor must not list.
-    const ec2 = sdk(s.url);
+    const { ec2 } = t;
     const image = (await ec2.send(new DescribeImagesCommand({ Filters: [{ Name: 'name', Values: ['thecloud-busybox'] }] }))).Images![0]!;
     ownContainer = (await ec2.send(new RunInstancesCommand({ ImageId: image.ImageId, MinCount: 1, MaxCount: 1 }))).Instances![0]!.InstanceId!;
     await waitUntilInstanceRunning({ client: ec2, maxWaitTime: 60, minDelay: 1, maxDelay: 2 }, { InstanceIds: [ownContainer] });
@@ -56,17 +61,11 @@ describe('doctor: leftovers of other installations', function () {
     rmSync(otherBootDir, { recursive: true, force: true });
     await docker.getContainer(instanceId).remove({ force: true }).catch(() => undefined);
     await docker.getNetwork(`thecloud-${subnetId}`).remove().catch(() => undefined);
-    if (s && ownContainer) {
-      const ec2 = sdk(s.url);
-      await ec2.send(new TerminateInstancesCommand({ InstanceIds: [ownContainer] })).catch(() => undefined);
-      await waitUntilInstanceTerminated({ client: ec2, maxWaitTime: 60, minDelay: 1, maxDelay: 2 }, { InstanceIds: [ownContainer] }).catch(() => undefined);
-    }
-    await s?.close();
   });
 
   const doctor = (...args: string[]) =>
     execa(process.execPath, ['--import', 'tsx', 'src/main.ts', 'doctor', ...args], {
-      env: { DATABASE_URL: s!.databaseUrl, COMPUTE_BACKEND: 'docker', NETWORK_BACKEND: 'noop' },
+      env: { DATABASE_URL: t.s.databaseUrl, COMPUTE_BACKEND: 'docker', NETWORK_BACKEND: 'noop' },
       reject: false,
     });
 
@@ -84,7 +83,7 @@ describe('doctor: leftovers of other installations', function () {
   });
 
   it('refuses to remove this installation\'s objects', async () => {
-    const cloudId = (await s!.db.rows<{ id: string }>('SELECT id FROM installation'))[0]!.id;
+    const cloudId = (await t.s.db.rows<{ id: string }>('SELECT id FROM installation'))[0]!.id;
     const r = await doctor('--remove-leftovers', cloudId);
     assert.equal(r.exitCode, 2);
     assert.match(r.stdout, /is this installation/);
@@ -100,7 +99,7 @@ describe('doctor: leftovers of other installations', function () {
     assert.match(r.stdout, new RegExp(`removed docker-boot-dir ${other}`));
     assert.equal(existsSync(otherBootDir), false);
     assert.ok(await docker.getContainer(ownContainer!).inspect().then(() => true, () => false), 'ours is still there');
-    const cloudId = (await s!.db.rows<{ id: string }>('SELECT id FROM installation'))[0]!.id;
+    const cloudId = (await t.s.db.rows<{ id: string }>('SELECT id FROM installation'))[0]!.id;
     assert.ok(existsSync(join(BOOT_ROOT, cloudId, ownContainer!, 'init')), 'our instance\'s first-boot files are still there');
   });
 });

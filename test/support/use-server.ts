@@ -30,8 +30,11 @@ export interface UsedTestServer {
   readonly ec2: EC2Client;
   /** a client of SECOND_ACCOUNT */
   readonly other: EC2Client;
-  /** Closes the server and starts it again on the same database and environment; the clients follow it. */
-  restart(): Promise<void>;
+  /**
+   * Closes the server and starts it again on the same database and environment; the clients follow it.
+   * `whileDown` runs in between (e.g. to check what the host looks like with no server).
+   */
+  restart(whileDown?: () => Promise<void>): Promise<void>;
 }
 
 export function useTestServer(opts: UseTestServerOptions = {}): UsedTestServer {
@@ -49,10 +52,11 @@ export function useTestServer(opts: UseTestServerOptions = {}): UsedTestServer {
     get url() { return now().s.url; },
     get ec2() { return now().ec2; },
     get other() { return now().other; },
-    async restart() {
+    async restart(whileDown) {
       const { s } = now();
       running = undefined;
       await s.close();
+      if (whileDown) await whileDown();
       await start(s.databaseUrl);
     },
   };
