@@ -24,8 +24,7 @@ import Docker from 'dockerode';
 import { instanceSuite } from './suite.js';
 import { needBackend } from '../support/backends.js';
 import { DockerComputeBackend } from '../../src/adapters/docker/index.js';
-import { startTestServer, SECOND_ACCOUNT, type TestServer } from '../support/server.js';
-import { sdk } from '../support/clients.js';
+import { useTestServer, type UsedTestServer } from '../support/use-server.js';
 import { eventually } from '../support/eventually.js';
 
 const probe = () => new DockerComputeBackend().probe();
@@ -52,20 +51,15 @@ async function tcpReply(host: string, port: number): Promise<string> {
 
 describe('docker instances a user can reach', function () {
   this.timeout(180_000);
-  let s: TestServer;
-  before(async function () {
-    await needBackend(this, 'docker', probe);
-    s = await startTestServer({ COMPUTE_BACKEND: 'docker' });
-  });
+  const t = useTestServer({ env: { COMPUTE_BACKEND: 'docker' }, requires: (ctx) => needBackend(ctx, 'docker', probe) });
   // Directories a test made (its key file); removed with the server.
   const scratch: string[] = [];
-  after(async () => {
-    await s?.close();
+  after(() => {
     for (const d of scratch.splice(0)) rmSync(d, { recursive: true, force: true });
   });
 
   it('serves TCP on its private IP, accepts SSH with the key pair, runs #cloud-config, and leaves no container behind', async () => {
-    const ec2 = sdk(s.url);
+    const { ec2 } = t;
     const key = await ec2.send(new CreateKeyPairCommand({ KeyName: 'reach', KeyType: 'ed25519' }));
     const dir = mkdtempSync(join(tmpdir(), 'thecloud-ssh-'));
     scratch.push(dir);
@@ -120,15 +114,10 @@ describe('docker instances a user can reach', function () {
 
 describe('docker instances whose container dies', function () {
   this.timeout(120_000);
-  let s: TestServer;
-  before(async function () {
-    await needBackend(this, 'docker', probe);
-    s = await startTestServer({ COMPUTE_BACKEND: 'docker', THECLOUD_RECONCILE_SECONDS: '1' });
-  });
-  after(async () => s?.close());
+  const t = useTestServer({ env: { COMPUTE_BACKEND: 'docker', THECLOUD_RECONCILE_SECONDS: '1' }, requires: (ctx) => needBackend(ctx, 'docker', probe) });
 
   it('are reported stopped, and start again', async () => {
-    const ec2 = sdk(s.url);
+    const { ec2 } = t;
     const image = (await ec2.send(new DescribeImagesCommand({ Filters: [{ Name: 'name', Values: ['thecloud-busybox'] }] }))).Images![0]!;
     const id = (await ec2.send(new RunInstancesCommand({ ImageId: image.ImageId, MinCount: 1, MaxCount: 1, InstanceType: 't3.nano' }))).Instances![0]!.InstanceId!;
     const wait = { client: ec2, maxWaitTime: 60, minDelay: 1, maxDelay: 1 };
@@ -146,16 +135,14 @@ describe('docker instances whose container dies', function () {
 
 describe('docker images registered by the user', function () {
   this.timeout(120_000);
-  let s: TestServer;
-  before(async function () {
-    await needBackend(this, 'docker', probe);
-    // The operator allows the project's own images (the default policy allows docker.io/library/* only).
-    s = await startTestServer({ COMPUTE_BACKEND: 'docker', THECLOUD_DOCKER_IMAGES: 'docker.io/thecloud/*' });
+  // The operator allows the project's own images (the default policy allows docker.io/library/* only).
+  const t = useTestServer({
+    env: { COMPUTE_BACKEND: 'docker', THECLOUD_DOCKER_IMAGES: 'docker.io/thecloud/*' },
+    requires: (ctx) => needBackend(ctx, 'docker', probe),
   });
-  after(async () => s?.close());
 
   it('registers a local Docker image as an AMI and launches it; refuses an image that does not exist', async () => {
-    const ec2 = sdk(s.url);
+    const { ec2 } = t;
     const reg = await ec2.send(new RegisterImageCommand({ Name: 'my-busybox', ImageLocation: 'docker:thecloud/busybox:latest', Description: 'mine' }));
     assert.match(reg.ImageId!, /^ami-[0-9a-f]{17}$/);
     const img = (await ec2.send(new DescribeImagesCommand({ Owners: ['self'] }))).Images!;
@@ -178,28 +165,26 @@ describe('docker images registered by the user', function () {
  * removed at the end even when an assertion failed, so that none holds a zone's address range for the tests
  * that follow.
  */
-function dockerServerFor(): { server: () => TestServer; launched: string[] } {
-  let s: TestServer | undefined;
+function dockerServerFor(): { t: UsedTestServer; launched: string[] } {
   const launched: string[] = [];
-  before(async function () {
-    await needBackend(this, 'docker', probe);
-    s = await startTestServer({ COMPUTE_BACKEND: 'docker' });
+  const t = useTestServer({
+    env: { COMPUTE_BACKEND: 'docker' },
+    requires: (ctx) => needBackend(ctx, 'docker', probe),
+    beforeClose: async () => {
+      for (const id of launched) await new Docker().getContainer(id).remove({ force: true }).catch(() => undefined);
+    },
   });
-  after(async () => {
-    for (const id of launched) await new Docker().getContainer(id).remove({ force: true }).catch(() => undefined);
-    await s?.close();
-  });
-  return { server: () => s!, launched };
+  return { t, launched };
 }
 
 describe('docker instances in two subnets of one VPC', function () {
   this.timeout(180_000);
-  const { server, launched } = dockerServerFor();
+  const { t, launched } = dockerServerFor();
 
   // AWS routes every subnet of a VPC to every other (the VPC router's local route), without address
   // translation: the server sees the client's own private IP.
   it('reach each other by private IP across subnets through the VPC router, each seeing the other\'s own address', async () => {
-    const ec2 = sdk(server().url);
+    const { ec2 } = t;
     const image = (await ec2.send(new DescribeImagesCommand({ Filters: [{ Name: 'name', Values: ['thecloud-busybox'] }] }))).Images![0]!;
     const subnets = (await ec2.send(new DescribeSubnetsCommand({ Filters: [{ Name: 'default-for-az', Values: ['true'] }] }))).Subnets!
       .sort((a, b) => a.AvailabilityZone!.localeCompare(b.AvailabilityZone!));
@@ -252,19 +237,19 @@ const registryProbe = async () => {
 
 describe('docker images pulled from a registry on first use', function () {
   this.timeout(180_000);
-  let s: TestServer;
   const ref = `${REGISTRY}/thecloud/busybox:latest`;
   const docker = new Docker();
   const dropLocal = () => docker.getImage(ref).remove().catch((e) => { if (e.statusCode !== 404) throw e; });
-  before(async function () {
-    await needBackend(this, 'docker', probe);
-    await needBackend(this, 'image registry', registryProbe);
-    s = await startTestServer({ COMPUTE_BACKEND: 'docker', THECLOUD_DOCKER_IMAGES: REGISTRY });
+  const t = useTestServer({
+    env: { COMPUTE_BACKEND: 'docker', THECLOUD_DOCKER_IMAGES: REGISTRY },
+    requires: async (ctx) => {
+      await needBackend(ctx, 'docker', probe);
+      await needBackend(ctx, 'image registry', registryProbe);
+    },
   });
-  after(async () => s?.close());
 
   it('RegisterImage pulls an image this host lacks; RunInstances pulls it again after docker rmi; an unknown one is refused', async () => {
-    const ec2 = sdk(s.url);
+    const { ec2 } = t;
     await dropLocal();
     await assert.rejects(docker.getImage(ref).inspect(), /404|no such image/i);
     const reg = await ec2.send(new RegisterImageCommand({ Name: 'from-registry', ImageLocation: `docker:${ref}` }));
@@ -291,7 +276,7 @@ describe('docker images pulled from a registry on first use', function () {
 
 describe('docker instances of two accounts in the same zone', function () {
   this.timeout(180_000);
-  const { server, launched } = dockerServerFor();
+  const { t, launched } = dockerServerFor();
 
   const launchIn = async (ec2: EC2Client, zone: string) => {
     const subnet = (await ec2.send(new DescribeSubnetsCommand({ Filters: [{ Name: 'availability-zone', Values: [zone] }, { Name: 'default-for-az', Values: ['true'] }] }))).Subnets![0]!;
@@ -304,8 +289,8 @@ describe('docker instances of two accounts in the same zone', function () {
   // Both default VPCs are 172.31.0.0/16: on Open vSwitch each VPC is its own segment, so both accounts run at
   // once, even with the same private address.
   it('both run at once with addresses of the same range', async () => {
-    const first = sdk(server().url);
-    const second = sdk(server().url, SECOND_ACCOUNT);
+    const first = t.ec2;
+    const second = t.other;
     const wait = (ec2: EC2Client) => ({ client: ec2, maxWaitTime: 60, minDelay: 1, maxDelay: 1 });
     const a = await launchIn(first, 'us-east-1c');
     const b = await launchIn(second, 'us-east-1c');

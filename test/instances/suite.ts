@@ -4,7 +4,6 @@
  */
 import assert from 'node:assert/strict';
 import {
-  EC2Client,
   RunInstancesCommand,
   DescribeInstancesCommand,
   StopInstancesCommand,
@@ -26,8 +25,7 @@ import {
   waitUntilInstanceStatusOk,
   waitUntilImageAvailable,
 } from '@aws-sdk/client-ec2';
-import { startTestServer, type TestServer } from '../support/server.js';
-import { sdk } from '../support/clients.js';
+import { useTestServer } from '../support/use-server.js';
 
 export interface SuiteOptions {
   backend: 'noop' | 'docker' | 'libvirt';
@@ -59,35 +57,31 @@ async function expectError(p: Promise<unknown>, code: string, status = 400): Pro
 export function instanceSuite(o: SuiteOptions): void {
   describe(`instances on the ${o.backend} backend`, function () {
     this.timeout(Math.max(120, (o.waitSeconds ?? 60) * 4) * 1000);
-    let s: TestServer;
-    let ec2: EC2Client;
     let imageId: string;
     const wait = { maxWaitTime: o.waitSeconds ?? 60, minDelay: 1, maxDelay: 2 };
     const created: string[] = [];
 
-    before(async function () {
-      if (o.before) await o.before(this);
-      s = await startTestServer({ COMPUTE_BACKEND: o.backend, ...(o.env ?? {}) });
-      ec2 = sdk(s.url);
-      const images = await ec2.send(new DescribeImagesCommand({ Filters: [{ Name: 'name', Values: [o.imageName] }] }));
+    const t = useTestServer({
+      env: { COMPUTE_BACKEND: o.backend, ...(o.env ?? {}) },
+      requires: o.before,
+      beforeClose: async ({ ec2 }) => {
+        const live = created.length ? await ec2.send(new DescribeInstancesCommand({ InstanceIds: created })).catch(() => undefined) : undefined;
+        const ids = live?.Reservations?.flatMap((r) => r.Instances ?? []).filter((i) => i.State?.Name !== 'terminated').map((i) => i.InstanceId!) ?? [];
+        if (ids.length) {
+          await ec2.send(new ModifyInstanceAttributeCommand({ InstanceId: ids[0]!, DisableApiTermination: { Value: false } })).catch(() => undefined);
+          await ec2.send(new TerminateInstancesCommand({ InstanceIds: ids })).catch(() => undefined);
+          await waitUntilInstanceTerminated({ client: ec2, ...wait }, { InstanceIds: ids }).catch(() => undefined);
+        }
+      },
+    });
+    before(async () => {
+      const images = await t.ec2.send(new DescribeImagesCommand({ Filters: [{ Name: 'name', Values: [o.imageName] }] }));
       assert.equal(images.Images?.length, 1, `built-in image ${o.imageName} is registered`);
       imageId = images.Images![0]!.ImageId!;
     });
 
-    after(async () => {
-      if (!s) return;
-      const live = created.length ? await ec2.send(new DescribeInstancesCommand({ InstanceIds: created })).catch(() => undefined) : undefined;
-      const ids = live?.Reservations?.flatMap((r) => r.Instances ?? []).filter((i) => i.State?.Name !== 'terminated').map((i) => i.InstanceId!) ?? [];
-      if (ids.length) {
-        await ec2.send(new ModifyInstanceAttributeCommand({ InstanceId: ids[0]!, DisableApiTermination: { Value: false } })).catch(() => undefined);
-        await ec2.send(new TerminateInstancesCommand({ InstanceIds: ids })).catch(() => undefined);
-        await waitUntilInstanceTerminated({ client: ec2, ...wait }, { InstanceIds: ids }).catch(() => undefined);
-      }
-      await s.close();
-    });
-
     async function launch(extra: Record<string, unknown> = {}) {
-      const r = await ec2.send(new RunInstancesCommand({ ImageId: imageId, MinCount: 1, MaxCount: 1, InstanceType: 't3.micro', ...extra }));
+      const r = await t.ec2.send(new RunInstancesCommand({ ImageId: imageId, MinCount: 1, MaxCount: 1, InstanceType: 't3.micro', ...extra }));
       for (const i of r.Instances ?? []) created.push(i.InstanceId!);
       return r;
     }
@@ -96,7 +90,7 @@ export function instanceSuite(o: SuiteOptions): void {
     let id: string;
 
     it('launches an instance that reaches running, with a private IP from its subnet, tags and key pair', async () => {
-      await ec2.send(new CreateKeyPairCommand({ KeyName: `k-${o.backend}` }));
+      await t.ec2.send(new CreateKeyPairCommand({ KeyName: `k-${o.backend}` }));
       const r = await launch({
         KeyName: `k-${o.backend}`,
         UserData: Buffer.from(`#!/bin/sh\necho ${marker}\n`).toString('base64'),
@@ -108,8 +102,8 @@ export function instanceSuite(o: SuiteOptions): void {
       assert.equal(inst.State?.Name, 'pending');
       assert.equal(inst.State?.Code, 0);
       assert.match(inst.PrivateIpAddress!, /^172\.31\.\d+\.\d+$/);
-      await waitUntilInstanceRunning({ client: ec2, ...wait }, { InstanceIds: [id] });
-      const d = await ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: 'tag:Name', Values: [`web-${o.backend}`] }] }));
+      await waitUntilInstanceRunning({ client: t.ec2, ...wait }, { InstanceIds: [id] });
+      const d = await t.ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: 'tag:Name', Values: [`web-${o.backend}`] }] }));
       const got = d.Reservations![0]!.Instances![0]!;
       assert.equal(got.InstanceId, id);
       assert.equal(got.State?.Name, 'running');
@@ -120,7 +114,7 @@ export function instanceSuite(o: SuiteOptions): void {
     });
 
     it('filters DescribeInstances by state, ip, subnet, key and reservation', async () => {
-      const one = (await ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }))).Reservations![0]!;
+      const one = (await t.ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }))).Reservations![0]!;
       const inst = one.Instances![0]!;
       const filters: [string, string][] = [
         ['instance-state-name', 'running'],
@@ -134,17 +128,17 @@ export function instanceSuite(o: SuiteOptions): void {
         ['tag-key', 'Name'],
       ];
       for (const [name, value] of filters) {
-        const d = await ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: name, Values: [value] }] }));
+        const d = await t.ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: name, Values: [value] }] }));
         const ids = d.Reservations!.flatMap((r) => r.Instances!.map((i) => i.InstanceId));
         assert.ok(ids.includes(id), `filter ${name}=${value} finds the instance`);
       }
-      const none = await ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: 'instance-state-name', Values: ['stopped'] }] }));
+      const none = await t.ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: 'instance-state-name', Values: ['stopped'] }] }));
       assert.ok(!none.Reservations!.flatMap((r) => r.Instances!.map((i) => i.InstanceId)).includes(id));
     });
 
     it('reports status ok once running (instance_status_ok waiter)', async () => {
-      await waitUntilInstanceStatusOk({ client: ec2, ...wait }, { InstanceIds: [id] });
-      const st = await ec2.send(new DescribeInstanceStatusCommand({ InstanceIds: [id] }));
+      await waitUntilInstanceStatusOk({ client: t.ec2, ...wait }, { InstanceIds: [id] });
+      const st = await t.ec2.send(new DescribeInstanceStatusCommand({ InstanceIds: [id] }));
       assert.equal(st.InstanceStatuses![0]!.InstanceState?.Name, 'running');
       assert.equal(st.InstanceStatuses![0]!.InstanceStatus?.Status, 'ok');
     });
@@ -153,7 +147,7 @@ export function instanceSuite(o: SuiteOptions): void {
       const deadline = Date.now() + (o.waitSeconds ?? 60) * 1000;
       let text = '';
       while (Date.now() < deadline) {
-        const out = await ec2.send(new GetConsoleOutputCommand({ InstanceId: id, Latest: true }));
+        const out = await t.ec2.send(new GetConsoleOutputCommand({ InstanceId: id, Latest: true }));
         text = Buffer.from(out.Output ?? '', 'base64').toString('utf8');
         if (!o.runsUserData ? text.length > 0 : text.includes(marker)) break;
         await new Promise((r) => setTimeout(r, 1000));
@@ -163,50 +157,50 @@ export function instanceSuite(o: SuiteOptions): void {
     });
 
     it('refuses to resize a running instance, resizes a stopped one, and starts it again', async () => {
-      await expectError(ec2.send(new ModifyInstanceAttributeCommand({ InstanceId: id, InstanceType: { Value: 't3.small' } })), 'IncorrectInstanceState');
-      await expectError(ec2.send(new ModifyInstanceAttributeCommand({ InstanceId: id, InstanceType: { Value: 't3.small' }, DryRun: true })), 'IncorrectInstanceState');
-      await expectError(ec2.send(new StartInstancesCommand({ InstanceIds: [id], DryRun: true })), 'DryRunOperation', 412);
-      const stop = await ec2.send(new StopInstancesCommand({ InstanceIds: [id] }));
+      await expectError(t.ec2.send(new ModifyInstanceAttributeCommand({ InstanceId: id, InstanceType: { Value: 't3.small' } })), 'IncorrectInstanceState');
+      await expectError(t.ec2.send(new ModifyInstanceAttributeCommand({ InstanceId: id, InstanceType: { Value: 't3.small' }, DryRun: true })), 'IncorrectInstanceState');
+      await expectError(t.ec2.send(new StartInstancesCommand({ InstanceIds: [id], DryRun: true })), 'DryRunOperation', 412);
+      const stop = await t.ec2.send(new StopInstancesCommand({ InstanceIds: [id] }));
       assert.equal(stop.StoppingInstances![0]!.PreviousState?.Name, 'running');
       assert.equal(stop.StoppingInstances![0]!.CurrentState?.Name, 'stopping');
-      await waitUntilInstanceStopped({ client: ec2, ...wait }, { InstanceIds: [id] });
+      await waitUntilInstanceStopped({ client: t.ec2, ...wait }, { InstanceIds: [id] });
       // What DescribeInstanceStatus says of a stopped instance: nothing by default, not-applicable when asked for all.
-      const running = await ec2.send(new DescribeInstanceStatusCommand({ InstanceIds: [id] }));
+      const running = await t.ec2.send(new DescribeInstanceStatusCommand({ InstanceIds: [id] }));
       assert.deepEqual(running.InstanceStatuses, [], 'a stopped instance is not listed without IncludeAllInstances');
-      const all = (await ec2.send(new DescribeInstanceStatusCommand({ InstanceIds: [id], IncludeAllInstances: true }))).InstanceStatuses![0]!;
+      const all = (await t.ec2.send(new DescribeInstanceStatusCommand({ InstanceIds: [id], IncludeAllInstances: true }))).InstanceStatuses![0]!;
       assert.equal(all.InstanceState?.Name, 'stopped');
       assert.equal(all.InstanceStatus?.Status, 'not-applicable');
       assert.equal(all.SystemStatus?.Status, 'not-applicable');
-      await ec2.send(new ModifyInstanceAttributeCommand({ InstanceId: id, InstanceType: { Value: 't3.small' } }));
-      const attr = await ec2.send(new DescribeInstanceAttributeCommand({ InstanceId: id, Attribute: 'instanceType' }));
+      await t.ec2.send(new ModifyInstanceAttributeCommand({ InstanceId: id, InstanceType: { Value: 't3.small' } }));
+      const attr = await t.ec2.send(new DescribeInstanceAttributeCommand({ InstanceId: id, Attribute: 'instanceType' }));
       assert.equal(attr.InstanceType?.Value, 't3.small');
       const newUserData = Buffer.from('#!/bin/sh\necho replaced\n');
-      await ec2.send(new ModifyInstanceAttributeCommand({ InstanceId: id, UserData: { Value: new Uint8Array(Buffer.from(newUserData.toString('base64'))) } }));
-      const ud = await ec2.send(new DescribeInstanceAttributeCommand({ InstanceId: id, Attribute: 'userData' }));
+      await t.ec2.send(new ModifyInstanceAttributeCommand({ InstanceId: id, UserData: { Value: new Uint8Array(Buffer.from(newUserData.toString('base64'))) } }));
+      const ud = await t.ec2.send(new DescribeInstanceAttributeCommand({ InstanceId: id, Attribute: 'userData' }));
       assert.equal(Buffer.from(ud.UserData!.Value!, 'base64').toString(), newUserData.toString());
-      const d = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }));
+      const d = await t.ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }));
       assert.equal(d.Reservations![0]!.Instances![0]!.StateReason?.Code, 'Client.UserInitiatedShutdown');
-      const start = await ec2.send(new StartInstancesCommand({ InstanceIds: [id] }));
+      const start = await t.ec2.send(new StartInstancesCommand({ InstanceIds: [id] }));
       assert.equal(start.StartingInstances![0]!.CurrentState?.Name, 'pending');
-      await waitUntilInstanceRunning({ client: ec2, ...wait }, { InstanceIds: [id] });
-      const after = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }));
+      await waitUntilInstanceRunning({ client: t.ec2, ...wait }, { InstanceIds: [id] });
+      const after = await t.ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }));
       assert.equal(after.Reservations![0]!.Instances![0]!.InstanceType, 't3.small');
     });
 
     it('reboots a running instance: its console shows it boot once more, and it stays running', async () => {
-      const consoleText = async () => Buffer.from((await ec2.send(new GetConsoleOutputCommand({ InstanceId: id, Latest: true }))).Output ?? '', 'base64').toString('utf8');
+      const consoleText = async () => Buffer.from((await t.ec2.send(new GetConsoleOutputCommand({ InstanceId: id, Latest: true }))).Output ?? '', 'base64').toString('utf8');
       const boots = async () => (await consoleText()).split(o.bootLine).length - 1;
       // The launch's boot and the start's (a VM is `running` as soon as QEMU runs, before its guest prints a line).
       let deadline = Date.now() + (o.waitSeconds ?? 60) * 1000;
       while ((await boots()) < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 500));
       const before = await boots();
       assert.equal(before, 2, 'boots on the console before the reboot: the launch and the start');
-      await ec2.send(new RebootInstancesCommand({ InstanceIds: [id] }));
+      await t.ec2.send(new RebootInstancesCommand({ InstanceIds: [id] }));
       deadline = Date.now() + (o.waitSeconds ?? 60) * 1000;
       while ((await boots()) === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 500));
       assert.equal(await boots(), before + 1, `one more boot on the console; its end: ${(await consoleText()).slice(-400)}`);
-      await waitUntilInstanceRunning({ client: ec2, ...wait }, { InstanceIds: [id] });
-      const d = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }));
+      await waitUntilInstanceRunning({ client: t.ec2, ...wait }, { InstanceIds: [id] });
+      const d = await t.ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }));
       assert.equal(d.Reservations![0]!.Instances![0]!.State?.Name, 'running');
     });
 
@@ -220,7 +214,7 @@ export function instanceSuite(o: SuiteOptions): void {
     });
 
     it('reports burstable credit specifications', async () => {
-      const c = await ec2.send(new DescribeInstanceCreditSpecificationsCommand({ InstanceIds: [id] }));
+      const c = await t.ec2.send(new DescribeInstanceCreditSpecificationsCommand({ InstanceIds: [id] }));
       assert.equal(c.InstanceCreditSpecifications![0]!.CpuCredits, 'unlimited');
     });
 
@@ -231,27 +225,27 @@ export function instanceSuite(o: SuiteOptions): void {
       await expectError(launch({ KeyName: 'no-such-key' }), 'InvalidKeyPair.NotFound');
       await expectError(launch({ SubnetId: 'subnet-0123456789abcdef0' }), 'InvalidSubnetID.NotFound');
       await expectError(launch({ MinCount: 3, MaxCount: 2 }), 'InvalidParameterValue');
-      const before = await ec2.send(new DescribeInstancesCommand({}));
+      const before = await t.ec2.send(new DescribeInstancesCommand({}));
       await expectError(launch({ DryRun: true }), 'DryRunOperation', 412);
-      const after = await ec2.send(new DescribeInstancesCommand({}));
+      const after = await t.ec2.send(new DescribeInstancesCommand({}));
       assert.equal(after.Reservations!.length, before.Reservations!.length);
-      await expectError(ec2.send(new DescribeInstancesCommand({ InstanceIds: ['i-0123456789abcdef0'] })), 'InvalidInstanceID.NotFound');
+      await expectError(t.ec2.send(new DescribeInstancesCommand({ InstanceIds: ['i-0123456789abcdef0'] })), 'InvalidInstanceID.NotFound');
     });
 
     it('refuses to terminate a protected instance, then terminates it once unprotected', async () => {
-      await ec2.send(new ModifyInstanceAttributeCommand({ InstanceId: id, DisableApiTermination: { Value: true } }));
-      await expectError(ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] })), 'OperationNotPermitted');
-      await ec2.send(new ModifyInstanceAttributeCommand({ InstanceId: id, DisableApiTermination: { Value: false } }));
-      const t = await ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
-      assert.equal(t.TerminatingInstances![0]!.CurrentState?.Name, 'shutting-down');
-      await waitUntilInstanceTerminated({ client: ec2, ...wait }, { InstanceIds: [id] });
-      const d = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }));
+      await t.ec2.send(new ModifyInstanceAttributeCommand({ InstanceId: id, DisableApiTermination: { Value: true } }));
+      await expectError(t.ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] })), 'OperationNotPermitted');
+      await t.ec2.send(new ModifyInstanceAttributeCommand({ InstanceId: id, DisableApiTermination: { Value: false } }));
+      const terminated = await t.ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
+      assert.equal(terminated.TerminatingInstances![0]!.CurrentState?.Name, 'shutting-down');
+      await waitUntilInstanceTerminated({ client: t.ec2, ...wait }, { InstanceIds: [id] });
+      const d = await t.ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }));
       assert.equal(d.Reservations![0]!.Instances![0]!.State?.Name, 'terminated', 'terminated instances stay visible');
-      await expectError(ec2.send(new StartInstancesCommand({ InstanceIds: [id] })), 'IncorrectInstanceState');
+      await expectError(t.ec2.send(new StartInstancesCommand({ InstanceIds: [id] })), 'IncorrectInstanceState');
       // A DryRun is refused as the real call is.
-      await expectError(ec2.send(new StartInstancesCommand({ InstanceIds: [id], DryRun: true })), 'IncorrectInstanceState');
-      await expectError(ec2.send(new StopInstancesCommand({ InstanceIds: [id], DryRun: true })), 'IncorrectInstanceState');
-      await expectError(ec2.send(new RebootInstancesCommand({ InstanceIds: [id], DryRun: true })), 'IncorrectInstanceState');
+      await expectError(t.ec2.send(new StartInstancesCommand({ InstanceIds: [id], DryRun: true })), 'IncorrectInstanceState');
+      await expectError(t.ec2.send(new StopInstancesCommand({ InstanceIds: [id], DryRun: true })), 'IncorrectInstanceState');
+      await expectError(t.ec2.send(new RebootInstancesCommand({ InstanceIds: [id], DryRun: true })), 'IncorrectInstanceState');
     });
 
     it('never gives two concurrently launched instances the same address', async () => {
@@ -259,24 +253,24 @@ export function instanceSuite(o: SuiteOptions): void {
       const ips = runs.flatMap((r) => r.Instances!.map((i) => i.PrivateIpAddress));
       assert.equal(new Set(ips).size, 8);
       const ids = runs.flatMap((r) => r.Instances!.map((i) => i.InstanceId!));
-      await waitUntilInstanceRunning({ client: ec2, ...wait }, { InstanceIds: ids });
-      await ec2.send(new TerminateInstancesCommand({ InstanceIds: ids }));
-      await waitUntilInstanceTerminated({ client: ec2, ...wait }, { InstanceIds: ids });
+      await waitUntilInstanceRunning({ client: t.ec2, ...wait }, { InstanceIds: ids });
+      await t.ec2.send(new TerminateInstancesCommand({ InstanceIds: ids }));
+      await waitUntilInstanceTerminated({ client: t.ec2, ...wait }, { InstanceIds: ids });
     });
 
     it('creates an image from an instance and launches from it', async () => {
       const r = await launch();
       const src = r.Instances![0]!.InstanceId!;
-      await waitUntilInstanceRunning({ client: ec2, ...wait }, { InstanceIds: [src] });
-      const img = await ec2.send(new CreateImageCommand({ InstanceId: src, Name: `img-${o.backend}-${Date.now()}` }));
+      await waitUntilInstanceRunning({ client: t.ec2, ...wait }, { InstanceIds: [src] });
+      const img = await t.ec2.send(new CreateImageCommand({ InstanceId: src, Name: `img-${o.backend}-${Date.now()}` }));
       assert.match(img.ImageId!, /^ami-[0-9a-f]{17}$/);
-      await waitUntilImageAvailable({ client: ec2, ...wait }, { ImageIds: [img.ImageId!] });
+      await waitUntilImageAvailable({ client: t.ec2, ...wait }, { ImageIds: [img.ImageId!] });
       const child = await launch({ ImageId: img.ImageId });
-      await waitUntilInstanceRunning({ client: ec2, ...wait }, { InstanceIds: [child.Instances![0]!.InstanceId!] });
-      await ec2.send(new TerminateInstancesCommand({ InstanceIds: [src, child.Instances![0]!.InstanceId!] }));
-      await waitUntilInstanceTerminated({ client: ec2, ...wait }, { InstanceIds: [src, child.Instances![0]!.InstanceId!] });
-      await ec2.send(new DeregisterImageCommand({ ImageId: img.ImageId! }));
-      await expectError(ec2.send(new DescribeImagesCommand({ ImageIds: [img.ImageId!] })), 'InvalidAMIID.NotFound');
+      await waitUntilInstanceRunning({ client: t.ec2, ...wait }, { InstanceIds: [child.Instances![0]!.InstanceId!] });
+      await t.ec2.send(new TerminateInstancesCommand({ InstanceIds: [src, child.Instances![0]!.InstanceId!] }));
+      await waitUntilInstanceTerminated({ client: t.ec2, ...wait }, { InstanceIds: [src, child.Instances![0]!.InstanceId!] });
+      await t.ec2.send(new DeregisterImageCommand({ ImageId: img.ImageId! }));
+      await expectError(t.ec2.send(new DescribeImagesCommand({ ImageIds: [img.ImageId!] })), 'InvalidAMIID.NotFound');
       await expectError(launch({ ImageId: img.ImageId }), 'InvalidAMIID.NotFound');
     });
   });
