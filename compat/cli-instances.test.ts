@@ -20,9 +20,9 @@ import {
   DescribeInstancesCommand,
   TerminateInstancesCommand,
   waitUntilInstanceTerminated,
+  type EC2Client,
 } from '@aws-sdk/client-ec2';
-import { startTestServer, type TestServer } from '../test/support/server.js';
-import { sdk } from '../test/support/clients.js';
+import { useTestServer } from '../test/support/use-server.js';
 import { needBackend } from '../test/support/backends.js';
 import { DockerComputeBackend } from '../src/adapters/docker/index.js';
 import { LibvirtComputeBackend } from '../src/adapters/libvirt/index.js';
@@ -130,8 +130,7 @@ async function sshKeygenFingerprint(file: string): Promise<string | undefined> {
 }
 
 /** Terminates every instance the account still has and deregisters the images it owns (SDK, best effort). */
-async function cleanUp(s: TestServer): Promise<void> {
-  const ec2 = sdk(s.url);
+async function cleanUp(ec2: EC2Client): Promise<void> {
   const d = await ec2.send(new DescribeInstancesCommand({})).catch(() => undefined);
   const live = (d?.Reservations ?? []).flatMap((r) => r.Instances ?? []).filter((i) => i.State?.Name !== 'terminated').map((i) => i.InstanceId!);
   if (live.length) {
@@ -144,10 +143,17 @@ async function cleanUp(s: TestServer): Promise<void> {
 
 describe('compat: AWS CLI, instances on the docker backend', function () {
   this.timeout(300_000);
-  let s: TestServer;
+  const t = useTestServer({
+    env: { COMPUTE_BACKEND: 'docker' },
+    requires: async (ctx) => {
+      await needClient(ctx, 'aws-cli', AWS, ['--version']);
+      await needBackend(ctx, 'docker', () => new DockerComputeBackend().probe());
+    },
+    beforeClose: ({ ec2 }) => cleanUp(ec2),
+  });
   let dir: string;
   let dataPath: string | undefined;
-  const { aws, ok, wait, fails } = cliFor(() => s.url, () => dataPath);
+  const { aws, ok, wait, fails } = cliFor(() => t.url, () => dataPath);
 
   const stamp = Date.now().toString(36);
   const keyName = `cli-ed-${stamp}`;
@@ -160,21 +166,14 @@ describe('compat: AWS CLI, instances on the docker backend', function () {
   let ips: string[] = [];
   let newImageId: string;
 
-  before(async function () {
-    await needClient(this, 'aws-cli', AWS, ['--version']);
-    await needBackend(this, 'docker', () => new DockerComputeBackend().probe());
+  before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'thecloud-cli-instances-'));
     dataPath = await fastWaiters(join(dir, 'data'));
-    s = await startTestServer({ COMPUTE_BACKEND: 'docker' });
     const found = await ok(['describe-images', '--filters', 'Name=name,Values=thecloud-busybox', '--query', 'Images[].ImageId']);
     assert.equal(found.length, 1, 'the built-in image thecloud-busybox is registered');
     imageId = found[0];
   });
-  after(async () => {
-    if (s) {
-      await cleanUp(s);
-      await s.close();
-    }
+  after(() => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
@@ -418,24 +417,24 @@ describe('compat: AWS CLI, instances on the docker backend', function () {
 
 describe('compat: AWS CLI, an instance on the libvirt backend', function () {
   this.timeout(420_000);
-  let s: TestServer;
+  const t = useTestServer({
+    env: { COMPUTE_BACKEND: 'libvirt' },
+    requires: async (ctx) => {
+      await needClient(ctx, 'aws-cli', AWS, ['--version']);
+      await needBackend(ctx, 'libvirt', () => new LibvirtComputeBackend().probe());
+    },
+    beforeClose: ({ ec2 }) => cleanUp(ec2),
+  });
   let dir: string;
   let dataPath: string | undefined;
-  const { ok, wait } = cliFor(() => s.url, () => dataPath);
+  const { ok, wait } = cliFor(() => t.url, () => dataPath);
   const marker = `cli-vm-user-data-${Date.now().toString(36)}`;
 
-  before(async function () {
-    await needClient(this, 'aws-cli', AWS, ['--version']);
-    await needBackend(this, 'libvirt', () => new LibvirtComputeBackend().probe());
+  before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'thecloud-cli-vm-'));
     dataPath = await fastWaiters(join(dir, 'data'));
-    s = await startTestServer({ COMPUTE_BACKEND: 'libvirt' });
   });
-  after(async () => {
-    if (s) {
-      await cleanUp(s);
-      await s.close();
-    }
+  after(() => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
