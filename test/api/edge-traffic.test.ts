@@ -28,10 +28,8 @@ import {
   DescribeAddressesCommand,
   waitUntilInstanceRunning,
   waitUntilInstanceTerminated,
-  type EC2Client,
 } from '@aws-sdk/client-ec2';
-import { startTestServer, type TestServer } from '../support/server.js';
-import { sdk } from '../support/clients.js';
+import { useTestServer } from '../support/use-server.js';
 import { needBackend } from '../support/backends.js';
 import { DockerComputeBackend } from '../../src/adapters/docker/index.js';
 import { OvsNetworkBackend } from '../../src/adapters/ovs/index.js';
@@ -46,24 +44,23 @@ import { eventually } from '../support/eventually.js';
  */
 describe('route tables and internet gateways with real traffic', function () {
   this.timeout(180_000);
-  let s: TestServer;
-  let ec2: EC2Client;
   let internet: Internet;
   const launched: string[] = [];
 
+  // The backends are checked (a skip there skips the server's start too) and the internet made before the server starts.
   before(async function () {
     await needBackend(this, 'docker', () => new DockerComputeBackend().probe());
     await needBackend(this, 'ovs', () => new OvsNetworkBackend({ cloudId: '00000000' }).probe());
     internet = await makeInternet();
-    s = await startTestServer({ COMPUTE_BACKEND: 'docker' });
-    ec2 = sdk(s.url);
   });
-  after(async () => {
-    for (const id of launched) await ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] })).catch(() => undefined);
-    for (const id of launched) await waitUntilInstanceTerminated({ client: ec2, maxWaitTime: 60, minDelay: 1, maxDelay: 1 }, { InstanceIds: [id] }).catch(() => undefined);
-    await s?.close();
-    await internet?.close();
+  const t = useTestServer({
+    env: { COMPUTE_BACKEND: 'docker' },
+    beforeClose: async ({ ec2 }) => {
+      for (const id of launched) await ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] })).catch(() => undefined);
+      for (const id of launched) await waitUntilInstanceTerminated({ client: ec2, maxWaitTime: 60, minDelay: 1, maxDelay: 1 }, { InstanceIds: [id] }).catch(() => undefined);
+    },
   });
+  after(async () => internet?.close());
 
   async function ping(from: string, ip: string): Promise<boolean> {
     return (await execa('docker', ['exec', from, 'ping', '-c', '1', '-W', '2', ip], { reject: false })).exitCode === 0;
@@ -72,124 +69,120 @@ describe('route tables and internet gateways with real traffic', function () {
   const fromInternet = (ip: string, port: number) => internet.fetch(ip, port);
 
   it('reaches the internet through the gateway only while a route sends 0.0.0.0/0 there, and is reached by its Elastic IP only through a rule', async () => {
-    const vpcId = (await ec2.send(new CreateVpcCommand({ CidrBlock: '10.62.0.0/16' }))).Vpc!.VpcId!;
-    const subnetId = (await ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.62.1.0/24', AvailabilityZone: 'us-east-1a' }))).Subnet!.SubnetId!;
-    const rtb = (await ec2.send(new CreateRouteTableCommand({ VpcId: vpcId }))).RouteTable!.RouteTableId!;
-    await ec2.send(new AssociateRouteTableCommand({ RouteTableId: rtb, SubnetId: subnetId }));
-    const igw = (await ec2.send(new CreateInternetGatewayCommand({}))).InternetGateway!.InternetGatewayId!;
-    await ec2.send(new AttachInternetGatewayCommand({ InternetGatewayId: igw, VpcId: vpcId }));
+    const vpcId = (await t.ec2.send(new CreateVpcCommand({ CidrBlock: '10.62.0.0/16' }))).Vpc!.VpcId!;
+    const subnetId = (await t.ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.62.1.0/24', AvailabilityZone: 'us-east-1a' }))).Subnet!.SubnetId!;
+    const rtb = (await t.ec2.send(new CreateRouteTableCommand({ VpcId: vpcId }))).RouteTable!.RouteTableId!;
+    await t.ec2.send(new AssociateRouteTableCommand({ RouteTableId: rtb, SubnetId: subnetId }));
+    const igw = (await t.ec2.send(new CreateInternetGatewayCommand({}))).InternetGateway!.InternetGatewayId!;
+    await t.ec2.send(new AttachInternetGatewayCommand({ InternetGatewayId: igw, VpcId: vpcId }));
 
-    const image = (await ec2.send(new DescribeImagesCommand({ Filters: [{ Name: 'name', Values: ['thecloud-busybox'] }] }))).Images![0]!;
+    const image = (await t.ec2.send(new DescribeImagesCommand({ Filters: [{ Name: 'name', Values: ['thecloud-busybox'] }] }))).Images![0]!;
     const userData = Buffer.from(['#!/bin/sh', 'nc -ll -p 80 -e echo web80 >/dev/null 2>&1 &', 'echo listener-ready'].join('\n')).toString('base64');
-    const id = (await ec2.send(new RunInstancesCommand({ ImageId: image.ImageId, MinCount: 1, MaxCount: 1, InstanceType: 't3.nano', SubnetId: subnetId, PrivateIpAddress: '10.62.1.10', UserData: userData }))).Instances![0]!.InstanceId!;
+    const id = (await t.ec2.send(new RunInstancesCommand({ ImageId: image.ImageId, MinCount: 1, MaxCount: 1, InstanceType: 't3.nano', SubnetId: subnetId, PrivateIpAddress: '10.62.1.10', UserData: userData }))).Instances![0]!.InstanceId!;
     launched.push(id);
-    await waitUntilInstanceRunning({ client: ec2, maxWaitTime: 60, minDelay: 1, maxDelay: 1 }, { InstanceIds: [id] });
+    await waitUntilInstanceRunning({ client: t.ec2, maxWaitTime: 60, minDelay: 1, maxDelay: 1 }, { InstanceIds: [id] });
     assert.equal(await eventually('the VPC router', async () => (await ping(id, '10.62.1.1')) || undefined), true);
 
     assert.equal(await ping(id, '203.0.113.10'), false, 'an attached gateway alone routes nothing');
-    await ec2.send(new CreateRouteCommand({ RouteTableId: rtb, DestinationCidrBlock: '0.0.0.0/0', GatewayId: igw }));
+    await t.ec2.send(new CreateRouteCommand({ RouteTableId: rtb, DestinationCidrBlock: '0.0.0.0/0', GatewayId: igw }));
     assert.equal(await eventually('the internet', async () => (await ping(id, '203.0.113.10')) || undefined), true, 'the route sends it through the gateway');
-    await ec2.send(new DeleteRouteCommand({ RouteTableId: rtb, DestinationCidrBlock: '0.0.0.0/0' }));
+    await t.ec2.send(new DeleteRouteCommand({ RouteTableId: rtb, DestinationCidrBlock: '0.0.0.0/0' }));
     assert.equal(await ping(id, '203.0.113.10'), false, 'without the route it stops');
-    await ec2.send(new CreateRouteCommand({ RouteTableId: rtb, DestinationCidrBlock: '203.0.113.0/24', GatewayId: igw }));
+    await t.ec2.send(new CreateRouteCommand({ RouteTableId: rtb, DestinationCidrBlock: '203.0.113.0/24', GatewayId: igw }));
     assert.equal(await eventually('the internet again', async () => (await ping(id, '203.0.113.10')) || undefined), true, 'a narrower route too');
-    await ec2.send(new DetachInternetGatewayCommand({ InternetGatewayId: igw, VpcId: vpcId }));
+    await t.ec2.send(new DetachInternetGatewayCommand({ InternetGatewayId: igw, VpcId: vpcId }));
     assert.equal(await ping(id, '203.0.113.10'), false, 'a detached gateway leaves the route a blackhole');
 
     // An Elastic IP: "the internet" reaches the instance's server by it exactly as far as its group admits.
-    await ec2.send(new AttachInternetGatewayCommand({ InternetGatewayId: igw, VpcId: vpcId }));
-    const eip = await ec2.send(new AllocateAddressCommand({ Domain: 'vpc' }));
-    const assoc = (await ec2.send(new AssociateAddressCommand({ AllocationId: eip.AllocationId, InstanceId: id }))).AssociationId!;
+    await t.ec2.send(new AttachInternetGatewayCommand({ InternetGatewayId: igw, VpcId: vpcId }));
+    const eip = await t.ec2.send(new AllocateAddressCommand({ Domain: 'vpc' }));
+    const assoc = (await t.ec2.send(new AssociateAddressCommand({ AllocationId: eip.AllocationId, InstanceId: id }))).AssociationId!;
     await eventually('the listener', async () => {
-      const out = await ec2.send(new GetConsoleOutputCommand({ InstanceId: id }));
+      const out = await t.ec2.send(new GetConsoleOutputCommand({ InstanceId: id }));
       return Buffer.from(out.Output ?? '', 'base64').toString().includes('listener-ready') || undefined;
     });
     assert.equal(await fromInternet(eip.PublicIp!, 80), '', 'the default group admits nothing from outside');
-    const group = (await ec2.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcId] }] }))).SecurityGroups![0]!.GroupId!;
-    await ec2.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: group, IpPermissions: [{ IpProtocol: 'tcp', FromPort: 80, ToPort: 80, IpRanges: [{ CidrIp: '203.0.113.0/24' }] }] }));
+    const group = (await t.ec2.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcId] }] }))).SecurityGroups![0]!.GroupId!;
+    await t.ec2.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: group, IpPermissions: [{ IpProtocol: 'tcp', FromPort: 80, ToPort: 80, IpRanges: [{ CidrIp: '203.0.113.0/24' }] }] }));
     assert.equal(await eventually('the server by its public IP', async () => (await fromInternet(eip.PublicIp!, 80)) || undefined), 'web80', 'a rule for the internet\'s addresses admits it');
     assert.equal(await fromInternet(eip.PublicIp!, 81), '', 'and only the port it names');
     const md = await execa('docker', ['exec', id, 'wget', '-qO-', 'http://169.254.169.254/latest/meta-data/public-ipv4'], { reject: false });
     assert.equal(md.stdout.trim(), eip.PublicIp, 'the metadata service tells the instance its public address');
-    await ec2.send(new DisassociateAddressCommand({ AssociationId: assoc }));
+    await t.ec2.send(new DisassociateAddressCommand({ AssociationId: assoc }));
     assert.equal(await fromInternet(eip.PublicIp!, 80), '', 'a disassociated address leads nowhere');
   });
 
   it('a private subnet routed to a NAT gateway reaches the internet as the gateway\'s Elastic IP, nothing comes in by that address, and a restart rebuilds it', async () => {
     // "The internet" answers every TCP client with the address it sees the connection come from.
     internet.echoSource(9000);
-    const vpcId = (await ec2.send(new CreateVpcCommand({ CidrBlock: '10.63.0.0/16' }))).Vpc!.VpcId!;
-    const publicSubnet = (await ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.63.1.0/24', AvailabilityZone: 'us-east-1a' }))).Subnet!.SubnetId!;
-    const privateSubnet = (await ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.63.2.0/24', AvailabilityZone: 'us-east-1a' }))).Subnet!.SubnetId!;
-    const igw = (await ec2.send(new CreateInternetGatewayCommand({}))).InternetGateway!.InternetGatewayId!;
-    await ec2.send(new AttachInternetGatewayCommand({ InternetGatewayId: igw, VpcId: vpcId }));
-    const publicRtb = (await ec2.send(new CreateRouteTableCommand({ VpcId: vpcId }))).RouteTable!.RouteTableId!;
-    await ec2.send(new AssociateRouteTableCommand({ RouteTableId: publicRtb, SubnetId: publicSubnet }));
-    await ec2.send(new CreateRouteCommand({ RouteTableId: publicRtb, DestinationCidrBlock: '0.0.0.0/0', GatewayId: igw }));
-    const privateRtb = (await ec2.send(new CreateRouteTableCommand({ VpcId: vpcId }))).RouteTable!.RouteTableId!;
-    await ec2.send(new AssociateRouteTableCommand({ RouteTableId: privateRtb, SubnetId: privateSubnet }));
-    const eip = await ec2.send(new AllocateAddressCommand({ Domain: 'vpc' }));
-    const natId = (await ec2.send(new CreateNatGatewayCommand({ SubnetId: publicSubnet, AllocationId: eip.AllocationId }))).NatGateway!.NatGatewayId!;
-    await eventually('the NAT gateway', async () => (await ec2.send(new DescribeNatGatewaysCommand({ NatGatewayIds: [natId] }))).NatGateways![0]!.State === 'available' || undefined);
+    const vpcId = (await t.ec2.send(new CreateVpcCommand({ CidrBlock: '10.63.0.0/16' }))).Vpc!.VpcId!;
+    const publicSubnet = (await t.ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.63.1.0/24', AvailabilityZone: 'us-east-1a' }))).Subnet!.SubnetId!;
+    const privateSubnet = (await t.ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.63.2.0/24', AvailabilityZone: 'us-east-1a' }))).Subnet!.SubnetId!;
+    const igw = (await t.ec2.send(new CreateInternetGatewayCommand({}))).InternetGateway!.InternetGatewayId!;
+    await t.ec2.send(new AttachInternetGatewayCommand({ InternetGatewayId: igw, VpcId: vpcId }));
+    const publicRtb = (await t.ec2.send(new CreateRouteTableCommand({ VpcId: vpcId }))).RouteTable!.RouteTableId!;
+    await t.ec2.send(new AssociateRouteTableCommand({ RouteTableId: publicRtb, SubnetId: publicSubnet }));
+    await t.ec2.send(new CreateRouteCommand({ RouteTableId: publicRtb, DestinationCidrBlock: '0.0.0.0/0', GatewayId: igw }));
+    const privateRtb = (await t.ec2.send(new CreateRouteTableCommand({ VpcId: vpcId }))).RouteTable!.RouteTableId!;
+    await t.ec2.send(new AssociateRouteTableCommand({ RouteTableId: privateRtb, SubnetId: privateSubnet }));
+    const eip = await t.ec2.send(new AllocateAddressCommand({ Domain: 'vpc' }));
+    const natId = (await t.ec2.send(new CreateNatGatewayCommand({ SubnetId: publicSubnet, AllocationId: eip.AllocationId }))).NatGateway!.NatGatewayId!;
+    await eventually('the NAT gateway', async () => (await t.ec2.send(new DescribeNatGatewaysCommand({ NatGatewayIds: [natId] }))).NatGateways![0]!.State === 'available' || undefined);
 
     // A server in the private subnet that its group opens to the internet's addresses: only the NAT keeps them out.
-    const image = (await ec2.send(new DescribeImagesCommand({ Filters: [{ Name: 'name', Values: ['thecloud-busybox'] }] }))).Images![0]!;
+    const image = (await t.ec2.send(new DescribeImagesCommand({ Filters: [{ Name: 'name', Values: ['thecloud-busybox'] }] }))).Images![0]!;
     const userData = Buffer.from(['#!/bin/sh', 'nc -ll -p 80 -e echo web80 >/dev/null 2>&1 &', 'echo listener-ready'].join('\n')).toString('base64');
-    const id = (await ec2.send(new RunInstancesCommand({ ImageId: image.ImageId, MinCount: 1, MaxCount: 1, InstanceType: 't3.nano', SubnetId: privateSubnet, PrivateIpAddress: '10.63.2.10', UserData: userData }))).Instances![0]!.InstanceId!;
+    const id = (await t.ec2.send(new RunInstancesCommand({ ImageId: image.ImageId, MinCount: 1, MaxCount: 1, InstanceType: 't3.nano', SubnetId: privateSubnet, PrivateIpAddress: '10.63.2.10', UserData: userData }))).Instances![0]!.InstanceId!;
     launched.push(id);
-    const group = (await ec2.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcId] }] }))).SecurityGroups![0]!.GroupId!;
-    await ec2.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: group, IpPermissions: [{ IpProtocol: 'tcp', FromPort: 80, ToPort: 80, IpRanges: [{ CidrIp: '203.0.113.0/24' }] }] }));
-    await waitUntilInstanceRunning({ client: ec2, maxWaitTime: 60, minDelay: 1, maxDelay: 1 }, { InstanceIds: [id] });
+    const group = (await t.ec2.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcId] }] }))).SecurityGroups![0]!.GroupId!;
+    await t.ec2.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: group, IpPermissions: [{ IpProtocol: 'tcp', FromPort: 80, ToPort: 80, IpRanges: [{ CidrIp: '203.0.113.0/24' }] }] }));
+    await waitUntilInstanceRunning({ client: t.ec2, maxWaitTime: 60, minDelay: 1, maxDelay: 1 }, { InstanceIds: [id] });
     assert.equal(await eventually('the VPC router', async () => (await ping(id, '10.63.2.1')) || undefined), true);
 
     const seenFrom = async () => (await execa('docker', ['exec', id, 'nc', '-w', '2', '203.0.113.10', '9000'], { reject: false })).stdout.trim();
     assert.equal(await ping(id, '203.0.113.10'), false, 'no route in the private table yet');
-    await ec2.send(new CreateRouteCommand({ RouteTableId: privateRtb, DestinationCidrBlock: '0.0.0.0/0', NatGatewayId: natId }));
+    await t.ec2.send(new CreateRouteCommand({ RouteTableId: privateRtb, DestinationCidrBlock: '0.0.0.0/0', NatGatewayId: natId }));
     assert.equal(await eventually('the internet through the NAT gateway', async () => (await seenFrom()) || undefined), eip.PublicIp, 'the far side sees the gateway\'s Elastic IP');
     // As on AWS, the gateway forwards by its own subnet's table: without its route to the internet gateway, nowhere.
-    await ec2.send(new DeleteRouteCommand({ RouteTableId: publicRtb, DestinationCidrBlock: '0.0.0.0/0' }));
+    await t.ec2.send(new DeleteRouteCommand({ RouteTableId: publicRtb, DestinationCidrBlock: '0.0.0.0/0' }));
     assert.equal(await seenFrom(), '', 'a NAT gateway in a subnet with no route to the internet gateway forwards nothing');
-    await ec2.send(new CreateRouteCommand({ RouteTableId: publicRtb, DestinationCidrBlock: '0.0.0.0/0', GatewayId: igw }));
+    await t.ec2.send(new CreateRouteCommand({ RouteTableId: publicRtb, DestinationCidrBlock: '0.0.0.0/0', GatewayId: igw }));
     assert.equal(await eventually('the NAT gateway\'s subnet routed again', async () => (await seenFrom()) || undefined), eip.PublicIp);
 
-    await eventually('the listener', async () => Buffer.from((await ec2.send(new GetConsoleOutputCommand({ InstanceId: id }))).Output ?? '', 'base64').toString().includes('listener-ready') || undefined);
+    await eventually('the listener', async () => Buffer.from((await t.ec2.send(new GetConsoleOutputCommand({ InstanceId: id }))).Output ?? '', 'base64').toString().includes('listener-ready') || undefined);
     assert.equal(await fromInternet(eip.PublicIp!, 80), '', 'nothing comes in by the gateway\'s address');
     assert.equal(await fromInternet('10.63.2.10', 80), '', 'nor by the private address');
 
     // A restart after the host lost the routers (the test server's close removes them): rebuilt from the records.
-    const dbUrl = s.databaseUrl;
-    await s.close();
-    assert.equal(await seenFrom(), '', 'the router is gone');
-    s = await startTestServer({ COMPUTE_BACKEND: 'docker' }, dbUrl);
-    ec2 = sdk(s.url);
+    await t.restart(async () => assert.equal(await seenFrom(), '', 'the router is gone'));
     assert.equal(await eventually('the NAT gateway after a restart', async () => (await seenFrom()) || undefined), eip.PublicIp);
 
-    await ec2.send(new DeleteNatGatewayCommand({ NatGatewayId: natId }));
+    await t.ec2.send(new DeleteNatGatewayCommand({ NatGatewayId: natId }));
     assert.equal(await seenFrom(), '', 'a deleted gateway leaves its route a blackhole');
   });
 
   it('an instance launched into a subnet that maps public addresses is reached by its own public IP exactly as its group allows', async () => {
-    const vpcId = (await ec2.send(new CreateVpcCommand({ CidrBlock: '10.64.0.0/16' }))).Vpc!.VpcId!;
-    const subnetId = (await ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.64.1.0/24', AvailabilityZone: 'us-east-1a' }))).Subnet!.SubnetId!;
-    await ec2.send(new ModifySubnetAttributeCommand({ SubnetId: subnetId, MapPublicIpOnLaunch: { Value: true } }));
-    const igw = (await ec2.send(new CreateInternetGatewayCommand({}))).InternetGateway!.InternetGatewayId!;
-    await ec2.send(new AttachInternetGatewayCommand({ InternetGatewayId: igw, VpcId: vpcId }));
-    const main = (await ec2.send(new DescribeRouteTablesCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcId] }, { Name: 'association.main', Values: ['true'] }] }))).RouteTables![0]!.RouteTableId!;
-    await ec2.send(new CreateRouteCommand({ RouteTableId: main, DestinationCidrBlock: '0.0.0.0/0', GatewayId: igw }));
-    const image = (await ec2.send(new DescribeImagesCommand({ Filters: [{ Name: 'name', Values: ['thecloud-busybox'] }] }))).Images![0]!;
+    const vpcId = (await t.ec2.send(new CreateVpcCommand({ CidrBlock: '10.64.0.0/16' }))).Vpc!.VpcId!;
+    const subnetId = (await t.ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.64.1.0/24', AvailabilityZone: 'us-east-1a' }))).Subnet!.SubnetId!;
+    await t.ec2.send(new ModifySubnetAttributeCommand({ SubnetId: subnetId, MapPublicIpOnLaunch: { Value: true } }));
+    const igw = (await t.ec2.send(new CreateInternetGatewayCommand({}))).InternetGateway!.InternetGatewayId!;
+    await t.ec2.send(new AttachInternetGatewayCommand({ InternetGatewayId: igw, VpcId: vpcId }));
+    const main = (await t.ec2.send(new DescribeRouteTablesCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcId] }, { Name: 'association.main', Values: ['true'] }] }))).RouteTables![0]!.RouteTableId!;
+    await t.ec2.send(new CreateRouteCommand({ RouteTableId: main, DestinationCidrBlock: '0.0.0.0/0', GatewayId: igw }));
+    const image = (await t.ec2.send(new DescribeImagesCommand({ Filters: [{ Name: 'name', Values: ['thecloud-busybox'] }] }))).Images![0]!;
     const userData = Buffer.from(['#!/bin/sh', 'nc -ll -p 80 -e echo web80 >/dev/null 2>&1 &', 'echo listener-ready'].join('\n')).toString('base64');
-    const id = (await ec2.send(new RunInstancesCommand({ ImageId: image.ImageId, MinCount: 1, MaxCount: 1, InstanceType: 't3.nano', SubnetId: subnetId, UserData: userData }))).Instances![0]!.InstanceId!;
+    const id = (await t.ec2.send(new RunInstancesCommand({ ImageId: image.ImageId, MinCount: 1, MaxCount: 1, InstanceType: 't3.nano', SubnetId: subnetId, UserData: userData }))).Instances![0]!.InstanceId!;
     launched.push(id);
-    await waitUntilInstanceRunning({ client: ec2, maxWaitTime: 60, minDelay: 1, maxDelay: 1 }, { InstanceIds: [id] });
-    const publicIp = (await ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }))).Reservations![0]!.Instances![0]!.PublicIpAddress!;
+    await waitUntilInstanceRunning({ client: t.ec2, maxWaitTime: 60, minDelay: 1, maxDelay: 1 }, { InstanceIds: [id] });
+    const publicIp = (await t.ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }))).Reservations![0]!.Instances![0]!.PublicIpAddress!;
     assert.match(publicIp, /^198\.1[89]\./);
-    assert.deepEqual((await ec2.send(new DescribeAddressesCommand({}))).Addresses!.filter((a) => a.PublicIp === publicIp), [], 'not an Elastic IP');
-    await eventually('the listener', async () => Buffer.from((await ec2.send(new GetConsoleOutputCommand({ InstanceId: id }))).Output ?? '', 'base64').toString().includes('listener-ready') || undefined);
+    assert.deepEqual((await t.ec2.send(new DescribeAddressesCommand({}))).Addresses!.filter((a) => a.PublicIp === publicIp), [], 'not an Elastic IP');
+    await eventually('the listener', async () => Buffer.from((await t.ec2.send(new GetConsoleOutputCommand({ InstanceId: id }))).Output ?? '', 'base64').toString().includes('listener-ready') || undefined);
     const md = await execa('docker', ['exec', id, 'wget', '-qO-', 'http://169.254.169.254/latest/meta-data/public-ipv4'], { reject: false });
     assert.equal(md.stdout.trim(), publicIp, 'the metadata service tells the instance its public address');
     assert.equal(await fromInternet(publicIp, 80), '', 'the default group admits nothing from outside');
-    const group = (await ec2.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcId] }] }))).SecurityGroups![0]!.GroupId!;
-    await ec2.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: group, IpPermissions: [{ IpProtocol: 'tcp', FromPort: 80, ToPort: 80, IpRanges: [{ CidrIp: '203.0.113.0/24' }] }] }));
+    const group = (await t.ec2.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcId] }] }))).SecurityGroups![0]!.GroupId!;
+    await t.ec2.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: group, IpPermissions: [{ IpProtocol: 'tcp', FromPort: 80, ToPort: 80, IpRanges: [{ CidrIp: '203.0.113.0/24' }] }] }));
     assert.equal(await eventually('the server by its public IP', async () => (await fromInternet(publicIp, 80)) || undefined), 'web80');
   });
 });

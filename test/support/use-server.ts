@@ -6,6 +6,9 @@
  * A suite that needs a real backend passes `requires`, run first in the same `before` with mocha's context, so
  * needBackend skips the suite (or fails it under CI=true) before any server starts:
  *   const t = useTestServer({ env: { COMPUTE_BACKEND: 'docker' }, requires: (ctx) => needBackend(ctx, 'docker', probe) });
+ * (A suite's own `before` registered ahead of this call runs first too: mocha drops the later `before` hooks
+ * once one skips or fails.) Clean-up that needs the server goes in `beforeClose`; other `after` hooks of the
+ * suite run after the close when registered after this call.
  */
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { StartOptions } from '../../src/server/bootstrap.js';
