@@ -11,11 +11,9 @@ import {
   RunInstancesCommand,
   TerminateInstancesCommand,
   waitUntilInstanceRunning,
-  type EC2Client,
 } from '@aws-sdk/client-ec2';
 import pg from 'pg';
-import { startTestServer, type TestServer } from '../support/server.js';
-import { sdk } from '../support/clients.js';
+import { useTestServer } from '../support/use-server.js';
 import { eventually } from '../support/eventually.js';
 
 /**
@@ -24,30 +22,26 @@ import { eventually } from '../support/eventually.js';
  * and one more.
  */
 describe('ENI attachments under concurrency: one instance\'s device indexes and interface limit hold', () => {
-  let s: TestServer;
-  let ec2: EC2Client;
+  const t = useTestServer();
   let subnetId: string;
   let imageId: string;
   before(async () => {
-    s = await startTestServer();
-    ec2 = sdk(s.url);
-    const vpcId = (await ec2.send(new CreateVpcCommand({ CidrBlock: '10.61.0.0/16' }))).Vpc!.VpcId!;
-    subnetId = (await ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.61.1.0/24', AvailabilityZone: 'us-east-1a' }))).Subnet!.SubnetId!;
-    imageId = (await ec2.send(new DescribeImagesCommand({}))).Images![0]!.ImageId!;
+    const vpcId = (await t.ec2.send(new CreateVpcCommand({ CidrBlock: '10.61.0.0/16' }))).Vpc!.VpcId!;
+    subnetId = (await t.ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.61.1.0/24', AvailabilityZone: 'us-east-1a' }))).Subnet!.SubnetId!;
+    imageId = (await t.ec2.send(new DescribeImagesCommand({}))).Images![0]!.ImageId!;
   });
-  after(async () => s?.close());
 
-  const newEni = async () => (await ec2.send(new CreateNetworkInterfaceCommand({ SubnetId: subnetId }))).NetworkInterface!.NetworkInterfaceId!;
+  const newEni = async () => (await t.ec2.send(new CreateNetworkInterfaceCommand({ SubnetId: subnetId }))).NetworkInterface!.NetworkInterfaceId!;
   const running = async () => {
-    const id = (await ec2.send(new RunInstancesCommand({ ImageId: imageId, InstanceType: 't2.micro', MinCount: 1, MaxCount: 1, SubnetId: subnetId }))).Instances![0]!.InstanceId!;
-    await waitUntilInstanceRunning({ client: ec2, maxWaitTime: 60, minDelay: 1, maxDelay: 1 }, { InstanceIds: [id] });
+    const id = (await t.ec2.send(new RunInstancesCommand({ ImageId: imageId, InstanceType: 't2.micro', MinCount: 1, MaxCount: 1, SubnetId: subnetId }))).Instances![0]!.InstanceId!;
+    await waitUntilInstanceRunning({ client: t.ec2, maxWaitTime: 60, minDelay: 1, maxDelay: 1 }, { InstanceIds: [id] });
     return id;
   };
   const attachedTo = async (instanceId: string) =>
-    (await ec2.send(new DescribeNetworkInterfacesCommand({ Filters: [{ Name: 'attachment.instance-id', Values: [instanceId] }] }))).NetworkInterfaces!;
+    (await t.ec2.send(new DescribeNetworkInterfacesCommand({ Filters: [{ Name: 'attachment.instance-id', Values: [instanceId] }] }))).NetworkInterfaces!;
   const code = (r: PromiseSettledResult<unknown>) => (r.status === 'rejected' ? (r.reason as { name?: string }).name : 'ok');
   const attach = (eni: string, instanceId: string, index: number) =>
-    ec2.send(new AttachNetworkInterfaceCommand({ NetworkInterfaceId: eni, InstanceId: instanceId, DeviceIndex: index }));
+    t.ec2.send(new AttachNetworkInterfaceCommand({ NetworkInterfaceId: eni, InstanceId: instanceId, DeviceIndex: index }));
 
   it('lets one of two concurrent attachments through, at one device index or beyond the instance type\'s limit, with AWS\'s error for the other', async () => {
     const inst = await running();
@@ -62,13 +56,13 @@ describe('ENI attachments under concurrency: one instance\'s device indexes and 
       assert.equal(code(lost), sameIndex ? 'InvalidParameterValue' : 'AttachmentLimitExceeded', `round ${round}: the refusal`);
       const enis = await attachedTo(inst);
       assert.equal(enis.length, 2, `round ${round}: the instance has ${enis.length} interfaces`);
-      for (const e of enis) if (e.Attachment!.DeviceIndex !== 0) await ec2.send(new DetachNetworkInterfaceCommand({ AttachmentId: e.Attachment!.AttachmentId }));
+      for (const e of enis) if (e.Attachment!.DeviceIndex !== 0) await t.ec2.send(new DetachNetworkInterfaceCommand({ AttachmentId: e.Attachment!.AttachmentId }));
     }
   });
 
   // The interleavings the race above hits by chance, made certain: each request waits after its validation.
   const afterValidation = (between: () => Promise<void>) => {
-    const checks = s.services.network.attachments;
+    const checks = t.s.services.network.attachments;
     const validate = checks.checkAttach.bind(checks);
     checks.checkAttach = async (accountId, req) => {
       await validate(accountId, req);
@@ -101,9 +95,9 @@ describe('ENI attachments under concurrency: one instance\'s device indexes and 
     const inst = await running();
     const eni = await newEni();
     const restore = afterValidation(async () => {
-      await ec2.send(new TerminateInstancesCommand({ InstanceIds: [inst] }));
+      await t.ec2.send(new TerminateInstancesCommand({ InstanceIds: [inst] }));
       await eventually('the instance terminated', async () =>
-        (await ec2.send(new DescribeInstancesCommand({ InstanceIds: [inst] }))).Reservations![0]!.Instances![0]!.State!.Name === 'terminated');
+        (await t.ec2.send(new DescribeInstancesCommand({ InstanceIds: [inst] }))).Reservations![0]!.Instances![0]!.State!.Name === 'terminated');
     });
     try {
       const [late] = await Promise.allSettled([attach(eni, inst, 1)]);
@@ -112,28 +106,28 @@ describe('ENI attachments under concurrency: one instance\'s device indexes and 
       restore();
     }
     assert.deepEqual(await attachedTo(inst), []);
-    assert.equal((await ec2.send(new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: [eni] }))).NetworkInterfaces![0]!.Attachment, undefined);
+    assert.equal((await t.ec2.send(new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: [eni] }))).NetworkInterfaces![0]!.Attachment, undefined);
   });
 
   it('never leaves an interface attached to a terminated instance, nor two at one device index, when attach, detach and terminate race', async () => {
     const [a, b] = [await newEni(), await newEni()];
-    const db = new pg.Client({ connectionString: s.databaseUrl });
+    const db = new pg.Client({ connectionString: t.s.databaseUrl });
     await db.connect();
     try {
       for (let round = 0; round < 4; round++) {
         const inst = await running();
         const att = (await attach(a, inst, 1)).AttachmentId!;
         const results = await Promise.allSettled([
-          ec2.send(new DetachNetworkInterfaceCommand({ AttachmentId: att })),
+          t.ec2.send(new DetachNetworkInterfaceCommand({ AttachmentId: att })),
           attach(b, inst, 1),
-          ec2.send(new TerminateInstancesCommand({ InstanceIds: [inst] })),
+          t.ec2.send(new TerminateInstancesCommand({ InstanceIds: [inst] })),
           attach(b, inst, 1),
         ]);
         for (const r of results) {
           assert.ok(r.status === 'fulfilled' || /^(InvalidParameterValue|AttachmentLimitExceeded|IncorrectInstanceState|InvalidNetworkInterface\.InUse|InvalidAttachmentID\.NotFound|InvalidInstanceID\.NotFound)$/.test(code(r)!), `round ${round}: ${code(r)}`);
         }
         await eventually('the instance terminated', async () =>
-          (await ec2.send(new DescribeInstancesCommand({ InstanceIds: [inst] }))).Reservations![0]!.Instances![0]!.State!.Name === 'terminated');
+          (await t.ec2.send(new DescribeInstancesCommand({ InstanceIds: [inst] }))).Reservations![0]!.Instances![0]!.State!.Name === 'terminated');
         assert.deepEqual(await attachedTo(inst), [], `round ${round}: interfaces attached to the terminated instance`);
         const left = await db.query(`SELECT n.id FROM network_interfaces n JOIN instances i ON i.id = n.instance_id WHERE i.state = 'terminated'`);
         assert.deepEqual(left.rows, [], `round ${round}: records of interfaces attached to terminated instances`);
