@@ -45,15 +45,13 @@ export class MetadataService implements MetadataSource {
 
   private async describe(row: InstanceRow): Promise<InstanceMetadata> {
     const acct = row.account_id;
-    const [subnet, vpcs, groups, key, tags, image, publicIp, eni, attached] = await Promise.all([
+    const [subnet, vpcs, groups, key, tags, image, attached] = await Promise.all([
       this.network.subnet(acct, row.subnet_id),
       this.network.vpcs(acct),
       this.network.securityGroups(acct),
       row.key_name ? this.keyPairs.byName(acct, row.key_name) : undefined,
       this.tags.byResource(acct, [row.id]),
       this.images.visible(acct, row.image_id).catch(() => undefined),
-      row.eni_id && row.private_ip ? this.network.publicIpOf(row.eni_id, row.private_ip) : undefined,
-      row.eni_id ? this.network.enis.get(row.eni_id) : undefined,
       this.network.enis.ofInstance(row.id),
     ]);
     const cidrsOf = (vpcId: string) => {
@@ -70,12 +68,17 @@ export class MetadataService implements MetadataSource {
         ips: e.ips,
         publicIp: e.ips[0] ? await this.network.publicIpOf(e.id, e.ips[0]) : undefined,
         subnetId: e.subnet_id,
-        subnetCidr: (await this.network.subnet(acct, e.subnet_id))?.cidr_block ?? '',
+        subnetCidr: (e.subnet_id === row.subnet_id ? subnet : await this.network.subnet(acct, e.subnet_id))?.cidr_block ?? '',
         vpcId: e.vpc_id,
         vpcCidrs: cidrsOf(e.vpc_id),
         securityGroups: named(e.security_group_ids),
       })),
     );
+    // The primary interface is among the attached ones (its addresses, subnet and public address read once, above);
+    // read on its own only if it is not.
+    const primary = interfaces.find((i) => i.eniId === row.eni_id);
+    const eni = attached.find((e) => e.id === row.eni_id) ?? (row.eni_id ? await this.network.enis.get(row.eni_id) : undefined);
+    const publicIp = primary ? primary.publicIp : row.eni_id && row.private_ip ? await this.network.publicIpOf(row.eni_id, row.private_ip) : undefined;
     return {
       instanceId: row.id,
       accountId: acct,
