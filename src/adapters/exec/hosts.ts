@@ -103,13 +103,14 @@ export function sshHost(opts: SshHostOptions): HostRunner {
   const run: Runner = async (command, args, runOpts = {}) => {
     const line = remoteCommandLine(command, args);
     mkdirSync(controlDir, { recursive: true, mode: 0o700 });
-    let result = await ssh('ssh', [...base, `${user}@${host}`, '--', line], { ...runOpts, allowFailure: true });
+    const attempt = () => ssh('ssh', [...base, `${user}@${host}`, '--', line], { ...runOpts, allowFailure: true });
+    let result = await attempt();
     // ssh's 255 with no message: the connection (or the shared master it went through) was lost. A read-only
     // command is asked again, twice at most, after a pause; seen in a full CI run as a failed `lvs` while the storage
     // host (a TCG guest) and a TCG VM were both busy; not reproduced on demand (40 commands at once pass).
     for (let retry = 1; retry <= 2 && runOpts.readOnly && lostConnection(result); retry++) {
       await new Promise((r) => setTimeout(r, retry * (opts.retryPauseMs ?? 1000)));
-      result = await ssh('ssh', [...base, `${user}@${host}`, '--', line], { ...runOpts, allowFailure: true });
+      result = await attempt();
     }
     if (result.exitCode === 255 && SSH_FAILURE.test(result.stderr)) {
       throw new HostUnreachableError(`storage host ${opts.url} is not reachable over SSH: ${result.stderr.trim().slice(0, 500)}`);
