@@ -5,8 +5,9 @@ import { copyFile, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { inflateSync } from 'node:zlib';
-import { run } from '../../src/adapters/exec/index.js';
+import { run, watchLines, type LineWatch, type LineWatcher } from '../../src/adapters/exec/index.js';
 import { LibvirtComputeBackend, mapDomainState, parseImageRef, formatImageRef, tapName } from '../../src/adapters/libvirt/index.js';
 import { parseMetadata } from '../../src/adapters/libvirt/metadata.js';
 import { domainName } from '../../src/adapters/libvirt/virsh.js';
@@ -34,8 +35,6 @@ function sshKey(comment: string): { line: string; fingerprint: string } {
   const fingerprint = 'SHA256:' + createHash('sha256').update(blob).digest('base64').replace(/=+$/, '');
   return { line: `ssh-ed25519 ${blob.toString('base64')} ${comment}`, fingerprint };
 }
-
-/** Polls `fn` until it returns something truthy, failing after `ms` with `what`. */
 
 const virsh = (...args: string[]) => run('virsh', ['-c', URI, ...args], { allowFailure: true });
 const count = (text: string, needle: string) => text.split(needle).length - 1;
@@ -276,6 +275,31 @@ describe('libvirt adapter: real VMs (scripts/setup-libvirt.sh)', function () {
     await eventually('the third boot', async () => (await console_()).includes('thecloud: boot number 3'), 90_000);
     await eventually('boot finished', async () => (await bootsFinished()) >= 3, 60_000);
     console.log(`      (reboot to boot finished ${Date.now() - t} ms)`);
+  });
+
+  it('asks the guest once even when the event listener is slow to register (no reboot it does not see)', async () => {
+    // The listener starts 3 s late, as under load. Were the guest asked before it listens, the reboot event would
+    // be missed and the guest, already booted again, asked again: a second reboot, a second "pressed" line.
+    const slow: LineWatcher = (command, args, onLine, opts) => {
+      let inner: LineWatch | undefined;
+      let stopped = false;
+      const started = sleep(3_000).then(() => {
+        if (!stopped) inner = watchLines(command, args, onLine, opts);
+      });
+      return {
+        exited: started.then(() => inner?.exited),
+        stop: () => {
+          stopped = true;
+          inner?.stop();
+        },
+      };
+    };
+    const presses = count(await console_(), 'thecloud: power button pressed');
+    const boots = count(await console_(), 'thecloud: boot finished');
+    await new LibvirtComputeBackend({ uri: URI, watcher: slow }).reboot(instanceId);
+    await eventually('boot finished', async () => (await bootsFinished()) >= boots + 1, 90_000);
+    assert.equal(count(await console_(), 'thecloud: power button pressed'), presses + 1, 'asked once');
+    assert.equal(await bootsFinished(), boots + 1, 'rebooted once');
   });
 
   it('resets a guest that does not answer the reboot request in time (a hard reboot, still in place)', async () => {

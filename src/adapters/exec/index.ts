@@ -151,6 +151,62 @@ export function startDaemon(
   };
 }
 
+/** A short-lived command whose output is read line by line while it runs (`watchLines`). */
+export interface LineWatch {
+  /** Resolves once it has exited (never rejects). */
+  exited: Promise<void>;
+  /** Ends it (SIGTERM); harmless once it has exited. */
+  stop(): void;
+}
+
+export type LineWatcher = (
+  command: string,
+  args: readonly string[],
+  onLine: (line: string) => void,
+  opts?: { timeoutMs?: number },
+) => LineWatch;
+
+/**
+ * Runs a command (argument array only) and hands each line it writes to stdout to `onLine` as it comes, for
+ * listeners such as `virsh event --loop`. It is killed at the timeout (default 60 s) or when this process exits.
+ */
+export const watchLines: LineWatcher = (command, args, onLine, opts = {}) => {
+  for (const a of args) {
+    if (typeof a !== 'string' || a.includes('\0')) throw new TypeError(`bad argument to ${command}`);
+  }
+  const child = execa(command, [...args], {
+    stdin: 'ignore',
+    stdout: 'pipe',
+    stderr: 'ignore',
+    buffer: false,
+    reject: false,
+    timeout: opts.timeoutMs ?? 60_000,
+  });
+  let partial = '';
+  child.stdout?.setEncoding('utf8');
+  child.stdout?.on('data', (chunk: string) => {
+    const lines = (partial + chunk).split('\n');
+    partial = lines.pop() ?? '';
+    for (const l of lines) if (l.trim()) onLine(l);
+  });
+  const exited = child.then(
+    () => undefined,
+    () => undefined,
+  );
+  return {
+    exited: exited.then(() => {
+      if (partial.trim()) onLine(partial);
+    }),
+    stop: () => {
+      try {
+        child.kill('SIGTERM');
+      } catch {
+        /* gone already */
+      }
+    },
+  };
+};
+
 /**
  * A listening TCP socket inside a named network namespace, owned by this process: a short-lived child
  * (`ip netns exec NS node -e ...`) binds it there and hands it back over Node's IPC channel, then exits. The

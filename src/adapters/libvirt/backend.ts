@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { assertSafeName, run as defaultRunner, type Runner } from '../exec/index.js';
+import { assertSafeName, run as defaultRunner, watchLines, type LineWatcher, type Runner } from '../exec/index.js';
 import { errorText } from '../../errors/text.js';
 import type {
   BackendImageInfo,
@@ -38,6 +38,8 @@ export interface LibvirtOptions {
   /** Directory of that pool when the adapter creates it (default /var/lib/thecloud/pool) */
   poolPath?: string;
   runner?: Runner;
+  /** Runs `virsh event` listeners, line by line (default: the project's watchLines) */
+  watcher?: LineWatcher;
   /** Where serial console logs go, one <instance id>.log per domain (default /var/lib/thecloud/console) */
   consoleDir?: string;
   /** How long a graceful stop waits for the guest to power off before pulling the plug (default 30 s) */
@@ -70,8 +72,18 @@ export class DomainNotFoundError extends Error {
 const CONSOLE_TAIL_BYTES = 1 << 20;
 /** A guest still booting does not hear the ACPI button: stop and reboot press it again this often. */
 const ACPI_REPEAT_MS = 5_000;
-/** How long `virsh event` is given to connect and register before a reboot is requested. */
-const REBOOT_LISTENER_MS = 500;
+/**
+ * A reboot's event listener proves it is registered by seeing a change of ours (live metadata under this
+ * namespace) before the guest is asked; it is given this long to do so.
+ */
+const LISTENER_PROBE_URI = 'https://thecloud.dev/xmlns/reboot-probe';
+const LISTENER_READY_MS = 15_000;
+
+/** Resolves when `done()` holds or `ms` have passed, checking every 50 ms. */
+async function until(done: () => boolean, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (!done() && Date.now() < end) await sleep(Math.min(50, Math.max(0, end - Date.now())));
+}
 
 export function mapDomainState(virshState: string | undefined): BackendState {
   switch (virshState) {
@@ -103,6 +115,7 @@ export class LibvirtComputeBackend implements ComputeBackend {
   readonly name = 'libvirt' as const;
   readonly uri: string;
   private readonly runner: Runner;
+  private readonly watcher: LineWatcher;
   private readonly virsh: Virsh;
   private readonly pool: StoragePool;
   private readonly images: ImageStore;
@@ -120,6 +133,7 @@ export class LibvirtComputeBackend implements ComputeBackend {
   constructor(opts: LibvirtOptions = {}) {
     this.uri = opts.uri ?? process.env.LIBVIRT_URI ?? 'qemu:///system';
     this.runner = opts.runner ?? defaultRunner;
+    this.watcher = opts.watcher ?? watchLines;
     this.virsh = new Virsh(this.uri, this.runner);
     this.pool = new StoragePool(this.virsh, this.runner, opts.poolName ?? 'thecloud', opts.poolPath ?? '/var/lib/thecloud/pool');
     this.consoleDir = assertSafePath('console log directory', opts.consoleDir ?? '/var/lib/thecloud/console');
@@ -282,25 +296,48 @@ export class LibvirtComputeBackend implements ComputeBackend {
    * A reboot in place, as EC2 does it: the guest is asked (ACPI; libvirt powers it back on instead of letting
    * QEMU exit), and if it has not rebooted when the stop timeout is up, it is reset (a hard reboot). The QEMU
    * process stays, so the domain id, the VNC port and the console log carry on. Whether the guest listened is
-   * learnt from libvirt's reboot event, which a listener started before the request waits for.
+   * learnt from libvirt's reboot event. The listener must be registered before the guest is asked, or the event
+   * is missed and the guest, already rebooting, is asked again and again (each time a reboot): it proves it is
+   * by reporting a live metadata change made for the purpose, not by a pause that load can make too short.
    */
   async reboot(backendId: string): Promise<void> {
     const name = domainName(backendId);
     const state = await this.virsh.domstate(name);
     if (state === undefined) throw new DomainNotFoundError(name);
     if (mapDomainState(state) !== 'running') throw new Error(`libvirt domain ${name} is not running (${state})`);
-    const seconds = Math.max(1, Math.ceil(this.stopTimeoutMs / 1000));
+    let listening = false;
     let rebooted = false;
-    const listener = this.virsh
-      .run(['event', '--domain', name, '--event', 'reboot', '--timeout', String(seconds)], { timeoutMs: (seconds + 10) * 1000, allowFailure: true })
-      .then((r) => (rebooted = r.stdout.includes("event 'reboot'")), () => false);
-    // The listener needs a moment to connect and register before the guest can answer the request.
-    await sleep(REBOOT_LISTENER_MS);
-    // As for a stop, a guest still booting does not hear the button yet: ask again every few seconds.
-    const deadline = Date.now() + this.stopTimeoutMs;
-    while (!rebooted && Date.now() < deadline) {
-      await this.virsh.run(['reboot', name, '--mode', 'acpi'], { allowFailure: true });
-      await Promise.race([listener, sleep(Math.min(ACPI_REPEAT_MS, Math.max(0, deadline - Date.now())))]);
+    let ended = false;
+    const seconds = Math.ceil((LISTENER_READY_MS + this.stopTimeoutMs) / 1000) + 5;
+    const listener = this.watcher(
+      'virsh',
+      ['-c', this.uri, 'event', '--domain', name, '--all', '--loop', '--timeout', String(seconds)],
+      (line) => {
+        if (line.startsWith("event 'metadata-change'") && line.includes(LISTENER_PROBE_URI)) listening = true;
+        else if (line.startsWith("event 'reboot'")) rebooted = true;
+      },
+      { timeoutMs: (seconds + 10) * 1000 },
+    );
+    void listener.exited.then(() => (ended = true));
+    const probe = ['metadata', name, '--live', '--uri', LISTENER_PROBE_URI];
+    try {
+      const readyBy = Date.now() + LISTENER_READY_MS;
+      while (!listening) {
+        if (ended || Date.now() > readyBy) throw new Error(`virsh event did not start listening to ${name}`);
+        await this.virsh.run([...probe, '--key', 'probe', '--set', '<probe/>']);
+        await until(() => listening || ended, 500);
+      }
+      await this.virsh.run([...probe, '--remove'], { allowFailure: true });
+      // As for a stop, a guest still booting does not hear the button yet: ask again every few seconds.
+      const deadline = Date.now() + this.stopTimeoutMs;
+      while (!rebooted && Date.now() < deadline) {
+        await this.virsh.run(['reboot', name, '--mode', 'acpi'], { allowFailure: true });
+        await until(() => rebooted || ended, Math.min(ACPI_REPEAT_MS, Math.max(0, deadline - Date.now())));
+        // Deaf now, it could not tell a guest that rebooted from one that did not: neither ask again nor reset.
+        if (ended && !rebooted) throw new Error(`virsh event stopped listening to ${name} during its reboot`);
+      }
+    } finally {
+      listener.stop();
     }
     if (rebooted) return;
     await this.virsh.run(['reset', name]);
