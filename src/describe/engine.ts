@@ -82,10 +82,10 @@ export class DescribeEngine {
   }
 
   /** Everything a request asks, checked and compiled; NotFound for ids that are not there. */
-  private async prepare<Row, C extends DescribeContext>(resource: Resource<Row, C>, req: DescribeRequest, ctx: C, opts: SelectOptions) {
+  private async prepare<Row, C extends DescribeContext>(resource: Resource<Row, C>, req: DescribeRequest, ctx: C, opts: SelectOptions, idsChecked = false) {
     validateRequest(resource, req);
     const ids = req.ids?.length ? req.ids : undefined;
-    if (ids && opts.checkIds !== false) {
+    if (ids && opts.checkIds !== false && !idsChecked) {
       const missing = await this.missing(resource, ids, ctx, { where: opts.where });
       if (missing.length) throw resource.notFound(missing);
     }
@@ -180,7 +180,10 @@ export class DescribeEngine {
       const groups = opts.groupBy ? grouped(sel.keys, opts.groupBy) : [sel.keys];
       return { rows: this.batches(resource, groups, !opts.groupBy, ctx), nextToken: sel.nextToken };
     }
-    const p = await this.prepare(resource, req, ctx, opts);
+    // Ids are checked after the page is read, and only those it lacks (a filter or MaxResults may have left out
+    // one that exists): asking for instances by id that are there, as a client waiting on them does, is one query.
+    const checkIds = !!req.ids?.length && opts.checkIds !== false && !!resource.id;
+    const p = await this.prepare(resource, req, ctx, opts, checkIds);
     // One query. The keys are found by an index walk that reads no row it does not keep (an index-only scan
     // when it can); each kept key's row is then read by a LATERAL lookup (its LIMIT 1 keeps PostgreSQL from
     // flattening it into a join it might hash), so columns, subqueries and tags are computed for the page only.
@@ -191,6 +194,14 @@ export class DescribeEngine {
                    FROM ${raw(resource.from)} r WHERE ${on} LIMIT 1) x
           ORDER BY ${joinSql(p.order.map((_, i) => raw(`k.__k${i} COLLATE "C"`)), ', ')}`,
     );
+    if (checkIds) {
+      const seen = new Set(found.map((row) => row[resource.id!]));
+      const unseen = req.ids!.filter((id) => !seen.has(id));
+      if (unseen.length) {
+        const missing = await this.missing(resource, unseen, ctx, { where: opts.where });
+        if (missing.length) throw resource.notFound(missing);
+      }
+    }
     const keyed = found.map((row) => ({ row, key: takeKey(row, p.order.length).split(TOKEN_SEPARATOR) }));
     const page = trim(keyed, req.maxResults, (x) => x.key);
     let rows = page.keys.map((x) => x.row);
