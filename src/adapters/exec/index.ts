@@ -91,6 +91,23 @@ export function assertSafeName(kind: string, value: string): string {
   return value;
 }
 
+/** Hands a child's output stream to `onLine` one non-blank line at a time; `flush` gives the unterminated rest. */
+function readLines(stream: NodeJS.ReadableStream | null | undefined, onLine: (line: string) => void): { flush(): void } {
+  let partial = '';
+  stream?.setEncoding('utf8');
+  stream?.on('data', (chunk: string) => {
+    const lines = (partial + chunk).split('\n');
+    partial = lines.pop() ?? '';
+    for (const l of lines) if (l.trim()) onLine(l);
+  });
+  return {
+    flush: () => {
+      if (partial.trim()) onLine(partial);
+      partial = '';
+    },
+  };
+}
+
 /** A long-running host process started by `startDaemon`. */
 export interface Daemon {
   pid: number;
@@ -124,13 +141,7 @@ export function startDaemon(
     env: opts.env,
     ...(opts.uid !== undefined ? { uid: opts.uid, gid: opts.gid } : {}),
   });
-  let partial = '';
-  child.stderr?.setEncoding('utf8');
-  child.stderr?.on('data', (chunk: string) => {
-    const lines = (partial + chunk).split('\n');
-    partial = lines.pop() ?? '';
-    for (const l of lines) if (l.trim()) opts.onLine(l);
-  });
+  const lines = readLines(child.stderr, opts.onLine);
   const exited = child.then(
     (r) => ({ code: r.exitCode ?? null, signal: r.signal ?? null }),
     () => ({ code: null, signal: null }),
@@ -138,7 +149,7 @@ export function startDaemon(
   return {
     pid: child.pid ?? 0,
     exited: exited.then((r) => {
-      if (partial.trim()) opts.onLine(partial);
+      lines.flush();
       return r;
     }),
     signal: (sig) => {
@@ -182,20 +193,14 @@ export const watchLines: LineWatcher = (command, args, onLine, opts = {}) => {
     reject: false,
     timeout: opts.timeoutMs ?? 60_000,
   });
-  let partial = '';
-  child.stdout?.setEncoding('utf8');
-  child.stdout?.on('data', (chunk: string) => {
-    const lines = (partial + chunk).split('\n');
-    partial = lines.pop() ?? '';
-    for (const l of lines) if (l.trim()) onLine(l);
-  });
+  const lines = readLines(child.stdout, onLine);
   const exited = child.then(
     () => undefined,
     () => undefined,
   );
   return {
     exited: exited.then(() => {
-      if (partial.trim()) onLine(partial);
+      lines.flush();
     }),
     stop: () => {
       try {
