@@ -8,6 +8,8 @@ import {
   DescribeInstanceTypesCommand,
   DescribeAccountAttributesCommand,
   DeleteTagsCommand,
+  CreateSubnetCommand,
+  DeleteSubnetCommand,
 } from '@aws-sdk/client-ec2';
 import { SECOND_ACCOUNT } from '../support/server.js';
 import { useTestServer } from '../support/use-server.js';
@@ -105,6 +107,26 @@ describe('state: paging, isolation, restarts and concurrency', () => {
     assert.equal(new Set(ips).size, 60);
     assert.ok(!ips.includes('172.31.32.0') && !ips.includes('172.31.32.1') && !ips.includes('172.31.32.2') && !ips.includes('172.31.32.3'), 'AWS reserved addresses are never handed out');
     await assert.rejects(t.s.services.network.allocateIp(subnet, 'late', ips[0]), { code: 'InvalidIPAddress.InUse' });
+  });
+
+  it('hands out the lowest free address of a subnet, fills a gap first, and says when the subnet is full', async () => {
+    const vpcId = (await t.ec2.send(new DescribeVpcsCommand({}))).Vpcs![0]!.VpcId!;
+    const subnetId = (await t.ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '172.31.77.16/28' }))).Subnet!.SubnetId!;
+    const subnet = (await t.s.services.network.subnet('000000000000', subnetId))!;
+    // A /28: 16 addresses, AWS keeps the first four and the last: .20 to .30 are handed out, in order.
+    const got: string[] = [];
+    for (let i = 0; i < 11; i++) got.push(await t.s.services.network.allocateIp(subnet, `owner-${i}`));
+    assert.deepEqual(got, Array.from({ length: 11 }, (_, i) => `172.31.77.${20 + i}`));
+    await assert.rejects(t.s.services.network.allocateIp(subnet, 'one-too-many'), { code: 'InsufficientFreeAddressesInSubnet' });
+    await t.s.services.network.releaseIps('owner-3');
+    await t.s.services.network.releaseIps('owner-7');
+    assert.equal(await t.s.services.network.allocateIp(subnet, 'gap-1'), '172.31.77.23', 'the lowest gap first');
+    assert.equal(await t.s.services.network.allocateIp(subnet, 'gap-2'), '172.31.77.27');
+    await assert.rejects(t.s.services.network.allocateIp(subnet, 'full-again'), { code: 'InsufficientFreeAddressesInSubnet' });
+    await t.s.services.network.releaseIps('owner-0');
+    assert.equal(await t.s.services.network.allocateIp(subnet, 'first-again'), '172.31.77.20', 'the first usable address when it is free');
+    for (const owner of [...got.map((_, i) => `owner-${i}`), 'gap-1', 'gap-2', 'first-again']) await t.s.services.network.releaseIps(owner);
+    await t.ec2.send(new DeleteSubnetCommand({ SubnetId: subnetId }));
   });
 
   it('keeps state across a restart of the server on the same database', async () => {

@@ -17,12 +17,17 @@ const COLUMNS = 'id, account_id, host(public_ip) AS public_ip, association_id, n
 export class AddressRepository {
   constructor(private readonly db: Db) {}
 
-  /** The lowest free address of `pool` (network and broadcast addresses excluded), or undefined when none is left. */
+  /**
+   * The lowest free address of `pool` (network and broadcast addresses excluded), or undefined when none is left.
+   * Here and in allocateAuto the series is in a select list: evaluated row by row (ProjectSet), so LIMIT 1 stops
+   * it at the first free address; in FROM, PostgreSQL makes every row of it first (a /15 pool: 131,070 rows,
+   * ~21 ms a call, measured with EXPLAIN ANALYZE).
+   */
   async allocate(id: string, accountId: string, pool: string): Promise<string | undefined> {
     const size = 2 ** (32 - Number(pool.split('/')[1])) - 2;
     const row = await this.db.one<{ ip: string }>(
       `INSERT INTO addresses (id, account_id, public_ip)
-       SELECT $1, $2, x.a FROM (SELECT host(network($3::cidr))::inet + g AS a FROM generate_series(1, $4::int) g) x
+       SELECT $1, $2, x.a FROM (SELECT host(network($3::cidr))::inet + g AS a FROM (SELECT generate_series(1, $4::int) AS g) g) x
        WHERE NOT EXISTS (SELECT 1 FROM addresses d WHERE d.public_ip = x.a) LIMIT 1
        ON CONFLICT DO NOTHING RETURNING host(public_ip) AS ip`,
       [id, accountId, pool, size],
@@ -97,7 +102,7 @@ export class AddressRepository {
     const size = 2 ** (32 - Number(pool.split('/')[1])) - 2;
     const row = await this.db.one<{ ip: string }>(
       `INSERT INTO addresses (id, account_id, public_ip, association_id, network_interface_id, private_ip, auto)
-       SELECT $1, $2, x.a, $5, $6, $7::inet, true FROM (SELECT host(network($3::cidr))::inet + (((g - 1 + $8::int) % $4::int) + 1) AS a FROM generate_series(1, $4::int) g) x
+       SELECT $1, $2, x.a, $5, $6, $7::inet, true FROM (SELECT host(network($3::cidr))::inet + (((g - 1 + $8::int) % $4::int) + 1) AS a FROM (SELECT generate_series(1, $4::int) AS g) g) x
        WHERE NOT EXISTS (SELECT 1 FROM addresses d WHERE d.public_ip = x.a)
          AND NOT EXISTS (SELECT 1 FROM addresses d WHERE d.network_interface_id = $6 AND d.private_ip = $7::inet) LIMIT 1
        ON CONFLICT DO NOTHING RETURNING host(public_ip) AS ip`,

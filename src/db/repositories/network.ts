@@ -192,10 +192,14 @@ export class NetworkRepository {
         return r[0]?.ip;
       }
       const r = await this.db.rows<{ ip: string }>(
-        `WITH s AS (SELECT cidr_block AS c FROM subnets WHERE id = $1),
+        // The lowest free address is the first usable one (the subnet's fifth) or one just after a taken one: a
+        // candidate per allocation, not one per address of the subnet (a /16 has 65,531 of them).
+        `WITH s AS (SELECT set_masklen(network(cidr_block)::inet + 4, 32) AS first, set_masklen(broadcast(cidr_block) - 1, 32) AS last
+                    FROM subnets WHERE id = $1),
               candidates AS (
-                SELECT set_masklen(network(s.c)::inet + g, 32) AS ip
-                FROM s, generate_series(4::bigint, (2::bigint ^ (32 - masklen(s.c)))::bigint - 2) AS g
+                SELECT s.first AS ip FROM s
+                UNION ALL
+                SELECT set_masklen(a.ip + 1, 32) FROM ip_allocations a, s WHERE a.subnet_id = $1 AND a.ip >= s.first AND a.ip < s.last
               )
          INSERT INTO ip_allocations (subnet_id, ip, owner_id, is_primary)
          SELECT $1, c.ip, $2, $3 FROM candidates c
