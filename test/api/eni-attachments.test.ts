@@ -11,6 +11,11 @@ import {
   RunInstancesCommand,
   TerminateInstancesCommand,
   waitUntilInstanceRunning,
+  waitUntilInstanceStopped,
+  StopInstancesCommand,
+  ModifyInstanceAttributeCommand,
+  AssignPrivateIpAddressesCommand,
+  UnassignPrivateIpAddressesCommand,
 } from '@aws-sdk/client-ec2';
 import pg from 'pg';
 import { useTestServer } from '../support/use-server.js';
@@ -135,5 +140,28 @@ describe('ENI attachments under concurrency: one instance\'s device indexes and 
     } finally {
       await db.end();
     }
+  });
+
+  it('keeps a stopped instance from changing to a type that cannot take its interfaces or addresses, with the codes of the limits', async () => {
+    // t3.micro (2 vCPUs): 3 interfaces, 6 addresses each; t2.micro (1 vCPU): 2 interfaces, 2 addresses each.
+    const inst = (await t.ec2.send(new RunInstancesCommand({ ImageId: imageId, InstanceType: 't3.micro', MinCount: 1, MaxCount: 1, SubnetId: subnetId }))).Instances![0]!.InstanceId!;
+    await waitUntilInstanceRunning({ client: t.ec2, maxWaitTime: 60, minDelay: 1, maxDelay: 1 }, { InstanceIds: [inst] });
+    await attach(await newEni(), inst, 1);
+    const second = (await attach(await newEni(), inst, 2)).AttachmentId!;
+    await t.ec2.send(new StopInstancesCommand({ InstanceIds: [inst] }));
+    await waitUntilInstanceStopped({ client: t.ec2, maxWaitTime: 60, minDelay: 1, maxDelay: 1 }, { InstanceIds: [inst] });
+    const toT2 = (dryRun = false) => t.ec2.send(new ModifyInstanceAttributeCommand({ InstanceId: inst, InstanceType: { Value: 't2.micro' }, DryRun: dryRun }));
+    const typeNow = async () => (await t.ec2.send(new DescribeInstancesCommand({ InstanceIds: [inst] }))).Reservations![0]!.Instances![0]!.InstanceType;
+    await assert.rejects(toT2(), { name: 'AttachmentLimitExceeded', message: 'Interface count 3 exceeds the limit for t2.micro' });
+    await assert.rejects(toT2(true), { name: 'AttachmentLimitExceeded' }, 'DryRun answers as the call would');
+    await t.ec2.send(new DetachNetworkInterfaceCommand({ AttachmentId: second }));
+    const primary = (await attachedTo(inst)).find((e) => e.Attachment!.DeviceIndex === 0)!.NetworkInterfaceId!;
+    await t.ec2.send(new AssignPrivateIpAddressesCommand({ NetworkInterfaceId: primary, SecondaryPrivateIpAddressCount: 2 }));
+    await assert.rejects(toT2(), { name: 'PrivateIpAddressLimitExceeded' });
+    assert.equal(await typeNow(), 't3.micro', 'refused, nothing changed');
+    const secondary = (await t.ec2.send(new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: [primary] }))).NetworkInterfaces![0]!.PrivateIpAddresses!.filter((a) => !a.Primary);
+    await t.ec2.send(new UnassignPrivateIpAddressesCommand({ NetworkInterfaceId: primary, PrivateIpAddresses: [secondary[0]!.PrivateIpAddress!] }));
+    await toT2();
+    assert.equal(await typeNow(), 't2.micro', 'two interfaces with two addresses each fit a t2.micro');
   });
 });

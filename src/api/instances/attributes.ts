@@ -134,7 +134,7 @@ export const modifyInstanceAttribute = defineHandler('ModifyInstanceAttribute', 
       return { row: row!, change: undefined, groups, volumes: [] as { volumeId: string; deleteOnTermination: boolean }[] };
     }
     const change = changeOf(input);
-    ctx.services.instances.checkModify(row!, change);
+    await ctx.services.instances.checkModify(row!, change);
     return { row: row!, change, groups: undefined, volumes: [] as { volumeId: string; deleteOnTermination: boolean }[] };
   },
   async handle(_input, ctx, { row, change, groups, volumes }) {

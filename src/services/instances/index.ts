@@ -162,12 +162,18 @@ export class InstanceService {
   // ---- attributes, images, consoles
 
   /** ModifyInstanceAttribute's rules (its DryRun runs them too). */
-  checkModify(row: InstanceRow, attrs: InstanceAttributeChange): void {
+  async checkModify(row: InstanceRow, attrs: InstanceAttributeChange): Promise<void> {
     if ((attrs.instanceType !== undefined || attrs.userData !== undefined) && row.state !== 'stopped') {
       throw new Ec2Error('IncorrectInstanceState', `The instance '${row.id}' is not in the 'stopped' state.`);
     }
-    if (attrs.instanceType !== undefined && !instanceType(attrs.instanceType)) {
-      throw new Ec2Error('InvalidParameterValue', `Invalid value '${attrs.instanceType}' for InstanceType.`);
+    if (attrs.instanceType !== undefined) {
+      const type = instanceType(attrs.instanceType);
+      if (!type) throw new Ec2Error('InvalidParameterValue', `Invalid value '${attrs.instanceType}' for InstanceType.`);
+      // The new type must take the interfaces and addresses the instance has (the limits RunInstances and
+      // AttachNetworkInterface / AssignPrivateIpAddresses enforce, answered with their codes and words).
+      const enis = (await this.network.enis.ofInstance(row.id)).filter((e) => e.device_index !== null);
+      if (enis.length > type.maxEnis) throw new Ec2Error('AttachmentLimitExceeded', `Interface count ${enis.length} exceeds the limit for ${type.name}`);
+      if (enis.some((e) => e.ips.length > type.ipv4PerEni)) throw new Ec2Error('PrivateIpAddressLimitExceeded', 'Number of private addresses will exceed limit.');
     }
     if (attrs.shutdownBehavior !== undefined && attrs.shutdownBehavior !== 'stop' && attrs.shutdownBehavior !== 'terminate') {
       throw new Ec2Error('InvalidParameterValue', `Value (${attrs.shutdownBehavior}) for parameter instanceInitiatedShutdownBehavior is invalid.`);
@@ -175,7 +181,7 @@ export class InstanceService {
   }
 
   async modify(row: InstanceRow, attrs: InstanceAttributeChange): Promise<void> {
-    this.checkModify(row, attrs);
+    await this.checkModify(row, attrs);
     if (attrs.instanceType !== undefined && row.backend_id) {
       const t = instanceType(attrs.instanceType)!;
       await this.compute.resize(row.backend_id, t.vcpus, t.memoryMiB);
