@@ -35,7 +35,10 @@ import { OvsNetworkBackend } from '../../src/adapters/ovs/index.js';
 const USER_DATA = `#!/bin/sh
 nc -ll -p 7000 -e echo vm7000 >/dev/null 2>&1 &
 nc -ll -p 7001 -e echo vm7001 >/dev/null 2>&1 &
-printf '#!/bin/sh\\n[ "$1" = bound ] && ip addr add "$ip/$mask" dev "$interface"\\nexit 0\\n' >/tmp/dhcp.sh
+# As ec2-net-utils does on EC2: what is sent from a secondary interface's address leaves by that interface
+# (a table per interface: 100 + N, busybox takes no higher), so that an answer to another subnet goes back the
+# way its question came.
+printf '#!/bin/sh\\n[ "$1" = bound ] || exit 0\\nip addr add "$ip/$mask" dev "$interface"\\nt=$((100 + \${interface#eth}))\\nip rule add from "$ip" table $t\\nip route add default via "$router" dev "$interface" table $t\\n' >/tmp/dhcp.sh
 chmod +x /tmp/dhcp.sh
 nic() {
   while [ ! -e /sys/class/net/$1 ]; do sleep 1; done
@@ -43,6 +46,10 @@ nic() {
   udhcpc -i $1 -n -q -t 60 -T 1 -s /tmp/dhcp.sh >/dev/null 2>&1
   echo "nic-up $1 $(cat /sys/class/net/$1/address) $(ip -4 -o addr show $1 | awk '{print $4}')"
 }
+# eth0 too (its address and gateway are the test's): else an answer from it to subnet B would leave by eth1,
+# on-link there, from an address eth1's port does not own, and be dropped as on AWS.
+ip rule add from 10.64.1.10 table 100
+ip route add default via 10.64.1.1 dev eth0 table 100
 nic eth1
 # (busybox-static's wget segfaults in this image: HTTP/1.0 through nc, which must not see the end of its input
 # before the answer, the body after the blank line)
@@ -137,6 +144,10 @@ describe('a libvirt VM with several network interfaces on Open vSwitch, with rea
     assert.equal(await fetch(clientA, '10.64.1.10', 7001), '', 'eth0 does not admit 7001');
     assert.equal(await fetch(clientB, '10.64.2.10', 7001), 'vm7001', 'eth1 admits 7001 (its group)');
     assert.equal(await fetch(clientB, '10.64.2.10', 7000), '', 'eth1 does not admit 7000');
+    // Across subnets, through the VPC router: to the second interface (the guest answers from it, by its policy
+    // routing) and to the first.
+    assert.equal(await fetch(clientA, '10.64.2.10', 7001), 'vm7001', 'eth1 reached from subnet A');
+    assert.equal(await fetch(clientB, '10.64.1.10', 7000), 'vm7000', 'eth0 reached from subnet B');
     // The guest reads both interfaces from the metadata service (v1 GETs through its VPC router).
     const words = async (tag: string) => (await consoleLine(vm, tag)).split(/\s+/);
     assert.deepEqual(await words('imds-macs '), ['imds-macs', `${mac0}/`, `${mac1}/`]);
