@@ -44,9 +44,11 @@ export function testStorage(cloudId = hex(16)): TestStorage {
     cloudId,
     async checksum(volumeId, mib = 4) {
       const tmp = `/tmp/${volumeId}.chk`;
-      await host.run('dd', [`if=${dev(volumeId)}`, `of=${tmp}`, 'bs=1M', `count=${mib}`, 'iflag=direct']);
-      const sum = (await host.run('md5sum', [tmp])).stdout.split(' ')[0]!;
-      await host.run('rm', ['-f', tmp]);
+      // Each of these may run twice harmlessly (readOnly: asked again if the SSH connection is lost under it).
+      const again = { readOnly: true };
+      await host.run('dd', [`if=${dev(volumeId)}`, `of=${tmp}`, 'bs=1M', `count=${mib}`, 'iflag=direct'], again);
+      const sum = (await host.run('md5sum', [tmp], again)).stdout.split(' ')[0]!;
+      await host.run('rm', ['-f', tmp], again);
       return sum;
     },
     async scribble(volumeId, mib = 2) {

@@ -117,7 +117,10 @@ export function sshHost(opts: SshHostOptions): HostRunner {
     }
     if (lostConnection(result) && !runOpts.allowFailure) {
       // ssh's own failure with its message suppressed (a connection lost mid-command), or the command's own 255.
-      throw new CommandError(command, args, 255, `exit 255 with no message: the SSH connection to ${opts.url} was probably lost while the command ran (the host stopped answering), or the command itself exited 255`);
+      // Whether the shared master still runs says which (asked for the message only, never to decide anything).
+      const check = await ssh('ssh', [...base, '-O', 'check', `${user}@${host}`], { allowFailure: true, timeoutMs: 10_000 }).catch(() => undefined);
+      const master = check ? (check.stderr || check.stdout).trim().split('\n')[0] || `exit ${check.exitCode}` : 'not asked';
+      throw new CommandError(command, args, 255, `exit 255 with no message: the SSH connection to ${opts.url} was probably lost while the command ran (the host stopped answering), or the command itself exited 255 (control master now: ${master})`);
     }
     if (result.exitCode !== 0 && !runOpts.allowFailure) throw new CommandError(command, args, result.exitCode, result.stderr);
     return result;
