@@ -56,7 +56,8 @@ describe('host runners: quoting for a remote shell', () => {
     assert.equal(host.local, false);
     assert.equal(host.address, '10.0.0.5');
     await host.run('lvs', ['vg/a b']);
-    const argv = calls[0]!;
+    // (the first call is the `true` that opens the shared connection)
+    const argv = calls[calls.length - 1]!;
     assert.equal(argv[0], 'ssh');
     assert.ok(argv.includes('StrictHostKeyChecking=yes') && argv.includes('UserKnownHostsFile=/kh'));
     assert.deepEqual(argv.slice(-3), ['root@10.0.0.5', '--', "lvs 'vg/a b'"]);
@@ -79,8 +80,9 @@ describe('host runners: quoting for a remote shell', () => {
     const flaky = (lost: number) => {
       const seen: string[] = [];
       const runner: Runner = async (_c, args) => {
-        // The shared master's state, asked only for the message of a final failure.
+        // The shared master's state, asked only for the message of a final failure; the `true` that opens it.
         if (args.includes('check')) return { stdout: '', stderr: 'Master running (pid=4242)\r\n', exitCode: 0 };
+        if (args[args.length - 1] === 'true') return { stdout: '', stderr: '', exitCode: 0 };
         seen.push(args[args.length - 1]!);
         return seen.length <= lost ? { stdout: '', stderr: '', exitCode: 255 } : { stdout: 'lvs out', stderr: '', exitCode: 0 };
       };
@@ -102,8 +104,30 @@ describe('host runners: quoting for a remote shell', () => {
     assert.equal(write.seen.length, 1);
     // A read-only command's own failure (with a message) is its answer, not retried.
     const seen: string[] = [];
-    const failing: Runner = async (_c, args) => (seen.push(args[args.length - 1]!), { stdout: '', stderr: 'Volume group "vg" not found', exitCode: 5 });
+    const failing: Runner = async (_c, args) =>
+      args[args.length - 1] === 'true' ? { stdout: '', stderr: '', exitCode: 0 } : (seen.push(args[args.length - 1]!), { stdout: '', stderr: 'Volume group "vg" not found', exitCode: 5 });
     await assert.rejects(sshHost({ ...opts, runner: failing }).run('lvs', ['vg'], { readOnly: true }), /exit 5/);
     assert.equal(seen.length, 1);
+  });
+
+  it('opens the shared connection with one login before a burst of commands, not one login each', async () => {
+    const opts = { url: 'ssh://h', identityFile: '/k', knownHostsFile: '/kh', controlDir: '/tmp/thecloud-ssh-test' };
+    const log: string[] = [];
+    let opened = false;
+    const runner: Runner = async (_c, args) => {
+      const line = args[args.length - 1]!;
+      log.push(`${line} ${opened ? 'after' : 'before'}`);
+      if (line === 'true') {
+        await new Promise((r) => setTimeout(r, 50));
+        opened = true;
+      }
+      return { stdout: '', stderr: '', exitCode: 0 };
+    };
+    const host = sshHost({ ...opts, runner });
+    await Promise.all(Array.from({ length: 10 }, (_, i) => host.run('cat', [`/f${i}`], { readOnly: true })));
+    assert.equal(log.filter((l) => l.startsWith('true ')).length, 1, 'one login first');
+    assert.deepEqual(log.filter((l) => !l.startsWith('true ') && l.endsWith(' before')), [], 'no command before it');
+    await host.run('cat', ['/again']);
+    assert.equal(log.filter((l) => l.startsWith('true ')).length, 1, 'none again while the connection is fresh');
   });
 });

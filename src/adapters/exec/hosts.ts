@@ -74,6 +74,9 @@ const SSH_FAILURE = /ssh: |Connection (refused|closed|reset|timed out)|Could not
 
 const lostConnection = (r: RunResult) => r.exitCode === 255 && !r.stderr.trim();
 
+/** How long after a command went through the shared connection is taken to be up (ControlPersist is 600 s). */
+const SHARED_FRESH_MS = 60_000;
+
 export function sshHost(opts: SshHostOptions): HostRunner {
   const { user, host, port } = parseSshUrl(opts.url);
   const controlDir = opts.controlDir ?? '/tmp/thecloud-ssh';
@@ -100,10 +103,32 @@ export function sshHost(opts: SshHostOptions): HostRunner {
     '-o', 'ControlPersist=600',
     '-T',
   ];
+  // A burst of commands when no shared connection is up (the first ones, or the first after an idle spell in
+  // which the master may have exited) would be a burst of logins, and the storage host's sshd refuses all but a
+  // few unauthenticated connections at a time (dropbear: 5 per address; measured: 30 at once with no master,
+  // 24 refused). So while no command has gone through for a while, one `true` goes first, alone, and opens the
+  // connection that the commands then share.
+  let sharedUntil = 0;
+  let opening: Promise<void> | undefined;
+  const ensureShared = async (): Promise<void> => {
+    if (Date.now() <= sharedUntil) return;
+    opening ??= ssh('ssh', [...base, `${user}@${host}`, '--', 'true'], { allowFailure: true, timeoutMs: 60_000 })
+      .then((r) => {
+        if (r.exitCode === 0) sharedUntil = Date.now() + SHARED_FRESH_MS;
+      }, () => undefined)
+      .finally(() => (opening = undefined));
+    // Failed (the host unreachable): the command goes on and fails with what ssh says.
+    await opening;
+  };
   const run: Runner = async (command, args, runOpts = {}) => {
     const line = remoteCommandLine(command, args);
     mkdirSync(controlDir, { recursive: true, mode: 0o700 });
-    const attempt = () => ssh('ssh', [...base, `${user}@${host}`, '--', line], { ...runOpts, allowFailure: true });
+    const attempt = async () => {
+      await ensureShared();
+      const r = await ssh('ssh', [...base, `${user}@${host}`, '--', line], { ...runOpts, allowFailure: true });
+      if (r.exitCode !== 255) sharedUntil = Date.now() + SHARED_FRESH_MS;
+      return r;
+    };
     let result = await attempt();
     // ssh's 255 with no message: the connection (or the shared master it went through) was lost. A read-only
     // command is asked again, twice at most, after a pause; seen in a full CI run as a failed `lvs` while the storage
