@@ -82,10 +82,10 @@ export class DescribeEngine {
   }
 
   /** Everything a request asks, checked and compiled; NotFound for ids that are not there. */
-  private async prepare<Row, C extends DescribeContext>(resource: Resource<Row, C>, req: DescribeRequest, ctx: C, opts: SelectOptions, idsChecked = false) {
+  private async prepare<Row, C extends DescribeContext>(resource: Resource<Row, C>, req: DescribeRequest, ctx: C, opts: SelectOptions) {
     validateRequest(resource, req);
     const ids = req.ids?.length ? req.ids : undefined;
-    if (ids && opts.checkIds !== false && !idsChecked) {
+    if (ids && opts.checkIds !== false) {
       const missing = await this.missing(resource, ids, ctx, { where: opts.where });
       if (missing.length) throw resource.notFound(missing);
     }
@@ -183,7 +183,7 @@ export class DescribeEngine {
     // Ids are checked after the page is read, and only those it lacks (a filter or MaxResults may have left out
     // one that exists): asking for instances by id that are there, as a client waiting on them does, is one query.
     const checkIds = !!req.ids?.length && opts.checkIds !== false && !!resource.id;
-    const p = await this.prepare(resource, req, ctx, opts, checkIds);
+    const p = await this.prepare(resource, req, ctx, checkIds ? { ...opts, checkIds: false } : opts);
     // One query. The keys are found by an index walk that reads no row it does not keep (an index-only scan
     // when it can); each kept key's row is then read by a LATERAL lookup (its LIMIT 1 keeps PostgreSQL from
     // flattening it into a join it might hash), so columns, subqueries and tags are computed for the page only.
