@@ -91,6 +91,13 @@ export function assertSafeName(kind: string, value: string): string {
   return value;
 }
 
+/** The arguments of a process started below: strings without NUL (run checks its own with its own messages). */
+function checkArgs(command: string, args: readonly string[]): void {
+  for (const a of args) {
+    if (typeof a !== 'string' || a.includes('\0')) throw new TypeError(`bad argument to ${command}`);
+  }
+}
+
 /** Hands a child's output stream to `onLine` one non-blank line at a time; `flush` gives the unterminated rest. */
 function readLines(stream: NodeJS.ReadableStream | null | undefined, onLine: (line: string) => void): { flush(): void } {
   let partial = '';
@@ -126,9 +133,7 @@ export function startDaemon(
   args: readonly string[],
   opts: { uid?: number; gid?: number; env?: Record<string, string>; onLine: (line: string) => void },
 ): Daemon {
-  for (const a of args) {
-    if (typeof a !== 'string' || a.includes('\0')) throw new TypeError(`bad argument to ${command}`);
-  }
+  checkArgs(command, args);
   const child = execa(command, [...args], {
     stdin: 'ignore',
     stdout: 'ignore',
@@ -182,9 +187,7 @@ export type LineWatcher = (
  * listeners such as `virsh event --loop`. It is killed at the timeout (default 60 s) or when this process exits.
  */
 export const watchLines: LineWatcher = (command, args, onLine, opts = {}) => {
-  for (const a of args) {
-    if (typeof a !== 'string' || a.includes('\0')) throw new TypeError(`bad argument to ${command}`);
-  }
+  checkArgs(command, args);
   const child = execa(command, [...args], {
     stdin: 'ignore',
     stdout: 'pipe',
