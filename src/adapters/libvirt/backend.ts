@@ -320,14 +320,18 @@ export class LibvirtComputeBackend implements ComputeBackend {
     );
     void listener.exited.then(() => (ended = true));
     const probe = ['metadata', name, '--live', '--uri', LISTENER_PROBE_URI];
+    let probed = false;
     try {
       const readyBy = Date.now() + LISTENER_READY_MS;
       while (!listening) {
         if (ended || Date.now() > readyBy) throw new Error(`virsh event did not start listening to ${name}`);
+        probed = true;
         await this.virsh.run([...probe, '--key', 'probe', '--set', '<probe/>']);
         await until(() => listening || ended, 500);
       }
+      // Gone before the guest is asked (also when the listener never answered: see finally).
       await this.virsh.run([...probe, '--remove'], { allowFailure: true });
+      probed = false;
       // As for a stop, a guest still booting does not hear the button yet: ask again every few seconds.
       const deadline = Date.now() + this.stopTimeoutMs;
       while (!rebooted && Date.now() < deadline) {
@@ -338,6 +342,7 @@ export class LibvirtComputeBackend implements ComputeBackend {
       }
     } finally {
       listener.stop();
+      if (probed) await this.virsh.run([...probe, '--remove'], { allowFailure: true });
     }
     if (rebooted) return;
     await this.virsh.run(['reset', name]);
