@@ -385,16 +385,20 @@ export class OvsNetworkBackend implements NetworkBackend {
 
   async probe(): Promise<ProbeResult> {
     try {
-      const r = await this.host.vsctl(['--timeout=3', 'show']);
-      const version = r.stdout.split('\n').find((l) => l.includes('ovs_version'))?.trim() ?? 'version unknown';
-      for (const tool of [['ip', '-V'], ['ethtool', '--version'], ['nsenter', '--version'], ['ovs-ofctl', '--version'], ['iptables', '--version']] as const) {
-        const t = await this.host.has(tool[0], [tool[1]]);
-        if (!t) return { ok: false, detail: `${tool[0]} is not installed (scripts/setup-ovs.sh installs it)` };
-      }
-      return { ok: true, detail: `ovs-vsctl answers (${version})` };
+      await this.host.vsctl(['--timeout=3', 'show']);
     } catch (e) {
       return { ok: false, detail: `ovs-vsctl does not answer: ${(e as Error).message.split('\n')[0]}` };
     }
+    let version: string;
+    try {
+      version = await this.host.switchVersion();
+    } catch (e) {
+      return { ok: false, detail: `ovsdb-server answers but ovs-vswitchd does not (scripts/setup-ovs.sh starts it): ${(e as Error).message.split('\n')[0]}` };
+    }
+    for (const tool of [['ip', '-V'], ['ethtool', '--version'], ['nsenter', '--version'], ['ovs-ofctl', '--version'], ['iptables', '--version']] as const) {
+      if (!(await this.host.has(tool[0], [tool[1]]))) return { ok: false, detail: `${tool[0]} is not installed (scripts/setup-ovs.sh installs it)` };
+    }
+    return { ok: true, detail: `ovsdb-server and ovs-vswitchd answer (${version})` };
   }
 
   // --- internals --------------------------------------------------------------------------------------------------

@@ -50,6 +50,15 @@ function fromMap(v: OvsValue): Record<string, string> {
 export class Host {
   constructor(private readonly run: Runner) {}
 
+  /**
+   * The switch daemon's own answer (`ovs-appctl version`): ovs-vsctl talks to ovsdb-server only, which answers
+   * while ovs-vswitchd, the part that forwards, is down.
+   */
+  async switchVersion(): Promise<string> {
+    const r = await this.run('ovs-appctl', ['--timeout=3', '-t', 'ovs-vswitchd', 'version'], { timeoutMs: 10_000 });
+    return r.stdout.split('\n')[0]!.trim();
+  }
+
   vsctl(args: string[], opts: { allowFailure?: boolean } = {}) {
     return this.run('ovs-vsctl', ['--timeout=20', ...args], { timeoutMs: 30_000, ...opts });
   }
