@@ -110,6 +110,23 @@ describe('route tables and internet gateways with real traffic', function () {
     assert.equal(md.stdout.trim(), eip.PublicIp, 'the metadata service tells the instance its public address');
     await t.ec2.send(new DisassociateAddressCommand({ AssociationId: assoc }));
     assert.equal(await fromInternet(eip.PublicIp!, 80), '', 'a disassociated address leads nowhere');
+
+    // Associated again, then its instance terminated: the address is disassociated with the interface, and leads
+    // nowhere, also once a new instance holds the same private address; associated with it, it leads there.
+    await t.ec2.send(new AssociateAddressCommand({ AllocationId: eip.AllocationId, InstanceId: id }));
+    assert.equal(await eventually('the server by its public IP again', async () => (await fromInternet(eip.PublicIp!, 80)) || undefined), 'web80');
+    await t.ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
+    await waitUntilInstanceTerminated({ client: t.ec2, maxWaitTime: 60, minDelay: 1, maxDelay: 1 }, { InstanceIds: [id] });
+    const next = (await t.ec2.send(new RunInstancesCommand({ ImageId: image.ImageId, MinCount: 1, MaxCount: 1, InstanceType: 't3.nano', SubnetId: subnetId, PrivateIpAddress: '10.62.1.10', UserData: userData }))).Instances![0]!.InstanceId!;
+    launched.push(next);
+    await waitUntilInstanceRunning({ client: t.ec2, maxWaitTime: 60, minDelay: 1, maxDelay: 1 }, { InstanceIds: [next] });
+    await eventually('the new listener', async () => {
+      const out = await t.ec2.send(new GetConsoleOutputCommand({ InstanceId: next }));
+      return Buffer.from(out.Output ?? '', 'base64').toString().includes('listener-ready') || undefined;
+    });
+    assert.equal(await fromInternet(eip.PublicIp!, 80), '', 'the terminated instance\'s Elastic IP does not lead to its private address\'s next holder');
+    await t.ec2.send(new AssociateAddressCommand({ AllocationId: eip.AllocationId, InstanceId: next }));
+    assert.equal(await eventually('the new server by the Elastic IP', async () => (await fromInternet(eip.PublicIp!, 80)) || undefined), 'web80', 'associated with it, it does');
   });
 
   it('a private subnet routed to a NAT gateway reaches the internet as the gateway\'s Elastic IP, nothing comes in by that address, and a restart rebuilds it', async () => {

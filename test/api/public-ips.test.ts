@@ -13,6 +13,8 @@ import {
   DescribeInstancesCommand,
   DescribeImagesCommand,
   AllocateAddressCommand,
+  CreateNetworkInterfaceCommand,
+  DeleteNetworkInterfaceCommand,
   AssociateAddressCommand,
   DisassociateAddressCommand,
   DescribeAddressesCommand,
@@ -105,6 +107,36 @@ describe('public IPv4 addresses: on launch, and an Elastic IP\'s reverse DNS nam
     assert.equal(reused, fresh, 'the terminated instance\'s address is back in the pool');
     for (const id of taken) await t.ec2.send(new ReleaseAddressCommand({ AllocationId: id }));
     await t.ec2.send(new TerminateInstancesCommand({ InstanceIds: [dflt, optedOut, plain, asked] }));
+  });
+
+  it('disassociates an Elastic IP whose interface goes (termination, DeleteNetworkInterface): still allocated, free to release', async () => {
+    const image = (await t.ec2.send(new DescribeImagesCommand({}))).Images![0]!.ImageId!;
+    const vpc = (await t.ec2.send(new CreateVpcCommand({ CidrBlock: '10.51.0.0/16' }))).Vpc!.VpcId!;
+    const igw = (await t.ec2.send(new CreateInternetGatewayCommand({}))).InternetGateway!.InternetGatewayId!;
+    await t.ec2.send(new AttachInternetGatewayCommand({ InternetGatewayId: igw, VpcId: vpc }));
+    const subnet = (await t.ec2.send(new CreateSubnetCommand({ VpcId: vpc, CidrBlock: '10.51.1.0/24' }))).Subnet!.SubnetId!;
+    const address = async (allocationId: string) => (await t.ec2.send(new DescribeAddressesCommand({ AllocationIds: [allocationId] }))).Addresses![0]!;
+
+    // On an instance's primary interface (DeleteOnTermination, as RunInstances makes it): terminated, the address stays
+    // the account's with no association, and can be released or associated again.
+    const id = (await t.ec2.send(new RunInstancesCommand({ ImageId: image, MinCount: 1, MaxCount: 1, SubnetId: subnet }))).Instances![0]!.InstanceId!;
+    await running(id);
+    const eip = await t.ec2.send(new AllocateAddressCommand({ Domain: 'vpc' }));
+    await t.ec2.send(new AssociateAddressCommand({ AllocationId: eip.AllocationId, InstanceId: id }));
+    assert.equal(await publicIp(id), eip.PublicIp);
+    await t.ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
+    await waitUntilInstanceTerminated({ ...wait, client: t.ec2 }, { InstanceIds: [id] });
+    const after = await address(eip.AllocationId!);
+    assert.deepEqual([after.PublicIp, after.AssociationId, after.NetworkInterfaceId, after.PrivateIpAddress, after.InstanceId], [eip.PublicIp, undefined, undefined, undefined, undefined]);
+
+    // On an interface of its own, deleted: the same.
+    const eni = (await t.ec2.send(new CreateNetworkInterfaceCommand({ SubnetId: subnet }))).NetworkInterface!.NetworkInterfaceId!;
+    await t.ec2.send(new AssociateAddressCommand({ AllocationId: eip.AllocationId, NetworkInterfaceId: eni }));
+    assert.equal((await address(eip.AllocationId!)).NetworkInterfaceId, eni);
+    await t.ec2.send(new DeleteNetworkInterfaceCommand({ NetworkInterfaceId: eni }));
+    assert.equal((await address(eip.AllocationId!)).AssociationId, undefined);
+    await t.ec2.send(new ReleaseAddressCommand({ AllocationId: eip.AllocationId }));
+    assert.deepEqual((await t.ec2.send(new DescribeAddressesCommand({ Filters: [{ Name: 'allocation-id', Values: [eip.AllocationId!] }] }))).Addresses, []);
   });
 
   it('keeps an Elastic IP\'s reverse DNS name: AWS\'s default, a domain set, reset, with AWS\'s errors', async () => {

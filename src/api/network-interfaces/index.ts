@@ -145,7 +145,7 @@ export const deleteNetworkInterface = defineHandler('DeleteNetworkInterface', {
     return e;
   },
   async handle(_input, ctx, e) {
-    await ctx.services.network.deleteEni(e.id);
+    await ctx.services.network.deleteEni(e.id, e.vpc_id);
     await ctx.services.network.applySecurity();
     return {};
   },

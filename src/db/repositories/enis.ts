@@ -134,10 +134,18 @@ export class EniRepository {
   }
 
   /** Removes the ENI and its addresses together. */
-  async delete(id: string): Promise<void> {
-    await this.db.tx(async (t) => {
+  /**
+   * Removes the ENI with its private addresses; the public ones on them go with it as on AWS: a public address on
+   * launch back to the pool, an Elastic IP disassociated (still allocated to its account). Answers how many public
+   * addresses it held (the VPC's routing then changed).
+   */
+  async delete(id: string): Promise<number> {
+    return this.db.tx(async (t) => {
+      const auto = await this.db.exec('DELETE FROM addresses WHERE network_interface_id = $1 AND auto', [id], t);
+      const elastic = await this.db.exec('UPDATE addresses SET association_id = NULL, network_interface_id = NULL, private_ip = NULL WHERE network_interface_id = $1', [id], t);
       await this.db.exec('DELETE FROM ip_allocations WHERE owner_id = $1', [id], t);
       await this.db.exec('DELETE FROM network_interfaces WHERE id = $1', [id], t);
+      return auto + elastic;
     });
   }
 

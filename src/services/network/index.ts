@@ -200,14 +200,17 @@ export class NetworkService {
    */
   async releaseInterfaces(instanceId: string): Promise<void> {
     for (const e of await this.repo.enis.ofInstance(instanceId)) {
-      if (e.delete_on_termination) await this.repo.enis.delete(e.id);
+      if (e.delete_on_termination) await this.deleteEni(e.id, e.vpc_id);
       else await this.repo.enis.detach(e.id);
     }
   }
 
-  /** Removes the ENI's record and addresses (idempotent). */
-  async deleteEni(id: string): Promise<void> {
-    await this.repo.enis.delete(id);
+  /**
+   * Removes the ENI's record and addresses (idempotent); a public address it held leaves the VPC's routing too, so
+   * that no translation to its private address (free again) outlives it.
+   */
+  async deleteEni(id: string, vpcId: string): Promise<void> {
+    if (await this.repo.enis.delete(id)) await this.applyRoutes(vpcId);
   }
 
   /** The ENI as the data plane's port. */
