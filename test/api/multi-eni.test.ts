@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
 import {
+  AllocateAddressCommand,
+  AssociateAddressCommand,
+  AttachInternetGatewayCommand,
+  CreateInternetGatewayCommand,
   CreateNetworkInterfaceCommand,
   CreateSecurityGroupCommand,
   CreateSubnetCommand,
@@ -8,6 +12,7 @@ import {
   DescribeInstancesCommand,
   DescribeNetworkInterfacesCommand,
   RunInstancesCommand,
+  ReleaseAddressCommand,
   TerminateInstancesCommand,
   waitUntilInstanceTerminated,
   type RunInstancesCommandInput,
@@ -107,6 +112,11 @@ describe('RunInstances with several network interfaces', () => {
     })).Instances![0]!;
     const [eth0, eth1] = [0, 1].map((i) => inst.NetworkInterfaces!.find((n) => n.Attachment!.DeviceIndex === i)!);
     const secondary = eth1!.PrivateIpAddresses!.find((a) => !a.Primary)!.PrivateIpAddress!;
+    // An Elastic IP on the second interface only: its own public address, none on eth0.
+    const igw = (await t.ec2.send(new CreateInternetGatewayCommand({}))).InternetGateway!.InternetGatewayId!;
+    await t.ec2.send(new AttachInternetGatewayCommand({ InternetGatewayId: igw, VpcId: vpcId }));
+    const eip = await t.ec2.send(new AllocateAddressCommand({ Domain: 'vpc' }));
+    await t.ec2.send(new AssociateAddressCommand({ AllocationId: eip.AllocationId, NetworkInterfaceId: eth1!.NetworkInterfaceId }));
     const md = await t.s.services.metadata.byAddress(vpcId, '10.91.1.40');
     assert.ok(md, 'the instance is found by its primary address');
     const tree = buildTree(md);
@@ -124,11 +134,15 @@ describe('RunInstances with several network interfaces', () => {
       ['device-number', 'interface-id', 'local-ipv4s', 'subnet-id', 'security-group-ids'].map((l) => at(eth0!.MacAddress!, l)),
       ['0', eth0!.NetworkInterfaceId, '10.91.1.40', subnetA, groupA],
     );
+    assert.equal(at(eth1!.MacAddress!, 'public-ipv4s'), eip.PublicIp, 'the second interface\'s Elastic IP');
+    assert.equal(at(eth0!.MacAddress!, 'public-ipv4s'), 404, 'none on eth0');
+    assert.equal(get('public-ipv4'), 404, 'the instance\'s public address is eth0\'s: none');
     assert.equal(get('mac'), eth0!.MacAddress);
     assert.equal(get('local-ipv4'), '10.91.1.40');
     // A request from the second interface's address (or its secondary one) is the same instance's.
     for (const ip of ['10.91.2.40', secondary]) assert.equal((await t.s.services.metadata.byAddress(vpcId, ip))?.instanceId, inst.InstanceId, ip);
     await terminate(inst.InstanceId!);
+    await t.ec2.send(new ReleaseAddressCommand({ AllocationId: eip.AllocationId }));
     assert.equal(await t.s.services.metadata.byAddress(vpcId, '10.91.2.40'), undefined, 'nobody once terminated');
   });
 

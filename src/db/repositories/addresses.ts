@@ -56,6 +56,11 @@ export class AddressRepository {
     return this.db.one<AddressRow>(`SELECT ${COLUMNS} FROM addresses WHERE network_interface_id = $1 AND private_ip = $2::inet`, [eniId, privateIp]);
   }
 
+  /** The addresses on any private address of these ENIs (one query, whatever their number). */
+  onEnis(eniIds: string[]): Promise<AddressRow[]> {
+    return this.db.rows<AddressRow>(`SELECT ${COLUMNS} FROM addresses WHERE network_interface_id = ANY($1)`, [eniIds]);
+  }
+
   async associate(id: string, associationId: string, eniId: string, privateIp: string, t?: Transaction): Promise<void> {
     await this.db.exec('UPDATE addresses SET association_id = $2, network_interface_id = $3, private_ip = $4::inet WHERE id = $1', [id, associationId, eniId, privateIp], t);
   }

@@ -163,6 +163,11 @@ export class NetworkRepository {
     return this.db.one<SubnetRow>('SELECT *, 0 AS used FROM subnets WHERE account_id = $1 AND id = $2', [accountId, id]);
   }
 
+  /** The account's subnets among `ids` (one query). */
+  subnetsByIds(accountId: string, ids: string[]): Promise<SubnetRow[]> {
+    return this.db.rows<SubnetRow>('SELECT *, 0 AS used FROM subnets WHERE account_id = $1 AND id = ANY($2)', [accountId, ids]);
+  }
+
   securityGroups(accountId: string): Promise<SecurityGroupRow[]> {
     return this.db.rows<SecurityGroupRow>('SELECT * FROM security_groups WHERE account_id = $1', [accountId]);
   }

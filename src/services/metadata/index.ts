@@ -45,8 +45,7 @@ export class MetadataService implements MetadataSource {
 
   private async describe(row: InstanceRow): Promise<InstanceMetadata> {
     const acct = row.account_id;
-    const [subnet, vpcs, groups, key, tags, image, attached] = await Promise.all([
-      this.network.subnet(acct, row.subnet_id),
+    const [vpcs, groups, key, tags, image, attached] = await Promise.all([
       this.network.vpcs(acct),
       this.network.securityGroups(acct),
       row.key_name ? this.keyPairs.byName(acct, row.key_name) : undefined,
@@ -54,31 +53,35 @@ export class MetadataService implements MetadataSource {
       this.images.visible(acct, row.image_id).catch(() => undefined),
       this.network.enis.ofInstance(row.id),
     ]);
+    const plugged = attached.filter((e) => e.device_index !== null);
+    // The primary interface is among the attached ones; read on its own only if it is not (a record made before
+    // ENIs were).
+    const eni = attached.find((e) => e.id === row.eni_id) ?? (row.eni_id ? await this.network.enis.get(row.eni_id) : undefined);
+    // Every interface's subnet and public addresses in one query each, however many interfaces there are.
+    const [subnets, publicIps] = await Promise.all([
+      this.network.subnetsByIds(acct, [row.subnet_id, ...plugged.map((e) => e.subnet_id)]),
+      this.network.publicIpsOf([...new Set([...plugged.map((e) => e.id), ...(row.eni_id ? [row.eni_id] : [])])]),
+    ]);
+    const cidrOf = (subnetId: string) => subnets.find((x) => x.id === subnetId)?.cidr_block ?? '';
     const cidrsOf = (vpcId: string) => {
       const v = vpcs.find((x) => x.id === vpcId);
       return v ? vpcBlocks(v) : [];
     };
     const named = (ids: string[]) => ids.map((id) => ({ id, name: groups.find((g) => g.id === id)?.group_name ?? id }));
     // Every attached interface (network/interfaces/macs/), as AWS's IMDS lists them.
-    const interfaces: InterfaceMetadata[] = await Promise.all(
-      attached.filter((e) => e.device_index !== null).map(async (e) => ({
-        mac: e.mac_address,
-        eniId: e.id,
-        deviceIndex: e.device_index!,
-        ips: e.ips,
-        publicIp: e.ips[0] ? await this.network.publicIpOf(e.id, e.ips[0]) : undefined,
-        subnetId: e.subnet_id,
-        subnetCidr: (e.subnet_id === row.subnet_id ? subnet : await this.network.subnet(acct, e.subnet_id))?.cidr_block ?? '',
-        vpcId: e.vpc_id,
-        vpcCidrs: cidrsOf(e.vpc_id),
-        securityGroups: named(e.security_group_ids),
-      })),
-    );
-    // The primary interface is among the attached ones (its addresses, subnet and public address read once, above);
-    // read on its own only if it is not.
-    const primary = interfaces.find((i) => i.eniId === row.eni_id);
-    const eni = attached.find((e) => e.id === row.eni_id) ?? (row.eni_id ? await this.network.enis.get(row.eni_id) : undefined);
-    const publicIp = primary ? primary.publicIp : row.eni_id && row.private_ip ? await this.network.publicIpOf(row.eni_id, row.private_ip) : undefined;
+    const interfaces: InterfaceMetadata[] = plugged.map((e) => ({
+      mac: e.mac_address,
+      eniId: e.id,
+      deviceIndex: e.device_index!,
+      ips: e.ips,
+      publicIp: e.ips[0] ? publicIps.get(`${e.id} ${e.ips[0]}`) : undefined,
+      subnetId: e.subnet_id,
+      subnetCidr: cidrOf(e.subnet_id),
+      vpcId: e.vpc_id,
+      vpcCidrs: cidrsOf(e.vpc_id),
+      securityGroups: named(e.security_group_ids),
+    }));
+    const publicIp = row.eni_id && row.private_ip ? publicIps.get(`${row.eni_id} ${row.private_ip}`) : undefined;
     return {
       instanceId: row.id,
       accountId: acct,
@@ -97,7 +100,7 @@ export class MetadataService implements MetadataSource {
       eniId: row.eni_id,
       deviceIndex: 0,
       subnetId: row.subnet_id,
-      subnetCidr: subnet?.cidr_block ?? '',
+      subnetCidr: cidrOf(row.subnet_id),
       vpcId: row.vpc_id,
       vpcCidrs: cidrsOf(row.vpc_id),
       securityGroups: named(row.security_group_ids),

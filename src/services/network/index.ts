@@ -332,6 +332,10 @@ export class NetworkService {
     return this.repo.subnet(accountId, id);
   }
 
+  subnetsByIds(accountId: string, ids: string[]): Promise<SubnetRow[]> {
+    return this.repo.subnetsByIds(accountId, [...new Set(ids)]);
+  }
+
   async defaultSubnet(accountId: string, zone?: string): Promise<SubnetRow> {
     const all = (await this.repo.subnets(accountId)).filter((s) => s.default_for_az).sort((a, b) => a.availability_zone.localeCompare(b.availability_zone));
     const s = zone ? all.find((x) => x.availability_zone === zone) : all[0];
@@ -372,9 +376,11 @@ export class NetworkService {
     return ip;
   }
 
-  /** The Elastic IP on an ENI's private address, if any. */
-  async publicIpOf(eniId: string, privateIp: string): Promise<string | undefined> {
-    return (await this.repo.addresses.onPrivate(eniId, privateIp))?.public_ip;
+  /** The public address on each private address of these ENIs that has one, keyed `eniId private-ip`. */
+  async publicIpsOf(eniIds: string[]): Promise<Map<string, string>> {
+    if (!eniIds.length) return new Map();
+    const rows = await this.repo.addresses.onEnis(eniIds);
+    return new Map(rows.filter((r) => r.private_ip).map((r) => [`${r.network_interface_id} ${r.private_ip}`, r.public_ip]));
   }
 
   async ipsOf(ownerId: string): Promise<string[]> {
