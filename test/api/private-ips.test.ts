@@ -1,5 +1,11 @@
 import assert from 'node:assert/strict';
 import {
+  AllocateAddressCommand,
+  AssociateAddressCommand,
+  AttachInternetGatewayCommand,
+  CreateInternetGatewayCommand,
+  DescribeAddressesCommand,
+  ReleaseAddressCommand,
   AssignPrivateIpAddressesCommand,
   UnassignPrivateIpAddressesCommand,
   CreateNetworkInterfaceCommand,
@@ -20,9 +26,10 @@ import { useTestServer } from '../support/use-server.js';
  */
 describe('secondary private IP addresses (Assign/UnassignPrivateIpAddresses)', () => {
   let subnetId: string;
+  let vpcId: string;
   const t = useTestServer();
   before(async () => {
-    const vpcId = (await t.ec2.send(new CreateVpcCommand({ CidrBlock: '10.88.0.0/16' }))).Vpc!.VpcId!;
+    vpcId = (await t.ec2.send(new CreateVpcCommand({ CidrBlock: '10.88.0.0/16' }))).Vpc!.VpcId!;
     subnetId = (await t.ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.88.1.0/24', AvailabilityZone: 'us-east-1a' }))).Subnet!.SubnetId!;
   });
 
@@ -70,6 +77,28 @@ describe('secondary private IP addresses (Assign/UnassignPrivateIpAddresses)', (
     // A failed request leaves nothing behind: the first address of the list is not kept when the second fails.
     await rejects(t.ec2.send(new AssignPrivateIpAddressesCommand({ NetworkInterfaceId: a, PrivateIpAddresses: ['10.88.1.122', '10.88.1.111'] })), 'InvalidIPAddress.InUse');
     assert.deepEqual(await addresses(a), [['10.88.1.110', true], ['10.88.1.121', false]]);
+  });
+
+  it('moves an Elastic IP with its secondary address (AllowReassignment), and disassociates it when the address is unassigned', async () => {
+    const igw = (await t.ec2.send(new CreateInternetGatewayCommand({}))).InternetGateway!.InternetGatewayId!;
+    await t.ec2.send(new AttachInternetGatewayCommand({ InternetGatewayId: igw, VpcId: vpcId }));
+    const a = await eni('10.88.1.230');
+    const b = await eni('10.88.1.231');
+    await t.ec2.send(new AssignPrivateIpAddressesCommand({ NetworkInterfaceId: a, PrivateIpAddresses: ['10.88.1.232'] }));
+    const eip = await t.ec2.send(new AllocateAddressCommand({ Domain: 'vpc' }));
+    await t.ec2.send(new AssociateAddressCommand({ AllocationId: eip.AllocationId, NetworkInterfaceId: a, PrivateIpAddress: '10.88.1.232' }));
+    const where = async () => {
+      const x = (await t.ec2.send(new DescribeAddressesCommand({ AllocationIds: [eip.AllocationId!] }))).Addresses![0]!;
+      return [x.NetworkInterfaceId, x.PrivateIpAddress, !!x.AssociationId];
+    };
+    assert.deepEqual(await where(), [a, '10.88.1.232', true]);
+    // AWS: "any Elastic IP address that is associated with the IP address is also moved".
+    await t.ec2.send(new AssignPrivateIpAddressesCommand({ NetworkInterfaceId: b, PrivateIpAddresses: ['10.88.1.232'], AllowReassignment: true }));
+    assert.deepEqual(await where(), [b, '10.88.1.232', true]);
+    // Unassigned: the address no longer leads to an interface; still allocated, so it can be released.
+    await t.ec2.send(new UnassignPrivateIpAddressesCommand({ NetworkInterfaceId: b, PrivateIpAddresses: ['10.88.1.232'] }));
+    assert.deepEqual(await where(), [undefined, undefined, false]);
+    await t.ec2.send(new ReleaseAddressCommand({ AllocationId: eip.AllocationId }));
   });
 
   it('takes secondary addresses at CreateNetworkInterface and RunInstances, within the instance type\'s limit, shown by DescribeInstances', async () => {

@@ -70,7 +70,7 @@ export const unassignPrivateIpAddresses = defineHandler('UnassignPrivateIpAddres
     return { eni, ips: checkUnassign(eni, input.PrivateIpAddresses) };
   },
   async handle(_input, ctx, { eni, ips }) {
-    await ctx.services.network.unassignIps(eni.id, ips);
+    await ctx.services.network.unassignIps(eni, ips);
     await replugEnis(ctx, [eni.id]);
     return {};
   },

@@ -232,12 +232,23 @@ export class NetworkRepository {
     );
     if (!before) return undefined;
     await this.db.exec('UPDATE ip_allocations SET owner_id = $3, allocated_at = now() WHERE subnet_id = $1 AND ip = $2', [subnetId, ip, ownerId], t);
+    // An Elastic IP on the address moves with it (AWS: "any Elastic IP address that is associated with the IP
+    // address is also moved").
+    await this.db.exec('UPDATE addresses SET network_interface_id = $3 WHERE network_interface_id = $1 AND private_ip = $2::inet', [before.owner_id, ip, ownerId], t);
     return before.owner_id;
   }
 
-  /** Releases these secondary addresses of `ownerId` (UnassignPrivateIpAddresses); never its primary one. */
-  async releaseSecondaryIps(ownerId: string, ips: string[], t?: Transaction): Promise<void> {
-    await this.db.exec('DELETE FROM ip_allocations WHERE owner_id = $1 AND NOT is_primary AND host(ip) = ANY($2::text[])', [ownerId, ips], t);
+  /**
+   * Releases these secondary addresses of `ownerId` (UnassignPrivateIpAddresses), never its primary one, and
+   * disassociates the Elastic IPs on them (still allocated). Answers how many it disassociated.
+   */
+  async releaseSecondaryIps(ownerId: string, ips: string[]): Promise<number> {
+    return this.db.exec(
+      `WITH gone AS (DELETE FROM ip_allocations WHERE owner_id = $1 AND NOT is_primary AND host(ip) = ANY($2::text[]) RETURNING ip)
+       UPDATE addresses SET association_id = NULL, network_interface_id = NULL, private_ip = NULL
+       WHERE network_interface_id = $1 AND private_ip IN (SELECT ip FROM gone)`,
+      [ownerId, ips],
+    );
   }
 
   async releaseIps(ownerId: string, t?: Transaction): Promise<void> {

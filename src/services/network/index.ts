@@ -188,8 +188,9 @@ export class NetworkService {
   }
 
   /** UnassignPrivateIpAddresses on the records (checked by checkUnassign first). */
-  async unassignIps(eniId: string, ips: string[]): Promise<void> {
-    await this.repo.releaseSecondaryIps(eniId, ips);
+  async unassignIps(eni: Pick<EniRow, 'id' | 'vpc_id'>, ips: string[]): Promise<void> {
+    // An Elastic IP on a released address is disassociated: its translation goes with it.
+    if (await this.repo.releaseSecondaryIps(eni.id, ips)) await this.applyRoutes(eni.vpc_id);
   }
 
   /**
