@@ -628,7 +628,11 @@ function checkScope(scope: VpcScope | undefined, items: Iterable<{ vpcId: string
 
 function aclsByVpc(acls: NetworkAclSpec[]): Map<string, NetworkAclSpec[]> {
   const byVpc = new Map<string, NetworkAclSpec[]>();
-  for (const a of acls) byVpc.set(a.vpcId, [...(byVpc.get(a.vpcId) ?? []), a]);
+  for (const a of acls) {
+    const list = byVpc.get(a.vpcId);
+    if (list) list.push(a);
+    else byVpc.set(a.vpcId, [a]);
+  }
   return byVpc;
 }
 
