@@ -75,10 +75,10 @@ export const modifySecurityGroupRules = defineHandler('ModifySecurityGroupRules'
       changes.push({ id, rule: rule! });
     }
     await network.admin.checkModifyRules(g, changes);
-    return changes;
+    return { g, changes };
   },
-  async handle(_input, ctx, changes) {
-    await ctx.services.network.admin.modifyRules(changes);
+  async handle(_input, ctx, { g, changes }) {
+    await ctx.services.network.admin.modifyRules(g, changes);
     return { Return: true };
   },
 });

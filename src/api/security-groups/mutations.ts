@@ -93,10 +93,10 @@ function revokeHandler<Op extends 'RevokeSecurityGroupIngress' | 'RevokeSecurity
       const g = await groupOf(ctx, input);
       const byIds = input.SecurityGroupRuleIds?.length ? input.SecurityGroupRuleIds.map((id) => parseId('securityGroupRule', id)) : undefined;
       const drafts = byIds ? undefined : await rulesOf(input, peerOf(ctx, g), { revoking: true });
-      return { ids: await ctx.services.network.admin.checkRevoke(g, egress, drafts, byIds) };
+      return { g, ids: await ctx.services.network.admin.checkRevoke(g, egress, drafts, byIds) };
     },
-    async handle(_input: unknown, ctx: RequestContext, { ids }: { ids: string[] }) {
-      await ctx.services.network.admin.revoke(ids);
+    async handle(_input: unknown, ctx: RequestContext, { g, ids }: { g: SecurityGroupRow; ids: string[] }) {
+      await ctx.services.network.admin.revoke(g, ids);
       return { Return: true };
     },
   } as never);
