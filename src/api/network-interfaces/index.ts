@@ -96,7 +96,7 @@ export const createNetworkInterface = defineHandler('CreateNetworkInterface', {
     const subnet = await ctx.services.network.admin.subnet(ctx.accountId, parseId('subnet', input.SubnetId));
     let groups = input.Groups?.length ? await ctx.services.network.checkGroupsIn(ctx.accountId, subnet.vpc_id, input.Groups.map((g) => parseId('securityGroup', g))) : undefined;
     if (!groups) {
-      const dflt = (await ctx.services.network.securityGroups(ctx.accountId)).find((g) => g.vpc_id === subnet.vpc_id && g.group_name === 'default');
+      const dflt = (await ctx.services.network.securityGroupsIn(ctx.accountId, subnet.vpc_id)).find((g) => g.group_name === 'default');
       groups = dflt ? [dflt.id] : [];
     }
     return { subnet, groups, addresses };

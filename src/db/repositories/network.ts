@@ -184,6 +184,15 @@ export class NetworkRepository {
     return this.db.one<SubnetRow>('SELECT *, 0 AS used FROM subnets WHERE account_id = $1 AND id = $2', [accountId, id]);
   }
 
+  securityGroup(accountId: string, id: string): Promise<SecurityGroupRow | undefined> {
+    return this.db.one<SecurityGroupRow>('SELECT * FROM security_groups WHERE account_id = $1 AND id = $2', [accountId, id]);
+  }
+
+  /** The account's groups of one VPC (a rule's peers, an interface's groups): read by VPC, not the account's all. */
+  securityGroupsIn(accountId: string, vpcId: string): Promise<SecurityGroupRow[]> {
+    return this.db.rows<SecurityGroupRow>('SELECT * FROM security_groups WHERE vpc_id = $1 AND account_id = $2 ORDER BY id', [vpcId, accountId]);
+  }
+
   securityGroups(accountId: string): Promise<SecurityGroupRow[]> {
     return this.db.rows<SecurityGroupRow>('SELECT * FROM security_groups WHERE account_id = $1', [accountId]);
   }

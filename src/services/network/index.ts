@@ -238,7 +238,7 @@ export class NetworkService {
 
   /** The account's groups with these ids, all in `vpcId` (InvalidGroup.NotFound otherwise), deduplicated. */
   async checkGroupsIn(accountId: string, vpcId: string, ids: string[]): Promise<string[]> {
-    const inVpc = (await this.repo.securityGroups(accountId)).filter((g) => g.vpc_id === vpcId);
+    const inVpc = await this.repo.securityGroupsIn(accountId, vpcId);
     for (const id of ids) {
       if (!inVpc.some((g) => g.id === id)) throw new Ec2Error('InvalidGroup.NotFound', `The security group '${id}' does not exist in VPC '${vpcId}'`);
     }
@@ -344,6 +344,11 @@ export class NetworkService {
 
   securityGroups(accountId: string): Promise<SecurityGroupRow[]> {
     return this.repo.securityGroups(accountId);
+  }
+
+  /** The account's groups of one VPC. */
+  securityGroupsIn(accountId: string, vpcId: string): Promise<SecurityGroupRow[]> {
+    return this.repo.securityGroupsIn(accountId, vpcId);
   }
 
   rules(accountId: string): Promise<SecurityGroupRuleRow[]> {

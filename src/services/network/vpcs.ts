@@ -63,7 +63,7 @@ export class VpcAdmin {
   }
 
   async group(accountId: string, id: string): Promise<SecurityGroupRow> {
-    const g = (await this.repo.securityGroups(accountId)).find((x) => x.id === id);
+    const g = await this.repo.securityGroup(accountId, id);
     if (!g) throw new Ec2Error('InvalidGroup.NotFound', `The security group '${id}' does not exist`);
     return g;
   }
@@ -180,7 +180,7 @@ export class VpcAdmin {
     if (/^sg-/i.test(name)) throw new Ec2Error('InvalidParameterValue', `Group names may not be in the format sg-*.`);
     const vpc = vpcId ? await this.vpc(accountId, vpcId) : (await this.repo.vpcs(accountId)).find((v) => v.is_default);
     if (!vpc) throw new Ec2Error('VPCIdNotSpecified', 'No default VPC for this user');
-    if (name === 'default' || (await this.repo.securityGroups(accountId)).some((g) => g.vpc_id === vpc.id && g.group_name === name)) {
+    if (name === 'default' || (await this.repo.securityGroupsIn(accountId, vpc.id)).some((g) => g.group_name === name)) {
       throw new Ec2Error('InvalidGroup.Duplicate', `The security group '${name}' already exists for VPC '${vpc.id}'`);
     }
     return vpc;
