@@ -121,6 +121,7 @@ export class OvsNetworkBackend implements NetworkBackend {
       await removeVpc(this.host, this.cloudId, vpcId);
       for (const v of veths) await this.host.ip(['link', 'del', v.name], { allowFailure: true });
       this.vpcs.delete(vpcId);
+      this.acls.delete(vpcId);
       for (const [id, s] of this.subnets) if (s.vpcId === vpcId) this.subnets.delete(id);
       for (const [id, p] of this.ports) if (p.spec.vpcId === vpcId) this.ports.delete(id);
       this.written.delete(n.bridgeName(this.cloudId, vpcId));
