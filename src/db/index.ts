@@ -23,6 +23,7 @@ import * as m016 from './migrations/016-secondary-ips.js';
 import * as m017 from './migrations/017-replace-root-volume-tasks.js';
 import * as m018 from './migrations/018-vpc-cidr-blocks.js';
 import * as m020 from './migrations/020-replace-root-method.js';
+import * as m021 from './migrations/021-vpc-scoped-indexes.js';
 
 /** Migrations in order; a new one is appended here with the next number. */
 const MIGRATIONS = [
@@ -45,6 +46,7 @@ const MIGRATIONS = [
   { name: '017-replace-root-volume-tasks', ...m017 },
   { name: '018-vpc-cidr-blocks', ...m018 },
   { name: '020-replace-root-method', ...m020 },
+  { name: '021-vpc-scoped-indexes', ...m021 },
 ];
 
 export async function connect(url: string): Promise<Sequelize> {

@@ -12,15 +12,19 @@ import type { ProbeResult } from './compute.js';
  * - launch: allocate the ENI (record: MAC, IPs, groups); a container: compute.create(spec with `nics`) returns
  *   its sandbox, then plug(port, sandbox); a VM: spec.nics[i].vm = vmInterface(port), compute.create, then
  *   plug(port, { kind: 'ovs-port', name: vmInterface(port).portName }). Undo in reverse: unplug, destroy.
- *   Then setSecurityGroups(model) when the new ENI joined groups (other ports' source-group rules see it).
+ *   Then setSecurityGroups(its VPC's model, { vpcIds: [its VPC] }) when the new ENI joined groups (other ports'
+ *   source-group rules see it).
  *   A container's port may be prepare(port)d while the container is made and started, so that its plug is short.
  * - start / reboot: a container's namespace is new: plug(port, await compute.sandbox(id)) for each ENI; a VM:
  *   plug(port, { kind: 'ovs-port', ... }) after the domain started.
  * - stop: unplug(eniId) for each ENI (the sandbox is gone or going); terminate: unplug, then free the ENI and
- *   setSecurityGroups(model without its IPs).
+ *   setSecurityGroups(its VPC's model without its IPs, scoped to that VPC).
  * - rule or membership changes (Authorize/Revoke*, ModifySecurityGroupRules, Create/Delete groups, an ENI
- *   joining or leaving): setSecurityGroups(the whole model); a port's own groups changing (ModifyInstanceAttribute,
- *   ModifyNetworkInterfaceAttribute): setPortSecurityGroups(eniId, groups) and setSecurityGroups(model).
+ *   joining or leaving): setSecurityGroups(the VPC's model, { vpcIds: [the VPC] }); a port's own groups changing
+ *   (ModifyInstanceAttribute, ModifyNetworkInterfaceAttribute): setPortSecurityGroups(eniId, groups) and
+ *   setSecurityGroups(its VPC's model, scoped). A group belongs to one VPC and a rule's peer group is in the
+ *   group's VPC, so a VPC's flows depend on its own groups alone: a change costs what its VPC holds, not what
+ *   the installation holds. Network ACL changes likewise: setNetworkAcls(the VPC's ACLs, { vpcIds: [the VPC] }).
  * - reconcile (start-up first, then periodically or after a backend failure): sync(desired) with every VPC and
  *   subnet record, the ENIs of running instances with their sandboxes (compute.sandbox / the VM tap name) and
  *   the whole security model; it retries what failed, and throws an AggregateError naming what is still wrong.
@@ -126,6 +130,15 @@ export interface SecurityGroupSpec {
 /** Every security group the plugged ports use or refer to. */
 export interface SecurityModel {
   groups: SecurityGroupSpec[];
+}
+
+/**
+ * The VPCs a setSecurityGroups / setNetworkAcls call is about: what it carries is exactly these VPCs' part (every
+ * group or ACL in it belongs to one of them; a VPC named with nothing has none left), and only their part and their
+ * flows change. Without a scope the call carries everything and replaces everything.
+ */
+export interface VpcScope {
+  vpcIds: string[];
 }
 
 /**
@@ -267,10 +280,16 @@ export interface NetworkBackend {
   unplug(eniId: string): Promise<void>;
   /** Changes the groups enforced on a plugged port (ModifyNetworkInterfaceAttribute / ModifyInstanceAttribute). */
   setPortSecurityGroups(eniId: string, securityGroupIds: string[]): Promise<void>;
-  /** Replaces every group's rules and members; running ports see the change when this returns. */
-  setSecurityGroups(model: SecurityModel): Promise<void>;
-  /** Replaces every network ACL (stateless subnet filters); running traffic sees the change when this returns. */
-  setNetworkAcls(acls: NetworkAclSpec[]): Promise<void>;
+  /**
+   * Replaces every group's rules and members, or with a scope those of the scope's VPCs only (a group of another
+   * VPC in `model` is bad input); running ports see the change when this returns.
+   */
+  setSecurityGroups(model: SecurityModel, scope?: VpcScope): Promise<void>;
+  /**
+   * Replaces every network ACL (stateless subnet filters), or with a scope those of the scope's VPCs only (an ACL
+   * of another VPC is bad input); running traffic sees the change when this returns.
+   */
+  setNetworkAcls(acls: NetworkAclSpec[], scope?: VpcScope): Promise<void>;
   /** What a VM's interface definition must say for this port (pure: no host command). */
   vmInterface(port: PortSpec): VmInterface;
   /**

@@ -264,6 +264,25 @@ describe('ovs network adapter: real traffic (Open vSwitch, Docker, libvirt)', fu
     assert.equal(await tcp(client, '10.77.1.10', 80), '', 'closed again');
   });
 
+  it('changes one VPC\'s groups by a scoped call, leaving the other VPC\'s enforcement and flows as they were', async () => {
+    const inA = (opts: Parameters<typeof groups>[0] = {}) => groups(opts).filter((g) => g.vpcId === vpcA.vpcId);
+    const flowsOfB = () => run('ovs-ofctl', ['-O', 'OpenFlow14', '--no-stats', 'dump-flows', ovsNames.bridgeName(CLOUD, vpcB.vpcId)]).then((r) => r.stdout);
+    const before = await flowsOfB();
+    // VPC A's model alone: B's group is not in it, and must not be dropped for that.
+    await net.setSecurityGroups({ groups: inA({ web80: true }) }, { vpcIds: [vpcA.vpcId] });
+    assert.equal((await tcp(client, '10.77.1.10', 80)).trim(), 'web80', 'A\'s new rule is in effect');
+    assert.deepEqual(await whoSees(bClient, '10.77.1.10'), { host: 'bweb', peer: '10.77.1.11' }, 'B\'s source-group rule still admits its member');
+    assert.equal(await ping(bClient, '10.77.1.10'), false, 'B\'s egress rule still refuses ICMP');
+    assert.equal(await flowsOfB(), before, 'B\'s bridge has the flows it had');
+    // A scoped model naming a group of another VPC is refused, and nothing changes.
+    await assert.rejects(net.setSecurityGroups({ groups: groups() }, { vpcIds: [vpcA.vpcId] }), TypeError);
+    assert.equal((await tcp(client, '10.77.1.10', 80)).trim(), 'web80', 'the refused call changed nothing');
+    await net.setSecurityGroups({ groups: inA() }, { vpcIds: [vpcA.vpcId] });
+    assert.equal(await tcp(client, '10.77.1.10', 80), '', 'closed again');
+    assert.deepEqual(await whoSees(bClient, '10.77.1.10'), { host: 'bweb', peer: '10.77.1.11' });
+    assert.equal(await flowsOfB(), before);
+  });
+
   it('follows group membership for source-group rules', async () => {
     assert.equal((await whoSees(far, '10.77.1.10')).host, 'web');
     await net.setPortSecurityGroups(far.port.eniId, [sgOther]);

@@ -85,6 +85,10 @@ describe('ovs network adapter: pure parts', () => {
       ['port range', () => net.setSecurityGroups({ groups: [{ groupId: 'sg-0123456789abcdef0', vpcId: port.vpcId, memberIps: [], egress: [], ingress: [{ protocol: 'tcp', ports: { from: 90, to: 80 }, peer: { cidr: '0.0.0.0/0' } }] }] })],
       ['protocol', () => net.setSecurityGroups({ groups: [{ groupId: 'sg-0123456789abcdef0', vpcId: port.vpcId, memberIps: [], egress: [], ingress: [{ protocol: 'sctp' as 'tcp', peer: { cidr: '0.0.0.0/0' } }] }] })],
       ['group id', () => net.setPortSecurityGroups(port.eniId, ['sg-$(id)'])],
+      // A scoped call carries exactly its VPCs' part: another VPC's group or ACL in it would be half applied.
+      ['scope id', () => net.setSecurityGroups({ groups: [] }, { vpcIds: ['vpc-1;reboot'] })],
+      ['group outside the scope', () => net.setSecurityGroups({ groups: [{ groupId: 'sg-0123456789abcdef0', vpcId: port.vpcId, memberIps: [], egress: [], ingress: [] }] }, { vpcIds: ['vpc-0123456789abcdef1'] })],
+      ['ACL outside the scope', () => net.setNetworkAcls([{ aclId: 'acl-0123456789abcdef0', vpcId: port.vpcId, isDefault: true, subnetIds: [], entries: [] }], { vpcIds: ['vpc-0123456789abcdef1'] })],
     ];
     for (const [what, call] of bad) await assert.rejects(call(), TypeError, what);
     assert.deepEqual(calls, [], 'no command ran');

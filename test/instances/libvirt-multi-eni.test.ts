@@ -92,8 +92,9 @@ describe('a libvirt VM with several network interfaces on Open vSwitch, with rea
   async function plugClient(c: { name: string; eniId: string }): Promise<void> {
     const pid = Number((await execa('docker', ['inspect', '-f', '{{.State.Pid}}', c.name])).stdout.trim());
     const network = t.s.services.network;
-    await network.plug(await network.port((await network.enis.get(c.eniId))!), { kind: 'netns', pid });
-    await network.applySecurity();
+    const eni = (await network.enis.get(c.eniId))!;
+    await network.plug(await network.port(eni), { kind: 'netns', pid });
+    await network.applySecurity([eni.vpc_id]);
   }
   /** What `nc` from inside the container gets from ip:port ('' when nothing answers within 2 s). */
   async function fetch(from: string, ip: string, port: number): Promise<string> {

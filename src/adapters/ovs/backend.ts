@@ -32,6 +32,7 @@ import {
   type SyncReport,
   type VmInterface,
   type VpcRouting,
+  type VpcScope,
   type VpcSpec,
 } from '../../ports/index.js';
 import * as n from './names.js';
@@ -75,7 +76,8 @@ export class OvsNetworkBackend implements NetworkBackend {
   /** Plugged ports by ENI id, also found by (VPC, primary address) for DHCP (./port-table.ts). */
   private readonly ports = new PortTable<PluggedPort>();
   private groups = new Map<string, SecurityGroupSpec>();
-  private acls: NetworkAclSpec[] = [];
+  /** Each VPC's network ACLs (a VPC with none is not filtered). */
+  private acls = new Map<string, NetworkAclSpec[]>();
   /** Each VPC's routing (route tables, internet uplink: ./edge.ts), as last set. */
   private readonly routing = new Map<string, VpcRouting>();
   /** The services on sockets in each VPC's router namespace (./router-listeners.ts): serveMetadata, serveDns, serveDhcp. */
@@ -119,6 +121,7 @@ export class OvsNetworkBackend implements NetworkBackend {
       await removeVpc(this.host, this.cloudId, vpcId);
       for (const v of veths) await this.host.ip(['link', 'del', v.name], { allowFailure: true });
       this.vpcs.delete(vpcId);
+      this.acls.delete(vpcId);
       for (const [id, s] of this.subnets) if (s.vpcId === vpcId) this.subnets.delete(id);
       for (const [id, p] of this.ports) if (p.spec.vpcId === vpcId) this.ports.delete(id);
       this.written.delete(n.bridgeName(this.cloudId, vpcId));
@@ -218,21 +221,41 @@ export class OvsNetworkBackend implements NetworkBackend {
     });
   }
 
-  async setSecurityGroups(model: SecurityModel): Promise<void> {
+  /**
+   * Scoped: the scope's VPCs' groups are replaced by the model's and only their bridges are recomputed (a VPC's
+   * flows read its own groups alone: a rule's peer group is in its VPC), so a change costs what its VPC holds.
+   */
+  async setSecurityGroups(model: SecurityModel, scope?: VpcScope): Promise<void> {
     const groups = checkGroups(model);
+    const vpcs = checkScope(scope, [...groups.values()], 'security group');
     return this.locked(async () => {
       this.requireSynced();
-      this.groups = groups;
-      await this.writeAllFlows();
+      if (!vpcs) {
+        this.groups = groups;
+        return this.writeAllFlows();
+      }
+      for (const [id, g] of this.groups) if (vpcs.has(g.vpcId)) this.groups.delete(id);
+      for (const [id, g] of groups) this.groups.set(id, g);
+      await this.writeFlowsOf(vpcs);
     });
   }
 
-  async setNetworkAcls(acls: NetworkAclSpec[]): Promise<void> {
+  async setNetworkAcls(acls: NetworkAclSpec[], scope?: VpcScope): Promise<void> {
     const checked = checkAcls(acls);
+    const vpcs = checkScope(scope, checked, 'network ACL');
     return this.locked(async () => {
       this.requireSynced();
-      this.acls = checked;
-      await this.writeAllFlows();
+      if (!vpcs) {
+        this.acls = aclsByVpc(checked);
+        return this.writeAllFlows();
+      }
+      const mine = aclsByVpc(checked);
+      for (const v of vpcs) {
+        const list = mine.get(v);
+        if (list) this.acls.set(v, list);
+        else this.acls.delete(v);
+      }
+      await this.writeFlowsOf(vpcs);
     });
   }
 
@@ -341,7 +364,7 @@ export class OvsNetworkBackend implements NetworkBackend {
     const acls = checkAcls(desired.acls ?? []);
     desired.routing?.forEach(checkRouting);
     return this.locked(async () => {
-      this.acls = acls;
+      this.acls = aclsByVpc(acls);
       if (desired.routing) {
         this.routing.clear();
         for (const r of desired.routing) this.routing.set(r.vpcId, r);
@@ -491,9 +514,15 @@ export class OvsNetworkBackend implements NetworkBackend {
 
   /** Every VPC's flows, on one listing of the interfaces (nothing is plugged meanwhile: all under the lock). */
   private async writeAllFlows(): Promise<void> {
-    if (!this.vpcs.size) return;
+    await this.writeFlowsOf(this.vpcs.keys());
+  }
+
+  /** These VPCs' flows (those on this host), on one listing of the interfaces. */
+  private async writeFlowsOf(vpcIds: Iterable<string>): Promise<void> {
+    const here = [...vpcIds].filter((v) => this.vpcs.has(v));
+    if (!here.length) return;
     const listed = await this.host.interfaces();
-    for (const v of this.vpcs.keys()) await this.writeFlows(v, listed);
+    for (const v of here) await this.writeFlows(v, listed);
   }
 
   /**
@@ -522,7 +551,7 @@ export class OvsNetworkBackend implements NetworkBackend {
           return { spec: p.spec, zone: p.zone, ofport: i && i.ext[EXT.eni] === p.spec.eniId ? i.ofport : undefined };
         }),
       groups: this.groups,
-      acls: this.acls.filter((a) => a.vpcId === vpcId),
+      acls: this.acls.get(vpcId) ?? [],
     };
     const flows = bridgeFlows(model);
     if (this.written.get(br) === flows) return;
@@ -589,6 +618,27 @@ function checkSandbox(s: Sandbox): void {
   } else {
     throw new TypeError(`unknown sandbox kind ${JSON.stringify((s as { kind: unknown }).kind)}`);
   }
+}
+
+/**
+ * The scope's VPC ids (undefined: no scope), refusing an unsafe id, and an item of a VPC outside the scope: its part
+ * would be left half replaced.
+ */
+function checkScope(scope: VpcScope | undefined, items: Iterable<{ vpcId: string }>, what: string): Set<string> | undefined {
+  if (!scope) return undefined;
+  const vpcs = new Set(scope.vpcIds.map(n.vpcId));
+  for (const i of items) if (!vpcs.has(i.vpcId)) throw new TypeError(`${what} of ${i.vpcId} outside the scope (${[...vpcs].join(', ')})`);
+  return vpcs;
+}
+
+function aclsByVpc(acls: NetworkAclSpec[]): Map<string, NetworkAclSpec[]> {
+  const byVpc = new Map<string, NetworkAclSpec[]>();
+  for (const a of acls) {
+    const list = byVpc.get(a.vpcId);
+    if (list) list.push(a);
+    else byVpc.set(a.vpcId, [a]);
+  }
+  return byVpc;
 }
 
 function checkGroups(model: SecurityModel): Map<string, SecurityGroupSpec> {

@@ -139,7 +139,7 @@ export const modifyInstanceAttribute = defineHandler('ModifyInstanceAttribute', 
   },
   async handle(_input, ctx, { row, change, groups, volumes }) {
     for (const v of volumes) await ctx.services.volumes.repo.setDeleteOnTermination(v.volumeId, v.deleteOnTermination);
-    if (groups) await ctx.services.network.setEniGroups(row.eni_id, groups, { instanceId: row.id, running: row.state === 'running' });
+    if (groups) await ctx.services.network.setEniGroups({ id: row.eni_id, vpcId: row.vpc_id }, groups, { instanceId: row.id, running: row.state === 'running' });
     if (change) await ctx.services.instances.modify(row, change);
     return {};
   },

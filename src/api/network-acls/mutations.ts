@@ -42,8 +42,8 @@ export const createNetworkAclEntry = defineHandler('CreateNetworkAclEntry', {
   validate(input, ctx) {
     return ctx.services.network.acls.checkCreateEntry(ctx.accountId, parseId('networkAcl', input.NetworkAclId), input);
   },
-  async handle(_input, ctx, row) {
-    await ctx.services.network.acls.createEntry(row);
+  async handle(_input, ctx, { acl, row }) {
+    await ctx.services.network.acls.createEntry(acl, row);
     return {};
   },
 });
@@ -52,11 +52,11 @@ export const replaceNetworkAclEntry = defineHandler('ReplaceNetworkAclEntry', {
   async validate(input, ctx) {
     const id = parseId('networkAcl', input.NetworkAclId);
     const row = aclEntry(id, input);
-    await ctx.services.network.acls.checkEntryExists(ctx.accountId, id, row.egress, row.rule_number);
-    return row;
+    const acl = await ctx.services.network.acls.checkEntryExists(ctx.accountId, id, row.egress, row.rule_number);
+    return { acl, row };
   },
-  async handle(_input, ctx, row) {
-    await ctx.services.network.acls.replaceEntry(row);
+  async handle(_input, ctx, { acl, row }) {
+    await ctx.services.network.acls.replaceEntry(acl, row);
     return {};
   },
 });
@@ -64,11 +64,11 @@ export const replaceNetworkAclEntry = defineHandler('ReplaceNetworkAclEntry', {
 export const deleteNetworkAclEntry = defineHandler('DeleteNetworkAclEntry', {
   async validate(input, ctx) {
     const id = parseId('networkAcl', input.NetworkAclId);
-    await ctx.services.network.acls.checkEntryExists(ctx.accountId, id, input.Egress, input.RuleNumber);
-    return { id, egress: input.Egress, ruleNumber: input.RuleNumber };
+    const acl = await ctx.services.network.acls.checkEntryExists(ctx.accountId, id, input.Egress, input.RuleNumber);
+    return { acl, egress: input.Egress, ruleNumber: input.RuleNumber };
   },
-  async handle(_input, ctx, { id, egress, ruleNumber }) {
-    await ctx.services.network.acls.deleteEntry(id, egress, ruleNumber);
+  async handle(_input, ctx, { acl, egress, ruleNumber }) {
+    await ctx.services.network.acls.deleteEntry(acl, egress, ruleNumber);
     return {};
   },
 });

@@ -42,7 +42,7 @@ export const attachNetworkInterface = defineHandler('AttachNetworkInterface', {
         }
       });
     }
-    await network.applySecurity();
+    await network.applySecurity([eni.vpc_id]);
     return { AttachmentId: attachmentId, NetworkCardIndex: 0 };
   },
 });
@@ -68,7 +68,7 @@ export const detachNetworkInterface = defineHandler('DetachNetworkInterface', {
         }
       });
     }
-    await network.applySecurity();
+    await network.applySecurity([eni.vpc_id]);
     return {};
   },
 });

@@ -96,7 +96,7 @@ export const createNetworkInterface = defineHandler('CreateNetworkInterface', {
     const subnet = await ctx.services.network.admin.subnet(ctx.accountId, parseId('subnet', input.SubnetId));
     let groups = input.Groups?.length ? await ctx.services.network.checkGroupsIn(ctx.accountId, subnet.vpc_id, input.Groups.map((g) => parseId('securityGroup', g))) : undefined;
     if (!groups) {
-      const dflt = (await ctx.services.network.securityGroups(ctx.accountId)).find((g) => g.vpc_id === subnet.vpc_id && g.group_name === 'default');
+      const dflt = (await ctx.services.network.securityGroupsIn(ctx.accountId, subnet.vpc_id)).find((g) => g.group_name === 'default');
       groups = dflt ? [dflt.id] : [];
     }
     return { subnet, groups, addresses };
@@ -112,7 +112,7 @@ export const createNetworkInterface = defineHandler('CreateNetworkInterface', {
     );
     const tags = tagsFromSpecs(input.TagSpecifications, 'network-interface');
     if (tags.length) await ctx.services.tags.create(ctx.accountId, [{ id, type: 'network-interface' }], tags);
-    await ctx.services.network.applySecurity();
+    await ctx.services.network.applySecurity([subnet.vpc_id]);
     return { NetworkInterface: await oneEni(id, ctx) };
   },
 });
@@ -146,7 +146,7 @@ export const deleteNetworkInterface = defineHandler('DeleteNetworkInterface', {
   },
   async handle(_input, ctx, e) {
     await ctx.services.network.deleteEni(e.id, e.vpc_id);
-    await ctx.services.network.applySecurity();
+    await ctx.services.network.applySecurity([e.vpc_id]);
     return {};
   },
 });
@@ -163,7 +163,7 @@ export const modifyNetworkInterfaceAttribute = defineHandler('ModifyNetworkInter
   async handle(input, ctx, { e, groups }) {
     if (groups) {
       const row = e.instance_id ? (await ctx.services.instances.byIds(ctx.accountId, [e.instance_id]))[0] : undefined;
-      await ctx.services.network.setEniGroups(e.id, groups, { instanceId: e.device_index === 0 ? row?.id : undefined, running: row?.state === 'running' });
+      await ctx.services.network.setEniGroups({ id: e.id, vpcId: e.vpc_id }, groups, { instanceId: e.device_index === 0 ? row?.id : undefined, running: row?.state === 'running' });
     }
     if (input.SourceDestCheck?.Value !== undefined) await ctx.services.network.enis.update(e.id, { source_dest_check: input.SourceDestCheck.Value });
     if (input.Description) await ctx.services.network.enis.update(e.id, { description: input.Description.Value ?? '' });

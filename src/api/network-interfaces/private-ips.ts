@@ -21,13 +21,15 @@ async function eniOf(ctx: RequestContext, id: string): Promise<EniRow> {
 
 /**
  * The ports of these ENIs, plugged again where their instance runs (a plug is idempotent: it sets the port's
- * addresses and flows), then the security model. A backend failure is left to the next sync, as elsewhere.
+ * addresses and flows), then their VPCs' security model. A backend failure is left to the next sync, as elsewhere.
  */
 export async function replugEnis(ctx: RequestContext, eniIds: string[]): Promise<void> {
   const network = ctx.services.network;
   if (!network.plugsPorts) return;
+  const vpcs = new Set<string>();
   for (const id of eniIds) {
     const eni = await network.enis.get(id);
+    if (eni) vpcs.add(eni.vpc_id);
     if (!eni?.instance_id) continue;
     const [inst] = await ctx.services.instances.byIds(eni.account_id.trim(), [eni.instance_id]);
     if (!inst || inst.state !== 'running' || !inst.backend_id) continue; // plugged with its addresses at its next start
@@ -40,7 +42,7 @@ export async function replugEnis(ctx: RequestContext, eniIds: string[]): Promise
       ctx.log('warn', 'network backend could not re-plug an interface with its addresses; will retry', { eniId: id, error: (e as Error).message });
     }
   }
-  await network.applySecurity();
+  await network.applySecurity([...vpcs]);
 }
 
 export const assignPrivateIpAddresses = defineHandler('AssignPrivateIpAddresses', {

@@ -27,7 +27,7 @@ function descriptionsHandler<Op extends 'UpdateSecurityGroupRuleDescriptionsIngr
         await network.admin.checkRevoke(g, egress, undefined, ids);
         return byId.map((d, i) => ({ id: ids[i]!, description: d.Description ?? null }));
       }
-      const peers = (await network.securityGroups(ctx.accountId)).filter((x) => x.vpc_id === g.vpc_id);
+      const peers = await network.securityGroupsIn(ctx.accountId, g.vpc_id);
       const drafts = await rulesOf({ IpPermissions: input.IpPermissions }, async (pair) => {
         const found = pair.GroupId ? peers.find((x) => x.id === pair.GroupId) : peers.find((x) => x.group_name === pair.GroupName);
         if (!found) throw new Ec2Error('InvalidGroup.NotFound', `The security group '${pair.GroupId ?? pair.GroupName}' does not exist in VPC '${g.vpc_id}'`);
@@ -55,7 +55,7 @@ export const modifySecurityGroupRules = defineHandler('ModifySecurityGroupRules'
     const network = ctx.services.network;
     const g = await network.admin.group(ctx.accountId, parseId('securityGroup', input.GroupId));
     if (!input.SecurityGroupRules?.length) throw new Ec2Error('MissingParameter', 'The request must contain the parameter SecurityGroupRules');
-    const peers = (await network.securityGroups(ctx.accountId)).filter((x) => x.vpc_id === g.vpc_id);
+    const peers = await network.securityGroupsIn(ctx.accountId, g.vpc_id);
     const changes = [];
     for (const u of input.SecurityGroupRules) {
       const id = parseId('securityGroupRule', u.SecurityGroupRuleId ?? '');
@@ -75,10 +75,10 @@ export const modifySecurityGroupRules = defineHandler('ModifySecurityGroupRules'
       changes.push({ id, rule: rule! });
     }
     await network.admin.checkModifyRules(g, changes);
-    return changes;
+    return { g, changes };
   },
-  async handle(_input, ctx, changes) {
-    await ctx.services.network.admin.modifyRules(changes);
+  async handle(_input, ctx, { g, changes }) {
+    await ctx.services.network.admin.modifyRules(g, changes);
     return { Return: true };
   },
 });

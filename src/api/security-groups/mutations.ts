@@ -25,7 +25,7 @@ async function groupOf(ctx: RequestContext, input: { GroupId?: string; GroupName
 /** A rule's peer group, by id or name, in the same VPC. */
 function peerOf(ctx: RequestContext, g: SecurityGroupRow) {
   return async (pair: { GroupId?: string; GroupName?: string }): Promise<string> => {
-    const all = (await ctx.services.network.securityGroups(ctx.accountId)).filter((x) => x.vpc_id === g.vpc_id);
+    const all = await ctx.services.network.securityGroupsIn(ctx.accountId, g.vpc_id);
     const found = pair.GroupId ? all.find((x) => x.id === parseId('securityGroup', pair.GroupId!)) : all.find((x) => x.group_name === pair.GroupName);
     if (!found) throw new Ec2Error('InvalidGroup.NotFound', `The security group '${pair.GroupId ?? pair.GroupName}' does not exist in VPC '${g.vpc_id}'`);
     return found.id;
@@ -93,10 +93,10 @@ function revokeHandler<Op extends 'RevokeSecurityGroupIngress' | 'RevokeSecurity
       const g = await groupOf(ctx, input);
       const byIds = input.SecurityGroupRuleIds?.length ? input.SecurityGroupRuleIds.map((id) => parseId('securityGroupRule', id)) : undefined;
       const drafts = byIds ? undefined : await rulesOf(input, peerOf(ctx, g), { revoking: true });
-      return { ids: await ctx.services.network.admin.checkRevoke(g, egress, drafts, byIds) };
+      return { g, ids: await ctx.services.network.admin.checkRevoke(g, egress, drafts, byIds) };
     },
-    async handle(_input: unknown, ctx: RequestContext, { ids }: { ids: string[] }) {
-      await ctx.services.network.admin.revoke(ids);
+    async handle(_input: unknown, ctx: RequestContext, { g, ids }: { g: SecurityGroupRow; ids: string[] }) {
+      await ctx.services.network.admin.revoke(g, ids);
       return { Return: true };
     },
   } as never);

@@ -66,6 +66,23 @@ export class AclRepository {
     return this.db.rows<AclRow>('SELECT id, account_id, vpc_id, is_default FROM network_acls ORDER BY id');
   }
 
+  /** The ACLs of these VPCs, their entries and their subnets' associations (one VPC's part of the data plane). */
+  ofVpcs(vpcIds: string[]): Promise<AclRow[]> {
+    return this.db.rows<AclRow>('SELECT id, account_id, vpc_id, is_default FROM network_acls WHERE vpc_id = ANY($1::text[]) ORDER BY id', [vpcIds]);
+  }
+
+  entriesOfVpcs(vpcIds: string[]): Promise<AclEntryRow[]> {
+    return this.db.rows<AclEntryRow>(
+      `SELECT ${ENTRY_COLUMNS} FROM network_acl_entries WHERE acl_id IN (SELECT id FROM network_acls WHERE vpc_id = ANY($1::text[]))
+       ORDER BY acl_id, egress, rule_number`,
+      [vpcIds],
+    );
+  }
+
+  associationsOfVpcs(vpcIds: string[]): Promise<AclAssociationRow[]> {
+    return this.db.rows<AclAssociationRow>(`SELECT * FROM ${EFFECTIVE_ASSOCIATIONS} x WHERE x.vpc_id = ANY($1::text[]) ORDER BY subnet_id`, [vpcIds]);
+  }
+
   allEntries(): Promise<AclEntryRow[]> {
     return this.db.rows<AclEntryRow>(`SELECT ${ENTRY_COLUMNS} FROM network_acl_entries ORDER BY acl_id, egress, rule_number`);
   }

@@ -82,6 +82,16 @@ export class AddressRepository {
     );
   }
 
+  /** The same, of these VPCs' ENIs only. */
+  associatedInVpcs(vpcIds: string[]): Promise<{ vpc_id: string; public_ip: string; private_ip: string }[]> {
+    return this.db.rows(
+      `SELECT n.vpc_id, host(a.public_ip) AS public_ip, host(a.private_ip) AS private_ip FROM addresses a
+       JOIN network_interfaces n ON n.id = a.network_interface_id
+       WHERE n.vpc_id = ANY($1::text[]) AND a.association_id IS NOT NULL AND n.interface_type <> 'nat_gateway' ORDER BY a.public_ip`,
+      [vpcIds],
+    );
+  }
+
   // ---- public IPv4 addresses on launch (rows marked `auto`)
 
   /** The ENI asks for a public address while its instance runs (RunInstances, inside its transaction). */

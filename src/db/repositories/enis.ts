@@ -89,6 +89,11 @@ export class EniRepository {
     return row?.instance_id;
   }
 
+  /** The ENIs of these VPCs (their security model's members). */
+  ofVpcs(vpcIds: string[]): Promise<EniRow[]> {
+    return this.db.rows<EniRow>(`SELECT ${ENI_COLUMNS} FROM network_interfaces n WHERE n.vpc_id = ANY($1::text[]) ORDER BY n.id`, [vpcIds]);
+  }
+
   /** Every ENI of the installation (the security model's members, the data plane's ports). */
   all(): Promise<EniRow[]> {
     return this.db.rows<EniRow>(`SELECT ${ENI_COLUMNS} FROM network_interfaces n ORDER BY n.id`);

@@ -58,6 +58,17 @@ export class NatGatewayRepository {
     return this.db.rows<NatRow>(`SELECT ${COLUMNS} FROM nat_gateways WHERE state IN ('pending', 'available', 'deleting') ORDER BY id`);
   }
 
+  /**
+   * The live gateways of these VPCs. A live one has no deleted_at (set when it becomes deleted or failed): said
+   * here so that the partial index nat_gateways_vpc serves the query.
+   */
+  liveInVpcs(vpcIds: string[]): Promise<NatRow[]> {
+    return this.db.rows<NatRow>(
+      `SELECT ${COLUMNS} FROM nat_gateways WHERE vpc_id = ANY($1::text[]) AND deleted_at IS NULL AND state IN ('pending', 'available', 'deleting') ORDER BY id`,
+      [vpcIds],
+    );
+  }
+
   /** Moves a gateway from one of `from` to `to`; false when another request moved it first. */
   async setState(id: string, from: string[], to: string, t?: Transaction): Promise<boolean> {
     const n = await this.db.exec(

@@ -67,6 +67,26 @@ export class RouteRepository {
     return this.db.rows<RouteTableRow>('SELECT id, account_id, vpc_id FROM route_tables WHERE vpc_id = $1 ORDER BY id', [vpcId], t);
   }
 
+  /** The route tables of these VPCs, and below their associations, routes and internet gateways (their routing). */
+  tablesOfVpcs(vpcIds: string[]): Promise<RouteTableRow[]> {
+    return this.db.rows<RouteTableRow>('SELECT id, account_id, vpc_id FROM route_tables WHERE vpc_id = ANY($1::text[]) ORDER BY id', [vpcIds]);
+  }
+
+  associationsOfVpcs(vpcIds: string[]): Promise<AssociationRow[]> {
+    return this.db.rows<AssociationRow>('SELECT id, route_table_id, vpc_id, subnet_id, main FROM route_table_associations WHERE vpc_id = ANY($1::text[]) ORDER BY id', [vpcIds]);
+  }
+
+  routesOfVpcs(vpcIds: string[]): Promise<RouteRow[]> {
+    return this.db.rows<RouteRow>(
+      `SELECT ${ROUTE_COLUMNS} FROM routes WHERE route_table_id IN (SELECT id FROM route_tables WHERE vpc_id = ANY($1::text[])) ORDER BY route_table_id, destination`,
+      [vpcIds],
+    );
+  }
+
+  gatewaysOfVpcs(vpcIds: string[]): Promise<GatewayRow[]> {
+    return this.db.rows<GatewayRow>('SELECT id, account_id, vpc_id FROM internet_gateways WHERE vpc_id = ANY($1::text[]) ORDER BY id', [vpcIds]);
+  }
+
   allTables(): Promise<RouteTableRow[]> {
     return this.db.rows<RouteTableRow>('SELECT id, account_id, vpc_id FROM route_tables ORDER BY id');
   }

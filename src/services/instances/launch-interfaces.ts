@@ -133,7 +133,7 @@ export async function planExtraInterfaces(
     sameZone(primary.availability_zone, subnet, subnet.id);
     let groups = n.Groups?.length ? await network.checkGroupsIn(accountId, subnet.vpc_id, n.Groups.map((g) => parseId('securityGroup', g))) : undefined;
     if (!groups) {
-      const dflt = (await network.securityGroups(accountId)).find((g) => g.vpc_id === subnet.vpc_id && g.group_name === 'default');
+      const dflt = (await network.securityGroupsIn(accountId, subnet.vpc_id)).find((g) => g.group_name === 'default');
       groups = dflt ? [dflt.id] : [];
     }
     const listed = (n.PrivateIpAddresses ?? []).filter((a) => a.PrivateIpAddress);

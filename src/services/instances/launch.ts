@@ -142,8 +142,7 @@ export async function planLaunch(
     throw invalidParameterValue('Placement.AvailabilityZone', req.Placement.AvailabilityZone, `The subnet ${subnet.id} is in ${subnet.availability_zone}.`);
   }
 
-  const groups = await deps.network.securityGroups(accountId);
-  const inVpc = groups.filter((g) => g.vpc_id === subnet.vpc_id);
+  const inVpc = await deps.network.securityGroupsIn(accountId, subnet.vpc_id);
   const wantedIds = existing?.security_group_ids ?? req.SecurityGroupIds ?? eni?.Groups ?? [];
   for (const id of wantedIds) parseId('securityGroup', id);
   const missingIds = wantedIds.filter((id) => !inVpc.some((g) => g.id === id));

@@ -26,14 +26,14 @@ export const eniStep: InstanceStep = {
       });
       if (!owned.includes(row.private_ip)) await network.allocateIp(subnet, row.eni_id, row.private_ip);
     }
-    await network.applySecurity();
+    await network.applySecurity([row.vpc_id]);
   },
   async undo({ row, network }) {
     // Every interface as its attachment says: deleted, or detached and available again (as on AWS).
-    await network.releaseInterfaces(row.id);
+    const vpcs = await network.releaseInterfaces(row.id);
     // Addresses of a record made before ENIs owned them.
     await network.releaseIps(row.id);
-    await network.applySecurity();
+    await network.applySecurity([row.vpc_id, ...vpcs]);
   },
 };
 

@@ -122,8 +122,9 @@ export async function runInstances(
   } finally {
     release?.();
   }
-  // The new ENIs joined their groups: source-group rules of running ports now admit their addresses.
-  await d.network.applySecurity();
+  // The new ENIs joined their groups: source-group rules of running ports now admit their addresses (in the VPCs
+  // of the launch's interfaces).
+  await d.network.applySecurity([plan.subnet.vpc_id, ...plan.extraInterfaces.map((x) => x.subnet.vpc_id)]);
   if (tagWriter) await tagWriter(ids);
   const rows = await d.repo.instancesByIds(accountId, ids);
   return rows.sort((a, b) => a.launch_index - b.launch_index);

@@ -89,15 +89,25 @@ export function aclEntrySpec(r: AclEntryRow): NetworkAclEntrySpec {
   return { ...base, protocol: Number(p) };
 }
 
-/** Every ACL with its entries and explicitly or implicitly associated subnets. */
+/** Every ACL with its entries and explicitly or implicitly associated subnets (grouped by ACL once: linear). */
 export function aclModel(acls: AclRow[], entries: AclEntryRow[], assocs: AclAssociationRow[]): NetworkAclSpec[] {
+  const subnetsOf = new Map<string, string[]>();
+  for (const x of assocs) if (x.acl_id) listOf(subnetsOf, x.acl_id).push(x.subnet_id);
+  const entriesOf = new Map<string, NetworkAclEntrySpec[]>();
+  for (const e of entries) listOf(entriesOf, e.acl_id).push(aclEntrySpec(e));
   return acls.map((a) => ({
     aclId: a.id,
     vpcId: a.vpc_id,
     isDefault: a.is_default,
-    subnetIds: assocs.filter((x) => x.acl_id === a.id).map((x) => x.subnet_id),
-    entries: entries.filter((e) => e.acl_id === a.id).map(aclEntrySpec),
+    subnetIds: subnetsOf.get(a.id) ?? [],
+    entries: entriesOf.get(a.id) ?? [],
   }));
+}
+
+function listOf<T>(m: Map<string, T[]>, key: string): T[] {
+  let list = m.get(key);
+  if (!list) m.set(key, (list = []));
+  return list;
 }
 
 export class AclAdmin {
@@ -112,19 +122,29 @@ export class AclAdmin {
     return this.network.acls;
   }
 
-  /** The whole ACL model from the records (sync and every change). */
+  /** The whole ACL model from the records (sync). */
   async model(): Promise<NetworkAclSpec[]> {
     return aclModel(await this.repo.all(), await this.repo.allEntries(), await this.repo.associations());
   }
 
-  /** Gives the data plane every ACL after a change (not with NETWORK_BACKEND=noop: nothing filters). */
-  async apply(): Promise<void> {
+  /** The ACLs of one VPC, read by VPC. */
+  async modelOf(vpcId: string): Promise<NetworkAclSpec[]> {
+    const ids = [vpcId];
+    const [acls, entries, assocs] = await Promise.all([this.repo.ofVpcs(ids), this.repo.entriesOfVpcs(ids), this.repo.associationsOfVpcs(ids)]);
+    return aclModel(acls, entries, assocs);
+  }
+
+  /**
+   * Gives the data plane the ACLs of the VPC a change was made in (its ACLs filter its subnets alone), not with
+   * NETWORK_BACKEND=noop: nothing filters.
+   */
+  async apply(vpcId: string): Promise<void> {
     if (this.backend.name === 'noop') return;
     try {
-      await this.backend.setNetworkAcls(await this.model());
+      await this.backend.setNetworkAcls(await this.modelOf(vpcId), { vpcIds: [vpcId] });
     } catch (e) {
       this.onBackendFailure();
-      this.log.warn('network backend could not apply the network ACLs; will retry', { error: (e as Error).message });
+      this.log.warn('network backend could not apply the network ACLs; will retry', { vpcId, error: (e as Error).message });
     }
   }
 
@@ -158,60 +178,61 @@ export class AclAdmin {
 
   async delete(a: AclRow): Promise<void> {
     await this.repo.delete(a.id);
-    await this.apply();
+    await this.apply(a.vpc_id);
   }
 
   /** CreateNetworkAclEntry: NetworkAclEntryAlreadyExists for a taken (direction, rule number); AWS's quota. */
-  async checkCreateEntry(accountId: string, aclId: string, input: AclEntryInput): Promise<AclEntryRow> {
+  async checkCreateEntry(accountId: string, aclId: string, input: AclEntryInput): Promise<{ acl: AclRow; row: AclEntryRow }> {
     const row = aclEntry(aclId, input);
-    await this.acl(accountId, aclId);
+    const acl = await this.acl(accountId, aclId);
     const have = (await this.repo.entries(aclId)).filter((e) => e.egress === row.egress);
     if (have.some((e) => e.rule_number === row.rule_number)) {
       throw new Ec2Error('NetworkAclEntryAlreadyExists', `The network acl entry identified by ${row.rule_number} already exists.`);
     }
     if (have.length >= MAX_ACL_ENTRIES_PER_DIRECTION) throw new Ec2Error('NetworkAclEntryLimitExceeded', 'The maximum number of network acl entries has been reached.');
-    return row;
+    return { acl, row };
   }
 
-  async createEntry(row: AclEntryRow): Promise<void> {
+  async createEntry(acl: AclRow, row: AclEntryRow): Promise<void> {
     await this.repo.insertEntry(row);
-    await this.apply();
+    await this.apply(acl.vpc_id);
   }
 
-  /** Replace/DeleteNetworkAclEntry: the entry must exist (InvalidNetworkAclEntry.NotFound). */
-  async checkEntryExists(accountId: string, aclId: string, egress: boolean | undefined, ruleNumber: number | undefined): Promise<void> {
+  /** Replace/DeleteNetworkAclEntry: the entry must exist (InvalidNetworkAclEntry.NotFound); the ACL. */
+  async checkEntryExists(accountId: string, aclId: string, egress: boolean | undefined, ruleNumber: number | undefined): Promise<AclRow> {
     if (ruleNumber === undefined) throw new Ec2Error('MissingParameter', 'The request must contain the parameter ruleNumber');
     if (egress === undefined) throw new Ec2Error('MissingParameter', 'The request must contain the parameter egress');
-    await this.acl(accountId, aclId);
+    const acl = await this.acl(accountId, aclId);
     if (!(await this.repo.entries(aclId)).some((e) => e.egress === egress && e.rule_number === ruleNumber)) {
       throw new Ec2Error('InvalidNetworkAclEntry.NotFound', `The network acl entry identified by ${ruleNumber} does not exist.`);
     }
+    return acl;
   }
 
-  async replaceEntry(row: AclEntryRow): Promise<void> {
+  async replaceEntry(acl: AclRow, row: AclEntryRow): Promise<void> {
     await this.repo.replaceEntry(row);
-    await this.apply();
+    await this.apply(acl.vpc_id);
   }
 
-  async deleteEntry(aclId: string, egress: boolean, ruleNumber: number): Promise<void> {
-    await this.repo.deleteEntry(aclId, egress, ruleNumber);
-    await this.apply();
+  async deleteEntry(acl: AclRow, egress: boolean, ruleNumber: number): Promise<void> {
+    await this.repo.deleteEntry(acl.id, egress, ruleNumber);
+    await this.apply(acl.vpc_id);
   }
 
   /** ReplaceNetworkAclAssociation: the association (InvalidAssociationID.NotFound) and an ACL of the same VPC. */
-  async checkReplaceAssociation(accountId: string, assocId: string, aclId: string): Promise<{ subnetId: string; aclId: string }> {
+  async checkReplaceAssociation(accountId: string, assocId: string, aclId: string): Promise<{ subnetId: string; aclId: string; vpcId: string }> {
     const assoc = (await this.repo.associations(accountId)).find((x) => x.assoc_id === assocId);
     if (!assoc) throw new Ec2Error('InvalidAssociationID.NotFound', `The association ID '${assocId}' does not exist`);
     const acl = await this.acl(accountId, aclId);
     if (acl.vpc_id !== assoc.vpc_id) {
       throw new Ec2Error('InvalidParameterValue', `Network ACL ${aclId} and subnet ${assoc.subnet_id} belong to different networks`);
     }
-    return { subnetId: assoc.subnet_id, aclId };
+    return { subnetId: assoc.subnet_id, aclId, vpcId: acl.vpc_id };
   }
 
-  async replaceAssociation(p: { subnetId: string; aclId: string }): Promise<string> {
+  async replaceAssociation(p: { subnetId: string; aclId: string; vpcId: string }): Promise<string> {
     const id = await this.repo.associate(p.subnetId, p.aclId);
-    await this.apply();
+    await this.apply(p.vpcId);
     return id;
   }
 }

@@ -59,18 +59,32 @@ export function securityRule(r: SecurityGroupRuleRow): SecurityRule {
   return { protocol: Number(p), peer };
 }
 
-/** Every group with its rules and the addresses of its member ENIs. */
+/**
+ * Every group with its rules and the addresses of its member ENIs. Rules and members are grouped by group id in
+ * one pass each, so the model costs what the records hold (sync hands it the whole installation's).
+ */
 export function securityModel(groups: SecurityGroupRow[], rules: SecurityGroupRuleRow[], enis: EniRow[]): SecurityModel {
+  const rulesOf = new Map<string, { ingress: SecurityRule[]; egress: SecurityRule[] }>();
+  for (const r of rules) {
+    let own = rulesOf.get(r.group_id);
+    if (!own) rulesOf.set(r.group_id, (own = { ingress: [], egress: [] }));
+    (r.is_egress ? own.egress : own.ingress).push(securityRule(r));
+  }
+  const membersOf = new Map<string, string[]>();
+  for (const e of enis) {
+    for (const g of new Set(e.security_group_ids)) {
+      let ips = membersOf.get(g);
+      if (!ips) membersOf.set(g, (ips = []));
+      ips.push(...e.ips);
+    }
+  }
   return {
-    groups: groups.map((g) => {
-      const own = rules.filter((r) => r.group_id === g.id);
-      return {
-        groupId: g.id,
-        vpcId: g.vpc_id,
-        ingress: own.filter((r) => !r.is_egress).map(securityRule),
-        egress: own.filter((r) => r.is_egress).map(securityRule),
-        memberIps: enis.filter((e) => e.security_group_ids.includes(g.id)).flatMap((e) => e.ips),
-      };
-    }),
+    groups: groups.map((g) => ({
+      groupId: g.id,
+      vpcId: g.vpc_id,
+      ingress: rulesOf.get(g.id)?.ingress ?? [],
+      egress: rulesOf.get(g.id)?.egress ?? [],
+      memberIps: membersOf.get(g.id) ?? [],
+    })),
   };
 }

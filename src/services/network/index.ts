@@ -12,7 +12,7 @@ import { VpcCidrAdmin } from './vpc-cidrs.js';
 import { AclAdmin } from './acls.js';
 import { DhcpAdmin } from './dhcp.js';
 import { EdgeAdmin } from './routes.js';
-import { routingOf } from './routing.js';
+import { routingOf, vpcRouting } from './routing.js';
 import { AddressAdmin } from './addresses.js';
 import { NatAdmin } from './nat-gateways.js';
 import { EniAttachments } from './attachments.js';
@@ -70,7 +70,7 @@ export class NetworkService {
     this.edge = new EdgeAdmin(repo.routes, (a, id) => this.admin.vpc(a, id), (a, id) => this.admin.subnet(a, id), (vpcId) => this.applyRoutes(vpcId));
     this.addresses = new AddressAdmin(repo.addresses, repo.routes, repo.enis, (vpcId) => this.applyRoutes(vpcId));
     this.nats = new NatAdmin(repo, (a, id) => this.admin.subnet(a, id), (eni, s, ip, t) => this.createEni(eni, s, ip, t), (vpcId) => this.applyRoutes(vpcId));
-    this.admin = new VpcAdmin(repo, backend, log, () => (this.needsSync = true), () => this.applySecurity(), this.edge);
+    this.admin = new VpcAdmin(repo, backend, log, () => (this.needsSync = true), (vpcIds) => this.applySecurity(vpcIds), this.edge);
     this.acls = new AclAdmin(repo, backend, log, () => (this.needsSync = true));
     this.dhcp = new DhcpAdmin(repo);
     this.attachments = new EniAttachments(repo.enis);
@@ -197,13 +197,15 @@ export class NetworkService {
    * An instance's termination: each ENI attached to it goes as its attachment says, deleted (with its addresses)
    * when DeleteOnTermination, else detached and `available` again (an existing ENI attached at launch or by
    * AttachNetworkInterface, unless asked otherwise). Idempotent: a kept ENI, once detached, is no longer the
-   * instance's.
+   * instance's. Returns the VPCs of the ENIs it released (their security models changed).
    */
-  async releaseInterfaces(instanceId: string): Promise<void> {
-    for (const e of await this.repo.enis.ofInstance(instanceId)) {
+  async releaseInterfaces(instanceId: string): Promise<string[]> {
+    const enis = await this.repo.enis.ofInstance(instanceId);
+    for (const e of enis) {
       if (e.delete_on_termination) await this.deleteEni(e.id, e.vpc_id);
       else await this.repo.enis.detach(e.id);
     }
+    return [...new Set(enis.map((e) => e.vpc_id))];
   }
 
   /**
@@ -240,7 +242,7 @@ export class NetworkService {
 
   /** The account's groups with these ids, all in `vpcId` (InvalidGroup.NotFound otherwise), deduplicated. */
   async checkGroupsIn(accountId: string, vpcId: string, ids: string[]): Promise<string[]> {
-    const inVpc = (await this.repo.securityGroups(accountId)).filter((g) => g.vpc_id === vpcId);
+    const inVpc = await this.repo.securityGroupsIn(accountId, vpcId);
     for (const id of ids) {
       if (!inVpc.some((g) => g.id === id)) throw new Ec2Error('InvalidGroup.NotFound', `The security group '${id}' does not exist in VPC '${vpcId}'`);
     }
@@ -250,43 +252,47 @@ export class NetworkService {
 
   /**
    * An ENI's groups change (ModifyInstanceAttribute GroupId, ModifyNetworkInterfaceAttribute): the records, then
-   * the port (when plugged) and the whole model (members of the groups changed).
+   * the port (when plugged) and its VPC's model (members of the groups changed).
    */
-  async setEniGroups(eniId: string, groups: string[], opts: { instanceId?: string; running: boolean }): Promise<void> {
-    await this.repo.enis.update(eniId, { security_group_ids: groups });
+  async setEniGroups(eni: { id: string; vpcId: string }, groups: string[], opts: { instanceId?: string; running: boolean }): Promise<void> {
+    await this.repo.enis.update(eni.id, { security_group_ids: groups });
     if (opts.instanceId) await this.repo.admin.setInstanceGroups(opts.instanceId, groups);
-    await this.applySecurity(opts.running ? [{ eniId, groups }] : []);
+    await this.applySecurity([eni.vpcId], opts.running ? [{ eniId: eni.id, groups }] : []);
   }
 
-  /** A VPC's routing changed (route tables, associations, gateways): the data plane follows. */
+  /** A VPC's routing changed (route tables, associations, gateways): the data plane follows, from that VPC's records. */
   async applyRoutes(vpcId: string): Promise<void> {
     if (!this.plugsPorts || !this.backend.setRouting) return;
     try {
-      const [routing] = await routingOf(this.repo, [{ id: vpcId }], await this.repo.allSubnets(), (e) => this.ipsOf(e));
-      if (routing) await this.backend.setRouting(routing);
+      const routing = await vpcRouting(this.repo, vpcId, (e) => this.ipsOf(e));
+      await this.backend.setRouting(routing);
     } catch (e) {
       this.needsSync = true;
       this.log.warn('network backend could not apply the routes; will retry', { vpcId, error: (e as Error).message });
     }
   }
 
-  /** The whole security model from the records. */
-  async securityModel() {
-    return securityModel(await this.repo.allSecurityGroups(), await this.repo.allRules(), await this.repo.enis.all());
+  /** The security model of these VPCs: their groups, rules and ENIs, read by VPC (a group's peers are in its VPC). */
+  async securityModelOf(vpcIds: string[]) {
+    const [groups, rules, enis] = await Promise.all([this.repo.securityGroupsOfVpcs(vpcIds), this.repo.rulesOfVpcs(vpcIds), this.repo.enis.ofVpcs(vpcIds)]);
+    return securityModel(groups, rules, enis);
   }
 
   /**
-   * Gives the data plane the security model after a change of rules or membership. The records are the truth:
-   * a backend failure is logged and left to the next reconciliation pass (a full sync).
+   * Gives the data plane the security model of the VPCs where rules or membership changed (the change's VPC: the
+   * group's, the ENI's, the instance's interfaces'), so that its cost follows what those VPCs hold, not the
+   * installation. The records are the truth: a backend failure is logged and left to the next reconciliation pass
+   * (a full sync).
    */
-  async applySecurity(changedPorts: { eniId: string; groups: string[] }[] = []): Promise<void> {
+  async applySecurity(vpcIds: string[], changedPorts: { eniId: string; groups: string[] }[] = []): Promise<void> {
     if (!this.plugsPorts) return; // nothing programs ports: no model to read
+    const scope = [...new Set(vpcIds)];
     try {
       for (const p of changedPorts) await this.backend.setPortSecurityGroups(p.eniId, p.groups);
-      await this.backend.setSecurityGroups(await this.securityModel());
+      if (scope.length) await this.backend.setSecurityGroups(await this.securityModelOf(scope), { vpcIds: scope });
     } catch (e) {
       this.needsSync = true;
-      this.log.warn('network backend could not apply the security groups; will retry', { error: (e as Error).message });
+      this.log.warn('network backend could not apply the security groups; will retry', { vpcIds: scope, error: (e as Error).message });
     }
   }
 
@@ -346,6 +352,11 @@ export class NetworkService {
 
   securityGroups(accountId: string): Promise<SecurityGroupRow[]> {
     return this.repo.securityGroups(accountId);
+  }
+
+  /** The account's groups of one VPC. */
+  securityGroupsIn(accountId: string, vpcId: string): Promise<SecurityGroupRow[]> {
+    return this.repo.securityGroupsIn(accountId, vpcId);
   }
 
   rules(accountId: string): Promise<SecurityGroupRuleRow[]> {

@@ -12,8 +12,9 @@
  * targets) are followed.
  */
 import type { NetworkRepository } from '../../db/repositories/network.js';
+import type { AssociationRow, GatewayRow, RouteRow, RouteTableRow } from '../../db/repositories/routes.js';
 import type { RouteTargetSpec, VpcRouting } from '../../ports/index.js';
-import { LIVE_NAT_STATES } from '../../db/repositories/nat-gateways.js';
+import { LIVE_NAT_STATES, type NatRow } from '../../db/repositories/nat-gateways.js';
 import { cidrContains } from '../../domain/ipv4.js';
 
 type RouteSpec = VpcRouting['tables'][number]['routes'][number];
@@ -49,6 +50,18 @@ export function confineNatRoutes(routes: RouteSpec[], internetOf: (natGatewayId:
   return out;
 }
 
+/** The records a VPC's routing is made of (of every VPC, or of some read by VPC). */
+interface RoutingRecords {
+  tables: RouteTableRow[];
+  associations: AssociationRow[];
+  routes: RouteRow[];
+  gateways: GatewayRow[];
+  publics: { vpc_id: string; public_ip: string; private_ip: string }[];
+  nats: NatRow[];
+  subnets: { id: string; vpc_id: string }[];
+}
+
+/** Every VPC's routing (sync), from the whole installation's records read once. */
 export async function routingOf(
   network: NetworkRepository,
   vpcs: { id: string }[],
@@ -56,32 +69,70 @@ export async function routingOf(
   ipsOf: (eniId: string) => Promise<string[]>,
 ): Promise<VpcRouting[]> {
   const repo = network.routes;
-  const [tables, associations, routes, gateways, publics, liveNats] = await Promise.all([repo.allTables(), repo.allAssociations(), repo.allRoutes(), repo.allGateways(), network.addresses.associated(), network.nats.live()]);
+  const [tables, associations, routes, gateways, publics, nats] = await Promise.all([repo.allTables(), repo.allAssociations(), repo.allRoutes(), repo.allGateways(), network.addresses.associated(), network.nats.live()]);
+  return routingFrom({ tables, associations, routes, gateways, publics, nats, subnets }, vpcs, ipsOf);
+}
+
+/**
+ * One VPC's routing (a change of its tables, gateways, addresses...), from its own records alone: read by VPC, so
+ * that its cost does not grow with the installation.
+ */
+export async function vpcRouting(network: NetworkRepository, vpcId: string, ipsOf: (eniId: string) => Promise<string[]>): Promise<VpcRouting> {
+  const repo = network.routes;
+  const ids = [vpcId];
+  const [tables, associations, routes, gateways, publics, nats, subnets] = await Promise.all([
+    repo.tablesOfVpcs(ids), repo.associationsOfVpcs(ids), repo.routesOfVpcs(ids), repo.gatewaysOfVpcs(ids),
+    network.addresses.associatedInVpcs(ids), network.nats.liveInVpcs(ids), network.subnetsOfVpcs(ids),
+  ]);
+  return (await routingFrom({ tables, associations, routes, gateways, publics, nats, subnets }, [{ id: vpcId }], ipsOf))[0]!;
+}
+
+/** The records grouped by what they belong to (VPC, route table) once, so that each VPC's part is a lookup. */
+function groupBy<T>(rows: T[], key: (r: T) => string | null): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const r of rows) {
+    const k = key(r);
+    if (k === null) continue;
+    const list = out.get(k);
+    if (list) list.push(r);
+    else out.set(k, [r]);
+  }
+  return out;
+}
+
+async function routingFrom(records: RoutingRecords, vpcs: { id: string }[], ipsOf: (eniId: string) => Promise<string[]>): Promise<VpcRouting[]> {
+  const tablesOf = groupBy(records.tables, (t) => t.vpc_id);
+  const associationsOf = groupBy(records.associations, (a) => a.vpc_id);
+  const routesOf = groupBy(records.routes, (r) => r.route_table_id);
+  const gatewayOf = groupBy(records.gateways, (g) => g.vpc_id);
+  const publicsOf = groupBy(records.publics, (p) => p.vpc_id);
+  const natsOf = groupBy(records.nats, (g) => g.vpc_id);
+  const subnetsOf = groupBy(records.subnets, (s) => s.vpc_id);
   const out: VpcRouting[] = [];
   for (const vpc of vpcs) {
-    const mine = tables.filter((t) => t.vpc_id === vpc.id).sort((a, b) => (a.id < b.id ? -1 : 1));
-    const assoc = associations.filter((a) => a.vpc_id === vpc.id);
+    const mine = [...(tablesOf.get(vpc.id) ?? [])].sort((a, b) => (a.id < b.id ? -1 : 1));
+    const assoc = associationsOf.get(vpc.id) ?? [];
     const main = assoc.find((a) => a.main)?.route_table_id;
     const explicit = new Map(assoc.filter((a) => a.subnet_id).map((a) => [a.subnet_id!, a.route_table_id]));
-    const gateway = gateways.find((g) => g.vpc_id === vpc.id)?.id;
-    const vpcSubnets = subnets.filter((s) => s.vpc_id === vpc.id);
-    const nats = liveNats.filter((g) => g.vpc_id === vpc.id && LIVE_NAT_STATES.includes(g.state) && g.connectivity_type === 'public' && g.public_ip);
+    const gateway = gatewayOf.get(vpc.id)?.[0]?.id;
+    const vpcSubnets = subnetsOf.get(vpc.id) ?? [];
+    const nats = (natsOf.get(vpc.id) ?? []).filter((g) => LIVE_NAT_STATES.includes(g.state) && g.connectivity_type === 'public' && g.public_ip);
     const result: VpcRouting = {
       vpcId: vpc.id,
       internet: !!gateway,
       tables: [],
-      publicIps: publics.filter((p) => p.vpc_id === vpc.id).map((p) => ({ publicIp: p.public_ip, privateIp: p.private_ip })),
+      publicIps: (publicsOf.get(vpc.id) ?? []).map((p) => ({ publicIp: p.public_ip, privateIp: p.private_ip })),
       natGateways: nats.map((g) => ({ natGatewayId: g.id, publicIp: g.public_ip! })),
     };
     const tableOf = (subnetId: string) => explicit.get(subnetId) ?? main;
     const internetOf = (natId: string) => {
       const table = tableOf(nats.find((g) => g.id === natId)?.subnet_id ?? '');
-      return routes.filter((x) => x.route_table_id === table && gateway && x.gateway_id === gateway).map((x) => x.destination);
+      return (routesOf.get(table ?? '') ?? []).filter((x) => gateway && x.gateway_id === gateway).map((x) => x.destination);
     };
     for (const t of mine) {
       const subnetIds = vpcSubnets.filter((s) => (explicit.get(s.id) ?? main) === t.id).map((s) => s.id);
       const list: VpcRouting['tables'][number]['routes'] = [];
-      for (const r of routes.filter((x) => x.route_table_id === t.id && x.gateway_id !== 'local')) {
+      for (const r of (routesOf.get(t.id) ?? []).filter((x) => x.gateway_id !== 'local')) {
         let target: RouteTargetSpec = { kind: 'blackhole' };
         if (r.gateway_id && r.gateway_id === gateway) target = { kind: 'internet' };
         else if (r.nat_gateway_id && nats.some((g) => g.id === r.nat_gateway_id)) target = { kind: 'nat', natGatewayId: r.nat_gateway_id };

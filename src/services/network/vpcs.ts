@@ -36,7 +36,8 @@ export class VpcAdmin {
     private readonly backend: NetworkBackend,
     private readonly log: Pick<Logger, 'warn'>,
     private readonly onBackendFailure: () => void,
-    private readonly applySecurity: () => Promise<void>,
+    /** Gives the data plane these VPCs' security model (NetworkService.applySecurity). */
+    private readonly applySecurity: (vpcIds: string[]) => Promise<void>,
     private readonly edge: EdgeAdmin,
   ) {}
 
@@ -62,7 +63,7 @@ export class VpcAdmin {
   }
 
   async group(accountId: string, id: string): Promise<SecurityGroupRow> {
-    const g = (await this.repo.securityGroups(accountId)).find((x) => x.id === id);
+    const g = await this.repo.securityGroup(accountId, id);
     if (!g) throw new Ec2Error('InvalidGroup.NotFound', `The security group '${id}' does not exist`);
     return g;
   }
@@ -80,7 +81,7 @@ export class VpcAdmin {
     });
     const vpc = await this.vpc(accountId, id);
     await this.backendDo('make the VPC', () => this.backend.ensureVpc(vpcSpec(vpc)));
-    await this.applySecurity();
+    await this.applySecurity([id]);
     return vpc;
   }
 
@@ -109,7 +110,7 @@ export class VpcAdmin {
       await this.repo.admin.deleteVpc(vpc.id, t);
     });
     await this.backendDo('remove the VPC', () => this.backend.deleteVpc(vpc.id));
-    await this.applySecurity();
+    await this.applySecurity([vpc.id]);
   }
 
   async setVpcAttribute(vpc: VpcRow, attr: 'enable_dns_support' | 'enable_dns_hostnames', value: boolean): Promise<void> {
@@ -179,7 +180,7 @@ export class VpcAdmin {
     if (/^sg-/i.test(name)) throw new Ec2Error('InvalidParameterValue', `Group names may not be in the format sg-*.`);
     const vpc = vpcId ? await this.vpc(accountId, vpcId) : (await this.repo.vpcs(accountId)).find((v) => v.is_default);
     if (!vpc) throw new Ec2Error('VPCIdNotSpecified', 'No default VPC for this user');
-    if (name === 'default' || (await this.repo.securityGroups(accountId)).some((g) => g.vpc_id === vpc.id && g.group_name === name)) {
+    if (name === 'default' || (await this.repo.securityGroupsIn(accountId, vpc.id)).some((g) => g.group_name === name)) {
       throw new Ec2Error('InvalidGroup.Duplicate', `The security group '${name}' already exists for VPC '${vpc.id}'`);
     }
     return vpc;
@@ -192,7 +193,7 @@ export class VpcAdmin {
       await this.repo.insertSecurityGroup({ id, account_id: accountId, vpc_id: vpc.id, group_name: name, description }, t);
       await this.repo.insertRule({ id: newId('securityGroupRule'), group_id: id, account_id: accountId, is_egress: true, ip_protocol: '-1', from_port: null, to_port: null, cidr_ipv4: '0.0.0.0/0', referenced_group_id: null, description: null }, t);
     });
-    await this.applySecurity();
+    await this.applySecurity([vpc.id]);
     return id;
   }
 
@@ -206,7 +207,7 @@ export class VpcAdmin {
 
   async deleteGroup(g: SecurityGroupRow): Promise<void> {
     await this.repo.admin.deleteGroup(g.id);
-    await this.applySecurity();
+    await this.applySecurity([g.vpc_id]);
   }
 
   /** Authorize*: refuses a rule the group has (InvalidPermission.Duplicate) or one past AWS's limit. */
@@ -227,7 +228,7 @@ export class VpcAdmin {
     await this.repo.tx(async (t) => {
       for (const r of rows) await this.repo.insertRule(r, t);
     });
-    await this.applySecurity();
+    await this.applySecurity([g.vpc_id]);
     return rows;
   }
 
@@ -263,10 +264,10 @@ export class VpcAdmin {
     }
   }
 
-  /** ModifySecurityGroupRules on the records, then the data plane (running ports' flows follow). */
-  async modifyRules(changes: { id: string; rule: RuleDraft }[]): Promise<void> {
+  /** ModifySecurityGroupRules on the records (rules of `g`), then the data plane (running ports' flows follow). */
+  async modifyRules(g: SecurityGroupRow, changes: { id: string; rule: RuleDraft }[]): Promise<void> {
     await this.repo.admin.replaceRules(changes);
-    await this.applySecurity();
+    await this.applySecurity([g.vpc_id]);
   }
 
   /** UpdateSecurityGroupRuleDescriptions*: records only (descriptions do not reach the data plane). */
@@ -274,9 +275,10 @@ export class VpcAdmin {
     await this.repo.admin.setRuleDescriptions(changes);
   }
 
-  async revoke(ids: string[]): Promise<void> {
+  /** Revoke*: these rules of `g` go. */
+  async revoke(g: SecurityGroupRow, ids: string[]): Promise<void> {
     await this.repo.admin.deleteRules(ids);
-    await this.applySecurity();
+    await this.applySecurity([g.vpc_id]);
   }
 }
 
