@@ -180,4 +180,17 @@ describe('network changes are applied to the VPC they happen in', () => {
     // The whole model holds the other VPCs too (B, the default VPCs): sync still hands over everything.
     assert.ok(desired.security.groups.some((g) => g.vpcId === vpc.b));
   });
+  it('hands over VPC A\'s routing again when a route\'s target interface is deleted: the route is a blackhole', async () => {
+    const eni = (await t.ec2.send(new CreateNetworkInterfaceCommand({ SubnetId: subnetA, Groups: [web] }))).NetworkInterface!;
+    const table = (await t.ec2.send(new CreateRouteTableCommand({ VpcId: vpc.a }))).RouteTable!.RouteTableId!;
+    const routeOf = (calls: RecordedCall[]) => {
+      const last = calls.flatMap((c) => (c.op === 'setRouting' && c.routing.vpcId === vpc.a ? [c.routing] : [])).at(-1);
+      return last?.tables.find((x) => x.routeTableId === table)?.routes.find((r) => r.destination === '192.0.2.0/24')?.target;
+    };
+    const created = await during(() => t.ec2.send(new CreateRouteCommand({ RouteTableId: table, DestinationCidrBlock: '192.0.2.0/24', NetworkInterfaceId: eni.NetworkInterfaceId })));
+    assert.deepEqual(routeOf(created), { kind: 'address', ip: eni.PrivateIpAddress }, 'routed to the interface\'s address');
+    // Its address is free once the interface goes: a route to it must not outlive the interface on the router.
+    const deleted = await during(() => t.ec2.send(new DeleteNetworkInterfaceCommand({ NetworkInterfaceId: eni.NetworkInterfaceId })));
+    assert.deepEqual(routeOf(deleted), { kind: 'blackhole' });
+  });
 });

@@ -137,6 +137,11 @@ export class RouteRepository {
     return this.db.rows<RouteRow>(`SELECT ${ROUTE_COLUMNS} FROM routes ORDER BY route_table_id, destination`);
   }
 
+  /** Whether some route sends traffic to this ENI (its address is then in the VPC router's routes). */
+  async targetsEni(eniId: string): Promise<boolean> {
+    return !!(await this.db.one('SELECT 1 AS x FROM routes WHERE network_interface_id = $1 LIMIT 1', [eniId]));
+  }
+
   async route(routeTableId: string, destination: string, t?: Transaction): Promise<RouteRow | undefined> {
     return this.db.one<RouteRow>(`SELECT ${ROUTE_COLUMNS} FROM routes WHERE route_table_id = $1 AND destination = $2::cidr`, [routeTableId, destination], t);
   }

@@ -209,11 +209,13 @@ export class NetworkService {
   }
 
   /**
-   * Removes the ENI's record and addresses (idempotent); a public address it held leaves the VPC's routing too, so
-   * that no translation to its private address (free again) outlives it.
+   * Removes the ENI's record and addresses (idempotent). When it held a public address or was a route's target,
+   * the VPC's routing is applied again: no translation or route to its private address (free again, and soon
+   * another interface's) outlives it; such a route is a blackhole now, as on AWS.
    */
   async deleteEni(id: string, vpcId: string): Promise<void> {
-    if (await this.repo.enis.delete(id)) await this.applyRoutes(vpcId);
+    const routed = await this.repo.routes.targetsEni(id);
+    if ((await this.repo.enis.delete(id)) || routed) await this.applyRoutes(vpcId);
   }
 
   /** The ENI as the data plane's port. */
