@@ -78,6 +78,12 @@ export interface PortSpec {
   securityGroupIds: string[];
   /** 0 for the primary interface (eth0 in a container), 1 for eth1 ... */
   deviceIndex: number;
+  /**
+   * AWS's source/destination check. Absent or true: the switch admits from the port only packets sent from its own
+   * addresses. False (ModifyNetworkInterfaceAttribute / ModifyInstanceAttribute SourceDestCheck): from any address,
+   * so that the instance can forward traffic that is not its own (a NAT instance, a router, a VPN endpoint).
+   */
+  sourceDestCheck?: boolean;
 }
 
 /**

@@ -3,13 +3,16 @@
  * `ovs-ofctl --bundle replace-flows`, so a change is atomic and only the differing flows are touched).
  *
  * Pipeline (registers: reg5 = the subnet tag of where a packet came from, reg7 = the destination port):
- *   table 0   admission: a port's traffic only with its own MAC and IPs (ARP too), else dropped; a router leg's
- *             traffic is trusted. Unknown ports (a tap not plugged yet) are dropped.
+ *   table 0   admission: a port's traffic only with its own MAC and IPs (ARP too), else dropped; with its
+ *             source/destination check off, IP from any source address (a NAT instance's forwarded traffic); a
+ *             router leg's traffic is trusted. Unknown ports (a tap not plugged yet) are dropped.
  *   table 10  egress security of the source port: to a VPC router address, not filtered (as on AWS); else
  *             conntrack in the source port's own zone, then table 11.
  *   table 11  established/related pass; new connections pass when an egress rule matches (committed); else drop.
  *   table 20  layer 2 within the subnet only: unicast to a known MAC of the same subnet (an instance port, or the
  *             subnet's router leg), ARP broadcast to the subnet's ports. Across subnets, only through the router.
+ *             An IP packet for an address the port does not hold (a route through it) only with its
+ *             source/destination check off.
  *             An IP packet to an address of a port of the subnet goes to that port by its address, whatever MAC
  *             the sender put on it (rewritten to the port's): a secondary address moved to another interface is
  *             reached at once, not when the senders' ARP caches expire (the VPC fabric delivers by address on
@@ -101,6 +104,9 @@ export function bridgeFlows(model: BridgeModel): string {
       add(T_ADMIT, 100, `${from},arp,arp_sha=${spec.mac},arp_spa=${ip}`, `set_field:${tag}->reg5,resubmit(,${T_L2})`);
       add(T_ADMIT, 100, `${from},ip,nw_src=${ip}`, `set_field:${tag}->reg5,resubmit(,${T_EGRESS})`);
     }
+    // Source/destination check off: IP from any address (forwarded traffic), still only with the port's MAC and
+    // through its egress rules; ARP still only for its own addresses.
+    if (spec.sourceDestCheck === false) add(T_ADMIT, 90, `${from},ip`, `set_field:${tag}->reg5,resubmit(,${T_EGRESS})`);
     // Egress: the VPC router's own addresses are not filtered; the rest goes through conntrack.
     for (const gw of gateways) add(T_EGRESS, 200, `in_port=${ofport},ip,nw_dst=${gw}`, `resubmit(,${T_L2})`);
     add(T_EGRESS, 100, `in_port=${ofport},ip`, `ct(zone=${zone},table=${T_EGRESS_CT})`);
@@ -109,6 +115,9 @@ export function bridgeFlows(model: BridgeModel): string {
     }
     // Layer 2: this port's MAC, reached from its own subnet only; its addresses, whatever MAC a stale ARP cache put on.
     add(T_L2, 100, `reg5=${tag},dl_dst=${spec.mac}`, `set_field:${ofport}->reg7,resubmit(,${T_INGRESS})`);
+    // Destination check (on unless turned off): an IP packet sent to its MAC for an address that is not its own (a
+    // route through it) is dropped; its own addresses are matched above this, by address.
+    if (spec.sourceDestCheck !== false) add(T_L2, 105, `reg5=${tag},ip,dl_dst=${spec.mac}`, 'drop');
     for (const ip of spec.ips) {
       add(T_L2, 110, `reg5=${tag},ip,nw_dst=${ip}`, `set_field:${spec.mac}->eth_dst,set_field:${ofport}->reg7,resubmit(,${T_INGRESS})`);
     }

@@ -104,6 +104,7 @@ export function portSpec(p: PortSpec): PortSpec {
   }
   p.securityGroupIds.forEach(groupId);
   if (!Number.isInteger(p.deviceIndex) || p.deviceIndex < 0 || p.deviceIndex > 31) throw new TypeError(`invalid device index: ${p.deviceIndex}`);
+  if (p.sourceDestCheck !== undefined && typeof p.sourceDestCheck !== 'boolean') throw new TypeError(`invalid source/destination check of ${p.eniId}`);
   return p;
 }
 

@@ -39,6 +39,7 @@ export function portSpec(eni: EniRow, subnet: Pick<SubnetRow, 'cidr_block'>): Po
     subnetCidr: subnet.cidr_block,
     securityGroupIds: eni.security_group_ids,
     deviceIndex: eni.device_index ?? 0,
+    sourceDestCheck: eni.source_dest_check,
   };
 }
 
