@@ -28,6 +28,8 @@ import {
   DescribeAddressesCommand,
   waitUntilInstanceRunning,
   waitUntilInstanceTerminated,
+  ModifyInstanceAttributeCommand,
+  CreateSecurityGroupCommand,
 } from '@aws-sdk/client-ec2';
 import { useTestServer } from '../support/use-server.js';
 import { needBackend } from '../support/backends.js';
@@ -127,6 +129,49 @@ describe('route tables and internet gateways with real traffic', function () {
     assert.equal(await fromInternet(eip.PublicIp!, 80), '', 'the terminated instance\'s Elastic IP does not lead to its private address\'s next holder');
     await t.ec2.send(new AssociateAddressCommand({ AllocationId: eip.AllocationId, InstanceId: next }));
     assert.equal(await eventually('the new server by the Elastic IP', async () => (await fromInternet(eip.PublicIp!, 80)) || undefined), 'web80', 'associated with it, it does');
+  });
+
+  it('a NAT instance carries a private subnet\'s traffic to the internet only while its source/destination check is off', async () => {
+    internet.echoSource(9001);
+    const vpcId = (await t.ec2.send(new CreateVpcCommand({ CidrBlock: '10.64.0.0/16' }))).Vpc!.VpcId!;
+    const publicSubnet = (await t.ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.64.1.0/24', AvailabilityZone: 'us-east-1a' }))).Subnet!.SubnetId!;
+    const privateSubnet = (await t.ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.64.2.0/24', AvailabilityZone: 'us-east-1a' }))).Subnet!.SubnetId!;
+    const igw = (await t.ec2.send(new CreateInternetGatewayCommand({}))).InternetGateway!.InternetGatewayId!;
+    await t.ec2.send(new AttachInternetGatewayCommand({ InternetGatewayId: igw, VpcId: vpcId }));
+    const publicRtb = (await t.ec2.send(new CreateRouteTableCommand({ VpcId: vpcId }))).RouteTable!.RouteTableId!;
+    await t.ec2.send(new AssociateRouteTableCommand({ RouteTableId: publicRtb, SubnetId: publicSubnet }));
+    await t.ec2.send(new CreateRouteCommand({ RouteTableId: publicRtb, DestinationCidrBlock: '0.0.0.0/0', GatewayId: igw }));
+    const privateRtb = (await t.ec2.send(new CreateRouteTableCommand({ VpcId: vpcId }))).RouteTable!.RouteTableId!;
+    await t.ec2.send(new AssociateRouteTableCommand({ RouteTableId: privateRtb, SubnetId: privateSubnet }));
+
+    // The NAT instance: in the public subnet with an Elastic IP, its group open to the private subnet.
+    const natGroup = (await t.ec2.send(new CreateSecurityGroupCommand({ VpcId: vpcId, GroupName: 'nat', Description: 'nat instance' }))).GroupId!;
+    await t.ec2.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: natGroup, IpPermissions: [{ IpProtocol: '-1', IpRanges: [{ CidrIp: '10.64.2.0/24' }] }] }));
+    const image = (await t.ec2.send(new DescribeImagesCommand({ Filters: [{ Name: 'name', Values: ['thecloud-busybox'] }] }))).Images![0]!;
+    const run = async (subnetId: string, ip: string, groups?: string[]) => {
+      const id = (await t.ec2.send(new RunInstancesCommand({ ImageId: image.ImageId, MinCount: 1, MaxCount: 1, InstanceType: 't3.nano', SubnetId: subnetId, PrivateIpAddress: ip, SecurityGroupIds: groups }))).Instances![0]!.InstanceId!;
+      launched.push(id);
+      return id;
+    };
+    const nat = await run(publicSubnet, '10.64.1.10', [natGroup]);
+    const client = await run(privateSubnet, '10.64.2.10');
+    await waitUntilInstanceRunning({ client: t.ec2, maxWaitTime: 60, minDelay: 1, maxDelay: 1 }, { InstanceIds: [nat, client] });
+    const eip = await t.ec2.send(new AllocateAddressCommand({ Domain: 'vpc' }));
+    await t.ec2.send(new AssociateAddressCommand({ AllocationId: eip.AllocationId, InstanceId: nat }));
+    await t.ec2.send(new CreateRouteCommand({ RouteTableId: privateRtb, DestinationCidrBlock: '0.0.0.0/0', InstanceId: nat }));
+    // What the NAT instance's own OS does (an Amazon Linux NAT AMI's script): forwarding on, no redirects, masquerade.
+    const pid = (await execa('docker', ['inspect', '-f', '{{.State.Pid}}', nat])).stdout.trim();
+    const inNat = (cmd: string[]) => execa('nsenter', ['-t', pid, '-n', ...cmd]);
+    await inNat(['sysctl', '-q', '-w', 'net.ipv4.ip_forward=1', 'net.ipv4.conf.all.send_redirects=0', 'net.ipv4.conf.eth0.send_redirects=0']);
+    await inNat(['iptables', '-w', '5', '-t', 'nat', '-A', 'POSTROUTING', '-s', '10.64.2.0/24', '-o', 'eth0', '-j', 'MASQUERADE']);
+    assert.equal(await eventually('the NAT instance from the client', async () => (await ping(client, '10.64.1.10')) || undefined), true);
+
+    const seenFrom = async () => (await execa('docker', ['exec', client, 'nc', '-w', '2', '203.0.113.10', '9001'], { reject: false })).stdout.trim();
+    assert.equal(await seenFrom(), '', 'with the check on (the default), the switch does not let the instance forward');
+    await t.ec2.send(new ModifyInstanceAttributeCommand({ InstanceId: nat, SourceDestCheck: { Value: false } }));
+    assert.equal(await eventually('the internet through the NAT instance', async () => (await seenFrom()) || undefined), eip.PublicIp, 'the far side sees the NAT instance\'s Elastic IP');
+    await t.ec2.send(new ModifyInstanceAttributeCommand({ InstanceId: nat, SourceDestCheck: { Value: true } }));
+    assert.equal(await seenFrom(), '', 'the check on again stops it at once');
   });
 
   it('a private subnet routed to a NAT gateway reaches the internet as the gateway\'s Elastic IP, nothing comes in by that address, and a restart rebuilds it', async () => {

@@ -9,6 +9,7 @@ import { instanceResource } from './filters.js';
 import { decodeUserData, MAX_USER_DATA } from '../../services/instances/launch.js';
 import type * as Ec2 from '../../protocol/generated/types.js';
 import { toBlockDeviceMappings } from './mappers.js';
+import { replugEnis } from '../network-interfaces/private-ips.js';
 
 const ATTRIBUTES = [
   'instanceType', 'kernel', 'ramdisk', 'userData', 'disableApiTermination', 'instanceInitiatedShutdownBehavior',
@@ -42,7 +43,7 @@ export const describeInstanceAttribute = defineHandler('DescribeInstanceAttribut
         break;
       }
       case 'productCodes': out.ProductCodes = []; break;
-      case 'sourceDestCheck': out.SourceDestCheck = { Value: true }; break;
+      case 'sourceDestCheck': out.SourceDestCheck = { Value: (await ctx.services.network.enis.get(i.eni_id))?.source_dest_check ?? true }; break;
       case 'groupSet': {
         const groups = await ctx.services.network.securityGroups(ctx.accountId);
         out.Groups = i.security_group_ids.map((id) => ({ GroupId: id, GroupName: groups.find((g) => g.id === id)?.group_name }));
@@ -63,6 +64,14 @@ interface Change {
   disableApiTermination?: boolean;
   disableApiStop?: boolean;
   shutdownBehavior?: string;
+}
+
+/** SourceDestCheck asked for by its typed member or as Attribute=sourceDestCheck (undefined: not asked). */
+function sourceDestCheckOf(input: Ec2.ModifyInstanceAttributeRequest): boolean | undefined {
+  if (input.SourceDestCheck?.Value !== undefined) return input.SourceDestCheck.Value;
+  if (input.Attribute !== 'sourceDestCheck') return undefined;
+  if (input.Value !== 'true' && input.Value !== 'false') throw new Ec2Error('InvalidParameterValue', `Value (${input.Value}) for parameter sourceDestCheck is invalid.`);
+  return input.Value === 'true';
 }
 
 /** ModifyInstanceAttribute takes either one typed member or the Attribute/Value pair; exactly one change. */
@@ -127,6 +136,12 @@ export const modifyInstanceAttribute = defineHandler('ModifyInstanceAttribute', 
       });
       return { row: row!, change: undefined, groups: undefined, volumes: changes };
     }
+    // SourceDestCheck: the primary ENI's, changed live as ModifyNetworkInterfaceAttribute does.
+    const sourceDestCheck = sourceDestCheckOf(input);
+    if (sourceDestCheck !== undefined) {
+      if (row!.state === 'terminated' || row!.state === 'shutting-down') throw new Ec2Error('IncorrectInstanceState', `The instance '${row!.id}' is not in a state from which its source/destination check can be changed.`);
+      return { row: row!, change: undefined, groups: undefined, volumes: [] as { volumeId: string; deleteOnTermination: boolean }[], sourceDestCheck };
+    }
     // GroupId: the groups of the primary ENI, changed live (a running instance's port sees them at once).
     if (input.Groups?.length) {
       if (row!.state === 'terminated' || row!.state === 'shutting-down') throw new Ec2Error('IncorrectInstanceState', `The instance '${row!.id}' is not in a state from which its groups can be changed.`);
@@ -137,7 +152,11 @@ export const modifyInstanceAttribute = defineHandler('ModifyInstanceAttribute', 
     await ctx.services.instances.checkModify(row!, change);
     return { row: row!, change, groups: undefined, volumes: [] as { volumeId: string; deleteOnTermination: boolean }[] };
   },
-  async handle(_input, ctx, { row, change, groups, volumes }) {
+  async handle(_input, ctx, { row, change, groups, volumes, sourceDestCheck }) {
+    if (sourceDestCheck !== undefined) {
+      await ctx.services.network.enis.update(row.eni_id, { source_dest_check: sourceDestCheck });
+      await replugEnis(ctx, [row.eni_id]);
+    }
     for (const v of volumes) await ctx.services.volumes.repo.setDeleteOnTermination(v.volumeId, v.deleteOnTermination);
     if (groups) await ctx.services.network.setEniGroups({ id: row.eni_id, vpcId: row.vpc_id }, groups, { instanceId: row.id, running: row.state === 'running' });
     if (change) await ctx.services.instances.modify(row, change);

@@ -115,7 +115,8 @@ export function toInstance(i: InstanceView, region: string): Ec2.Instance {
     ClientToken: i.client_token ?? '',
     Tags: tagSetOrNone(i.tags),
     SecurityGroups: groups,
-    SourceDestCheck: true,
+    // The primary interface's (ModifyInstanceAttribute SourceDestCheck changes that interface's).
+    SourceDestCheck: i.enis?.find((e) => e.id === i.eni_id)?.source_dest_check ?? true,
     Hypervisor: 'xen',
     EbsOptimized: false,
     EnaSupport: true,

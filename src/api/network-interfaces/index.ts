@@ -11,6 +11,7 @@ import type * as Ec2 from '../../protocol/generated/types.js';
 import { privateDnsName } from '../../domain/dns.js';
 import { checkSecondaryRequest, MAX_IPS_UNATTACHED, type SecondaryRequest } from '../../services/network/private-ips.js';
 import { describeAction } from '../describe-action.js';
+import { replugEnis } from './private-ips.js';
 
 type Row = EniRow & { tags: Tag[]; group_names: string[] };
 
@@ -165,7 +166,11 @@ export const modifyNetworkInterfaceAttribute = defineHandler('ModifyNetworkInter
       const row = e.instance_id ? (await ctx.services.instances.byIds(ctx.accountId, [e.instance_id]))[0] : undefined;
       await ctx.services.network.setEniGroups({ id: e.id, vpcId: e.vpc_id }, groups, { instanceId: e.device_index === 0 ? row?.id : undefined, running: row?.state === 'running' });
     }
-    if (input.SourceDestCheck?.Value !== undefined) await ctx.services.network.enis.update(e.id, { source_dest_check: input.SourceDestCheck.Value });
+    if (input.SourceDestCheck?.Value !== undefined) {
+      await ctx.services.network.enis.update(e.id, { source_dest_check: input.SourceDestCheck.Value });
+      // A plugged port follows at once (its flows admit or stop forwarded traffic); otherwise at its next plug.
+      await replugEnis(ctx, [e.id]);
+    }
     if (input.Description) await ctx.services.network.enis.update(e.id, { description: input.Description.Value ?? '' });
     return {};
   },
