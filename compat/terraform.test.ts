@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import Docker from 'dockerode';
-import { DescribeAddressesCommand, DescribeNatGatewaysCommand, DescribeInstancesCommand, DescribeRouteTablesCommand, DescribeSubnetsCommand, DescribeVpcsCommand, DescribeSecurityGroupRulesCommand, DescribeSnapshotsCommand, DescribeVolumesCommand, GetConsoleOutputCommand } from '@aws-sdk/client-ec2';
+import { DescribeAddressesCommand, DescribeNatGatewaysCommand, DescribeInstancesCommand, DescribeNetworkInterfacesCommand, DescribeRouteTablesCommand, DescribeSubnetsCommand, DescribeVpcsCommand, DescribeSecurityGroupRulesCommand, DescribeSnapshotsCommand, DescribeVolumesCommand, GetConsoleOutputCommand } from '@aws-sdk/client-ec2';
 import pg from 'pg';
 import { testStorage } from '../test/support/storage.js';
 import { needBackend } from '../test/support/backends.js';
@@ -91,6 +91,8 @@ describe('compat: Terraform instances, EBS and a whole VPC with its gateway, rou
     assert.ok(tables[0]?.Routes?.some((r) => r.DestinationCidrBlock === '0.0.0.0/0' && r.GatewayId?.startsWith('igw-') && r.State === 'active'), JSON.stringify(tables));
     const dataTables = (await ec2.send(new DescribeRouteTablesCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcId] }, { Name: 'route.destination-cidr-block', Values: ['192.0.2.0/24'] }] }))).RouteTables!;
     assert.ok(dataTables[0]?.Routes?.some((r) => r.DestinationCidrBlock === '192.0.2.0/24' && r.NetworkInterfaceId?.startsWith('eni-')), JSON.stringify(dataTables));
+    const spare = (await ec2.send(new DescribeNetworkInterfacesCommand({ Filters: [{ Name: 'addresses.private-ip-address', Values: ['10.90.2.50'] }] }))).NetworkInterfaces![0]!;
+    assert.equal(spare.SourceDestCheck, false, 'source_dest_check = false reached the interface');
     const eip = (await ec2.send(new DescribeAddressesCommand({ PublicIps: [out.app_public_ip!.value as string] }))).Addresses![0]!;
     assert.equal(eip.InstanceId, appId);
     assert.ok((await t.s.services.backends.network.list()).vpcs.includes(vpcId), 'the VPC is a bridge on the switch');

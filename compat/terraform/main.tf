@@ -147,9 +147,10 @@ resource "aws_security_group_rule" "icmp" {
 }
 
 resource "aws_network_interface" "spare" {
-  subnet_id       = aws_subnet.data.id
-  private_ips     = ["10.90.2.50"]
-  security_groups = [aws_security_group.admin.id]
+  subnet_id         = aws_subnet.data.id
+  private_ips       = ["10.90.2.50"]
+  security_groups   = [aws_security_group.admin.id]
+  source_dest_check = false # a route's target: an appliance that forwards
 }
 
 resource "aws_instance" "app" {
