@@ -207,7 +207,10 @@ async function transfer(tool: Tool, server: Exec, client: Exec, to: string): Pro
     const bps = (JSON.parse(r.stdout) as { end: { sum_received: { bits_per_second: number } } }).end.sum_received.bits_per_second;
     return bps / 8 / 1024 / 1024;
   }
-  const listening = server(['busybox', 'sh', '-c', 'sleep 600 | busybox nc -l -p 5001 | busybox wc -c']);
+  // The server's stdin is a FIFO that a background sleep holds open (at EOF busybox nc would close at once), and
+  // that sleep is killed once the transfer ended: a plain `sleep 600 | nc ...` pipeline made the shell wait for
+  // the sleep, so each transfer took the runner's whole timeout.
+  const listening = server(['busybox', 'sh', '-c', 'f=$(busybox mktemp -u); busybox mkfifo "$f"; busybox sleep 600 > "$f" & s=$!; busybox nc -l -p 5001 < "$f" | busybox wc -c; kill $s; busybox rm -f "$f"']);
   await sleep(500);
   const t = performance.now();
   const r = await client(['busybox', 'sh', '-c', `busybox dd if=/dev/zero bs=65536 count=${MB * 16} 2>/dev/null | busybox nc ${to} 5001`]);
@@ -223,7 +226,7 @@ async function cleanup(): Promise<void> {
   await net.sync({ vpcs: [], subnets: [], ports: [], security: { groups: [] } }).catch((e: unknown) => console.error(String(e)));
 }
 
-process.on('SIGINT', () => void cleanup().finally(() => process.exit(130)));
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void cleanup().finally(() => process.exit(130)));
 try {
   await net.sync({ vpcs: [vpc], subnets: [subnet], ports: [], security: { groups: [group({ open9000: false, members: [] })] } });
   await plumbing();
