@@ -70,6 +70,27 @@ describe('route tables and internet gateways with real traffic', function () {
 
   const fromInternet = (ip: string, port: number) => internet.fetch(ip, port);
 
+  /**
+   * A VPC `<prefix>.0.0/16` with an internet gateway, a public subnet `<prefix>.1.0/24` whose table routes 0.0.0.0/0
+   * to it, and a private subnet `<prefix>.2.0/24` with a table of its own and no route out yet.
+   */
+  async function publicAndPrivateSubnets(prefix: string) {
+    const vpcId = (await t.ec2.send(new CreateVpcCommand({ CidrBlock: `${prefix}.0.0/16` }))).Vpc!.VpcId!;
+    const subnet = async (n: number) => (await t.ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: `${prefix}.${n}.0/24`, AvailabilityZone: 'us-east-1a' }))).Subnet!.SubnetId!;
+    const publicSubnet = await subnet(1);
+    const privateSubnet = await subnet(2);
+    const igw = (await t.ec2.send(new CreateInternetGatewayCommand({}))).InternetGateway!.InternetGatewayId!;
+    await t.ec2.send(new AttachInternetGatewayCommand({ InternetGatewayId: igw, VpcId: vpcId }));
+    const table = async (subnetId: string) => {
+      const id = (await t.ec2.send(new CreateRouteTableCommand({ VpcId: vpcId }))).RouteTable!.RouteTableId!;
+      await t.ec2.send(new AssociateRouteTableCommand({ RouteTableId: id, SubnetId: subnetId }));
+      return id;
+    };
+    const publicRtb = await table(publicSubnet);
+    await t.ec2.send(new CreateRouteCommand({ RouteTableId: publicRtb, DestinationCidrBlock: '0.0.0.0/0', GatewayId: igw }));
+    return { vpcId, igw, publicSubnet, privateSubnet, publicRtb, privateRtb: await table(privateSubnet) };
+  }
+
   it('reaches the internet through the gateway only while a route sends 0.0.0.0/0 there, and is reached by its Elastic IP only through a rule', async () => {
     const vpcId = (await t.ec2.send(new CreateVpcCommand({ CidrBlock: '10.62.0.0/16' }))).Vpc!.VpcId!;
     const subnetId = (await t.ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.62.1.0/24', AvailabilityZone: 'us-east-1a' }))).Subnet!.SubnetId!;
@@ -133,16 +154,7 @@ describe('route tables and internet gateways with real traffic', function () {
 
   it('a NAT instance carries a private subnet\'s traffic to the internet only while its source/destination check is off', async () => {
     internet.echoSource(9001);
-    const vpcId = (await t.ec2.send(new CreateVpcCommand({ CidrBlock: '10.64.0.0/16' }))).Vpc!.VpcId!;
-    const publicSubnet = (await t.ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.64.1.0/24', AvailabilityZone: 'us-east-1a' }))).Subnet!.SubnetId!;
-    const privateSubnet = (await t.ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.64.2.0/24', AvailabilityZone: 'us-east-1a' }))).Subnet!.SubnetId!;
-    const igw = (await t.ec2.send(new CreateInternetGatewayCommand({}))).InternetGateway!.InternetGatewayId!;
-    await t.ec2.send(new AttachInternetGatewayCommand({ InternetGatewayId: igw, VpcId: vpcId }));
-    const publicRtb = (await t.ec2.send(new CreateRouteTableCommand({ VpcId: vpcId }))).RouteTable!.RouteTableId!;
-    await t.ec2.send(new AssociateRouteTableCommand({ RouteTableId: publicRtb, SubnetId: publicSubnet }));
-    await t.ec2.send(new CreateRouteCommand({ RouteTableId: publicRtb, DestinationCidrBlock: '0.0.0.0/0', GatewayId: igw }));
-    const privateRtb = (await t.ec2.send(new CreateRouteTableCommand({ VpcId: vpcId }))).RouteTable!.RouteTableId!;
-    await t.ec2.send(new AssociateRouteTableCommand({ RouteTableId: privateRtb, SubnetId: privateSubnet }));
+    const { vpcId, publicSubnet, privateSubnet, privateRtb } = await publicAndPrivateSubnets('10.64');
 
     // The NAT instance: in the public subnet with an Elastic IP, its group open to the private subnet.
     const natGroup = (await t.ec2.send(new CreateSecurityGroupCommand({ VpcId: vpcId, GroupName: 'nat', Description: 'nat instance' }))).GroupId!;
@@ -177,16 +189,7 @@ describe('route tables and internet gateways with real traffic', function () {
   it('a private subnet routed to a NAT gateway reaches the internet as the gateway\'s Elastic IP, nothing comes in by that address, and a restart rebuilds it', async () => {
     // "The internet" answers every TCP client with the address it sees the connection come from.
     internet.echoSource(9000);
-    const vpcId = (await t.ec2.send(new CreateVpcCommand({ CidrBlock: '10.63.0.0/16' }))).Vpc!.VpcId!;
-    const publicSubnet = (await t.ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.63.1.0/24', AvailabilityZone: 'us-east-1a' }))).Subnet!.SubnetId!;
-    const privateSubnet = (await t.ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.63.2.0/24', AvailabilityZone: 'us-east-1a' }))).Subnet!.SubnetId!;
-    const igw = (await t.ec2.send(new CreateInternetGatewayCommand({}))).InternetGateway!.InternetGatewayId!;
-    await t.ec2.send(new AttachInternetGatewayCommand({ InternetGatewayId: igw, VpcId: vpcId }));
-    const publicRtb = (await t.ec2.send(new CreateRouteTableCommand({ VpcId: vpcId }))).RouteTable!.RouteTableId!;
-    await t.ec2.send(new AssociateRouteTableCommand({ RouteTableId: publicRtb, SubnetId: publicSubnet }));
-    await t.ec2.send(new CreateRouteCommand({ RouteTableId: publicRtb, DestinationCidrBlock: '0.0.0.0/0', GatewayId: igw }));
-    const privateRtb = (await t.ec2.send(new CreateRouteTableCommand({ VpcId: vpcId }))).RouteTable!.RouteTableId!;
-    await t.ec2.send(new AssociateRouteTableCommand({ RouteTableId: privateRtb, SubnetId: privateSubnet }));
+    const { vpcId, igw, publicSubnet, privateSubnet, publicRtb, privateRtb } = await publicAndPrivateSubnets('10.63');
     const eip = await t.ec2.send(new AllocateAddressCommand({ Domain: 'vpc' }));
     const natId = (await t.ec2.send(new CreateNatGatewayCommand({ SubnetId: publicSubnet, AllocationId: eip.AllocationId }))).NatGateway!.NatGatewayId!;
     await eventually('the NAT gateway', async () => (await t.ec2.send(new DescribeNatGatewaysCommand({ NatGatewayIds: [natId] }))).NatGateways![0]!.State === 'available' || undefined);
