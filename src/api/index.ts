@@ -16,7 +16,7 @@ import { assignPrivateIpAddresses, unassignPrivateIpAddresses } from './network-
 import { updateSecurityGroupRuleDescriptionsIngress, updateSecurityGroupRuleDescriptionsEgress, modifySecurityGroupRules } from './security-groups/descriptions.js';
 import { describeDhcpOptions, createDhcpOptions, deleteDhcpOptions, associateDhcpOptions } from './dhcp-options/index.js';
 import { createNetworkAcl, deleteNetworkAcl, createNetworkAclEntry, replaceNetworkAclEntry, deleteNetworkAclEntry, replaceNetworkAclAssociation } from './network-acls/mutations.js';
-import { describeNetworkInterfaces, createNetworkInterface, deleteNetworkInterface, modifyNetworkInterfaceAttribute } from './network-interfaces/index.js';
+import { describeNetworkInterfaces, createNetworkInterface, deleteNetworkInterface, modifyNetworkInterfaceAttribute, describeNetworkInterfaceAttribute, resetNetworkInterfaceAttribute } from './network-interfaces/index.js';
 import {
   createSecurityGroup,
   deleteSecurityGroup,
@@ -113,6 +113,8 @@ export function buildRegistry(): Registry {
     createNetworkInterface,
     deleteNetworkInterface,
     modifyNetworkInterfaceAttribute,
+    describeNetworkInterfaceAttribute,
+    resetNetworkInterfaceAttribute,
     createVolume,
     describeVolumes,
     deleteVolume,

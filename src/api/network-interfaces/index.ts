@@ -175,3 +175,39 @@ export const modifyNetworkInterfaceAttribute = defineHandler('ModifyNetworkInter
     return {};
   },
 });
+
+const ENI_ATTRIBUTES = ['description', 'groupSet', 'sourceDestCheck', 'attachment', 'associatePublicIpAddress'];
+
+/** DescribeNetworkInterfaceAttribute: one attribute of the interface, as DescribeNetworkInterfaces shows it. */
+export const describeNetworkInterfaceAttribute = defineHandler('DescribeNetworkInterfaceAttribute', {
+  async validate(input, ctx) {
+    if (input.Attribute === undefined) throw new Ec2Error('MissingParameter', 'The request must contain the parameter attribute');
+    if (!ENI_ATTRIBUTES.includes(input.Attribute)) throw new Ec2Error('InvalidParameterValue', `Value (${input.Attribute}) for parameter attribute is invalid. Unknown network interface attribute`);
+    return eniOf(ctx, input.NetworkInterfaceId);
+  },
+  async handle(input, ctx, e) {
+    const n = await oneEni(e.id, ctx);
+    const out: Ec2.DescribeNetworkInterfaceAttributeResult = { NetworkInterfaceId: e.id };
+    switch (input.Attribute) {
+      case 'description': out.Description = { Value: n.Description ?? '' }; break;
+      case 'groupSet': out.Groups = n.Groups ?? []; break;
+      case 'sourceDestCheck': out.SourceDestCheck = { Value: n.SourceDestCheck ?? true }; break;
+      case 'attachment': out.Attachment = n.Attachment; break;
+      case 'associatePublicIpAddress': out.AssociatePublicIpAddress = e.public_ip_on_launch ?? false; break;
+    }
+    return out;
+  },
+});
+
+/** ResetNetworkInterfaceAttribute: the source/destination check back on (the only attribute it resets), live. */
+export const resetNetworkInterfaceAttribute = defineHandler('ResetNetworkInterfaceAttribute', {
+  async validate(input, ctx) {
+    if (input.SourceDestCheck === undefined) throw new Ec2Error('MissingParameter', 'The request must contain the parameter sourceDestCheck');
+    return eniOf(ctx, input.NetworkInterfaceId);
+  },
+  async handle(_input, ctx, e) {
+    await ctx.services.network.enis.update(e.id, { source_dest_check: true });
+    await replugEnis(ctx, [e.id]);
+    return {};
+  },
+});

@@ -19,6 +19,8 @@ export interface EniRow {
   attached_at: Date | null;
   created_at: Date;
   ips: string[];
+  /** A public address asked for at launch (AssociatePublicIpAddress / MapPublicIpOnLaunch); read, never inserted. */
+  public_ip_on_launch?: boolean;
 }
 
 export type NewEni = Omit<EniRow, 'ips' | 'created_at' | 'attached_at' | 'interface_type' | 'description' | 'source_dest_check' | 'delete_on_termination'> &
