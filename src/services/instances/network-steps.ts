@@ -67,8 +67,9 @@ export async function syncVmNics(compute: ComputeBackend, network: NetworkServic
 }
 
 /**
- * A container's ports made ahead, alongside `power` (see InstanceStep.alongsideNext): the pairs, the switch ports
- * and their flows, while Docker starts the container, so that `plug` only moves them in. A VM's tap is libvirt's:
+ * The instance's interfaces' group membership given to the data plane, and a container's ports made ahead,
+ * alongside `power` (see InstanceStep.alongsideNext): the pairs, the switch ports and their flows, while Docker
+ * starts the container, so that `plug` only moves them in. A VM's tap is libvirt's:
  * nothing to do (its NICs are made to match the ENIs by `power`, before the start: syncVmNics). Undone as `plug`
  * is (unplug is idempotent): a stop or failure between the two leaves nothing.
  */
@@ -78,8 +79,12 @@ export const portStep: InstanceStep = {
   phase: 'boot',
   alongsideNext: true,
   async do({ row, compute, network }) {
+    const enis = await network.enis.ofInstance(row.id);
+    // Its interfaces' membership in their groups (a launch's new ENIs; at a start, unchanged): source-group rules
+    // of the other ports admit its addresses before it runs. Beside the start, off the launch's critical path.
+    await network.applySecurity([row.vpc_id, ...enis.map((e) => e.vpc_id)]);
     if (!compute.sandbox) return;
-    for (const eni of await network.enis.ofInstance(row.id)) await network.prepare(await network.port(eni));
+    for (const eni of enis) await network.prepare(await network.port(eni));
   },
   async undo(ctx) {
     await plugStep.undo(ctx);

@@ -122,9 +122,8 @@ export async function runInstances(
   } finally {
     release?.();
   }
-  // The new ENIs joined their groups: source-group rules of running ports now admit their addresses (in the VPCs
-  // of the launch's interfaces).
-  await d.network.applySecurity([plan.subnet.vpc_id, ...plan.extraInterfaces.map((x) => x.subnet.vpc_id)]);
+  // The new ENIs' membership in their groups reaches the data plane in the launch's port step (before the instance
+  // runs), not here: the answer does not wait for the switch.
   if (tagWriter) await tagWriter(ids);
   const rows = await d.repo.instancesByIds(accountId, ids);
   return rows.sort((a, b) => a.launch_index - b.launch_index);
