@@ -9,6 +9,7 @@ import type { NetworkRepository, VpcRow } from '../../db/repositories/network.js
 import type { AclAssociationRow, AclEntryRow, AclRepository, AclRow } from '../../db/repositories/acls.js';
 import type { NetworkAclEntrySpec, NetworkAclSpec, NetworkBackend } from '../../ports/index.js';
 import type { Logger } from '../../server/log.js';
+import { groupBy } from './group-by.js';
 
 /** AWS's default quota of entries per direction of one ACL. */
 export const MAX_ACL_ENTRIES_PER_DIRECTION = 20;
@@ -91,23 +92,15 @@ export function aclEntrySpec(r: AclEntryRow): NetworkAclEntrySpec {
 
 /** Every ACL with its entries and explicitly or implicitly associated subnets (grouped by ACL once: linear). */
 export function aclModel(acls: AclRow[], entries: AclEntryRow[], assocs: AclAssociationRow[]): NetworkAclSpec[] {
-  const subnetsOf = new Map<string, string[]>();
-  for (const x of assocs) if (x.acl_id) listOf(subnetsOf, x.acl_id).push(x.subnet_id);
-  const entriesOf = new Map<string, NetworkAclEntrySpec[]>();
-  for (const e of entries) listOf(entriesOf, e.acl_id).push(aclEntrySpec(e));
+  const assocsOf = groupBy(assocs, (x) => x.acl_id);
+  const entriesOf = groupBy(entries, (e) => e.acl_id);
   return acls.map((a) => ({
     aclId: a.id,
     vpcId: a.vpc_id,
     isDefault: a.is_default,
-    subnetIds: subnetsOf.get(a.id) ?? [],
-    entries: entriesOf.get(a.id) ?? [],
+    subnetIds: (assocsOf.get(a.id) ?? []).map((x) => x.subnet_id),
+    entries: (entriesOf.get(a.id) ?? []).map(aclEntrySpec),
   }));
-}
-
-function listOf<T>(m: Map<string, T[]>, key: string): T[] {
-  let list = m.get(key);
-  if (!list) m.set(key, (list = []));
-  return list;
 }
 
 export class AclAdmin {

@@ -6,6 +6,7 @@ import type { EniRow } from '../../db/repositories/enis.js';
 import type { SecurityGroupRow, SecurityGroupRuleRow, SubnetRow, VpcRow } from '../../db/repositories/network.js';
 import { vpcResolverAddress } from '../../domain/dns.js';
 import type { PortSpec, SecurityModel, SecurityRule, SubnetSpec, VpcSpec } from '../../ports/index.js';
+import { groupBy } from './group-by.js';
 
 /** The VPC router's address in a subnet: its base + 1, as on AWS. */
 export function subnetGateway(cidr: string): string {
@@ -65,27 +66,19 @@ export function securityRule(r: SecurityGroupRuleRow): SecurityRule {
  * one pass each, so the model costs what the records hold (sync hands it the whole installation's).
  */
 export function securityModel(groups: SecurityGroupRow[], rules: SecurityGroupRuleRow[], enis: EniRow[]): SecurityModel {
-  const rulesOf = new Map<string, { ingress: SecurityRule[]; egress: SecurityRule[] }>();
-  for (const r of rules) {
-    let own = rulesOf.get(r.group_id);
-    if (!own) rulesOf.set(r.group_id, (own = { ingress: [], egress: [] }));
-    (r.is_egress ? own.egress : own.ingress).push(securityRule(r));
-  }
-  const membersOf = new Map<string, string[]>();
-  for (const e of enis) {
-    for (const g of new Set(e.security_group_ids)) {
-      let ips = membersOf.get(g);
-      if (!ips) membersOf.set(g, (ips = []));
-      ips.push(...e.ips);
-    }
-  }
+  const rulesOf = groupBy(rules, (r) => r.group_id);
+  // An ENI is a member of each of its groups once.
+  const membersOf = groupBy(enis.flatMap((e) => [...new Set(e.security_group_ids)].map((groupId) => ({ groupId, ips: e.ips }))), (m) => m.groupId);
   return {
-    groups: groups.map((g) => ({
-      groupId: g.id,
-      vpcId: g.vpc_id,
-      ingress: rulesOf.get(g.id)?.ingress ?? [],
-      egress: rulesOf.get(g.id)?.egress ?? [],
-      memberIps: membersOf.get(g.id) ?? [],
-    })),
+    groups: groups.map((g) => {
+      const own = rulesOf.get(g.id) ?? [];
+      return {
+        groupId: g.id,
+        vpcId: g.vpc_id,
+        ingress: own.filter((r) => !r.is_egress).map(securityRule),
+        egress: own.filter((r) => r.is_egress).map(securityRule),
+        memberIps: (membersOf.get(g.id) ?? []).flatMap((m) => m.ips),
+      };
+    }),
   };
 }

@@ -16,6 +16,7 @@ import type { AssociationRow, GatewayRow, RouteRow, RouteTableRow } from '../../
 import type { RouteTargetSpec, VpcRouting } from '../../ports/index.js';
 import { LIVE_NAT_STATES, type NatRow } from '../../db/repositories/nat-gateways.js';
 import { cidrContains } from '../../domain/ipv4.js';
+import { groupBy } from './group-by.js';
 
 type RouteSpec = VpcRouting['tables'][number]['routes'][number];
 
@@ -85,19 +86,6 @@ export async function vpcRouting(network: NetworkRepository, vpcId: string, ipsO
     network.addresses.associatedInVpcs(ids), network.nats.liveInVpcs(ids), network.subnetsOfVpcs(ids),
   ]);
   return (await routingFrom({ tables, associations, routes, gateways, publics, nats, subnets }, [{ id: vpcId }], ipsOf))[0]!;
-}
-
-/** The records grouped by what they belong to (VPC, route table) once, so that each VPC's part is a lookup. */
-function groupBy<T>(rows: T[], key: (r: T) => string | null): Map<string, T[]> {
-  const out = new Map<string, T[]>();
-  for (const r of rows) {
-    const k = key(r);
-    if (k === null) continue;
-    const list = out.get(k);
-    if (list) list.push(r);
-    else out.set(k, [r]);
-  }
-  return out;
 }
 
 async function routingFrom(records: RoutingRecords, vpcs: { id: string }[], ipsOf: (eniId: string) => Promise<string[]>): Promise<VpcRouting[]> {
