@@ -9,7 +9,7 @@ import { instanceResource } from './filters.js';
 import { decodeUserData, MAX_USER_DATA } from '../../services/instances/launch.js';
 import type * as Ec2 from '../../protocol/generated/types.js';
 import { toBlockDeviceMappings } from './mappers.js';
-import { replugEnis } from '../network-interfaces/private-ips.js';
+import { setSourceDestCheck } from '../network-interfaces/private-ips.js';
 
 const ATTRIBUTES = [
   'instanceType', 'kernel', 'ramdisk', 'userData', 'disableApiTermination', 'instanceInitiatedShutdownBehavior',
@@ -153,10 +153,7 @@ export const modifyInstanceAttribute = defineHandler('ModifyInstanceAttribute', 
     return { row: row!, change, groups: undefined, volumes: [] as { volumeId: string; deleteOnTermination: boolean }[] };
   },
   async handle(_input, ctx, { row, change, groups, volumes, sourceDestCheck }) {
-    if (sourceDestCheck !== undefined) {
-      await ctx.services.network.enis.update(row.eni_id, { source_dest_check: sourceDestCheck });
-      await replugEnis(ctx, [row.eni_id]);
-    }
+    if (sourceDestCheck !== undefined) await setSourceDestCheck(ctx, row.eni_id, sourceDestCheck);
     for (const v of volumes) await ctx.services.volumes.repo.setDeleteOnTermination(v.volumeId, v.deleteOnTermination);
     if (groups) await ctx.services.network.setEniGroups({ id: row.eni_id, vpcId: row.vpc_id }, groups, { instanceId: row.id, running: row.state === 'running' });
     if (change) await ctx.services.instances.modify(row, change);

@@ -11,7 +11,7 @@ import type * as Ec2 from '../../protocol/generated/types.js';
 import { privateDnsName } from '../../domain/dns.js';
 import { checkSecondaryRequest, MAX_IPS_UNATTACHED, type SecondaryRequest } from '../../services/network/private-ips.js';
 import { describeAction } from '../describe-action.js';
-import { replugEnis } from './private-ips.js';
+import { eniOf, setSourceDestCheck } from './private-ips.js';
 
 type Row = EniRow & { tags: Tag[]; group_names: string[] };
 
@@ -76,12 +76,6 @@ async function oneEni(id: string, ctx: RequestContext): Promise<Ec2.NetworkInter
   const page = await ctx.services.describe.page(eniResource, { ids: [id] }, ctx);
   for await (const batch of page.rows) if (batch[0]) return toNetworkInterface(batch[0], ctx.region);
   throw new Error(`network interface ${id} vanished`);
-}
-
-async function eniOf(ctx: RequestContext, id: string): Promise<EniRow> {
-  const [e] = await ctx.services.network.enis.ofAccount(ctx.accountId, [parseId('networkInterface', id)]);
-  if (!e) throw notFound('InvalidNetworkInterfaceID', 'network interface ID', [id]);
-  return e;
 }
 
 export const describeNetworkInterfaces = describeAction('DescribeNetworkInterfaces', {
@@ -166,11 +160,7 @@ export const modifyNetworkInterfaceAttribute = defineHandler('ModifyNetworkInter
       const row = e.instance_id ? (await ctx.services.instances.byIds(ctx.accountId, [e.instance_id]))[0] : undefined;
       await ctx.services.network.setEniGroups({ id: e.id, vpcId: e.vpc_id }, groups, { instanceId: e.device_index === 0 ? row?.id : undefined, running: row?.state === 'running' });
     }
-    if (input.SourceDestCheck?.Value !== undefined) {
-      await ctx.services.network.enis.update(e.id, { source_dest_check: input.SourceDestCheck.Value });
-      // A plugged port follows at once (its flows admit or stop forwarded traffic); otherwise at its next plug.
-      await replugEnis(ctx, [e.id]);
-    }
+    if (input.SourceDestCheck?.Value !== undefined) await setSourceDestCheck(ctx, e.id, input.SourceDestCheck.Value);
     if (input.Description) await ctx.services.network.enis.update(e.id, { description: input.Description.Value ?? '' });
     return {};
   },
@@ -206,8 +196,7 @@ export const resetNetworkInterfaceAttribute = defineHandler('ResetNetworkInterfa
     return eniOf(ctx, input.NetworkInterfaceId);
   },
   async handle(_input, ctx, e) {
-    await ctx.services.network.enis.update(e.id, { source_dest_check: true });
-    await replugEnis(ctx, [e.id]);
+    await setSourceDestCheck(ctx, e.id, true);
     return {};
   },
 });

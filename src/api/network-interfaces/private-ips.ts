@@ -13,7 +13,8 @@ import { addressLimit, checkSecondaryRequest, checkUnassign } from '../../servic
 import { sandboxOf } from '../../services/instances/network-steps.js';
 import type { EniRow } from '../../db/repositories/enis.js';
 
-async function eniOf(ctx: RequestContext, id: string): Promise<EniRow> {
+/** The account's interface with this id (InvalidNetworkInterfaceID.NotFound otherwise). */
+export async function eniOf(ctx: RequestContext, id: string): Promise<EniRow> {
   const [e] = await ctx.services.network.enis.ofAccount(ctx.accountId, [parseId('networkInterface', id)]);
   if (!e) throw notFound('InvalidNetworkInterfaceID', 'network interface ID', [id]);
   return e;
@@ -43,6 +44,16 @@ export async function replugEnis(ctx: RequestContext, eniIds: string[]): Promise
     }
   }
   await network.applySecurity([...vpcs]);
+}
+
+/**
+ * The interface's source/destination check (ModifyNetworkInterfaceAttribute, ModifyInstanceAttribute,
+ * ResetNetworkInterfaceAttribute): the record, then its port where it is plugged, so that its flows admit or stop
+ * forwarded traffic at once; otherwise at its next plug.
+ */
+export async function setSourceDestCheck(ctx: RequestContext, eniId: string, value: boolean): Promise<void> {
+  await ctx.services.network.enis.update(eniId, { source_dest_check: value });
+  await replugEnis(ctx, [eniId]);
 }
 
 export const assignPrivateIpAddresses = defineHandler('AssignPrivateIpAddresses', {
