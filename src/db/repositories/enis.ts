@@ -140,7 +140,6 @@ export class EniRepository {
     return this.db.one<EniRow>(`SELECT ${ENI_COLUMNS} FROM network_interfaces n WHERE n.account_id = $1 AND n.attachment_id = $2`, [accountId, attachmentId], t);
   }
 
-  /** Removes the ENI and its addresses together. */
   /**
    * Removes the ENI with its private addresses; the public ones on them go with it as on AWS: a public address on
    * launch back to the pool, an Elastic IP disassociated (still allocated to its account). Answers how many public
